@@ -1,0 +1,51 @@
+//! Snapshot -> bytes at 1,000 and 10,000 users: `cargo bench --bench encode`.
+//! The snapshot comes from a real poll of the demo simulator (setup, not
+//! timed); only encoding (and gzip) is measured.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use gong_exporter::config::Config;
+use gong_exporter::metrics::encode_snapshot;
+use gong_exporter::poller::Exposition;
+use gong_exporter::snapshot::DataSnapshot;
+
+fn demo_snapshot(users: u32) -> Arc<DataSnapshot> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let mut config = Config::demo(users);
+        config.rate_limit = 1_000_000.0;
+        config.listen_address = "127.0.0.1:0".parse().unwrap();
+        let exporter = gong_exporter::start(config).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while !exporter.shared().is_ready() {
+            assert!(Instant::now() < deadline, "demo poll did not finish");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let snapshot = Arc::clone(&exporter.shared().exposition.load().snapshot);
+        exporter.shutdown().await;
+        snapshot
+    })
+}
+
+fn encode(c: &mut Criterion) {
+    let sizes: Vec<u32> = std::env::var("GONG_BENCH_USERS")
+        .map(|v| v.split(',').map(|n| n.trim().parse().unwrap()).collect())
+        .unwrap_or_else(|_| vec![1_000, 10_000]);
+    for users in sizes {
+        let snapshot = demo_snapshot(users);
+        let series = snapshot.series_count() as u64;
+        let text = encode_snapshot(Arc::clone(&snapshot), true);
+        let gz = gong_exporter::server::gzip(text.as_bytes());
+        eprintln!("{users} users: {series} series, {} bytes of text, {} bytes gzipped", text.len(), gz.len());
+        let mut group = c.benchmark_group(format!("{users}_users"));
+        group.sample_size(10).throughput(Throughput::Elements(series));
+        group.bench_function("encode", |b| b.iter(|| encode_snapshot(Arc::clone(&snapshot), true)));
+        group.bench_function("encode_and_gzip", |b| b.iter(|| Exposition::build(Arc::clone(&snapshot), true)));
+        group.finish();
+    }
+}
+
+criterion_group!(benches, encode);
+criterion_main!(benches);

@@ -1,0 +1,128 @@
+//! What can go wrong talking to Gong, with what to do about it.
+
+use std::fmt;
+use std::time::Duration;
+
+use super::Endpoint;
+
+/// Gong's `requestId` and error messages, which Gong support asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorDetail {
+    pub request_id: Option<String>,
+    pub messages: Vec<String>,
+}
+
+impl fmt::Display for ErrorDetail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(id) = &self.request_id {
+            write!(f, " [requestId {id}]")?;
+        }
+        if !self.messages.is_empty() {
+            write!(f, " Gong says: {}", self.messages.join("; "))?;
+        }
+        Ok(())
+    }
+}
+
+/// A failed request to Gong (after any retries).
+#[derive(Debug, thiserror::Error)]
+pub enum GongError {
+    #[error(
+        "Gong rejected the credentials (401) on {endpoint}: check GONG_ACCESS_KEY / GONG_ACCESS_KEY_SECRET (or GONG_BEARER_TOKEN){detail}"
+    )]
+    Unauthorized { endpoint: Endpoint, detail: ErrorDetail },
+
+    #[error(
+        "Gong denied {endpoint} (403): the API key needs the scope '{scope}' (Gong: Company settings > API); other endpoints keep exporting{detail}",
+        scope = endpoint.scope()
+    )]
+    Forbidden { endpoint: Endpoint, detail: ErrorDetail },
+
+    #[error("Gong rate-limited {endpoint} (429){}{detail}", retry_after.map(|d| format!(", Retry-After {}s", d.as_secs())).unwrap_or_default())]
+    RateLimited { endpoint: Endpoint, retry_after: Option<Duration>, detail: ErrorDetail },
+
+    #[error(
+        "Gong asked to wait {}s before the next request to {endpoint} (429), more than the {}s left before the next cycle: this cycle gives up on {endpoint} (the daily quota of 10,000 requests may be spent){detail}",
+        retry_after.as_secs(), time_left.as_secs()
+    )]
+    RetryAfterTooLong { endpoint: Endpoint, retry_after: Duration, time_left: Duration, detail: ErrorDetail },
+
+    #[error("Gong failed on {endpoint} ({status}){detail}")]
+    Server { endpoint: Endpoint, status: u16, detail: ErrorDetail },
+
+    #[error("Gong rejected the request to {endpoint} ({status}){detail}")]
+    Rejected { endpoint: Endpoint, status: u16, detail: ErrorDetail },
+
+    #[error("request to {endpoint} timed out after {}s: Gong is slow or unreachable; --gong.timeout sets the limit", timeout.as_secs_f64())]
+    Timeout { endpoint: Endpoint, timeout: Duration },
+
+    #[error("cannot reach Gong for {endpoint}: {reason}; check --gong.base-url and the network")]
+    Connect { endpoint: Endpoint, reason: String },
+
+    #[error("Gong's answer on {endpoint} is not the JSON expected{detail}: {reason}")]
+    Decode { endpoint: Endpoint, reason: String, detail: ErrorDetail },
+}
+
+impl GongError {
+    /// Whether retrying the same request may succeed: throttling, server
+    /// faults, timeouts, connection failures and garbled bodies. Credential,
+    /// scope and request errors would fail the same way again.
+    pub fn is_retriable(&self) -> bool {
+        self.retry_reason().is_some()
+    }
+
+    /// The `reason` label of `gong_exporter_api_retries_total`.
+    pub fn retry_reason(&self) -> Option<&'static str> {
+        match self {
+            Self::RateLimited { .. } => Some("rate_limited"),
+            Self::Server { .. } => Some("server_error"),
+            Self::Timeout { .. } => Some("timeout"),
+            Self::Connect { .. } => Some("connect"),
+            Self::Decode { .. } => Some("decode"),
+            Self::Unauthorized { .. }
+            | Self::Forbidden { .. }
+            | Self::RetryAfterTooLong { .. }
+            | Self::Rejected { .. } => None,
+        }
+    }
+
+    /// Whether this is a credential or scope problem.
+    pub fn is_auth(&self) -> bool {
+        matches!(self, Self::Unauthorized { .. } | Self::Forbidden { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_facing_messages() {
+        let detail = ErrorDetail { request_id: Some("4al018gz".into()), messages: vec!["Access denied".into()] };
+        insta::assert_snapshot!(
+            GongError::Unauthorized { endpoint: Endpoint::Users, detail: detail.clone() }.to_string(),
+            @"Gong rejected the credentials (401) on users: check GONG_ACCESS_KEY / GONG_ACCESS_KEY_SECRET (or GONG_BEARER_TOKEN) [requestId 4al018gz] Gong says: Access denied"
+        );
+        insta::assert_snapshot!(
+            GongError::Forbidden { endpoint: Endpoint::Scorecards, detail: ErrorDetail::default() }.to_string(),
+            @"Gong denied scorecards (403): the API key needs the scope 'api:stats:scorecards' (Gong: Company settings > API); other endpoints keep exporting"
+        );
+        insta::assert_snapshot!(
+            GongError::Decode { endpoint: Endpoint::Interaction, reason: "expected value at line 1 column 1".into(), detail }.to_string(),
+            @"Gong's answer on interaction is not the JSON expected [requestId 4al018gz] Gong says: Access denied: expected value at line 1 column 1"
+        );
+    }
+
+    #[test]
+    fn only_transient_failures_are_retried() {
+        let e = Endpoint::Users;
+        let d = ErrorDetail::default;
+        assert!(GongError::RateLimited { endpoint: e, retry_after: None, detail: d() }.is_retriable());
+        assert!(GongError::Server { endpoint: e, status: 503, detail: d() }.is_retriable());
+        assert!(GongError::Timeout { endpoint: e, timeout: Duration::from_secs(1) }.is_retriable());
+        assert!(GongError::Decode { endpoint: e, reason: String::new(), detail: d() }.is_retriable());
+        assert!(!GongError::Unauthorized { endpoint: e, detail: d() }.is_retriable());
+        assert!(!GongError::Forbidden { endpoint: e, detail: d() }.is_retriable());
+        assert!(!GongError::Rejected { endpoint: e, status: 400, detail: d() }.is_retriable());
+    }
+}

@@ -1,0 +1,507 @@
+//! Gong API client: authentication, rate limiting, retries and pagination.
+
+mod error;
+pub mod models;
+
+use std::fmt;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use jiff::civil::Date;
+use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use reqwest::{StatusCode, Url};
+use serde_json::json;
+use tokio::time::Instant;
+
+pub use error::{ErrorDetail, GongError};
+use models::{
+    AggregateActivityPage, AnsweredScorecard, AnsweredScorecardsPage, ErrorBody, GongUser, InteractionPage, Page,
+    PersonInteraction, UserAggregateActivity, UsersPage,
+};
+
+use crate::config::Credentials;
+use crate::telemetry::{EndpointLabels, RetryLabels, Telemetry};
+
+/// The Gong endpoints the exporter polls; the `endpoint` label value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Endpoint {
+    ActivityAggregate,
+    Interaction,
+    Scorecards,
+    Users,
+}
+
+impl Endpoint {
+    /// Every endpoint, in polling order.
+    pub const ALL: [Endpoint; 4] = [Self::ActivityAggregate, Self::Interaction, Self::Scorecards, Self::Users];
+
+    /// The `endpoint` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ActivityAggregate => "activity_aggregate",
+            Self::Interaction => "interaction",
+            Self::Scorecards => "scorecards",
+            Self::Users => "users",
+        }
+    }
+
+    /// Path below the base URL.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::ActivityAggregate => "/v2/stats/activity/aggregate",
+            Self::Interaction => "/v2/stats/interaction",
+            Self::Scorecards => "/v2/stats/activity/scorecards",
+            Self::Users => "/v2/users",
+        }
+    }
+
+    /// The API key scope the endpoint needs.
+    pub fn scope(self) -> &'static str {
+        match self {
+            Self::ActivityAggregate => "api:stats:user-actions",
+            Self::Interaction => "api:stats:interaction",
+            Self::Scorecards => "api:stats:scorecards",
+            Self::Users => "api:users:read",
+        }
+    }
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the client talks to Gong.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    pub base_url: Url,
+    pub credentials: Credentials,
+    /// Requests per second, all endpoints together.
+    pub rate_limit: f64,
+    /// Per request, including the body.
+    pub timeout: Duration,
+    /// Retries of one request after a transient failure.
+    pub max_retries: u32,
+    /// First backoff step (doubles per retry, with jitter).
+    pub min_backoff: Duration,
+    /// Backoff ceiling.
+    pub max_backoff: Duration,
+}
+
+/// All pages of one query.
+#[derive(Debug)]
+pub struct Fetched<T> {
+    pub items: Vec<T>,
+    /// The company's zone, when the endpoint reports it.
+    pub time_zone: Option<String>,
+    /// Pages received (0 when Gong answered 404: nothing in the period).
+    pub pages: u32,
+}
+
+/// A Gong API client. Cheap to share behind an `Arc`; every request goes
+/// through one rate limiter, so concurrent queries together stay under
+/// `--gong.rate-limit`.
+pub struct GongClient {
+    http: reqwest::Client,
+    base_url: Url,
+    authorization: HeaderValue,
+    limiter: DefaultDirectRateLimiter,
+    options: ClientOptions,
+    telemetry: Arc<Telemetry>,
+    /// Requests sent since start, retries included.
+    sent: AtomicU64,
+    /// No request before this instant: Gong's last `Retry-After`. Gong's
+    /// limits are per company, so one endpoint's 429 pauses them all.
+    paused_until: Mutex<Option<Instant>>,
+}
+
+impl fmt::Debug for GongClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GongClient").field("base_url", &self.base_url.as_str()).finish_non_exhaustive()
+    }
+}
+
+/// The request of one query, repeated with a cursor for each page.
+enum Query {
+    Post(serde_json::Value),
+    Get,
+}
+
+impl GongClient {
+    /// Builds a client; fails only if the TLS backend cannot initialise.
+    pub fn new(options: ClientOptions, telemetry: Arc<Telemetry>) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("gong-exporter/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(options.timeout)
+            .build()?;
+        let mut authorization = match &options.credentials {
+            Credentials::Basic { access_key, secret } => {
+                use base64::Engine as _;
+                let pair = format!("{access_key}:{}", secret.expose());
+                let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+                HeaderValue::from_str(&format!("Basic {encoded}"))
+            }
+            Credentials::Bearer(token) => HeaderValue::from_str(&format!("Bearer {}", token.expose())),
+        }
+        .unwrap_or_else(|_| HeaderValue::from_static("Invalid"));
+        // Keeps the header out of `Debug` output and HTTP/2 header tables.
+        authorization.set_sensitive(true);
+        Ok(Self {
+            http,
+            base_url: options.base_url.clone(),
+            authorization,
+            limiter: RateLimiter::direct(quota(options.rate_limit)),
+            options,
+            telemetry,
+            sent: AtomicU64::new(0),
+            paused_until: Mutex::new(None),
+        })
+    }
+
+    /// Requests sent since start, retries included.
+    pub fn requests_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// `POST /v2/stats/activity/aggregate` for `[from, to)`, all pages.
+    pub async fn aggregate_activity(
+        &self,
+        from: Date,
+        to: Date,
+        deadline: Instant,
+    ) -> Result<Fetched<UserAggregateActivity>, GongError> {
+        self.fetch_all::<AggregateActivityPage>(Endpoint::ActivityAggregate, date_filter(from, to), deadline).await
+    }
+
+    /// The company's zone as Gong names it, from the first page of an
+    /// aggregate query for `[from, to)`; `None` when that period is empty
+    /// (Gong's 404 carries no zone). One request.
+    pub async fn company_time_zone(
+        &self,
+        from: Date,
+        to: Date,
+        deadline: Instant,
+    ) -> Result<Option<String>, GongError> {
+        let page = self
+            .fetch_page_with_retries::<AggregateActivityPage>(
+                Endpoint::ActivityAggregate,
+                &date_filter(from, to),
+                None,
+                deadline,
+            )
+            .await?;
+        Ok(page.and_then(|p| p.time_zone))
+    }
+
+    /// `POST /v2/stats/interaction` for `[from, to)`, all pages.
+    pub async fn interaction(
+        &self,
+        from: Date,
+        to: Date,
+        deadline: Instant,
+    ) -> Result<Fetched<PersonInteraction>, GongError> {
+        self.fetch_all::<InteractionPage>(Endpoint::Interaction, date_filter(from, to), deadline).await
+    }
+
+    /// `POST /v2/stats/activity/scorecards`, manual and automatic reviews
+    /// published in `[from, to)`, all pages.
+    pub async fn answered_scorecards(
+        &self,
+        from: Date,
+        to: Date,
+        deadline: Instant,
+    ) -> Result<Fetched<AnsweredScorecard>, GongError> {
+        let filter = json!({
+            "reviewFromDate": from.to_string(),
+            "reviewToDate": to.to_string(),
+            "reviewMethod": "BOTH",
+        });
+        self.fetch_all::<AnsweredScorecardsPage>(Endpoint::Scorecards, Query::Post(filter), deadline).await
+    }
+
+    /// `GET /v2/users`, all pages.
+    pub async fn users(&self, deadline: Instant) -> Result<Fetched<GongUser>, GongError> {
+        self.fetch_all::<UsersPage>(Endpoint::Users, Query::Get, deadline).await
+    }
+
+    async fn fetch_all<P: Page>(
+        &self,
+        endpoint: Endpoint,
+        query: Query,
+        deadline: Instant,
+    ) -> Result<Fetched<P::Item>, GongError> {
+        let mut fetched = Fetched { items: Vec::new(), time_zone: None, pages: 0 };
+        let mut cursor: Option<String> = None;
+        loop {
+            let Some(page) = self.fetch_page_with_retries::<P>(endpoint, &query, cursor.as_deref(), deadline).await?
+            else {
+                break;
+            };
+            fetched.pages += 1;
+            if fetched.time_zone.is_none() {
+                fetched.time_zone = page.time_zone().map(str::to_owned);
+            }
+            let next = page.records().cursor.clone().filter(|c| !c.is_empty());
+            if next.is_some() && next == cursor {
+                return Err(GongError::Decode {
+                    endpoint,
+                    reason: "Gong returned the same cursor twice; stopping instead of looping".to_owned(),
+                    detail: ErrorDetail { request_id: page.request_id().map(str::to_owned), messages: vec![] },
+                });
+            }
+            fetched.items.extend(page.into_items());
+            match next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        Ok(fetched)
+    }
+
+    async fn fetch_page_with_retries<P: Page>(
+        &self,
+        endpoint: Endpoint,
+        query: &Query,
+        cursor: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Option<P>, GongError> {
+        // backon's own jitter only adds to the step; full jitter (a uniform
+        // wait between zero and the step) spreads retries better.
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.options.min_backoff)
+            .with_max_delay(self.options.max_backoff)
+            .with_max_times(self.options.max_retries as usize);
+        let result = (|| self.fetch_page::<P>(endpoint, query, cursor, deadline))
+            .retry(backoff)
+            .sleep(tokio::time::sleep)
+            .when(GongError::is_retriable)
+            .adjust(|error, backoff| {
+                let wait = match error {
+                    GongError::RateLimited { retry_after: Some(retry_after), .. } => {
+                        // Retry-After overrides the backoff step, but retries
+                        // stay bounded by --gong.max-retries.
+                        backoff.map(|_| *retry_after)
+                    }
+                    _ => backoff.map(|step| step.mul_f64(fastrand::f64())),
+                }?;
+                // A wait past the deadline would stall the cycle: give up now.
+                (Instant::now() + wait <= deadline).then_some(wait)
+            })
+            .notify(|error, wait| {
+                let reason = error.retry_reason().unwrap_or("other");
+                self.telemetry.api_retries.get_or_create(&RetryLabels { endpoint, reason }).inc();
+                tracing::warn!(%endpoint, reason, retry_in = ?wait, error = %error, "retrying Gong request");
+            })
+            .await;
+        match result {
+            Err(GongError::RateLimited { endpoint, retry_after: Some(retry_after), detail })
+                if Instant::now() + retry_after > deadline =>
+            {
+                Err(GongError::RetryAfterTooLong {
+                    endpoint,
+                    retry_after,
+                    time_left: deadline.saturating_duration_since(Instant::now()),
+                    detail,
+                })
+            }
+            other => other,
+        }
+    }
+
+    /// One attempt at one page. `Ok(None)` is Gong's 404: nothing found.
+    async fn fetch_page<P: Page>(
+        &self,
+        endpoint: Endpoint,
+        query: &Query,
+        cursor: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Option<P>, GongError> {
+        self.wait_out_pause(endpoint, deadline).await?;
+        self.limiter.until_ready().await;
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        let url = self.url(endpoint);
+        let request = match query {
+            Query::Post(filter) => {
+                let mut body = json!({ "filter": filter });
+                if let Some(cursor) = cursor {
+                    body["cursor"] = json!(cursor);
+                }
+                self.http.post(url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string())
+            }
+            Query::Get => {
+                let mut url = url;
+                if let Some(cursor) = cursor {
+                    url.query_pairs_mut().append_pair("cursor", cursor);
+                }
+                self.http.get(url)
+            }
+        };
+        let started = Instant::now();
+        let outcome = async {
+            let response =
+                request.header(AUTHORIZATION, self.authorization.clone()).timeout(self.options.timeout).send().await?;
+            let status = response.status();
+            let retry_after = response.headers().get(RETRY_AFTER).and_then(parse_retry_after);
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, retry_after, body))
+        }
+        .await;
+        self.telemetry
+            .api_request_duration
+            .get_or_create(&EndpointLabels { endpoint })
+            .observe(started.elapsed().as_secs_f64());
+
+        let (status, retry_after, body) = match outcome {
+            Ok(parts) => parts,
+            Err(error) if error.is_timeout() => {
+                self.telemetry.count_request(endpoint, "timeout");
+                return Err(GongError::Timeout { endpoint, timeout: self.options.timeout });
+            }
+            Err(error) => {
+                self.telemetry.count_request(endpoint, "connect");
+                return Err(GongError::Connect { endpoint, reason: error_chain(&error) });
+            }
+        };
+        self.telemetry.count_request(endpoint, status.as_str());
+
+        if status.is_success() {
+            return serde_json::from_slice::<P>(&body).map(Some).map_err(|e| GongError::Decode {
+                endpoint,
+                reason: e.to_string(),
+                detail: error_detail(&body),
+            });
+        }
+        let detail = error_detail(&body);
+        Err(match status {
+            StatusCode::NOT_FOUND => return Ok(None),
+            StatusCode::UNAUTHORIZED => GongError::Unauthorized { endpoint, detail },
+            StatusCode::FORBIDDEN => GongError::Forbidden { endpoint, detail },
+            StatusCode::TOO_MANY_REQUESTS => {
+                if let Some(wait) = retry_after {
+                    self.pause_until(Instant::now() + wait);
+                }
+                GongError::RateLimited { endpoint, retry_after, detail }
+            }
+            s if s.is_server_error() => GongError::Server { endpoint, status: s.as_u16(), detail },
+            s => GongError::Rejected { endpoint, status: s.as_u16(), detail },
+        })
+    }
+
+    fn pause_until(&self, until: Instant) {
+        let mut paused = self.paused_until.lock().expect("pause lock");
+        *paused = Some(paused.map_or(until, |p| p.max(until)));
+    }
+
+    /// Waits out a pause Gong asked for, or gives up at once (sending
+    /// nothing) when it outlasts `deadline`.
+    async fn wait_out_pause(&self, endpoint: Endpoint, deadline: Instant) -> Result<(), GongError> {
+        let until = *self.paused_until.lock().expect("pause lock");
+        let Some(until) = until.filter(|u| *u > Instant::now()) else {
+            return Ok(());
+        };
+        if until > deadline {
+            let now = Instant::now();
+            return Err(GongError::RetryAfterTooLong {
+                endpoint,
+                retry_after: until - now,
+                time_left: deadline.saturating_duration_since(now),
+                detail: ErrorDetail::default(),
+            });
+        }
+        tokio::time::sleep_until(until).await;
+        Ok(())
+    }
+
+    fn url(&self, endpoint: Endpoint) -> Url {
+        let mut url = self.base_url.clone();
+        let base_path = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&format!("{base_path}{}", endpoint.path()));
+        url
+    }
+}
+
+/// The `fromDate`/`toDate` filter of the stats endpoints.
+fn date_filter(from: Date, to: Date) -> Query {
+    Query::Post(json!({ "fromDate": from.to_string(), "toDate": to.to_string() }))
+}
+
+/// Gong counts requests per second; a burst of one spaces requests evenly so
+/// that no one-second window holds more than the limit. Spacing is 1% wider
+/// than exact, so network jitter cannot push a fourth request into a second.
+fn quota(rate_per_second: f64) -> Quota {
+    let period = Duration::from_secs_f64(1.01 / rate_per_second.max(1e-6));
+    Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX)).allow_burst(NonZeroU32::MIN)
+}
+
+fn parse_retry_after(value: &HeaderValue) -> Option<Duration> {
+    value.to_str().ok()?.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+fn error_detail(body: &[u8]) -> ErrorDetail {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(parsed) => ErrorDetail { request_id: parsed.request_id, messages: parsed.errors },
+        // A truncated or garbled body often still starts with the requestId,
+        // which is what Gong support needs.
+        Err(_) => ErrorDetail { request_id: scan_request_id(body), messages: Vec::new() },
+    }
+}
+
+fn scan_request_id(body: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(body.get(..body.len().min(4096))?).ok()?;
+    let after_key = &text[text.find("\"requestId\"")? + "\"requestId\"".len()..];
+    let value = after_key.trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    let id = &value[..value.find('"')?];
+    (!id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+        .then(|| id.to_owned())
+}
+
+/// reqwest's top-level message ("error sending request") hides the cause.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quota_spaces_requests_evenly() {
+        let q = quota(3.0);
+        assert_eq!(q.burst_size().get(), 1);
+        assert_eq!(q.replenish_interval(), Duration::from_secs_f64(1.01 / 3.0));
+    }
+
+    #[test]
+    fn retry_after_is_integer_seconds() {
+        assert_eq!(parse_retry_after(&HeaderValue::from_static("7")), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after(&HeaderValue::from_static(" 3600 ")), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_retry_after(&HeaderValue::from_static("soon")), None);
+    }
+
+    #[test]
+    fn request_id_is_recovered_from_truncated_bodies() {
+        let d = error_detail(br#"{"requestId": "4al018gz","records":{"totalRecords":3,"#);
+        assert_eq!(d.request_id.as_deref(), Some("4al018gz"));
+        assert_eq!(error_detail(br#"{"requestId":"<script>","#).request_id, None);
+    }
+
+    #[test]
+    fn error_detail_survives_non_json_bodies() {
+        assert_eq!(error_detail(b"<html>bad gateway</html>"), ErrorDetail::default());
+        let d = error_detail(br#"{"requestId":"abc","errors":["No stats found"]}"#);
+        assert_eq!(d.request_id.as_deref(), Some("abc"));
+        assert_eq!(d.messages, ["No stats found"]);
+    }
+}

@@ -1,0 +1,382 @@
+//! Typed shapes of Gong's responses. Unknown fields are ignored (Gong adds
+//! fields without notice) and IDs are kept exact: Gong's user IDs exceed 2^53,
+//! where a JSON parser that goes through `f64` would silently round them.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// A Gong numeric identifier (users, scorecards, questions, calls). Arrives
+/// as a JSON number or a string of up to 20 digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GongId(pub u64);
+
+impl fmt::Display for GongId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for GongId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for GongId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct IdVisitor;
+        impl Visitor<'_> for IdVisitor {
+            type Value = GongId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a non-negative 64-bit integer ID, as a number or a string of digits")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<GongId, E> {
+                Ok(GongId(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<GongId, E> {
+                u64::try_from(v).map(GongId).map_err(|_| E::custom(format!("negative ID {v}")))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<GongId, E> {
+                // A float here means the ID was written with a fraction or
+                // exponent, or exceeds u64: it cannot be trusted to be exact.
+                Err(E::custom(format!("ID {v} is not an exact integer")))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<GongId, E> {
+                let digits = v.trim();
+                if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(E::custom(format!("ID '{v}' is not a string of up to 20 digits")));
+                }
+                digits.parse().map(GongId).map_err(|_| E::custom(format!("ID '{v}' exceeds 64 bits")))
+            }
+        }
+        deserializer.deserialize_any(IdVisitor)
+    }
+}
+
+/// Treats an explicit JSON `null` like a missing field.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// Gong's paging block.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Records {
+    pub total_records: Option<i64>,
+    pub current_page_size: Option<i64>,
+    pub current_page_number: Option<i64>,
+    /// Present only when more pages follow.
+    pub cursor: Option<String>,
+}
+
+/// One page of `POST /v2/stats/activity/aggregate`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AggregateActivityPage {
+    pub request_id: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub records: Records,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub users_aggregate_activity_stats: Vec<UserAggregateActivity>,
+    pub time_zone: Option<String>,
+    pub from_date_time: Option<String>,
+    pub to_date_time: Option<String>,
+}
+
+/// One user's aggregate activity for the requested period.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserAggregateActivity {
+    pub user_id: GongId,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub user_email_address: String,
+    /// Field name to value. Kept as a map so a counter Gong adds later is
+    /// exported by the same naming rule instead of being dropped.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub user_aggregate_activity_stats: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One page of `POST /v2/stats/interaction`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InteractionPage {
+    pub request_id: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub records: Records,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub people_interaction_stats: Vec<PersonInteraction>,
+    pub time_zone: Option<String>,
+}
+
+/// One user's interaction stats for the requested period.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PersonInteraction {
+    pub user_id: GongId,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub user_email_address: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub person_interaction_stats: Vec<InteractionStat>,
+}
+
+/// One named interaction stat ("Talk Ratio", "Patience", ...).
+#[derive(Debug, Clone, Deserialize)]
+pub struct InteractionStat {
+    pub name: String,
+    /// `None` when Gong sends `null` (no calls to measure).
+    pub value: Option<f64>,
+}
+
+/// One page of `POST /v2/stats/activity/scorecards`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnsweredScorecardsPage {
+    pub request_id: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub records: Records,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub answered_scorecards: Vec<AnsweredScorecard>,
+}
+
+/// One filled-in scorecard.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AnsweredScorecard {
+    pub answered_scorecard_id: Option<GongId>,
+    pub scorecard_id: GongId,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub scorecard_name: String,
+    pub call_id: Option<GongId>,
+    pub reviewed_user_id: Option<GongId>,
+    /// `None` for AUTOMATIC reviews.
+    pub reviewer_user_id: Option<GongId>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub review_method: String,
+    /// ISO-8601 instant the review was published.
+    pub review_time: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub answers: Vec<ScorecardAnswer>,
+}
+
+/// One answer inside an answered scorecard.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScorecardAnswer {
+    pub question_id: GongId,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub is_overall: bool,
+    /// `None` when the question was not answered.
+    pub score: Option<f64>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub not_applicable: bool,
+}
+
+/// One page of `GET /v2/users`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsersPage {
+    pub request_id: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub records: Records,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub users: Vec<GongUser>,
+}
+
+/// A Gong user, with the fields the exporter uses.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GongUser {
+    pub id: GongId,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub email_address: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub first_name: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub last_name: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub title: String,
+    pub manager_id: Option<GongId>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub active: bool,
+}
+
+/// Gong's error body: `{"requestId": "...", "errors": ["..."]}`. Every field
+/// optional because it is parsed from whatever a failing response holds.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    pub request_id: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub errors: Vec<String>,
+}
+
+/// A page of any paginated Gong list.
+pub trait Page: serde::de::DeserializeOwned + Send + 'static {
+    /// The listed item.
+    type Item: Send + 'static;
+    /// Paging block.
+    fn records(&self) -> &Records;
+    /// Gong's request reference.
+    fn request_id(&self) -> Option<&str>;
+    /// The company's zone when the endpoint reports it.
+    fn time_zone(&self) -> Option<&str> {
+        None
+    }
+    /// The listed items.
+    fn into_items(self) -> Vec<Self::Item>;
+}
+
+macro_rules! impl_page {
+    ($page:ty, $item:ty, $field:ident $(, tz = $tz:ident)?) => {
+        impl Page for $page {
+            type Item = $item;
+            fn records(&self) -> &Records {
+                &self.records
+            }
+            fn request_id(&self) -> Option<&str> {
+                self.request_id.as_deref()
+            }
+            $(fn time_zone(&self) -> Option<&str> {
+                self.$tz.as_deref()
+            })?
+            fn into_items(self) -> Vec<$item> {
+                self.$field
+            }
+        }
+    };
+}
+
+impl_page!(AggregateActivityPage, UserAggregateActivity, users_aggregate_activity_stats, tz = time_zone);
+impl_page!(InteractionPage, PersonInteraction, people_interaction_stats, tz = time_zone);
+impl_page!(AnsweredScorecardsPage, AnsweredScorecard, answered_scorecards);
+impl_page!(UsersPage, GongUser, users);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn ids_above_2_pow_53_stay_exact_as_numbers_and_strings() {
+        let from_number: GongId = serde_json::from_str("6843152929075440037").unwrap();
+        let from_string: GongId = serde_json::from_str("\"6843152929075440037\"").unwrap();
+        assert_eq!(from_number, GongId(6_843_152_929_075_440_037));
+        assert_eq!(from_number, from_string);
+        assert_eq!(from_number.to_string(), "6843152929075440037");
+        let max: GongId = serde_json::from_str("\"18446744073709551615\"").unwrap();
+        assert_eq!(max.0, u64::MAX);
+    }
+
+    #[test]
+    fn inexact_or_malformed_ids_are_rejected() {
+        for bad in ["1.5", "6.8e18", "-1", "\"12a\"", "\"\"", "\"18446744073709551616\"", "null", "true"] {
+            assert!(serde_json::from_str::<GongId>(bad).is_err(), "{bad} should be rejected");
+        }
+    }
+
+    #[test]
+    fn aggregate_page_ignores_unknown_fields_and_keeps_new_counters() {
+        let page: AggregateActivityPage = serde_json::from_str(
+            r#"{"requestId":"r1","records":{"totalRecords":1,"currentPageSize":1,"currentPageNumber":0},
+                "usersAggregateActivityStats":[{"userId":"9007199254740993","userEmailAddress":"a@x.io",
+                  "userAggregateActivityStats":{"callsAsHost":3,"callsBrandNew":7},"surprise":1}],
+                "timeZone":"US/Pacific","newTopLevel":{"x":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(page.time_zone(), Some("US/Pacific"));
+        assert!(page.records.cursor.is_none());
+        let user = &page.users_aggregate_activity_stats[0];
+        assert_eq!(user.user_id, GongId(9_007_199_254_740_993));
+        assert_eq!(user.user_aggregate_activity_stats["callsBrandNew"], 7);
+    }
+
+    #[test]
+    fn nulls_become_defaults() {
+        let page: UsersPage = serde_json::from_str(
+            r#"{"requestId":null,"records":null,"users":[{"id":1,"emailAddress":null,"firstName":null,
+                "lastName":"Ng","title":null,"managerId":null,"active":null}]}"#,
+        )
+        .unwrap();
+        let u = &page.users[0];
+        assert_eq!((u.email_address.as_str(), u.title.as_str(), u.active), ("", "", false));
+        assert_eq!(u.manager_id, None);
+    }
+
+    #[test]
+    fn scorecard_ids_may_be_numbers_or_strings() {
+        let page: AnsweredScorecardsPage = serde_json::from_str(
+            r#"{"answeredScorecards":[{"answeredScorecardId":1,"scorecardId":"6843152929075440037",
+                "scorecardName":"Q\"1\" café","callId":7782342274025938001,"reviewedUserId":"234599484848423",
+                "reviewerUserId":null,"reviewMethod":"AUTOMATIC","reviewTime":"2024-01-17T16:20:05-03:00",
+                "answers":[{"questionId":5,"isOverall":true,"score":4,"notApplicable":false},
+                           {"questionId":6,"isOverall":false,"score":null,"notApplicable":true}]}]}"#,
+        )
+        .unwrap();
+        let s = &page.answered_scorecards[0];
+        assert_eq!(s.scorecard_id, GongId(6_843_152_929_075_440_037));
+        assert_eq!(s.call_id, Some(GongId(7_782_342_274_025_938_001)));
+        assert_eq!(s.reviewer_user_id, None);
+        assert_eq!(s.answers[1].score, None);
+    }
+
+    fn arbitrary_json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<u64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(serde_json::Value::from),
+            "[a-zA-Z0-9 \"\\\\]{0,12}".prop_map(serde_json::Value::from),
+        ];
+        let keys = prop_oneof![
+            Just("records".to_owned()),
+            Just("cursor".to_owned()),
+            Just("userId".to_owned()),
+            Just("users".to_owned()),
+            Just("id".to_owned()),
+            Just("usersAggregateActivityStats".to_owned()),
+            Just("userAggregateActivityStats".to_owned()),
+            Just("peopleInteractionStats".to_owned()),
+            Just("personInteractionStats".to_owned()),
+            Just("answeredScorecards".to_owned()),
+            Just("answers".to_owned()),
+            Just("scorecardId".to_owned()),
+            Just("questionId".to_owned()),
+            Just("name".to_owned()),
+            Just("value".to_owned()),
+            "[a-z]{1,6}",
+        ];
+        leaf.prop_recursive(4, 64, 8, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                prop::collection::btree_map(keys.clone(), inner, 0..6)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Whatever Gong sends, decoding returns Ok or Err: it never panics.
+        #[test]
+        fn decoders_never_panic_on_arbitrary_json(value in arbitrary_json()) {
+            let bytes = serde_json::to_vec(&value).unwrap();
+            let _ = serde_json::from_slice::<AggregateActivityPage>(&bytes);
+            let _ = serde_json::from_slice::<InteractionPage>(&bytes);
+            let _ = serde_json::from_slice::<AnsweredScorecardsPage>(&bytes);
+            let _ = serde_json::from_slice::<UsersPage>(&bytes);
+            let _ = serde_json::from_slice::<ErrorBody>(&bytes);
+        }
+
+        #[test]
+        fn decoders_never_panic_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = serde_json::from_slice::<AggregateActivityPage>(&bytes);
+            let _ = serde_json::from_slice::<UsersPage>(&bytes);
+        }
+    }
+}

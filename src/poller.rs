@@ -1,0 +1,490 @@
+//! The background poller: one cycle at start, then every `--poll.interval`
+//! and shortly after each company midnight. Each cycle fetches every
+//! endpoint, replaces only the parts whose pages all arrived, and publishes
+//! one new encoded snapshot.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use axum::body::Bytes;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use tokio::time::Instant;
+
+use crate::budget::{DailyBudget, Pace};
+use crate::gong::models::{AnsweredScorecard, GongUser, PersonInteraction, UserAggregateActivity};
+use crate::gong::{Endpoint, Fetched, GongClient, GongError};
+use crate::metrics::encode_snapshot;
+use crate::snapshot::{ActivityTable, DataSnapshot, InteractionTable, ScorecardTable, UserTable, replace_window};
+use crate::telemetry::{EndpointLabels, RecordLabels, Telemetry, WindowLabels};
+use crate::windows::{
+    Window, WindowBounds, all_window_bounds, company_date, next_company_midnight, parse_time_zone, window_bounds,
+};
+
+/// Gong finalises a day's stats shortly after it ends; polling a few minutes
+/// past midnight moves "yesterday" over without waiting for the next hourly
+/// cycle.
+pub const AFTER_MIDNIGHT: Duration = Duration::from_secs(120);
+
+/// The encoded data part of `/metrics`, replaced whole on each publish.
+#[derive(Debug, Default)]
+pub struct Exposition {
+    /// OpenMetrics families without `# EOF`.
+    pub data: Bytes,
+    /// `data` as one gzip member, compressed once per publish.
+    pub data_gzip: Bytes,
+    /// Per-user and per-scorecard series in `data`.
+    pub series: usize,
+    /// The snapshot `data` encodes (shared with the poller, not a copy).
+    pub snapshot: Arc<DataSnapshot>,
+}
+
+impl Exposition {
+    /// Encodes and compresses `snapshot`. CPU-bound (about a second at
+    /// 10,000 users): call it off the async workers.
+    pub fn build(snapshot: Arc<DataSnapshot>, include_email: bool) -> Self {
+        let text = encode_snapshot(Arc::clone(&snapshot), include_email);
+        let data_gzip = Bytes::from(crate::server::gzip(text.as_bytes()));
+        Self { data: Bytes::from(text), data_gzip, series: snapshot.series_count(), snapshot }
+    }
+}
+
+/// Outcome of an endpoint in the last cycle, for the landing page.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointStatus {
+    pub last_attempt: Option<Timestamp>,
+    pub last_success: Option<Timestamp>,
+    pub ok: bool,
+    pub records: usize,
+    pub error: Option<String>,
+}
+
+/// State the poller publishes and the server reads.
+#[derive(Debug)]
+pub struct Shared {
+    pub exposition: ArcSwap<Exposition>,
+    pub telemetry: Arc<Telemetry>,
+    /// Set once the first cycle has finished, whatever its outcome.
+    pub ready: AtomicBool,
+    pub status: std::sync::Mutex<BTreeMap<Endpoint, EndpointStatus>>,
+}
+
+impl Shared {
+    /// Empty state: nothing published, not ready.
+    pub fn new(telemetry: Arc<Telemetry>) -> Arc<Self> {
+        Arc::new(Self {
+            exposition: ArcSwap::from_pointee(Exposition::default()),
+            telemetry,
+            ready: AtomicBool::new(false),
+            status: std::sync::Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// Whether the first cycle has finished.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+}
+
+/// What the poller needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct PollerSettings {
+    pub windows: Vec<Window>,
+    /// Gong's daily quota and this exporter's share of it.
+    pub daily_limit: u32,
+    pub budget_share: f64,
+    /// Configured zone; `None` means learn it from Gong's `timeZone`.
+    pub time_zone: Option<TimeZone>,
+    pub poll_interval: Duration,
+    pub include_user_email: bool,
+}
+
+/// Polls Gong and publishes snapshots into [`Shared`].
+#[derive(Debug)]
+pub struct Poller {
+    client: Arc<GongClient>,
+    settings: PollerSettings,
+    shared: Arc<Shared>,
+    snapshot: DataSnapshot,
+    /// Company zone: configured, or learned from Gong and cached.
+    time_zone: Option<TimeZone>,
+    warned_zone_mismatch: bool,
+    budget: DailyBudget,
+}
+
+/// Results of one cycle, before they are folded into the snapshot.
+struct CycleResults {
+    bounds: Vec<WindowBounds>,
+    time_zone: TimeZone,
+    activity: EndpointRun<UserAggregateActivity>,
+    interaction: EndpointRun<PersonInteraction>,
+    scorecards: EndpointRun<AnsweredScorecard>,
+    users: EndpointRun<GongUser>,
+}
+
+/// A query's window (`None` for unwindowed endpoints) and outcome.
+type QueryResult<T> = (Option<WindowBounds>, Result<Fetched<T>, GongError>);
+
+/// One endpoint's queries in a cycle: per window (or one, unwindowed).
+struct EndpointRun<T> {
+    results: Vec<QueryResult<T>>,
+    elapsed: Duration,
+}
+
+/// What an endpoint's cycle came to, for its metrics and status.
+struct Outcome {
+    /// Every query's every page arrived.
+    ok: bool,
+    /// Gong's Retry-After made the endpoint give up the cycle.
+    abandoned: bool,
+    error: Option<String>,
+    /// `(window, records)` of the queries that completed.
+    records: Vec<(String, usize)>,
+    elapsed: Duration,
+}
+
+impl<T> EndpointRun<T> {
+    /// Hands each complete query's items (with its window label, empty for
+    /// unwindowed endpoints) to `publish`, which returns record counts; logs
+    /// each failed query, whose part keeps its last good data.
+    fn settle(self, endpoint: Endpoint, mut publish: impl FnMut(String, Vec<T>) -> Vec<(String, usize)>) -> Outcome {
+        let mut outcome = Outcome {
+            ok: self.results.iter().all(|(_, r)| r.is_ok()),
+            abandoned: self.results.iter().any(|(_, r)| matches!(r, Err(GongError::RetryAfterTooLong { .. }))),
+            error: self.results.iter().find_map(|(_, r)| r.as_ref().err().map(ToString::to_string)),
+            records: Vec::new(),
+            elapsed: self.elapsed,
+        };
+        for (bounds, result) in self.results {
+            let window = bounds.map(|b| b.window.label()).unwrap_or_default();
+            match result {
+                Ok(fetched) => outcome.records.extend(publish(window, fetched.items)),
+                Err(error) => log_failure(endpoint, &window, &error),
+            }
+        }
+        outcome
+    }
+}
+
+impl Poller {
+    /// A poller that has published nothing yet.
+    pub fn new(client: Arc<GongClient>, settings: PollerSettings, shared: Arc<Shared>) -> Self {
+        let time_zone = settings.time_zone.clone();
+        let budget = DailyBudget::new(settings.daily_limit, settings.budget_share);
+        Self {
+            client,
+            settings,
+            shared,
+            snapshot: DataSnapshot::default(),
+            time_zone,
+            warned_zone_mismatch: false,
+            budget,
+        }
+    }
+
+    /// Runs cycles until the task is dropped. Cancel-safe: dropping it
+    /// mid-cycle abandons in-flight requests and publishes nothing partial.
+    pub async fn run(mut self) {
+        let interval = self.settings.poll_interval;
+        let telemetry = Arc::clone(&self.shared.telemetry);
+        telemetry.requests_allowance.set(self.budget.allowance() as i64);
+        let mut last_pace = Pace::Interval;
+        loop {
+            let started = Instant::now();
+            let sent_before = self.client.requests_sent();
+            self.budget.roll(self.company_today(), sent_before);
+            // A Retry-After reaching past the next cycle abandons this one.
+            let deadline = (started + interval).min(self.next_midnight_poll());
+            self.run_cycle(deadline).await;
+            self.shared.ready.store(true, Ordering::Release);
+
+            let sent = self.client.requests_sent();
+            let cost = sent - sent_before;
+            telemetry.requests_today.set(self.budget.used(sent) as i64);
+            if self.budget.should_warn(sent) {
+                tracing::warn!(
+                    used = self.budget.used(sent),
+                    allowance = self.budget.allowance(),
+                    "80% of today's Gong request budget used (--gong.daily-limit x --gong.budget-share); cycles will be spaced further apart"
+                );
+            }
+
+            let now = Instant::now();
+            let mut next_regular = started + interval;
+            while next_regular <= now {
+                next_regular += interval;
+                telemetry.cycles_skipped.inc();
+                tracing::warn!(took = ?now - started, ?interval, "poll cycle outlasted --poll.interval; skipping the cycle that was due");
+            }
+            let midnight = self.next_midnight_poll();
+            let pace = self.budget.pace(sent, cost, interval, midnight.saturating_duration_since(now));
+            if pace != last_pace {
+                log_pace(pace, cost, self.budget.allowance());
+                last_pace = pace;
+            }
+            let next = match pace {
+                Pace::Interval => next_regular,
+                Pace::Stretched(gap) => next_regular.max(now + gap),
+                Pace::UntilMidnight => midnight,
+            }
+            .min(midnight);
+            let next_unix = Timestamp::now().as_millisecond() as f64 / 1000.0
+                + next.saturating_duration_since(Instant::now()).as_secs_f64();
+            telemetry.next_cycle.set(next_unix);
+            tokio::time::sleep_until(next).await;
+        }
+    }
+
+    fn company_today(&self) -> jiff::civil::Date {
+        company_date(Timestamp::now(), self.time_zone.as_ref().unwrap_or(&TimeZone::UTC))
+    }
+
+    fn next_midnight_poll(&self) -> Instant {
+        let tz = self.time_zone.clone().unwrap_or(TimeZone::UTC);
+        let now = Timestamp::now();
+        let midnight = next_company_midnight(now, &tz);
+        let wait = Duration::try_from(midnight.duration_since(now)).unwrap_or_default();
+        Instant::now() + wait + AFTER_MIDNIGHT
+    }
+
+    /// One cycle: fetch, fold in what completed, publish.
+    pub async fn run_cycle(&mut self, deadline: Instant) {
+        let results = self.fetch_all(deadline).await;
+        let requests = self.client.requests_sent();
+        self.apply(results);
+        let snapshot = Arc::new(self.snapshot.clone());
+        let include_email = self.settings.include_user_email;
+        let started = Instant::now();
+        // Encoding and compressing 650,000 series takes about a second: off
+        // the async workers, so scrapes and health checks stay responsive.
+        let exposition = tokio::task::spawn_blocking(move || Exposition::build(snapshot, include_email))
+            .await
+            .expect("encoding a snapshot does not panic");
+        let (series, bytes, gzip_bytes) = (exposition.series, exposition.data.len(), exposition.data_gzip.len());
+        self.shared.exposition.store(Arc::new(exposition));
+        tracing::info!(
+            series,
+            bytes,
+            gzip_bytes,
+            encode_seconds = started.elapsed().as_secs_f64(),
+            requests_total = requests,
+            "poll cycle published"
+        );
+    }
+
+    async fn fetch_all(&mut self, deadline: Instant) -> CycleResults {
+        let client = Arc::clone(&self.client);
+        if self.time_zone.is_none() {
+            self.probe_time_zone(deadline).await;
+        }
+        let now = Timestamp::now();
+        // Until the zone is known, UTC-12's dates: never after the company's
+        // today, which Gong would reject with a 400.
+        let time_zone = self.time_zone.clone().unwrap_or_else(probe_zone);
+        let bounds = all_window_bounds(&self.settings.windows, now, &time_zone);
+
+        let activity = async {
+            let started = Instant::now();
+            let mut results = Vec::new();
+            for b in &bounds {
+                results.push((Some(b.clone()), client.aggregate_activity(b.from, b.to, deadline).await));
+            }
+            EndpointRun { results, elapsed: started.elapsed() }
+        };
+        let interaction = async {
+            let started = Instant::now();
+            let mut results = Vec::new();
+            for b in &bounds {
+                results.push((Some(b.clone()), client.interaction(b.from, b.to, deadline).await));
+            }
+            EndpointRun { results, elapsed: started.elapsed() }
+        };
+        let scorecards = async {
+            let started = Instant::now();
+            let largest = bounds.iter().max_by_key(|b| b.window.days()).expect("at least one window");
+            let result = client.answered_scorecards(largest.from, largest.to, deadline).await;
+            EndpointRun { results: vec![(None, result)], elapsed: started.elapsed() }
+        };
+        let users = async {
+            let started = Instant::now();
+            EndpointRun { results: vec![(None, client.users(deadline).await)], elapsed: started.elapsed() }
+        };
+        let (activity, interaction, scorecards, users) = tokio::join!(activity, interaction, scorecards, users);
+        let reported = activity
+            .results
+            .iter()
+            .filter_map(|(_, r)| r.as_ref().ok()?.time_zone.clone())
+            .chain(interaction.results.iter().filter_map(|(_, r)| r.as_ref().ok()?.time_zone.clone()))
+            .next();
+        if let Some(name) = reported {
+            self.check_reported_zone(&name);
+        }
+        CycleResults { bounds, time_zone, activity, interaction, scorecards, users }
+    }
+
+    /// Learns the company's zone with one request: the first page of the
+    /// largest window, the period likeliest to hold records. Retried each
+    /// cycle until Gong names a zone.
+    async fn probe_time_zone(&mut self, deadline: Instant) {
+        let largest = self.settings.windows.iter().max().expect("at least one window");
+        let probe = probe_zone();
+        let b = window_bounds(largest, company_date(Timestamp::now(), &probe), &probe);
+        match self.client.company_time_zone(b.from, b.to, deadline).await {
+            Ok(Some(name)) => match parse_time_zone(&name) {
+                Ok(tz) => {
+                    tracing::info!(zone = %name, "company time zone learned from Gong");
+                    self.time_zone = Some(tz);
+                }
+                Err(error) => {
+                    tracing::warn!(zone = %name, %error, "Gong reported a time zone this build does not know; set --gong.timezone")
+                }
+            },
+            Ok(None) => tracing::warn!(
+                "Gong has no activity in the last {largest} to learn the company's time zone from; using UTC-12 dates until it does (set --gong.timezone to avoid this)"
+            ),
+            Err(error) => tracing::warn!(%error, "cannot learn the company's time zone this cycle"),
+        }
+    }
+
+    /// Warns once when Gong's zone differs from the one windows use. A
+    /// learned zone follows Gong (the company changed its setting); a
+    /// configured one wins, as the operator asked.
+    fn check_reported_zone(&mut self, name: &str) {
+        let Ok(reported) = parse_time_zone(name) else {
+            return;
+        };
+        let Some(current) = &self.time_zone else {
+            return;
+        };
+        if current.iana_name() == reported.iana_name() || current == &reported {
+            return;
+        }
+        if self.settings.time_zone.is_some() {
+            if !self.warned_zone_mismatch {
+                self.warned_zone_mismatch = true;
+                tracing::warn!(
+                    configured = current.iana_name().unwrap_or("?"),
+                    gong = name,
+                    "--gong.timezone differs from the company time zone Gong reports; windows follow --gong.timezone"
+                );
+            }
+        } else {
+            tracing::warn!(
+                old = current.iana_name().unwrap_or("?"),
+                new = name,
+                "Gong reports a new company time zone; next cycle uses it"
+            );
+            self.time_zone = Some(reported);
+        }
+    }
+
+    /// Folds completed parts into the snapshot and updates self-metrics.
+    fn apply(&mut self, cycle: CycleResults) {
+        let CycleResults { bounds, time_zone, activity, interaction, scorecards, users } = cycle;
+        let t = Arc::clone(&self.shared.telemetry);
+        for b in &bounds {
+            let labels = WindowLabels { window: b.window.label() };
+            t.window_start.get_or_create(&labels).set(b.start.as_second());
+            t.window_end.get_or_create(&labels).set(b.end.as_second());
+        }
+        let order: Vec<String> = bounds.iter().map(|b| b.window.label()).collect();
+        let snapshot = &mut self.snapshot;
+
+        let outcome = activity.settle(Endpoint::ActivityAggregate, |window, items| {
+            let records = vec![(window.clone(), items.len())];
+            replace_window(&mut snapshot.activity, ActivityTable::build(window, items), &order);
+            records
+        });
+        self.record(Endpoint::ActivityAggregate, outcome);
+
+        let snapshot = &mut self.snapshot;
+        let outcome = interaction.settle(Endpoint::Interaction, |window, items| {
+            let records = vec![(window.clone(), items.len())];
+            replace_window(&mut snapshot.interaction, InteractionTable::build(window, items), &order);
+            records
+        });
+        self.record(Endpoint::Interaction, outcome);
+
+        let snapshot = &mut self.snapshot;
+        let outcome = scorecards.settle(Endpoint::Scorecards, |_, items| {
+            let table = ScorecardTable::build(&items, &bounds, &time_zone);
+            let records =
+                table.windows.iter().map(|w| (w.window.clone(), w.reviews.values().sum::<u64>() as usize)).collect();
+            snapshot.scorecards = Some(Arc::new(table));
+            records
+        });
+        self.record(Endpoint::Scorecards, outcome);
+
+        let snapshot = &mut self.snapshot;
+        let outcome = users.settle(Endpoint::Users, |window, items| {
+            let table = UserTable::build(items);
+            let records = vec![(window, table.users.len())];
+            snapshot.users = Some(Arc::new(table));
+            records
+        });
+        self.record(Endpoint::Users, outcome);
+    }
+
+    fn record(&self, endpoint: Endpoint, outcome: Outcome) {
+        let t = &self.shared.telemetry;
+        let labels = EndpointLabels { endpoint };
+        let now = Timestamp::now();
+        if outcome.abandoned {
+            t.cycles_abandoned.get_or_create(&labels).inc();
+        }
+        t.poll_success.get_or_create(&labels).set(i64::from(outcome.ok));
+        t.poll_duration.get_or_create(&labels).set(outcome.elapsed.as_secs_f64());
+        if outcome.ok {
+            t.last_success.get_or_create(&labels).set(now.as_millisecond() as f64 / 1000.0);
+        }
+        let total: usize = outcome.records.iter().map(|(_, n)| n).sum();
+        for (window, count) in outcome.records {
+            t.records.get_or_create(&RecordLabels { endpoint, window }).set(count as i64);
+        }
+        let mut status = self.shared.status.lock().expect("status lock");
+        let entry = status.entry(endpoint).or_default();
+        entry.last_attempt = Some(now);
+        entry.ok = outcome.ok;
+        entry.error = outcome.error;
+        if outcome.ok {
+            entry.last_success = Some(now);
+            entry.records = total;
+        }
+    }
+}
+
+/// The zone furthest behind UTC: its calendar date is never ahead of any
+/// company's.
+fn probe_zone() -> TimeZone {
+    TimeZone::fixed(jiff::tz::offset(-12))
+}
+
+fn log_pace(pace: Pace, cost: u64, allowance: u64) {
+    match pace {
+        Pace::Interval => {
+            tracing::info!(cycle_cost = cost, allowance, "daily budget allows polling every --poll.interval")
+        }
+        Pace::Stretched(gap) => tracing::warn!(
+            cycle_cost = cost,
+            allowance,
+            every = %humantime::format_duration(Duration::from_secs(gap.as_secs())),
+            "daily budget: spacing cycles further apart than --poll.interval"
+        ),
+        Pace::UntilMidnight => tracing::warn!(
+            cycle_cost = cost,
+            allowance,
+            "daily budget spent for today: next cycle shortly after midnight (company time)"
+        ),
+    }
+}
+
+fn log_failure(endpoint: Endpoint, window: &str, error: &GongError) {
+    if error.is_auth() {
+        tracing::error!(%endpoint, window, error = %error, "Gong refused the request; keeping the last good data");
+    } else {
+        tracing::warn!(%endpoint, window, error = %error, "endpoint failed this cycle; keeping the last good data");
+    }
+}

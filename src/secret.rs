@@ -1,0 +1,56 @@
+//! A string that must never be printed: access key secrets and bearer tokens.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A credential whose `Debug` and `Display` print a placeholder, so it cannot
+/// leak through logs, panics or `{:?}` of a config struct.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a credential.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The credential itself, for the one place that must send it (the
+    /// `Authorization` header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_and_display_never_show_the_value() {
+        let secret = Secret::new("hunter2-very-secret");
+        assert!(!format!("{secret:?}").contains("hunter2"));
+        assert!(!format!("{secret}").contains("hunter2"));
+        assert!(!format!("{:#?}", Some(&secret)).contains("hunter2"));
+        assert_eq!(secret.expose(), "hunter2-very-secret");
+    }
+}

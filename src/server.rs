@@ -1,0 +1,260 @@
+//! HTTP endpoints: `/metrics` (or `--web.telemetry-path`), `/`, `/-/healthy`,
+//! `/-/ready`. Handlers only read what the poller published.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use http_body::Frame;
+
+use crate::gong::Endpoint;
+use crate::poller::Shared;
+
+/// The content type Prometheus negotiates for OpenMetrics.
+pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// A response body sent as a list of shared byte chunks: the big pre-encoded
+/// data part is reference-counted, never copied per scrape.
+struct Chunks(VecDeque<Bytes>);
+
+impl http_body::Body for Chunks {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Poll::Ready(self.get_mut().0.pop_front().map(|chunk| Ok(Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.0.iter().map(|c| c.len() as u64).sum())
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    shared: Arc<Shared>,
+    telemetry_path: Arc<str>,
+}
+
+/// The exporter's routes.
+pub fn app(shared: Arc<Shared>, telemetry_path: &str) -> Router {
+    let state = AppState { shared, telemetry_path: Arc::from(telemetry_path) };
+    Router::new()
+        .route(telemetry_path, get(metrics))
+        .route("/", get(landing))
+        .route("/-/healthy", get(|| async { "Healthy\n" }))
+        .route("/-/ready", get(ready))
+        .with_state(state)
+}
+
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let exposition = state.shared.exposition.load_full();
+    let mut own = String::with_capacity(4096);
+    state.shared.telemetry.encode(&mut own).expect("writing to a String cannot fail");
+    own.push_str("# EOF\n");
+    if accepts_gzip(&headers) {
+        // Two gzip members: the data compressed once per publish, then the
+        // few live self-metrics compressed now. RFC 1952 allows any number
+        // of members; Prometheus (Go's gzip reader) reads them all.
+        let body = Chunks(VecDeque::from([exposition.data_gzip.clone(), Bytes::from(gzip(own.as_bytes()))]));
+        return (
+            [
+                (header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE),
+                (header::CONTENT_ENCODING, "gzip"),
+                (header::VARY, "Accept-Encoding"),
+            ],
+            Body::new(body),
+        )
+            .into_response();
+    }
+    let body = Chunks(VecDeque::from([exposition.data.clone(), Bytes::from(own)]));
+    ([(header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE), (header::VARY, "Accept-Encoding")], Body::new(body))
+        .into_response()
+}
+
+/// Whether the client listed gzip in `Accept-Encoding` (and not with q=0).
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or("");
+            let zero_q = parts.any(|p| p.strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()) == Some(0.0));
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !zero_q
+        },
+    )
+}
+
+/// One gzip member of `data`. Level 1: at 10,000 users the exposition is
+/// ~95 MB of very repetitive text, which compresses ~10x even at the
+/// fastest level, and a publish should not take seconds.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 8), flate2::Compression::fast());
+    encoder.write_all(data).expect("writing to a Vec cannot fail");
+    encoder.finish().expect("writing to a Vec cannot fail")
+}
+
+async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    if state.shared.is_ready() {
+        (StatusCode::OK, "Ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "Not ready: the first poll cycle has not finished\n")
+    }
+}
+
+async fn landing(State(state): State<AppState>) -> Html<String> {
+    let status = state.shared.status.lock().expect("status lock").clone();
+    let mut rows = String::new();
+    for endpoint in Endpoint::ALL {
+        let s = status.get(&endpoint).cloned().unwrap_or_default();
+        let time = |t: Option<jiff::Timestamp>| {
+            t.map_or_else(
+                || "never".to_owned(),
+                |t| t.round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default(),
+            )
+        };
+        let result = match (s.last_attempt, s.ok) {
+            (None, _) => "pending",
+            (Some(_), true) => "ok",
+            (Some(_), false) => "failed",
+        };
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            endpoint,
+            time(s.last_attempt),
+            result,
+            time(s.last_success),
+            s.records,
+            escape_html(s.error.as_deref().unwrap_or("")),
+        ));
+    }
+    let path = escape_html(&state.telemetry_path);
+    Html(format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>gong-exporter</title></head>\n<body>\n\
+         <h1>gong-exporter</h1>\n<p>Version {version} (revision {revision}). Gong data is polled in the background and cached.</p>\n\
+         <ul><li><a href=\"{path}\">Metrics</a></li><li><a href=\"/-/healthy\">Health</a></li><li><a href=\"/-/ready\">Readiness</a></li></ul>\n\
+         <h2>Last poll per endpoint</h2>\n<table border=\"1\">\n\
+         <tr><th>Endpoint</th><th>Last attempt</th><th>Result</th><th>Last success</th><th>Records</th><th>Last error</th></tr>\n\
+         {rows}</table>\n</body></html>\n",
+        version = crate::VERSION,
+        revision = crate::REVISION,
+    ))
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::poller::{EndpointStatus, Exposition};
+    use crate::telemetry::Telemetry;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    fn publish_one_series(shared: &Shared) {
+        let data = Bytes::from_static(b"# HELP gong_x x.\n# TYPE gong_x gauge\ngong_x 1\n");
+        let data_gzip = Bytes::from(gzip(&data));
+        shared.exposition.store(Arc::new(Exposition { data, data_gzip, series: 1, snapshot: Default::default() }));
+    }
+
+    async fn get(app: Router, path: &str) -> (StatusCode, String, String) {
+        let (status, content_type, _, body) = get_with(app, path, None).await;
+        (status, content_type, String::from_utf8(body).unwrap())
+    }
+
+    async fn get_with(app: Router, path: &str, accept: Option<&str>) -> (StatusCode, String, Option<String>, Vec<u8>) {
+        let mut request = Request::get(path);
+        if let Some(accept) = accept {
+            request = request.header(header::ACCEPT_ENCODING, accept);
+        }
+        let response = app.oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+        let status = response.status();
+        let content_type =
+            response.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        let encoding = response.headers().get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap().to_owned());
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, content_type, encoding, body.to_vec())
+    }
+
+    #[tokio::test]
+    async fn gzip_when_accepted_and_the_two_members_decode_to_the_plain_body() {
+        let shared = Shared::new(Arc::new(Telemetry::new()));
+        publish_one_series(&shared);
+        let app = app(shared, "/metrics");
+        let (_, _, encoding, plain) = get_with(app.clone(), "/metrics", None).await;
+        assert_eq!(encoding, None);
+        for accept in ["gzip", "gzip, deflate", "br;q=1.0, gzip;q=0.8", "*"] {
+            let (status, _, encoding, body) = get_with(app.clone(), "/metrics", Some(accept)).await;
+            assert_eq!((status, encoding.as_deref()), (StatusCode::OK, Some("gzip")), "{accept}");
+            let mut decoded = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&body[..]), &mut decoded).unwrap();
+            // Self-metrics (request counts, durations) are identical between
+            // the two scrapes: nothing polls here.
+            assert_eq!(String::from_utf8(decoded).unwrap(), String::from_utf8(plain.clone()).unwrap());
+        }
+        for refuse in ["identity", "gzip;q=0", "deflate"] {
+            assert_eq!(get_with(app.clone(), "/metrics", Some(refuse)).await.2, None, "{refuse}");
+        }
+    }
+
+    #[tokio::test]
+    async fn ready_flips_after_first_cycle_and_health_is_always_ok() {
+        let shared = Shared::new(Arc::new(Telemetry::new()));
+        let app = app(Arc::clone(&shared), "/metrics");
+        assert_eq!(get(app.clone(), "/-/ready").await.0, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(get(app.clone(), "/-/healthy").await.0, StatusCode::OK);
+        shared.ready.store(true, std::sync::atomic::Ordering::Release);
+        assert_eq!(get(app, "/-/ready").await.0, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn metrics_serve_published_bytes_then_self_metrics_then_eof() {
+        let shared = Shared::new(Arc::new(Telemetry::new()));
+        publish_one_series(&shared);
+        let (status, content_type, body) = get(app(shared, "/custom"), "/custom").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(content_type, OPENMETRICS_CONTENT_TYPE);
+        assert!(body.starts_with("# HELP gong_x x.\n"), "{body}");
+        assert!(body.contains("gong_exporter_build_info{version=\""), "{body}");
+        assert!(body.ends_with("# EOF\n"));
+        assert_eq!(body.matches("# EOF").count(), 1);
+    }
+
+    #[tokio::test]
+    async fn landing_page_lists_endpoints_and_escapes_errors() {
+        let shared = Shared::new(Arc::new(Telemetry::new()));
+        shared.status.lock().unwrap().insert(
+            Endpoint::Users,
+            EndpointStatus {
+                last_attempt: Some(jiff::Timestamp::UNIX_EPOCH),
+                ok: false,
+                error: Some("<script>x</script>".into()),
+                ..Default::default()
+            },
+        );
+        let (status, content_type, body) = get(app(shared, "/metrics"), "/").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(content_type.starts_with("text/html"));
+        assert!(body.contains("href=\"/metrics\""));
+        assert!(body.contains(crate::VERSION) && body.contains(crate::REVISION));
+        for endpoint in Endpoint::ALL {
+            assert!(body.contains(endpoint.as_str()), "{endpoint}");
+        }
+        assert!(body.contains("&lt;script&gt;") && !body.contains("<script>"));
+        assert!(body.contains("failed"));
+    }
+}

@@ -1,0 +1,496 @@
+//! What the simulated company did: users, daily activity, interaction stats
+//! and answered scorecards. [`GeneratedDataset`] makes a realistic company of
+//! any size from a hash, so nothing is stored per day; [`FixtureDataset`]
+//! holds hand-written records for tests that assert exact values.
+
+use std::collections::HashMap;
+
+use jiff::civil::{Date, Weekday};
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+
+/// The counters of `userAggregateActivityStats`, in Gong's documented order.
+pub const ACTIVITY_FIELDS: [&str; 15] = [
+    "callsAsHost",
+    "callsGaveFeedback",
+    "callsRequestedFeedback",
+    "callsReceivedFeedback",
+    "ownCallsListenedTo",
+    "othersCallsListenedTo",
+    "callsSharedInternally",
+    "callsSharedExternally",
+    "callsScorecardsFilled",
+    "callsScorecardsReceived",
+    "callsAttended",
+    "callsCommentsGiven",
+    "callsCommentsReceived",
+    "callsMarkedAsFeedbackGiven",
+    "callsMarkedAsFeedbackReceived",
+];
+
+/// Index of a field in [`ACTIVITY_FIELDS`].
+pub fn field_index(name: &str) -> Option<usize> {
+    ACTIVITY_FIELDS.iter().position(|f| *f == name)
+}
+
+/// A simulated Gong user.
+#[derive(Debug, Clone)]
+pub struct SimUser {
+    pub id: u64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub title: Option<String>,
+    pub manager_id: Option<u64>,
+    pub active: bool,
+}
+
+/// One user's counters on one day.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DayActivity {
+    /// Aligned with [`ACTIVITY_FIELDS`].
+    pub counts: [u32; 15],
+    /// Fields beyond Gong's documented ones (to test forward compatibility).
+    pub extra: Vec<(String, u32)>,
+}
+
+impl DayActivity {
+    /// Whether every counter is zero.
+    pub fn is_empty(&self) -> bool {
+        self.counts.iter().all(|c| *c == 0) && self.extra.iter().all(|(_, c)| *c == 0)
+    }
+
+    /// Adds another day's counters.
+    pub fn add(&mut self, other: &DayActivity) {
+        for (a, b) in self.counts.iter_mut().zip(other.counts) {
+            *a += b;
+        }
+        for (name, count) in &other.extra {
+            match self.extra.iter_mut().find(|(n, _)| n == name) {
+                Some((_, c)) => *c += count,
+                None => self.extra.push((name.clone(), *count)),
+            }
+        }
+    }
+}
+
+/// One answer of an answered scorecard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimAnswer {
+    pub question_id: u64,
+    pub is_overall: bool,
+    pub score: Option<u32>,
+    pub not_applicable: bool,
+}
+
+/// One answered scorecard.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimScorecard {
+    pub answered_scorecard_id: u64,
+    pub scorecard_id: u64,
+    pub scorecard_name: String,
+    pub call_id: u64,
+    pub call_start: Timestamp,
+    pub reviewed_user_id: u64,
+    /// `None` for AUTOMATIC reviews.
+    pub reviewer_user_id: Option<u64>,
+    pub review_time: Timestamp,
+    pub answers: Vec<SimAnswer>,
+}
+
+impl SimScorecard {
+    /// `MANUAL` or `AUTOMATIC`.
+    pub fn review_method(&self) -> &'static str {
+        if self.reviewer_user_id.is_some() { "MANUAL" } else { "AUTOMATIC" }
+    }
+}
+
+/// The simulated company's data.
+pub trait Dataset: Send + Sync + 'static {
+    /// Every user, in a stable order.
+    fn users(&self) -> &[SimUser];
+    /// Counters of `users()[user]` on `day` (company calendar).
+    fn activity(&self, user: usize, day: Date) -> DayActivity;
+    /// Interaction stats of `users()[user]` over `[from, to)`; empty when the
+    /// user had no calls to measure.
+    fn interaction(&self, user: usize, from: Date, to: Date) -> Vec<(String, f64)>;
+    /// Scorecards whose review was published on `day` (company calendar).
+    fn scorecards_reviewed_on(&self, day: Date) -> Vec<SimScorecard>;
+}
+
+/// SplitMix64: a fast, well-mixed hash so generated data is deterministic.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+fn hash(parts: &[u64]) -> u64 {
+    parts.iter().fold(0x5EED_u64, |acc, p| mix(acc ^ *p))
+}
+
+fn day_number(day: Date) -> u64 {
+    // Days since 0000-01-01 is plenty for a stable key.
+    (i64::from(day.year()) * 372 + i64::from(day.month()) * 31 + i64::from(day.day())) as u64
+}
+
+/// Uniform integer in `[lo, hi]`.
+fn pick(h: u64, lo: u32, hi: u32) -> u32 {
+    lo + (h % u64::from(hi - lo + 1)) as u32
+}
+
+/// Unit float in `[0, 1)`.
+fn unit(h: u64) -> f64 {
+    (h >> 11) as f64 / (1u64 << 53) as f64
+}
+
+const FIRST_NAMES: [&str; 16] = [
+    "Ava",
+    "José",
+    "Zoë",
+    "Liam",
+    "Åsa",
+    "Noah",
+    "Mary-Jane",
+    "Yuki",
+    "Chloé",
+    "Omar",
+    "Priya",
+    "Lars",
+    "Fatima",
+    "Mateo",
+    "Ingrid",
+    "Kwame",
+];
+const LAST_NAMES: [&str; 16] = [
+    "O'Brien", "Müller", "García", "Nguyễn", "Smith", "Kowalski", "Dubois", "Tanaka", "Okafor", "Rossi", "Larsen",
+    "Silva", "Cohen", "Novák", "Patel", "Brown",
+];
+/// Above 2^53 (and 20 digits) so any float on the path would round them.
+const USER_ID_BASE: u64 = 12_345_678_901_234_567_890;
+
+/// Scorecards of the generated company: ID, name, question IDs (first is the
+/// overall question). Names carry quotes, backslashes and non-ASCII text to
+/// exercise label escaping.
+pub const SCORECARDS: [(u64, &str, [u64; 4]); 3] = [
+    (
+        6_843_152_929_075_440_037,
+        "Discovery \"MEDDICC\" Call",
+        [9_007_199_254_740_993, 9_007_199_254_740_995, 9_007_199_254_740_997, 9_007_199_254_740_999],
+    ),
+    (
+        7_120_000_000_000_000_011,
+        "Démo — qualité & clôture",
+        [9_107_199_254_740_993, 9_107_199_254_740_995, 9_107_199_254_740_997, 9_107_199_254_740_999],
+    ),
+    (
+        9_223_372_036_854_775_907,
+        "SDR Cold Call \\ Follow-up",
+        [9_207_199_254_740_993, 9_207_199_254_740_995, 9_207_199_254_740_997, 9_207_199_254_740_999],
+    ),
+];
+
+/// A deterministic company of `n` users: a VP, one manager per ~8 people,
+/// reps; every 23rd user deactivated, every 11th idle (active, no activity);
+/// weekends nearly silent.
+#[derive(Debug, Clone)]
+pub struct GeneratedDataset {
+    users: Vec<SimUser>,
+    /// Index of each user's reports.
+    reports: Vec<Vec<usize>>,
+    tz: TimeZone,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Vp,
+    Manager,
+    Rep,
+}
+
+impl GeneratedDataset {
+    /// A company of `n` users (at least one) in zone `tz`.
+    pub fn new(n: usize, tz: TimeZone) -> Self {
+        let n = n.max(1);
+        let managers = (n / 8).max(1).min(n - 1);
+        let id = |i: usize| USER_ID_BASE + i as u64 * 1_000_003;
+        let mut users = Vec::with_capacity(n);
+        let mut reports = vec![Vec::new(); n];
+        for i in 0..n {
+            let role = Self::role_of(i, managers);
+            let manager = match role {
+                Role::Vp => None,
+                Role::Manager => Some(0),
+                Role::Rep => Some(1 + i % managers),
+            };
+            if let Some(m) = manager {
+                reports[m].push(i);
+            }
+            let first = FIRST_NAMES[i % FIRST_NAMES.len()];
+            let last = LAST_NAMES[(i / FIRST_NAMES.len() + i) % LAST_NAMES.len()];
+            let ascii: String = format!("{first}.{last}")
+                .chars()
+                .filter_map(|c| match c {
+                    'a'..='z' | 'A'..='Z' | '.' => Some(c.to_ascii_lowercase()),
+                    'é' | 'è' => Some('e'),
+                    'ü' => Some('u'),
+                    'ö' | 'ó' => Some('o'),
+                    'å' | 'Å' | 'á' => Some('a'),
+                    'ễ' => Some('e'),
+                    'ë' => Some('e'),
+                    _ => None,
+                })
+                .collect();
+            let title = match role {
+                Role::Vp => Some("VP Sales".to_owned()),
+                Role::Manager => Some("Sales Manager".to_owned()),
+                Role::Rep if i % 7 == 0 => None,
+                Role::Rep if i % 3 == 0 => Some("SDR".to_owned()),
+                Role::Rep => Some("Account Executive".to_owned()),
+            };
+            users.push(SimUser {
+                id: id(i),
+                email: format!("{ascii}{i}@example.com"),
+                first_name: first.to_owned(),
+                last_name: last.to_owned(),
+                title,
+                manager_id: manager.map(id),
+                active: i % 23 != 22,
+            });
+        }
+        Self { users, reports, tz }
+    }
+
+    fn role_of(i: usize, managers: usize) -> Role {
+        match i {
+            0 => Role::Vp,
+            i if i <= managers => Role::Manager,
+            _ => Role::Rep,
+        }
+    }
+
+    fn managers(&self) -> usize {
+        (self.users.len() / 8).max(1).min(self.users.len() - 1)
+    }
+
+    fn is_idle(&self, user: usize) -> bool {
+        !self.users[user].active || (user % 11 == 10 && user != 0)
+    }
+
+    fn is_workday(day: Date) -> bool {
+        !matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday)
+    }
+
+    /// Scorecards `user` (a rep) received on `day`: 0 to 2 on workdays.
+    fn rep_reviews(&self, user: usize, day: Date) -> Vec<SimScorecard> {
+        if self.is_idle(user) || !Self::is_workday(day) || Self::role_of(user, self.managers()) != Role::Rep {
+            return Vec::new();
+        }
+        let h = hash(&[self.users[user].id, day_number(day), 77]);
+        let count = match h % 10 {
+            0..=4 => 0,
+            5..=8 => 1,
+            _ => 2,
+        };
+        let day_start = day.to_zoned(self.tz.clone()).map(|z| z.timestamp()).unwrap_or(Timestamp::UNIX_EPOCH);
+        (0..count)
+            .map(|k| {
+                let h = hash(&[self.users[user].id, day_number(day), k, 91]);
+                let (scorecard_id, name, questions) = SCORECARDS[(h % 3) as usize];
+                let manual = (h >> 8) % 10 < 7;
+                let reviewer = if manual { self.users[user].manager_id } else { None };
+                let review_time = day_start + (9 * 3600 + (h >> 16) as i64 % (9 * 3600)).seconds();
+                let answers = questions
+                    .iter()
+                    .enumerate()
+                    .map(|(q, &question_id)| {
+                        let a = hash(&[h, q as u64]);
+                        let not_applicable = q > 0 && a % 10 == 0;
+                        let unanswered = q > 0 && a % 20 == 1;
+                        SimAnswer {
+                            question_id,
+                            is_overall: q == 0,
+                            score: (!not_applicable && !unanswered).then(|| pick(a >> 8, 1, 5)),
+                            not_applicable,
+                        }
+                    })
+                    .collect();
+                SimScorecard {
+                    answered_scorecard_id: hash(&[h, 1]) >> 1,
+                    scorecard_id,
+                    scorecard_name: name.to_owned(),
+                    call_id: hash(&[h, 2]) >> 1,
+                    call_start: review_time - (1 + ((h >> 24) % 30) as i64).hours(),
+                    reviewed_user_id: self.users[user].id,
+                    reviewer_user_id: reviewer,
+                    review_time,
+                    answers,
+                }
+            })
+            .collect()
+    }
+}
+
+impl Dataset for GeneratedDataset {
+    fn users(&self) -> &[SimUser] {
+        &self.users
+    }
+
+    fn activity(&self, user: usize, day: Date) -> DayActivity {
+        let mut out = DayActivity::default();
+        if self.is_idle(user) {
+            return out;
+        }
+        let workday = Self::is_workday(day);
+        let uid = self.users[user].id;
+        let dn = day_number(day);
+        // (min, max) per field on a workday, by role; weekends mostly zero.
+        let role = Self::role_of(user, self.managers());
+        let ranges: [(u32, u32); 15] = match role {
+            Role::Rep => [
+                (0, 5),
+                (0, 0),
+                (0, 1),
+                (0, 1),
+                (0, 3),
+                (0, 2),
+                (0, 2),
+                (0, 1),
+                (0, 0),
+                (0, 0),
+                (0, 3),
+                (0, 1),
+                (0, 2),
+                (0, 0),
+                (0, 1),
+            ],
+            Role::Manager | Role::Vp => [
+                (0, 2),
+                (1, 4),
+                (0, 0),
+                (0, 1),
+                (0, 1),
+                (2, 8),
+                (0, 3),
+                (0, 1),
+                (0, 0),
+                (0, 0),
+                (1, 4),
+                (1, 5),
+                (0, 1),
+                (0, 3),
+                (0, 0),
+            ],
+        };
+        for (f, (lo, hi)) in ranges.into_iter().enumerate() {
+            let h = hash(&[uid, dn, f as u64]);
+            out.counts[f] = if workday { pick(h, lo, hi) } else { u32::from(h % 25 == 0) * pick(h >> 8, lo, hi) };
+        }
+        let received = self.rep_reviews(user, day).len() as u32;
+        out.counts[field_index("callsScorecardsReceived").unwrap_or(9)] = received;
+        let filled: u32 = self.reports[user]
+            .iter()
+            .map(|&r| self.rep_reviews(r, day).iter().filter(|s| s.reviewer_user_id == Some(uid)).count() as u32)
+            .sum();
+        out.counts[field_index("callsScorecardsFilled").unwrap_or(8)] = filled;
+        out
+    }
+
+    fn interaction(&self, user: usize, from: Date, to: Date) -> Vec<(String, f64)> {
+        let mut day = from;
+        let mut had_calls = false;
+        while day < to && !had_calls {
+            let a = self.activity(user, day);
+            had_calls = a.counts[0] + a.counts[10] > 0;
+            day = day.tomorrow().unwrap_or(Date::MAX);
+        }
+        if !had_calls {
+            return Vec::new();
+        }
+        let uid = self.users[user].id;
+        let h = |k: u64| unit(hash(&[uid, day_number(from), day_number(to), k]));
+        let round = |v: f64, places: i32| (v * 10f64.powi(places)).round() / 10f64.powi(places);
+        vec![
+            ("Talk Ratio".to_owned(), round(0.1 + 0.4 * h(1), 4)),
+            ("Longest Monologue".to_owned(), round(40.0 + 220.0 * h(2), 0)),
+            ("Longest Customer Story".to_owned(), round(15.0 + 160.0 * h(3), 0)),
+            ("Interactivity".to_owned(), round(2.0 + 8.0 * h(4), 2)),
+            ("Patience".to_owned(), round(0.4 + 1.8 * h(5), 2)),
+            ("Question Rate".to_owned(), round(3.0 + 17.0 * h(6), 2)),
+        ]
+    }
+
+    fn scorecards_reviewed_on(&self, day: Date) -> Vec<SimScorecard> {
+        (0..self.users.len()).flat_map(|u| self.rep_reviews(u, day)).collect()
+    }
+}
+
+/// Hand-written data for tests.
+#[derive(Debug, Clone, Default)]
+pub struct FixtureDataset {
+    pub users: Vec<SimUser>,
+    /// `(user index, day)` -> counters; absent means all zero.
+    pub activity: HashMap<(usize, Date), DayActivity>,
+    /// `(user index, from, to)` -> stats; absent means no calls.
+    pub interaction: HashMap<(usize, Date, Date), Vec<(String, f64)>>,
+    pub scorecards: Vec<SimScorecard>,
+    /// Zone used to date `scorecards` by their review time.
+    pub time_zone: Option<TimeZone>,
+}
+
+impl Dataset for FixtureDataset {
+    fn users(&self) -> &[SimUser] {
+        &self.users
+    }
+
+    fn activity(&self, user: usize, day: Date) -> DayActivity {
+        self.activity.get(&(user, day)).cloned().unwrap_or_default()
+    }
+
+    fn interaction(&self, user: usize, from: Date, to: Date) -> Vec<(String, f64)> {
+        self.interaction.get(&(user, from, to)).cloned().unwrap_or_default()
+    }
+
+    fn scorecards_reviewed_on(&self, day: Date) -> Vec<SimScorecard> {
+        let tz = self.time_zone.clone().unwrap_or(TimeZone::UTC);
+        self.scorecards.iter().filter(|s| s.review_time.to_zoned(tz.clone()).date() == day).cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    #[test]
+    fn generated_company_is_deterministic_and_realistic() {
+        let tz = TimeZone::get("US/Pacific").unwrap();
+        let a = GeneratedDataset::new(40, tz.clone());
+        let b = GeneratedDataset::new(40, tz);
+        let monday = date(2024, 6, 10);
+        let saturday = date(2024, 6, 8);
+        assert_eq!(a.activity(5, monday), b.activity(5, monday));
+        assert!(a.users().iter().all(|u| u.id > (1 << 53)));
+        assert!(a.users().iter().any(|u| !u.active));
+        assert!(a.users().iter().any(|u| u.title.is_none()));
+        let workday_total: u32 = (0..40).map(|u| a.activity(u, monday).counts.iter().sum::<u32>()).sum();
+        let weekend_total: u32 = (0..40).map(|u| a.activity(u, saturday).counts.iter().sum::<u32>()).sum();
+        assert!(workday_total > 10 * weekend_total.max(1), "{workday_total} vs {weekend_total}");
+        assert!(a.activity(10, monday).is_empty(), "every 11th user is idle");
+    }
+
+    #[test]
+    fn scorecards_filled_match_manual_reviews() {
+        let tz = TimeZone::get("US/Pacific").unwrap();
+        let d = GeneratedDataset::new(40, tz);
+        let day = date(2024, 6, 11);
+        let reviews = d.scorecards_reviewed_on(day);
+        assert!(!reviews.is_empty());
+        let manual = reviews.iter().filter(|s| s.reviewer_user_id.is_some()).count() as u32;
+        let filled: u32 = (0..40).map(|u| d.activity(u, day).counts[8]).sum();
+        assert_eq!(manual, filled);
+        let received: u32 = (0..40).map(|u| d.activity(u, day).counts[9]).sum();
+        assert_eq!(reviews.len() as u32, received);
+    }
+}

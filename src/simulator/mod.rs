@@ -1,0 +1,851 @@
+//! A fake Gong API, faithful to Gong's reference pages: Basic or Bearer auth
+//! (401), a per-company rate limit (429 + `Retry-After`), date validation
+//! (400), opaque cursors bound to the filter, 404 for empty periods. Used by
+//! `--demo`, `gong-exporter simulate` and the tests, which read its request
+//! log.
+
+pub mod dataset;
+pub mod faults;
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+use serde_json::{Value, json};
+
+use crate::secret::Secret;
+use dataset::{ACTIVITY_FIELDS, Dataset, DayActivity, SimScorecard};
+use faults::{Fault, FaultRule, Faults};
+
+/// How the simulator behaves.
+#[derive(Debug, Clone)]
+pub struct SimulatorOptions {
+    /// Records per page (Gong: 100).
+    pub page_size: usize,
+    /// Requests per second before 429 (Gong: 3).
+    pub rate_limit: f64,
+    /// The company's zone as Gong names it (e.g. `US/Pacific`).
+    pub time_zone_name: String,
+    pub access_key: String,
+    pub access_key_secret: Secret,
+    /// Also accepted instead of Basic auth, when set.
+    pub bearer_token: Option<Secret>,
+}
+
+impl SimulatorOptions {
+    /// Gong's defaults with the given zone and demo credentials.
+    pub fn new(time_zone_name: &str) -> Self {
+        Self {
+            page_size: 100,
+            rate_limit: 3.0,
+            time_zone_name: time_zone_name.to_owned(),
+            access_key: "demo".to_owned(),
+            access_key_secret: Secret::new("demo"),
+            bearer_token: None,
+        }
+    }
+}
+
+/// One request the simulator received, for tests.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    /// The JSON body of a POST.
+    pub body: Option<Value>,
+    /// The `cursor` query parameter of a GET.
+    pub cursor: Option<String>,
+    pub status: u16,
+    /// When the request arrived.
+    pub at: std::time::Instant,
+}
+
+/// The simulator's shared state.
+pub struct Simulator {
+    dataset: Mutex<Arc<dyn Dataset>>,
+    options: SimulatorOptions,
+    time_zone: TimeZone,
+    limiter: DefaultDirectRateLimiter,
+    log: Mutex<Vec<RecordedRequest>>,
+    cache: Mutex<HashMap<String, Arc<Vec<Value>>>>,
+    request_counter: AtomicU64,
+    /// Requests received and not yet answered.
+    in_flight: AtomicU64,
+    faults: Faults,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator").field("users", &self.dataset().users().len()).finish_non_exhaustive()
+    }
+}
+
+/// Which list a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum List {
+    Aggregate,
+    DayByDay,
+    Interaction,
+    Scorecards,
+    Users,
+}
+
+impl List {
+    fn key(self) -> &'static str {
+        match self {
+            Self::Aggregate => "usersAggregateActivityStats",
+            Self::DayByDay => "usersDetailedActivities",
+            Self::Interaction => "peopleInteractionStats",
+            Self::Scorecards => "answeredScorecards",
+            Self::Users => "users",
+        }
+    }
+
+    fn not_found(self) -> &'static str {
+        match self {
+            Self::Aggregate | Self::DayByDay | Self::Users => "User not found",
+            Self::Interaction => "No stats found for the specified period",
+            Self::Scorecards => "Answered scorecards not found",
+        }
+    }
+}
+
+/// An error answer: status and Gong's `errors` messages.
+struct Reject(StatusCode, String);
+
+impl Simulator {
+    /// A simulator serving `dataset`. Fails on an unknown zone name.
+    pub fn new(dataset: Arc<dyn Dataset>, options: SimulatorOptions) -> Result<Arc<Self>, String> {
+        let time_zone = crate::windows::parse_time_zone(&options.time_zone_name)?;
+        let burst = NonZeroU32::new(options.rate_limit.ceil().clamp(1.0, f64::from(u32::MAX)) as u32)
+            .unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::with_period(Duration::from_secs_f64(1.0 / options.rate_limit.max(1e-6)))
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
+            .allow_burst(burst);
+        Ok(Arc::new(Self {
+            dataset: Mutex::new(dataset),
+            options,
+            time_zone,
+            limiter: RateLimiter::direct(quota),
+            log: Mutex::new(Vec::new()),
+            cache: Mutex::new(HashMap::new()),
+            request_counter: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            faults: Faults::default(),
+        }))
+    }
+
+    /// Adds a fault rule; it applies to the next matching requests.
+    pub fn add_fault(&self, rule: FaultRule) {
+        self.faults.add(rule);
+    }
+
+    /// Removes every fault rule: the simulator behaves normally again.
+    pub fn clear_faults(&self) {
+        self.faults.clear();
+    }
+
+    /// The data currently served.
+    pub fn dataset(&self) -> Arc<dyn Dataset> {
+        Arc::clone(&self.dataset.lock().expect("dataset lock"))
+    }
+
+    /// Serves `dataset` from the next request on, as if the company's data
+    /// changed in Gong.
+    pub fn set_dataset(&self, dataset: Arc<dyn Dataset>) {
+        *self.dataset.lock().expect("dataset lock") = dataset;
+        self.cache.lock().expect("cache lock").clear();
+    }
+
+    /// Requests being answered right now (e.g. held by a delay fault).
+    pub fn pending(&self) -> u64 {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.log.lock().expect("log lock").clone()
+    }
+
+    /// The HTTP routes.
+    pub fn router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/v2/stats/activity/aggregate", post(aggregate))
+            .route("/v2/stats/activity/day-by-day", post(day_by_day))
+            .route("/v2/stats/interaction", post(interaction))
+            .route("/v2/stats/activity/scorecards", post(scorecards))
+            .route("/v2/users", get(users))
+            .with_state(self)
+    }
+
+    fn today(&self) -> Date {
+        crate::windows::company_date(Timestamp::now(), &self.time_zone)
+    }
+
+    fn request_id(&self) -> String {
+        let n = self.request_counter.fetch_add(1, Ordering::Relaxed);
+        format!("sim{:016x}", n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        let Some(given) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
+        let basic = format!(
+            "Basic {}",
+            STANDARD.encode(format!("{}:{}", self.options.access_key, self.options.access_key_secret.expose()))
+        );
+        let bearer = self.options.bearer_token.as_ref().map(|t| format!("Bearer {}", t.expose()));
+        given == basic || bearer.as_deref() == Some(given)
+    }
+
+    async fn handle(
+        &self,
+        list: List,
+        headers: &HeaderMap,
+        body: Option<&[u8]>,
+        cursor_param: Option<String>,
+    ) -> Response {
+        let arrived = std::time::Instant::now();
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let _answered = InFlight(&self.in_flight);
+        let request_id = self.request_id();
+        let parsed_body = body.and_then(|b| serde_json::from_slice::<Value>(b).ok());
+        let fault = if self.authorized(headers) { self.faults.next(path_of(list)) } else { None };
+        if let Some(delay) = fault.as_ref().and_then(Fault::delay) {
+            tokio::time::sleep(delay).await;
+        }
+        let response = match fault {
+            Some(Fault::Status { status, retry_after_seconds }) => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let mut response =
+                    (status, axum::Json(json!({ "requestId": request_id, "errors": ["Injected fault"] })))
+                        .into_response();
+                if let Some(seconds) = retry_after_seconds {
+                    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                }
+                response
+            }
+            Some(Fault::Malformed) => (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                format!("{{\"requestId\":\"{request_id}\",\"records\":{{\"totalRecords\":3,"),
+            )
+                .into_response(),
+            Some(Fault::WrongShape) => (
+                StatusCode::OK,
+                axum::Json(
+                    json!({ "requestId": request_id, list.key(): [{ "userId": { "nested": true }, "id": [1] }] }),
+                ),
+            )
+                .into_response(),
+            Some(Fault::Delay { .. }) | None => {
+                match self.answer(list, headers, body, cursor_param.as_deref(), &request_id) {
+                    Ok(page) => (StatusCode::OK, axum::Json(page)).into_response(),
+                    Err(reject) => self.reject_response(reject, &request_id),
+                }
+            }
+        };
+        self.log.lock().expect("log lock").push(RecordedRequest {
+            method: if body.is_some() { "POST" } else { "GET" }.to_owned(),
+            path: path_of(list).to_owned(),
+            body: parsed_body,
+            cursor: cursor_param,
+            status: response.status().as_u16(),
+            at: arrived,
+        });
+        response
+    }
+
+    fn reject_response(&self, Reject(status, message): Reject, request_id: &str) -> Response {
+        let mut response =
+            (status, axum::Json(json!({ "requestId": request_id, "errors": [message] }))).into_response();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let wait = self.limiter.check().err().map_or(1, |not_until| {
+                not_until
+                    .wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()))
+                    .as_secs()
+                    + 1
+            });
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        }
+        response
+    }
+
+    fn answer(
+        &self,
+        list: List,
+        headers: &HeaderMap,
+        body: Option<&[u8]>,
+        cursor_param: Option<&str>,
+        request_id: &str,
+    ) -> Result<Value, Reject> {
+        if !self.authorized(headers) {
+            return Err(Reject(StatusCode::UNAUTHORIZED, "Access denied".to_owned()));
+        }
+        if self.limiter.check().is_err() {
+            return Err(Reject(StatusCode::TOO_MANY_REQUESTS, "API request limit exceeded".to_owned()));
+        }
+        let (filter, cursor) = match body {
+            Some(bytes) => {
+                let body: Value = serde_json::from_slice(bytes)
+                    .map_err(|e| Reject(StatusCode::BAD_REQUEST, format!("Malformed request body: {e}")))?;
+                let filter = body.get("filter").cloned().unwrap_or(Value::Null);
+                let cursor = body.get("cursor").and_then(Value::as_str).map(str::to_owned);
+                (filter, cursor)
+            }
+            None => (Value::Null, cursor_param.map(str::to_owned)),
+        };
+        let query = self.parse_filter(list, &filter)?;
+        let fingerprint = dataset_hash(&format!("{list:?}{filter}"));
+        let offset = match cursor.as_deref() {
+            None => 0,
+            Some(c) => decode_cursor(c, fingerprint)
+                .ok_or_else(|| Reject(StatusCode::BAD_REQUEST, "Invalid cursor".to_owned()))?,
+        };
+        let records = self.records(list, &query);
+        if records.is_empty() {
+            return Err(Reject(StatusCode::NOT_FOUND, list.not_found().to_owned()));
+        }
+        let page_size = self.options.page_size.max(1);
+        let page: Vec<Value> = records.iter().skip(offset).take(page_size).cloned().collect();
+        let mut records_block = json!({
+            "totalRecords": records.len(),
+            "currentPageSize": page.len(),
+            "currentPageNumber": offset / page_size,
+        });
+        if offset + page_size < records.len() {
+            records_block["cursor"] = json!(encode_cursor(fingerprint, offset + page_size));
+        }
+        let mut answer = json!({ "requestId": request_id, "records": records_block, list.key(): page });
+        if let (List::Aggregate | List::Interaction, Some((from, to))) = (list, query.dates) {
+            answer["timeZone"] = json!(self.options.time_zone_name);
+            answer["fromDateTime"] = json!(self.format_instant(crate::windows::start_of_day(from, &self.time_zone)));
+            answer["toDateTime"] = json!(self.format_instant(crate::windows::start_of_day(to, &self.time_zone)));
+        }
+        Ok(answer)
+    }
+
+    fn parse_filter(&self, list: List, filter: &Value) -> Result<ParsedQuery, Reject> {
+        let bad = |m: String| Reject(StatusCode::BAD_REQUEST, m);
+        let today = self.today();
+        let date_field = |name: &str, required: bool| -> Result<Option<Date>, Reject> {
+            match filter.get(name) {
+                None | Some(Value::Null) if !required => Ok(None),
+                None | Some(Value::Null) => Err(bad(format!("filter.{name} is required"))),
+                Some(v) => {
+                    let s = v.as_str().unwrap_or_default();
+                    let day = parse_gong_date(s)
+                        .ok_or_else(|| bad(format!("filter.{name} '{s}' is not a date in the format YYYY-MM-DD")))?;
+                    if day > today {
+                        return Err(bad(format!("filter.{name} {day} is after the current day {today}")));
+                    }
+                    Ok(Some(day))
+                }
+            }
+        };
+        let ids = |name: &str| -> Option<HashSet<String>> {
+            filter.get(name)?.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        };
+        let range = |from: Option<Date>, to: Option<Date>, what: &str| -> Result<Option<(Date, Date)>, Reject> {
+            match (from, to) {
+                (Some(f), Some(t)) if f >= t => {
+                    Err(bad(format!("{what}: the from date {f} must be before the to date {t}")))
+                }
+                (Some(f), Some(t)) => Ok(Some((f, t))),
+                _ => Ok(None),
+            }
+        };
+        match list {
+            List::Users => Ok(ParsedQuery::default()),
+            List::Scorecards => {
+                if !filter.is_object() {
+                    return Err(bad("filter is required".to_owned()));
+                }
+                let from = date_field("reviewFromDate", false)?;
+                let to = date_field("reviewToDate", false)?;
+                date_field("callFromDate", false)?;
+                date_field("callToDate", false)?;
+                let method = match filter.get("reviewMethod").and_then(Value::as_str) {
+                    None | Some("MANUAL") => "MANUAL",
+                    Some("AUTOMATIC") => "AUTOMATIC",
+                    Some("BOTH") => "BOTH",
+                    Some(other) => {
+                        return Err(bad(format!(
+                            "filter.reviewMethod '{other}' is not one of AUTOMATIC, MANUAL, BOTH"
+                        )));
+                    }
+                };
+                // Unbounded review dates mean "all time"; a year is all the
+                // simulated company has.
+                let from = from.unwrap_or_else(|| today.checked_sub(365.days()).unwrap_or(today));
+                let to = to.unwrap_or(today);
+                let dates = range(Some(from), Some(to), "review dates")?;
+                Ok(ParsedQuery {
+                    dates,
+                    review_method: Some(method),
+                    user_ids: ids("reviewedUserIds"),
+                    scorecard_ids: ids("scorecardIds"),
+                })
+            }
+            List::Aggregate | List::DayByDay | List::Interaction => {
+                if !filter.is_object() {
+                    return Err(bad("filter is required".to_owned()));
+                }
+                let from = date_field("fromDate", true)?;
+                let to = date_field("toDate", true)?;
+                Ok(ParsedQuery { dates: range(from, to, "filter")?, user_ids: ids("userIds"), ..Default::default() })
+            }
+        }
+    }
+
+    /// All records of a query, computed once per distinct query: generating
+    /// a 28-day aggregate for 10,000 users takes milliseconds, and a cycle
+    /// asks for it once per page.
+    fn records(&self, list: List, query: &ParsedQuery) -> Arc<Vec<Value>> {
+        let key = format!("{list:?}|{query:?}");
+        if let Some(hit) = self.cache.lock().expect("cache lock").get(&key) {
+            return Arc::clone(hit);
+        }
+        let records = Arc::new(self.compute(list, query));
+        let mut cache = self.cache.lock().expect("cache lock");
+        if cache.len() > 64 {
+            cache.clear();
+        }
+        cache.insert(key, Arc::clone(&records));
+        records
+    }
+
+    fn compute(&self, list: List, q: &ParsedQuery) -> Vec<Value> {
+        let dataset = self.dataset();
+        let users = dataset.users();
+        let wanted = |id: u64| q.user_ids.as_ref().is_none_or(|ids| ids.contains(&id.to_string()));
+        let days = |(from, to): (Date, Date)| {
+            std::iter::successors(Some(from), |d| d.tomorrow().ok()).take_while(move |d| *d < to)
+        };
+        match list {
+            List::Users => users.iter().map(user_json).collect(),
+            List::Aggregate => {
+                let Some(range) = q.dates else {
+                    return Vec::new();
+                };
+                let mut any_activity = false;
+                let rows: Vec<Value> = users
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, u)| u.active && wanted(u.id))
+                    .map(|(i, u)| {
+                        let mut total = DayActivity::default();
+                        for day in days(range) {
+                            total.add(&dataset.activity(i, day));
+                        }
+                        any_activity |= !total.is_empty();
+                        let mut stats = serde_json::Map::new();
+                        for (name, count) in ACTIVITY_FIELDS.iter().zip(total.counts) {
+                            stats.insert((*name).to_owned(), json!(count));
+                        }
+                        for (name, count) in total.extra {
+                            stats.insert(name, json!(count));
+                        }
+                        json!({ "userId": u.id.to_string(), "userEmailAddress": u.email, "userAggregateActivityStats": stats })
+                    })
+                    .collect();
+                if any_activity { rows } else { Vec::new() }
+            }
+            List::DayByDay => {
+                let Some(range) = q.dates else {
+                    return Vec::new();
+                };
+                users
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, u)| wanted(u.id))
+                    .filter_map(|(i, u)| {
+                        let daily: Vec<(Date, DayActivity)> =
+                            days(range).map(|d| (d, dataset.activity(i, d))).collect();
+                        if daily.iter().all(|(_, a)| a.is_empty()) {
+                            return None;
+                        }
+                        let entries: Vec<Value> = daily.iter().map(|(d, a)| self.day_json(u.id, *d, a)).collect();
+                        Some(json!({ "userId": u.id.to_string(), "userEmailAddress": u.email, "userDailyActivityStats": entries }))
+                    })
+                    .collect()
+            }
+            List::Interaction => {
+                let Some((from, to)) = q.dates else {
+                    return Vec::new();
+                };
+                users
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, u)| wanted(u.id))
+                    .filter_map(|(i, u)| {
+                        let stats = dataset.interaction(i, from, to);
+                        (!stats.is_empty()).then(|| {
+                            let stats: Vec<Value> =
+                                stats.into_iter().map(|(name, value)| json!({ "name": name, "value": value })).collect();
+                            json!({ "userId": u.id.to_string(), "userEmailAddress": u.email, "personInteractionStats": stats })
+                        })
+                    })
+                    .collect()
+            }
+            List::Scorecards => {
+                let Some(range) = q.dates else {
+                    return Vec::new();
+                };
+                let method = q.review_method.unwrap_or("MANUAL");
+                days(range)
+                    .flat_map(|d| dataset.scorecards_reviewed_on(d))
+                    .filter(|s| method == "BOTH" || s.review_method() == method)
+                    .filter(|s| wanted(s.reviewed_user_id))
+                    .filter(|s| q.scorecard_ids.as_ref().is_none_or(|ids| ids.contains(&s.scorecard_id.to_string())))
+                    .map(|s| self.scorecard_json(&s))
+                    .collect()
+            }
+        }
+    }
+
+    fn format_instant(&self, t: Timestamp) -> String {
+        let zoned = t.to_zoned(self.time_zone.clone());
+        jiff::fmt::strtime::format("%Y-%m-%dT%H:%M:%S%:z", &zoned).unwrap_or_else(|_| t.to_string())
+    }
+
+    fn day_json(&self, user_id: u64, day: Date, activity: &DayActivity) -> Value {
+        let mut entry = serde_json::Map::new();
+        for (f, (name, count)) in ACTIVITY_FIELDS.iter().zip(activity.counts).enumerate() {
+            let ids: Vec<String> =
+                (0..count).map(|k| (dataset_hash(&format!("{user_id}{day}{f}{k}")) >> 2).to_string()).collect();
+            entry.insert((*name).to_owned(), json!(ids));
+        }
+        let start = crate::windows::start_of_day(day, &self.time_zone);
+        let end = crate::windows::start_of_day(day.tomorrow().unwrap_or(day), &self.time_zone);
+        entry.insert("fromDate".to_owned(), json!(start.to_string()));
+        entry.insert("toDate".to_owned(), json!(end.to_string()));
+        Value::Object(entry)
+    }
+
+    fn scorecard_json(&self, s: &SimScorecard) -> Value {
+        let answers: Vec<Value> = s
+            .answers
+            .iter()
+            .map(|a| {
+                json!({
+                    "questionId": a.question_id,
+                    "questionRevisionId": a.question_id + 1,
+                    "isOverall": a.is_overall,
+                    "score": a.score,
+                    "answerText": a.score.map(|_| "Solid call."),
+                    "notApplicable": a.not_applicable,
+                    "selectedOptions": null,
+                })
+            })
+            .collect();
+        json!({
+            "answeredScorecardId": s.answered_scorecard_id,
+            "scorecardId": s.scorecard_id,
+            "scorecardName": s.scorecard_name,
+            "callId": s.call_id,
+            "callStartTime": self.format_instant(s.call_start),
+            "reviewedUserId": s.reviewed_user_id,
+            "reviewerUserId": s.reviewer_user_id,
+            "reviewMethod": s.review_method(),
+            "editorUserId": null,
+            "reviewTime": self.format_instant(s.review_time),
+            "visibilityType": "PUBLIC",
+            "answers": answers,
+        })
+    }
+}
+
+/// Decrements the in-flight count when a request is answered or dropped.
+struct InFlight<'a>(&'a AtomicU64);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[derive(Debug, Default)]
+struct ParsedQuery {
+    dates: Option<(Date, Date)>,
+    review_method: Option<&'static str>,
+    user_ids: Option<HashSet<String>>,
+    scorecard_ids: Option<HashSet<String>>,
+}
+
+fn path_of(list: List) -> &'static str {
+    match list {
+        List::Aggregate => "/v2/stats/activity/aggregate",
+        List::DayByDay => "/v2/stats/activity/day-by-day",
+        List::Interaction => "/v2/stats/interaction",
+        List::Scorecards => "/v2/stats/activity/scorecards",
+        List::Users => "/v2/users",
+    }
+}
+
+fn user_json(u: &dataset::SimUser) -> Value {
+    json!({
+        "id": u.id.to_string(),
+        "emailAddress": u.email,
+        "created": "2021-03-01T09:00:00-08:00",
+        "active": u.active,
+        "emailAliases": [],
+        "trustedEmailAddress": u.email,
+        "firstName": u.first_name,
+        "lastName": u.last_name,
+        "title": u.title,
+        "phoneNumber": null,
+        "extension": null,
+        "personalMeetingUrls": [],
+        "settings": { "webConferencesRecorded": true, "telephonyCallsImported": false },
+        "managerId": u.manager_id.map(|m| m.to_string()),
+        "meetingConsentPageUrl": null,
+        "spokenLanguages": [{ "language": "en-US", "primary": true }],
+    })
+}
+
+/// Strictly `YYYY-MM-DD`, as Gong documents.
+fn parse_gong_date(s: &str) -> Option<Date> {
+    let b = s.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    shape.then(|| s.parse().ok()).flatten()
+}
+
+fn dataset_hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+fn encode_cursor(fingerprint: u64, offset: usize) -> String {
+    let payload = format!("{fingerprint:016x}.{offset}");
+    let check = dataset_hash(&format!("sim-secret{payload}"));
+    URL_SAFE_NO_PAD.encode(format!("{payload}.{check:016x}"))
+}
+
+fn decode_cursor(cursor: &str, fingerprint: u64) -> Option<usize> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+    let (payload, check) = text.rsplit_once('.')?;
+    if format!("{:016x}", dataset_hash(&format!("sim-secret{payload}"))) != check {
+        return None;
+    }
+    let (fp, offset) = payload.split_once('.')?;
+    (fp == format!("{fingerprint:016x}")).then(|| offset.parse().ok()).flatten()
+}
+
+async fn aggregate(State(sim): State<Arc<Simulator>>, headers: HeaderMap, body: Bytes) -> Response {
+    sim.handle(List::Aggregate, &headers, Some(&body), None).await
+}
+
+async fn day_by_day(State(sim): State<Arc<Simulator>>, headers: HeaderMap, body: Bytes) -> Response {
+    sim.handle(List::DayByDay, &headers, Some(&body), None).await
+}
+
+async fn interaction(State(sim): State<Arc<Simulator>>, headers: HeaderMap, body: Bytes) -> Response {
+    sim.handle(List::Interaction, &headers, Some(&body), None).await
+}
+
+async fn scorecards(State(sim): State<Arc<Simulator>>, headers: HeaderMap, body: Bytes) -> Response {
+    sim.handle(List::Scorecards, &headers, Some(&body), None).await
+}
+
+async fn users(
+    State(sim): State<Arc<Simulator>>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    sim.handle(List::Users, &headers, None, params.get("cursor").cloned()).await
+}
+
+/// A simulator serving on a socket.
+#[derive(Debug)]
+pub struct RunningSimulator {
+    pub addr: SocketAddr,
+    pub simulator: Arc<Simulator>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningSimulator {
+    /// `http://addr`, for `--gong.base-url`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for RunningSimulator {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Serves `simulator` on `addr` (port 0 picks a free one) in a background task.
+pub async fn spawn(simulator: Arc<Simulator>, addr: SocketAddr) -> std::io::Result<RunningSimulator> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let app = Arc::clone(&simulator).router();
+    let task = tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            tracing::error!(%error, "simulator server failed");
+        }
+    });
+    Ok(RunningSimulator { addr, simulator, task })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    fn sim(users: usize, page_size: usize, rate: f64) -> Arc<Simulator> {
+        let tz = TimeZone::get("US/Pacific").unwrap();
+        let mut options = SimulatorOptions::new("US/Pacific");
+        options.page_size = page_size;
+        options.rate_limit = rate;
+        Simulator::new(Arc::new(dataset::GeneratedDataset::new(users, tz)), options).unwrap()
+    }
+
+    fn auth() -> String {
+        format!("Basic {}", STANDARD.encode("demo:demo"))
+    }
+
+    async fn post(sim: &Arc<Simulator>, path: &str, body: Value, authz: &str) -> (StatusCode, HeaderMap, Value) {
+        let request = Request::post(path)
+            .header(header::AUTHORIZATION, authz)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let response = Arc::clone(sim).router().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    }
+
+    fn yesterday_filter(sim: &Simulator) -> Value {
+        let today = sim.today();
+        json!({ "filter": { "fromDate": today.checked_sub(7.days()).unwrap().to_string(), "toDate": today.to_string() } })
+    }
+
+    #[tokio::test]
+    async fn pages_follow_cursor_to_the_end() {
+        let sim = sim(250, 100, 1000.0);
+        let mut body = yesterday_filter(&sim);
+        let mut seen = Vec::new();
+        loop {
+            let (status, _, page) = post(&sim, "/v2/stats/activity/aggregate", body.clone(), &auth()).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            assert_eq!(page["timeZone"], "US/Pacific");
+            seen.extend(page["usersAggregateActivityStats"].as_array().unwrap().iter().map(|u| u["userId"].clone()));
+            match page["records"]["cursor"].as_str() {
+                Some(c) => body["cursor"] = json!(c),
+                None => break,
+            }
+        }
+        let active = sim.dataset().users().iter().filter(|u| u.active).count();
+        assert_eq!(seen.len(), active);
+        assert_eq!(seen.iter().collect::<HashSet<_>>().len(), active, "no user on two pages");
+    }
+
+    #[tokio::test]
+    async fn cursor_bound_to_filter_and_tamper_proof() {
+        let sim = sim(250, 100, 1000.0);
+        let (_, _, page) = post(&sim, "/v2/stats/activity/aggregate", yesterday_filter(&sim), &auth()).await;
+        let cursor = page["records"]["cursor"].as_str().unwrap().to_owned();
+        let mut other = yesterday_filter(&sim);
+        other["filter"]["fromDate"] = json!(sim.today().checked_sub(3.days()).unwrap().to_string());
+        other["cursor"] = json!(cursor);
+        let (status, _, _) = post(&sim, "/v2/stats/activity/aggregate", other, &auth()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let mut forged = yesterday_filter(&sim);
+        forged["cursor"] = json!(encode_cursor(1, 100).replace('A', "B"));
+        let (status, _, _) = post(&sim, "/v2/stats/activity/aggregate", forged, &auth()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn rejects_bad_credentials_dates_and_methods() {
+        let sim = sim(10, 100, 1000.0);
+        let (status, _, body) = post(&sim, "/v2/users", json!({}), "Basic bm9wZTpub3Bl").await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+        let (status, _, body) = post(&sim, "/v2/stats/interaction", yesterday_filter(&sim), "Basic bm9wZTpub3Bl").await;
+        assert_eq!((status, body["errors"][0].as_str()), (StatusCode::UNAUTHORIZED, Some("Access denied")));
+        let tomorrow = sim.today().tomorrow().unwrap().to_string();
+        for filter in [
+            json!({ "fromDate": "2024-13-01", "toDate": "2024-12-02" }),
+            json!({ "fromDate": "2024/01/01", "toDate": "2024-12-02" }),
+            json!({ "fromDate": "2024-01-05", "toDate": "2024-01-05" }),
+            json!({ "fromDate": "2024-01-05", "toDate": tomorrow }),
+            json!({ "toDate": "2024-01-05" }),
+        ] {
+            let (status, _, body) =
+                post(&sim, "/v2/stats/activity/aggregate", json!({ "filter": filter }), &auth()).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{filter} -> {body}");
+            assert!(body["requestId"].is_string() && body["errors"][0].is_string());
+        }
+        let (status, _, _) =
+            post(&sim, "/v2/stats/activity/scorecards", json!({ "filter": { "reviewMethod": "SOMETIMES" } }), &auth())
+                .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn empty_period_is_404() {
+        let tz = TimeZone::get("UTC").unwrap();
+        let data = dataset::FixtureDataset {
+            users: dataset::GeneratedDataset::new(3, tz).users().to_vec(),
+            ..Default::default()
+        };
+        let sim = Simulator::new(Arc::new(data), SimulatorOptions::new("UTC")).unwrap();
+        let (status, _, body) = post(&sim, "/v2/stats/activity/aggregate", yesterday_filter(&sim), &auth()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(body["errors"][0], "User not found");
+        let (status, _, _) =
+            post(&sim, "/v2/stats/activity/scorecards", json!({ "filter": { "reviewMethod": "BOTH" } }), &auth()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn over_the_rate_limit_answers_429_with_retry_after() {
+        let sim = sim(5, 100, 3.0);
+        let mut statuses = Vec::new();
+        let mut retry_after = None;
+        for _ in 0..6 {
+            let (status, headers, _) = post(&sim, "/v2/stats/interaction", yesterday_filter(&sim), &auth()).await;
+            statuses.push(status);
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                retry_after = headers.get(header::RETRY_AFTER).cloned();
+            }
+        }
+        assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 3, "{statuses:?}");
+        let seconds: u64 = retry_after.expect("Retry-After on 429").to_str().unwrap().parse().unwrap();
+        assert!((1..=2).contains(&seconds), "{seconds}");
+    }
+
+    #[test]
+    fn gong_dates_are_strict() {
+        assert_eq!(parse_gong_date("2024-02-29"), Some(jiff::civil::date(2024, 2, 29)));
+        for bad in ["2023-02-29", "20240229", "2024-2-29", "2024-02-29T00:00", ""] {
+            assert_eq!(parse_gong_date(bad), None, "{bad}");
+        }
+    }
+}

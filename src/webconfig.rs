@@ -1,0 +1,411 @@
+//! `--web.config.file`, in the format of Prometheus's exporter-toolkit so
+//! that files written for node_exporter work here: TLS (optionally requiring
+//! client certificates), basic auth with bcrypt hashes, extra response
+//! headers. The file and the files it names are re-read when they change,
+//! so certificates can rotate without a restart.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use serde::Deserialize;
+
+use crate::secret::Secret;
+
+/// Response headers exporter-toolkit allows; the same list here.
+const ALLOWED_HEADERS: [&str; 5] = [
+    "Strict-Transport-Security",
+    "X-Content-Type-Options",
+    "X-Frame-Options",
+    "X-XSS-Protection",
+    "Content-Security-Policy",
+];
+
+/// Paths that stay open without credentials: orchestrators probe them and
+/// they reveal nothing.
+const OPEN_PATHS: [&str; 2] = ["/-/healthy", "/-/ready"];
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    tls_server_config: Option<TlsFile>,
+    #[serde(default)]
+    http_server_config: Option<HttpFile>,
+    #[serde(default)]
+    basic_auth_users: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsFile {
+    cert_file: Option<PathBuf>,
+    key_file: Option<PathBuf>,
+    #[serde(default)]
+    client_auth_type: Option<String>,
+    #[serde(default)]
+    client_ca_file: Option<PathBuf>,
+    #[serde(default)]
+    min_version: Option<String>,
+    #[serde(default)]
+    max_version: Option<String>,
+    // Accepted for compatibility with existing files; rustls offers only
+    // modern suites and curves, so there is nothing to tune.
+    #[serde(default)]
+    cipher_suites: Option<Vec<String>>,
+    #[serde(default)]
+    curve_preferences: Option<Vec<String>>,
+    #[serde(default)]
+    prefer_server_cipher_suites: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpFile {
+    #[serde(default)]
+    http2: Option<bool>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+}
+
+/// A web config file that cannot be used; names the key at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("--web.config.file {path}: {reason}")]
+pub struct WebConfigError {
+    path: String,
+    reason: String,
+}
+
+/// What a loaded web config does.
+#[derive(Clone)]
+pub struct WebConfig {
+    /// TLS settings; `None` serves plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    users: Arc<BTreeMap<String, Secret>>,
+    headers: Arc<Vec<(HeaderName, HeaderValue)>>,
+    /// The config file and every file it names, for change detection.
+    watched: Vec<PathBuf>,
+}
+
+impl std::fmt::Debug for WebConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebConfig")
+            .field("tls", &self.tls.is_some())
+            .field("users", &self.users.keys().collect::<Vec<_>>())
+            .field("headers", &self.headers.len())
+            .finish()
+    }
+}
+
+impl WebConfig {
+    /// Reads and checks the file and every file it names.
+    pub fn load(path: &Path) -> Result<Self, WebConfigError> {
+        let fail = |reason: String| WebConfigError { path: path.display().to_string(), reason };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read it: {e}")))?;
+        let file: File = if text.trim().is_empty() {
+            File::default()
+        } else {
+            serde_yaml_ng::from_str(&text).map_err(|e| fail(e.to_string()))?
+        };
+        let mut watched = vec![path.to_path_buf()];
+        let base = path.parent().unwrap_or(Path::new("."));
+
+        let tls = match file.tls_server_config {
+            None => None,
+            Some(tls) => Some(Arc::new(tls_config(tls, base, &mut watched).map_err(fail)?)),
+        };
+
+        let mut users = BTreeMap::new();
+        for (user, hash) in file.basic_auth_users.unwrap_or_default() {
+            hash.parse::<bcrypt::HashParts>()
+                .map_err(|e| fail(format!("basic_auth_users.{user}: not a bcrypt hash ({e})")))?;
+            users.insert(user, Secret::new(hash));
+        }
+
+        let mut headers = Vec::new();
+        if let Some(http) = file.http_server_config {
+            if http.http2 == Some(false) {
+                tracing::warn!("http_server_config.http2: false is ignored; HTTP/2 is offered over TLS as usual");
+            }
+            for (name, value) in http.headers {
+                let Some(allowed) = ALLOWED_HEADERS.iter().find(|h| h.eq_ignore_ascii_case(&name)) else {
+                    return Err(fail(format!(
+                        "http_server_config.headers.{name}: not allowed; use one of {}",
+                        ALLOWED_HEADERS.join(", ")
+                    )));
+                };
+                let value = HeaderValue::from_str(&value)
+                    .map_err(|_| fail(format!("http_server_config.headers.{name}: not a valid header value")))?;
+                headers.push((HeaderName::from_static(lowercase(allowed)), value));
+            }
+        }
+        Ok(Self { tls, users: Arc::new(users), headers: Arc::new(headers), watched })
+    }
+
+    /// Whether requests need credentials.
+    pub fn requires_auth(&self) -> bool {
+        !self.users.is_empty()
+    }
+
+    fn fingerprint(&self) -> Vec<Option<SystemTime>> {
+        self.watched.iter().map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok()).collect()
+    }
+}
+
+fn lowercase(name: &'static str) -> &'static str {
+    match name {
+        "Strict-Transport-Security" => "strict-transport-security",
+        "X-Content-Type-Options" => "x-content-type-options",
+        "X-Frame-Options" => "x-frame-options",
+        "X-XSS-Protection" => "x-xss-protection",
+        _ => "content-security-policy",
+    }
+}
+
+fn tls_config(tls: TlsFile, base: &Path, watched: &mut Vec<PathBuf>) -> Result<rustls::ServerConfig, String> {
+    if tls.cipher_suites.is_some() || tls.curve_preferences.is_some() || tls.prefer_server_cipher_suites.is_some() {
+        tracing::warn!(
+            "tls_server_config: cipher_suites, curve_preferences and prefer_server_cipher_suites are ignored; rustls offers only modern suites"
+        );
+    }
+    let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+    let cert_file = resolve(tls.cert_file.ok_or("tls_server_config.cert_file is required")?);
+    let key_file = resolve(tls.key_file.ok_or("tls_server_config.key_file is required")?);
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_file)
+        .and_then(|it| it.collect::<Result<_, _>>())
+        .map_err(|e| format!("tls_server_config.cert_file {}: {e}", cert_file.display()))?;
+    if certs.is_empty() {
+        return Err(format!("tls_server_config.cert_file {}: no certificate in it", cert_file.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(&key_file)
+        .map_err(|e| format!("tls_server_config.key_file {}: {e}", key_file.display()))?;
+    watched.extend([cert_file.clone(), key_file.clone()]);
+
+    let versions: Vec<&'static rustls::SupportedProtocolVersion> = {
+        let parse = |key: &str, v: &Option<String>, default: u8| match v.as_deref() {
+            None | Some("") => Ok(default),
+            Some("TLS12") => Ok(12),
+            Some("TLS13") => Ok(13),
+            Some("TLS10" | "TLS11") => {
+                Err(format!("tls_server_config.{key}: TLS 1.0 and 1.1 are not supported; use TLS12 or TLS13"))
+            }
+            Some(other) => Err(format!("tls_server_config.{key}: '{other}' is not TLS12 or TLS13")),
+        };
+        let (min, max) = (parse("min_version", &tls.min_version, 12)?, parse("max_version", &tls.max_version, 13)?);
+        if min > max {
+            return Err("tls_server_config: min_version is above max_version".to_owned());
+        }
+        [(12, &rustls::version::TLS12), (13, &rustls::version::TLS13)]
+            .into_iter()
+            .filter(|(v, _)| (min..=max).contains(v))
+            .map(|(_, p)| p)
+            .collect()
+    };
+
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_protocol_versions(&versions)
+        .map_err(|e| format!("tls_server_config: {e}"))?;
+    let auth_type = tls.client_auth_type.as_deref().unwrap_or("NoClientCert");
+    let builder = match auth_type {
+        "" | "NoClientCert" => builder.with_no_client_auth(),
+        "RequireAndVerifyClientCert" | "VerifyClientCertIfGiven" => {
+            let ca_file = resolve(tls.client_ca_file.ok_or_else(|| {
+                format!("tls_server_config.client_ca_file is required with client_auth_type {auth_type}")
+            })?);
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in CertificateDer::pem_file_iter(&ca_file)
+                .map_err(|e| format!("tls_server_config.client_ca_file {}: {e}", ca_file.display()))?
+            {
+                let cert = cert.map_err(|e| format!("tls_server_config.client_ca_file {}: {e}", ca_file.display()))?;
+                roots.add(cert).map_err(|e| format!("tls_server_config.client_ca_file {}: {e}", ca_file.display()))?;
+            }
+            watched.push(ca_file);
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier =
+                if auth_type == "VerifyClientCertIfGiven" { verifier.allow_unauthenticated() } else { verifier };
+            builder.with_client_cert_verifier(
+                verifier.build().map_err(|e| format!("tls_server_config.client_ca_file: {e}"))?,
+            )
+        }
+        "RequestClientCert" | "RequireAnyClientCert" => {
+            return Err(format!(
+                "tls_server_config.client_auth_type {auth_type} (unverified client certificates) is not supported; use RequireAndVerifyClientCert or VerifyClientCertIfGiven with client_ca_file"
+            ));
+        }
+        other => return Err(format!("tls_server_config.client_auth_type: unknown value '{other}'")),
+    };
+    let mut config = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("tls_server_config: certificate and key do not match or are unusable: {e}"))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The current web config, shared by the auth middleware and the reloader.
+pub struct WebState {
+    current: ArcSwap<WebConfig>,
+    /// Passwords that already passed bcrypt, per user: bcrypt costs tens of
+    /// milliseconds, too much for every scrape.
+    verified: Mutex<HashMap<String, Secret>>,
+}
+
+impl std::fmt::Debug for WebState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebState").field("current", &self.current.load()).finish_non_exhaustive()
+    }
+}
+
+impl WebState {
+    /// State holding `config`.
+    pub fn new(config: WebConfig) -> Arc<Self> {
+        Arc::new(Self { current: ArcSwap::from_pointee(config), verified: Mutex::new(HashMap::new()) })
+    }
+
+    async fn check(&self, config: &WebConfig, user: &str, password: &str) -> bool {
+        if self.verified.lock().expect("auth cache").get(user).is_some_and(|p| p.expose() == password) {
+            return config.users.contains_key(user);
+        }
+        // Unknown users are checked against a dummy hash so that a wrong
+        // user name takes as long as a wrong password.
+        const DUMMY: &str = "$2b$10$7EqJtq98hPqEX7fNZaFWoO5c2hYS1DSEgZ9fnfY8WT8nvd7MHKgBa";
+        let hash = config.users.get(user).map_or(DUMMY.to_owned(), |h| h.expose().to_owned());
+        let known = config.users.contains_key(user);
+        let password_owned = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || bcrypt::verify(password_owned, &hash).unwrap_or(false))
+            .await
+            .unwrap_or(false)
+            && known;
+        if ok {
+            self.verified.lock().expect("auth cache").insert(user.to_owned(), Secret::new(password));
+        }
+        ok
+    }
+
+    /// Re-reads the file when it or a file it names changed; on a bad file,
+    /// logs the reason and keeps the current config.
+    pub async fn watch(
+        self: Arc<Self>,
+        path: PathBuf,
+        every: Duration,
+        tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    ) {
+        let mut fingerprint = self.current.load().fingerprint();
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            ticker.tick().await;
+            let now = self.current.load().fingerprint();
+            if now == fingerprint {
+                continue;
+            }
+            fingerprint = now;
+            match WebConfig::load(&path) {
+                Ok(config) => {
+                    match (&tls, &config.tls) {
+                        (Some(server), Some(new)) => server.reload_from_config(Arc::clone(new)),
+                        (None, None) => {}
+                        _ => tracing::error!(
+                            "--web.config.file: turning TLS on or off needs a restart; other changes applied"
+                        ),
+                    }
+                    self.verified.lock().expect("auth cache").clear();
+                    fingerprint = config.fingerprint();
+                    self.current.store(Arc::new(config));
+                    tracing::info!(path = %path.display(), "web config reloaded");
+                }
+                Err(error) => tracing::error!(%error, "web config not reloaded; keeping the previous one"),
+            }
+        }
+    }
+}
+
+/// Middleware: basic auth (when users are configured) and extra headers.
+pub async fn guard(State(state): State<Arc<WebState>>, request: Request, next: Next) -> Response {
+    let config = state.current.load_full();
+    if config.requires_auth() && !OPEN_PATHS.contains(&request.uri().path()) {
+        let credentials = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+            .and_then(|raw| String::from_utf8(raw).ok());
+        let allowed = match credentials.as_deref().and_then(|c| c.split_once(':')) {
+            Some((user, password)) => state.check(&config, user, password).await,
+            None => false,
+        };
+        if !allowed {
+            let mut response = (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response();
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"gong-exporter\""));
+            add_headers(&mut response, &config);
+            return response;
+        }
+    }
+    let mut response = next.run(request).await;
+    add_headers(&mut response, &config);
+    response
+}
+
+fn add_headers(response: &mut Response, config: &WebConfig) {
+    for (name, value) in config.headers.iter() {
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(yaml: &str) -> Result<WebConfig, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("web.yml");
+        std::fs::write(&path, yaml).unwrap();
+        WebConfig::load(&path).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn empty_file_means_plain_http_without_auth() {
+        let c = load("").unwrap();
+        assert!(c.tls.is_none() && !c.requires_auth());
+    }
+
+    #[test]
+    fn bad_files_name_the_offending_key() {
+        let cases = [
+            ("basic_auth_user:\n  a: x\n", "basic_auth_user"),
+            ("tls_server_config:\n  cert_flie: a\n", "cert_flie"),
+            ("basic_auth_users:\n  alice: plaintext\n", "basic_auth_users.alice"),
+            ("http_server_config:\n  headers:\n    Server: x\n", "http_server_config.headers.Server"),
+            ("tls_server_config:\n  key_file: k.pem\n", "tls_server_config.cert_file"),
+            (
+                "tls_server_config:\n  cert_file: /nonexistent/c.pem\n  key_file: /nonexistent/k.pem\n",
+                "tls_server_config.cert_file /nonexistent/c.pem",
+            ),
+        ];
+        for (yaml, key) in cases {
+            let err = load(yaml).unwrap_err();
+            assert!(err.contains(key), "{yaml:?}: {err}");
+            assert!(err.starts_with("--web.config.file "), "{err}");
+        }
+    }
+
+    #[test]
+    fn debug_output_hides_hashes() {
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        let c = load(&format!("basic_auth_users:\n  alice: '{hash}'\n")).unwrap();
+        assert!(c.requires_auth());
+        assert!(!format!("{c:?}").contains(&hash));
+    }
+}

@@ -1,0 +1,240 @@
+//! The real `gong-exporter` binary: demo mode, flag errors, credentials and
+//! secrets, signals.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_gong-exporter");
+
+/// A running binary whose stderr is collected line by line.
+struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(BIN);
+        command.args(args).stdout(Stdio::null()).stderr(Stdio::piped());
+        for var in ["GONG_ACCESS_KEY", "GONG_ACCESS_KEY_SECRET", "GONG_BEARER_TOKEN", "GONG_TIMEZONE", "GONG_BASE_URL"]
+        {
+            command.env_remove(var);
+        }
+        command.envs(env.iter().copied());
+        let mut child = command.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { child, lines, seen: Vec::new() }
+    }
+
+    /// Waits for a log line containing `needle`.
+    fn wait_for_line(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100)) {
+                self.seen.push(line.clone());
+                if line.contains(needle) {
+                    return line;
+                }
+            }
+        }
+        panic!("no log line with {needle:?}; saw:\n{}", self.seen.join("\n"));
+    }
+
+    fn listening_addr(&mut self) -> SocketAddr {
+        let line = self.wait_for_line("gong-exporter listening");
+        // logfmt: `addr=127.0.0.1:N`; JSON: `"addr":"127.0.0.1:N"`.
+        let start = line.find("127.0.0.1:").unwrap_or_else(|| panic!("no address in {line}"));
+        let addr: String = line[start..].chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':').collect();
+        addr.parse().unwrap()
+    }
+
+    fn all_output(&mut self) -> String {
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            self.seen.push(line);
+        }
+        self.seen.join("\n")
+    }
+
+    /// Sends SIGTERM and returns the exit status and how long exiting took.
+    fn terminate(&mut self) -> (std::process::ExitStatus, Duration) {
+        let started = Instant::now();
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, started.elapsed());
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run_to_exit(args: &[&str]) -> (i32, String) {
+    let output = Command::new(BIN)
+        .args(args)
+        .env_remove("GONG_ACCESS_KEY")
+        .env_remove("GONG_ACCESS_KEY_SECRET")
+        .env_remove("GONG_BEARER_TOKEN")
+        .output()
+        .unwrap();
+    (output.status.code().unwrap_or(-1), String::from_utf8(output.stderr).unwrap())
+}
+
+#[test]
+fn bad_flags_exit_2_with_one_line_naming_the_flag() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["--demo", "--stats.windows", "1d,12h"], "--stats.windows"),
+        (&["--demo", "--gong.timezone", "Mars/Olympus"], "--gong.timezone"),
+        (&["--demo", "--poll.interval", "0s"], "--poll.interval"),
+        (&["--demo", "--gong.base-url", "api.gong.io"], "--gong.base-url"),
+        (&["--demo", "--no-such-flag"], "--no-such-flag"),
+        (&[], "GONG_ACCESS_KEY"),
+        (&["--gong.access-key", "k"], "GONG_ACCESS_KEY_SECRET"),
+        (&["--demo", "--web.config.file", "/nonexistent/web.yml"], "--web.config.file /nonexistent/web.yml"),
+    ];
+    for (args, named) in cases {
+        let (code, stderr) = run_to_exit(args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: one line, got {stderr:?}");
+        assert!(stderr.starts_with("error: ") && stderr.contains(named), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn bad_web_config_fails_at_start_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("web.yml");
+    std::fs::write(&path, "tls_server_config:\n  cert_file: c.pem\n  key_flie: k.pem\n").unwrap();
+    let (code, stderr) = run_to_exit(&["--demo", "--web.config.file", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("key_flie"), "{stderr}");
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let output = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(output.status.success());
+    let version = String::from_utf8(output.stdout).unwrap();
+    assert!(version.starts_with(&format!("gong-exporter {} (revision ", env!("CARGO_PKG_VERSION"))), "{version}");
+    let output = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for flag in
+        ["--gong.base-url", "--stats.windows", "--poll.interval", "--web.listen-address", "[env: GONG_TIMEZONE="]
+    {
+        assert!(help.contains(flag), "{flag} missing from --help");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_mode_serves_full_metrics_and_stops_on_sigterm() {
+    let mut exporter =
+        Running::start(&["--demo", "--web.listen-address", "127.0.0.1:0", "--gong.rate-limit", "50"], &[]);
+    let addr = exporter.listening_addr();
+    let started = Instant::now();
+    wait_ready(addr).await;
+    let ready_after = started.elapsed();
+    let m = scrape(addr).await;
+    for endpoint in ["activity_aggregate", "interaction", "scorecards", "users"] {
+        assert_eq!(m.value("gong_exporter_poll_success", &[("endpoint", endpoint)]), 1.0, "{endpoint}");
+    }
+    assert_eq!(m.matching("gong_user_info", &[]).len(), 40);
+    assert!(m.matching("gong_activity_calls_as_host", &[("window", "28d")]).len() > 30);
+    assert!(!m.matching("gong_scorecard_reviews", &[("window", "28d")]).is_empty());
+    assert!(!m.matching("gong_interaction_talk_ratio", &[("window", "28d")]).is_empty());
+    assert_eq!(m.matching("gong_exporter_build_info", &[]).len(), 1);
+    assert!(ready_after < Duration::from_secs(10), "ready after {ready_after:?}");
+    exporter.wait_for_line("company time zone learned from Gong");
+
+    let (status, took) = exporter.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_credentials_are_logged_with_what_to_check_and_never_leak_at_trace_level() {
+    let cal = Calendar::now();
+    let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
+    let secret = "s3cr3t-value-that-must-not-leak";
+    let url = sim.base_url();
+    let mut exporter = Running::start(
+        &[
+            "--web.listen-address",
+            "127.0.0.1:0",
+            "--gong.base-url",
+            &url,
+            "--log.level",
+            "trace",
+            "--log.format",
+            "json",
+        ],
+        &[("GONG_ACCESS_KEY", "demo"), ("GONG_ACCESS_KEY_SECRET", secret)],
+    );
+    let addr = exporter.listening_addr();
+    wait_ready(addr).await;
+    let line = exporter.wait_for_line("(401)");
+    assert!(line.contains("GONG_ACCESS_KEY / GONG_ACCESS_KEY_SECRET"), "{line}");
+    assert!(serde_json::from_str::<serde_json::Value>(&line).is_ok(), "--log.format json: {line}");
+    let m = scrape(addr).await;
+    assert_eq!(m.value("gong_exporter_poll_success", &[("endpoint", "users")]), 0.0);
+    assert_eq!(http_get(addr, "/-/healthy").await.0, 200);
+    let (_, landing) = http_get(addr, "/").await;
+    let output = exporter.all_output();
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("demo:{secret}"));
+    for leak in [secret, basic.as_str()] {
+        assert!(!output.contains(leak), "secret in logs");
+        assert!(!m.text.contains(leak), "secret in metrics");
+        assert!(!landing.contains(leak), "secret on the landing page");
+    }
+    assert!(output.contains("\"level\":\"TRACE\"") || output.contains("\"level\":\"DEBUG\""), "trace logging was on");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_cycle_exits_within_five_seconds() {
+    use gong_exporter::simulator::faults::{Fault, FaultRule};
+    let cal = Calendar::now();
+    let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
+    // Every request hangs for a minute: the cycle is stuck mid-flight.
+    sim.simulator.add_fault(FaultRule::always(None, Fault::Delay { millis: 60_000 }));
+    let url = sim.base_url();
+    let mut exporter = Running::start(
+        &["--web.listen-address", "127.0.0.1:0", "--gong.base-url", &url, "--gong.timeout", "60s"],
+        &[("GONG_ACCESS_KEY", "demo"), ("GONG_ACCESS_KEY_SECRET", "demo")],
+    );
+    let addr = exporter.listening_addr();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sim.simulator.pending() == 0 {
+        assert!(Instant::now() < deadline, "no request reached the simulator");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(http_get(addr, "/-/ready").await.0, 503, "still in the first cycle");
+    let (status, took) = exporter.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+}

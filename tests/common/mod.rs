@@ -1,0 +1,319 @@
+//! Shared helpers for the integration tests: a simulator with hand-written
+//! data, an in-process exporter pointed at it, and a strict /metrics parser.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gong_exporter::config::{Config, Credentials, LogFormat, Source};
+use gong_exporter::secret::Secret;
+use gong_exporter::simulator::dataset::{DayActivity, FixtureDataset, SimAnswer, SimScorecard, SimUser, field_index};
+use gong_exporter::simulator::{RunningSimulator, Simulator, SimulatorOptions};
+use gong_exporter::windows::{Window, company_date, parse_time_zone};
+use jiff::civil::{Date, Time};
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+use openmetrics_parser::{MetricNumber, OpenMetricsValue};
+
+pub mod grafana;
+
+pub const ZONE: &str = "Asia/Tokyo";
+
+pub const VP: u64 = 12_345_678_901_234_567_890;
+pub const REP_A: u64 = 9_007_199_254_740_993;
+pub const REP_B: u64 = 9_007_199_254_740_995;
+pub const GONE: u64 = 9_007_199_254_740_997;
+pub const IDLE: u64 = 18_000_000_000_000_000_001;
+pub const SCORECARD_1: u64 = 6_843_152_929_075_440_037;
+pub const SCORECARD_1_NAME: &str = "Discovery \"MEDDICC\" \\ Call — é";
+pub const SCORECARD_2: u64 = 7_000_000_000_000_000_003;
+
+/// The company's calendar at test time.
+pub struct Calendar {
+    pub tz: TimeZone,
+    pub today: Date,
+}
+
+impl Calendar {
+    pub fn now() -> Self {
+        let tz = parse_time_zone(ZONE).unwrap();
+        let today = company_date(Timestamp::now(), &tz);
+        Self { tz, today }
+    }
+
+    pub fn days_ago(&self, n: i64) -> Date {
+        self.today.checked_sub(n.days()).unwrap()
+    }
+
+    pub fn at(&self, day: Date, hour: i8, minute: i8) -> Timestamp {
+        day.to_datetime(Time::constant(hour, minute, 0, 0)).to_zoned(self.tz.clone()).unwrap().timestamp()
+    }
+}
+
+fn user(
+    id: u64,
+    email: &str,
+    first: &str,
+    last: &str,
+    manager: Option<u64>,
+    title: Option<&str>,
+    active: bool,
+) -> SimUser {
+    SimUser {
+        id,
+        email: email.to_owned(),
+        first_name: first.to_owned(),
+        last_name: last.to_owned(),
+        title: title.map(str::to_owned),
+        manager_id: manager,
+        active,
+    }
+}
+
+fn activity(fields: &[(&str, u32)]) -> DayActivity {
+    let mut a = DayActivity::default();
+    for (name, count) in fields {
+        match field_index(name) {
+            Some(i) => a.counts[i] = *count,
+            None => a.extra.push(((*name).to_owned(), *count)),
+        }
+    }
+    a
+}
+
+fn answers(list: &[(u64, bool, Option<u32>, bool)]) -> Vec<SimAnswer> {
+    list.iter()
+        .map(|&(question_id, is_overall, score, not_applicable)| SimAnswer {
+            question_id,
+            is_overall,
+            score,
+            not_applicable,
+        })
+        .collect()
+}
+
+/// Five users, activity on days 1, 3 and 10 ago, interaction for 1d and 7d,
+/// three scorecards. Expected values are spelled out in the tests.
+pub fn fixture(cal: &Calendar) -> FixtureDataset {
+    let users = vec![
+        user(VP, "vp@example.com", "Åsa", "O'Brien", None, Some("VP Sales"), true),
+        user(REP_A, "rep.a@example.com", "José", "Müller", Some(VP), Some("Account Executive"), true),
+        user(REP_B, "rep.b@example.com", "Zoë", "Nguyễn", Some(VP), None, true),
+        user(GONE, "gone@example.com", "Old", "Timer", Some(VP), Some("SDR"), false),
+        user(IDLE, "idle@example.com", "New", "Hire", Some(VP), Some("SDR"), true),
+    ];
+    let (d1, d3, d10) = (cal.days_ago(1), cal.days_ago(3), cal.days_ago(10));
+    let mut data = FixtureDataset { users, time_zone: Some(cal.tz.clone()), ..Default::default() };
+    data.activity.insert((1, d1), activity(&[("callsAsHost", 3), ("othersCallsListenedTo", 2)]));
+    data.activity.insert((1, d3), activity(&[("callsAsHost", 4)]));
+    data.activity.insert((1, d10), activity(&[("callsAsHost", 10)]));
+    data.activity.insert((2, d1), activity(&[("callsGaveFeedback", 5), ("callsBrandNew", 7)]));
+    data.activity.insert((0, d3), activity(&[("callsCommentsGiven", 6)]));
+
+    let today = cal.today;
+    data.interaction.insert(
+        (1, d1, today),
+        vec![("Talk Ratio".into(), 0.42), ("Longest Monologue".into(), 101.0), ("Filler Words".into(), 3.5)],
+    );
+    data.interaction.insert((1, cal.days_ago(7), today), vec![("Talk Ratio".into(), 0.5), ("Patience".into(), 1.25)]);
+
+    data.scorecards = vec![
+        SimScorecard {
+            answered_scorecard_id: 1,
+            scorecard_id: SCORECARD_1,
+            scorecard_name: SCORECARD_1_NAME.into(),
+            call_id: 7_782_342_274_025_938_001,
+            call_start: cal.at(d1, 9, 0),
+            reviewed_user_id: REP_A,
+            reviewer_user_id: Some(VP),
+            review_time: cal.at(d1, 10, 0),
+            answers: answers(&[(111, true, Some(4), false), (112, false, Some(2), false), (113, false, None, true)]),
+        },
+        // 00:30 in Tokyo is the previous day in UTC: windows must use the
+        // company's calendar.
+        SimScorecard {
+            answered_scorecard_id: 2,
+            scorecard_id: SCORECARD_1,
+            scorecard_name: SCORECARD_1_NAME.into(),
+            call_id: 7_782_342_274_025_938_002,
+            call_start: cal.at(d3, 0, 10),
+            reviewed_user_id: REP_A,
+            reviewer_user_id: None,
+            review_time: cal.at(d3, 0, 30),
+            answers: answers(&[(111, true, Some(2), false), (112, false, Some(5), false)]),
+        },
+        SimScorecard {
+            answered_scorecard_id: 3,
+            scorecard_id: SCORECARD_2,
+            scorecard_name: "Other".into(),
+            call_id: 7_782_342_274_025_938_003,
+            call_start: cal.at(d10, 14, 0),
+            reviewed_user_id: REP_B,
+            reviewer_user_id: Some(VP),
+            review_time: cal.at(d10, 15, 0),
+            answers: answers(&[(211, true, Some(3), false)]),
+        },
+    ];
+    data
+}
+
+/// Starts a simulator on loopback.
+pub async fn start_simulator(data: FixtureDataset, page_size: usize, rate_limit: f64) -> RunningSimulator {
+    let mut options = SimulatorOptions::new(ZONE);
+    options.page_size = page_size;
+    options.rate_limit = rate_limit;
+    let sim = Simulator::new(Arc::new(data), options).unwrap();
+    gong_exporter::simulator::spawn(sim, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap()
+}
+
+/// Exporter config for a simulator: demo credentials, loopback port 0.
+pub fn config_for(sim: &RunningSimulator) -> Config {
+    config_for_url(&sim.base_url())
+}
+
+fn config_for_url(url: &str) -> Config {
+    Config {
+        source: Source::Gong {
+            base_url: url.parse().unwrap(),
+            credentials: Credentials::Basic { access_key: "demo".into(), secret: Secret::new("demo") },
+        },
+        time_zone: None,
+        windows: ["1d", "7d", "28d"].iter().map(|w| w.parse::<Window>().unwrap()).collect(),
+        poll_interval: Duration::from_secs(3600),
+        rate_limit: 1000.0,
+        timeout: Duration::from_secs(5),
+        max_retries: 2,
+        listen_address: SocketAddr::from(([127, 0, 0, 1], 0)),
+        telemetry_path: "/metrics".into(),
+        log_level: "info".into(),
+        log_format: LogFormat::Logfmt,
+        include_user_email: true,
+        min_backoff: Duration::from_millis(20),
+        // Tests cycle every few hundred milliseconds; the budget is tested
+        // on its own.
+        daily_limit: u32::MAX,
+        budget_share: 1.0,
+        web_config: None,
+        web_config_check: Duration::from_millis(100),
+    }
+}
+
+/// Exporter config for `--demo` with `users` simulated users, unthrottled,
+/// on a free loopback port.
+pub fn demo_config(users: u32) -> Config {
+    let mut config = Config::demo(users);
+    config.rate_limit = 1000.0;
+    config.listen_address = SocketAddr::from(([127, 0, 0, 1], 0));
+    config
+}
+
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let response = reqwest::get(format!("http://{addr}{path}")).await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap())
+}
+
+/// Waits until `/-/ready` answers 200.
+pub async fn wait_ready(addr: SocketAddr) {
+    for _ in 0..400 {
+        if http_get(addr, "/-/ready").await.0 == 200 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("exporter at {addr} not ready after 20 s");
+}
+
+/// Polls `/metrics` until `check` accepts it.
+pub async fn wait_for_metrics(addr: SocketAddr, what: &str, check: impl Fn(&Metrics) -> bool) -> Metrics {
+    for _ in 0..400 {
+        let m = scrape(addr).await;
+        if check(&m) {
+            return m;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}; last scrape:\n{}", scrape(addr).await.text);
+}
+
+/// One sample.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+/// A strictly parsed `/metrics` answer.
+#[derive(Debug)]
+pub struct Metrics {
+    pub text: String,
+    pub series: Vec<Series>,
+    /// Family name to OpenMetrics type, as declared.
+    pub types: BTreeMap<String, String>,
+}
+
+impl Metrics {
+    /// Strictly parses OpenMetrics text; panics with the parser's reason.
+    pub fn parse(text: String) -> Self {
+        let exposition = openmetrics_parser::openmetrics::parse_openmetrics(&text)
+            .unwrap_or_else(|e| panic!("not valid OpenMetrics: {e:?}\n{text}"));
+        let mut series = Vec::new();
+        let mut types = BTreeMap::new();
+        for (name, family) in &exposition.families {
+            let kind = format!("{:?}", family.family_type).to_lowercase();
+            // Counter samples carry `_total`; the family name does not.
+            let sample_name = if kind == "counter" { format!("{name}_total") } else { name.clone() };
+            types.insert(name.clone(), kind);
+            for sample in family.iter_samples() {
+                let labels: BTreeMap<String, String> =
+                    sample.get_labelset().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                let value = match &sample.value {
+                    OpenMetricsValue::Gauge(n) | OpenMetricsValue::Unknown(n) => number(n),
+                    OpenMetricsValue::Counter(c) => number(&c.value),
+                    OpenMetricsValue::Histogram(h) => h.count.map_or(f64::NAN, |c| c as f64),
+                    other => panic!("unexpected value {other:?} in {name}"),
+                };
+                series.push(Series { name: sample_name.clone(), labels, value });
+            }
+        }
+        Self { text, series, types }
+    }
+
+    /// Samples of `name` whose labels include every `(key, value)` given.
+    pub fn matching(&self, name: &str, labels: &[(&str, &str)]) -> Vec<&Series> {
+        self.series
+            .iter()
+            .filter(|s| s.name == name && labels.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v)))
+            .collect()
+    }
+
+    /// The one sample of `name` with these labels; panics if none or several.
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        let found = self.matching(name, labels);
+        assert_eq!(found.len(), 1, "{name}{labels:?}: expected one series, found {found:?}");
+        found[0].value
+    }
+
+    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let found = self.matching(name, labels);
+        assert!(found.len() <= 1, "{name}{labels:?}: several series {found:?}");
+        found.first().map(|s| s.value)
+    }
+}
+
+fn number(n: &MetricNumber) -> f64 {
+    n.as_f64()
+}
+
+pub async fn scrape(addr: SocketAddr) -> Metrics {
+    let response = reqwest::get(format!("http://{addr}/metrics")).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    Metrics::parse(response.text().await.unwrap())
+}

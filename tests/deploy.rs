@@ -1,0 +1,222 @@
+//! Packaging files, checked without Docker or Kubernetes (neither runs in
+//! CI): the Dockerfile, the compose demo stack, the Kubernetes manifests, and
+//! the PrometheusRule kept in sync with alerts/.
+
+mod common;
+
+use std::process::Command;
+
+use common::grafana::{repo_path, rule_files};
+use serde_yaml_ng::{Mapping, Value};
+
+fn yaml(relative: &str) -> Value {
+    let text = std::fs::read_to_string(repo_path(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"));
+    serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{relative} is not YAML: {e}"))
+}
+
+fn get<'a>(v: &'a Value, path: &str) -> &'a Value {
+    path.split('.').fold(v, |v, key| match key.parse::<usize>() {
+        Ok(i) => &v[i],
+        Err(_) => &v[key],
+    })
+}
+
+fn text(v: &Value, path: &str) -> String {
+    get(v, path).as_str().unwrap_or_else(|| panic!("{path} is not a string: {:?}", get(v, path))).to_owned()
+}
+
+/// The PrometheusRule for alerts/*.yml, as deploy/kubernetes/prometheusrule.yaml holds it.
+fn generated_prometheus_rule() -> String {
+    let mut groups = Vec::new();
+    for (name, source) in rule_files() {
+        let file: Value = serde_yaml_ng::from_str(&source).unwrap_or_else(|e| panic!("alerts/{name}: {e}"));
+        groups.extend(file["groups"].as_sequence().unwrap().iter().cloned());
+    }
+    let mut labels = Mapping::new();
+    labels.insert("app.kubernetes.io/name".into(), "gong-exporter".into());
+    let mut metadata = Mapping::new();
+    metadata.insert("name".into(), "gong-exporter".into());
+    metadata.insert("labels".into(), Value::Mapping(labels));
+    let mut spec = Mapping::new();
+    spec.insert("groups".into(), Value::Sequence(groups));
+    let mut rule = Mapping::new();
+    rule.insert("apiVersion".into(), "monitoring.coreos.com/v1".into());
+    rule.insert("kind".into(), "PrometheusRule".into());
+    rule.insert("metadata".into(), Value::Mapping(metadata));
+    rule.insert("spec".into(), Value::Mapping(spec));
+    format!(
+        "# Generated from alerts/*.yml; do not edit. Regenerate: GONG_EXPORTER_BLESS=1 cargo test --test deploy\n{}",
+        serde_yaml_ng::to_string(&Value::Mapping(rule)).unwrap()
+    )
+}
+
+#[test]
+fn prometheus_rule_is_in_sync_with_alerts() {
+    let expected = generated_prometheus_rule();
+    let path = repo_path("deploy/kubernetes/prometheusrule.yaml");
+    if std::env::var_os("GONG_EXPORTER_BLESS").is_some() {
+        std::fs::write(&path, &expected).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == expected,
+        "deploy/kubernetes/prometheusrule.yaml is out of date with alerts/: run GONG_EXPORTER_BLESS=1 cargo test --test deploy"
+    );
+    let rule = yaml("deploy/kubernetes/prometheusrule.yaml");
+    let names: Vec<String> = get(&rule, "spec.groups")
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_sequence().unwrap().iter())
+        .filter_map(|r| r["alert"].as_str().map(str::to_owned))
+        .collect();
+    assert!(names.contains(&"GongCoachingActivityDrop".to_owned()) && names.len() == 8, "{names:?}");
+}
+
+#[test]
+fn dockerfile_builds_a_static_non_root_image_from_source() {
+    let dockerfile = std::fs::read_to_string(repo_path("Dockerfile")).unwrap();
+    let instructions: Vec<(String, String)> = dockerfile
+        .replace("\\\n", " ")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (op, rest) = l.split_once(' ').unwrap_or((l, ""));
+            (op.to_uppercase(), rest.trim().to_owned())
+        })
+        .collect();
+    let from: Vec<&String> = instructions.iter().filter(|(op, _)| op == "FROM").map(|(_, a)| a).collect();
+    assert!(from.len() >= 2, "multi-stage");
+    assert!(from[0].contains("alpine"), "musl builder for a static binary: {}", from[0]);
+    let last = from.last().unwrap();
+    assert!(last.contains("distroless/static") || last.starts_with("scratch"), "small final image: {last}");
+    let final_stage: Vec<&(String, String)> =
+        instructions.iter().skip_while(|(op, a)| !(op == "FROM" && a == *last)).collect();
+    let user =
+        final_stage.iter().find(|(op, _)| op == "USER").map(|(_, a)| a.as_str()).expect("USER in the final stage");
+    assert!(!user.starts_with("root") && !user.starts_with("0"), "non-root: {user}");
+    assert!(final_stage.iter().any(|(op, a)| op == "EXPOSE" && a == "9863"));
+    let entrypoint = final_stage.iter().find(|(op, _)| op == "ENTRYPOINT").map(|(_, a)| a.as_str()).unwrap();
+    assert!(entrypoint.starts_with('['), "exec form: {entrypoint}");
+    let labels: String = final_stage.iter().filter(|(op, _)| op == "LABEL").map(|(_, a)| a.as_str()).collect();
+    for label in ["title", "description", "version", "revision", "licenses"] {
+        assert!(labels.contains(&format!("org.opencontainers.image.{label}=")), "OCI label {label}");
+    }
+    // What the build copies exists, and .dockerignore keeps the rest out.
+    for (op, args) in &instructions {
+        if op == "COPY" && !args.starts_with("--from") {
+            let parts: Vec<&str> = args.split_whitespace().collect();
+            for source in &parts[..parts.len() - 1] {
+                assert!(repo_path(source).exists(), "COPY {source}: missing");
+            }
+        }
+    }
+    let ignore = std::fs::read_to_string(repo_path(".dockerignore")).unwrap();
+    for excluded in ["target", ".git"] {
+        assert!(ignore.lines().any(|l| l.trim() == excluded), ".dockerignore: {excluded}");
+    }
+}
+
+#[test]
+fn compose_stack_wires_exporter_prometheus_and_grafana() {
+    let compose = yaml("docker-compose.yml");
+    let services = get(&compose, "services");
+    let exporter = &services["gong-exporter"];
+    assert_eq!(text(exporter, "build"), ".");
+    assert!(exporter["command"].as_sequence().unwrap().iter().any(|a| a == "--demo"));
+    for (service, port) in [("gong-exporter", "9863:9863"), ("prometheus", "9090:9090"), ("grafana", "3000:3000")] {
+        assert!(services[service]["ports"].as_sequence().unwrap().iter().any(|p| p == port), "{service} {port}");
+    }
+    let mut mounts = std::collections::BTreeMap::new();
+    for (name, service) in services.as_mapping().unwrap() {
+        for volume in service["volumes"].as_sequence().into_iter().flatten() {
+            let spec = volume.as_str().unwrap();
+            let (source, target) = spec.split_once(':').unwrap();
+            let target = target.trim_end_matches(":ro");
+            assert!(repo_path(source.trim_start_matches("./")).exists(), "{name:?}: {source} does not exist");
+            mounts.insert(target.to_owned(), source.to_owned());
+        }
+    }
+    // Prometheus loads every rule file and scrapes the exporter by its service name.
+    let prometheus = yaml("deploy/compose/prometheus.yml");
+    assert_eq!(mounts["/etc/prometheus/alerts"], "./alerts");
+    assert_eq!(text(&prometheus, "rule_files.0"), "alerts/*.yml");
+    assert_eq!(text(&prometheus, "scrape_configs.0.job_name"), "gong-exporter");
+    assert_eq!(text(&prometheus, "scrape_configs.0.static_configs.0.targets.0"), "gong-exporter:9863");
+    // Grafana's datasource is the prometheus service; its dashboards are dashboards/.
+    let datasources = yaml("deploy/compose/grafana/datasources.yml");
+    assert_eq!(text(&datasources, "datasources.0.type"), "prometheus");
+    assert_eq!(text(&datasources, "datasources.0.url"), "http://prometheus:9090");
+    assert_eq!(get(&datasources, "datasources.0.isDefault"), &Value::Bool(true));
+    let providers = yaml("deploy/compose/grafana/dashboards.yml");
+    let dashboards_path = text(&providers, "providers.0.options.path");
+    assert_eq!(mounts[&dashboards_path], "./dashboards");
+    let home = text(&services["grafana"], "environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH");
+    assert!(repo_path(&home.replace(&dashboards_path, "dashboards")).exists(), "{home}");
+
+    if let Ok(out) =
+        Command::new("promtool").args(["check", "config"]).arg(repo_path("deploy/compose/prometheus.yml")).output()
+    {
+        assert!(out.status.success(), "promtool check config: {}", String::from_utf8_lossy(&out.stderr));
+    } else {
+        assert!(std::env::var_os("GONG_EXPORTER_REQUIRE_TOOLS").is_none(), "promtool is required");
+        eprintln!("SKIPPED promtool check config: promtool not installed");
+    }
+}
+
+#[test]
+fn kubernetes_manifests_agree_with_each_other_and_the_binary() {
+    let deployment = yaml("deploy/kubernetes/deployment.yaml");
+    let service = yaml("deploy/kubernetes/service.yaml");
+    let monitor = yaml("deploy/kubernetes/servicemonitor.yaml");
+    let secret = yaml("deploy/kubernetes/secret.example.yaml");
+    let kustomization = yaml("deploy/kubernetes/kustomization.yaml");
+
+    assert_eq!(get(&deployment, "spec.replicas").as_u64(), Some(1), "one poller per company");
+    let pod = get(&deployment, "spec.template.spec");
+    let container = get(pod, "containers.0");
+    assert_eq!(get(pod, "securityContext.runAsNonRoot"), &Value::Bool(true));
+    assert_eq!(get(container, "securityContext.readOnlyRootFilesystem"), &Value::Bool(true));
+    assert_eq!(get(container, "securityContext.allowPrivilegeEscalation"), &Value::Bool(false));
+    assert_eq!(text(container, "securityContext.capabilities.drop.0"), "ALL");
+    assert!(
+        get(container, "resources.requests.memory").is_string()
+            && get(container, "resources.limits.memory").is_string()
+    );
+    assert_eq!(text(container, "livenessProbe.httpGet.path"), "/-/healthy");
+    assert_eq!(text(container, "readinessProbe.httpGet.path"), "/-/ready");
+    let port_name = text(container, "ports.0.name");
+    assert_eq!(get(container, "ports.0.containerPort").as_u64(), Some(9863));
+    assert_eq!(text(container, "livenessProbe.httpGet.port"), port_name);
+    // The flags the Deployment passes parse.
+    let args: Vec<String> =
+        container["args"].as_sequence().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect();
+    let mut argv = vec!["gong-exporter".to_owned()];
+    argv.extend(args);
+    let cli = <gong_exporter::config::Cli as clap::Parser>::try_parse_from(argv).expect("Deployment args parse");
+    assert_eq!(cli.exporter.listen_address.port(), 9863);
+    // Secret keys are the env vars the binary reads.
+    let secret_keys: Vec<&str> =
+        secret["stringData"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
+    for env in container["env"].as_sequence().unwrap() {
+        let key = text(env, "valueFrom.secretKeyRef.key");
+        assert_eq!(text(env, "name"), key);
+        assert!(secret_keys.contains(&key.as_str()), "{key} not in the example secret");
+        assert_eq!(text(env, "valueFrom.secretKeyRef.name"), text(&secret, "metadata.name"));
+    }
+    // Service selects the pods and names the port; ServiceMonitor selects the Service.
+    let pod_labels = get(&deployment, "spec.template.metadata.labels");
+    for (k, v) in get(&service, "spec.selector").as_mapping().unwrap() {
+        assert_eq!(&pod_labels[k], v);
+    }
+    assert_eq!(text(&service, "spec.ports.0.name"), text(&monitor, "spec.endpoints.0.port"));
+    assert_eq!(text(&service, "spec.ports.0.targetPort"), port_name);
+    for (k, v) in get(&monitor, "spec.selector.matchLabels").as_mapping().unwrap() {
+        assert_eq!(&get(&service, "metadata.labels")[k], v);
+    }
+    assert_eq!(text(&monitor, "spec.endpoints.0.path"), "/metrics");
+    for resource in get(&kustomization, "resources").as_sequence().unwrap() {
+        assert!(repo_path(&format!("deploy/kubernetes/{}", resource.as_str().unwrap())).exists());
+    }
+}

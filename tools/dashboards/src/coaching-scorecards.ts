@@ -1,0 +1,71 @@
+import { bars, dashboard, labelVariable, row, stat, table, timeseries, windowVariable } from "./lib.js";
+import { managerVariable, scorecardVariable, userVariable, WHO } from "./common.js";
+
+const SC = 'scorecard_name=~"${scorecard:regex}"';
+const named = (idLabel: string) =>
+  `on (${idLabel}) group_left (user_name, manager_name) label_replace(${WHO}, "${idLabel}", "$1", "user_id", "(.+)")`;
+const methodVariable = labelVariable("method", "Review method", "label_values(gong_scorecard_reviews, review_method)");
+
+/** A per-user gauge for the selected managers only (users with a team). */
+const managers = (metric: string) =>
+  `sort_desc(${metric}{window="$window"} * on (user_id) group_left (manager_name) label_replace(gong:manager_info{manager_name=~"\${manager:regex}"} and on (manager_id) gong:team_members:count, "user_id", "$1", "manager_id", "(.+)"))`;
+
+const teamCoaching = 'gong:team_coaching_activity:7d * on (manager_id) group_left (manager_name) gong:manager_info{manager_name=~"${manager:regex}"}';
+
+export default dashboard({
+  uid: "gong-coaching-scorecards",
+  title: "Gong: coaching and scorecards",
+  description: "Coaching by managers, scorecard reviews given and received, scores per scorecard, rep and question, from gong-exporter. Needs alerts/gong-recording.yml.",
+  variables: [windowVariable, managerVariable, userVariable, scorecardVariable, methodVariable],
+  sections: [
+    row("Team coaching (what GongCoachingActivityDrop watches)"),
+    timeseries(
+      "Team coaching acts, last 7 days, vs usual",
+      [
+        { expr: teamCoaching, legend: "{{manager_name}}" },
+        { expr: 'gong:team_coaching_activity:7d:baseline * on (manager_id) group_left (manager_name) gong:manager_info{manager_name=~"${manager:regex}"}', legend: "{{manager_name}} usual" },
+      ],
+      { description: "Feedback given, others' calls listened to, scorecards filled and comments by the manager and direct reports; usual = median of the same 7 days 1-3 weeks earlier." },
+      24,
+    ),
+    bars("Manual reviews given by reviewer, $window", [{ expr: `sort_desc(sum by (reviewer_user_id) (gong_scorecard_reviews_given{window="$window", ${SC}}) * ${named("reviewer_user_id")})`, legend: "{{user_name}}" }]),
+    bars("Reviews received per rep, $window", [{ expr: `sort_desc(sum by (reviewed_user_id) (gong_scorecard_reviews{window="$window", review_method=~"\${method:regex}", ${SC}}) * ${named("reviewed_user_id")})`, legend: "{{user_name}}" }]),
+    bars("Manual vs automatic reviews, $window", [{ expr: `sum by (review_method) (gong_scorecard_reviews{window="$window", ${SC}})`, legend: "{{review_method}}" }], {}, 8, 10),
+
+    row("Scores, $window"),
+    stat("Reviews", { expr: `sum(gong_scorecard_reviews{window="$window", review_method=~"\${method:regex}", ${SC}})` }),
+    stat("Average overall score", { expr: `sum(gong_scorecard_overall_score_points{window="$window", ${SC}}) / sum(gong_scorecard_overall_score_answers{window="$window", ${SC}})` }, { decimals: 2, steps: ["red", [3, "yellow"], [4, "green"]] }),
+    stat("Questions marked not applicable", { expr: `sum(gong_scorecard_question_not_applicable{window="$window", ${SC}}) / (sum(gong_scorecard_question_score_answers{window="$window", ${SC}}) + sum(gong_scorecard_question_not_applicable{window="$window", ${SC}}))` }, { unit: "percentunit", steps: ["green", [0.2, "yellow"], [0.4, "red"]] }),
+    bars(
+      "Average overall score per scorecard",
+      [{ expr: `sum by (scorecard_name) (gong_scorecard_overall_score_points{window="$window", ${SC}}) / sum by (scorecard_name) (gong_scorecard_overall_score_answers{window="$window", ${SC}})`, legend: "{{scorecard_name}}" }],
+      { decimals: 2, min: 0, steps: ["red", [3, "yellow"], [4, "green"]] },
+      12,
+      8,
+    ),
+    bars(
+      "Average overall score per rep",
+      [{ expr: `sort_desc((sum by (reviewed_user_id) (gong_scorecard_overall_score_points{window="$window", ${SC}}) / sum by (reviewed_user_id) (gong_scorecard_overall_score_answers{window="$window", ${SC}})) * ${named("reviewed_user_id")})`, legend: "{{user_name}}" }],
+      { decimals: 2, min: 0, steps: ["red", [3, "yellow"], [4, "green"]] },
+      12,
+      12,
+    ),
+    table(
+      "Questions: average score and not-applicable rate",
+      [
+        { expr: `sum by (scorecard_name, question_id) (gong_scorecard_question_score_points{window="$window", ${SC}}) / sum by (scorecard_name, question_id) (gong_scorecard_question_score_answers{window="$window", ${SC}})`, legend: "Average score" },
+        { expr: `sum by (scorecard_name, question_id) (gong_scorecard_question_score_answers{window="$window", ${SC}})`, legend: "Scored answers" },
+        { expr: `sum by (scorecard_name, question_id) (gong_scorecard_question_not_applicable{window="$window", ${SC}}) / (sum by (scorecard_name, question_id) (gong_scorecard_question_score_answers{window="$window", ${SC}}) + sum by (scorecard_name, question_id) (gong_scorecard_question_not_applicable{window="$window", ${SC}}))`, legend: "Not applicable" },
+      ],
+      ["scorecard_name", "question_id"],
+      { decimals: 2 },
+      12,
+      12,
+    ),
+
+    row("Coaching activity per manager, $window"),
+    bars("Others' calls listened to", [{ expr: managers("gong_activity_others_calls_listened_to"), legend: "{{manager_name}}" }]),
+    bars("Feedback given", [{ expr: managers("gong_activity_calls_gave_feedback"), legend: "{{manager_name}}" }]),
+    bars("Comments given", [{ expr: managers("gong_activity_calls_comments_given"), legend: "{{manager_name}}" }]),
+  ],
+});
