@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use reqwest::Url;
 
+use crate::clock::Clock;
 use crate::secret::Secret;
 use crate::windows::{Window, parse_time_zone};
 
@@ -35,11 +37,46 @@ pub struct Cli {
 pub enum Command {
     /// Run only the built-in Gong API simulator (for demos and tests).
     Simulate(SimulateArgs),
+    /// Write past days as timestamped OpenMetrics for
+    /// `promtool tsdb create-blocks-from openmetrics`.
+    Backfill(Box<BackfillArgs>),
 }
 
-/// Flags of the exporter itself.
+/// Flags of `gong-exporter backfill`.
 #[derive(Debug, Args)]
-pub struct ExporterArgs {
+pub struct BackfillArgs {
+    #[command(flatten)]
+    pub gong: GongArgs,
+
+    /// First company day to write (YYYY-MM-DD, inclusive).
+    #[arg(long = "from", value_name = "DATE", value_parser = parse_past_date)]
+    pub from: Date,
+
+    /// Day after the last one to write (YYYY-MM-DD, exclusive, at most today).
+    #[arg(long = "to", value_name = "DATE", value_parser = parse_past_date)]
+    pub to: Date,
+
+    /// File to write (replaced only once complete).
+    #[arg(long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Also write daily interaction stats: one query per day (about
+    /// users / 100 requests each), the costliest part of a backfill.
+    #[arg(long = "backfill.interaction", default_value_t = true, action = clap::ArgAction::Set)]
+    pub interaction: bool,
+
+    /// Whether per-user series carry the `user_email` label.
+    #[arg(long = "metrics.user-email", default_value_t = true, action = clap::ArgAction::Set)]
+    pub user_email: bool,
+
+    /// Log level: error, warn, info, debug, trace (or a tracing filter).
+    #[arg(long = "log.level", default_value = "warn", value_parser = parse_log_filter)]
+    pub log_level: String,
+}
+
+/// How to reach Gong: shared by the exporter and `backfill`.
+#[derive(Debug, Args)]
+pub struct GongArgs {
     /// Gong API root; `/v2/...` is appended. Your tenant's host is shown on
     /// Gong's API settings page (e.g. https://us-12345.api.gong.io).
     #[arg(long = "gong.base-url", env = "GONG_BASE_URL", default_value = "https://api.gong.io", value_parser = parse_base_url)]
@@ -75,16 +112,6 @@ pub struct ExporterArgs {
     #[arg(long = "gong.timezone", env = "GONG_TIMEZONE", value_parser = parse_time_zone)]
     pub timezone: Option<TimeZone>,
 
-    /// Windows of whole days ending at the start of today (company zone,
-    /// exclusive); `1d` is yesterday.
-    #[arg(long = "stats.windows", value_delimiter = ',', default_value = "1d,7d,28d")]
-    pub windows: Vec<Window>,
-
-    /// How often to poll Gong; a cycle also runs shortly after midnight in the
-    /// company's time zone.
-    #[arg(long = "poll.interval", default_value = "1h", value_parser = parse_positive_duration)]
-    pub poll_interval: Duration,
-
     /// Maximum requests per second to Gong, all endpoints together.
     #[arg(long = "gong.rate-limit", default_value_t = 3.0, value_parser = parse_rate)]
     pub rate_limit: f64,
@@ -96,6 +123,23 @@ pub struct ExporterArgs {
     /// Retries of one request after 429, 5xx, timeouts and connection errors.
     #[arg(long = "gong.max-retries", default_value_t = 5)]
     pub max_retries: u32,
+}
+
+/// Flags of the exporter itself.
+#[derive(Debug, Args)]
+pub struct ExporterArgs {
+    #[command(flatten)]
+    pub gong: GongArgs,
+
+    /// Windows of whole days ending at the start of today (company zone,
+    /// exclusive); `1d` is yesterday.
+    #[arg(long = "stats.windows", value_delimiter = ',', default_value = "1d,7d,28d")]
+    pub windows: Vec<Window>,
+
+    /// How often to poll Gong; a cycle also runs shortly after midnight in the
+    /// company's time zone.
+    #[arg(long = "poll.interval", default_value = "1h", value_parser = parse_positive_duration)]
+    pub poll_interval: Duration,
 
     /// Gong's daily request quota for the company (all integrations).
     #[arg(long = "gong.daily-limit", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
@@ -140,6 +184,18 @@ pub struct ExporterArgs {
     /// personal data; `false` keeps them out of Prometheus.
     #[arg(long = "metrics.user-email", default_value_t = true, action = clap::ArgAction::Set)]
     pub user_email: bool,
+
+    /// Directory for the cumulative counters' state (counters.json). Unset:
+    /// counters start at zero at start-up and count only days completed
+    /// after it.
+    #[arg(long = "storage.path", env = "GONG_EXPORTER_STORAGE_PATH", value_name = "DIR")]
+    pub storage_path: Option<PathBuf>,
+
+    /// First company day the cumulative counters count (YYYY-MM-DD), so a
+    /// new install starts with history. Default: the day the state file is
+    /// first created. Needs --storage.path.
+    #[arg(long = "counters.start-date", value_name = "DATE", value_parser = parse_past_date)]
+    pub counters_start_date: Option<Date>,
 }
 
 /// Flags of `gong-exporter simulate`.
@@ -230,6 +286,12 @@ pub struct Config {
     pub web_config_check: Duration,
     /// First retry backoff step (not a flag: tests shorten it).
     pub min_backoff: Duration,
+    /// `--storage.path`.
+    pub storage_path: Option<PathBuf>,
+    /// `--counters.start-date`.
+    pub counters_start_date: Option<Date>,
+    /// Where company dates come from (not a flag: tests move it).
+    pub clock: Clock,
 }
 
 /// A configuration that cannot run; the message names the flag or env var.
@@ -253,6 +315,12 @@ pub enum ConfigError {
     EmptyFile { flag: &'static str, path: String },
     #[error("--stats.windows needs at least one window, e.g. 1d,7d,28d")]
     NoWindows,
+    #[error(
+        "--counters.start-date needs --storage.path: without stored state every restart would count the history again"
+    )]
+    StartDateWithoutStorage,
+    #[error("--from {from} must be before --to {to}")]
+    EmptyRange { from: Date, to: Date },
     #[error(transparent)]
     WebConfig(#[from] crate::webconfig::WebConfigError),
 }
@@ -263,7 +331,7 @@ impl Config {
         let source = if args.demo {
             Source::Demo { users: args.demo_users }
         } else {
-            Source::Gong { base_url: args.base_url.clone(), credentials: credentials(&args)? }
+            Source::Gong { base_url: args.gong.base_url.clone(), credentials: credentials(&args.gong)? }
         };
         let mut windows = args.windows;
         windows.sort();
@@ -271,14 +339,17 @@ impl Config {
         if windows.is_empty() {
             return Err(ConfigError::NoWindows);
         }
+        if args.counters_start_date.is_some() && args.storage_path.is_none() {
+            return Err(ConfigError::StartDateWithoutStorage);
+        }
         Ok(Self {
             source,
-            time_zone: args.timezone,
+            time_zone: args.gong.timezone,
             windows,
             poll_interval: args.poll_interval,
-            rate_limit: args.rate_limit,
-            timeout: args.timeout,
-            max_retries: args.max_retries,
+            rate_limit: args.gong.rate_limit,
+            timeout: args.gong.timeout,
+            max_retries: args.gong.max_retries,
             listen_address: args.listen_address,
             telemetry_path: args.telemetry_path,
             log_level: args.log_level,
@@ -292,6 +363,9 @@ impl Config {
             },
             web_config_check: Duration::from_secs(5),
             min_backoff: Duration::from_millis(500),
+            storage_path: args.storage_path,
+            counters_start_date: args.counters_start_date,
+            clock: Clock::system(),
         })
     }
 
@@ -309,7 +383,8 @@ impl Config {
     }
 }
 
-fn credentials(args: &ExporterArgs) -> Result<Credentials, ConfigError> {
+/// The credentials the flags, env vars and files give.
+pub fn credentials(args: &GongArgs) -> Result<Credentials, ConfigError> {
     let key = value_or_file(
         args.access_key.clone(),
         args.access_key_file.as_ref(),
@@ -381,6 +456,16 @@ fn parse_base_url(s: &str) -> Result<Url, String> {
         return Err(format!("'{s}' must not have a query or fragment"));
     }
     Ok(url)
+}
+
+/// A `YYYY-MM-DD` date no later than today anywhere on Earth (UTC+14).
+fn parse_past_date(s: &str) -> Result<Date, String> {
+    let date: Date = s.trim().parse().map_err(|e| format!("'{s}' is not a date in the format YYYY-MM-DD ({e})"))?;
+    let latest_today = jiff::Timestamp::now().to_zoned(TimeZone::fixed(jiff::tz::offset(14))).date();
+    if date > latest_today {
+        return Err(format!("'{s}' is in the future"));
+    }
+    Ok(date)
 }
 
 fn parse_positive_duration(s: &str) -> Result<Duration, String> {
@@ -476,6 +561,9 @@ mod tests {
             (vec!["--demo", "--gong.budget-share", "1.5"], "--gong.budget-share"),
             (vec!["--demo", "--gong.budget-share", "0"], "--gong.budget-share"),
             (vec!["--demo", "--gong.daily-limit", "0"], "--gong.daily-limit"),
+            (vec!["--demo", "--counters.start-date", "2024-02-30"], "--counters.start-date"),
+            (vec!["--demo", "--counters.start-date", "2999-01-01"], "--counters.start-date"),
+            (vec!["--demo", "--counters.start-date", "2024-01-01"], "--counters.start-date"),
         ];
         for (args, flag) in cases {
             let err = parse(&args).unwrap_err();

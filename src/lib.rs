@@ -4,8 +4,11 @@
 //! snapshots) to [`metrics`] (encoding) to [`server`] (HTTP). [`simulator`]
 //! is a fake Gong for `--demo`, `simulate` and the tests.
 
+pub mod backfill;
 pub mod budget;
+pub mod clock;
 pub mod config;
+pub mod counters;
 pub mod gong;
 pub mod metrics;
 pub mod poller;
@@ -50,6 +53,8 @@ pub enum StartError {
     Simulator(String),
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
+    #[error(transparent)]
+    Storage(#[from] counters::StorageError),
 }
 
 /// A running exporter: server and poller tasks (and the demo simulator).
@@ -99,13 +104,14 @@ impl Exporter {
 pub async fn start(config: Config) -> Result<Exporter, StartError> {
     let telemetry = Arc::new(Telemetry::new());
     let shared = Shared::new(Arc::clone(&telemetry));
+    let counters = counters::Counters::open(config.storage_path.as_deref(), config.counters_start_date)?;
 
     let (simulator, base_url, credentials, time_zone) = match &config.source {
         Source::Gong { base_url, credentials } => {
             (None, base_url.clone(), credentials.clone(), config.time_zone.clone())
         }
         Source::Demo { users } => {
-            let sim = start_demo_simulator(*users as usize, config.rate_limit).await?;
+            let sim = start_demo_simulator(*users as usize, config.rate_limit, config.clock.clone()).await?;
             let url = sim.base_url().parse().map_err(|e| StartError::Simulator(format!("{e}")))?;
             let credentials = Credentials::Basic { access_key: "demo".to_owned(), secret: Secret::new("demo") };
             (Some(sim), url, credentials, config.time_zone.clone())
@@ -165,8 +171,9 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
         time_zone,
         poll_interval: config.poll_interval,
         include_user_email: config.include_user_email,
+        clock: config.clock.clone(),
     };
-    let poller = tokio::spawn(Poller::new(Arc::new(client), settings, Arc::clone(&shared)).run());
+    let poller = tokio::spawn(Poller::new(Arc::new(client), settings, Arc::clone(&shared), counters).run());
     let tls = config.web_config.as_ref().is_some_and(|(_, w)| w.tls.is_some());
     tracing::info!(%addr, path = %config.telemetry_path, tls, version = VERSION, revision = REVISION, "gong-exporter listening");
     Ok(Exporter { addr, shared, handle, server, poller, watcher, simulator })
@@ -178,11 +185,16 @@ fn report(result: std::io::Result<()>) {
     }
 }
 
-async fn start_demo_simulator(users: usize, client_rate: f64) -> Result<RunningSimulator, StartError> {
+async fn start_demo_simulator(
+    users: usize,
+    client_rate: f64,
+    clock: clock::Clock,
+) -> Result<RunningSimulator, StartError> {
     let tz = windows::parse_time_zone(DEMO_TIME_ZONE).map_err(StartError::Simulator)?;
     let mut options = SimulatorOptions::new(DEMO_TIME_ZONE);
     // A raised client limit (benchmarks) raises the simulator's with it.
     options.rate_limit = client_rate.max(3.0);
+    options.clock = clock;
     let sim = Simulator::new(Arc::new(GeneratedDataset::new(users, tz)), options).map_err(StartError::Simulator)?;
     let running = simulator::spawn(sim, SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
@@ -210,6 +222,7 @@ pub async fn run_simulator(args: SimulateArgs) -> Result<(), StartError> {
         access_key: args.access_key,
         access_key_secret: args.access_key_secret,
         bearer_token: None,
+        clock: clock::Clock::system(),
     };
     let rules = match &args.faults {
         Some(path) => {

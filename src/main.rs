@@ -25,6 +25,17 @@ fn main() -> ExitCode {
         }
     };
     let result: anyhow::Result<()> = match cli.command {
+        Some(Command::Backfill(args)) => {
+            gong_exporter::init_logging(&args.log_level, cli.exporter.log_format);
+            let config = match gong_exporter::backfill::BackfillConfig::from_args(*args) {
+                Ok(config) => config,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return ExitCode::from(2);
+                }
+            };
+            runtime.block_on(gong_exporter::backfill::run(config)).map(drop).map_err(Into::into)
+        }
         Some(Command::Simulate(args)) => {
             gong_exporter::init_logging(&cli.exporter.log_level, cli.exporter.log_format);
             runtime.block_on(gong_exporter::run_simulator(args)).map_err(Into::into)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{
-    DescriptorEncoder, EncodeLabel, EncodeLabelSet, EncodeLabelValue, LabelSetEncoder, LabelValueEncoder,
+    DescriptorEncoder, EncodeLabel, EncodeLabelSet, EncodeLabelValue, LabelSetEncoder, LabelValueEncoder, NoLabelSet,
 };
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
@@ -113,7 +113,8 @@ fn label(encoder: &mut LabelSetEncoder, key: &str, value: impl EncodeLabelValue)
 struct UserSeries<'a> {
     user_id: GongId,
     email: Option<&'a str>,
-    window: &'a str,
+    /// `None` for the cumulative counters, which span all days.
+    window: Option<&'a str>,
     stat: Option<&'a str>,
 }
 
@@ -123,7 +124,9 @@ impl EncodeLabelSet for UserSeries<'_> {
         if let Some(email) = self.email {
             label(encoder, "user_email", email)?;
         }
-        label(encoder, "window", self.window)?;
+        if let Some(window) = self.window {
+            label(encoder, "window", window)?;
+        }
         if let Some(stat) = self.stat {
             label(encoder, "stat", stat)?;
         }
@@ -135,7 +138,7 @@ impl EncodeLabelSet for UserSeries<'_> {
 struct ScorecardSeries<'a> {
     scorecard_id: GongId,
     scorecard_name: &'a str,
-    window: &'a str,
+    window: Option<&'a str>,
     extra: (&'static str, OptionalId),
     method: Option<&'a str>,
 }
@@ -144,7 +147,9 @@ impl EncodeLabelSet for ScorecardSeries<'_> {
     fn encode(&self, encoder: &mut LabelSetEncoder) -> std::fmt::Result {
         label(encoder, "scorecard_id", self.scorecard_id)?;
         label(encoder, "scorecard_name", self.scorecard_name)?;
-        label(encoder, "window", self.window)?;
+        if let Some(window) = self.window {
+            label(encoder, "window", window)?;
+        }
         label(encoder, self.extra.0, OptionalId(self.extra.1.0))?;
         if let Some(method) = self.method {
             label(encoder, "review_method", method)?;
@@ -163,7 +168,7 @@ fn scorecard_series<'a>(
     ScorecardSeries {
         scorecard_id,
         scorecard_name: table.names.get(&scorecard_id).map_or("", String::as_str),
-        window,
+        window: Some(window),
         extra: (extra, OptionalId(value)),
         method: None,
     }
@@ -227,7 +232,7 @@ impl SnapshotCollector {
                     let labels = UserSeries {
                         user_id: row.user_id,
                         email: self.email(&row.email),
-                        window: &table.window,
+                        window: Some(&table.window),
                         stat: None,
                     };
                     family.encode_family(&labels)?.encode_gauge(&row.values[at].1)?;
@@ -256,7 +261,7 @@ impl SnapshotCollector {
                         let labels = UserSeries {
                             user_id: row.user_id,
                             email: self.email(&row.email),
-                            window: &table.window,
+                            window: Some(&table.window),
                             stat: None,
                         };
                         family.encode_family(&labels)?.encode_gauge(value)?;
@@ -285,7 +290,7 @@ impl SnapshotCollector {
                         let labels = UserSeries {
                             user_id: row.user_id,
                             email: self.email(&row.email),
-                            window: &table.window,
+                            window: Some(&table.window),
                             stat: Some(name),
                         };
                         family.encode_family(&labels)?.encode_gauge(value)?;
@@ -384,12 +389,71 @@ impl SnapshotCollector {
     }
 }
 
+impl SnapshotCollector {
+    /// `gong_activity_<field>_cumulative_total` and
+    /// `gong_scorecard_reviews_cumulative_total`.
+    fn encode_counters(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
+        let Some(totals) = &self.snapshot.counters else {
+            return Ok(());
+        };
+        // A Gong field literally named e.g. `callsAsHostCumulative` would
+        // make a gauge family of the counter's name: the gauge keeps it.
+        let gauges: BTreeSet<&str> =
+            self.snapshot.activity.iter().flat_map(|t| t.fields.iter().map(|f| f.metric.as_str())).collect();
+        // Name order decides which of two Gong fields with the same
+        // snake_case name owns the family, as for the gauges.
+        let fields: BTreeSet<&str> =
+            totals.activity.values().flat_map(|u| u.fields.keys().map(String::as_str)).collect();
+        let mut families: BTreeMap<String, &str> = BTreeMap::new();
+        for field in fields {
+            families.entry(format!("{}_cumulative", activity_metric_name(field))).or_insert(field);
+        }
+        for (metric, gong_name) in &families {
+            if gauges.contains(metric.as_str()) || gauges.contains(format!("{metric}_total").as_str()) {
+                continue;
+            }
+            let shown = if gong_name.chars().all(|c| c.is_ascii_alphanumeric()) { *gong_name } else { "(renamed)" };
+            let help = format!(
+                "Gong activity `{shown}` of the user summed over every completed company day since counting began (each day added once). {CACHED}"
+            );
+            let mut family = encoder.encode_descriptor(metric, &help, None, MetricType::Counter)?;
+            for (user_id, user) in &totals.activity {
+                let Some(value) = user.fields.get(*gong_name) else {
+                    continue;
+                };
+                let labels = UserSeries { user_id: *user_id, email: self.email(&user.email), window: None, stat: None };
+                family.encode_family(&labels)?.encode_counter::<NoLabelSet, _, u64>(value, None)?;
+            }
+        }
+        if totals.reviews.is_empty() {
+            return Ok(());
+        }
+        let help = format!(
+            "Answered scorecards per reviewed user and review method, summed over every completed company day since counting began. {CACHED}"
+        );
+        let mut family =
+            encoder.encode_descriptor("gong_scorecard_reviews_cumulative", &help, None, MetricType::Counter)?;
+        for ((scorecard_id, reviewed, method), count) in &totals.reviews {
+            let labels = ScorecardSeries {
+                scorecard_id: *scorecard_id,
+                scorecard_name: totals.scorecard_names.get(scorecard_id).map_or("", String::as_str),
+                window: None,
+                extra: ("reviewed_user_id", OptionalId(*reviewed)),
+                method: Some(method),
+            };
+            family.encode_family(&labels)?.encode_counter::<NoLabelSet, _, u64>(count, None)?;
+        }
+        Ok(())
+    }
+}
+
 impl Collector for SnapshotCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
         self.encode_activity(&mut encoder)?;
         self.encode_interaction(&mut encoder)?;
         self.encode_scorecards(&mut encoder)?;
-        self.encode_users(&mut encoder)
+        self.encode_users(&mut encoder)?;
+        self.encode_counters(&mut encoder)
     }
 }
 
@@ -438,13 +502,24 @@ mod tests {
              "title": null, "managerId": "12345678901234567890", "active": true}
         ]))
         .unwrap();
+        let days: Vec<crate::gong::models::UserDailyActivity> = serde_json::from_value(serde_json::json!([
+            {"userId": "9007199254740993", "userEmailAddress": email, "userDailyActivityStats": [
+                {"callsAsHost": ["1", "2"], field: ["3"], "fromDate": "2024-06-08T00:00:00Z"},
+                {"callsAsHost": ["4"], "fromDate": "2024-06-09T00:00:00Z"}]}
+        ]))
+        .unwrap();
         let tz = jiff::tz::TimeZone::UTC;
-        let bounds = vec![window_bounds(&Window::from_days(1).unwrap(), jiff::civil::date(2024, 6, 10), &tz)];
+        let (from, to) = (jiff::civil::date(2024, 6, 8), jiff::civil::date(2024, 6, 10));
+        let mut counters = crate::counters::CounterTotals::default();
+        counters.add_activity(&days, from, to, &tz);
+        counters.add_reviews(&scorecards, from, to, &tz);
+        let bounds = vec![window_bounds(&Window::from_days(1).unwrap(), to, &tz)];
         DataSnapshot {
             activity: vec![Arc::new(ActivityTable::build("1d".into(), activity))],
             interaction: vec![Arc::new(InteractionTable::build("1d".into(), interaction))],
             scorecards: Some(Arc::new(ScorecardTable::build(&scorecards, &bounds, &tz))),
             users: Some(Arc::new(UserTable::build(users))),
+            counters: Some(Arc::new(counters)),
         }
     }
 

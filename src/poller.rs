@@ -15,19 +15,26 @@ use jiff::tz::TimeZone;
 use tokio::time::Instant;
 
 use crate::budget::{DailyBudget, Pace};
+use crate::clock::Clock;
+use crate::counters::{CounterKind, Counters, chunks};
 use crate::gong::models::{AnsweredScorecard, GongUser, PersonInteraction, UserAggregateActivity};
 use crate::gong::{Endpoint, Fetched, GongClient, GongError};
 use crate::metrics::encode_snapshot;
 use crate::snapshot::{ActivityTable, DataSnapshot, InteractionTable, ScorecardTable, UserTable, replace_window};
-use crate::telemetry::{EndpointLabels, RecordLabels, Telemetry, WindowLabels};
+use crate::telemetry::{CounterLabels, EndpointLabels, RecordLabels, Telemetry, WindowLabels};
 use crate::windows::{
-    Window, WindowBounds, all_window_bounds, company_date, next_company_midnight, parse_time_zone, window_bounds,
+    Window, WindowBounds, all_window_bounds, company_date, next_company_midnight, parse_time_zone, start_of_day,
+    window_bounds,
 };
 
 /// Gong finalises a day's stats shortly after it ends; polling a few minutes
 /// past midnight moves "yesterday" over without waiting for the next hourly
 /// cycle.
 pub const AFTER_MIDNIGHT: Duration = Duration::from_secs(120);
+
+/// Days per day-by-day or scorecards query when counters catch up: a page
+/// of 100 users x 31 days stays small, and a failure loses at most a month.
+const CATCH_UP_CHUNK_DAYS: i64 = 31;
 
 /// The encoded data part of `/metrics`, replaced whole on each publish.
 #[derive(Debug, Default)]
@@ -100,6 +107,8 @@ pub struct PollerSettings {
     pub time_zone: Option<TimeZone>,
     pub poll_interval: Duration,
     pub include_user_email: bool,
+    /// Where company dates come from.
+    pub clock: Clock,
 }
 
 /// Polls Gong and publishes snapshots into [`Shared`].
@@ -113,6 +122,7 @@ pub struct Poller {
     time_zone: Option<TimeZone>,
     warned_zone_mismatch: bool,
     budget: DailyBudget,
+    counters: Counters,
 }
 
 /// Results of one cycle, before they are folded into the snapshot.
@@ -171,7 +181,7 @@ impl<T> EndpointRun<T> {
 
 impl Poller {
     /// A poller that has published nothing yet.
-    pub fn new(client: Arc<GongClient>, settings: PollerSettings, shared: Arc<Shared>) -> Self {
+    pub fn new(client: Arc<GongClient>, settings: PollerSettings, shared: Arc<Shared>, counters: Counters) -> Self {
         let time_zone = settings.time_zone.clone();
         let budget = DailyBudget::new(settings.daily_limit, settings.budget_share);
         Self {
@@ -182,6 +192,7 @@ impl Poller {
             time_zone,
             warned_zone_mismatch: false,
             budget,
+            counters,
         }
     }
 
@@ -239,12 +250,12 @@ impl Poller {
     }
 
     fn company_today(&self) -> jiff::civil::Date {
-        company_date(Timestamp::now(), self.time_zone.as_ref().unwrap_or(&TimeZone::UTC))
+        company_date(self.settings.clock.now(), self.time_zone.as_ref().unwrap_or(&TimeZone::UTC))
     }
 
     fn next_midnight_poll(&self) -> Instant {
         let tz = self.time_zone.clone().unwrap_or(TimeZone::UTC);
-        let now = Timestamp::now();
+        let now = self.settings.clock.now();
         let midnight = next_company_midnight(now, &tz);
         let wait = Duration::try_from(midnight.duration_since(now)).unwrap_or_default();
         Instant::now() + wait + AFTER_MIDNIGHT
@@ -253,8 +264,15 @@ impl Poller {
     /// One cycle: fetch, fold in what completed, publish.
     pub async fn run_cycle(&mut self, deadline: Instant) {
         let results = self.fetch_all(deadline).await;
+        let counters = self.update_counters(&results, deadline).await;
         let requests = self.client.requests_sent();
         self.apply(results);
+        if let Some(outcome) = counters {
+            self.record(Endpoint::ActivityDayByDay, outcome);
+        }
+        if self.counters.next_day(CounterKind::Activity).is_some() {
+            self.snapshot.counters = Some(self.counters.totals());
+        }
         let snapshot = Arc::new(self.snapshot.clone());
         let include_email = self.settings.include_user_email;
         let started = Instant::now();
@@ -280,7 +298,7 @@ impl Poller {
         if self.time_zone.is_none() {
             self.probe_time_zone(deadline).await;
         }
-        let now = Timestamp::now();
+        let now = self.settings.clock.now();
         // Until the zone is known, UTC-12's dates: never after the company's
         // today, which Gong would reject with a 400.
         let time_zone = self.time_zone.clone().unwrap_or_else(probe_zone);
@@ -325,13 +343,131 @@ impl Poller {
         CycleResults { bounds, time_zone, activity, interaction, scorecards, users }
     }
 
+    /// Adds the company days completed since the last count to the
+    /// cumulative counters: activity from day-by-day, reviews from the
+    /// cycle's answered scorecards (or their own query for days before the
+    /// largest window). Each piece is committed to storage before the next
+    /// is fetched, so a long catch-up keeps what it got. `None` until the
+    /// company's zone is known: without it days cannot be told apart.
+    async fn update_counters(&mut self, cycle: &CycleResults, deadline: Instant) -> Option<Outcome> {
+        let tz = self.time_zone.clone()?;
+        let today = company_date(self.settings.clock.now(), &tz);
+        let started = Instant::now();
+        let mut outcome =
+            Outcome { ok: true, abandoned: false, error: None, records: Vec::new(), elapsed: Duration::ZERO };
+        let fail = |outcome: &mut Outcome, error: String| {
+            outcome.ok = false;
+            outcome.error.get_or_insert(error);
+        };
+
+        match self.counters.due(CounterKind::Activity, today) {
+            Err(error) => {
+                tracing::error!(%error, "cannot keep the counter state");
+                fail(&mut outcome, error.to_string());
+            }
+            Ok(None) => {}
+            Ok(Some((from, to))) => {
+                let mut listed = 0;
+                for (a, b) in chunks(from, to, CATCH_UP_CHUNK_DAYS) {
+                    if self.budget_spent() {
+                        tracing::info!(next_day = %a, "daily budget spent: counters catch up from here at a later cycle");
+                        break;
+                    }
+                    match self.client.day_by_day(a, b, deadline).await {
+                        Ok(fetched) => {
+                            listed += fetched.items.len();
+                            let users = fetched.items;
+                            let committed = self
+                                .counters
+                                .commit(CounterKind::Activity, a, b, |t| t.add_activity(&users, a, b, &tz));
+                            if let Err(error) = committed {
+                                tracing::error!(%error, "cannot keep the counter state");
+                                fail(&mut outcome, error.to_string());
+                                break;
+                            }
+                            tracing::info!(from = %a, to = %b, users = users.len(), "activity counters: days added");
+                        }
+                        Err(error) => {
+                            log_failure(Endpoint::ActivityDayByDay, "", &error);
+                            outcome.abandoned |= matches!(error, GongError::RetryAfterTooLong { .. });
+                            fail(&mut outcome, error.to_string());
+                            break;
+                        }
+                    }
+                }
+                outcome.records.push((String::new(), listed));
+            }
+        }
+
+        match self.counters.due(CounterKind::Scorecards, today) {
+            Err(error) => fail(&mut outcome, error.to_string()),
+            Ok(None) => {}
+            Ok(Some((from, to))) => {
+                // The cycle's own fetch covers the largest window ending today.
+                let fetched = cycle
+                    .bounds
+                    .iter()
+                    .max_by_key(|b| b.window.days())
+                    .filter(|b| b.to == today && cycle.time_zone == tz);
+                let cycle_reviews = cycle.scorecards.results.first().map(|(_, r)| r.as_ref());
+                for (a, b) in chunks(from, to, CATCH_UP_CHUNK_DAYS) {
+                    let owned;
+                    let records: &[AnsweredScorecard] = match (fetched, cycle_reviews) {
+                        (Some(w), Some(result)) if w.from <= a && b <= w.to => match result {
+                            Ok(f) => &f.items,
+                            // Already logged and counted for the scorecards endpoint.
+                            Err(_) => break,
+                        },
+                        _ => {
+                            if self.budget_spent() {
+                                break;
+                            }
+                            match self.client.answered_scorecards(a, b, deadline).await {
+                                Ok(f) => {
+                                    owned = f.items;
+                                    &owned
+                                }
+                                Err(error) => {
+                                    log_failure(Endpoint::Scorecards, "", &error);
+                                    break;
+                                }
+                            }
+                        }
+                    };
+                    let committed =
+                        self.counters.commit(CounterKind::Scorecards, a, b, |t| t.add_reviews(records, a, b, &tz));
+                    if let Err(error) = committed {
+                        tracing::error!(%error, "cannot keep the counter state");
+                        break;
+                    }
+                }
+            }
+        }
+
+        let t = &self.shared.telemetry;
+        for kind in [CounterKind::Activity, CounterKind::Scorecards] {
+            if let Some(next) = self.counters.next_day(kind) {
+                t.counted_until
+                    .get_or_create(&CounterLabels { counters: kind.as_str() })
+                    .set(start_of_day(next, &tz).as_second());
+            }
+        }
+        outcome.elapsed = started.elapsed();
+        Some(outcome)
+    }
+
+    /// Whether this exporter has sent its whole share of today's requests.
+    fn budget_spent(&self) -> bool {
+        self.budget.used(self.client.requests_sent()) >= self.budget.allowance()
+    }
+
     /// Learns the company's zone with one request: the first page of the
     /// largest window, the period likeliest to hold records. Retried each
     /// cycle until Gong names a zone.
     async fn probe_time_zone(&mut self, deadline: Instant) {
         let largest = self.settings.windows.iter().max().expect("at least one window");
         let probe = probe_zone();
-        let b = window_bounds(largest, company_date(Timestamp::now(), &probe), &probe);
+        let b = window_bounds(largest, company_date(self.settings.clock.now(), &probe), &probe);
         match self.client.company_time_zone(b.from, b.to, deadline).await {
             Ok(Some(name)) => match parse_time_zone(&name) {
                 Ok(tz) => {

@@ -21,6 +21,8 @@ pub struct DataSnapshot {
     pub interaction: Vec<Arc<InteractionTable>>,
     pub scorecards: Option<Arc<ScorecardTable>>,
     pub users: Option<Arc<UserTable>>,
+    /// Cumulative counters; `None` until counting has begun.
+    pub counters: Option<Arc<crate::counters::CounterTotals>>,
 }
 
 impl DataSnapshot {
@@ -31,7 +33,8 @@ impl DataSnapshot {
             self.interaction.iter().map(|t| t.rows.iter().map(|r| r.stats.len()).sum::<usize>()).sum();
         let scorecards = self.scorecards.as_ref().map_or(0, |s| s.series_count());
         let users = self.users.as_ref().map_or(0, |u| u.users.len());
-        activity + interaction + scorecards + users
+        let counters = self.counters.as_ref().map_or(0, |c| c.series_count());
+        activity + interaction + scorecards + users + counters
     }
 }
 

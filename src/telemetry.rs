@@ -46,6 +46,12 @@ pub struct RecordLabels {
     pub window: String,
 }
 
+/// `{counters}`: `activity` or `scorecards`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CounterLabels {
+    pub counters: &'static str,
+}
+
 /// `{window}`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WindowLabels {
@@ -85,6 +91,7 @@ pub struct Telemetry {
     pub requests_today: Gauge,
     pub requests_allowance: Gauge,
     pub next_cycle: FloatGauge,
+    pub counted_until: Family<CounterLabels, Gauge>,
 }
 
 /// prometheus-client appends the final period to HELP texts it registers.
@@ -109,6 +116,7 @@ impl Telemetry {
             requests_today: Gauge::default(),
             requests_allowance: Gauge::default(),
             next_cycle: FloatGauge::default(),
+            counted_until: Family::default(),
         };
         let mut registry = Registry::default();
         let build_info = Family::<BuildLabels, Gauge>::default();
@@ -194,6 +202,12 @@ impl Telemetry {
             "Unix time the next poll cycle is due (later than --poll.interval when the daily budget requires)",
             Unit::Seconds,
             t.next_cycle.clone(),
+        );
+        registry.register_with_unit(
+            "gong_exporter_counted_until_timestamp",
+            "Start of the first company day not yet added to the cumulative counters; every earlier day is counted",
+            Unit::Seconds,
+            t.counted_until.clone(),
         );
         // Series that only move on trouble exist from the start at 0, so
         // `increase()` and alert rules see the first retry.

@@ -19,8 +19,8 @@ use tokio::time::Instant;
 
 pub use error::{ErrorDetail, GongError};
 use models::{
-    AggregateActivityPage, AnsweredScorecard, AnsweredScorecardsPage, ErrorBody, GongUser, InteractionPage, Page,
-    PersonInteraction, UserAggregateActivity, UsersPage,
+    AggregateActivityPage, AnsweredScorecard, AnsweredScorecardsPage, DayByDayPage, ErrorBody, GongUser,
+    InteractionPage, Page, PersonInteraction, UserAggregateActivity, UserDailyActivity, UsersPage,
 };
 
 use crate::config::Credentials;
@@ -30,6 +30,7 @@ use crate::telemetry::{EndpointLabels, RetryLabels, Telemetry};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Endpoint {
     ActivityAggregate,
+    ActivityDayByDay,
     Interaction,
     Scorecards,
     Users,
@@ -37,12 +38,14 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Every endpoint, in polling order.
-    pub const ALL: [Endpoint; 4] = [Self::ActivityAggregate, Self::Interaction, Self::Scorecards, Self::Users];
+    pub const ALL: [Endpoint; 5] =
+        [Self::ActivityAggregate, Self::Interaction, Self::Scorecards, Self::Users, Self::ActivityDayByDay];
 
     /// The `endpoint` label value.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::ActivityAggregate => "activity_aggregate",
+            Self::ActivityDayByDay => "activity_day_by_day",
             Self::Interaction => "interaction",
             Self::Scorecards => "scorecards",
             Self::Users => "users",
@@ -53,6 +56,7 @@ impl Endpoint {
     pub fn path(self) -> &'static str {
         match self {
             Self::ActivityAggregate => "/v2/stats/activity/aggregate",
+            Self::ActivityDayByDay => "/v2/stats/activity/day-by-day",
             Self::Interaction => "/v2/stats/interaction",
             Self::Scorecards => "/v2/stats/activity/scorecards",
             Self::Users => "/v2/users",
@@ -63,6 +67,7 @@ impl Endpoint {
     pub fn scope(self) -> &'static str {
         match self {
             Self::ActivityAggregate => "api:stats:user-actions",
+            Self::ActivityDayByDay => "api:stats:user-actions:detailed",
             Self::Interaction => "api:stats:interaction",
             Self::Scorecards => "api:stats:scorecards",
             Self::Users => "api:users:read",
@@ -196,6 +201,17 @@ impl GongClient {
             )
             .await?;
         Ok(page.and_then(|p| p.time_zone))
+    }
+
+    /// `POST /v2/stats/activity/day-by-day` for `[from, to)`, all pages:
+    /// each user with activity in the range, one entry per day.
+    pub async fn day_by_day(
+        &self,
+        from: Date,
+        to: Date,
+        deadline: Instant,
+    ) -> Result<Fetched<UserDailyActivity>, GongError> {
+        self.fetch_all::<DayByDayPage>(Endpoint::ActivityDayByDay, date_filter(from, to), deadline).await
     }
 
     /// `POST /v2/stats/interaction` for `[from, to)`, all pages.

@@ -177,6 +177,113 @@ pub struct ScorecardAnswer {
     pub not_applicable: bool,
 }
 
+/// One page of `POST /v2/stats/activity/day-by-day`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DayByDayPage {
+    pub request_id: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub records: Records,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub users_detailed_activities: Vec<UserDailyActivity>,
+}
+
+/// One user's activity, one entry per day of the requested range.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserDailyActivity {
+    pub user_id: GongId,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub user_email_address: String,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub user_daily_activity_stats: Vec<DailyActivity>,
+}
+
+/// One user's day. Gong lists the call IDs behind each counter; only how
+/// many there are is kept, so a page of 100 users x 31 days never holds
+/// its call-ID strings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DailyActivity {
+    /// Start of the day as an instant (Gong writes UTC, e.g. `2024-11-01T07:00:00Z`).
+    pub from_date: Option<String>,
+    /// `(field, number of call IDs)` for every list-valued field, including
+    /// fields Gong adds later, in the order Gong sent them.
+    pub counts: Vec<(String, u64)>,
+}
+
+impl<'de> Deserialize<'de> for DailyActivity {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DayVisitor;
+        impl<'de> Visitor<'de> for DayVisitor {
+            type Value = DailyActivity;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a day of activity: lists of call IDs plus fromDate/toDate")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<DailyActivity, A::Error> {
+                let mut day = DailyActivity::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    if key == "fromDate" {
+                        day.from_date = map.next_value::<Option<String>>()?;
+                    } else if let Some(n) = map.next_value::<ListLength>()?.0 {
+                        day.counts.push((key, n));
+                    }
+                }
+                Ok(day)
+            }
+        }
+        deserializer.deserialize_map(DayVisitor)
+    }
+}
+
+/// The length of a JSON list, reading past its elements without keeping
+/// them; `None` for anything that is not a list.
+struct ListLength(Option<u64>);
+
+impl<'de> Deserialize<'de> for ListLength {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct LengthVisitor;
+        impl<'de> Visitor<'de> for LengthVisitor {
+            type Value = ListLength;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<ListLength, A::Error> {
+                let mut n = 0;
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {
+                    n += 1;
+                }
+                Ok(ListLength(Some(n)))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<ListLength, A::Error> {
+                while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+                Ok(ListLength(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<ListLength, E> {
+                Ok(ListLength(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<ListLength, E> {
+                Ok(ListLength(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<ListLength, E> {
+                Ok(ListLength(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<ListLength, E> {
+                Ok(ListLength(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<ListLength, E> {
+                Ok(ListLength(None))
+            }
+            fn visit_unit<E>(self) -> Result<ListLength, E> {
+                Ok(ListLength(None))
+            }
+            fn visit_none<E>(self) -> Result<ListLength, E> {
+                Ok(ListLength(None))
+            }
+        }
+        deserializer.deserialize_any(LengthVisitor)
+    }
+}
+
 /// One page of `GET /v2/users`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -256,6 +363,7 @@ impl_page!(AggregateActivityPage, UserAggregateActivity, users_aggregate_activit
 impl_page!(InteractionPage, PersonInteraction, people_interaction_stats, tz = time_zone);
 impl_page!(AnsweredScorecardsPage, AnsweredScorecard, answered_scorecards);
 impl_page!(UsersPage, GongUser, users);
+impl_page!(DayByDayPage, UserDailyActivity, users_detailed_activities);
 
 #[cfg(test)]
 mod tests {
@@ -306,6 +414,26 @@ mod tests {
         let u = &page.users[0];
         assert_eq!((u.email_address.as_str(), u.title.as_str(), u.active), ("", "", false));
         assert_eq!(u.manager_id, None);
+    }
+
+    #[test]
+    fn day_by_day_keeps_list_lengths_of_known_and_new_fields() {
+        let page: DayByDayPage = serde_json::from_str(
+            r#"{"requestId":"r","records":{"totalRecords":1,"cursor":"c1"},
+                "usersDetailedActivities":[{"userId":"9007199254740993","userEmailAddress":"a@x.io",
+                  "userDailyActivityStats":[
+                    {"callsAsHost":["1","2"],"callsAttended":[],"callsBrandNew":["3"],"weird":{"x":[1]},
+                     "note":"text","n":1.5,"fromDate":"2024-11-01T07:00:00Z","toDate":"2024-11-02T07:00:00Z"},
+                    {"callsAsHost":null,"fromDate":null}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(page.records.cursor.as_deref(), Some("c1"));
+        let user = &page.users_detailed_activities[0];
+        assert_eq!(user.user_id, GongId(9_007_199_254_740_993));
+        let day = &user.user_daily_activity_stats[0];
+        assert_eq!(day.from_date.as_deref(), Some("2024-11-01T07:00:00Z"));
+        assert_eq!(day.counts, [("callsAsHost".into(), 2), ("callsAttended".into(), 0), ("callsBrandNew".into(), 1)]);
+        assert_eq!(user.user_daily_activity_stats[1], DailyActivity::default());
     }
 
     #[test]
@@ -370,6 +498,7 @@ mod tests {
             let _ = serde_json::from_slice::<InteractionPage>(&bytes);
             let _ = serde_json::from_slice::<AnsweredScorecardsPage>(&bytes);
             let _ = serde_json::from_slice::<UsersPage>(&bytes);
+            let _ = serde_json::from_slice::<DayByDayPage>(&bytes);
             let _ = serde_json::from_slice::<ErrorBody>(&bytes);
         }
 

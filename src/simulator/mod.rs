@@ -28,6 +28,7 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde_json::{Value, json};
 
+use crate::clock::Clock;
 use crate::secret::Secret;
 use dataset::{ACTIVITY_FIELDS, Dataset, DayActivity, SimScorecard};
 use faults::{Fault, FaultRule, Faults};
@@ -45,6 +46,8 @@ pub struct SimulatorOptions {
     pub access_key_secret: Secret,
     /// Also accepted instead of Basic auth, when set.
     pub bearer_token: Option<Secret>,
+    /// Defines the company's "today" (dates after it are rejected).
+    pub clock: Clock,
 }
 
 impl SimulatorOptions {
@@ -57,6 +60,7 @@ impl SimulatorOptions {
             access_key: "demo".to_owned(),
             access_key_secret: Secret::new("demo"),
             bearer_token: None,
+            clock: Clock::system(),
         }
     }
 }
@@ -194,7 +198,7 @@ impl Simulator {
     }
 
     fn today(&self) -> Date {
-        crate::windows::company_date(Timestamp::now(), &self.time_zone)
+        crate::windows::company_date(self.options.clock.now(), &self.time_zone)
     }
 
     fn request_id(&self) -> String {
@@ -531,6 +535,11 @@ impl Simulator {
             let ids: Vec<String> =
                 (0..count).map(|k| (dataset_hash(&format!("{user_id}{day}{f}{k}")) >> 2).to_string()).collect();
             entry.insert((*name).to_owned(), json!(ids));
+        }
+        for (k, (name, count)) in activity.extra.iter().enumerate() {
+            let ids: Vec<String> =
+                (0..*count).map(|i| (dataset_hash(&format!("{user_id}{day}x{k}{i}")) >> 2).to_string()).collect();
+            entry.insert(name.clone(), json!(ids));
         }
         let start = crate::windows::start_of_day(day, &self.time_zone);
         let end = crate::windows::start_of_day(day.tomorrow().unwrap_or(day), &self.time_zone);

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use gong_exporter::clock::Clock;
 use gong_exporter::config::{Config, Credentials, LogFormat, Source};
 use gong_exporter::secret::Secret;
 use gong_exporter::simulator::dataset::{DayActivity, FixtureDataset, SimAnswer, SimScorecard, SimUser, field_index};
@@ -161,9 +162,20 @@ pub fn fixture(cal: &Calendar) -> FixtureDataset {
 
 /// Starts a simulator on loopback.
 pub async fn start_simulator(data: FixtureDataset, page_size: usize, rate_limit: f64) -> RunningSimulator {
+    start_simulator_with_clock(data, page_size, rate_limit, Clock::system()).await
+}
+
+/// Starts a simulator on loopback whose "today" follows `clock`.
+pub async fn start_simulator_with_clock(
+    data: FixtureDataset,
+    page_size: usize,
+    rate_limit: f64,
+    clock: Clock,
+) -> RunningSimulator {
     let mut options = SimulatorOptions::new(ZONE);
     options.page_size = page_size;
     options.rate_limit = rate_limit;
+    options.clock = clock;
     let sim = Simulator::new(Arc::new(data), options).unwrap();
     gong_exporter::simulator::spawn(sim, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap()
 }
@@ -197,6 +209,9 @@ fn config_for_url(url: &str) -> Config {
         budget_share: 1.0,
         web_config: None,
         web_config_check: Duration::from_millis(100),
+        storage_path: None,
+        counters_start_date: None,
+        clock: Clock::system(),
     }
 }
 

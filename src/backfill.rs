@@ -1,0 +1,332 @@
+//! `gong-exporter backfill`: past company days as timestamped OpenMetrics,
+//! for `promtool tsdb create-blocks-from openmetrics`.
+//!
+//! Each day is turned into the snapshot the live exporter would have shown
+//! the morning after (the `1d` gauges, the cumulative counters so far, the
+//! users) and encoded by the same code as `/metrics`, so names, labels and
+//! escaping match what Prometheus scrapes. Samples are stamped with the start
+//! of the next company day. OpenMetrics wants each family, and each series
+//! within it, written together; days arrive one after another, so samples
+//! go to one scratch file per family and are regrouped by series at the end.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead as _, BufReader, BufWriter, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+use reqwest::Url;
+use tokio::time::Instant;
+
+use crate::config::{BackfillArgs, ConfigError, Credentials, credentials};
+use crate::counters::{CounterTotals, chunks};
+use crate::gong::models::{UserAggregateActivity, UserDailyActivity};
+use crate::gong::{ClientOptions, GongClient, GongError};
+use crate::metrics::encode_snapshot;
+use crate::snapshot::{ActivityTable, DataSnapshot, InteractionTable, ScorecardTable, UserTable};
+use crate::telemetry::Telemetry;
+use crate::windows::{Window, company_date, start_of_day, window_bounds};
+
+/// Days per day-by-day and scorecards query.
+const CHUNK_DAYS: i64 = 31;
+/// A backfill is a batch job: it waits out even an hours-long Retry-After
+/// (a spent daily quota) instead of giving up.
+const PATIENCE: Duration = Duration::from_secs(36 * 3600);
+
+/// A validated backfill.
+#[derive(Debug, Clone)]
+pub struct BackfillConfig {
+    pub base_url: Url,
+    pub credentials: Credentials,
+    pub time_zone: Option<TimeZone>,
+    pub rate_limit: f64,
+    pub timeout: Duration,
+    pub max_retries: u32,
+    pub from: Date,
+    pub to: Date,
+    pub output: PathBuf,
+    pub interaction: bool,
+    pub include_user_email: bool,
+    /// First retry backoff step (not a flag: tests shorten it).
+    pub min_backoff: Duration,
+}
+
+impl BackfillConfig {
+    /// Checks the flags together and reads credential files.
+    pub fn from_args(args: BackfillArgs) -> Result<Self, ConfigError> {
+        if args.from >= args.to {
+            return Err(ConfigError::EmptyRange { from: args.from, to: args.to });
+        }
+        Ok(Self {
+            credentials: credentials(&args.gong)?,
+            base_url: args.gong.base_url,
+            time_zone: args.gong.timezone,
+            rate_limit: args.gong.rate_limit,
+            timeout: args.gong.timeout,
+            max_retries: args.gong.max_retries,
+            from: args.from,
+            to: args.to,
+            output: args.output,
+            interaction: args.interaction,
+            include_user_email: args.user_email,
+            min_backoff: Duration::from_millis(500),
+        })
+    }
+}
+
+/// Why a backfill stopped. Nothing is written to `--output` then.
+#[derive(Debug, thiserror::Error)]
+pub enum BackfillError {
+    #[error("{0}")]
+    Gong(#[from] GongError),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error("Gong reported no activity to learn the company's time zone from: set --gong.timezone (e.g. US/Pacific)")]
+    UnknownTimeZone,
+    #[error("Gong reported the time zone '{0}', which this build does not know: set --gong.timezone")]
+    UnsupportedTimeZone(String),
+    #[error("--to {to} is after the company's today ({today} in {zone}): days are written once they are over")]
+    Future { to: Date, today: Date, zone: String },
+    #[error("cannot write '{path}': {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// What a backfill wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackfillSummary {
+    pub days: usize,
+    pub samples: u64,
+    pub requests: u64,
+}
+
+/// Fetches `[from, to)` from Gong and writes the OpenMetrics file. Progress
+/// goes to stderr, one line per chunk of days.
+pub async fn run(config: BackfillConfig) -> Result<BackfillSummary, BackfillError> {
+    let client = GongClient::new(
+        ClientOptions {
+            base_url: config.base_url.clone(),
+            credentials: config.credentials.clone(),
+            rate_limit: config.rate_limit,
+            timeout: config.timeout,
+            max_retries: config.max_retries,
+            min_backoff: config.min_backoff,
+            max_backoff: Duration::from_secs(60),
+        },
+        Arc::new(Telemetry::new()),
+    )?;
+    let deadline = || Instant::now() + PATIENCE;
+    let tz = match &config.time_zone {
+        Some(tz) => tz.clone(),
+        None => learn_time_zone(&client, config.to, deadline()).await?,
+    };
+    let today = company_date(Timestamp::now(), &tz);
+    if config.to > today {
+        return Err(BackfillError::Future {
+            to: config.to,
+            today,
+            zone: tz.iana_name().unwrap_or("the company zone").to_owned(),
+        });
+    }
+    let users: Arc<UserTable> = Arc::new(UserTable::build(client.users(deadline()).await?.items));
+    let days: Vec<Date> = chunks(config.from, config.to, 1).into_iter().map(|(d, _)| d).collect();
+    let pages_per_query = users.users.len().div_ceil(100).max(1) as u64;
+    let chunk_list = chunks(config.from, config.to, CHUNK_DAYS);
+    let estimate = chunk_list.len() as u64 * 2 * pages_per_query
+        + if config.interaction { days.len() as u64 * pages_per_query } else { 0 };
+    eprintln!(
+        "backfill: {} days ({} to {}, {}), {} users: about {estimate} requests, {:.0} minutes at {} requests/s",
+        days.len(),
+        config.from,
+        config.to,
+        tz.iana_name().unwrap_or("company zone"),
+        users.users.len(),
+        estimate as f64 / config.rate_limit / 60.0,
+        config.rate_limit,
+    );
+
+    let mut writer = FamilyWriter::create(&config.output)?;
+    let mut totals = CounterTotals::default();
+    let one_day = Window::from_days(1).expect("one day is a window");
+    for (index, (from, to)) in chunk_list.iter().copied().enumerate() {
+        let activity = client.day_by_day(from, to, deadline()).await?.items;
+        let reviews = client.answered_scorecards(from, to, deadline()).await?.items;
+        for day in chunks(from, to, 1).into_iter().map(|(d, _)| d) {
+            let next = day.tomorrow().unwrap_or(day);
+            let bounds = [window_bounds(&one_day, next, &tz)];
+            let interaction = if config.interaction {
+                Some(Arc::new(InteractionTable::build(
+                    "1d".into(),
+                    client.interaction(day, next, deadline()).await?.items,
+                )))
+            } else {
+                None
+            };
+            totals.add_activity(&activity, day, next, &tz);
+            totals.add_reviews(&reviews, day, next, &tz);
+            let snapshot = DataSnapshot {
+                activity: vec![Arc::new(ActivityTable::build("1d".into(), day_activity(&activity, day, &tz)))],
+                interaction: interaction.into_iter().collect(),
+                scorecards: Some(Arc::new(ScorecardTable::build(&reviews, &bounds, &tz))),
+                users: Some(Arc::clone(&users)),
+                counters: Some(Arc::new(totals.clone())),
+            };
+            let text = encode_snapshot(Arc::new(snapshot), config.include_user_email);
+            writer.add_day(&text, start_of_day(next, &tz).as_second())?;
+        }
+        eprintln!(
+            "backfill: {from} to {to} fetched ({}/{} chunks, {} requests so far)",
+            index + 1,
+            chunk_list.len(),
+            client.requests_sent()
+        );
+    }
+    let samples = writer.finish(&config.output)?;
+    eprintln!("backfill: wrote {samples} samples to {}", config.output.display());
+    Ok(BackfillSummary { days: days.len(), samples, requests: client.requests_sent() })
+}
+
+async fn learn_time_zone(client: &GongClient, to: Date, deadline: Instant) -> Result<TimeZone, BackfillError> {
+    // UTC-12's dates are never ahead of the company's, so Gong accepts them.
+    let probe = TimeZone::fixed(jiff::tz::offset(-12));
+    let end = to.min(company_date(Timestamp::now(), &probe));
+    let from = end.checked_sub(28.days()).unwrap_or(end);
+    let name = client.company_time_zone(from, end, deadline).await?.ok_or(BackfillError::UnknownTimeZone)?;
+    crate::windows::parse_time_zone(&name).map_err(|_| BackfillError::UnsupportedTimeZone(name))
+}
+
+/// One day of day-by-day data in the aggregate endpoint's shape, so the
+/// `1d` gauges are built by the same code as the live ones.
+fn day_activity(users: &[UserDailyActivity], day: Date, tz: &TimeZone) -> Vec<UserAggregateActivity> {
+    let next = day.tomorrow().unwrap_or(day);
+    users
+        .iter()
+        .filter_map(|user| {
+            let mut one = CounterTotals::default();
+            one.add_activity(std::slice::from_ref(user), day, next, tz);
+            let totals = one.activity.into_values().next()?;
+            let stats = totals.fields.into_iter().map(|(k, v)| (k, serde_json::Value::from(v))).collect();
+            Some(UserAggregateActivity {
+                user_id: user.user_id,
+                user_email_address: user.user_email_address.clone(),
+                user_aggregate_activity_stats: stats,
+            })
+        })
+        .collect()
+}
+
+/// Collects timestamped samples per family in scratch files beside the
+/// output, then writes the families whole.
+struct FamilyWriter {
+    scratch: PathBuf,
+    /// Family name to its `# TYPE/UNIT/HELP` lines and scratch file, in
+    /// order of first appearance.
+    families: Vec<(String, String, BufWriter<File>)>,
+    /// Family name to its slot in `families` (and scratch file name).
+    index: HashMap<String, usize>,
+}
+
+impl FamilyWriter {
+    fn create(output: &Path) -> Result<Self, BackfillError> {
+        let scratch = PathBuf::from(format!("{}.parts", output.display()));
+        let io = |source| BackfillError::Io { path: scratch.clone(), source };
+        if scratch.exists() {
+            std::fs::remove_dir_all(&scratch).map_err(io)?;
+        }
+        std::fs::create_dir_all(&scratch).map_err(io)?;
+        Ok(Self { scratch, families: Vec::new(), index: HashMap::new() })
+    }
+
+    /// Adds one day's exposition (no timestamps, no `# EOF`) at `timestamp`.
+    fn add_day(&mut self, exposition: &str, timestamp: i64) -> Result<(), BackfillError> {
+        // prometheus-client writes HELP, then TYPE, then UNIT.
+        let mut help = "";
+        let mut current: Option<usize> = None;
+        for line in exposition.lines() {
+            if line.starts_with("# HELP ") {
+                help = line;
+            } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let name = rest.split(' ').next().unwrap_or_default();
+                let slot = match self.index.get(name) {
+                    Some(slot) => *slot,
+                    None => {
+                        let path = self.scratch.join(format!("{}.part", self.families.len()));
+                        let file =
+                            File::create(&path).map_err(|source| BackfillError::Io { path: path.clone(), source })?;
+                        let header = if help.is_empty() { format!("{line}\n") } else { format!("{help}\n{line}\n") };
+                        self.families.push((name.to_owned(), header, BufWriter::new(file)));
+                        self.index.insert(name.to_owned(), self.families.len() - 1);
+                        self.families.len() - 1
+                    }
+                };
+                current = Some(slot);
+                help = "";
+            } else if line.starts_with("# UNIT ") {
+                if let Some(slot) = current
+                    && !self.families[slot].1.contains("# UNIT ")
+                {
+                    self.families[slot].1.push_str(line);
+                    self.families[slot].1.push('\n');
+                }
+            } else if let Some(slot) = current
+                && !line.starts_with('#')
+            {
+                let file = &mut self.families[slot].2;
+                writeln!(file, "{line} {timestamp}").map_err(|source| BackfillError::Io {
+                    path: self.scratch.clone(),
+                    source,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes every family, its series grouped and in time order, then
+    /// `# EOF`, to a temporary file renamed over `output`. Returns samples.
+    fn finish(self, output: &Path) -> Result<u64, BackfillError> {
+        let temp = PathBuf::from(format!("{}.tmp", output.display()));
+        let io = |path: &Path| {
+            let path = path.to_owned();
+            move |source| BackfillError::Io { path, source }
+        };
+        let mut out = BufWriter::new(File::create(&temp).map_err(io(&temp))?);
+        let mut samples = 0u64;
+        for (slot, (_, header, scratch)) in self.families.into_iter().enumerate() {
+            let path = self.scratch.join(format!("{slot}.part"));
+            scratch.into_inner().map_err(|e| e.into_error()).map_err(io(&path))?;
+            out.write_all(header.as_bytes()).map_err(io(&temp))?;
+            // Series in order of first appearance; a series' samples were
+            // appended day by day, so they are already in time order.
+            let mut order: Vec<String> = Vec::new();
+            let mut by_series: HashMap<String, Vec<String>> = HashMap::new();
+            let reader = BufReader::new(File::open(&path).map_err(io(&path))?);
+            for line in reader.lines() {
+                let line = line.map_err(io(&path))?;
+                let mut parts = line.rsplitn(3, ' ');
+                let (Some(ts), Some(value), Some(series)) = (parts.next(), parts.next(), parts.next()) else {
+                    continue;
+                };
+                let points = by_series.entry(series.to_owned()).or_insert_with(|| {
+                    order.push(series.to_owned());
+                    Vec::new()
+                });
+                points.push(format!("{value} {ts}"));
+            }
+            for series in order {
+                for point in &by_series[&series] {
+                    writeln!(out, "{series} {point}").map_err(io(&temp))?;
+                    samples += 1;
+                }
+            }
+        }
+        out.write_all(b"# EOF\n").map_err(io(&temp))?;
+        let file = out.into_inner().map_err(|e| e.into_error()).map_err(io(&temp))?;
+        file.sync_all().map_err(io(&temp))?;
+        std::fs::rename(&temp, output).map_err(io(output))?;
+        std::fs::remove_dir_all(&self.scratch).map_err(io(&self.scratch))?;
+        Ok(samples)
+    }
+}

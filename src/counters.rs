@@ -1,0 +1,500 @@
+//! Cumulative counters: every completed company day's activity and scorecard
+//! reviews added exactly once, so `increase()` works over any time range.
+//!
+//! Exactly once comes from one rule: the totals and the first day not yet
+//! added (`next_day`) are written together, atomically, before the new totals
+//! are published. A day is fetched again until that write succeeds, and never
+//! after it. Activity and scorecards advance separately, so a key without
+//! one endpoint's scope still counts the other.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+use serde::{Deserialize, Serialize};
+
+use crate::gong::models::{AnsweredScorecard, GongId, UserDailyActivity};
+use crate::windows::company_date;
+
+/// File name of the state inside `--storage.path`.
+pub const STATE_FILE: &str = "counters.json";
+/// Version of the state file's layout.
+const FORMAT: u32 = 1;
+
+/// One user's totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserTotals {
+    /// Most recent email Gong reported.
+    pub email: String,
+    /// Gong field name (`callsAsHost`) to calls counted.
+    pub fields: BTreeMap<String, u64>,
+}
+
+/// `(scorecard, reviewed user, review method)`.
+pub type ReviewKey = (GongId, Option<GongId>, String);
+
+/// Everything the `*_cumulative_total` families show.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CounterTotals {
+    pub activity: BTreeMap<GongId, UserTotals>,
+    pub reviews: BTreeMap<ReviewKey, u64>,
+    /// Scorecard ID to its latest name, so a rename keeps one series.
+    pub scorecard_names: BTreeMap<GongId, String>,
+}
+
+impl CounterTotals {
+    /// Series the totals encode.
+    pub fn series_count(&self) -> usize {
+        self.activity.values().map(|u| u.fields.len()).sum::<usize>() + self.reviews.len()
+    }
+
+    /// Adds the days of `users` that fall in `[from, to)` (company calendar).
+    /// A day entry without a readable `fromDate` is placed by its position,
+    /// since Gong lists one entry per day of the range in order.
+    pub fn add_activity(&mut self, users: &[UserDailyActivity], from: Date, to: Date, tz: &TimeZone) {
+        for user in users {
+            for (index, day) in user.user_daily_activity_stats.iter().enumerate() {
+                let date = day
+                    .from_date
+                    .as_deref()
+                    .and_then(|t| t.parse::<Timestamp>().ok())
+                    .map(|t| company_date(t, tz))
+                    .or_else(|| from.checked_add((index as i64).days()).ok());
+                if !date.is_some_and(|d| from <= d && d < to) {
+                    continue;
+                }
+                let totals = self.activity.entry(user.user_id).or_default();
+                if !user.user_email_address.is_empty() {
+                    totals.email.clone_from(&user.user_email_address);
+                }
+                for (field, count) in &day.counts {
+                    *totals.fields.entry(field.clone()).or_default() += count;
+                }
+            }
+        }
+    }
+
+    /// Adds the reviews of `records` published in `[from, to)` (company
+    /// calendar); a review without a readable time cannot be placed in a
+    /// day and is not counted.
+    pub fn add_reviews(&mut self, records: &[AnsweredScorecard], from: Date, to: Date, tz: &TimeZone) {
+        for record in records {
+            let Some(day) = record.review_time.as_deref().and_then(|t| t.parse::<Timestamp>().ok()) else {
+                continue;
+            };
+            if !(from..to).contains(&company_date(day, tz)) {
+                continue;
+            }
+            let method = if record.review_method.is_empty() { "UNKNOWN" } else { &record.review_method };
+            *self.reviews.entry((record.scorecard_id, record.reviewed_user_id, method.to_owned())).or_default() += 1;
+            if !record.scorecard_name.is_empty() {
+                self.scorecard_names.insert(record.scorecard_id, record.scorecard_name.clone());
+            }
+        }
+    }
+}
+
+/// Which counters a step advances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CounterKind {
+    /// `gong_activity_*_cumulative_total`, from day-by-day.
+    Activity,
+    /// `gong_scorecard_reviews_cumulative_total`, from answered scorecards.
+    Scorecards,
+}
+
+impl CounterKind {
+    /// The `counters` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Activity => "activity",
+            Self::Scorecards => "scorecards",
+        }
+    }
+}
+
+/// The state file's layout.
+#[derive(Debug, Serialize, Deserialize)]
+struct StateFile {
+    format: u32,
+    /// First day ever counted.
+    start_date: Date,
+    /// First day not yet added, per kind: every earlier day is counted.
+    activity_next_day: Date,
+    scorecards_next_day: Date,
+    activity: BTreeMap<GongId, UserTotals>,
+    scorecard_reviews: Vec<ReviewTotal>,
+    scorecard_names: BTreeMap<GongId, String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ReviewTotal {
+    scorecard_id: GongId,
+    reviewed_user_id: Option<GongId>,
+    review_method: String,
+    count: u64,
+}
+
+/// Why the counter state could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("cannot create --storage.path '{path}': {source}; check that the directory is writable")]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("cannot read '{path}': {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("cannot write '{path}': {source}; counters do not advance until it can be written")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("cannot move the unreadable state file '{path}' aside: {source}")]
+    MoveAside { path: PathBuf, source: std::io::Error },
+}
+
+/// The counters and where they are kept.
+#[derive(Debug)]
+pub struct Counters {
+    /// `--storage.path`/counters.json; `None` keeps counters in memory.
+    file: Option<PathBuf>,
+    /// `--counters.start-date`.
+    configured_start: Option<Date>,
+    /// Set once the first day is known (needs the company's today).
+    days: Option<Days>,
+    totals: Arc<CounterTotals>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Days {
+    start: Date,
+    activity_next: Date,
+    scorecards_next: Date,
+}
+
+impl Counters {
+    /// Opens the counters: loads `<storage>/counters.json` when it exists.
+    /// An unreadable file is moved aside (never reset in place) and counting
+    /// starts over. Without `storage`, counting starts with the first day
+    /// that completes after start-up.
+    pub fn open(storage: Option<&Path>, start_date: Option<Date>) -> Result<Self, StorageError> {
+        let mut counters =
+            Self { file: None, configured_start: start_date, days: None, totals: Arc::new(CounterTotals::default()) };
+        let Some(dir) = storage else {
+            return Ok(counters);
+        };
+        std::fs::create_dir_all(dir).map_err(|source| StorageError::CreateDir { path: dir.to_owned(), source })?;
+        let file = dir.join(STATE_FILE);
+        counters.file = Some(file.clone());
+        let bytes = match std::fs::read(&file) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(counters),
+            Err(source) => return Err(StorageError::Read { path: file, source }),
+        };
+        match serde_json::from_slice::<StateFile>(&bytes)
+            .map_err(|e| e.to_string())
+            .and_then(|s| if s.format == FORMAT { Ok(s) } else { Err(format!("unknown format {}", s.format)) })
+        {
+            Ok(state) => {
+                if let Some(flag) = start_date.filter(|d| *d != state.start_date) {
+                    tracing::warn!(
+                        flag = %flag,
+                        state = %state.start_date,
+                        file = %file.display(),
+                        "--counters.start-date differs from the state file's first day; the state file wins (move it away to count from the flag's date)"
+                    );
+                }
+                counters.days = Some(Days {
+                    start: state.start_date,
+                    activity_next: state.activity_next_day,
+                    scorecards_next: state.scorecards_next_day,
+                });
+                counters.totals = Arc::new(CounterTotals {
+                    activity: state.activity,
+                    reviews: state
+                        .scorecard_reviews
+                        .into_iter()
+                        .map(|r| ((r.scorecard_id, r.reviewed_user_id, r.review_method), r.count))
+                        .collect(),
+                    scorecard_names: state.scorecard_names,
+                });
+                tracing::info!(
+                    file = %file.display(),
+                    start = %state.start_date,
+                    activity_next_day = %state.activity_next_day,
+                    scorecards_next_day = %state.scorecards_next_day,
+                    "counter state loaded"
+                );
+            }
+            Err(reason) => {
+                let aside = file.with_extension(format!("json.corrupt-{}", Timestamp::now().as_second()));
+                std::fs::rename(&file, &aside)
+                    .map_err(|source| StorageError::MoveAside { path: file.clone(), source })?;
+                tracing::warn!(
+                    file = %file.display(),
+                    moved_to = %aside.display(),
+                    %reason,
+                    "counter state file is unreadable; moved it aside and started counting afresh (restore it by hand if it can be repaired)"
+                );
+            }
+        }
+        Ok(counters)
+    }
+
+    /// The totals published on `/metrics`.
+    pub fn totals(&self) -> Arc<CounterTotals> {
+        Arc::clone(&self.totals)
+    }
+
+    /// Whether the state is kept on disk.
+    pub fn is_persistent(&self) -> bool {
+        self.file.is_some()
+    }
+
+    /// Days of `kind` completed but not yet added: `[next, today)`, or
+    /// `None` when up to date. The first call fixes the first day
+    /// (`--counters.start-date`, else `today`) and writes the state file.
+    pub fn due(&mut self, kind: CounterKind, today: Date) -> Result<Option<(Date, Date)>, StorageError> {
+        if self.days.is_none() {
+            let start = self.configured_start.unwrap_or(today);
+            let days = Days { start, activity_next: start, scorecards_next: start };
+            self.save(days, &self.totals)?;
+            self.days = Some(days);
+            tracing::info!(start = %start, persistent = self.is_persistent(), "counters count from this day on");
+        }
+        let days = self.days.expect("set above");
+        let next = match kind {
+            CounterKind::Activity => days.activity_next,
+            CounterKind::Scorecards => days.scorecards_next,
+        };
+        Ok((next < today).then_some((next, today)))
+    }
+
+    /// The first day of `kind` not yet counted, once known.
+    pub fn next_day(&self, kind: CounterKind) -> Option<Date> {
+        self.days.map(|d| match kind {
+            CounterKind::Activity => d.activity_next,
+            CounterKind::Scorecards => d.scorecards_next,
+        })
+    }
+
+    /// Adds the days `[from, to)` of `kind` with `add`, writes the state,
+    /// and only then makes the new totals current. `from` must be the
+    /// kind's next day; on a write error nothing changes.
+    pub fn commit(
+        &mut self,
+        kind: CounterKind,
+        from: Date,
+        to: Date,
+        add: impl FnOnce(&mut CounterTotals),
+    ) -> Result<(), StorageError> {
+        let Some(mut days) = self.days else {
+            return Ok(());
+        };
+        let next = match kind {
+            CounterKind::Activity => &mut days.activity_next,
+            CounterKind::Scorecards => &mut days.scorecards_next,
+        };
+        // Guards the exactly-once rule against a caller bug.
+        if *next != from || to <= from {
+            tracing::error!(kind = kind.as_str(), %from, %to, next = %next, "counter days out of order; not added");
+            return Ok(());
+        }
+        *next = to;
+        let mut totals = (*self.totals).clone();
+        add(&mut totals);
+        self.save(days, &totals)?;
+        self.days = Some(days);
+        self.totals = Arc::new(totals);
+        Ok(())
+    }
+
+    fn save(&self, days: Days, totals: &CounterTotals) -> Result<(), StorageError> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let state = StateFile {
+            format: FORMAT,
+            start_date: days.start,
+            activity_next_day: days.activity_next,
+            scorecards_next_day: days.scorecards_next,
+            activity: totals.activity.clone(),
+            scorecard_reviews: totals
+                .reviews
+                .iter()
+                .map(|((scorecard_id, reviewed_user_id, review_method), count)| ReviewTotal {
+                    scorecard_id: *scorecard_id,
+                    reviewed_user_id: *reviewed_user_id,
+                    review_method: review_method.clone(),
+                    count: *count,
+                })
+                .collect(),
+            scorecard_names: totals.scorecard_names.clone(),
+        };
+        let bytes = serde_json::to_vec_pretty(&state).expect("the state serialises");
+        write_atomically(file, &bytes).map_err(|source| StorageError::Write { path: file.clone(), source })
+    }
+}
+
+/// Writes `bytes` to `path` so that a crash at any point leaves either the
+/// old file or the new one: a temporary file in the same directory, synced,
+/// renamed over `path`, then the directory synced so the rename itself
+/// survives a power cut.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
+    let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&temp, path)?;
+        #[cfg(unix)]
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+/// Splits `[from, to)` into consecutive ranges of at most `days` days.
+pub fn chunks(from: Date, to: Date, days: i64) -> Vec<(Date, Date)> {
+    let mut out = Vec::new();
+    let mut start = from;
+    while start < to {
+        let end = start.checked_add(days.days()).map_or(to, |e| e.min(to));
+        out.push((start, end));
+        start = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    fn day_by_day(json: serde_json::Value) -> Vec<UserDailyActivity> {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn activity_days_are_placed_in_the_company_calendar() {
+        let tz = TimeZone::get("US/Pacific").unwrap();
+        let users = day_by_day(serde_json::json!([
+            {"userId": "9007199254740993", "userEmailAddress": "a@x.io", "userDailyActivityStats": [
+                // Nov 1 and 2 in Pacific time (UTC instants, as Gong writes them).
+                {"callsAsHost": ["1", "2"], "fromDate": "2024-11-01T07:00:00Z"},
+                {"callsAsHost": ["3"], "callsNew": ["4"], "fromDate": "2024-11-02T07:00:00Z"},
+                // Outside the range: not counted.
+                {"callsAsHost": ["5"], "fromDate": "2024-11-03T07:00:00Z"}
+            ]}
+        ]));
+        let mut totals = CounterTotals::default();
+        totals.add_activity(&users, date(2024, 11, 1), date(2024, 11, 3), &tz);
+        let user = &totals.activity[&GongId(9_007_199_254_740_993)];
+        assert_eq!(user.email, "a@x.io");
+        assert_eq!(user.fields["callsAsHost"], 3);
+        assert_eq!(user.fields["callsNew"], 1);
+        assert_eq!(totals.series_count(), 2);
+    }
+
+    #[test]
+    fn state_survives_a_reopen_and_days_are_due_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (d1, d2, d3) = (date(2024, 6, 10), date(2024, 6, 11), date(2024, 6, 12));
+        let mut counters = Counters::open(Some(dir.path()), Some(d1)).unwrap();
+        assert_eq!(counters.due(CounterKind::Activity, d1).unwrap(), None, "the start day is not over yet");
+        assert_eq!(counters.due(CounterKind::Activity, d3).unwrap(), Some((d1, d3)));
+        counters
+            .commit(CounterKind::Activity, d1, d3, |t| {
+                t.activity.entry(GongId(1)).or_default().fields.insert("callsAsHost".into(), 5);
+            })
+            .unwrap();
+        // A second commit of the same days is refused: exactly once.
+        counters
+            .commit(CounterKind::Activity, d1, d3, |t| {
+                t.activity.entry(GongId(1)).or_default().fields.insert("callsAsHost".into(), 99);
+            })
+            .unwrap();
+        assert_eq!(counters.due(CounterKind::Activity, d3).unwrap(), None);
+        assert_eq!(counters.due(CounterKind::Scorecards, d3).unwrap(), Some((d1, d3)), "kinds advance apart");
+
+        let reopened = Counters::open(Some(dir.path()), None).unwrap();
+        assert_eq!(reopened.totals(), counters.totals());
+        assert_eq!(reopened.totals().activity[&GongId(1)].fields["callsAsHost"], 5);
+        assert_eq!(reopened.next_day(CounterKind::Activity), Some(d3));
+        assert_eq!(reopened.next_day(CounterKind::Scorecards), Some(d1));
+        let _ = d2;
+    }
+
+    #[test]
+    fn without_storage_counting_starts_today() {
+        let mut counters = Counters::open(None, None).unwrap();
+        let today = date(2024, 6, 10);
+        assert_eq!(counters.due(CounterKind::Activity, today).unwrap(), None);
+        assert_eq!(counters.due(CounterKind::Activity, date(2024, 6, 11)).unwrap(), Some((today, date(2024, 6, 11))));
+    }
+
+    #[test]
+    fn a_corrupt_state_file_is_moved_aside_not_reset_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join(STATE_FILE);
+        std::fs::write(&file, b"{\"format\":1,\"start_date\":\"2024-06-").unwrap();
+        let mut counters = Counters::open(Some(dir.path()), None).unwrap();
+        assert_eq!(counters.next_day(CounterKind::Activity), None, "counting starts afresh");
+        let aside: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with("counters.json.corrupt-"))
+            .collect();
+        assert_eq!(aside.len(), 1, "{aside:?}");
+        assert_eq!(std::fs::read(dir.path().join(&aside[0])).unwrap(), b"{\"format\":1,\"start_date\":\"2024-06-");
+        counters.due(CounterKind::Activity, date(2024, 6, 10)).unwrap();
+        assert!(file.exists(), "a fresh state file is written");
+    }
+
+    #[test]
+    fn a_failed_write_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let d1 = date(2024, 6, 10);
+        let mut counters = Counters::open(Some(dir.path()), Some(d1)).unwrap();
+        counters.due(CounterKind::Activity, d1).unwrap();
+        // A directory where the state file should be makes the rename fail.
+        std::fs::remove_file(dir.path().join(STATE_FILE)).unwrap();
+        std::fs::create_dir(dir.path().join(STATE_FILE)).unwrap();
+        std::fs::write(dir.path().join(STATE_FILE).join("x"), b"x").unwrap();
+        let result = counters.commit(CounterKind::Activity, d1, date(2024, 6, 11), |t| {
+            t.activity.entry(GongId(1)).or_default();
+        });
+        assert!(matches!(result, Err(StorageError::Write { .. })), "{result:?}");
+        assert_eq!(counters.next_day(CounterKind::Activity), Some(d1));
+        assert!(counters.totals().activity.is_empty());
+    }
+
+    #[test]
+    fn atomic_write_replaces_the_whole_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        write_atomically(&path, b"first version, longer").unwrap();
+        write_atomically(&path, b"second").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left behind");
+    }
+
+    #[test]
+    fn ranges_split_into_chunks() {
+        let c = chunks(date(2024, 1, 1), date(2024, 3, 5), 31);
+        assert_eq!(
+            c,
+            [
+                (date(2024, 1, 1), date(2024, 2, 1)),
+                (date(2024, 2, 1), date(2024, 3, 3)),
+                (date(2024, 3, 3), date(2024, 3, 5))
+            ]
+        );
+        assert!(chunks(date(2024, 1, 1), date(2024, 1, 1), 31).is_empty());
+    }
+}
