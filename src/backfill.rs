@@ -275,10 +275,8 @@ impl FamilyWriter {
                 && !line.starts_with('#')
             {
                 let file = &mut self.families[slot].2;
-                writeln!(file, "{line} {timestamp}").map_err(|source| BackfillError::Io {
-                    path: self.scratch.clone(),
-                    source,
-                })?;
+                writeln!(file, "{line} {timestamp}")
+                    .map_err(|source| BackfillError::Io { path: self.scratch.clone(), source })?;
             }
         }
         Ok(())

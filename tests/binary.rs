@@ -115,6 +115,14 @@ fn bad_flags_exit_2_with_one_line_naming_the_flag() {
         (&[], "GONG_ACCESS_KEY"),
         (&["--gong.access-key", "k"], "GONG_ACCESS_KEY_SECRET"),
         (&["--demo", "--web.config.file", "/nonexistent/web.yml"], "--web.config.file /nonexistent/web.yml"),
+        (&["--demo", "--counters.start-date", "2024-01-01"], "--storage.path"),
+        (&["--demo", "--counters.start-date", "01/02/2024"], "--counters.start-date"),
+        (
+            &["backfill", "--from", "2024-02-01", "--to", "2024-01-01", "--output", "x.om", "--gong.bearer-token", "t"],
+            "--from 2024-02-01 must be before --to 2024-01-01",
+        ),
+        (&["backfill", "--from", "2024-01-01", "--to", "2999-01-01", "--output", "x.om"], "--to"),
+        (&["backfill", "--from", "2024-01-01", "--to", "2024-01-31", "--output", "x.om"], "GONG_ACCESS_KEY"),
     ];
     for (args, named) in cases {
         let (code, stderr) = run_to_exit(args);

@@ -14,8 +14,8 @@ use common::*;
 use gong_exporter::clock::Clock;
 use gong_exporter::config::Config;
 use gong_exporter::simulator::RunningSimulator;
-use gong_exporter::simulator::faults::{Fault, FaultRule};
 use gong_exporter::simulator::dataset::{DayActivity, FixtureDataset, field_index};
+use gong_exporter::simulator::faults::{Fault, FaultRule};
 use jiff::SignedDuration;
 use jiff::civil::Date;
 

@@ -44,19 +44,6 @@ impl Drop for Prometheus {
     }
 }
 
-fn prometheus_binary() -> Option<String> {
-    let bin = std::env::var("PROMETHEUS_BIN").unwrap_or_else(|_| "prometheus".to_owned());
-    let found = Command::new(&bin).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
-    if found {
-        return Some(bin);
-    }
-    if std::env::var_os("CI").is_some() || std::env::var_os("GONG_EXPORTER_REQUIRE_TOOLS").is_some() {
-        panic!("prometheus is not installed: apt-get install prometheus (or set PROMETHEUS_BIN)");
-    }
-    eprintln!("SKIPPED: prometheus not on PATH; scripts/test installs-and-requires it");
-    None
-}
-
 fn start_prometheus(bin: &str, target: std::net::SocketAddr) -> Prometheus {
     let dir = tempfile::tempdir().unwrap();
     let rules: Vec<String> = rule_files()
@@ -111,7 +98,7 @@ fn substitute(expr: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_panel_variable_and_rule_evaluates_in_a_real_prometheus() {
-    let Some(bin) = prometheus_binary() else { return };
+    let Some(bin) = tool("prometheus", "PROMETHEUS_BIN") else { return };
     let exporter = gong_exporter::start(demo_config(40)).await.unwrap();
     wait_ready(exporter.local_addr()).await;
     let prom = start_prometheus(&bin, exporter.local_addr());

@@ -332,3 +332,24 @@ pub async fn scrape(addr: SocketAddr) -> Metrics {
     );
     Metrics::parse(response.text().await.unwrap())
 }
+
+/// A tool the test needs (`prometheus`, `promtool`), or `$env_var` naming
+/// it. Missing: a panic where tools are required (CI, `scripts/test`),
+/// else `None` and a SKIPPED line.
+pub fn tool(name: &str, env_var: &str) -> Option<String> {
+    let bin = std::env::var(env_var).unwrap_or_else(|_| name.to_owned());
+    let found = std::process::Command::new(&bin)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok();
+    if found {
+        return Some(bin);
+    }
+    if std::env::var_os("CI").is_some() || std::env::var_os("GONG_EXPORTER_REQUIRE_TOOLS").is_some() {
+        panic!("{name} is not installed: apt-get install prometheus (or set {env_var})");
+    }
+    eprintln!("SKIPPED: {name} not on PATH; scripts/test installs-and-requires it");
+    None
+}

@@ -1,0 +1,228 @@
+//! `backfill` against the simulator: the file is strict OpenMetrics, promtool
+//! turns it into blocks, and a real Prometheus loaded with them answers the
+//! simulator's daily values at each day's timestamp.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use gong_exporter::backfill::{BackfillConfig, run};
+use gong_exporter::config::Credentials;
+use gong_exporter::secret::Secret;
+use gong_exporter::windows::start_of_day;
+use jiff::civil::Date;
+
+fn backfill_config(
+    sim: &gong_exporter::simulator::RunningSimulator,
+    from: Date,
+    to: Date,
+    output: &std::path::Path,
+) -> BackfillConfig {
+    BackfillConfig {
+        base_url: sim.base_url().parse().unwrap(),
+        credentials: Credentials::Basic { access_key: "demo".into(), secret: Secret::new("demo") },
+        // Learned from Gong, as on a first run.
+        time_zone: None,
+        rate_limit: 1000.0,
+        timeout: Duration::from_secs(5),
+        max_retries: 2,
+        from,
+        to,
+        output: output.to_owned(),
+        interaction: true,
+        include_user_email: true,
+        min_backoff: Duration::from_millis(20),
+    }
+}
+
+/// `(sample name, labels) -> [(timestamp, value)]`.
+type Samples = BTreeMap<(String, BTreeMap<String, String>), Vec<(i64, f64)>>;
+
+/// Reads the file the way promtool does (families, then series with
+/// timestamped samples) and checks each day's slice with a strict
+/// OpenMetrics parser: the parser keeps one point per series, so it is fed
+/// one timestamp at a time.
+fn parse_strictly(text: &str) -> Samples {
+    let body = text.strip_suffix("# EOF\n").expect("ends with # EOF");
+    let mut families: Vec<(String, Vec<(String, String, i64)>)> = Vec::new();
+    let mut in_header = false;
+    for line in body.lines() {
+        if line.starts_with('#') {
+            if !in_header {
+                families.push((String::new(), Vec::new()));
+                in_header = true;
+            }
+            let header = &mut families.last_mut().unwrap().0;
+            header.push_str(line);
+            header.push('\n');
+            continue;
+        }
+        in_header = false;
+        let mut parts = line.rsplitn(3, ' ');
+        let (Some(ts), Some(value), Some(series)) = (parts.next(), parts.next(), parts.next()) else {
+            panic!("not a timestamped sample: {line}");
+        };
+        let ts: i64 = ts.parse().unwrap_or_else(|_| panic!("timestamp in {line}"));
+        let samples = &mut families.last_mut().expect("a sample before any family").1;
+        if let Some((last_series, _, last_ts)) = samples.last() {
+            assert!(last_series != series || *last_ts < ts, "time order within a series: {line}");
+        }
+        samples.push((series.to_owned(), value.to_owned(), ts));
+    }
+    let names: Vec<_> = families.iter().map(|(h, _)| h.clone()).collect();
+    assert_eq!(names.len(), names.iter().collect::<std::collections::BTreeSet<_>>().len(), "each family once");
+    let timestamps: std::collections::BTreeSet<i64> =
+        families.iter().flat_map(|(_, s)| s.iter().map(|(_, _, ts)| *ts)).collect();
+    let mut samples = Samples::new();
+    for ts in timestamps {
+        let mut slice = String::new();
+        for (header, points) in &families {
+            let at: Vec<_> = points.iter().filter(|(_, _, t)| *t == ts).collect();
+            if !at.is_empty() {
+                slice.push_str(header);
+                for (series, value, _) in at {
+                    slice.push_str(&format!("{series} {value}\n"));
+                }
+            }
+        }
+        slice.push_str("# EOF\n");
+        for s in Metrics::parse(slice).series {
+            samples.entry((s.name, s.labels)).or_default().push((ts, s.value));
+        }
+    }
+    samples
+}
+
+fn series<'a>(samples: &'a Samples, family: &str, labels: &[(&str, &str)]) -> Vec<&'a Vec<(i64, f64)>> {
+    samples
+        .iter()
+        .filter(|((name, l), _)| {
+            name == family && labels.iter().all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+        })
+        .map(|(_, points)| points)
+        .collect()
+}
+
+struct Prometheus {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn query_at(prom: &Prometheus, expr: &str, time: i64) -> Vec<f64> {
+    let mut url = reqwest::Url::parse(&format!("{}/api/v1/query", prom.url)).unwrap();
+    url.query_pairs_mut().append_pair("query", expr).append_pair("time", &time.to_string());
+    let body: serde_json::Value =
+        serde_json::from_slice(&reqwest::get(url).await.unwrap().bytes().await.unwrap()).unwrap();
+    assert_eq!(body["status"], "success", "{expr}: {body}");
+    body["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["value"][1].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_blocks_load_into_prometheus_with_the_daily_values() {
+    let cal = Calendar::now();
+    // Two records per page: every query spans pages.
+    let sim = start_simulator(fixture(&cal), 2, 1000.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("gong.om");
+    let from = cal.days_ago(12);
+    let summary = run(backfill_config(&sim, from, cal.today, &output)).await.unwrap();
+    assert_eq!(summary.days, 12);
+
+    // Sample time of day D: the start of the next company day, when the
+    // live exporter would start showing D as "yesterday".
+    let at = |days_ago: i64| start_of_day(cal.days_ago(days_ago - 1), &cal.tz).as_second();
+    let text = std::fs::read_to_string(&output).unwrap();
+    assert!(text.ends_with("# EOF\n"));
+    let samples = parse_strictly(&text);
+    let a = REP_A.to_string();
+    let hosted = series(&samples, "gong_activity_calls_as_host", &[("user_id", &a), ("window", "1d")]);
+    assert_eq!(hosted.len(), 1);
+    let by_time: BTreeMap<i64, f64> = hosted[0].iter().copied().collect();
+    assert_eq!((by_time[&at(10)], by_time[&at(3)], by_time[&at(1)], by_time[&at(2)]), (10.0, 4.0, 3.0, 0.0));
+    assert_eq!(hosted[0].len(), 12, "one sample per day");
+    let counter = series(&samples, "gong_activity_calls_as_host_cumulative_total", &[("user_id", &a)]);
+    assert_eq!(counter[0].first(), Some(&(at(12), 0.0)), "the counter starts at zero on the first day");
+    assert!(counter[0].contains(&(at(10), 10.0)));
+    assert_eq!(counter[0].last(), Some(&(at(1), 17.0)));
+    assert!(counter[0].windows(2).all(|w| w[0].0 < w[1].0 && w[0].1 <= w[1].1), "time-ordered, never decreasing");
+    assert_eq!(
+        series(&samples, "gong_user_info", &[]).len(),
+        5,
+        "every user, for team joins over the backfilled range"
+    );
+    assert!(!text.contains("gong_exporter_"), "no self-metrics in a backfill");
+
+    let (Some(promtool), Some(prometheus)) = (tool("promtool", "PROMTOOL_BIN"), tool("prometheus", "PROMETHEUS_BIN"))
+    else {
+        return;
+    };
+    let data = dir.path().join("data");
+    let created = Command::new(&promtool)
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&output)
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "promtool: {}", String::from_utf8_lossy(&created.stderr));
+
+    std::fs::write(dir.path().join("prometheus.yml"), "global:\n  scrape_interval: 1m\n").unwrap();
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let prom = Prometheus {
+        child: Command::new(&prometheus)
+            .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            // Blocks older than the retention would be deleted on load.
+            .arg("--storage.tsdb.retention.time=100y")
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let mut ready = false;
+    for _ in 0..200 {
+        if reqwest::get(format!("{}/-/ready", prom.url)).await.is_ok_and(|r| r.status().is_success()) {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "prometheus did not become ready");
+
+    let rep_a = format!("user_id=\"{a}\"");
+    for (days_ago, gauge, total) in [(10, 10.0, 10.0), (3, 4.0, 14.0), (1, 3.0, 17.0)] {
+        let expr = format!("gong_activity_calls_as_host{{{rep_a},window=\"1d\"}}");
+        assert_eq!(query_at(&prom, &expr, at(days_ago)).await, [gauge], "{expr} {days_ago} days ago");
+        let expr = format!("gong_activity_calls_as_host_cumulative_total{{{rep_a}}}");
+        assert_eq!(query_at(&prom, &expr, at(days_ago)).await, [total], "{expr} {days_ago} days ago");
+    }
+    let b = REP_B.to_string();
+    let expr = format!("gong_activity_calls_brand_new{{user_id=\"{b}\",window=\"1d\"}}");
+    assert_eq!(query_at(&prom, &expr, at(1)).await, [7.0], "a field Gong added later");
+    let expr = format!("gong_interaction_talk_ratio{{{rep_a},window=\"1d\"}}");
+    assert_eq!(query_at(&prom, &expr, at(1)).await, [0.42]);
+    let expr =
+        format!("gong_scorecard_reviews{{scorecard_id=\"{SCORECARD_2}\",window=\"1d\",review_method=\"MANUAL\"}}");
+    assert_eq!(query_at(&prom, &expr, at(10)).await, [1.0]);
+    let expr = format!("sum(gong_scorecard_reviews_cumulative_total{{scorecard_id=\"{SCORECARD_1}\"}})");
+    assert_eq!(query_at(&prom, &expr, at(1)).await, [2.0]);
+    assert_eq!(query_at(&prom, "count(gong_user_info)", at(5)).await, [5.0]);
+}
