@@ -46,7 +46,13 @@ start_exporter() { # users rate port -> sets $pid and $ready (seconds until /-/r
 }
 
 echo "== 1. encode (criterion): snapshot -> bytes"
-GONG_BENCH_USERS=$encode_users cargo bench --locked --bench encode -- "${criterion[@]}" 2>&1 | tee "$out/criterion.txt" | grep -E "users:|time:|thrpt:|Success" || true
+# A failed build or bench must fail the script, not vanish in a pipe.
+if ! GONG_BENCH_USERS=$encode_users cargo bench --locked --bench encode -- "${criterion[@]}" >"$out/criterion.txt" 2>&1; then
+  tail -30 "$out/criterion.txt" >&2
+  echo "bench/run.sh: the encode benchmark failed" >&2
+  exit 1
+fi
+grep -E "users:|time:|thrpt:|Success" "$out/criterion.txt" || true
 
 echo "== exporter with $users users"
 start_exporter "$users" 1000000 "$port"

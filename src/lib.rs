@@ -104,7 +104,7 @@ impl Exporter {
 pub async fn start(config: Config) -> Result<Exporter, StartError> {
     let telemetry = Arc::new(Telemetry::new());
     let shared = Shared::new(Arc::clone(&telemetry));
-    let counters = counters::Counters::open(config.storage_path.as_deref(), config.counters_start_date)?;
+    let counters = counters::Counters::open(config.storage_path.as_deref(), counting_start(&config))?;
 
     let (simulator, base_url, credentials, time_zone) = match &config.source {
         Source::Gong { base_url, credentials } => {
@@ -177,6 +177,22 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
     let tls = config.web_config.as_ref().is_some_and(|(_, w)| w.tls.is_some());
     tracing::info!(%addr, path = %config.telemetry_path, tls, version = VERSION, revision = REVISION, "gong-exporter listening");
     Ok(Exporter { addr, shared, handle, server, poller, watcher, simulator })
+}
+
+/// `--counters.start-date`; in `--demo` without stored state, the start of
+/// the largest window, so the demo shows counters with history at once (the
+/// simulated company has no real history to double count).
+fn counting_start(config: &Config) -> Option<jiff::civil::Date> {
+    if config.counters_start_date.is_some() || config.storage_path.is_some() {
+        return config.counters_start_date;
+    }
+    let Source::Demo { .. } = config.source else {
+        return None;
+    };
+    let zone = windows::parse_time_zone(DEMO_TIME_ZONE).ok()?;
+    let today = windows::company_date(config.clock.now(), &zone);
+    let days = i64::from(config.largest_window().days());
+    today.checked_sub(jiff::Span::new().days(days)).ok()
 }
 
 fn report(result: std::io::Result<()>) {

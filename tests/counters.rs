@@ -225,3 +225,27 @@ async fn a_key_without_the_day_by_day_scope_still_counts_reviews() {
     assert_eq!(m.value("gong_exporter_poll_success", &[("endpoint", "activity_aggregate")]), 1.0);
     exporter.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_counts_the_largest_window_and_day_by_day_agrees_with_aggregate() {
+    let exporter = gong_exporter::start(demo_config(40)).await.unwrap();
+    let m =
+        wait_for_metrics(exporter.local_addr(), "demo counters", |m| !m.matching(CALLS_AS_HOST, &[]).is_empty()).await;
+    // Counting starts with the 28d window's first day, so every user's
+    // total equals Gong's aggregate for 28d: two endpoints, one answer.
+    let mut compared = 0;
+    for family in ["calls_as_host", "others_calls_listened_to", "calls_gave_feedback", "calls_scorecards_filled"] {
+        for gauge in m.matching(&format!("gong_activity_{family}"), &[("window", "28d")]) {
+            let user = gauge.labels["user_id"].as_str();
+            let total = m.get(&format!("gong_activity_{family}_cumulative_total"), &[("user_id", user)]);
+            assert_eq!(total.unwrap_or(0.0), gauge.value, "{family} of {user}");
+            compared += usize::from(gauge.value > 0.0);
+        }
+    }
+    assert!(compared > 40, "compared {compared} non-zero totals");
+    let reviews: f64 = m.matching(REVIEWS, &[]).iter().map(|s| s.value).sum();
+    let reviews_28d: f64 = m.matching("gong_scorecard_reviews", &[("window", "28d")]).iter().map(|s| s.value).sum();
+    assert_eq!(reviews, reviews_28d);
+    assert!(reviews > 0.0);
+    exporter.shutdown().await;
+}
