@@ -48,7 +48,9 @@ type Samples = BTreeMap<(String, BTreeMap<String, String>), Vec<(i64, f64)>>;
 /// one timestamp at a time.
 fn parse_strictly(text: &str) -> Samples {
     let body = text.strip_suffix("# EOF\n").expect("ends with # EOF");
-    let mut families: Vec<(String, Vec<(String, String, i64)>)> = Vec::new();
+    // Header lines, then (series, value, timestamp) per sample.
+    type Family = (String, Vec<(String, String, i64)>);
+    let mut families: Vec<Family> = Vec::new();
     let mut in_header = false;
     for line in body.lines() {
         if line.starts_with('#') {
