@@ -12,7 +12,8 @@ ARG GIT_REVISION=unknown
 ENV GIT_REVISION=${GIT_REVISION}
 # Alpine's Rust targets musl, which links statically.
 RUN cargo build --release --locked --bin gong-exporter \
- && strip target/release/gong-exporter
+ && strip target/release/gong-exporter \
+ && mkdir -p /state
 
 FROM gcr.io/distroless/static-debian12:nonroot
 ARG VERSION=0.1.0
@@ -23,6 +24,9 @@ LABEL org.opencontainers.image.title="gong-exporter" \
       org.opencontainers.image.revision="${GIT_REVISION}" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=build /src/target/release/gong-exporter /gong-exporter
+# Counter state (--storage.path) for a volume; owned by the nonroot user so
+# a fresh named volume is writable.
+COPY --from=build --chown=65532:65532 /state /var/lib/gong-exporter
 # distroless's "nonroot" user.
 USER 65532:65532
 EXPOSE 9863

@@ -124,7 +124,15 @@ fn compose_stack_wires_exporter_prometheus_and_grafana() {
     let services = get(&compose, "services");
     let exporter = &services["gong-exporter"];
     assert_eq!(text(exporter, "build"), ".");
-    assert!(exporter["command"].as_sequence().unwrap().iter().any(|a| a == "--demo"));
+    let command: Vec<String> =
+        exporter["command"].as_sequence().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect();
+    assert!(command.iter().any(|a| a == "--demo"));
+    let cli = <gong_exporter::config::Cli as clap::Parser>::try_parse_from(
+        std::iter::once("gong-exporter".to_owned()).chain(command),
+    )
+    .expect("the compose command parses");
+    let config = gong_exporter::config::Config::from_args(cli.exporter).expect("the compose command is valid");
+    let state = config.storage_path.expect("the demo keeps counter state");
     for (service, port) in [("gong-exporter", "9863:9863"), ("prometheus", "9090:9090"), ("grafana", "3000:3000")] {
         assert!(services[service]["ports"].as_sequence().unwrap().iter().any(|p| p == port), "{service} {port}");
     }
@@ -134,10 +142,15 @@ fn compose_stack_wires_exporter_prometheus_and_grafana() {
             let spec = volume.as_str().unwrap();
             let (source, target) = spec.split_once(':').unwrap();
             let target = target.trim_end_matches(":ro");
-            assert!(repo_path(source.trim_start_matches("./")).exists(), "{name:?}: {source} does not exist");
+            if source.starts_with("./") {
+                assert!(repo_path(source.trim_start_matches("./")).exists(), "{name:?}: {source} does not exist");
+            } else {
+                assert!(compose["volumes"].get(source).is_some(), "{name:?}: named volume {source} is not declared");
+            }
             mounts.insert(target.to_owned(), source.to_owned());
         }
     }
+    assert!(mounts.contains_key(state.to_str().unwrap()), "a volume holds --storage.path");
     // Prometheus loads every rule file and scrapes the exporter by its service name.
     let prometheus = yaml("deploy/compose/prometheus.yml");
     assert_eq!(mounts["/etc/prometheus/alerts"], "./alerts");
@@ -196,6 +209,19 @@ fn kubernetes_manifests_agree_with_each_other_and_the_binary() {
     argv.extend(args);
     let cli = <gong_exporter::config::Cli as clap::Parser>::try_parse_from(argv).expect("Deployment args parse");
     assert_eq!(cli.exporter.listen_address.port(), 9863);
+    // The counter state lives on the claimed volume, writable by the pod's group.
+    let pvc = yaml("deploy/kubernetes/pvc.yaml");
+    let storage = cli.exporter.storage_path.expect("--storage.path is set");
+    let mount = container["volumeMounts"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|m| std::path::Path::new(&text(m, "mountPath")) == storage)
+        .expect("a volume is mounted at --storage.path");
+    let volume =
+        pod["volumes"].as_sequence().unwrap().iter().find(|v| v["name"] == mount["name"]).expect("the mounted volume");
+    assert_eq!(text(volume, "persistentVolumeClaim.claimName"), text(&pvc, "metadata.name"));
+    assert_eq!(get(pod, "securityContext.fsGroup").as_u64(), Some(65532));
     // Secret keys are the env vars the binary reads.
     let secret_keys: Vec<&str> =
         secret["stringData"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap()).collect();
