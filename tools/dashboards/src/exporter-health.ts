@@ -86,6 +86,14 @@ export default dashboard({
       12,
       6,
     ),
-    table("Build", [{ expr: `max by (instance, version) (gong_exporter_build_info{${I}})`, legend: "Up" }], ["instance", "version"], {}, 24, 4),
+    table(
+      "Cumulative counters complete until",
+      [{ expr: `max by (counters) (gong_exporter_counted_until_timestamp_seconds{${I}}) * 1000`, legend: "Every day before" }],
+      ["counters"],
+      { unit: "dateTimeAsIso", description: "Start of the first company day not yet added to the *_cumulative_total counters; normally today's midnight." },
+      12,
+      4,
+    ),
+    table("Build", [{ expr: `max by (instance, version) (gong_exporter_build_info{${I}})`, legend: "Up" }], ["instance", "version"], {}, 12, 4),
   ],
 });

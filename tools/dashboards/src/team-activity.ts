@@ -1,5 +1,5 @@
 import { bars, dashboard, row, stat, table, timeseries } from "./lib.js";
-import { peopleVariables, perUser, team } from "./common.js";
+import { WHO, peopleVariables, perUser, team } from "./common.js";
 
 const FIELDS: Array<[string, string]> = [
   ["calls_as_host", "Calls hosted"],
@@ -18,6 +18,9 @@ const FIELDS: Array<[string, string]> = [
 ];
 
 const total = (field: string) => `sum(${team(field)})`;
+/** A team's count over the dashboard's time range, from the counters. */
+const overRange = (field: string) =>
+  `sum by (manager_name) (increase(gong_activity_${field}_cumulative_total[$__range]) * on (user_id) group_left (manager_name) ${WHO})`;
 const perDay = (field: string) =>
   `sum by (window) (gong:team_activity:sum{field="${field}", manager_name=~"\${manager:regex}"})` +
   ` / on (window) ((gong_exporter_window_end_timestamp_seconds - gong_exporter_window_start_timestamp_seconds) / 86400)`;
@@ -49,6 +52,11 @@ export default dashboard({
       {},
       24,
     ),
+
+    row("Over the dashboard's time range (cumulative counters; a day counts after its midnight)"),
+    bars("Calls hosted by team", [{ expr: overRange("calls_as_host"), legend: "{{manager_name}}" }], { decimals: 0 }),
+    bars("Others' calls listened to by team", [{ expr: overRange("others_calls_listened_to"), legend: "{{manager_name}}" }], { decimals: 0 }),
+    bars("Feedback given by team", [{ expr: overRange("calls_gave_feedback"), legend: "{{manager_name}}" }], { decimals: 0 }),
 
     row("Leaderboards, $window"),
     bars("Most calls hosted", [{ expr: `topk(10, ${perUser("gong_activity_calls_as_host")})`, legend: "{{user_name}}" }]),
