@@ -246,3 +246,48 @@ async fn sigterm_mid_cycle_exits_within_five_seconds() {
     assert!(status.success(), "{status:?}");
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_subcommand_writes_the_file_and_reports_progress() {
+    let cal = Calendar::now();
+    let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("history.om");
+    let (from, to) = (cal.days_ago(40).to_string(), cal.today.to_string());
+    let base_url = sim.base_url();
+    let args = [
+        "backfill",
+        "--gong.base-url",
+        &base_url,
+        "--gong.rate-limit",
+        "1000",
+        "--from",
+        &from,
+        "--to",
+        &to,
+        "--output",
+        output.to_str().unwrap(),
+    ];
+    let out = tokio::task::spawn_blocking({
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        move || {
+            Command::new(BIN)
+                .args(&args)
+                .env("GONG_ACCESS_KEY", "demo")
+                .env("GONG_ACCESS_KEY_SECRET", "demo")
+                .env_remove("GONG_TIMEZONE")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // 40 days: two chunks of up to 31 days, one progress line each.
+    assert!(stderr.contains("backfill: 40 days") && stderr.contains("Asia/Tokyo"), "{stderr}");
+    assert!(stderr.contains("(1/2 chunks") && stderr.contains("(2/2 chunks"), "{stderr}");
+    let text = std::fs::read_to_string(&output).unwrap();
+    assert!(text.ends_with("# EOF\n") && text.contains("gong_activity_calls_as_host_cumulative_total{"));
+    assert!(!dir.path().join("history.om.parts").exists(), "scratch files removed");
+}
