@@ -173,6 +173,8 @@ pub async fn run(config: BackfillConfig) -> Result<BackfillSummary, BackfillErro
                 scorecards: Some(Arc::new(ScorecardTable::build(&reviews, &bounds, &tz))),
                 users: Some(Arc::clone(&users)),
                 counters: Some(Arc::new(totals.clone())),
+                // One request per manager and day: left to the live collector.
+                coaching: None,
             };
             let text = encode_snapshot(Arc::new(snapshot), config.include_user_email);
             writer.add_day(&text, start_of_day(next, &tz).as_second())?;

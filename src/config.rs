@@ -196,6 +196,11 @@ pub struct ExporterArgs {
     /// first created. Needs --storage.path.
     #[arg(long = "counters.start-date", value_name = "DATE", value_parser = parse_past_date)]
     pub counters_start_date: Option<Date>,
+
+    /// Collect manager coaching from Gong's coaching endpoint, once a day:
+    /// one request per workspace x manager x window.
+    #[arg(long = "collector.coaching", default_value_t = true, action = clap::ArgAction::Set)]
+    pub coaching: bool,
 }
 
 /// Flags of `gong-exporter simulate`.
@@ -232,6 +237,11 @@ pub struct SimulateArgs {
     /// JSON file of fault rules to inject (see README, "Simulator").
     #[arg(long = "faults", value_name = "FILE")]
     pub faults: Option<PathBuf>,
+
+    /// `false` answers /v2/coaching with 404, like an account whose plan
+    /// lacks coaching.
+    #[arg(long = "coaching", default_value_t = true, action = clap::ArgAction::Set)]
+    pub coaching: bool,
 }
 
 /// Log line formats.
@@ -292,6 +302,8 @@ pub struct Config {
     pub counters_start_date: Option<Date>,
     /// Where company dates come from (not a flag: tests move it).
     pub clock: Clock,
+    /// `--collector.coaching`.
+    pub coaching: bool,
 }
 
 /// A configuration that cannot run; the message names the flag or env var.
@@ -366,6 +378,7 @@ impl Config {
             storage_path: args.storage_path,
             counters_start_date: args.counters_start_date,
             clock: Clock::system(),
+            coaching: args.coaching,
         })
     }
 

@@ -172,6 +172,7 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
         poll_interval: config.poll_interval,
         include_user_email: config.include_user_email,
         clock: config.clock.clone(),
+        coaching: config.coaching,
     };
     let poller = tokio::spawn(Poller::new(Arc::new(client), settings, Arc::clone(&shared), counters).run());
     let tls = config.web_config.as_ref().is_some_and(|(_, w)| w.tls.is_some());
@@ -239,6 +240,7 @@ pub async fn run_simulator(args: SimulateArgs) -> Result<(), StartError> {
         access_key_secret: args.access_key_secret,
         bearer_token: None,
         clock: clock::Clock::system(),
+        coaching_enabled: args.coaching,
     };
     let rules = match &args.faults {
         Some(path) => {

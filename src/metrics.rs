@@ -447,13 +447,63 @@ impl SnapshotCollector {
     }
 }
 
+impl SnapshotCollector {
+    /// `gong_coaching_<metric>`, one family per metric name Gong used.
+    fn encode_coaching(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
+        let Some(table) = &self.snapshot.coaching else {
+            return Ok(());
+        };
+        for (index, metric) in table.metrics.iter().enumerate() {
+            let index = index as u16;
+            let name = &metric.gong_name;
+            let shown = if name.chars().all(|c| c.is_ascii_alphanumeric()) { name.as_str() } else { "(renamed)" };
+            let help = format!(
+                "Calls of the report on which the manager did `{shown}` in the window, from Gong's coaching endpoint (collected once a day). {CACHED}"
+            );
+            let mut family = encoder.encode_descriptor(&metric.metric, &help, None, MetricType::Gauge)?;
+            for row in &table.rows {
+                let Ok(at) = row.values.binary_search_by_key(&index, |(i, _)| *i) else {
+                    continue;
+                };
+                family
+                    .encode_family(&CoachingSeries { row, include_email: self.include_email })?
+                    .encode_gauge(&row.values[at].1)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `{manager_id, manager_email, report_id, report_email, workspace_id, window}`.
+struct CoachingSeries<'a> {
+    row: &'a crate::snapshot::CoachingRow,
+    include_email: bool,
+}
+
+impl EncodeLabelSet for CoachingSeries<'_> {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> std::fmt::Result {
+        let r = self.row;
+        label(encoder, "manager_id", r.manager_id)?;
+        if self.include_email {
+            label(encoder, "manager_email", r.manager_email.as_str())?;
+        }
+        label(encoder, "report_id", r.report_id)?;
+        if self.include_email {
+            label(encoder, "report_email", r.report_email.as_str())?;
+        }
+        label(encoder, "workspace_id", r.workspace_id)?;
+        label(encoder, "window", r.window.as_str())
+    }
+}
+
 impl Collector for SnapshotCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
         self.encode_activity(&mut encoder)?;
         self.encode_interaction(&mut encoder)?;
         self.encode_scorecards(&mut encoder)?;
         self.encode_users(&mut encoder)?;
-        self.encode_counters(&mut encoder)
+        self.encode_counters(&mut encoder)?;
+        self.encode_coaching(&mut encoder)
     }
 }
 
@@ -520,6 +570,19 @@ mod tests {
             scorecards: Some(Arc::new(ScorecardTable::build(&scorecards, &bounds, &tz))),
             users: Some(Arc::new(UserTable::build(users))),
             counters: Some(Arc::new(counters)),
+            coaching: Some(Arc::new(crate::snapshot::CoachingTable::build(
+                vec![crate::snapshot::CoachingAnswer {
+                    window: "1d".into(),
+                    workspace_id: GongId(623_457_276_584_334),
+                    data: serde_json::from_value(serde_json::json!([
+                        {"manager": {"id": "12345678901234567890", "emailAddress": "boss@example.com"},
+                         "directReportsMetrics": [{"report": {"id": "9007199254740993", "emailAddress": email},
+                           "metrics": {"callsListenedTo": ["1", "2"], field: ["3"]}}]}
+                    ]))
+                    .unwrap(),
+                }],
+                None,
+            ))),
         }
     }
 

@@ -11,17 +11,21 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use axum::body::Bytes;
 use jiff::Timestamp;
+use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use tokio::time::Instant;
 
 use crate::budget::{DailyBudget, Pace};
 use crate::clock::Clock;
 use crate::counters::{CounterKind, Counters, chunks};
-use crate::gong::models::{AnsweredScorecard, GongUser, PersonInteraction, UserAggregateActivity};
+use crate::gong::models::{AnsweredScorecard, GongId, GongUser, PersonInteraction, UserAggregateActivity};
 use crate::gong::{Endpoint, Fetched, GongClient, GongError};
 use crate::metrics::encode_snapshot;
-use crate::snapshot::{ActivityTable, DataSnapshot, InteractionTable, ScorecardTable, UserTable, replace_window};
-use crate::telemetry::{CounterLabels, EndpointLabels, RecordLabels, Telemetry, WindowLabels};
+use crate::snapshot::{
+    ActivityTable, CoachingAnswer, CoachingTable, DataSnapshot, InteractionTable, ScorecardTable, UserTable,
+    replace_window,
+};
+use crate::telemetry::{CollectorLabels, CounterLabels, EndpointLabels, RecordLabels, Telemetry, WindowLabels};
 use crate::windows::{
     Window, WindowBounds, all_window_bounds, company_date, next_company_midnight, parse_time_zone, start_of_day,
     window_bounds,
@@ -35,6 +39,11 @@ pub const AFTER_MIDNIGHT: Duration = Duration::from_secs(120);
 /// Days per day-by-day or scorecards query when counters catch up: a page
 /// of 100 users x 31 days stays small, and a failure loses at most a month.
 const CATCH_UP_CHUNK_DAYS: i64 = 31;
+
+/// Coaching requests that must all answer 404, with none answering data,
+/// before the collector concludes the plan lacks coaching: one manager
+/// without data must not turn it off.
+const COACHING_PROBES: usize = 5;
 
 /// The encoded data part of `/metrics`, replaced whole on each publish.
 #[derive(Debug, Default)]
@@ -109,6 +118,8 @@ pub struct PollerSettings {
     pub include_user_email: bool,
     /// Where company dates come from.
     pub clock: Clock,
+    /// `--collector.coaching`.
+    pub coaching: bool,
 }
 
 /// Polls Gong and publishes snapshots into [`Shared`].
@@ -123,6 +134,11 @@ pub struct Poller {
     warned_zone_mismatch: bool,
     budget: DailyBudget,
     counters: Counters,
+    /// Company day the coaching collector last ran to completion (or was
+    /// skipped for the budget): it runs once a day.
+    coaching_done: Option<Date>,
+    /// Company day Gong refused coaching (plan or scope): off until the next.
+    coaching_off: Option<Date>,
 }
 
 /// Results of one cycle, before they are folded into the snapshot.
@@ -193,6 +209,8 @@ impl Poller {
             warned_zone_mismatch: false,
             budget,
             counters,
+            coaching_done: None,
+            coaching_off: None,
         }
     }
 
@@ -265,10 +283,14 @@ impl Poller {
     pub async fn run_cycle(&mut self, deadline: Instant) {
         let results = self.fetch_all(deadline).await;
         let counters = self.update_counters(&results, deadline).await;
+        let coaching = self.update_coaching(&results, deadline).await;
         let requests = self.client.requests_sent();
         self.apply(results);
         if let Some(outcome) = counters {
             self.record(Endpoint::ActivityDayByDay, outcome);
+        }
+        if let Some(outcome) = coaching {
+            self.record(Endpoint::Coaching, outcome);
         }
         if self.counters.next_day(CounterKind::Activity).is_some() {
             self.snapshot.counters = Some(self.counters.totals());
@@ -456,6 +478,138 @@ impl Poller {
         Some(outcome)
     }
 
+    /// The coaching collector: once a company day (and at start), one
+    /// `GET /v2/coaching` per workspace, manager and window. Gong refusing it
+    /// (403, or 404 on every one of the first requests: the plan lacks
+    /// coaching) turns it off until the next company day. `None` when it did
+    /// not run this cycle.
+    async fn update_coaching(&mut self, cycle: &CycleResults, deadline: Instant) -> Option<Outcome> {
+        let enabled =
+            self.shared.telemetry.collector_enabled.get_or_create_owned(&CollectorLabels { collector: "coaching" });
+        if !self.settings.coaching {
+            enabled.set(0);
+            return None;
+        }
+        let tz = self.time_zone.clone().filter(|tz| *tz == cycle.time_zone)?;
+        let today = company_date(self.settings.clock.now(), &tz);
+        if self.coaching_off == Some(today) {
+            return None;
+        }
+        enabled.set(1);
+        if self.coaching_done == Some(today) {
+            return None;
+        }
+        let users = match cycle.users.results.first() {
+            Some((_, Ok(fetched))) => UserTable::build(fetched.items.clone()),
+            _ => self.snapshot.users.as_deref().cloned()?,
+        };
+        let mut managers: Vec<GongId> = users.users.iter().filter_map(|u| u.manager_id).collect();
+        managers.sort_unstable();
+        managers.dedup();
+        // Managers are users others report to; inactive ones coach nobody.
+        managers.retain(|m| users.users.iter().any(|u| u.id == *m && u.active));
+
+        let started = Instant::now();
+        let mut outcome =
+            Outcome { ok: true, abandoned: false, error: None, records: Vec::new(), elapsed: Duration::ZERO };
+        let workspaces = match self.client.workspaces(deadline).await {
+            Ok(fetched) if fetched.pages == 0 => return self.coaching_refused(today, "404 on /v2/workspaces"),
+            Ok(fetched) => fetched.items,
+            Err(GongError::Forbidden { .. }) => return self.coaching_refused(today, "403 on /v2/workspaces"),
+            Err(error) => {
+                log_failure(Endpoint::Coaching, "", &error);
+                outcome.ok = false;
+                outcome.abandoned = matches!(error, GongError::RetryAfterTooLong { .. });
+                outcome.error = Some(error.to_string());
+                outcome.elapsed = started.elapsed();
+                return Some(outcome);
+            }
+        };
+        let total = workspaces.len() * managers.len() * cycle.bounds.len();
+        let left = self.budget.allowance().saturating_sub(self.budget.used(self.client.requests_sent()));
+        if total as u64 > left {
+            let reason = format!(
+                "coaching needs {total} requests ({} workspaces x {} managers x {} windows) and today's budget share has {left} left: skipped until tomorrow; raise --gong.budget-share, narrow --stats.windows, or set --collector.coaching=false",
+                workspaces.len(),
+                managers.len(),
+                cycle.bounds.len()
+            );
+            tracing::warn!("{reason}");
+            self.coaching_done = Some(today);
+            outcome.ok = false;
+            outcome.error = Some(reason);
+            outcome.elapsed = started.elapsed();
+            return Some(outcome);
+        }
+
+        let probes = total.min(COACHING_PROBES);
+        let (mut answered, mut not_found) = (0usize, 0usize);
+        let mut answers = Vec::new();
+        'fetch: for workspace in &workspaces {
+            for manager in &managers {
+                for b in &cycle.bounds {
+                    let (from, to) = (iso_instant(b.start, &tz), iso_instant(b.end, &tz));
+                    match self.client.coaching(workspace.id, *manager, &from, &to, deadline).await {
+                        Ok(Some(data)) => {
+                            answered += 1;
+                            answers.push(CoachingAnswer { window: b.window.label(), workspace_id: workspace.id, data });
+                        }
+                        Ok(None) => {
+                            not_found += 1;
+                            if answered == 0 && not_found >= probes {
+                                return self.coaching_refused(today, "404 on /v2/coaching");
+                            }
+                        }
+                        Err(GongError::Forbidden { .. }) => return self.coaching_refused(today, "403 on /v2/coaching"),
+                        Err(error) => {
+                            log_failure(Endpoint::Coaching, &b.window.label(), &error);
+                            outcome.ok = false;
+                            outcome.abandoned = matches!(error, GongError::RetryAfterTooLong { .. });
+                            outcome.error = Some(error.to_string());
+                            break 'fetch;
+                        }
+                    }
+                }
+            }
+        }
+        outcome.elapsed = started.elapsed();
+        if !outcome.ok {
+            return Some(outcome);
+        }
+        let table = CoachingTable::build(answers, Some(&users));
+        for b in &cycle.bounds {
+            let window = b.window.label();
+            let rows = table.rows.iter().filter(|r| r.window == window).count();
+            outcome.records.push((window, rows));
+        }
+        self.snapshot.coaching = Some(Arc::new(table));
+        self.coaching_done = Some(today);
+        Some(outcome)
+    }
+
+    /// Gong will not serve coaching to this account: off for the rest of
+    /// the company day, its series gone rather than stale.
+    fn coaching_refused(&mut self, today: Date, reason: &str) -> Option<Outcome> {
+        tracing::warn!(
+            reason,
+            "Gong's coaching endpoint is not available to this account (plan without coaching, or a key without api:coaching:read): the coaching collector is off until tomorrow (company time); other endpoints are unaffected"
+        );
+        self.coaching_off = Some(today);
+        self.snapshot.coaching = None;
+        let t = &self.shared.telemetry;
+        t.collector_enabled.get_or_create(&CollectorLabels { collector: "coaching" }).set(0);
+        let labels = EndpointLabels { endpoint: Endpoint::Coaching };
+        t.poll_success.remove(&labels);
+        t.last_success.remove(&labels);
+        t.poll_duration.remove(&labels);
+        let mut status = self.shared.status.lock().expect("status lock");
+        let entry = status.entry(Endpoint::Coaching).or_default();
+        entry.last_attempt = Some(Timestamp::now());
+        entry.ok = false;
+        entry.error = Some(format!("off until tomorrow: Gong refused coaching ({reason})"));
+        None
+    }
+
     /// Whether this exporter has sent its whole share of today's requests.
     fn budget_spent(&self) -> bool {
         self.budget.used(self.client.requests_sent()) >= self.budget.allowance()
@@ -590,6 +744,12 @@ impl Poller {
             entry.records = total;
         }
     }
+}
+
+/// An instant as Gong's coaching endpoint takes it: ISO-8601 with the
+/// company's offset, e.g. `2024-11-01T00:00:00-07:00`.
+fn iso_instant(t: Timestamp, tz: &TimeZone) -> String {
+    jiff::fmt::strtime::format("%Y-%m-%dT%H:%M:%S%:z", &t.to_zoned(tz.clone())).unwrap_or_else(|_| t.to_string())
 }
 
 /// The zone furthest behind UTC: its calendar date is never ahead of any

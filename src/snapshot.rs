@@ -23,6 +23,8 @@ pub struct DataSnapshot {
     pub users: Option<Arc<UserTable>>,
     /// Cumulative counters; `None` until counting has begun.
     pub counters: Option<Arc<crate::counters::CounterTotals>>,
+    /// Coaching per manager and report; `None` when not collected.
+    pub coaching: Option<Arc<CoachingTable>>,
 }
 
 impl DataSnapshot {
@@ -34,7 +36,8 @@ impl DataSnapshot {
         let scorecards = self.scorecards.as_ref().map_or(0, |s| s.series_count());
         let users = self.users.as_ref().map_or(0, |u| u.users.len());
         let counters = self.counters.as_ref().map_or(0, |c| c.series_count());
-        activity + interaction + scorecards + users + counters
+        let coaching = self.coaching.as_ref().map_or(0, |c| c.rows.iter().map(|r| r.values.len()).sum());
+        activity + interaction + scorecards + users + counters + coaching
     }
 }
 
@@ -281,6 +284,112 @@ fn add_review(window: &mut ScorecardWindow, record: &AnsweredScorecard) {
             window.overall.entry((scorecard, record.reviewed_user_id)).or_default().add(score);
         }
     }
+}
+
+/// A coaching metric as Gong names it and the family it becomes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoachingMetric {
+    /// e.g. `callsListenedTo`.
+    pub gong_name: String,
+    /// e.g. `gong_coaching_calls_listened_to`.
+    pub metric: String,
+}
+
+/// What one manager did on one report's calls in one window and workspace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoachingRow {
+    pub window: String,
+    pub workspace_id: GongId,
+    pub manager_id: GongId,
+    pub manager_email: String,
+    pub report_id: GongId,
+    pub report_email: String,
+    /// `(index into CoachingTable::metrics, calls)`.
+    pub values: Vec<(u16, u64)>,
+}
+
+/// One `GET /v2/coaching` answer and what it was asked for.
+#[derive(Debug, Clone)]
+pub struct CoachingAnswer {
+    pub window: String,
+    pub workspace_id: GongId,
+    pub data: Vec<crate::gong::models::ManagerCoaching>,
+}
+
+/// Coaching of every manager's reports, per window and workspace.
+#[derive(Debug, Clone, Default)]
+pub struct CoachingTable {
+    /// Every metric seen, sorted by family name.
+    pub metrics: Vec<CoachingMetric>,
+    pub rows: Vec<CoachingRow>,
+}
+
+impl CoachingTable {
+    /// Builds the table. Emails come from Gong's answer, else from `users`;
+    /// a `(window, workspace, manager, report)` Gong lists twice keeps its
+    /// first entry, and of two metric names with the same snake_case form
+    /// the first in name order owns the family.
+    pub fn build(answers: Vec<CoachingAnswer>, users: Option<&UserTable>) -> Self {
+        let email_of: std::collections::HashMap<GongId, &str> =
+            users.map(|t| t.users.iter().map(|u| (u.id, u.email.as_str())).collect()).unwrap_or_default();
+        let email = |person: &crate::gong::models::CoachingUser| {
+            if person.email_address.is_empty() {
+                email_of.get(&person.id).copied().unwrap_or_default().to_owned()
+            } else {
+                person.email_address.clone()
+            }
+        };
+        let mut by_metric: BTreeMap<String, String> = BTreeMap::new();
+        for answer in &answers {
+            for data in &answer.data {
+                for report in &data.direct_reports_metrics {
+                    for (name, count) in &report.metrics {
+                        if count.0.is_some() {
+                            by_metric.entry(coaching_metric_name(name)).or_insert_with(|| name.clone());
+                        }
+                    }
+                }
+            }
+        }
+        let metrics: Vec<CoachingMetric> =
+            by_metric.into_iter().map(|(metric, gong_name)| CoachingMetric { gong_name, metric }).collect();
+        let index: BTreeMap<&str, u16> =
+            metrics.iter().enumerate().map(|(i, m)| (m.gong_name.as_str(), i as u16)).collect();
+        let mut seen = std::collections::HashSet::new();
+        let mut rows = Vec::new();
+        for answer in &answers {
+            for data in &answer.data {
+                let Some(manager) = &data.manager else { continue };
+                for report in &data.direct_reports_metrics {
+                    let Some(person) = &report.report else { continue };
+                    if !seen.insert((answer.window.clone(), answer.workspace_id, manager.id, person.id)) {
+                        continue;
+                    }
+                    let mut values: Vec<(u16, u64)> = report
+                        .metrics
+                        .iter()
+                        .filter_map(|(name, count)| Some((*index.get(name.as_str())?, count.0?)))
+                        .collect();
+                    values.sort_by_key(|(i, _)| *i);
+                    rows.push(CoachingRow {
+                        window: answer.window.clone(),
+                        workspace_id: answer.workspace_id,
+                        manager_id: manager.id,
+                        manager_email: email(manager),
+                        report_id: person.id,
+                        report_email: email(person),
+                        values,
+                    });
+                }
+            }
+        }
+        Self { metrics, rows }
+    }
+}
+
+/// `callsListenedTo` -> `gong_coaching_calls_listened_to`.
+pub fn coaching_metric_name(gong_name: &str) -> String {
+    format!("gong_coaching_{}", crate::metrics::snake_case(gong_name))
 }
 
 /// One user from `GET /v2/users`.

@@ -52,6 +52,12 @@ pub struct CounterLabels {
     pub counters: &'static str,
 }
 
+/// `{collector}`: a collector that can be off (`coaching`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CollectorLabels {
+    pub collector: &'static str,
+}
+
 /// `{window}`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WindowLabels {
@@ -92,6 +98,7 @@ pub struct Telemetry {
     pub requests_allowance: Gauge,
     pub next_cycle: FloatGauge,
     pub counted_until: Family<CounterLabels, Gauge>,
+    pub collector_enabled: Family<CollectorLabels, Gauge>,
 }
 
 /// prometheus-client appends the final period to HELP texts it registers.
@@ -117,6 +124,7 @@ impl Telemetry {
             requests_allowance: Gauge::default(),
             next_cycle: FloatGauge::default(),
             counted_until: Family::default(),
+            collector_enabled: Family::default(),
         };
         let mut registry = Registry::default();
         let build_info = Family::<BuildLabels, Gauge>::default();
@@ -208,6 +216,11 @@ impl Telemetry {
             "Start of the first company day not yet added to the cumulative counters; every earlier day is counted",
             Unit::Seconds,
             t.counted_until.clone(),
+        );
+        registry.register(
+            "gong_exporter_collector_enabled",
+            "1 if the collector runs, 0 if turned off by flag or, for the day, because Gong refused it (plan or scope)",
+            t.collector_enabled.clone(),
         );
         // Series that only move on trouble exist from the start at 0, so
         // `increase()` and alert rules see the first retry.

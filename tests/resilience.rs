@@ -235,9 +235,11 @@ async fn daily_budget_spaces_cycles_beyond_the_interval() {
     let mut config = config_for(&sim);
     config.time_zone = Some(cal.tz.clone());
     config.poll_interval = Duration::from_millis(200);
-    // 20 requests a day for this exporter; a cycle costs 8.
+    // 20 requests a day for this exporter; a cycle costs 8 (without the
+    // once-a-day coaching collector, tested on its own).
     config.daily_limit = 100;
     config.budget_share = 0.2;
+    config.coaching = false;
     let exporter = gong_exporter::start(config).await.unwrap();
     let addr = exporter.local_addr();
     wait_ready(addr).await;

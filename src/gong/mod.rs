@@ -19,8 +19,9 @@ use tokio::time::Instant;
 
 pub use error::{ErrorDetail, GongError};
 use models::{
-    AggregateActivityPage, AnsweredScorecard, AnsweredScorecardsPage, DayByDayPage, ErrorBody, GongUser,
-    InteractionPage, Page, PersonInteraction, UserAggregateActivity, UserDailyActivity, UsersPage,
+    AggregateActivityPage, AnsweredScorecard, AnsweredScorecardsPage, CoachingPage, DayByDayPage, ErrorBody, GongId,
+    GongUser, InteractionPage, ManagerCoaching, Page, PersonInteraction, UserAggregateActivity, UserDailyActivity,
+    UsersPage, Workspace, WorkspacesPage,
 };
 
 use crate::config::Credentials;
@@ -34,12 +35,21 @@ pub enum Endpoint {
     Interaction,
     Scorecards,
     Users,
+    Workspaces,
+    Coaching,
 }
 
 impl Endpoint {
     /// Every endpoint, in polling order.
-    pub const ALL: [Endpoint; 5] =
-        [Self::ActivityAggregate, Self::Interaction, Self::Scorecards, Self::Users, Self::ActivityDayByDay];
+    pub const ALL: [Endpoint; 7] = [
+        Self::ActivityAggregate,
+        Self::Interaction,
+        Self::Scorecards,
+        Self::Users,
+        Self::ActivityDayByDay,
+        Self::Workspaces,
+        Self::Coaching,
+    ];
 
     /// The `endpoint` label value.
     pub fn as_str(self) -> &'static str {
@@ -49,6 +59,8 @@ impl Endpoint {
             Self::Interaction => "interaction",
             Self::Scorecards => "scorecards",
             Self::Users => "users",
+            Self::Workspaces => "workspaces",
+            Self::Coaching => "coaching",
         }
     }
 
@@ -60,6 +72,8 @@ impl Endpoint {
             Self::Interaction => "/v2/stats/interaction",
             Self::Scorecards => "/v2/stats/activity/scorecards",
             Self::Users => "/v2/users",
+            Self::Workspaces => "/v2/workspaces",
+            Self::Coaching => "/v2/coaching",
         }
     }
 
@@ -71,6 +85,8 @@ impl Endpoint {
             Self::Interaction => "api:stats:interaction",
             Self::Scorecards => "api:stats:scorecards",
             Self::Users => "api:users:read",
+            Self::Workspaces => "api:workspaces:read",
+            Self::Coaching => "api:coaching:read",
         }
     }
 }
@@ -134,7 +150,8 @@ impl fmt::Debug for GongClient {
 /// The request of one query, repeated with a cursor for each page.
 enum Query {
     Post(serde_json::Value),
-    Get,
+    /// Query parameters.
+    Get(Vec<(&'static str, String)>),
 }
 
 impl GongClient {
@@ -242,7 +259,33 @@ impl GongClient {
 
     /// `GET /v2/users`, all pages.
     pub async fn users(&self, deadline: Instant) -> Result<Fetched<GongUser>, GongError> {
-        self.fetch_all::<UsersPage>(Endpoint::Users, Query::Get, deadline).await
+        self.fetch_all::<UsersPage>(Endpoint::Users, Query::Get(Vec::new()), deadline).await
+    }
+
+    /// `GET /v2/workspaces`.
+    pub async fn workspaces(&self, deadline: Instant) -> Result<Fetched<Workspace>, GongError> {
+        self.fetch_all::<WorkspacesPage>(Endpoint::Workspaces, Query::Get(Vec::new()), deadline).await
+    }
+
+    /// `GET /v2/coaching` for a manager in a workspace over `[from, to)`
+    /// (ISO-8601 instants). `None` when Gong answers 404, which for this
+    /// endpoint means the account's plan lacks coaching.
+    pub async fn coaching(
+        &self,
+        workspace: GongId,
+        manager: GongId,
+        from: &str,
+        to: &str,
+        deadline: Instant,
+    ) -> Result<Option<Vec<ManagerCoaching>>, GongError> {
+        let params = vec![
+            ("workspace-id", workspace.to_string()),
+            ("manager-id", manager.to_string()),
+            ("from", from.to_owned()),
+            ("to", to.to_owned()),
+        ];
+        let fetched = self.fetch_all::<CoachingPage>(Endpoint::Coaching, Query::Get(params), deadline).await?;
+        Ok((fetched.pages > 0).then_some(fetched.items))
     }
 
     async fn fetch_all<P: Page>(
@@ -349,10 +392,16 @@ impl GongClient {
                 }
                 self.http.post(url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string())
             }
-            Query::Get => {
+            Query::Get(params) => {
                 let mut url = url;
-                if let Some(cursor) = cursor {
-                    url.query_pairs_mut().append_pair("cursor", cursor);
+                if !params.is_empty() || cursor.is_some() {
+                    let mut pairs = url.query_pairs_mut();
+                    for (key, value) in params {
+                        pairs.append_pair(key, value);
+                    }
+                    if let Some(cursor) = cursor {
+                        pairs.append_pair("cursor", cursor);
+                    }
                 }
                 self.http.get(url)
             }

@@ -237,7 +237,8 @@ impl<'de> Deserialize<'de> for DailyActivity {
 
 /// The length of a JSON list, reading past its elements without keeping
 /// them; `None` for anything that is not a list.
-struct ListLength(Option<u64>);
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListLength(pub Option<u64>);
 
 impl<'de> Deserialize<'de> for ListLength {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -282,6 +283,66 @@ impl<'de> Deserialize<'de> for ListLength {
         }
         deserializer.deserialize_any(LengthVisitor)
     }
+}
+
+/// `GET /v2/workspaces`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspacesPage {
+    pub request_id: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub records: Records,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub workspaces: Vec<Workspace>,
+}
+
+/// A Gong workspace.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Workspace {
+    pub id: GongId,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub name: String,
+}
+
+/// `GET /v2/coaching` for one manager, workspace and period.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CoachingPage {
+    pub request_id: Option<String>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub records: Records,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub coaching_data: Vec<ManagerCoaching>,
+}
+
+/// A manager's coaching of each direct report.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagerCoaching {
+    pub manager: Option<CoachingUser>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub direct_reports_metrics: Vec<ReportCoaching>,
+}
+
+/// A person in a coaching answer.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CoachingUser {
+    pub id: GongId,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub email_address: String,
+}
+
+/// What the manager did on one report's calls: metric name (e.g.
+/// `callsListenedTo`) to the calls' IDs, kept as their number. Kept as a
+/// map so a metric Gong adds later is exported by the same rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportCoaching {
+    pub report: Option<CoachingUser>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub metrics: std::collections::BTreeMap<String, ListLength>,
 }
 
 /// One page of `GET /v2/users`.
@@ -364,6 +425,8 @@ impl_page!(InteractionPage, PersonInteraction, people_interaction_stats, tz = ti
 impl_page!(AnsweredScorecardsPage, AnsweredScorecard, answered_scorecards);
 impl_page!(UsersPage, GongUser, users);
 impl_page!(DayByDayPage, UserDailyActivity, users_detailed_activities);
+impl_page!(WorkspacesPage, Workspace, workspaces);
+impl_page!(CoachingPage, ManagerCoaching, coaching_data);
 
 #[cfg(test)]
 mod tests {
@@ -437,6 +500,23 @@ mod tests {
     }
 
     #[test]
+    fn coaching_counts_call_ids_per_metric_including_new_ones() {
+        let page: CoachingPage = serde_json::from_str(
+            r#"{"requestId":"r","coachingData":[{"manager":{"id":"12345678901234567890","emailAddress":"m@x.io",
+                  "firstName":"M","title":null},
+                "directReportsMetrics":[{"report":{"id":9007199254740993,"emailAddress":"r@x.io"},
+                  "metrics":{"callsListenedTo":["1","2","3"],"callsScored":[],"callsNewThing":["4"],"note":"x"}}]}]}"#,
+        )
+        .unwrap();
+        let data = &page.coaching_data[0];
+        assert_eq!(data.manager.as_ref().unwrap().id, GongId(12_345_678_901_234_567_890));
+        let report = &data.direct_reports_metrics[0];
+        assert_eq!(report.report.as_ref().unwrap().email_address, "r@x.io");
+        let counts: Vec<_> = report.metrics.iter().filter_map(|(k, v)| Some((k.as_str(), v.0?))).collect();
+        assert_eq!(counts, [("callsListenedTo", 3), ("callsNewThing", 1), ("callsScored", 0)]);
+    }
+
+    #[test]
     fn scorecard_ids_may_be_numbers_or_strings() {
         let page: AnsweredScorecardsPage = serde_json::from_str(
             r#"{"answeredScorecards":[{"answeredScorecardId":1,"scorecardId":"6843152929075440037",
@@ -499,6 +579,8 @@ mod tests {
             let _ = serde_json::from_slice::<AnsweredScorecardsPage>(&bytes);
             let _ = serde_json::from_slice::<UsersPage>(&bytes);
             let _ = serde_json::from_slice::<DayByDayPage>(&bytes);
+            let _ = serde_json::from_slice::<CoachingPage>(&bytes);
+            let _ = serde_json::from_slice::<WorkspacesPage>(&bytes);
             let _ = serde_json::from_slice::<ErrorBody>(&bytes);
         }
 

@@ -116,7 +116,30 @@ pub trait Dataset: Send + Sync + 'static {
     fn interaction(&self, user: usize, from: Date, to: Date) -> Vec<(String, f64)>;
     /// Scorecards whose review was published on `day` (company calendar).
     fn scorecards_reviewed_on(&self, day: Date) -> Vec<SimScorecard>;
+    /// Workspaces: `(id, name)`.
+    fn workspaces(&self) -> Vec<(u64, String)> {
+        vec![(WORKSPACE_ID, "Sales".to_owned())]
+    }
+    /// What `users()[manager]` did on `users()[report]`'s calls on `day`:
+    /// coaching metric name to number of calls.
+    fn coaching(&self, manager: usize, report: usize, day: Date) -> Vec<(String, u32)> {
+        let _ = (manager, report, day);
+        Vec::new()
+    }
 }
+
+/// The simulated company's one workspace.
+pub const WORKSPACE_ID: u64 = 623_457_276_584_334;
+
+/// Coaching metrics the generated company reports, and the manager's
+/// activity field each is drawn from (`None`: scorecards the manager filled).
+pub const COACHING_METRICS: [(&str, Option<&str>); 5] = [
+    ("callsListenedTo", Some("othersCallsListenedTo")),
+    ("callsAttended", Some("callsAttended")),
+    ("callsCommentedOn", Some("callsCommentsGiven")),
+    ("callsGaveFeedback", Some("callsGaveFeedback")),
+    ("callsScored", None),
+];
 
 /// SplitMix64: a fast, well-mixed hash so generated data is deterministic.
 fn mix(mut x: u64) -> u64 {
@@ -424,6 +447,35 @@ impl Dataset for GeneratedDataset {
     fn scorecards_reviewed_on(&self, day: Date) -> Vec<SimScorecard> {
         (0..self.users.len()).flat_map(|u| self.rep_reviews(u, day)).collect()
     }
+
+    /// The manager's own activity that day, shared out among the reports
+    /// (so coaching agrees with the manager's aggregate activity), and the
+    /// scorecards the manager filled for that report.
+    fn coaching(&self, manager: usize, report: usize, day: Date) -> Vec<(String, u32)> {
+        let reports = &self.reports[manager];
+        let Some(k) = reports.iter().position(|r| *r == report) else {
+            return Vec::new();
+        };
+        let activity = self.activity(manager, day);
+        let uid = self.users[manager].id;
+        COACHING_METRICS
+            .iter()
+            .enumerate()
+            .map(|(f, (name, source))| {
+                let count = match source.and_then(field_index) {
+                    Some(field) => (0..activity.counts[field])
+                        .filter(|j| {
+                            hash(&[uid, day_number(day), f as u64, u64::from(*j)]) % reports.len() as u64 == k as u64
+                        })
+                        .count() as u32,
+                    None => {
+                        self.rep_reviews(report, day).iter().filter(|s| s.reviewer_user_id == Some(uid)).count() as u32
+                    }
+                };
+                ((*name).to_owned(), count)
+            })
+            .collect()
+    }
 }
 
 /// Hand-written data for tests.
@@ -437,6 +489,8 @@ pub struct FixtureDataset {
     pub scorecards: Vec<SimScorecard>,
     /// Zone used to date `scorecards` by their review time.
     pub time_zone: Option<TimeZone>,
+    /// `(manager index, report index, day)` -> coaching metric counts.
+    pub coaching: HashMap<(usize, usize, Date), Vec<(String, u32)>>,
 }
 
 impl Dataset for FixtureDataset {
@@ -450,6 +504,10 @@ impl Dataset for FixtureDataset {
 
     fn interaction(&self, user: usize, from: Date, to: Date) -> Vec<(String, f64)> {
         self.interaction.get(&(user, from, to)).cloned().unwrap_or_default()
+    }
+
+    fn coaching(&self, manager: usize, report: usize, day: Date) -> Vec<(String, u32)> {
+        self.coaching.get(&(manager, report, day)).cloned().unwrap_or_default()
     }
 
     fn scorecards_reviewed_on(&self, day: Date) -> Vec<SimScorecard> {

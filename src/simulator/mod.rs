@@ -48,6 +48,9 @@ pub struct SimulatorOptions {
     pub bearer_token: Option<Secret>,
     /// Defines the company's "today" (dates after it are rejected).
     pub clock: Clock,
+    /// `false` answers `/v2/coaching` with 404, as Gong does for accounts
+    /// whose plan lacks coaching.
+    pub coaching_enabled: bool,
 }
 
 impl SimulatorOptions {
@@ -61,6 +64,7 @@ impl SimulatorOptions {
             access_key_secret: Secret::new("demo"),
             bearer_token: None,
             clock: Clock::system(),
+            coaching_enabled: true,
         }
     }
 }
@@ -74,6 +78,8 @@ pub struct RecordedRequest {
     pub body: Option<Value>,
     /// The `cursor` query parameter of a GET.
     pub cursor: Option<String>,
+    /// Every query parameter of a GET.
+    pub query: HashMap<String, String>,
     pub status: u16,
     /// When the request arrived.
     pub at: std::time::Instant,
@@ -107,6 +113,8 @@ enum List {
     Interaction,
     Scorecards,
     Users,
+    Workspaces,
+    Coaching,
 }
 
 impl List {
@@ -117,12 +125,15 @@ impl List {
             Self::Interaction => "peopleInteractionStats",
             Self::Scorecards => "answeredScorecards",
             Self::Users => "users",
+            Self::Workspaces => "workspaces",
+            Self::Coaching => "coachingData",
         }
     }
 
     fn not_found(self) -> &'static str {
         match self {
-            Self::Aggregate | Self::DayByDay | Self::Users => "User not found",
+            Self::Aggregate | Self::DayByDay | Self::Users | Self::Coaching => "User not found",
+            Self::Workspaces => "No workspaces found",
             Self::Interaction => "No stats found for the specified period",
             Self::Scorecards => "Answered scorecards not found",
         }
@@ -194,6 +205,8 @@ impl Simulator {
             .route("/v2/stats/interaction", post(interaction))
             .route("/v2/stats/activity/scorecards", post(scorecards))
             .route("/v2/users", get(users))
+            .route("/v2/workspaces", get(workspaces))
+            .route("/v2/coaching", get(coaching))
             .with_state(self)
     }
 
@@ -223,7 +236,7 @@ impl Simulator {
         list: List,
         headers: &HeaderMap,
         body: Option<&[u8]>,
-        cursor_param: Option<String>,
+        params: HashMap<String, String>,
     ) -> Response {
         let arrived = std::time::Instant::now();
         self.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -258,18 +271,17 @@ impl Simulator {
                 ),
             )
                 .into_response(),
-            Some(Fault::Delay { .. }) | None => {
-                match self.answer(list, headers, body, cursor_param.as_deref(), &request_id) {
-                    Ok(page) => (StatusCode::OK, axum::Json(page)).into_response(),
-                    Err(reject) => self.reject_response(reject, &request_id),
-                }
-            }
+            Some(Fault::Delay { .. }) | None => match self.answer(list, headers, body, &params, &request_id) {
+                Ok(page) => (StatusCode::OK, axum::Json(page)).into_response(),
+                Err(reject) => self.reject_response(reject, &request_id),
+            },
         };
         self.log.lock().expect("log lock").push(RecordedRequest {
             method: if body.is_some() { "POST" } else { "GET" }.to_owned(),
             path: path_of(list).to_owned(),
             body: parsed_body,
-            cursor: cursor_param,
+            cursor: params.get("cursor").cloned(),
+            query: params,
             status: response.status().as_u16(),
             at: arrived,
         });
@@ -296,7 +308,7 @@ impl Simulator {
         list: List,
         headers: &HeaderMap,
         body: Option<&[u8]>,
-        cursor_param: Option<&str>,
+        params: &HashMap<String, String>,
         request_id: &str,
     ) -> Result<Value, Reject> {
         if !self.authorized(headers) {
@@ -305,6 +317,12 @@ impl Simulator {
         if self.limiter.check().is_err() {
             return Err(Reject(StatusCode::TOO_MANY_REQUESTS, "API request limit exceeded".to_owned()));
         }
+        match list {
+            List::Workspaces => return Ok(self.workspaces_answer(request_id)),
+            List::Coaching => return self.coaching_answer(params, request_id),
+            _ => {}
+        }
+        let cursor_param = params.get("cursor").map(String::as_str);
         let (filter, cursor) = match body {
             Some(bytes) => {
                 let body: Value = serde_json::from_slice(bytes)
@@ -376,7 +394,7 @@ impl Simulator {
             }
         };
         match list {
-            List::Users => Ok(ParsedQuery::default()),
+            List::Users | List::Workspaces | List::Coaching => Ok(ParsedQuery::default()),
             List::Scorecards => {
                 if !filter.is_object() {
                     return Err(bad("filter is required".to_owned()));
@@ -444,6 +462,7 @@ impl Simulator {
         };
         match list {
             List::Users => users.iter().map(user_json).collect(),
+            List::Workspaces | List::Coaching => Vec::new(),
             List::Aggregate => {
                 let Some(range) = q.dates else {
                     return Vec::new();
@@ -522,6 +541,92 @@ impl Simulator {
                     .collect()
             }
         }
+    }
+
+    fn workspaces_answer(&self, request_id: &str) -> Value {
+        let workspaces: Vec<Value> = self
+            .dataset()
+            .workspaces()
+            .into_iter()
+            .map(|(id, name)| json!({ "id": id.to_string(), "name": name, "description": null }))
+            .collect();
+        json!({ "requestId": request_id, "workspaces": workspaces })
+    }
+
+    /// `GET /v2/coaching`: what the manager did on each direct report's
+    /// calls on the company days inside `[from, to)`.
+    fn coaching_answer(&self, params: &HashMap<String, String>, request_id: &str) -> Result<Value, Reject> {
+        let bad = |m: String| Reject(StatusCode::BAD_REQUEST, m);
+        let id = |name: &str| -> Result<u64, Reject> {
+            let v = params.get(name).ok_or_else(|| bad(format!("{name} is required")))?;
+            v.parse().map_err(|_| bad(format!("{name} '{v}' is not a number")))
+        };
+        let instant = |name: &str| -> Result<Timestamp, Reject> {
+            let v = params.get(name).ok_or_else(|| bad(format!("{name} is required")))?;
+            v.parse()
+                .map_err(|_| bad(format!("{name} '{v}' is not an ISO-8601 date-time, e.g. 2018-02-18T02:30:00-07:00")))
+        };
+        let (workspace, manager_id) = (id("workspace-id")?, id("manager-id")?);
+        let (from, to) = (instant("from")?, instant("to")?);
+        if from >= to {
+            return Err(bad(format!("from {from} must be before to {to}")));
+        }
+        if !self.options.coaching_enabled {
+            return Err(Reject(StatusCode::NOT_FOUND, "Coaching is not enabled for this company".to_owned()));
+        }
+        let dataset = self.dataset();
+        if !dataset.workspaces().iter().any(|(w, _)| *w == workspace) {
+            return Err(Reject(StatusCode::NOT_FOUND, "Workspace not found".to_owned()));
+        }
+        let users = dataset.users();
+        let Some(manager) = users.iter().position(|u| u.id == manager_id) else {
+            return Err(Reject(StatusCode::NOT_FOUND, "User not found".to_owned()));
+        };
+        // Company days wholly inside [from, to).
+        let mut days = Vec::new();
+        let mut day = crate::windows::company_date(from, &self.time_zone);
+        while day < Date::MAX
+            && crate::windows::start_of_day(day.tomorrow().unwrap_or(Date::MAX), &self.time_zone) <= to
+        {
+            if crate::windows::start_of_day(day, &self.time_zone) >= from {
+                days.push(day);
+            }
+            day = day.tomorrow().unwrap_or(Date::MAX);
+        }
+        let person = |u: &dataset::SimUser| {
+            json!({ "id": u.id.to_string(), "emailAddress": u.email, "firstName": u.first_name,
+                    "lastName": u.last_name, "title": u.title })
+        };
+        let reports: Vec<Value> = users
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| u.manager_id == Some(manager_id))
+            .map(|(r, u)| {
+                let mut totals: Vec<(String, u32)> = Vec::new();
+                for day in &days {
+                    for (name, count) in dataset.coaching(manager, r, *day) {
+                        match totals.iter_mut().find(|(n, _)| *n == name) {
+                            Some((_, c)) => *c += count,
+                            None => totals.push((name, count)),
+                        }
+                    }
+                }
+                let metrics: serde_json::Map<String, Value> = totals
+                    .into_iter()
+                    .map(|(name, count)| {
+                        let ids: Vec<String> = (0..count)
+                            .map(|k| (dataset_hash(&format!("{manager_id}{}{name}{k}{from}", u.id)) >> 2).to_string())
+                            .collect();
+                        (name, json!(ids))
+                    })
+                    .collect();
+                json!({ "report": person(u), "metrics": metrics })
+            })
+            .collect();
+        Ok(json!({
+            "requestId": request_id,
+            "coachingData": [{ "manager": person(&users[manager]), "directReportsMetrics": reports }],
+        }))
     }
 
     fn format_instant(&self, t: Timestamp) -> String {
@@ -605,6 +710,8 @@ fn path_of(list: List) -> &'static str {
         List::Interaction => "/v2/stats/interaction",
         List::Scorecards => "/v2/stats/activity/scorecards",
         List::Users => "/v2/users",
+        List::Workspaces => "/v2/workspaces",
+        List::Coaching => "/v2/coaching",
     }
 }
 
@@ -660,19 +767,19 @@ fn decode_cursor(cursor: &str, fingerprint: u64) -> Option<usize> {
 }
 
 async fn aggregate(State(sim): State<Arc<Simulator>>, headers: HeaderMap, body: Bytes) -> Response {
-    sim.handle(List::Aggregate, &headers, Some(&body), None).await
+    sim.handle(List::Aggregate, &headers, Some(&body), HashMap::new()).await
 }
 
 async fn day_by_day(State(sim): State<Arc<Simulator>>, headers: HeaderMap, body: Bytes) -> Response {
-    sim.handle(List::DayByDay, &headers, Some(&body), None).await
+    sim.handle(List::DayByDay, &headers, Some(&body), HashMap::new()).await
 }
 
 async fn interaction(State(sim): State<Arc<Simulator>>, headers: HeaderMap, body: Bytes) -> Response {
-    sim.handle(List::Interaction, &headers, Some(&body), None).await
+    sim.handle(List::Interaction, &headers, Some(&body), HashMap::new()).await
 }
 
 async fn scorecards(State(sim): State<Arc<Simulator>>, headers: HeaderMap, body: Bytes) -> Response {
-    sim.handle(List::Scorecards, &headers, Some(&body), None).await
+    sim.handle(List::Scorecards, &headers, Some(&body), HashMap::new()).await
 }
 
 async fn users(
@@ -680,7 +787,23 @@ async fn users(
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    sim.handle(List::Users, &headers, None, params.get("cursor").cloned()).await
+    sim.handle(List::Users, &headers, None, params).await
+}
+
+async fn workspaces(
+    State(sim): State<Arc<Simulator>>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    sim.handle(List::Workspaces, &headers, None, params).await
+}
+
+async fn coaching(
+    State(sim): State<Arc<Simulator>>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    sim.handle(List::Coaching, &headers, None, params).await
 }
 
 /// A simulator serving on a socket.

@@ -212,6 +212,7 @@ fn config_for_url(url: &str) -> Config {
         storage_path: None,
         counters_start_date: None,
         clock: Clock::system(),
+        coaching: true,
     }
 }
 
