@@ -1,0 +1,265 @@
+//! The coaching collector against the simulator: exact values per manager,
+//! report and window; once a day; off for the day when Gong refuses it;
+//! within the budget; off by flag.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use gong_exporter::clock::Clock;
+use gong_exporter::config::Config;
+use gong_exporter::simulator::dataset::{FixtureDataset, WORKSPACE_ID};
+use gong_exporter::simulator::faults::{Fault, FaultRule};
+use gong_exporter::simulator::{RunningSimulator, Simulator, SimulatorOptions};
+use jiff::SignedDuration;
+
+/// The shared fixture with two managers: the VP (REP_A, REP_B, GONE) and
+/// REP_A (IDLE), and what each did on their reports' calls.
+fn data(cal: &Calendar) -> FixtureDataset {
+    let mut data = fixture(cal);
+    data.users[4].manager_id = Some(REP_A);
+    let metrics = |list: &[(&str, u32)]| list.iter().map(|(n, c)| ((*n).to_owned(), *c)).collect::<Vec<_>>();
+    data.coaching.insert((0, 1, cal.days_ago(1)), metrics(&[("callsListenedTo", 2), ("callsScored", 1)]));
+    data.coaching.insert((0, 1, cal.days_ago(3)), metrics(&[("callsListenedTo", 1)]));
+    data.coaching.insert((0, 2, cal.days_ago(10)), metrics(&[("callsGaveFeedback", 4), ("callsBrandNew", 1)]));
+    data.coaching.insert((1, 4, cal.days_ago(1)), metrics(&[("callsAttended", 3)]));
+    data
+}
+
+async fn simulator(data: FixtureDataset, clock: &Clock, coaching_enabled: bool) -> RunningSimulator {
+    let mut options = SimulatorOptions::new(ZONE);
+    options.rate_limit = 1000.0;
+    options.clock = clock.clone();
+    options.coaching_enabled = coaching_enabled;
+    let sim = Simulator::new(Arc::new(data), options).unwrap();
+    gong_exporter::simulator::spawn(sim, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap()
+}
+
+fn config(sim: &RunningSimulator, clock: &Clock) -> Config {
+    let mut config = config_for(sim);
+    config.time_zone = Some(Calendar::now().tz);
+    config.poll_interval = Duration::from_millis(300);
+    config.clock = clock.clone();
+    config
+}
+
+fn requests_to(sim: &RunningSimulator, path: &str) -> Vec<gong_exporter::simulator::RecordedRequest> {
+    sim.simulator.requests().into_iter().filter(|r| r.path == path).collect()
+}
+
+async fn a_few_cycles() {
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exact_values_per_manager_report_and_window() {
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    let sim = simulator(data(&cal), &clock, true).await;
+    let exporter = gong_exporter::start(config(&sim, &clock)).await.unwrap();
+    let m = wait_for_metrics(exporter.local_addr(), "coaching", |m| {
+        !m.matching("gong_coaching_calls_listened_to", &[]).is_empty()
+    })
+    .await;
+    let (vp, a, b, idle, ws) =
+        (VP.to_string(), REP_A.to_string(), REP_B.to_string(), IDLE.to_string(), WORKSPACE_ID.to_string());
+    let get = |metric: &str, manager: &str, report: &str, window: &str| {
+        m.get(
+            &format!("gong_coaching_{metric}"),
+            &[("manager_id", manager), ("report_id", report), ("window", window), ("workspace_id", &ws)],
+        )
+    };
+    for (window, listened) in [("1d", 2.0), ("7d", 3.0), ("28d", 3.0)] {
+        assert_eq!(get("calls_listened_to", &vp, &a, window), Some(listened), "{window}");
+        assert_eq!(get("calls_scored", &vp, &a, window), Some(1.0), "{window}");
+        assert_eq!(get("calls_attended", &a, &idle, window), Some(3.0), "second manager, {window}");
+    }
+    assert_eq!(get("calls_gave_feedback", &vp, &b, "28d"), Some(4.0));
+    assert_eq!(get("calls_gave_feedback", &vp, &b, "7d"), None, "ten days ago is outside 7d");
+    // A metric name Gong adds later is exported by the same rule.
+    assert_eq!(get("calls_brand_new", &vp, &b, "28d"), Some(1.0));
+    let series = m.matching("gong_coaching_calls_listened_to", &[("report_id", &a), ("window", "1d")])[0];
+    assert_eq!(series.labels["manager_email"], "vp@example.com");
+    assert_eq!(series.labels["report_email"], "rep.a@example.com");
+    assert_eq!(m.types["gong_coaching_calls_listened_to"], "gauge");
+    assert_eq!(m.value("gong_exporter_collector_enabled", &[("collector", "coaching")]), 1.0);
+    assert_eq!(m.value("gong_exporter_poll_success", &[("endpoint", "coaching")]), 1.0);
+
+    // One request per workspace x manager x window, with the windows'
+    // bounds as instants in the company's zone.
+    assert_eq!(requests_to(&sim, "/v2/workspaces").len(), 1);
+    let coaching = requests_to(&sim, "/v2/coaching");
+    assert_eq!(coaching.len(), 6, "2 managers x 3 windows");
+    let ask = coaching
+        .iter()
+        .find(|r| r.query["manager-id"] == a && r.query["from"].starts_with(&cal.days_ago(7).to_string()))
+        .unwrap();
+    assert_eq!(ask.query["workspace-id"], ws);
+    assert_eq!(ask.query["from"], format!("{}T00:00:00+09:00", cal.days_ago(7)));
+    assert_eq!(ask.query["to"], format!("{}T00:00:00+09:00", cal.today));
+    exporter.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collected_at_start_then_once_after_each_company_midnight() {
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    clock.set(cal.at(cal.today, 23, 0));
+    let sim = simulator(data(&cal), &clock, true).await;
+    let exporter = gong_exporter::start(config(&sim, &clock)).await.unwrap();
+    wait_ready(exporter.local_addr()).await;
+    a_few_cycles().await;
+    assert!(requests_to(&sim, "/v2/users").len() >= 3, "several cycles ran");
+    assert_eq!(requests_to(&sim, "/v2/coaching").len(), 6, "once at start, not every cycle");
+    clock.shift(SignedDuration::from_hours(2));
+    for _ in 0..100 {
+        if requests_to(&sim, "/v2/coaching").len() >= 12 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    a_few_cycles().await;
+    assert_eq!(requests_to(&sim, "/v2/coaching").len(), 12, "once more after midnight");
+    assert_eq!(requests_to(&sim, "/v2/workspaces").len(), 2);
+    exporter.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_without_coaching_turns_the_collector_off_for_the_day() {
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    clock.set(cal.at(cal.today, 23, 0));
+    let sim = simulator(data(&cal), &clock, false).await;
+    let exporter = gong_exporter::start(config(&sim, &clock)).await.unwrap();
+    let addr = exporter.local_addr();
+    let m = wait_for_metrics(addr, "the collector off", |m| {
+        m.get("gong_exporter_collector_enabled", &[("collector", "coaching")]) == Some(0.0)
+    })
+    .await;
+    // Five 404s and no data: plan-gated. The rest keeps exporting.
+    assert_eq!(requests_to(&sim, "/v2/coaching").len(), 5);
+    assert!(m.series.iter().all(|s| !s.name.starts_with("gong_coaching_")));
+    assert_eq!(m.get("gong_exporter_poll_success", &[("endpoint", "coaching")]), None, "neither failing nor stale");
+    for endpoint in ["activity_aggregate", "interaction", "scorecards", "users"] {
+        assert_eq!(m.value("gong_exporter_poll_success", &[("endpoint", endpoint)]), 1.0, "{endpoint}");
+    }
+    a_few_cycles().await;
+    assert_eq!(requests_to(&sim, "/v2/coaching").len(), 5, "off for the rest of the day");
+    let (_, page) = http_get(addr, "/").await;
+    assert!(page.contains("off until tomorrow"), "the landing page says why");
+    // The next company day tries again.
+    clock.shift(SignedDuration::from_hours(2));
+    for _ in 0..100 {
+        if requests_to(&sim, "/v2/coaching").len() >= 10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(requests_to(&sim, "/v2/coaching").len(), 10);
+    exporter.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forbidden_turns_the_collector_off_after_one_request() {
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    let sim = simulator(data(&cal), &clock, true).await;
+    sim.simulator
+        .add_fault(FaultRule::always(Some("/v2/coaching"), Fault::Status { status: 403, retry_after_seconds: None }));
+    let exporter = gong_exporter::start(config(&sim, &clock)).await.unwrap();
+    let m = wait_for_metrics(exporter.local_addr(), "the collector off", |m| {
+        m.get("gong_exporter_collector_enabled", &[("collector", "coaching")]) == Some(0.0)
+    })
+    .await;
+    assert_eq!(requests_to(&sim, "/v2/coaching").len(), 1);
+    assert_eq!(m.value("gong_exporter_poll_success", &[("endpoint", "users")]), 1.0);
+    exporter.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_404_for_one_manager_after_data_is_an_empty_answer() {
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    let sim = simulator(data(&cal), &clock, true).await;
+    // Managers go in ID order: REP_A's windows first. Its second request
+    // (7d) answers 404 after the first answered data.
+    sim.simulator.add_fault(FaultRule::nth(
+        Some("/v2/coaching"),
+        2,
+        Fault::Status { status: 404, retry_after_seconds: None },
+    ));
+    let exporter = gong_exporter::start(config(&sim, &clock)).await.unwrap();
+    let m = wait_for_metrics(exporter.local_addr(), "coaching", |m| {
+        !m.matching("gong_coaching_calls_listened_to", &[]).is_empty()
+    })
+    .await;
+    assert_eq!(m.value("gong_exporter_collector_enabled", &[("collector", "coaching")]), 1.0);
+    assert_eq!(m.value("gong_exporter_poll_success", &[("endpoint", "coaching")]), 1.0);
+    assert_eq!(
+        m.matching("gong_coaching_calls_attended", &[("manager_id", &REP_A.to_string())]).len(),
+        2,
+        "two of three windows"
+    );
+    exporter.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skipped_for_the_day_when_it_does_not_fit_the_budget_and_off_by_flag() {
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    let sim = simulator(data(&cal), &clock, true).await;
+    let mut tight = config(&sim, &clock);
+    // 10 a day: the cycle's 8 and the workspaces request leave 1, and
+    // coaching needs 6.
+    tight.daily_limit = 100;
+    tight.budget_share = 0.1;
+    let exporter = gong_exporter::start(tight).await.unwrap();
+    let m = wait_for_metrics(exporter.local_addr(), "coaching skipped", |m| {
+        m.get("gong_exporter_poll_success", &[("endpoint", "coaching")]) == Some(0.0)
+    })
+    .await;
+    assert!(requests_to(&sim, "/v2/coaching").is_empty(), "nothing sent that the budget cannot pay for");
+    assert_eq!(m.value("gong_exporter_collector_enabled", &[("collector", "coaching")]), 1.0);
+    let (_, page) = http_get(exporter.local_addr(), "/").await;
+    assert!(page.contains("--gong.budget-share"), "the landing page says what to do");
+    exporter.shutdown().await;
+
+    let sim = simulator(data(&cal), &clock, true).await;
+    let mut off = config(&sim, &clock);
+    off.coaching = false;
+    let exporter = gong_exporter::start(off).await.unwrap();
+    wait_ready(exporter.local_addr()).await;
+    let m = scrape(exporter.local_addr()).await;
+    assert_eq!(m.value("gong_exporter_collector_enabled", &[("collector", "coaching")]), 0.0);
+    assert!(requests_to(&sim, "/v2/coaching").is_empty() && requests_to(&sim, "/v2/workspaces").is_empty());
+    exporter.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_coaching_agrees_with_the_managers_activity_and_reviews() {
+    let exporter = gong_exporter::start(demo_config(40)).await.unwrap();
+    let m = wait_for_metrics(exporter.local_addr(), "demo coaching", |m| {
+        !m.matching("gong_coaching_calls_scored", &[]).is_empty()
+    })
+    .await;
+    let managers: std::collections::BTreeSet<String> =
+        m.matching("gong_coaching_calls_scored", &[]).iter().map(|s| s.labels["manager_id"].clone()).collect();
+    assert!(managers.len() >= 4, "{managers:?}");
+    for manager in &managers {
+        let sum = |metric: &str| -> f64 {
+            m.matching(metric, &[("manager_id", manager), ("window", "28d")]).iter().map(|s| s.value).sum()
+        };
+        let listened = m.value("gong_activity_others_calls_listened_to", &[("user_id", manager), ("window", "28d")]);
+        assert_eq!(sum("gong_coaching_calls_listened_to"), listened, "{manager}: listening shared among the reports");
+        let reviews_given: f64 = m
+            .matching("gong_scorecard_reviews_given", &[("reviewer_user_id", manager), ("window", "28d")])
+            .iter()
+            .map(|s| s.value)
+            .sum();
+        assert_eq!(sum("gong_coaching_calls_scored"), reviews_given, "{manager}: scored = manual reviews given");
+    }
+    exporter.shutdown().await;
+}
