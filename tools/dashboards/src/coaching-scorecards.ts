@@ -10,7 +10,10 @@ const methodVariable = labelVariable("method", "Review method", "label_values(go
 const managers = (metric: string) =>
   `sort_desc(${metric}{window="$window"} * on (user_id) group_left (manager_name) label_replace(gong:manager_info{manager_name=~"\${manager:regex}"} and on (manager_id) gong:team_members:count, "user_id", "$1", "manager_id", "(.+)"))`;
 
-const teamCoaching = 'gong:team_coaching_activity:7d * on (manager_id) group_left (manager_name) gong:manager_info{manager_name=~"${manager:regex}"}';
+const byManager = 'on (manager_id) group_left (manager_name) gong:manager_info{manager_name=~"${manager:regex}"}';
+const teamCoaching = `gong:team_coaching:7d * ${byManager}`;
+/** A coaching-endpoint metric per manager (summed over reports), for the selected window and managers. */
+const coached = (metric: string) => `sort_desc(sum by (manager_id) (gong_coaching_${metric}{window="$window"}) * ${byManager})`;
 
 export default dashboard({
   uid: "gong-coaching-scorecards",
@@ -22,10 +25,10 @@ export default dashboard({
     timeseries(
       "Team coaching acts, last 7 days, vs usual",
       [
-        { expr: teamCoaching, legend: "{{manager_name}}" },
-        { expr: 'gong:team_coaching_activity:7d:baseline * on (manager_id) group_left (manager_name) gong:manager_info{manager_name=~"${manager:regex}"}', legend: "{{manager_name}} usual" },
+        { expr: teamCoaching, legend: "{{manager_name}} ({{signal}})" },
+        { expr: `gong:team_coaching:7d:baseline * ${byManager}`, legend: "{{manager_name}} usual ({{signal}})" },
       ],
-      { description: "Feedback given, others' calls listened to, scorecards filled and comments by the manager and direct reports; usual = median of the same 7 days 1-3 weeks earlier." },
+      { description: "signal=coaching_endpoint: calls of direct reports the manager listened to, attended, commented on, gave feedback on or scored (Gong's coaching data, once it has three weeks of history). signal=activity: feedback given, others' calls listened to, scorecards filled and comments by the manager and direct reports. Usual = median of the same 7 days 1-3 weeks earlier." },
       24,
     ),
     bars("Manual reviews given by reviewer, $window", [{ expr: `sort_desc(sum by (reviewer_user_id) (gong_scorecard_reviews_given{window="$window", ${SC}}) * ${named("reviewer_user_id")})`, legend: "{{user_name}}" }]),
@@ -61,6 +64,28 @@ export default dashboard({
       { decimals: 2 },
       12,
       12,
+    ),
+
+    row("Gong coaching data per manager, $window (collected once a day; empty without the coaching collector)"),
+    bars("Reports' calls listened to", [{ expr: coached("calls_listened_to"), legend: "{{manager_name}}" }]),
+    bars("Reports' calls scored", [{ expr: coached("calls_scored"), legend: "{{manager_name}}" }]),
+    bars("Reports' calls with feedback", [{ expr: coached("calls_gave_feedback"), legend: "{{manager_name}}" }]),
+    table(
+      "Per report",
+      [
+        { expr: `sum by (manager_id, report_id) ({__name__=~"gong_coaching_.+", window="$window"}) * ${byManager} * on (report_id) group_left (user_name) label_replace(gong_user_info, "report_id", "$1", "user_id", "(.+)")`, legend: "Coaching acts" },
+      ],
+      ["manager_name", "user_name"],
+      {},
+      16,
+      10,
+    ),
+    stat(
+      "Coaching collector",
+      { expr: "max(gong_exporter_collector_enabled{collector=\"coaching\"})" },
+      { mappings: [[0, "off", "red"], [1, "on", "green"]], steps: ["red", [1, "green"]], description: "Off by --collector.coaching=false, or for the day because Gong refused coaching (plan or scope)." },
+      8,
+      10,
     ),
 
     row("Coaching activity per manager, $window"),
