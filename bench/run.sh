@@ -25,6 +25,8 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
+# The regular cycle only: the once-a-day coaching collector (its cost is in
+# the README) would blur requests per cycle and cycle time.
 start_exporter() { # users rate port -> sets $pid and $ready (seconds until /-/ready)
   # The simulator runs as its own process so the exporter's memory is its own.
   ./target/release/gong-exporter simulate --listen "127.0.0.1:$(($3 + 1))" --users "$1" --rate-limit "$2" \
@@ -35,7 +37,7 @@ start_exporter() { # users rate port -> sets $pid and $ready (seconds until /-/r
   started=$(date +%s.%N)
   GONG_ACCESS_KEY=demo GONG_ACCESS_KEY_SECRET=demo ./target/release/gong-exporter \
     --gong.base-url "http://127.0.0.1:$(($3 + 1))" --gong.rate-limit "$2" --gong.timezone US/Pacific \
-    --web.listen-address "127.0.0.1:$3" --log.level warn >"$out/exporter-$3.log" 2>&1 &
+    --web.listen-address "127.0.0.1:$3" --log.level warn --collector.coaching=false >"$out/exporter-$3.log" 2>&1 &
   pid=$!
   pids+=("$pid")
   until [ "$(curl -s -o /dev/null -w '%{http_code}' "127.0.0.1:$3/-/ready")" = 200 ]; do

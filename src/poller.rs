@@ -529,7 +529,7 @@ impl Poller {
         let left = self.budget.allowance().saturating_sub(self.budget.used(self.client.requests_sent()));
         if total as u64 > left {
             let reason = format!(
-                "coaching needs {total} requests ({} workspaces x {} managers x {} windows) and today's budget share has {left} left: skipped until tomorrow; raise --gong.budget-share, narrow --stats.windows, or set --collector.coaching=false",
+                "coaching needs {total} requests ({} workspaces x {} managers x {} windows) but only {left} are left of the budget share for today: skipped until tomorrow; raise --gong.budget-share, narrow --stats.windows, or set --collector.coaching=false",
                 workspaces.len(),
                 managers.len(),
                 cycle.bounds.len()
