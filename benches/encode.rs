@@ -34,16 +34,22 @@ fn encode(c: &mut Criterion) {
         .map(|v| v.split(',').map(|n| n.trim().parse().unwrap()).collect())
         .unwrap_or_else(|_| vec![1_000, 10_000]);
     for users in sizes {
-        let snapshot = demo_snapshot(users);
-        let series = snapshot.series_count() as u64;
-        let text = encode_snapshot(Arc::clone(&snapshot), true);
-        let gz = gong_exporter::server::gzip(text.as_bytes());
-        eprintln!("{users} users: {series} series, {} bytes of text, {} bytes gzipped", text.len(), gz.len());
-        let mut group = c.benchmark_group(format!("{users}_users"));
-        group.sample_size(10).throughput(Throughput::Elements(series));
-        group.bench_function("encode", |b| b.iter(|| encode_snapshot(Arc::clone(&snapshot), true)));
-        group.bench_function("encode_and_gzip", |b| b.iter(|| Exposition::build(Arc::clone(&snapshot), true)));
-        group.finish();
+        let full = demo_snapshot(users);
+        // The gauges alone are what the Python peer (bench/python_peer.py)
+        // builds from a non-demo exporter; the demo adds 28 days of
+        // counters and the coaching collector.
+        let gauges = Arc::new(DataSnapshot { counters: None, coaching: None, ..(*full).clone() });
+        for (name, snapshot) in [("", gauges), ("_with_counters_and_coaching", full)] {
+            let series = snapshot.series_count() as u64;
+            let text = encode_snapshot(Arc::clone(&snapshot), true);
+            let gz = gong_exporter::server::gzip(text.as_bytes());
+            eprintln!("{users} users{name}: {series} series, {} bytes of text, {} bytes gzipped", text.len(), gz.len());
+            let mut group = c.benchmark_group(format!("{users}_users{name}"));
+            group.sample_size(10).throughput(Throughput::Elements(series));
+            group.bench_function("encode", |b| b.iter(|| encode_snapshot(Arc::clone(&snapshot), true)));
+            group.bench_function("encode_and_gzip", |b| b.iter(|| Exposition::build(Arc::clone(&snapshot), true)));
+            group.finish();
+        }
     }
 }
 

@@ -46,14 +46,6 @@ fn config(sim: &RunningSimulator, clock: &Clock) -> Config {
     config
 }
 
-fn requests_to(sim: &RunningSimulator, path: &str) -> Vec<gong_exporter::simulator::RecordedRequest> {
-    sim.simulator.requests().into_iter().filter(|r| r.path == path).collect()
-}
-
-async fn a_few_cycles() {
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exact_values_per_manager_report_and_window() {
     let cal = Calendar::now();
@@ -115,12 +107,7 @@ async fn collected_at_start_then_once_after_each_company_midnight() {
     assert!(requests_to(&sim, "/v2/users").len() >= 3, "several cycles ran");
     assert_eq!(requests_to(&sim, "/v2/coaching").len(), 6, "once at start, not every cycle");
     clock.shift(SignedDuration::from_hours(2));
-    for _ in 0..100 {
-        if requests_to(&sim, "/v2/coaching").len() >= 12 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until("12 coaching requests", || requests_to(&sim, "/v2/coaching").len() >= 12).await;
     a_few_cycles().await;
     assert_eq!(requests_to(&sim, "/v2/coaching").len(), 12, "once more after midnight");
     assert_eq!(requests_to(&sim, "/v2/workspaces").len(), 2);
@@ -152,12 +139,7 @@ async fn a_plan_without_coaching_turns_the_collector_off_for_the_day() {
     assert!(page.contains("off until tomorrow"), "the landing page says why");
     // The next company day tries again.
     clock.shift(SignedDuration::from_hours(2));
-    for _ in 0..100 {
-        if requests_to(&sim, "/v2/coaching").len() >= 10 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until("10 coaching requests", || requests_to(&sim, "/v2/coaching").len() >= 10).await;
     assert_eq!(requests_to(&sim, "/v2/coaching").len(), 10);
     exporter.shutdown().await;
 }

@@ -65,11 +65,6 @@ async fn hosted_total(addr: std::net::SocketAddr, expected: f64) -> Metrics {
     .await
 }
 
-/// Lets a few 300 ms cycles pass.
-async fn a_few_cycles() {
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_day_counts_once_across_restarts_and_midnights() {
     let cal = Calendar::now();

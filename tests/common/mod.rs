@@ -354,3 +354,24 @@ pub fn tool(name: &str, env_var: &str) -> Option<String> {
     eprintln!("SKIPPED: {name} not on PATH; scripts/test installs-and-requires it");
     None
 }
+
+/// Requests the simulator received for `path`.
+pub fn requests_to(sim: &RunningSimulator, path: &str) -> Vec<gong_exporter::simulator::RecordedRequest> {
+    sim.simulator.requests().into_iter().filter(|r| r.path == path).collect()
+}
+
+/// Lets a few cycles of a 300 ms `--poll.interval` pass.
+pub async fn a_few_cycles() {
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+}
+
+/// Waits up to 5 s for `done`.
+pub async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..100 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
