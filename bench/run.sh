@@ -54,7 +54,7 @@ if ! GONG_BENCH_USERS=$encode_users cargo bench --locked --bench encode -- "${cr
   echo "bench/run.sh: the encode benchmark failed" >&2
   exit 1
 fi
-grep -E "users:|time:|thrpt:|Success" "$out/criterion.txt" || true
+grep -E "series,|time:|thrpt:|Success" "$out/criterion.txt" || true
 
 echo "== exporter with $users users"
 start_exporter "$users" 1000000 "$port"

@@ -43,7 +43,8 @@ fn encode(c: &mut Criterion) {
             let series = snapshot.series_count() as u64;
             let text = encode_snapshot(Arc::clone(&snapshot), true);
             let gz = gong_exporter::server::gzip(text.as_bytes());
-            eprintln!("{users} users{name}: {series} series, {} bytes of text, {} bytes gzipped", text.len(), gz.len());
+            let what = if name.is_empty() { "" } else { " with counters and coaching" };
+            eprintln!("{users} users{what}: {series} series, {} bytes of text, {} bytes gzipped", text.len(), gz.len());
             let mut group = c.benchmark_group(format!("{users}_users{name}"));
             group.sample_size(10).throughput(Throughput::Elements(series));
             group.bench_function("encode", |b| b.iter(|| encode_snapshot(Arc::clone(&snapshot), true)));
