@@ -116,7 +116,8 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
 async fn landing(State(state): State<AppState>) -> Html<String> {
     let status = state.shared.status.lock().expect("status lock").clone();
     let mut rows = String::new();
-    for endpoint in Endpoint::ALL {
+    // `/v2/workspaces` is part of the coaching collector, whose row it shares.
+    for endpoint in Endpoint::ALL.into_iter().filter(|e| *e != Endpoint::Workspaces) {
         let s = status.get(&endpoint).cloned().unwrap_or_default();
         let time = |t: Option<jiff::Timestamp>| {
             t.map_or_else(
