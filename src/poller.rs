@@ -283,18 +283,34 @@ impl Poller {
     pub async fn run_cycle(&mut self, deadline: Instant) {
         let results = self.fetch_all(deadline).await;
         let counters = self.update_counters(&results, deadline).await;
-        let coaching = self.update_coaching(&results, deadline).await;
-        let requests = self.client.requests_sent();
-        self.apply(results);
-        if let Some(outcome) = counters {
-            self.record(Endpoint::ActivityDayByDay, outcome);
+        let (bounds, time_zone) = (results.bounds.clone(), results.time_zone.clone());
+        let mut outcomes = self.apply(results);
+        outcomes.extend(counters.map(|outcome| (Endpoint::ActivityDayByDay, outcome)));
+        if self.counters.next_day(CounterKind::Activity).is_some() {
+            self.snapshot.counters = Some(self.counters.totals());
+        }
+        self.publish().await;
+        // After publishing, so that a success never shows before its data.
+        for (endpoint, outcome) in outcomes {
+            self.record(endpoint, outcome);
+        }
+        // Ready once the regular endpoints are in: the once-a-day coaching
+        // collector can take minutes in a large company and publishes on
+        // its own.
+        self.shared.ready.store(true, Ordering::Release);
+        let had_coaching = self.snapshot.coaching.is_some();
+        let coaching = self.update_coaching(&bounds, &time_zone, deadline).await;
+        // Also when Gong refused coaching and its series were dropped.
+        if coaching.is_some() || (had_coaching && self.snapshot.coaching.is_none()) {
+            self.publish().await;
         }
         if let Some(outcome) = coaching {
             self.record(Endpoint::Coaching, outcome);
         }
-        if self.counters.next_day(CounterKind::Activity).is_some() {
-            self.snapshot.counters = Some(self.counters.totals());
-        }
+    }
+
+    /// Encodes the snapshot and makes it what `/metrics` serves.
+    async fn publish(&self) {
         let snapshot = Arc::new(self.snapshot.clone());
         let include_email = self.settings.include_user_email;
         let started = Instant::now();
@@ -310,7 +326,7 @@ impl Poller {
             bytes,
             gzip_bytes,
             encode_seconds = started.elapsed().as_secs_f64(),
-            requests_total = requests,
+            requests_total = self.client.requests_sent(),
             "poll cycle published"
         );
     }
@@ -483,14 +499,19 @@ impl Poller {
     /// (403, or 404 on every one of the first requests: the plan lacks
     /// coaching) turns it off until the next company day. `None` when it did
     /// not run this cycle.
-    async fn update_coaching(&mut self, cycle: &CycleResults, deadline: Instant) -> Option<Outcome> {
+    async fn update_coaching(
+        &mut self,
+        bounds: &[WindowBounds],
+        cycle_zone: &TimeZone,
+        deadline: Instant,
+    ) -> Option<Outcome> {
         let enabled =
             self.shared.telemetry.collector_enabled.get_or_create_owned(&CollectorLabels { collector: "coaching" });
         if !self.settings.coaching {
             enabled.set(0);
             return None;
         }
-        let tz = self.time_zone.clone().filter(|tz| *tz == cycle.time_zone)?;
+        let tz = self.time_zone.clone().filter(|tz| tz == cycle_zone)?;
         let today = company_date(self.settings.clock.now(), &tz);
         if self.coaching_off == Some(today) {
             return None;
@@ -499,15 +520,14 @@ impl Poller {
         if self.coaching_done == Some(today) {
             return None;
         }
-        let users = match cycle.users.results.first() {
-            Some((_, Ok(fetched))) => UserTable::build(fetched.items.clone()),
-            _ => self.snapshot.users.as_deref().cloned()?,
-        };
+        // This cycle's users when they arrived, else the last good ones.
+        let users = Arc::clone(self.snapshot.users.as_ref()?);
+        let active: std::collections::HashSet<GongId> = users.users.iter().filter(|u| u.active).map(|u| u.id).collect();
         let mut managers: Vec<GongId> = users.users.iter().filter_map(|u| u.manager_id).collect();
         managers.sort_unstable();
         managers.dedup();
         // Managers are users others report to; inactive ones coach nobody.
-        managers.retain(|m| users.users.iter().any(|u| u.id == *m && u.active));
+        managers.retain(|m| active.contains(m));
 
         let started = Instant::now();
         let mut outcome =
@@ -525,14 +545,14 @@ impl Poller {
                 return Some(outcome);
             }
         };
-        let total = workspaces.len() * managers.len() * cycle.bounds.len();
+        let total = workspaces.len() * managers.len() * bounds.len();
         let left = self.budget.allowance().saturating_sub(self.budget.used(self.client.requests_sent()));
         if total as u64 > left {
             let reason = format!(
                 "coaching needs {total} requests ({} workspaces x {} managers x {} windows) but only {left} are left of the budget share for today: skipped until tomorrow; raise --gong.budget-share, narrow --stats.windows, or set --collector.coaching=false",
                 workspaces.len(),
                 managers.len(),
-                cycle.bounds.len()
+                bounds.len()
             );
             tracing::warn!("{reason}");
             self.coaching_done = Some(today);
@@ -547,7 +567,7 @@ impl Poller {
         let mut answers = Vec::new();
         'fetch: for workspace in &workspaces {
             for manager in &managers {
-                for b in &cycle.bounds {
+                for b in bounds {
                     let (from, to) = (iso_instant(b.start, &tz), iso_instant(b.end, &tz));
                     match self.client.coaching(workspace.id, *manager, &from, &to, deadline).await {
                         Ok(Some(data)) => {
@@ -577,7 +597,7 @@ impl Poller {
             return Some(outcome);
         }
         let table = CoachingTable::build(answers, Some(&users));
-        for b in &cycle.bounds {
+        for b in bounds {
             let window = b.window.label();
             let rows = table.rows.iter().filter(|r| r.window == window).count();
             outcome.records.push((window, rows));
@@ -671,8 +691,9 @@ impl Poller {
         }
     }
 
-    /// Folds completed parts into the snapshot and updates self-metrics.
-    fn apply(&mut self, cycle: CycleResults) {
+    /// Folds completed parts into the snapshot; returns each endpoint's
+    /// outcome, to be recorded once the snapshot is published.
+    fn apply(&mut self, cycle: CycleResults) -> Vec<(Endpoint, Outcome)> {
         let CycleResults { bounds, time_zone, activity, interaction, scorecards, users } = cycle;
         let t = Arc::clone(&self.shared.telemetry);
         for b in &bounds {
@@ -688,7 +709,7 @@ impl Poller {
             replace_window(&mut snapshot.activity, ActivityTable::build(window, items), &order);
             records
         });
-        self.record(Endpoint::ActivityAggregate, outcome);
+        let mut outcomes = vec![(Endpoint::ActivityAggregate, outcome)];
 
         let snapshot = &mut self.snapshot;
         let outcome = interaction.settle(Endpoint::Interaction, |window, items| {
@@ -696,7 +717,7 @@ impl Poller {
             replace_window(&mut snapshot.interaction, InteractionTable::build(window, items), &order);
             records
         });
-        self.record(Endpoint::Interaction, outcome);
+        outcomes.push((Endpoint::Interaction, outcome));
 
         let snapshot = &mut self.snapshot;
         let outcome = scorecards.settle(Endpoint::Scorecards, |_, items| {
@@ -706,7 +727,7 @@ impl Poller {
             snapshot.scorecards = Some(Arc::new(table));
             records
         });
-        self.record(Endpoint::Scorecards, outcome);
+        outcomes.push((Endpoint::Scorecards, outcome));
 
         let snapshot = &mut self.snapshot;
         let outcome = users.settle(Endpoint::Users, |window, items| {
@@ -715,7 +736,8 @@ impl Poller {
             snapshot.users = Some(Arc::new(table));
             records
         });
-        self.record(Endpoint::Users, outcome);
+        outcomes.push((Endpoint::Users, outcome));
+        outcomes
     }
 
     fn record(&self, endpoint: Endpoint, outcome: Outcome) {

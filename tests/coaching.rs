@@ -245,3 +245,25 @@ async fn demo_coaching_agrees_with_the_managers_activity_and_reviews() {
     }
     exporter.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coaching_series_disappear_when_gong_stops_serving_coaching() {
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    clock.set(cal.at(cal.today, 23, 0));
+    let sim = simulator(data(&cal), &clock, true).await;
+    let exporter = gong_exporter::start(config(&sim, &clock)).await.unwrap();
+    let addr = exporter.local_addr();
+    wait_for_metrics(addr, "coaching", |m| !m.matching("gong_coaching_calls_listened_to", &[]).is_empty()).await;
+    // The account loses coaching overnight.
+    sim.simulator
+        .add_fault(FaultRule::always(Some("/v2/coaching"), Fault::Status { status: 404, retry_after_seconds: None }));
+    clock.shift(SignedDuration::from_hours(2));
+    let m = wait_for_metrics(addr, "coaching series gone", |m| {
+        m.series.iter().all(|s| !s.name.starts_with("gong_coaching_"))
+    })
+    .await;
+    assert_eq!(m.value("gong_exporter_collector_enabled", &[("collector", "coaching")]), 0.0);
+    assert_eq!(m.get("gong_exporter_poll_success", &[("endpoint", "coaching")]), None, "no stale success either");
+    exporter.shutdown().await;
+}

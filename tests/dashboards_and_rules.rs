@@ -99,8 +99,11 @@ const CONDITIONAL: [(&str, &str); 1] =
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_metric_used_by_dashboards_and_rules_exists_in_the_exporters_output() {
     let exporter = gong_exporter::start(demo_config(40)).await.unwrap();
-    wait_ready(exporter.local_addr()).await;
-    let m = scrape(exporter.local_addr()).await;
+    // The coaching collector publishes after the regular endpoints.
+    let m = wait_for_metrics(exporter.local_addr(), "coaching series", |m| {
+        m.series.iter().any(|s| s.name.starts_with("gong_coaching_"))
+    })
+    .await;
     let mut served: BTreeSet<String> = m.series.iter().map(|s| s.name.clone()).collect();
     for (family, kind) in &m.types {
         if kind == "histogram" {

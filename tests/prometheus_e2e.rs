@@ -107,7 +107,9 @@ async fn every_panel_variable_and_rule_evaluates_in_a_real_prometheus() {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let ready = query(&prom, "gong:team_activity:sum").await.map(|r| !r.is_empty()).unwrap_or(false)
-            && query(&prom, "gong:team_coaching_activity:7d").await.map(|r| !r.is_empty()).unwrap_or(false);
+            && query(&prom, "gong:team_coaching_activity:7d").await.map(|r| !r.is_empty()).unwrap_or(false)
+            // The coaching collector publishes after the regular endpoints.
+            && query(&prom, "gong:manager_coaching:7d").await.map(|r| !r.is_empty()).unwrap_or(false);
         if ready {
             break;
         }
