@@ -551,6 +551,18 @@ mod tests {
         assert!(c.include_user_email);
         assert_eq!((c.daily_limit, c.budget_share), (10_000, 0.25));
         assert!(matches!(c.source, Source::Demo { users: 40 }));
+        assert!(c.coaching && c.storage_path.is_none() && c.counters_start_date.is_none());
+        let c = parse(&[
+            "--demo",
+            "--collector.coaching=false",
+            "--storage.path",
+            "/var/lib/gong-exporter",
+            "--counters.start-date",
+            "2024-01-31",
+        ])
+        .unwrap();
+        assert!(!c.coaching);
+        assert_eq!(c.counters_start_date, Some(jiff::civil::date(2024, 1, 31)));
     }
 
     #[test]
