@@ -192,8 +192,7 @@ pub async fn run(config: BackfillConfig) -> Result<BackfillSummary, BackfillErro
 }
 
 async fn learn_time_zone(client: &GongClient, to: Date, deadline: Instant) -> Result<TimeZone, BackfillError> {
-    // UTC-12's dates are never ahead of the company's, so Gong accepts them.
-    let probe = TimeZone::fixed(jiff::tz::offset(-12));
+    let probe = crate::windows::zone_behind_all();
     let end = to.min(company_date(Timestamp::now(), &probe));
     let from = end.checked_sub(28.days()).unwrap_or(end);
     let name = client.company_time_zone(from, end, deadline).await?.ok_or(BackfillError::UnknownTimeZone)?;

@@ -55,6 +55,11 @@ impl DailyBudget {
         sent.saturating_sub(self.baseline)
     }
 
+    /// Requests left of today's allowance.
+    pub fn remaining(&self, sent: u64) -> u64 {
+        self.allowance.saturating_sub(self.used(sent))
+    }
+
     /// Whether to warn now: 80% of the allowance is used and today has not
     /// been warned about yet.
     pub fn should_warn(&mut self, sent: u64) -> bool {
@@ -73,7 +78,7 @@ impl DailyBudget {
         if cycle_cost == 0 {
             return Pace::Interval;
         }
-        let remaining = self.allowance.saturating_sub(self.used(sent));
+        let remaining = self.remaining(sent);
         let affordable = remaining / cycle_cost;
         if affordable == 0 {
             return Pace::UntilMidnight;

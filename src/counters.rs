@@ -7,6 +7,7 @@
 //! after it. Activity and scorecards advance separately, so a key without
 //! one endpoint's scope still counts the other.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -117,18 +118,19 @@ impl CounterKind {
     }
 }
 
-/// The state file's layout.
+/// The state file's layout. Borrows the totals when written, so a save
+/// does not copy them.
 #[derive(Debug, Serialize, Deserialize)]
-struct StateFile {
+struct StateFile<'a> {
     format: u32,
     /// First day ever counted.
     start_date: Date,
     /// First day not yet added, per kind: every earlier day is counted.
     activity_next_day: Date,
     scorecards_next_day: Date,
-    activity: BTreeMap<GongId, UserTotals>,
+    activity: Cow<'a, BTreeMap<GongId, UserTotals>>,
     scorecard_reviews: Vec<ReviewTotal>,
-    scorecard_names: BTreeMap<GongId, String>,
+    scorecard_names: Cow<'a, BTreeMap<GongId, String>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -171,6 +173,16 @@ struct Days {
     scorecards_next: Date,
 }
 
+impl Days {
+    /// The first day of `kind` not yet counted.
+    fn next(&mut self, kind: CounterKind) -> &mut Date {
+        match kind {
+            CounterKind::Activity => &mut self.activity_next,
+            CounterKind::Scorecards => &mut self.scorecards_next,
+        }
+    }
+}
+
 impl Counters {
     /// Opens the counters: loads `<storage>/counters.json` when it exists.
     /// An unreadable file is moved aside (never reset in place) and counting
@@ -209,13 +221,13 @@ impl Counters {
                     scorecards_next: state.scorecards_next_day,
                 });
                 counters.totals = Arc::new(CounterTotals {
-                    activity: state.activity,
+                    activity: state.activity.into_owned(),
                     reviews: state
                         .scorecard_reviews
                         .into_iter()
                         .map(|r| ((r.scorecard_id, r.reviewed_user_id, r.review_method), r.count))
                         .collect(),
-                    scorecard_names: state.scorecard_names,
+                    scorecard_names: state.scorecard_names.into_owned(),
                 });
                 tracing::info!(
                     file = %file.display(),
@@ -261,20 +273,13 @@ impl Counters {
             self.days = Some(days);
             tracing::info!(start = %start, persistent = self.is_persistent(), "counters count from this day on");
         }
-        let days = self.days.expect("set above");
-        let next = match kind {
-            CounterKind::Activity => days.activity_next,
-            CounterKind::Scorecards => days.scorecards_next,
-        };
+        let next = *self.days.expect("set above").next(kind);
         Ok((next < today).then_some((next, today)))
     }
 
     /// The first day of `kind` not yet counted, once known.
     pub fn next_day(&self, kind: CounterKind) -> Option<Date> {
-        self.days.map(|d| match kind {
-            CounterKind::Activity => d.activity_next,
-            CounterKind::Scorecards => d.scorecards_next,
-        })
+        self.days.map(|mut d| *d.next(kind))
     }
 
     /// Adds the days `[from, to)` of `kind` with `add`, writes the state,
@@ -290,10 +295,7 @@ impl Counters {
         let Some(mut days) = self.days else {
             return Ok(());
         };
-        let next = match kind {
-            CounterKind::Activity => &mut days.activity_next,
-            CounterKind::Scorecards => &mut days.scorecards_next,
-        };
+        let next = days.next(kind);
         // Guards the exactly-once rule against a caller bug.
         if *next != from || to <= from {
             tracing::error!(kind = kind.as_str(), %from, %to, next = %next, "counter days out of order; not added");
@@ -317,7 +319,7 @@ impl Counters {
             start_date: days.start,
             activity_next_day: days.activity_next,
             scorecards_next_day: days.scorecards_next,
-            activity: totals.activity.clone(),
+            activity: Cow::Borrowed(&totals.activity),
             scorecard_reviews: totals
                 .reviews
                 .iter()
@@ -328,7 +330,7 @@ impl Counters {
                     count: *count,
                 })
                 .collect(),
-            scorecard_names: totals.scorecard_names.clone(),
+            scorecard_names: Cow::Borrowed(&totals.scorecard_names),
         };
         let bytes = serde_json::to_vec_pretty(&state).expect("the state serialises");
         write_atomically(file, &bytes).map_err(|source| StorageError::Write { path: file.clone(), source })

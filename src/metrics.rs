@@ -78,6 +78,17 @@ pub fn snake_case(name: &str) -> String {
     if trimmed.is_empty() { "unnamed".to_owned() } else { trimmed.to_owned() }
 }
 
+/// `callsListenedTo` -> `gong_coaching_calls_listened_to`.
+pub fn coaching_metric_name(gong_name: &str) -> String {
+    format!("gong_coaching_{}", snake_case(gong_name))
+}
+
+/// A Gong field name as HELP text may show it: HELP is not a label value,
+/// so a name that is not plainly alphanumeric is not printed.
+fn help_name(gong_name: &str) -> &str {
+    if gong_name.chars().all(|c| c.is_ascii_alphanumeric()) { gong_name } else { "(renamed)" }
+}
+
 /// Which family an interaction stat named `name` belongs to.
 pub fn interaction_metric(name: &str) -> InteractionKey {
     KNOWN_INTERACTION_STATS
@@ -215,9 +226,7 @@ impl SnapshotCollector {
             }
         }
         for (metric, gong_name) in families {
-            // HELP is not a label value: keep Gong's field name out of it
-            // unless it is plainly safe to print.
-            let shown = if gong_name.chars().all(|c| c.is_ascii_alphanumeric()) { gong_name } else { "(renamed)" };
+            let shown = help_name(gong_name);
             let help = format!("Gong aggregate activity `{shown}` of the user in the window. {CACHED}");
             let mut family = encoder.encode_descriptor(metric, &help, None, MetricType::Gauge)?;
             for table in &self.snapshot.activity {
@@ -387,9 +396,7 @@ impl SnapshotCollector {
         }
         Ok(())
     }
-}
 
-impl SnapshotCollector {
     /// `gong_activity_<field>_cumulative_total` and
     /// `gong_scorecard_reviews_cumulative_total`.
     fn encode_counters(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
@@ -412,7 +419,7 @@ impl SnapshotCollector {
             if gauges.contains(metric.as_str()) || gauges.contains(format!("{metric}_total").as_str()) {
                 continue;
             }
-            let shown = if gong_name.chars().all(|c| c.is_ascii_alphanumeric()) { *gong_name } else { "(renamed)" };
+            let shown = help_name(gong_name);
             let help = format!(
                 "Gong activity `{shown}` of the user summed over every completed company day since counting began (each day added once). {CACHED}"
             );
@@ -445,9 +452,7 @@ impl SnapshotCollector {
         }
         Ok(())
     }
-}
 
-impl SnapshotCollector {
     /// `gong_coaching_<metric>`, one family per metric name Gong used.
     fn encode_coaching(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
         let Some(table) = &self.snapshot.coaching else {
@@ -455,8 +460,7 @@ impl SnapshotCollector {
         };
         for (index, metric) in table.metrics.iter().enumerate() {
             let index = index as u16;
-            let name = &metric.gong_name;
-            let shown = if name.chars().all(|c| c.is_ascii_alphanumeric()) { name.as_str() } else { "(renamed)" };
+            let shown = help_name(&metric.gong_name);
             let help = format!(
                 "Calls of the report on which the manager did `{shown}` in the window, from Gong's coaching endpoint (collected once a day). {CACHED}"
             );

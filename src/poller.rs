@@ -27,8 +27,8 @@ use crate::snapshot::{
 };
 use crate::telemetry::{CollectorLabels, CounterLabels, EndpointLabels, RecordLabels, Telemetry, WindowLabels};
 use crate::windows::{
-    Window, WindowBounds, all_window_bounds, company_date, next_company_midnight, parse_time_zone, start_of_day,
-    window_bounds,
+    Window, WindowBounds, all_window_bounds, company_date, iso_instant, next_company_midnight, parse_time_zone,
+    start_of_day, window_bounds, zone_behind_all,
 };
 
 /// Gong finalises a day's stats shortly after it ends; polling a few minutes
@@ -172,23 +172,39 @@ struct Outcome {
     elapsed: Duration,
 }
 
+impl Outcome {
+    /// Nothing failed (yet).
+    fn success() -> Self {
+        Self { ok: true, abandoned: false, error: None, records: Vec::new(), elapsed: Duration::ZERO }
+    }
+
+    /// Marks the endpoint failed; the first error is the one shown.
+    fn fail(&mut self, error: &dyn std::fmt::Display) {
+        self.ok = false;
+        self.error.get_or_insert_with(|| error.to_string());
+    }
+
+    /// Marks the endpoint failed by a request to Gong.
+    fn fail_request(&mut self, error: &GongError) {
+        self.abandoned |= matches!(error, GongError::RetryAfterTooLong { .. });
+        self.fail(error);
+    }
+}
+
 impl<T> EndpointRun<T> {
     /// Hands each complete query's items (with its window label, empty for
     /// unwindowed endpoints) to `publish`, which returns record counts; logs
     /// each failed query, whose part keeps its last good data.
     fn settle(self, endpoint: Endpoint, mut publish: impl FnMut(String, Vec<T>) -> Vec<(String, usize)>) -> Outcome {
-        let mut outcome = Outcome {
-            ok: self.results.iter().all(|(_, r)| r.is_ok()),
-            abandoned: self.results.iter().any(|(_, r)| matches!(r, Err(GongError::RetryAfterTooLong { .. }))),
-            error: self.results.iter().find_map(|(_, r)| r.as_ref().err().map(ToString::to_string)),
-            records: Vec::new(),
-            elapsed: self.elapsed,
-        };
+        let mut outcome = Outcome { elapsed: self.elapsed, ..Outcome::success() };
         for (bounds, result) in self.results {
             let window = bounds.map(|b| b.window.label()).unwrap_or_default();
             match result {
                 Ok(fetched) => outcome.records.extend(publish(window, fetched.items)),
-                Err(error) => log_failure(endpoint, &window, &error),
+                Err(error) => {
+                    log_failure(endpoint, &window, &error);
+                    outcome.fail_request(&error);
+                }
             }
         }
         outcome
@@ -339,7 +355,7 @@ impl Poller {
         let now = self.settings.clock.now();
         // Until the zone is known, UTC-12's dates: never after the company's
         // today, which Gong would reject with a 400.
-        let time_zone = self.time_zone.clone().unwrap_or_else(probe_zone);
+        let time_zone = self.time_zone.clone().unwrap_or_else(zone_behind_all);
         let bounds = all_window_bounds(&self.settings.windows, now, &time_zone);
 
         let activity = async {
@@ -391,17 +407,12 @@ impl Poller {
         let tz = self.time_zone.clone()?;
         let today = company_date(self.settings.clock.now(), &tz);
         let started = Instant::now();
-        let mut outcome =
-            Outcome { ok: true, abandoned: false, error: None, records: Vec::new(), elapsed: Duration::ZERO };
-        let fail = |outcome: &mut Outcome, error: String| {
-            outcome.ok = false;
-            outcome.error.get_or_insert(error);
-        };
+        let mut outcome = Outcome::success();
 
         match self.counters.due(CounterKind::Activity, today) {
             Err(error) => {
                 tracing::error!(%error, "cannot keep the counter state");
-                fail(&mut outcome, error.to_string());
+                outcome.fail(&error);
             }
             Ok(None) => {}
             Ok(Some((from, to))) => {
@@ -420,15 +431,14 @@ impl Poller {
                                 .commit(CounterKind::Activity, a, b, |t| t.add_activity(&users, a, b, &tz));
                             if let Err(error) = committed {
                                 tracing::error!(%error, "cannot keep the counter state");
-                                fail(&mut outcome, error.to_string());
+                                outcome.fail(&error);
                                 break;
                             }
                             tracing::info!(from = %a, to = %b, users = users.len(), "activity counters: days added");
                         }
                         Err(error) => {
                             log_failure(Endpoint::ActivityDayByDay, "", &error);
-                            outcome.abandoned |= matches!(error, GongError::RetryAfterTooLong { .. });
-                            fail(&mut outcome, error.to_string());
+                            outcome.fail_request(&error);
                             break;
                         }
                     }
@@ -438,7 +448,10 @@ impl Poller {
         }
 
         match self.counters.due(CounterKind::Scorecards, today) {
-            Err(error) => fail(&mut outcome, error.to_string()),
+            Err(error) => {
+                tracing::error!(%error, "cannot keep the counter state");
+                outcome.fail(&error);
+            }
             Ok(None) => {}
             Ok(Some((from, to))) => {
                 // The cycle's own fetch covers the largest window ending today.
@@ -530,23 +543,20 @@ impl Poller {
         managers.retain(|m| active.contains(m));
 
         let started = Instant::now();
-        let mut outcome =
-            Outcome { ok: true, abandoned: false, error: None, records: Vec::new(), elapsed: Duration::ZERO };
+        let mut outcome = Outcome::success();
         let workspaces = match self.client.workspaces(deadline).await {
             Ok(fetched) if fetched.pages == 0 => return self.coaching_refused(today, "404 on /v2/workspaces"),
             Ok(fetched) => fetched.items,
             Err(GongError::Forbidden { .. }) => return self.coaching_refused(today, "403 on /v2/workspaces"),
             Err(error) => {
                 log_failure(Endpoint::Coaching, "", &error);
-                outcome.ok = false;
-                outcome.abandoned = matches!(error, GongError::RetryAfterTooLong { .. });
-                outcome.error = Some(error.to_string());
+                outcome.fail_request(&error);
                 outcome.elapsed = started.elapsed();
                 return Some(outcome);
             }
         };
         let total = workspaces.len() * managers.len() * bounds.len();
-        let left = self.budget.allowance().saturating_sub(self.budget.used(self.client.requests_sent()));
+        let left = self.budget.remaining(self.client.requests_sent());
         if total as u64 > left {
             let reason = format!(
                 "coaching needs {total} requests ({} workspaces x {} managers x {} windows) but only {left} are left of the budget share for today: skipped until tomorrow; raise --gong.budget-share, narrow --stats.windows, or set --collector.coaching=false",
@@ -556,8 +566,7 @@ impl Poller {
             );
             tracing::warn!("{reason}");
             self.coaching_done = Some(today);
-            outcome.ok = false;
-            outcome.error = Some(reason);
+            outcome.fail(&reason);
             outcome.elapsed = started.elapsed();
             return Some(outcome);
         }
@@ -583,9 +592,7 @@ impl Poller {
                         Err(GongError::Forbidden { .. }) => return self.coaching_refused(today, "403 on /v2/coaching"),
                         Err(error) => {
                             log_failure(Endpoint::Coaching, &b.window.label(), &error);
-                            outcome.ok = false;
-                            outcome.abandoned = matches!(error, GongError::RetryAfterTooLong { .. });
-                            outcome.error = Some(error.to_string());
+                            outcome.fail_request(&error);
                             break 'fetch;
                         }
                     }
@@ -632,7 +639,7 @@ impl Poller {
 
     /// Whether this exporter has sent its whole share of today's requests.
     fn budget_spent(&self) -> bool {
-        self.budget.used(self.client.requests_sent()) >= self.budget.allowance()
+        self.budget.remaining(self.client.requests_sent()) == 0
     }
 
     /// Learns the company's zone with one request: the first page of the
@@ -640,7 +647,7 @@ impl Poller {
     /// cycle until Gong names a zone.
     async fn probe_time_zone(&mut self, deadline: Instant) {
         let largest = self.settings.windows.iter().max().expect("at least one window");
-        let probe = probe_zone();
+        let probe = zone_behind_all();
         let b = window_bounds(largest, company_date(self.settings.clock.now(), &probe), &probe);
         match self.client.company_time_zone(b.from, b.to, deadline).await {
             Ok(Some(name)) => match parse_time_zone(&name) {
@@ -766,18 +773,6 @@ impl Poller {
             entry.records = total;
         }
     }
-}
-
-/// An instant as Gong's coaching endpoint takes it: ISO-8601 with the
-/// company's offset, e.g. `2024-11-01T00:00:00-07:00`.
-fn iso_instant(t: Timestamp, tz: &TimeZone) -> String {
-    jiff::fmt::strtime::format("%Y-%m-%dT%H:%M:%S%:z", &t.to_zoned(tz.clone())).unwrap_or_else(|_| t.to_string())
-}
-
-/// The zone furthest behind UTC: its calendar date is never ahead of any
-/// company's.
-fn probe_zone() -> TimeZone {
-    TimeZone::fixed(jiff::tz::offset(-12))
 }
 
 fn log_pace(pace: Pace, cost: u64, allowance: u64) {

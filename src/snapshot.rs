@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::gong::models::{AnsweredScorecard, GongId, GongUser, PersonInteraction, UserAggregateActivity};
-use crate::metrics::{activity_metric_name, interaction_metric};
+use crate::metrics::{activity_metric_name, coaching_metric_name, interaction_metric};
 use crate::windows::{WindowBounds, company_date};
 
 /// Everything `/metrics` shows about Gong's data.
@@ -385,11 +385,6 @@ impl CoachingTable {
         }
         Self { metrics, rows }
     }
-}
-
-/// `callsListenedTo` -> `gong_coaching_calls_listened_to`.
-pub fn coaching_metric_name(gong_name: &str) -> String {
-    format!("gong_coaching_{}", crate::metrics::snake_case(gong_name))
 }
 
 /// One user from `GET /v2/users`.

@@ -124,6 +124,19 @@ pub fn next_company_midnight(now: Timestamp, tz: &TimeZone) -> Timestamp {
     start_of_day(today.tomorrow().unwrap_or(Date::MAX), tz)
 }
 
+/// An instant as ISO-8601 with the company's offset and no zone name, e.g.
+/// `2024-11-01T00:00:00-07:00`: how Gong writes and reads instants.
+pub fn iso_instant(t: Timestamp, tz: &TimeZone) -> String {
+    jiff::fmt::strtime::format("%Y-%m-%dT%H:%M:%S%:z", &t.to_zoned(tz.clone())).unwrap_or_else(|_| t.to_string())
+}
+
+/// UTC-12, the zone furthest behind UTC: its calendar date is never ahead
+/// of any company's, so dates taken from it are never "in the future" for
+/// Gong, whatever the company's zone turns out to be.
+pub fn zone_behind_all() -> TimeZone {
+    TimeZone::fixed(jiff::tz::offset(-12))
+}
+
 /// Parses an IANA zone name, including the legacy aliases Gong returns
 /// (`US/Pacific`), against the tz database compiled into the binary.
 pub fn parse_time_zone(name: &str) -> Result<TimeZone, String> {

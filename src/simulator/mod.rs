@@ -630,8 +630,7 @@ impl Simulator {
     }
 
     fn format_instant(&self, t: Timestamp) -> String {
-        let zoned = t.to_zoned(self.time_zone.clone());
-        jiff::fmt::strtime::format("%Y-%m-%dT%H:%M:%S%:z", &zoned).unwrap_or_else(|_| t.to_string())
+        crate::windows::iso_instant(t, &self.time_zone)
     }
 
     fn day_json(&self, user_id: u64, day: Date, activity: &DayActivity) -> Value {
