@@ -9,7 +9,7 @@
 //! within it, written together; days arrive one after another, so samples
 //! go to one scratch file per family and are regrouped by series at the end.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufRead as _, BufReader, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
@@ -23,8 +23,8 @@ use reqwest::Url;
 use tokio::time::Instant;
 
 use crate::config::{BackfillArgs, ConfigError, Credentials, credentials};
-use crate::counters::{CounterTotals, chunks};
-use crate::gong::models::{UserAggregateActivity, UserDailyActivity};
+use crate::counters::{CounterTotals, activity_days, chunks, review_day};
+use crate::gong::models::{AnsweredScorecard, DailyActivity, UserAggregateActivity, UserDailyActivity};
 use crate::gong::{ClientOptions, GongClient, GongError};
 use crate::metrics::encode_snapshot;
 use crate::snapshot::{ActivityTable, DataSnapshot, InteractionTable, ScorecardTable, UserTable};
@@ -149,14 +149,25 @@ pub async fn run(config: BackfillConfig) -> Result<BackfillSummary, BackfillErro
     );
 
     let mut writer = FamilyWriter::create(&config.output)?;
-    let mut totals = CounterTotals::default();
+    // Shared with each day's snapshot only while it is encoded, so adding
+    // the next day changes it in place instead of copying it.
+    let mut totals = Arc::new(CounterTotals::default());
     let one_day = Window::from_days(1).expect("one day is a window");
     for (index, (from, to)) in chunk_list.iter().copied().enumerate() {
         let activity = client.day_by_day(from, to, deadline()).await?.items;
-        let reviews = client.answered_scorecards(from, to, deadline()).await?.items;
+        // Each entry and review is placed in its day once, not once per day.
+        let mut activity_by_day: BTreeMap<Date, Vec<(&UserDailyActivity, &DailyActivity)>> = BTreeMap::new();
+        for (date, user, day) in activity_days(&activity, from, to, &tz) {
+            activity_by_day.entry(date).or_default().push((user, day));
+        }
+        let mut reviews_by_day: BTreeMap<Date, Vec<AnsweredScorecard>> = BTreeMap::new();
+        for review in client.answered_scorecards(from, to, deadline()).await?.items {
+            if let Some(date) = review_day(&review, &tz) {
+                reviews_by_day.entry(date).or_default().push(review);
+            }
+        }
         for day in chunks(from, to, 1).into_iter().map(|(d, _)| d) {
             let next = day.tomorrow().unwrap_or(day);
-            let bounds = [window_bounds(&one_day, next, &tz)];
             let interaction = if config.interaction {
                 Some(Arc::new(InteractionTable::build(
                     "1d".into(),
@@ -165,14 +176,21 @@ pub async fn run(config: BackfillConfig) -> Result<BackfillSummary, BackfillErro
             } else {
                 None
             };
-            totals.add_activity(&activity, day, next, &tz);
-            totals.add_reviews(&reviews, day, next, &tz);
+            let entries = activity_by_day.remove(&day).unwrap_or_default();
+            let reviews = reviews_by_day.remove(&day).unwrap_or_default();
+            let day_totals = Arc::make_mut(&mut totals);
+            for (user, entry) in &entries {
+                day_totals.add_day(user, entry);
+            }
+            for review in &reviews {
+                day_totals.add_review(review);
+            }
             let snapshot = DataSnapshot {
-                activity: vec![Arc::new(ActivityTable::build("1d".into(), day_activity(&activity, day, &tz)))],
+                activity: vec![Arc::new(ActivityTable::build("1d".into(), day_activity(&entries)))],
                 interaction: interaction.into_iter().collect(),
-                scorecards: Some(Arc::new(ScorecardTable::build(&reviews, &bounds, &tz))),
+                scorecards: Some(Arc::new(ScorecardTable::build(&reviews, &[window_bounds(&one_day, next, &tz)], &tz))),
                 users: Some(Arc::clone(&users)),
-                counters: Some(Arc::new(totals.clone())),
+                counters: Some(Arc::clone(&totals)),
                 // One request per manager and day: left to the live collector.
                 coaching: None,
             };
@@ -199,22 +217,24 @@ async fn learn_time_zone(client: &GongClient, to: Date, deadline: Instant) -> Re
     crate::windows::parse_time_zone(&name).map_err(|_| BackfillError::UnsupportedTimeZone(name))
 }
 
-/// One day of day-by-day data in the aggregate endpoint's shape, so the
-/// `1d` gauges are built by the same code as the live ones.
-fn day_activity(users: &[UserDailyActivity], day: Date, tz: &TimeZone) -> Vec<UserAggregateActivity> {
-    let next = day.tomorrow().unwrap_or(day);
-    users
-        .iter()
-        .filter_map(|user| {
-            let mut one = CounterTotals::default();
-            one.add_activity(std::slice::from_ref(user), day, next, tz);
-            let totals = one.activity.into_values().next()?;
-            let stats = totals.fields.into_iter().map(|(k, v)| (k, serde_json::Value::from(v))).collect();
-            Some(UserAggregateActivity {
-                user_id: user.user_id,
-                user_email_address: user.user_email_address.clone(),
-                user_aggregate_activity_stats: stats,
-            })
+/// One day of day-by-day entries in the aggregate endpoint's shape, so the
+/// `1d` gauges are built by the same code as the live ones. A user listed
+/// twice for the day is summed, so no series is written twice.
+fn day_activity(entries: &[(&UserDailyActivity, &DailyActivity)]) -> Vec<UserAggregateActivity> {
+    let mut day = CounterTotals::default();
+    for (user, entry) in entries {
+        day.add_day(user, entry);
+    }
+    day.activity
+        .into_iter()
+        .map(|(user_id, totals)| UserAggregateActivity {
+            user_id,
+            user_email_address: totals.email,
+            user_aggregate_activity_stats: totals
+                .fields
+                .into_iter()
+                .map(|(field, count)| (field, serde_json::Value::from(count)))
+                .collect(),
         })
         .collect()
 }

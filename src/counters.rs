@@ -18,7 +18,7 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 
-use crate::gong::models::{AnsweredScorecard, GongId, UserDailyActivity};
+use crate::gong::models::{AnsweredScorecard, DailyActivity, GongId, UserDailyActivity};
 use crate::windows::company_date;
 
 /// File name of the state inside `--storage.path`.
@@ -54,49 +54,69 @@ impl CounterTotals {
     }
 
     /// Adds the days of `users` that fall in `[from, to)` (company calendar).
-    /// A day entry without a readable `fromDate` is placed by its position,
-    /// since Gong lists one entry per day of the range in order.
     pub fn add_activity(&mut self, users: &[UserDailyActivity], from: Date, to: Date, tz: &TimeZone) {
-        for user in users {
-            for (index, day) in user.user_daily_activity_stats.iter().enumerate() {
-                let date = day
-                    .from_date
-                    .as_deref()
-                    .and_then(|t| t.parse::<Timestamp>().ok())
-                    .map(|t| company_date(t, tz))
-                    .or_else(|| from.checked_add((index as i64).days()).ok());
-                if !date.is_some_and(|d| from <= d && d < to) {
-                    continue;
-                }
-                let totals = self.activity.entry(user.user_id).or_default();
-                if !user.user_email_address.is_empty() {
-                    totals.email.clone_from(&user.user_email_address);
-                }
-                for (field, count) in &day.counts {
-                    *totals.fields.entry(field.clone()).or_default() += count;
-                }
-            }
+        for (_, user, day) in activity_days(users, from, to, tz) {
+            self.add_day(user, day);
+        }
+    }
+
+    /// Adds one day of one user.
+    pub fn add_day(&mut self, user: &UserDailyActivity, day: &DailyActivity) {
+        let totals = self.activity.entry(user.user_id).or_default();
+        if !user.user_email_address.is_empty() {
+            totals.email.clone_from(&user.user_email_address);
+        }
+        for (field, count) in &day.counts {
+            *totals.fields.entry(field.clone()).or_default() += count;
         }
     }
 
     /// Adds the reviews of `records` published in `[from, to)` (company
-    /// calendar); a review without a readable time cannot be placed in a
-    /// day and is not counted.
+    /// calendar).
     pub fn add_reviews(&mut self, records: &[AnsweredScorecard], from: Date, to: Date, tz: &TimeZone) {
         for record in records {
-            let Some(day) = record.review_time.as_deref().and_then(|t| t.parse::<Timestamp>().ok()) else {
-                continue;
-            };
-            if !(from..to).contains(&company_date(day, tz)) {
-                continue;
-            }
-            let method = if record.review_method.is_empty() { "UNKNOWN" } else { &record.review_method };
-            *self.reviews.entry((record.scorecard_id, record.reviewed_user_id, method.to_owned())).or_default() += 1;
-            if !record.scorecard_name.is_empty() {
-                self.scorecard_names.insert(record.scorecard_id, record.scorecard_name.clone());
+            if review_day(record, tz).is_some_and(|d| from <= d && d < to) {
+                self.add_review(record);
             }
         }
     }
+
+    /// Adds one answered scorecard.
+    pub fn add_review(&mut self, record: &AnsweredScorecard) {
+        let method = if record.review_method.is_empty() { "UNKNOWN" } else { &record.review_method };
+        *self.reviews.entry((record.scorecard_id, record.reviewed_user_id, method.to_owned())).or_default() += 1;
+        if !record.scorecard_name.is_empty() {
+            self.scorecard_names.insert(record.scorecard_id, record.scorecard_name.clone());
+        }
+    }
+}
+
+/// Every day entry of `users` that falls in `[from, to)`, with its company
+/// date. An entry without a readable `fromDate` is placed by its position,
+/// since Gong lists one entry per day of the range in order.
+pub fn activity_days<'a>(
+    users: &'a [UserDailyActivity],
+    from: Date,
+    to: Date,
+    tz: &'a TimeZone,
+) -> impl Iterator<Item = (Date, &'a UserDailyActivity, &'a DailyActivity)> + 'a {
+    users.iter().flat_map(move |user| {
+        user.user_daily_activity_stats.iter().enumerate().filter_map(move |(index, day)| {
+            let date = day
+                .from_date
+                .as_deref()
+                .and_then(|t| t.parse::<Timestamp>().ok())
+                .map(|t| company_date(t, tz))
+                .or_else(|| from.checked_add((index as i64).days()).ok())?;
+            (from <= date && date < to).then_some((date, user, day))
+        })
+    })
+}
+
+/// The company day a review was published; `None` without a readable
+/// time, as such a review cannot be placed in a day and is not counted.
+pub fn review_day(record: &AnsweredScorecard, tz: &TimeZone) -> Option<Date> {
+    record.review_time.as_deref().and_then(|t| t.parse::<Timestamp>().ok()).map(|t| company_date(t, tz))
 }
 
 /// Which counters a step advances.
