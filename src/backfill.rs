@@ -305,47 +305,65 @@ impl FamilyWriter {
 
     /// Writes every family, its series grouped and in time order, then
     /// `# EOF`, to a temporary file renamed over `output`. Returns samples.
-    fn finish(self, output: &Path) -> Result<u64, BackfillError> {
+    fn finish(mut self, output: &Path) -> Result<u64, BackfillError> {
         let temp = PathBuf::from(format!("{}.tmp", output.display()));
+        let result = self.write_grouped(&temp).and_then(|samples| {
+            std::fs::rename(&temp, output)
+                .map(|()| samples)
+                .map_err(|source| BackfillError::Io { path: output.to_owned(), source })
+        });
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        result
+    }
+
+    fn write_grouped(&mut self, temp: &Path) -> Result<u64, BackfillError> {
         let io = |path: &Path| {
             let path = path.to_owned();
             move |source| BackfillError::Io { path, source }
         };
-        let mut out = BufWriter::new(File::create(&temp).map_err(io(&temp))?);
+        let mut out = BufWriter::new(File::create(temp).map_err(io(temp))?);
         let mut samples = 0u64;
-        for (slot, (_, header, scratch)) in self.families.into_iter().enumerate() {
+        for (slot, (_, header, scratch)) in std::mem::take(&mut self.families).into_iter().enumerate() {
             let path = self.scratch.join(format!("{slot}.part"));
             scratch.into_inner().map_err(|e| e.into_error()).map_err(io(&path))?;
-            out.write_all(header.as_bytes()).map_err(io(&temp))?;
+            out.write_all(header.as_bytes()).map_err(io(temp))?;
             // Series in order of first appearance; a series' samples were
             // appended day by day, so they are already in time order.
-            let mut order: Vec<String> = Vec::new();
-            let mut by_series: HashMap<String, Vec<String>> = HashMap::new();
-            let reader = BufReader::new(File::open(&path).map_err(io(&path))?);
-            for line in reader.lines() {
+            let mut groups: Vec<Vec<String>> = Vec::new();
+            let mut slot_of: HashMap<String, usize> = HashMap::new();
+            for line in BufReader::new(File::open(&path).map_err(io(&path))?).lines() {
                 let line = line.map_err(io(&path))?;
-                let mut parts = line.rsplitn(3, ' ');
-                let (Some(ts), Some(value), Some(series)) = (parts.next(), parts.next(), parts.next()) else {
+                // `series value timestamp`: label values may hold spaces.
+                let Some(series) = line.rsplitn(3, ' ').nth(2) else {
                     continue;
                 };
-                let points = by_series.entry(series.to_owned()).or_insert_with(|| {
-                    order.push(series.to_owned());
-                    Vec::new()
-                });
-                points.push(format!("{value} {ts}"));
+                let group = match slot_of.get(series) {
+                    Some(group) => *group,
+                    None => {
+                        slot_of.insert(series.to_owned(), groups.len());
+                        groups.push(Vec::new());
+                        groups.len() - 1
+                    }
+                };
+                groups[group].push(line);
             }
-            for series in order {
-                for point in &by_series[&series] {
-                    writeln!(out, "{series} {point}").map_err(io(&temp))?;
-                    samples += 1;
-                }
+            for line in groups.iter().flatten() {
+                writeln!(out, "{line}").map_err(io(temp))?;
+                samples += 1;
             }
         }
-        out.write_all(b"# EOF\n").map_err(io(&temp))?;
-        let file = out.into_inner().map_err(|e| e.into_error()).map_err(io(&temp))?;
-        file.sync_all().map_err(io(&temp))?;
-        std::fs::rename(&temp, output).map_err(io(output))?;
-        std::fs::remove_dir_all(&self.scratch).map_err(io(&self.scratch))?;
+        out.write_all(b"# EOF\n").map_err(io(temp))?;
+        let file = out.into_inner().map_err(|e| e.into_error()).map_err(io(temp))?;
+        file.sync_all().map_err(io(temp))?;
         Ok(samples)
+    }
+}
+
+impl Drop for FamilyWriter {
+    /// Scratch files go whether the backfill finished or failed.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.scratch);
     }
 }

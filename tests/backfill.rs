@@ -13,6 +13,7 @@ use common::*;
 use gong_exporter::backfill::{BackfillConfig, run};
 use gong_exporter::config::Credentials;
 use gong_exporter::secret::Secret;
+use gong_exporter::simulator::faults::{Fault, FaultRule};
 use gong_exporter::windows::start_of_day;
 use jiff::civil::Date;
 
@@ -227,4 +228,64 @@ async fn backfill_blocks_load_into_prometheus_with_the_daily_values() {
     let expr = format!("sum(gong_scorecard_reviews_cumulative_total{{scorecard_id=\"{SCORECARD_1}\"}})");
     assert_eq!(query_at(&prom, &expr, at(1)).await, [2.0]);
     assert_eq!(query_at(&prom, "count(gong_user_info)", at(5)).await, [5.0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_waits_out_throttling_and_retries_server_errors() {
+    let cal = Calendar::now();
+    let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
+    // Throttled on the first day-by-day request, a 503 on the first
+    // scorecards request: both retried, through the same client as the
+    // exporter's.
+    sim.simulator.add_fault(FaultRule::nth(
+        Some("/v2/stats/activity/day-by-day"),
+        1,
+        Fault::Status { status: 429, retry_after_seconds: Some(1) },
+    ));
+    sim.simulator.add_fault(FaultRule::nth(
+        Some("/v2/stats/activity/scorecards"),
+        1,
+        Fault::Status { status: 503, retry_after_seconds: None },
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("gong.om");
+    let started = std::time::Instant::now();
+    run(backfill_config(&sim, cal.days_ago(12), cal.today, &output)).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After was honoured");
+    let samples = parse_strictly(&std::fs::read_to_string(&output).unwrap());
+    let a = REP_A.to_string();
+    let counter = series(&samples, "gong_activity_calls_as_host_cumulative_total", &[("user_id", &a)]);
+    assert_eq!(counter[0].last().map(|p| p.1), Some(17.0), "the data is complete");
+    let retried: Vec<u16> = sim
+        .simulator
+        .requests()
+        .iter()
+        .filter(|r| r.path.starts_with("/v2/stats/activity/"))
+        .map(|r| r.status)
+        .collect();
+    assert!(retried.contains(&429) && retried.contains(&503), "{retried:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_with_rejected_credentials_says_what_to_check_and_writes_nothing() {
+    let cal = Calendar::now();
+    let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("gong.om");
+    let mut config = backfill_config(&sim, cal.days_ago(3), cal.today, &output);
+    config.credentials = Credentials::Basic { access_key: "demo".into(), secret: Secret::new("wrong") };
+    let error = run(config).await.unwrap_err().to_string();
+    assert!(error.contains("401") && error.contains("GONG_ACCESS_KEY"), "{error}");
+    assert!(!error.contains("wrong"), "no secret in the message");
+    assert!(!output.exists(), "no partial file");
+
+    // A failure half-way (interaction keeps failing) leaves nothing behind.
+    sim.simulator.add_fault(FaultRule::always(
+        Some("/v2/stats/interaction"),
+        Fault::Status { status: 500, retry_after_seconds: None },
+    ));
+    let error = run(backfill_config(&sim, cal.days_ago(3), cal.today, &output)).await.unwrap_err().to_string();
+    assert!(error.contains("interaction") && error.contains("500"), "{error}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "no output, temporary or scratch files: {left:?}");
 }

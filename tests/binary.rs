@@ -133,6 +133,17 @@ fn bad_flags_exit_2_with_one_line_naming_the_flag() {
 }
 
 #[test]
+fn an_unusable_storage_path_fails_at_start_naming_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where the state directory should be.
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let (code, stderr) = run_to_exit(&["--demo", "--storage.path", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("--storage.path") && stderr.contains("writable"), "{stderr}");
+}
+
+#[test]
 fn bad_web_config_fails_at_start_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("web.yml");
