@@ -17,7 +17,7 @@ use tokio::time::Instant;
 
 use crate::budget::{DailyBudget, Pace};
 use crate::clock::Clock;
-use crate::counters::{CounterKind, Counters, chunks};
+use crate::counters::{CounterKind, Counters, StorageError, chunks};
 use crate::gong::models::{AnsweredScorecard, GongId, GongUser, PersonInteraction, UserAggregateActivity};
 use crate::gong::{Endpoint, Fetched, GongClient, GongError};
 use crate::metrics::encode_snapshot;
@@ -408,93 +408,12 @@ impl Poller {
         let today = company_date(self.settings.clock.now(), &tz);
         let started = Instant::now();
         let mut outcome = Outcome::success();
-
-        match self.counters.due(CounterKind::Activity, today) {
-            Err(error) => {
-                tracing::error!(%error, "cannot keep the counter state");
-                outcome.fail(&error);
-            }
-            Ok(None) => {}
-            Ok(Some((from, to))) => {
-                let mut listed = 0;
-                for (a, b) in chunks(from, to, CATCH_UP_CHUNK_DAYS) {
-                    if self.budget_spent() {
-                        tracing::info!(next_day = %a, "daily budget spent: counters catch up from here at a later cycle");
-                        break;
-                    }
-                    match self.client.day_by_day(a, b, deadline).await {
-                        Ok(fetched) => {
-                            listed += fetched.items.len();
-                            let users = fetched.items;
-                            let committed = self
-                                .counters
-                                .commit(CounterKind::Activity, a, b, |t| t.add_activity(&users, a, b, &tz));
-                            if let Err(error) = committed {
-                                tracing::error!(%error, "cannot keep the counter state");
-                                outcome.fail(&error);
-                                break;
-                            }
-                            tracing::info!(from = %a, to = %b, users = users.len(), "activity counters: days added");
-                        }
-                        Err(error) => {
-                            log_failure(Endpoint::ActivityDayByDay, "", &error);
-                            outcome.fail_request(&error);
-                            break;
-                        }
-                    }
-                }
-                outcome.records.push((String::new(), listed));
-            }
+        let activity = self.count_activity(today, &tz, deadline, &mut outcome).await;
+        let reviews = self.count_reviews(cycle, today, &tz, deadline).await;
+        if let Err(error) = activity.and(reviews) {
+            tracing::error!(%error, "cannot keep the counter state");
+            outcome.fail(&error);
         }
-
-        match self.counters.due(CounterKind::Scorecards, today) {
-            Err(error) => {
-                tracing::error!(%error, "cannot keep the counter state");
-                outcome.fail(&error);
-            }
-            Ok(None) => {}
-            Ok(Some((from, to))) => {
-                // The cycle's own fetch covers the largest window ending today.
-                let fetched = cycle
-                    .bounds
-                    .iter()
-                    .max_by_key(|b| b.window.days())
-                    .filter(|b| b.to == today && cycle.time_zone == tz);
-                let cycle_reviews = cycle.scorecards.results.first().map(|(_, r)| r.as_ref());
-                for (a, b) in chunks(from, to, CATCH_UP_CHUNK_DAYS) {
-                    let owned;
-                    let records: &[AnsweredScorecard] = match (fetched, cycle_reviews) {
-                        (Some(w), Some(result)) if w.from <= a && b <= w.to => match result {
-                            Ok(f) => &f.items,
-                            // Already logged and counted for the scorecards endpoint.
-                            Err(_) => break,
-                        },
-                        _ => {
-                            if self.budget_spent() {
-                                break;
-                            }
-                            match self.client.answered_scorecards(a, b, deadline).await {
-                                Ok(f) => {
-                                    owned = f.items;
-                                    &owned
-                                }
-                                Err(error) => {
-                                    log_failure(Endpoint::Scorecards, "", &error);
-                                    break;
-                                }
-                            }
-                        }
-                    };
-                    let committed =
-                        self.counters.commit(CounterKind::Scorecards, a, b, |t| t.add_reviews(records, a, b, &tz));
-                    if let Err(error) = committed {
-                        tracing::error!(%error, "cannot keep the counter state");
-                        break;
-                    }
-                }
-            }
-        }
-
         let t = &self.shared.telemetry;
         for kind in [CounterKind::Activity, CounterKind::Scorecards] {
             if let Some(next) = self.counters.next_day(kind) {
@@ -505,6 +424,81 @@ impl Poller {
         }
         outcome.elapsed = started.elapsed();
         Some(outcome)
+    }
+
+    /// Adds the days of activity due, a chunk at a time. Gong's failures go
+    /// into `outcome`; a storage failure is returned.
+    async fn count_activity(
+        &mut self,
+        today: Date,
+        tz: &TimeZone,
+        deadline: Instant,
+        outcome: &mut Outcome,
+    ) -> Result<(), StorageError> {
+        let Some((from, to)) = self.counters.due(CounterKind::Activity, today)? else {
+            return Ok(());
+        };
+        let mut listed = 0;
+        for (a, b) in chunks(from, to, CATCH_UP_CHUNK_DAYS) {
+            if self.budget_spent() {
+                tracing::info!(next_day = %a, "daily budget spent: counters catch up from here at a later cycle");
+                break;
+            }
+            let users = match self.client.day_by_day(a, b, deadline).await {
+                Ok(fetched) => fetched.items,
+                Err(error) => {
+                    log_failure(Endpoint::ActivityDayByDay, "", &error);
+                    outcome.fail_request(&error);
+                    break;
+                }
+            };
+            listed += users.len();
+            self.counters.commit(CounterKind::Activity, a, b, |t| t.add_activity(&users, a, b, tz))?;
+            tracing::info!(from = %a, to = %b, users = users.len(), "activity counters: days added");
+        }
+        outcome.records.push((String::new(), listed));
+        Ok(())
+    }
+
+    /// Adds the days of reviews due, from the cycle's own scorecards answer
+    /// where it covers them (no extra request), else from their own query.
+    /// A failed query is logged (the scorecards endpoint's own metrics show
+    /// Gong's trouble) and tried again next cycle.
+    async fn count_reviews(
+        &mut self,
+        cycle: &CycleResults,
+        today: Date,
+        tz: &TimeZone,
+        deadline: Instant,
+    ) -> Result<(), StorageError> {
+        let Some((from, to)) = self.counters.due(CounterKind::Scorecards, today)? else {
+            return Ok(());
+        };
+        // The cycle fetched the largest window ending today.
+        let covered =
+            cycle.bounds.iter().max_by_key(|b| b.window.days()).filter(|b| b.to == today && cycle.time_zone == *tz);
+        let cycle_reviews = cycle.scorecards.results.first().map(|(_, r)| r.as_ref());
+        for (a, b) in chunks(from, to, CATCH_UP_CHUNK_DAYS) {
+            let owned;
+            let records: &[AnsweredScorecard] = match (covered, cycle_reviews) {
+                (Some(w), Some(Ok(fetched))) if w.from <= a && b <= w.to => &fetched.items,
+                // Already logged and counted for the scorecards endpoint.
+                (Some(w), Some(Err(_))) if w.from <= a && b <= w.to => break,
+                _ if self.budget_spent() => break,
+                _ => match self.client.answered_scorecards(a, b, deadline).await {
+                    Ok(fetched) => {
+                        owned = fetched.items;
+                        &owned
+                    }
+                    Err(error) => {
+                        log_failure(Endpoint::Scorecards, "", &error);
+                        break;
+                    }
+                },
+            };
+            self.counters.commit(CounterKind::Scorecards, a, b, |t| t.add_reviews(records, a, b, tz))?;
+        }
+        Ok(())
     }
 
     /// The coaching collector: once a company day (and at start), one
