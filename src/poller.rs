@@ -566,30 +566,30 @@ impl Poller {
         }
 
         let probes = total.min(COACHING_PROBES);
-        let (mut answered, mut not_found) = (0usize, 0usize);
+        // Each window as Gong's coaching endpoint takes it, formatted once.
+        let periods: Vec<(String, String, String)> =
+            bounds.iter().map(|b| (b.window.label(), iso_instant(b.start, &tz), iso_instant(b.end, &tz))).collect();
+        let asks: Vec<(GongId, GongId, &(String, String, String))> = workspaces
+            .iter()
+            .flat_map(|w| managers.iter().map(move |m| (w.id, *m)))
+            .flat_map(|(w, m)| periods.iter().map(move |p| (w, m, p)))
+            .collect();
+        let mut not_found = 0;
         let mut answers = Vec::new();
-        'fetch: for workspace in &workspaces {
-            for manager in &managers {
-                for b in bounds {
-                    let (from, to) = (iso_instant(b.start, &tz), iso_instant(b.end, &tz));
-                    match self.client.coaching(workspace.id, *manager, &from, &to, deadline).await {
-                        Ok(Some(data)) => {
-                            answered += 1;
-                            answers.push(CoachingAnswer { window: b.window.label(), workspace_id: workspace.id, data });
-                        }
-                        Ok(None) => {
-                            not_found += 1;
-                            if answered == 0 && not_found >= probes {
-                                return self.coaching_refused(today, "404 on /v2/coaching");
-                            }
-                        }
-                        Err(GongError::Forbidden { .. }) => return self.coaching_refused(today, "403 on /v2/coaching"),
-                        Err(error) => {
-                            log_failure(Endpoint::Coaching, &b.window.label(), &error);
-                            outcome.fail_request(&error);
-                            break 'fetch;
-                        }
+        for (workspace_id, manager, (window, from, to)) in asks {
+            match self.client.coaching(workspace_id, manager, from, to, deadline).await {
+                Ok(Some(data)) => answers.push(CoachingAnswer { window: window.clone(), workspace_id, data }),
+                Ok(None) => {
+                    not_found += 1;
+                    if answers.is_empty() && not_found >= probes {
+                        return self.coaching_refused(today, "404 on /v2/coaching");
                     }
+                }
+                Err(GongError::Forbidden { .. }) => return self.coaching_refused(today, "403 on /v2/coaching"),
+                Err(error) => {
+                    log_failure(Endpoint::Coaching, window, &error);
+                    outcome.fail_request(&error);
+                    break;
                 }
             }
         }
