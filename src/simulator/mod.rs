@@ -583,16 +583,12 @@ impl Simulator {
             return Err(Reject(StatusCode::NOT_FOUND, "User not found".to_owned()));
         };
         // Company days wholly inside [from, to).
-        let mut days = Vec::new();
-        let mut day = crate::windows::company_date(from, &self.time_zone);
-        while day < Date::MAX
-            && crate::windows::start_of_day(day.tomorrow().unwrap_or(Date::MAX), &self.time_zone) <= to
-        {
-            if crate::windows::start_of_day(day, &self.time_zone) >= from {
-                days.push(day);
-            }
-            day = day.tomorrow().unwrap_or(Date::MAX);
-        }
+        let starts = |day: Date| crate::windows::start_of_day(day, &self.time_zone);
+        let days: Vec<Date> =
+            std::iter::successors(Some(crate::windows::company_date(from, &self.time_zone)), |d| d.tomorrow().ok())
+                .take_while(|d| d.tomorrow().is_ok_and(|next| starts(next) <= to))
+                .filter(|d| starts(*d) >= from)
+                .collect();
         let person = |u: &dataset::SimUser| {
             json!({ "id": u.id.to_string(), "emailAddress": u.email, "firstName": u.first_name,
                     "lastName": u.last_name, "title": u.title })
@@ -602,13 +598,10 @@ impl Simulator {
             .enumerate()
             .filter(|(_, u)| u.manager_id == Some(manager_id))
             .map(|(r, u)| {
-                let mut totals: Vec<(String, u32)> = Vec::new();
+                let mut totals: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
                 for day in &days {
                     for (name, count) in dataset.coaching(manager, r, *day) {
-                        match totals.iter_mut().find(|(n, _)| *n == name) {
-                            Some((_, c)) => *c += count,
-                            None => totals.push((name, count)),
-                        }
+                        *totals.entry(name).or_default() += count;
                     }
                 }
                 let metrics: serde_json::Map<String, Value> = totals
