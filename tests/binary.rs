@@ -117,6 +117,7 @@ fn bad_flags_exit_2_with_one_line_naming_the_flag() {
         (&["--demo", "--web.config.file", "/nonexistent/web.yml"], "--web.config.file /nonexistent/web.yml"),
         (&["--demo", "--counters.start-date", "2024-01-01"], "--storage.path"),
         (&["--demo", "--counters.start-date", "01/02/2024"], "--counters.start-date"),
+        (&["--demo", "--collector.coaching=maybe"], "--collector.coaching"),
         (
             &["backfill", "--from", "2024-02-01", "--to", "2024-01-01", "--output", "x.om", "--gong.bearer-token", "t"],
             "--from 2024-02-01 must be before --to 2024-01-01",

@@ -267,3 +267,35 @@ async fn coaching_series_disappear_when_gong_stops_serving_coaching() {
     assert_eq!(m.get("gong_exporter_poll_success", &[("endpoint", "coaching")]), None, "no stale success either");
     exporter.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_coaching_answer_keeps_the_last_good_data_and_says_where() {
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    clock.set(cal.at(cal.today, 23, 0));
+    let sim = simulator(data(&cal), &clock, true).await;
+    let exporter = gong_exporter::start(config(&sim, &clock)).await.unwrap();
+    let addr = exporter.local_addr();
+    wait_for_metrics(addr, "coaching", |m| !m.matching("gong_coaching_calls_listened_to", &[]).is_empty()).await;
+    // Next day Gong's coaching answers are garbled, retries included.
+    sim.simulator.add_fault(FaultRule::always(Some("/v2/coaching"), Fault::Malformed));
+    clock.shift(SignedDuration::from_hours(2));
+    let m = wait_for_metrics(addr, "coaching failing", |m| {
+        m.get("gong_exporter_poll_success", &[("endpoint", "coaching")]) == Some(0.0)
+    })
+    .await;
+    let (vp, a) = (VP.to_string(), REP_A.to_string());
+    assert_eq!(
+        m.value("gong_coaching_calls_listened_to", &[("manager_id", &vp), ("report_id", &a), ("window", "7d")]),
+        3.0,
+        "yesterday's collection is still served"
+    );
+    assert_eq!(m.value("gong_exporter_collector_enabled", &[("collector", "coaching")]), 1.0, "a fault, not a plan");
+    assert!(m.value("gong_exporter_api_retries_total", &[("endpoint", "coaching"), ("reason", "decode")]) >= 1.0);
+    let (_, page) = http_get(addr, "/").await;
+    assert!(
+        page.contains("not the JSON expected") && page.contains("requestId"),
+        "the landing page says what and where"
+    );
+    exporter.shutdown().await;
+}
