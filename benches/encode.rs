@@ -7,15 +7,15 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use gong_exporter::config::Config;
-use gong_exporter::metrics::encode_snapshot;
-use gong_exporter::poller::Exposition;
+use gong_exporter::encoding::encode_snapshot;
+use gong_exporter::published::Exposition;
 use gong_exporter::snapshot::DataSnapshot;
 
 fn demo_snapshot(users: u32) -> Arc<DataSnapshot> {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let mut config = Config::demo(users);
-        config.rate_limit = 1_000_000.0;
+        config.client.rate_limit = 1_000_000.0;
         config.listen_address = "127.0.0.1:0".parse().unwrap();
         let exporter = gong_exporter::start(config).await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(300);
@@ -42,7 +42,7 @@ fn encode(c: &mut Criterion) {
         for (name, snapshot) in [("", gauges), ("_with_counters_and_coaching", full)] {
             let series = snapshot.series_count() as u64;
             let text = encode_snapshot(Arc::clone(&snapshot), true);
-            let gz = gong_exporter::server::gzip(text.as_bytes());
+            let gz = gong_exporter::published::gzip(text.as_bytes());
             let what = if name.is_empty() { "" } else { " with counters and coaching" };
             eprintln!("{users} users{what}: {series} series, {} bytes of text, {} bytes gzipped", text.len(), gz.len());
             let mut group = c.benchmark_group(format!("{users}_users{name}"));

@@ -16,67 +16,24 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use jiff::{Timestamp, ToSpan};
-use reqwest::Url;
 use tokio::time::Instant;
 
-use crate::config::{BackfillArgs, ConfigError, Credentials, credentials};
-use crate::counters::{CounterTotals, activity_days, chunks, review_day};
+pub use crate::config::BackfillConfig;
+use crate::encoding::encode_snapshot;
 use crate::gong::models::{AnsweredScorecard, DailyActivity, UserAggregateActivity, UserDailyActivity};
-use crate::gong::{ClientOptions, GongClient, GongError};
-use crate::metrics::encode_snapshot;
+use crate::gong::{GongClient, GongError};
+use crate::ledger::{CHUNK_DAYS, CounterTotals, activity_days, chunks, review_day};
+use crate::poller::zone::{self, ZoneProbe};
+use crate::self_metrics::SelfMetrics;
 use crate::snapshot::{ActivityTable, DataSnapshot, InteractionTable, ScorecardTable, UserTable};
-use crate::telemetry::Telemetry;
 use crate::windows::{Window, company_date, start_of_day, window_bounds};
 
-/// Days per day-by-day and scorecards query.
-const CHUNK_DAYS: i64 = 31;
 /// A backfill is a batch job: it waits out even an hours-long Retry-After
 /// (a spent daily quota) instead of giving up.
 const PATIENCE: Duration = Duration::from_secs(36 * 3600);
-
-/// A validated backfill.
-#[derive(Debug, Clone)]
-pub struct BackfillConfig {
-    pub base_url: Url,
-    pub credentials: Credentials,
-    pub time_zone: Option<TimeZone>,
-    pub rate_limit: f64,
-    pub timeout: Duration,
-    pub max_retries: u32,
-    pub from: Date,
-    pub to: Date,
-    pub output: PathBuf,
-    pub interaction: bool,
-    pub include_user_email: bool,
-    /// First retry backoff step (not a flag: tests shorten it).
-    pub min_backoff: Duration,
-}
-
-impl BackfillConfig {
-    /// Checks the flags together and reads credential files.
-    pub fn from_args(args: BackfillArgs) -> Result<Self, ConfigError> {
-        if args.from >= args.to {
-            return Err(ConfigError::EmptyRange { from: args.from, to: args.to });
-        }
-        Ok(Self {
-            credentials: credentials(&args.gong)?,
-            base_url: args.gong.base_url,
-            time_zone: args.gong.timezone,
-            rate_limit: args.gong.rate_limit,
-            timeout: args.gong.timeout,
-            max_retries: args.gong.max_retries,
-            from: args.from,
-            to: args.to,
-            output: args.output,
-            interaction: args.interaction,
-            include_user_email: args.user_email,
-            min_backoff: Duration::from_millis(500),
-        })
-    }
-}
 
 /// Why a backfill stopped. Nothing is written to `--output` then.
 #[derive(Debug, thiserror::Error)]
@@ -106,18 +63,7 @@ pub struct BackfillSummary {
 /// Fetches `[from, to)` from Gong and writes the OpenMetrics file. Progress
 /// goes to stderr, one line per chunk of days.
 pub async fn run(config: BackfillConfig) -> Result<BackfillSummary, BackfillError> {
-    let client = GongClient::new(
-        ClientOptions {
-            base_url: config.base_url.clone(),
-            credentials: config.credentials.clone(),
-            rate_limit: config.rate_limit,
-            timeout: config.timeout,
-            max_retries: config.max_retries,
-            min_backoff: config.min_backoff,
-            max_backoff: Duration::from_secs(60),
-        },
-        Arc::new(Telemetry::new()),
-    )?;
+    let client = GongClient::new(config.client.clone(), Arc::new(SelfMetrics::new()))?;
     let deadline = || Instant::now() + PATIENCE;
     let tz = match &config.time_zone {
         Some(tz) => tz.clone(),
@@ -144,8 +90,8 @@ pub async fn run(config: BackfillConfig) -> Result<BackfillSummary, BackfillErro
         config.to,
         tz.iana_name().unwrap_or("company zone"),
         users.users.len(),
-        estimate as f64 / config.rate_limit / 60.0,
-        config.rate_limit,
+        estimate as f64 / config.client.rate_limit / 60.0,
+        config.client.rate_limit,
     );
 
     let mut writer = FamilyWriter::create(&config.output)?;
@@ -210,11 +156,13 @@ pub async fn run(config: BackfillConfig) -> Result<BackfillSummary, BackfillErro
 }
 
 async fn learn_time_zone(client: &GongClient, to: Date, deadline: Instant) -> Result<TimeZone, BackfillError> {
-    let probe = crate::windows::zone_behind_all();
-    let end = to.min(company_date(Timestamp::now(), &probe));
-    let from = end.checked_sub(28.days()).unwrap_or(end);
-    let name = client.company_time_zone(from, end, deadline).await?.ok_or(BackfillError::UnknownTimeZone)?;
-    crate::windows::parse_time_zone(&name).map_err(|_| BackfillError::UnsupportedTimeZone(name))
+    let end = to.min(zone::probe_today(Timestamp::now()));
+    match zone::learn(client, end, 28, deadline).await {
+        ZoneProbe::Learned(tz, _) => Ok(tz),
+        ZoneProbe::NoActivity => Err(BackfillError::UnknownTimeZone),
+        ZoneProbe::Unknown(name) => Err(BackfillError::UnsupportedTimeZone(name)),
+        ZoneProbe::Failed(error) => Err(error.into()),
+    }
 }
 
 /// One day of day-by-day entries in the aggregate endpoint's shape, so the

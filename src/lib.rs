@@ -1,38 +1,53 @@
 //! gong-exporter: Gong.io Stats API to Prometheus metrics.
 //!
-//! Data flows one way: [`gong`] (HTTP client) to [`poller`] (cycles,
-//! snapshots) to [`metrics`] (encoding) to [`server`] (HTTP). [`simulator`]
-//! is a fake Gong for `--demo`, `simulate` and the tests.
+//! Data flows one way, and the modules are listed here in that order:
+//!
+//! 1. [`gong`]: the HTTP client (auth, rate limit, retries, pages) and
+//!    Gong's answer types; [`endpoint`] names the endpoints for everyone.
+//! 2. [`poller`]: the run loop and its cycles (schedule, budget, coaching,
+//!    time zone); [`ledger`] keeps each completed day once for the counters.
+//! 3. [`snapshot`]: the immutable tables a cycle builds; [`naming`] turns
+//!    Gong's names into metric names.
+//! 4. [`encoding`]: a snapshot to OpenMetrics text, once per publish;
+//!    [`published`] holds the encoded result the server reads.
+//! 5. [`http`]: `/metrics`, the landing page, health, and the web config.
+//!
+//! Beside the flow: [`self_metrics`] (`gong_exporter_*`, fed by the client
+//! and the poller), [`cli`] and [`config`] (flags, then the settings each
+//! part runs on), [`exporter`] (wiring and shutdown), [`logging`],
+//! [`backfill`] (past days as OpenMetrics, through the same client and
+//! encoding), [`simulator`] (a fake Gong for `--demo`, `simulate` and the
+//! tests), and the small shared helpers [`windows`], [`clock`], [`secret`].
+
+pub mod endpoint;
+pub mod gong;
+
+pub mod ledger;
+pub mod poller;
+
+pub mod naming;
+pub mod snapshot;
+
+pub mod encoding;
+pub mod published;
+
+pub mod http;
+
+pub mod self_metrics;
+
+pub mod cli;
+pub mod config;
+pub mod exporter;
+pub mod logging;
 
 pub mod backfill;
-pub mod budget;
-pub mod clock;
-pub mod config;
-pub mod counters;
-pub mod gong;
-pub mod metrics;
-pub mod poller;
-pub mod secret;
-pub mod server;
 pub mod simulator;
-pub mod snapshot;
-pub mod telemetry;
-pub mod webconfig;
+
+pub mod clock;
+pub mod secret;
 pub mod windows;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::task::JoinHandle;
-
-use config::{Config, Credentials, LogFormat, SimulateArgs, Source};
-use gong::{ClientOptions, GongClient};
-use poller::{Poller, PollerSettings, Shared};
-use secret::Secret;
-use simulator::dataset::GeneratedDataset;
-use simulator::{RunningSimulator, Simulator, SimulatorOptions};
-use telemetry::Telemetry;
+pub use exporter::{DEMO_TIME_ZONE, Exporter, StartError, run, run_simulator, start};
 
 /// Crate version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -41,262 +56,36 @@ pub const REVISION: &str = env!("GONG_EXPORTER_REVISION");
 /// What `--version` prints.
 pub const VERSION_STRING: &str = concat!(env!("CARGO_PKG_VERSION"), " (revision ", env!("GONG_EXPORTER_REVISION"), ")");
 
-/// Zone of the simulated company in `--demo`, named as Gong names it.
-pub const DEMO_TIME_ZONE: &str = "US/Pacific";
-
-/// Why the exporter could not start.
+/// Why the program stops with a failure, one variant per kind, each with
+/// its own exit code ([`Error::exit_code`]).
 #[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error("cannot listen on {addr}: {source}; pick another --web.listen-address")]
-    Listen { addr: SocketAddr, source: std::io::Error },
-    #[error("cannot start the demo simulator: {0}")]
-    Simulator(String),
-    #[error("cannot build the HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
+pub enum Error {
+    /// Flags clap could not parse.
+    #[error("{0}")]
+    Usage(String),
+    /// Flags that parse but do not fit together, or an unreadable file.
     #[error(transparent)]
-    Storage(#[from] counters::StorageError),
+    Config(#[from] config::ConfigError),
+    /// The exporter or the simulator could not start (port, storage, TLS).
+    #[error(transparent)]
+    Start(#[from] StartError),
+    /// A backfill stopped; nothing was written.
+    #[error(transparent)]
+    Backfill(#[from] backfill::BackfillError),
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
 }
 
-/// A running exporter: server and poller tasks (and the demo simulator).
-#[derive(Debug)]
-pub struct Exporter {
-    addr: SocketAddr,
-    shared: Arc<Shared>,
-    handle: axum_server::Handle<SocketAddr>,
-    server: JoinHandle<()>,
-    poller: JoinHandle<()>,
-    watcher: Option<JoinHandle<()>>,
-    simulator: Option<RunningSimulator>,
-}
-
-impl Exporter {
-    /// The address the HTTP server is bound to.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    /// State shared between poller and server.
-    pub fn shared(&self) -> &Arc<Shared> {
-        &self.shared
-    }
-
-    /// The in-process simulator in `--demo` mode.
-    pub fn simulator(&self) -> Option<&RunningSimulator> {
-        self.simulator.as_ref()
-    }
-
-    /// Stops polling at once (in-flight requests are dropped) and lets the
-    /// server finish in-flight scrapes.
-    pub async fn shutdown(mut self) {
-        self.poller.abort();
-        if let Some(watcher) = &self.watcher {
-            watcher.abort();
+impl Error {
+    /// 2 for what the operator must change on the command line or in a
+    /// file named there (as clap does for usage errors); 1 when starting
+    /// failed; 3 when a backfill failed.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Usage(_) | Self::Config(_) => 2,
+            Self::Start(_) | Self::Runtime(_) => 1,
+            Self::Backfill(_) => 3,
         }
-        // Bounded so a stuck client connection cannot hold up a SIGTERM.
-        self.handle.graceful_shutdown(Some(Duration::from_secs(3)));
-        if tokio::time::timeout(Duration::from_secs(4), &mut self.server).await.is_err() {
-            self.server.abort();
-        }
-    }
-}
-
-/// Binds the server and starts the poller; returns once both are running.
-pub async fn start(config: Config) -> Result<Exporter, StartError> {
-    let telemetry = Arc::new(Telemetry::new());
-    let shared = Shared::new(Arc::clone(&telemetry));
-    let counters = counters::Counters::open(config.storage_path.as_deref(), counting_start(&config))?;
-
-    let (simulator, base_url, credentials, time_zone) = match &config.source {
-        Source::Gong { base_url, credentials } => {
-            (None, base_url.clone(), credentials.clone(), config.time_zone.clone())
-        }
-        Source::Demo { users } => {
-            let sim = start_demo_simulator(*users as usize, config.rate_limit, config.clock.clone()).await?;
-            let url = sim.base_url().parse().map_err(|e| StartError::Simulator(format!("{e}")))?;
-            let credentials = Credentials::Basic { access_key: "demo".to_owned(), secret: Secret::new("demo") };
-            (Some(sim), url, credentials, config.time_zone.clone())
-        }
-    };
-
-    let client = GongClient::new(
-        ClientOptions {
-            base_url,
-            credentials,
-            rate_limit: config.rate_limit,
-            timeout: config.timeout,
-            max_retries: config.max_retries,
-            min_backoff: config.min_backoff,
-            max_backoff: Duration::from_secs(60),
-        },
-        Arc::clone(&telemetry),
-    )?;
-
-    let listener = std::net::TcpListener::bind(config.listen_address)
-        .and_then(|l| l.set_nonblocking(true).map(|()| l))
-        .map_err(|source| StartError::Listen { addr: config.listen_address, source })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.listen_address, source })?;
-    let mut app = server::app(Arc::clone(&shared), &config.telemetry_path);
-    let handle = axum_server::Handle::new();
-    let listen_error = |source| StartError::Listen { addr, source };
-    let mut watcher = None;
-    let server = match &config.web_config {
-        None => {
-            let server = axum_server::from_tcp(listener).map_err(listen_error)?.handle(handle.clone());
-            tokio::spawn(async move { report(server.serve(app.into_make_service()).await) })
-        }
-        Some((path, web)) => {
-            let state = webconfig::WebState::new(web.clone());
-            app = app.layer(axum::middleware::from_fn_with_state(Arc::clone(&state), webconfig::guard));
-            let tls = web.tls.as_ref().map(|t| axum_server::tls_rustls::RustlsConfig::from_config(Arc::clone(t)));
-            watcher = Some(tokio::spawn(state.watch(path.clone(), config.web_config_check, tls.clone())));
-            match tls {
-                Some(tls) => {
-                    let server = axum_server::tls_rustls::from_tcp_rustls(listener, tls)
-                        .map_err(listen_error)?
-                        .handle(handle.clone());
-                    tokio::spawn(async move { report(server.serve(app.into_make_service()).await) })
-                }
-                None => {
-                    let server = axum_server::from_tcp(listener).map_err(listen_error)?.handle(handle.clone());
-                    tokio::spawn(async move { report(server.serve(app.into_make_service()).await) })
-                }
-            }
-        }
-    };
-
-    let settings = PollerSettings {
-        windows: config.windows.clone(),
-        daily_limit: config.daily_limit,
-        budget_share: config.budget_share,
-        time_zone,
-        poll_interval: config.poll_interval,
-        include_user_email: config.include_user_email,
-        clock: config.clock.clone(),
-        coaching: config.coaching,
-    };
-    let poller = tokio::spawn(Poller::new(Arc::new(client), settings, Arc::clone(&shared), counters).run());
-    let tls = config.web_config.as_ref().is_some_and(|(_, w)| w.tls.is_some());
-    tracing::info!(%addr, path = %config.telemetry_path, tls, version = VERSION, revision = REVISION, "gong-exporter listening");
-    Ok(Exporter { addr, shared, handle, server, poller, watcher, simulator })
-}
-
-/// `--counters.start-date`; in `--demo` without stored state, the start of
-/// the largest window, so the demo shows counters with history at once (the
-/// simulated company has no real history to double count).
-fn counting_start(config: &Config) -> Option<jiff::civil::Date> {
-    if config.counters_start_date.is_some() || config.storage_path.is_some() {
-        return config.counters_start_date;
-    }
-    let Source::Demo { .. } = config.source else {
-        return None;
-    };
-    let zone = windows::parse_time_zone(DEMO_TIME_ZONE).ok()?;
-    let today = windows::company_date(config.clock.now(), &zone);
-    let days = i64::from(config.largest_window().days());
-    today.checked_sub(jiff::Span::new().days(days)).ok()
-}
-
-fn report(result: std::io::Result<()>) {
-    if let Err(error) = result {
-        tracing::error!(%error, "HTTP server failed");
-    }
-}
-
-async fn start_demo_simulator(
-    users: usize,
-    client_rate: f64,
-    clock: clock::Clock,
-) -> Result<RunningSimulator, StartError> {
-    let tz = windows::parse_time_zone(DEMO_TIME_ZONE).map_err(StartError::Simulator)?;
-    let mut options = SimulatorOptions::new(DEMO_TIME_ZONE);
-    // A raised client limit (benchmarks) raises the simulator's with it.
-    options.rate_limit = client_rate.max(3.0);
-    options.clock = clock;
-    let sim = Simulator::new(Arc::new(GeneratedDataset::new(users, tz)), options).map_err(StartError::Simulator)?;
-    let running = simulator::spawn(sim, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .map_err(|e| StartError::Simulator(e.to_string()))?;
-    tracing::info!(addr = %running.addr, users, "demo: Gong simulator started");
-    Ok(running)
-}
-
-/// Runs the exporter until SIGINT or SIGTERM.
-pub async fn run(config: Config) -> Result<(), StartError> {
-    let exporter = start(config).await?;
-    shutdown_signal().await;
-    tracing::info!("shutting down");
-    exporter.shutdown().await;
-    Ok(())
-}
-
-/// Runs only the simulator until SIGINT or SIGTERM.
-pub async fn run_simulator(args: SimulateArgs) -> Result<(), StartError> {
-    let name = args.timezone.iana_name().unwrap_or(DEMO_TIME_ZONE).to_owned();
-    let options = SimulatorOptions {
-        page_size: args.page_size as usize,
-        rate_limit: args.rate_limit,
-        time_zone_name: name,
-        access_key: args.access_key,
-        access_key_secret: args.access_key_secret,
-        bearer_token: None,
-        clock: clock::Clock::system(),
-        coaching_enabled: args.coaching,
-    };
-    let rules = match &args.faults {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| StartError::Simulator(format!("cannot read --faults '{}': {e}", path.display())))?;
-            simulator::faults::Faults::parse(&text)
-                .map_err(|e| StartError::Simulator(format!("--faults '{}': {e}", path.display())))?
-        }
-        None => Vec::new(),
-    };
-    let dataset = GeneratedDataset::new(args.users as usize, args.timezone);
-    let sim = Simulator::new(Arc::new(dataset), options).map_err(StartError::Simulator)?;
-    for rule in rules {
-        sim.add_fault(rule);
-    }
-    let running =
-        simulator::spawn(sim, args.listen).await.map_err(|source| StartError::Listen { addr: args.listen, source })?;
-    tracing::info!(addr = %running.addr, users = args.users, "Gong simulator listening");
-    shutdown_signal().await;
-    Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-}
-
-/// Installs the global log subscriber (stderr).
-pub fn init_logging(level: &str, format: LogFormat) {
-    use tracing_subscriber::layer::SubscriberExt as _;
-    use tracing_subscriber::util::SubscriberInitExt as _;
-    let filter = tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| "info".into());
-    let registry = tracing_subscriber::registry().with(filter);
-    let result = match format {
-        LogFormat::Logfmt => registry.with(tracing_logfmt::builder().layer().with_writer(std::io::stderr)).try_init(),
-        LogFormat::Json => {
-            registry.with(tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr)).try_init()
-        }
-    };
-    if let Err(error) = result {
-        eprintln!("warning: logging already initialised: {error}");
     }
 }

@@ -1,62 +1,56 @@
-//! The `gong-exporter` binary: parse flags, set up logging, run the library.
+//! The `gong-exporter` binary: parse flags, run the chosen command, turn
+//! its error into a one-line message and an exit code.
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use gong_exporter::config::{Cli, Command, Config};
+use clap::Parser as _;
+use gong_exporter::Error;
+use gong_exporter::backfill::{self, BackfillConfig};
+use gong_exporter::cli::{Cli, Command};
+use gong_exporter::config::Config;
+use gong_exporter::logging;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        // --help and --version.
         Err(error) if !error.use_stderr() => error.exit(),
         Err(error) => {
             // clap's usage and tips follow on more lines; the first says
             // which flag is wrong and why, which is what a log line needs.
             let rendered = error.render().to_string();
-            eprintln!("{}", rendered.lines().next().unwrap_or("error: invalid arguments"));
-            return ExitCode::from(2);
+            let first = rendered.lines().next().unwrap_or("error: invalid arguments");
+            return fail(&Error::Usage(first.trim_start_matches("error: ").to_owned()));
         }
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result: anyhow::Result<()> = match cli.command {
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    let runtime = tokio::runtime::Runtime::new().map_err(Error::Runtime)?;
+    match cli.command {
         Some(Command::Backfill(args)) => {
-            gong_exporter::init_logging(&args.log_level, cli.exporter.log_format);
-            let config = match gong_exporter::backfill::BackfillConfig::from_args(*args) {
-                Ok(config) => config,
-                Err(error) => {
-                    eprintln!("error: {error}");
-                    return ExitCode::from(2);
-                }
-            };
-            runtime.block_on(gong_exporter::backfill::run(config)).map(drop).map_err(Into::into)
+            logging::init(&args.log_level, cli.exporter.log_format);
+            let config = BackfillConfig::from_args(*args)?;
+            runtime.block_on(backfill::run(config))?;
         }
         Some(Command::Simulate(args)) => {
-            gong_exporter::init_logging(&cli.exporter.log_level, cli.exporter.log_format);
-            runtime.block_on(gong_exporter::run_simulator(args)).map_err(Into::into)
+            logging::init(&cli.exporter.log_level, cli.exporter.log_format);
+            runtime.block_on(gong_exporter::run_simulator(args))?;
         }
         None => {
-            let config = match Config::from_args(cli.exporter) {
-                Ok(config) => config,
-                Err(error) => {
-                    eprintln!("error: {error}");
-                    return ExitCode::from(2);
-                }
-            };
-            gong_exporter::init_logging(&config.log_level, config.log_format);
-            runtime.block_on(gong_exporter::run(config)).map_err(Into::into)
-        }
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            let config = Config::from_args(cli.exporter)?;
+            logging::init(&config.log_level, config.log_format);
+            runtime.block_on(gong_exporter::run(config))?;
         }
     }
+    Ok(())
+}
+
+fn fail(error: &Error) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::from(error.exit_code())
 }

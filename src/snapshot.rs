@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use crate::gong::models::{AnsweredScorecard, GongId, GongUser, PersonInteraction, UserAggregateActivity};
-use crate::metrics::{activity_metric_name, coaching_metric_name, interaction_metric};
+use crate::naming::{InteractionKey, activity_metric_name, coaching_metric_name, family_owners, interaction_metric};
 use crate::windows::{WindowBounds, company_date};
 
 /// Everything `/metrics` shows about Gong's data.
@@ -22,7 +22,7 @@ pub struct DataSnapshot {
     pub scorecards: Option<Arc<ScorecardTable>>,
     pub users: Option<Arc<UserTable>>,
     /// Cumulative counters; `None` until counting has begun.
-    pub counters: Option<Arc<crate::counters::CounterTotals>>,
+    pub counters: Option<Arc<crate::ledger::CounterTotals>>,
     /// Coaching per manager and report; `None` when not collected.
     pub coaching: Option<Arc<CoachingTable>>,
 }
@@ -91,16 +91,13 @@ impl ActivityTable {
     /// Builds the table; non-numeric fields are skipped, and a field whose
     /// metric name clashes with another's keeps only the first (in name order).
     pub fn build(window: String, users: Vec<UserAggregateActivity>) -> Self {
-        let mut by_metric: BTreeMap<String, String> = BTreeMap::new();
-        for user in &users {
-            for (name, value) in &user.user_aggregate_activity_stats {
-                if value.as_f64().is_some() {
-                    by_metric.entry(activity_metric_name(name)).or_insert_with(|| name.clone());
-                }
-            }
-        }
-        let fields: Vec<ActivityField> =
-            by_metric.into_iter().map(|(metric, gong_name)| ActivityField { gong_name, metric }).collect();
+        let numeric = users.iter().flat_map(|user| {
+            user.user_aggregate_activity_stats.iter().filter(|(_, v)| v.as_f64().is_some()).map(|(n, _)| n.as_str())
+        });
+        let fields: Vec<ActivityField> = family_owners(numeric, activity_metric_name)
+            .into_iter()
+            .map(|(metric, gong_name)| ActivityField { gong_name: gong_name.to_owned(), metric })
+            .collect();
         let index: BTreeMap<&str, u16> =
             fields.iter().enumerate().map(|(i, f)| (f.gong_name.as_str(), i as u16)).collect();
         let rows = users
@@ -117,15 +114,6 @@ impl ActivityTable {
             .collect();
         Self { window, fields, rows }
     }
-}
-
-/// Where an interaction stat goes: a dedicated family or the catch-all.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum InteractionKey {
-    /// Index into [`crate::metrics::KNOWN_INTERACTION_STATS`].
-    Known(usize),
-    /// `gong_interaction_stat{stat="<name>"}`.
-    Other(String),
 }
 
 /// One user's interaction stats.
@@ -236,7 +224,7 @@ impl ScorecardTable {
         let largest = bounds.iter().enumerate().max_by_key(|(_, b)| b.window.days()).map(|(i, _)| i);
         let mut latest_name: BTreeMap<GongId, (Option<Timestamp>, &str)> = BTreeMap::new();
         for record in records {
-            let reviewed_at = record.review_time.as_deref().and_then(|t| t.parse::<Timestamp>().ok());
+            let reviewed_at = record.reviewed_at();
             let entry = latest_name.entry(record.scorecard_id).or_insert((reviewed_at, &record.scorecard_name));
             if reviewed_at > entry.0 {
                 *entry = (reviewed_at, &record.scorecard_name);
@@ -266,7 +254,7 @@ impl ScorecardTable {
 
 fn add_review(window: &mut ScorecardWindow, record: &AnsweredScorecard) {
     let scorecard = record.scorecard_id;
-    let method = if record.review_method.is_empty() { "UNKNOWN".to_owned() } else { record.review_method.clone() };
+    let method = record.review_method_label().to_owned();
     let is_manual = method.eq_ignore_ascii_case("MANUAL");
     *window.reviews.entry((scorecard, record.reviewed_user_id, method)).or_default() += 1;
     if let (true, Some(reviewer)) = (is_manual, record.reviewer_user_id) {
@@ -339,20 +327,14 @@ impl CoachingTable {
                 person.email_address.clone()
             }
         };
-        let mut by_metric: BTreeMap<String, String> = BTreeMap::new();
-        for answer in &answers {
-            for data in &answer.data {
-                for report in &data.direct_reports_metrics {
-                    for (name, count) in &report.metrics {
-                        if count.0.is_some() {
-                            by_metric.entry(coaching_metric_name(name)).or_insert_with(|| name.clone());
-                        }
-                    }
-                }
-            }
-        }
-        let metrics: Vec<CoachingMetric> =
-            by_metric.into_iter().map(|(metric, gong_name)| CoachingMetric { gong_name, metric }).collect();
+        let counted =
+            answers.iter().flat_map(|a| a.data.iter()).flat_map(|data| data.direct_reports_metrics.iter()).flat_map(
+                |report| report.metrics.iter().filter(|(_, count)| count.0.is_some()).map(|(n, _)| n.as_str()),
+            );
+        let metrics: Vec<CoachingMetric> = family_owners(counted, coaching_metric_name)
+            .into_iter()
+            .map(|(metric, gong_name)| CoachingMetric { gong_name: gong_name.to_owned(), metric })
+            .collect();
         let index: BTreeMap<&str, u16> =
             metrics.iter().enumerate().map(|(i, m)| (m.gong_name.as_str(), i as u16)).collect();
         let mut seen = std::collections::HashSet::new();

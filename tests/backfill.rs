@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::*;
 use gong_exporter::backfill::{BackfillConfig, run};
-use gong_exporter::config::Credentials;
+use gong_exporter::gong::Credentials;
 use gong_exporter::secret::Secret;
 use gong_exporter::simulator::faults::{Fault, FaultRule};
 use gong_exporter::windows::start_of_day;
@@ -24,19 +24,14 @@ fn backfill_config(
     output: &std::path::Path,
 ) -> BackfillConfig {
     BackfillConfig {
-        base_url: sim.base_url().parse().unwrap(),
-        credentials: Credentials::Basic { access_key: "demo".into(), secret: Secret::new("demo") },
+        client: client_for(&sim.base_url()),
         // Learned from Gong, as on a first run.
         time_zone: None,
-        rate_limit: 1000.0,
-        timeout: Duration::from_secs(5),
-        max_retries: 2,
         from,
         to,
         output: output.to_owned(),
         interaction: true,
         include_user_email: true,
-        min_backoff: Duration::from_millis(20),
     }
 }
 
@@ -273,7 +268,7 @@ async fn backfill_with_rejected_credentials_says_what_to_check_and_writes_nothin
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("gong.om");
     let mut config = backfill_config(&sim, cal.days_ago(3), cal.today, &output);
-    config.credentials = Credentials::Basic { access_key: "demo".into(), secret: Secret::new("wrong") };
+    config.client.credentials = Credentials::Basic { access_key: "demo".into(), secret: Secret::new("wrong") };
     let error = run(config).await.unwrap_err().to_string();
     assert!(error.contains("401") && error.contains("GONG_ACCESS_KEY"), "{error}");
     assert!(!error.contains("wrong"), "no secret in the message");

@@ -40,9 +40,9 @@ async fn simulator(data: FixtureDataset, clock: &Clock, coaching_enabled: bool) 
 
 fn config(sim: &RunningSimulator, clock: &Clock) -> Config {
     let mut config = config_for(sim);
-    config.time_zone = Some(Calendar::now().tz);
-    config.poll_interval = Duration::from_millis(300);
-    config.clock = clock.clone();
+    config.poller.time_zone = Some(Calendar::now().tz);
+    config.poller.poll_interval = Duration::from_millis(300);
+    config.poller.clock = clock.clone();
     config
 }
 
@@ -196,8 +196,8 @@ async fn skipped_for_the_day_when_it_does_not_fit_the_budget_and_off_by_flag() {
     let mut tight = config(&sim, &clock);
     // 10 a day: the cycle's 8 and the workspaces request leave 1, and
     // coaching needs 6.
-    tight.daily_limit = 100;
-    tight.budget_share = 0.1;
+    tight.poller.daily_limit = 100;
+    tight.poller.budget_share = 0.1;
     let exporter = gong_exporter::start(tight).await.unwrap();
     let m = wait_for_metrics(exporter.local_addr(), "coaching skipped", |m| {
         m.get("gong_exporter_poll_success", &[("endpoint", "coaching")]) == Some(0.0)
@@ -211,7 +211,7 @@ async fn skipped_for_the_day_when_it_does_not_fit_the_budget_and_off_by_flag() {
 
     let sim = simulator(data(&cal), &clock, true).await;
     let mut off = config(&sim, &clock);
-    off.coaching = false;
+    off.poller.coaching = false;
     let exporter = gong_exporter::start(off).await.unwrap();
     wait_ready(exporter.local_addr()).await;
     let m = scrape(exporter.local_addr()).await;

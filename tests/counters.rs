@@ -38,9 +38,9 @@ fn data(cal: &Calendar) -> FixtureDataset {
 
 fn counting_config(sim: &RunningSimulator, clock: &Clock, storage: Option<&Path>, start: Option<Date>) -> Config {
     let mut config = config_for(sim);
-    config.time_zone = Some(Calendar::now().tz);
-    config.poll_interval = Duration::from_millis(300);
-    config.clock = clock.clone();
+    config.poller.time_zone = Some(Calendar::now().tz);
+    config.poller.poll_interval = Duration::from_millis(300);
+    config.poller.clock = clock.clone();
     config.storage_path = storage.map(Path::to_owned);
     config.counters_start_date = start;
     config

@@ -132,7 +132,7 @@ fn compose_stack_wires_exporter_prometheus_and_grafana() {
     let command: Vec<String> =
         exporter["command"].as_sequence().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect();
     assert!(command.iter().any(|a| a == "--demo"));
-    let cli = <gong_exporter::config::Cli as clap::Parser>::try_parse_from(
+    let cli = <gong_exporter::cli::Cli as clap::Parser>::try_parse_from(
         std::iter::once("gong-exporter".to_owned()).chain(command),
     )
     .expect("the compose command parses");
@@ -212,7 +212,7 @@ fn kubernetes_manifests_agree_with_each_other_and_the_binary() {
         container["args"].as_sequence().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect();
     let mut argv = vec!["gong-exporter".to_owned()];
     argv.extend(args);
-    let cli = <gong_exporter::config::Cli as clap::Parser>::try_parse_from(argv).expect("Deployment args parse");
+    let cli = <gong_exporter::cli::Cli as clap::Parser>::try_parse_from(argv).expect("Deployment args parse");
     assert_eq!(cli.exporter.listen_address.port(), 9863);
     // The counter state lives on the claimed volume, writable by the pod's group.
     let pvc = yaml("deploy/kubernetes/pvc.yaml");

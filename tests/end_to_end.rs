@@ -163,7 +163,7 @@ async fn configured_time_zone_is_used_without_probing() {
     let cal = Calendar::now();
     let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
     let mut config = config_for(&sim);
-    config.time_zone = Some(cal.tz.clone());
+    config.poller.time_zone = Some(cal.tz.clone());
     let exporter = gong_exporter::start(config).await.unwrap();
     wait_ready(exporter.local_addr()).await;
     let aggregate: Vec<_> =
@@ -178,7 +178,7 @@ async fn user_email_label_can_be_dropped() {
     let cal = Calendar::now();
     let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
     let mut config = config_for(&sim);
-    config.include_user_email = false;
+    config.poller.include_user_email = false;
     let exporter = gong_exporter::start(config).await.unwrap();
     wait_ready(exporter.local_addr()).await;
     let m = scrape(exporter.local_addr()).await;

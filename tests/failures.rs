@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use gong_exporter::config::{Credentials, Source};
+use gong_exporter::gong::Credentials;
 use gong_exporter::secret::Secret;
 use gong_exporter::simulator::dataset::field_index;
 use gong_exporter::simulator::faults::{Fault, FaultRule};
@@ -18,9 +18,7 @@ async fn wrong_credentials_fail_every_endpoint_once_and_keep_the_process_healthy
     let cal = Calendar::now();
     let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
     let mut config = config_for(&sim);
-    if let Source::Gong { credentials, .. } = &mut config.source {
-        *credentials = Credentials::Basic { access_key: "demo".into(), secret: Secret::new("wrong-secret") };
-    }
+    config.client.credentials = Credentials::Basic { access_key: "demo".into(), secret: Secret::new("wrong-secret") };
     let exporter = gong_exporter::start(config).await.unwrap();
     let addr = exporter.local_addr();
     wait_ready(addr).await;
@@ -49,8 +47,8 @@ async fn malformed_json_marks_the_endpoint_failed_and_keeps_its_last_good_data()
     let cal = Calendar::now();
     let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
     let mut config = config_for(&sim);
-    config.poll_interval = Duration::from_millis(300);
-    config.max_retries = 1;
+    config.poller.poll_interval = Duration::from_millis(300);
+    config.client.max_retries = 1;
     let exporter = gong_exporter::start(config).await.unwrap();
     let addr = exporter.local_addr();
     wait_ready(addr).await;
@@ -96,9 +94,9 @@ async fn failure_on_page_two_publishes_nothing_and_changes_show_after_recovery()
     // Two users per page: every aggregate window has two pages.
     let sim = start_simulator(fixture(&cal), 2, 1000.0).await;
     let mut config = config_for(&sim);
-    config.poll_interval = Duration::from_millis(300);
-    config.max_retries = 1;
-    config.time_zone = Some(cal.tz.clone());
+    config.poller.poll_interval = Duration::from_millis(300);
+    config.client.max_retries = 1;
+    config.poller.time_zone = Some(cal.tz.clone());
     let exporter = gong_exporter::start(config).await.unwrap();
     let addr = exporter.local_addr();
     wait_ready(addr).await;

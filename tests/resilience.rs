@@ -31,8 +31,8 @@ async fn rate_limit_storm_waits_retry_after_everywhere_and_completes() {
         fault: status(429, Some(1)),
     });
     let mut config = config_for(&sim);
-    config.time_zone = Some(cal.tz.clone());
-    config.max_retries = 5;
+    config.poller.time_zone = Some(cal.tz.clone());
+    config.client.max_retries = 5;
     let exporter = gong_exporter::start(config).await.unwrap();
     wait_ready(exporter.local_addr()).await;
     let m = scrape(exporter.local_addr()).await;
@@ -69,7 +69,7 @@ async fn server_error_on_page_two_and_a_garbled_page_are_retried_and_data_is_com
     sim.simulator.add_fault(FaultRule::nth(Some(AGGREGATE), 2, status(500, None)));
     sim.simulator.add_fault(FaultRule::nth(Some(USERS), 2, Fault::Malformed));
     let mut config = config_for(&sim);
-    config.time_zone = Some(cal.tz.clone());
+    config.poller.time_zone = Some(cal.tz.clone());
     let exporter = gong_exporter::start(config).await.unwrap();
     wait_ready(exporter.local_addr()).await;
     let m = scrape(exporter.local_addr()).await;
@@ -94,8 +94,8 @@ async fn a_request_that_hangs_times_out_and_is_retried() {
     let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
     sim.simulator.add_fault(FaultRule::nth(Some(USERS), 1, Fault::Delay { millis: 30_000 }));
     let mut config = config_for(&sim);
-    config.time_zone = Some(cal.tz.clone());
-    config.timeout = Duration::from_millis(300);
+    config.poller.time_zone = Some(cal.tz.clone());
+    config.client.timeout = Duration::from_millis(300);
     let started = Instant::now();
     let exporter = gong_exporter::start(config).await.unwrap();
     wait_ready(exporter.local_addr()).await;
@@ -113,9 +113,9 @@ async fn outage_after_a_good_cycle_keeps_serving_last_good_data_then_recovers() 
     let cal = Calendar::now();
     let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
     let mut config = config_for(&sim);
-    config.time_zone = Some(cal.tz.clone());
-    config.poll_interval = Duration::from_millis(300);
-    config.max_retries = 1;
+    config.poller.time_zone = Some(cal.tz.clone());
+    config.poller.poll_interval = Duration::from_millis(300);
+    config.client.max_retries = 1;
     let exporter = gong_exporter::start(config).await.unwrap();
     let addr = exporter.local_addr();
     wait_ready(addr).await;
@@ -157,8 +157,8 @@ async fn spent_daily_quota_abandons_the_cycle_at_once_and_stops_sending() {
     let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
     sim.simulator.add_fault(FaultRule::always(None, status(429, Some(7200))));
     let mut config = config_for(&sim);
-    config.time_zone = Some(cal.tz.clone());
-    config.poll_interval = Duration::from_millis(300);
+    config.poller.time_zone = Some(cal.tz.clone());
+    config.poller.poll_interval = Duration::from_millis(300);
     let started = Instant::now();
     let exporter = gong_exporter::start(config).await.unwrap();
     let addr = exporter.local_addr();
@@ -187,7 +187,7 @@ async fn key_without_scope_for_one_endpoint_still_exports_the_others() {
     let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
     sim.simulator.add_fault(FaultRule::always(Some("/v2/stats/activity/scorecards"), status(403, None)));
     let mut config = config_for(&sim);
-    config.time_zone = Some(cal.tz.clone());
+    config.poller.time_zone = Some(cal.tz.clone());
     let exporter = gong_exporter::start(config).await.unwrap();
     wait_ready(exporter.local_addr()).await;
     let m = scrape(exporter.local_addr()).await;
@@ -207,8 +207,8 @@ async fn a_cycle_longer_than_the_interval_skips_the_next_one_and_never_overlaps(
     let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
     sim.simulator.add_fault(FaultRule::always(Some(USERS), Fault::Delay { millis: 700 }));
     let mut config = config_for(&sim);
-    config.time_zone = Some(cal.tz.clone());
-    config.poll_interval = Duration::from_millis(250);
+    config.poller.time_zone = Some(cal.tz.clone());
+    config.poller.poll_interval = Duration::from_millis(250);
     let exporter = gong_exporter::start(config).await.unwrap();
     let addr = exporter.local_addr();
     // Each 700 ms cycle skips the two 250 ms ticks that fall inside it.
@@ -233,13 +233,13 @@ async fn daily_budget_spaces_cycles_beyond_the_interval() {
     let cal = Calendar::now();
     let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
     let mut config = config_for(&sim);
-    config.time_zone = Some(cal.tz.clone());
-    config.poll_interval = Duration::from_millis(200);
+    config.poller.time_zone = Some(cal.tz.clone());
+    config.poller.poll_interval = Duration::from_millis(200);
     // 20 requests a day for this exporter; a cycle costs 8 (without the
     // once-a-day coaching collector, tested on its own).
-    config.daily_limit = 100;
-    config.budget_share = 0.2;
-    config.coaching = false;
+    config.poller.daily_limit = 100;
+    config.poller.budget_share = 0.2;
+    config.poller.coaching = false;
     let exporter = gong_exporter::start(config).await.unwrap();
     let addr = exporter.local_addr();
     wait_ready(addr).await;
@@ -267,8 +267,8 @@ async fn requests_stay_under_gongs_three_per_second_without_a_single_429() {
     // One record per page makes ~25 requests; Gong's real limit.
     let sim = start_simulator(fixture(&cal), 1, 3.0).await;
     let mut config = config_for(&sim);
-    config.time_zone = Some(cal.tz.clone());
-    config.rate_limit = 3.0;
+    config.poller.time_zone = Some(cal.tz.clone());
+    config.client.rate_limit = 3.0;
     let exporter = gong_exporter::start(config).await.unwrap();
     wait_ready(exporter.local_addr()).await;
     let requests = sim.simulator.requests();

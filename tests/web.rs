@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
-use gong_exporter::webconfig::WebConfig;
+use gong_exporter::http::webconfig::WebConfig;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 
 /// A self-signed certificate and key for localhost, as PEM.

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::Endpoint;
+use crate::endpoint::Endpoint;
 
 /// Gong's `requestId` and error messages, which Gong support asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,5 +1,6 @@
 //! Gong API client: authentication, rate limiting, retries and pagination.
 
+mod credentials;
 mod error;
 pub mod models;
 
@@ -17,6 +18,7 @@ use reqwest::{StatusCode, Url};
 use serde_json::json;
 use tokio::time::Instant;
 
+pub use credentials::Credentials;
 pub use error::{ErrorDetail, GongError};
 use models::{
     AggregateActivityPage, AnsweredScorecard, AnsweredScorecardsPage, CoachingPage, DayByDayPage, ErrorBody, GongId,
@@ -24,78 +26,8 @@ use models::{
     UsersPage, Workspace, WorkspacesPage,
 };
 
-use crate::config::Credentials;
-use crate::telemetry::{EndpointLabels, RetryLabels, Telemetry};
-
-/// The Gong endpoints the exporter polls; the `endpoint` label value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Endpoint {
-    ActivityAggregate,
-    ActivityDayByDay,
-    Interaction,
-    Scorecards,
-    Users,
-    Workspaces,
-    Coaching,
-}
-
-impl Endpoint {
-    /// Every endpoint, in polling order.
-    pub const ALL: [Endpoint; 7] = [
-        Self::ActivityAggregate,
-        Self::Interaction,
-        Self::Scorecards,
-        Self::Users,
-        Self::ActivityDayByDay,
-        Self::Workspaces,
-        Self::Coaching,
-    ];
-
-    /// The `endpoint` label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ActivityAggregate => "activity_aggregate",
-            Self::ActivityDayByDay => "activity_day_by_day",
-            Self::Interaction => "interaction",
-            Self::Scorecards => "scorecards",
-            Self::Users => "users",
-            Self::Workspaces => "workspaces",
-            Self::Coaching => "coaching",
-        }
-    }
-
-    /// Path below the base URL.
-    pub fn path(self) -> &'static str {
-        match self {
-            Self::ActivityAggregate => "/v2/stats/activity/aggregate",
-            Self::ActivityDayByDay => "/v2/stats/activity/day-by-day",
-            Self::Interaction => "/v2/stats/interaction",
-            Self::Scorecards => "/v2/stats/activity/scorecards",
-            Self::Users => "/v2/users",
-            Self::Workspaces => "/v2/workspaces",
-            Self::Coaching => "/v2/coaching",
-        }
-    }
-
-    /// The API key scope the endpoint needs.
-    pub fn scope(self) -> &'static str {
-        match self {
-            Self::ActivityAggregate => "api:stats:user-actions",
-            Self::ActivityDayByDay => "api:stats:user-actions:detailed",
-            Self::Interaction => "api:stats:interaction",
-            Self::Scorecards => "api:stats:scorecards",
-            Self::Users => "api:users:read",
-            Self::Workspaces => "api:workspaces:read",
-            Self::Coaching => "api:coaching:read",
-        }
-    }
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use crate::endpoint::Endpoint;
+use crate::self_metrics::SelfMetrics;
 
 /// How the client talks to Gong.
 #[derive(Debug, Clone)]
@@ -108,11 +40,18 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// Retries of one request after a transient failure.
     pub max_retries: u32,
-    /// First backoff step (doubles per retry, with jitter).
+    /// First backoff step (doubles per retry, with jitter); [`MIN_BACKOFF`]
+    /// (not a flag: tests shorten it).
     pub min_backoff: Duration,
-    /// Backoff ceiling.
+    /// Backoff ceiling; [`MAX_BACKOFF`].
     pub max_backoff: Duration,
 }
+
+/// First retry backoff step: half a second, doubling up to a minute, so
+/// five retries span about 15 s before jitter, long enough for a Gong blip.
+pub const MIN_BACKOFF: Duration = Duration::from_millis(500);
+/// Backoff ceiling.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
 /// All pages of one query.
 #[derive(Debug)]
@@ -133,7 +72,7 @@ pub struct GongClient {
     authorization: HeaderValue,
     limiter: DefaultDirectRateLimiter,
     options: ClientOptions,
-    telemetry: Arc<Telemetry>,
+    self_metrics: Arc<SelfMetrics>,
     /// Requests sent since start, retries included.
     sent: AtomicU64,
     /// No request before this instant: Gong's last `Retry-After`. Gong's
@@ -156,30 +95,19 @@ enum Query {
 
 impl GongClient {
     /// Builds a client; fails only if the TLS backend cannot initialise.
-    pub fn new(options: ClientOptions, telemetry: Arc<Telemetry>) -> Result<Self, reqwest::Error> {
+    pub fn new(options: ClientOptions, self_metrics: Arc<SelfMetrics>) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("gong-exporter/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(options.timeout)
             .build()?;
-        let mut authorization = match &options.credentials {
-            Credentials::Basic { access_key, secret } => {
-                use base64::Engine as _;
-                let pair = format!("{access_key}:{}", secret.expose());
-                let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
-                HeaderValue::from_str(&format!("Basic {encoded}"))
-            }
-            Credentials::Bearer(token) => HeaderValue::from_str(&format!("Bearer {}", token.expose())),
-        }
-        .unwrap_or_else(|_| HeaderValue::from_static("Invalid"));
-        // Keeps the header out of `Debug` output and HTTP/2 header tables.
-        authorization.set_sensitive(true);
+        let authorization = options.credentials.authorization();
         Ok(Self {
             http,
             base_url: options.base_url.clone(),
             authorization,
             limiter: RateLimiter::direct(quota(options.rate_limit)),
             options,
-            telemetry,
+            self_metrics,
             sent: AtomicU64::new(0),
             paused_until: Mutex::new(None),
         })
@@ -353,7 +281,7 @@ impl GongClient {
             })
             .notify(|error, wait| {
                 let reason = error.retry_reason().unwrap_or("other");
-                self.telemetry.api_retries.get_or_create(&RetryLabels { endpoint, reason }).inc();
+                self.self_metrics.retried(endpoint, reason);
                 tracing::warn!(%endpoint, reason, retry_in = ?wait, error = %error, "retrying Gong request");
             })
             .await;
@@ -416,23 +344,19 @@ impl GongClient {
             Ok::<_, reqwest::Error>((status, retry_after, body))
         }
         .await;
-        self.telemetry
-            .api_request_duration
-            .get_or_create(&EndpointLabels { endpoint })
-            .observe(started.elapsed().as_secs_f64());
-
+        let elapsed = started.elapsed();
         let (status, retry_after, body) = match outcome {
             Ok(parts) => parts,
             Err(error) if error.is_timeout() => {
-                self.telemetry.count_request(endpoint, "timeout");
+                self.self_metrics.request_finished(endpoint, "timeout", elapsed);
                 return Err(GongError::Timeout { endpoint, timeout: self.options.timeout });
             }
             Err(error) => {
-                self.telemetry.count_request(endpoint, "connect");
+                self.self_metrics.request_finished(endpoint, "connect", elapsed);
                 return Err(GongError::Connect { endpoint, reason: error_chain(&error) });
             }
         };
-        self.telemetry.count_request(endpoint, status.as_str());
+        self.self_metrics.request_finished(endpoint, status.as_str(), elapsed);
 
         if status.is_success() {
             return serde_json::from_slice::<P>(&body).map(Some).map_err(|e| GongError::Decode {

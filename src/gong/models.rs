@@ -164,6 +164,20 @@ pub struct AnsweredScorecard {
     pub answers: Vec<ScorecardAnswer>,
 }
 
+impl AnsweredScorecard {
+    /// When the review was published; `None` when Gong sent no readable
+    /// time (such a review cannot be placed in a day).
+    pub fn reviewed_at(&self) -> Option<jiff::Timestamp> {
+        self.review_time.as_deref().and_then(|t| t.parse().ok())
+    }
+
+    /// The `review_method` label value: Gong's method, `UNKNOWN` when it
+    /// sent none.
+    pub fn review_method_label(&self) -> &str {
+        if self.review_method.is_empty() { "UNKNOWN" } else { &self.review_method }
+    }
+}
+
 /// One answer inside an answered scorecard.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]

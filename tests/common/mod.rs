@@ -7,8 +7,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use gong_exporter::cli::LogFormat;
 use gong_exporter::clock::Clock;
-use gong_exporter::config::{Config, Credentials, LogFormat, Source};
+use gong_exporter::config::{Config, Source};
+use gong_exporter::gong::{ClientOptions, Credentials};
+use gong_exporter::poller::PollerSettings;
 use gong_exporter::secret::Secret;
 use gong_exporter::simulator::dataset::{DayActivity, FixtureDataset, SimAnswer, SimScorecard, SimUser, field_index};
 use gong_exporter::simulator::{RunningSimulator, Simulator, SimulatorOptions};
@@ -185,34 +188,44 @@ pub fn config_for(sim: &RunningSimulator) -> Config {
     config_for_url(&sim.base_url())
 }
 
-fn config_for_url(url: &str) -> Config {
-    Config {
-        source: Source::Gong {
-            base_url: url.parse().unwrap(),
-            credentials: Credentials::Basic { access_key: "demo".into(), secret: Secret::new("demo") },
-        },
-        time_zone: None,
-        windows: ["1d", "7d", "28d"].iter().map(|w| w.parse::<Window>().unwrap()).collect(),
-        poll_interval: Duration::from_secs(3600),
+/// Client options for a simulator at `url`: demo credentials, unthrottled,
+/// short timeouts and backoff.
+pub fn client_for(url: &str) -> ClientOptions {
+    ClientOptions {
+        base_url: url.parse().unwrap(),
+        credentials: Credentials::Basic { access_key: "demo".into(), secret: Secret::new("demo") },
         rate_limit: 1000.0,
         timeout: Duration::from_secs(5),
         max_retries: 2,
+        min_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_secs(60),
+    }
+}
+
+fn config_for_url(url: &str) -> Config {
+    Config {
+        source: Source::Gong,
+        client: client_for(url),
+        poller: PollerSettings {
+            windows: ["1d", "7d", "28d"].iter().map(|w| w.parse::<Window>().unwrap()).collect(),
+            // Tests cycle every few hundred milliseconds; the budget is
+            // tested on its own.
+            daily_limit: u32::MAX,
+            budget_share: 1.0,
+            time_zone: None,
+            poll_interval: Duration::from_secs(3600),
+            include_user_email: true,
+            clock: Clock::system(),
+            coaching: true,
+        },
         listen_address: SocketAddr::from(([127, 0, 0, 1], 0)),
         telemetry_path: "/metrics".into(),
         log_level: "info".into(),
         log_format: LogFormat::Logfmt,
-        include_user_email: true,
-        min_backoff: Duration::from_millis(20),
-        // Tests cycle every few hundred milliseconds; the budget is tested
-        // on its own.
-        daily_limit: u32::MAX,
-        budget_share: 1.0,
         web_config: None,
         web_config_check: Duration::from_millis(100),
         storage_path: None,
         counters_start_date: None,
-        clock: Clock::system(),
-        coaching: true,
     }
 }
 
@@ -220,7 +233,7 @@ fn config_for_url(url: &str) -> Config {
 /// on a free loopback port.
 pub fn demo_config(users: u32) -> Config {
     let mut config = Config::demo(users);
-    config.rate_limit = 1000.0;
+    config.client.rate_limit = 1000.0;
     config.listen_address = SocketAddr::from(([127, 0, 0, 1], 0));
     config
 }

@@ -2,7 +2,7 @@
 //! through a prometheus-client [`Collector`] that walks the snapshot's tables
 //! directly, so no per-series map is built and a scrape copies nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -11,91 +11,14 @@ use prometheus_client::encoding::{
     DescriptorEncoder, EncodeLabel, EncodeLabelSet, EncodeLabelValue, LabelSetEncoder, LabelValueEncoder, NoLabelSet,
 };
 use prometheus_client::metrics::MetricType;
-use prometheus_client::registry::{Registry, Unit};
+use prometheus_client::registry::Registry;
 
 use crate::gong::models::GongId;
-use crate::snapshot::{DataSnapshot, InteractionKey};
+use crate::naming::{InteractionKey, KNOWN_INTERACTION_STATS, activity_metric_name, family_owners, help_name};
+use crate::snapshot::DataSnapshot;
 
 /// Appended to every data family's HELP.
 const CACHED: &str = "Polled from Gong in the background and cached; a scrape never calls Gong.";
-
-/// Interaction stats with their own family: Gong's name, metric base name
-/// (before any unit suffix), unit, and meaning.
-pub const KNOWN_INTERACTION_STATS: [(&str, &str, Option<Unit>, &str); 6] = [
-    ("Talk Ratio", "gong_interaction_talk_ratio", None, "Share of call time the user talked (0-1)"),
-    (
-        "Longest Monologue",
-        "gong_interaction_longest_monologue",
-        Some(Unit::Seconds),
-        "Longest uninterrupted stretch the user talked",
-    ),
-    (
-        "Longest Customer Story",
-        "gong_interaction_longest_customer_story",
-        Some(Unit::Seconds),
-        "Longest uninterrupted stretch a customer talked on the user's calls",
-    ),
-    (
-        "Interactivity",
-        "gong_interaction_interactivity",
-        None,
-        "How often the speaker changed on the user's calls (Gong's 0-10 score)",
-    ),
-    ("Patience", "gong_interaction_patience", Some(Unit::Seconds), "Average pause before the user answered a customer"),
-    ("Question Rate", "gong_interaction_question_rate", None, "Questions the user asked per hour of call"),
-];
-
-/// `callsAsHost` -> `gong_activity_calls_as_host`. Acronyms stay together
-/// (`callsViaAPI` -> `calls_via_api`); anything outside `[a-z0-9_]` becomes `_`.
-pub fn activity_metric_name(gong_field: &str) -> String {
-    format!("gong_activity_{}", snake_case(gong_field))
-}
-
-/// camelCase or PascalCase to snake_case, safe as a metric name part.
-pub fn snake_case(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    let mut out = String::with_capacity(name.len() + 4);
-    for (i, &c) in chars.iter().enumerate() {
-        if c.is_ascii_uppercase() {
-            let prev = i.checked_sub(1).map(|p| chars[p]);
-            let next = chars.get(i + 1);
-            let boundary = match prev {
-                Some(p) if p.is_ascii_lowercase() || p.is_ascii_digit() => true,
-                Some(p) if p.is_ascii_uppercase() => next.is_some_and(|n| n.is_ascii_lowercase()),
-                _ => false,
-            };
-            if boundary && !out.ends_with('_') {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else if c.is_ascii_lowercase() || c.is_ascii_digit() {
-            out.push(c);
-        } else if !out.ends_with('_') && !out.is_empty() {
-            out.push('_');
-        }
-    }
-    let trimmed = out.trim_end_matches('_');
-    if trimmed.is_empty() { "unnamed".to_owned() } else { trimmed.to_owned() }
-}
-
-/// `callsListenedTo` -> `gong_coaching_calls_listened_to`.
-pub fn coaching_metric_name(gong_name: &str) -> String {
-    format!("gong_coaching_{}", snake_case(gong_name))
-}
-
-/// A Gong field name as HELP text may show it: HELP is not a label value,
-/// so a name that is not plainly alphanumeric is not printed.
-fn help_name(gong_name: &str) -> &str {
-    if gong_name.chars().all(|c| c.is_ascii_alphanumeric()) { gong_name } else { "(renamed)" }
-}
-
-/// Which family an interaction stat named `name` belongs to.
-pub fn interaction_metric(name: &str) -> InteractionKey {
-    KNOWN_INTERACTION_STATS
-        .iter()
-        .position(|(gong, ..)| gong.eq_ignore_ascii_case(name.trim()))
-        .map_or_else(|| InteractionKey::Other(name.to_owned()), InteractionKey::Known)
-}
 
 impl EncodeLabelValue for GongId {
     fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
@@ -219,13 +142,9 @@ impl SnapshotCollector {
     fn encode_activity(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
         // One family per metric across all windows: OpenMetrics forbids a
         // family appearing twice.
-        let mut families: BTreeMap<&str, &str> = BTreeMap::new();
-        for table in &self.snapshot.activity {
-            for field in &table.fields {
-                families.entry(field.metric.as_str()).or_insert(field.gong_name.as_str());
-            }
-        }
-        for (metric, gong_name) in families {
+        let names = self.snapshot.activity.iter().flat_map(|t| t.fields.iter().map(|f| f.gong_name.as_str()));
+        for (metric, gong_name) in family_owners(names, activity_metric_name) {
+            let metric = metric.as_str();
             let shown = help_name(gong_name);
             let help = format!("Gong aggregate activity `{shown}` of the user in the window. {CACHED}");
             let mut family = encoder.encode_descriptor(metric, &help, None, MetricType::Gauge)?;
@@ -407,14 +326,8 @@ impl SnapshotCollector {
         // make a gauge family of the counter's name: the gauge keeps it.
         let gauges: BTreeSet<&str> =
             self.snapshot.activity.iter().flat_map(|t| t.fields.iter().map(|f| f.metric.as_str())).collect();
-        // Name order decides which of two Gong fields with the same
-        // snake_case name owns the family, as for the gauges.
-        let fields: BTreeSet<&str> =
-            totals.activity.values().flat_map(|u| u.fields.keys().map(String::as_str)).collect();
-        let mut families: BTreeMap<String, &str> = BTreeMap::new();
-        for field in fields {
-            families.entry(format!("{}_cumulative", activity_metric_name(field))).or_insert(field);
-        }
+        let fields = totals.activity.values().flat_map(|u| u.fields.keys().map(String::as_str));
+        let families = family_owners(fields, |field| format!("{}_cumulative", activity_metric_name(field)));
         for (metric, gong_name) in &families {
             if gauges.contains(metric.as_str()) || gauges.contains(format!("{metric}_total").as_str()) {
                 continue;
@@ -564,7 +477,7 @@ mod tests {
         .unwrap();
         let tz = jiff::tz::TimeZone::UTC;
         let (from, to) = (jiff::civil::date(2024, 6, 8), jiff::civil::date(2024, 6, 10));
-        let mut counters = crate::counters::CounterTotals::default();
+        let mut counters = crate::ledger::CounterTotals::default();
         counters.add_activity(&days, from, to, &tz);
         counters.add_reviews(&scorecards, from, to, &tz);
         let bounds = vec![window_bounds(&Window::from_days(1).unwrap(), to, &tz)];
@@ -630,30 +543,5 @@ mod tests {
             let text = encode_snapshot(Arc::new(sample_snapshot_with_field(&stat, &scorecard, &email, &field)), true);
             prop_assert!(parse_strictly(&text).is_ok(), "{}", text);
         }
-    }
-
-    #[test]
-    fn gong_field_names_map_to_snake_case_metrics() {
-        let cases = [
-            ("callsAsHost", "gong_activity_calls_as_host"),
-            ("ownCallsListenedTo", "gong_activity_own_calls_listened_to"),
-            ("callsMarkedAsFeedbackReceived", "gong_activity_calls_marked_as_feedback_received"),
-            ("callsViaAPI", "gong_activity_calls_via_api"),
-            ("APICalls", "gong_activity_api_calls"),
-            ("calls2Host", "gong_activity_calls2_host"),
-            ("weird-name.x", "gong_activity_weird_name_x"),
-            ("ünïcode", "gong_activity_n_code"),
-            ("", "gong_activity_unnamed"),
-        ];
-        for (gong, metric) in cases {
-            assert_eq!(activity_metric_name(gong), metric, "{gong}");
-        }
-    }
-
-    #[test]
-    fn interaction_names_map_to_families() {
-        assert_eq!(interaction_metric("Talk Ratio"), InteractionKey::Known(0));
-        assert_eq!(interaction_metric("Question Rate"), InteractionKey::Known(5));
-        assert_eq!(interaction_metric("Filler Words"), InteractionKey::Other("Filler Words".into()));
     }
 }

@@ -1,5 +1,7 @@
-//! Cumulative counters: every completed company day's activity and scorecard
-//! reviews added exactly once, so `increase()` works over any time range.
+//! The day ledger behind the cumulative counters: every completed company
+//! day's activity and scorecard reviews added exactly once, so `increase()`
+//! works over any time range. (The Prometheus counters themselves are
+//! written by [`crate::encoding`] from the totals kept here.)
 //!
 //! Exactly once comes from one rule: the totals and the first day not yet
 //! added (`next_day`) are written together, atomically, before the new totals
@@ -20,6 +22,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::gong::models::{AnsweredScorecard, DailyActivity, GongId, UserDailyActivity};
 use crate::windows::company_date;
+
+/// Days per day-by-day or scorecards query when the ledger catches up (the
+/// poller and `backfill` alike): a page of 100 users x 31 days stays small,
+/// and a failure loses at most a month.
+pub const CHUNK_DAYS: i64 = 31;
 
 /// File name of the state inside `--storage.path`.
 pub const STATE_FILE: &str = "counters.json";
@@ -83,8 +90,8 @@ impl CounterTotals {
 
     /// Adds one answered scorecard.
     pub fn add_review(&mut self, record: &AnsweredScorecard) {
-        let method = if record.review_method.is_empty() { "UNKNOWN" } else { &record.review_method };
-        *self.reviews.entry((record.scorecard_id, record.reviewed_user_id, method.to_owned())).or_default() += 1;
+        let method = record.review_method_label().to_owned();
+        *self.reviews.entry((record.scorecard_id, record.reviewed_user_id, method)).or_default() += 1;
         if !record.scorecard_name.is_empty() {
             self.scorecard_names.insert(record.scorecard_id, record.scorecard_name.clone());
         }
@@ -116,7 +123,7 @@ pub fn activity_days<'a>(
 /// The company day a review was published; `None` without a readable
 /// time, as such a review cannot be placed in a day and is not counted.
 pub fn review_day(record: &AnsweredScorecard, tz: &TimeZone) -> Option<Date> {
-    record.review_time.as_deref().and_then(|t| t.parse::<Timestamp>().ok()).map(|t| company_date(t, tz))
+    record.reviewed_at().map(|t| company_date(t, tz))
 }
 
 /// Which counters a step advances.
@@ -176,7 +183,7 @@ pub enum StorageError {
 
 /// The counters and where they are kept.
 #[derive(Debug)]
-pub struct Counters {
+pub struct Ledger {
     /// `--storage.path`/counters.json; `None` keeps counters in memory.
     file: Option<PathBuf>,
     /// `--counters.start-date`.
@@ -203,7 +210,7 @@ impl Days {
     }
 }
 
-impl Counters {
+impl Ledger {
     /// Opens the counters: loads `<storage>/counters.json` when it exists.
     /// An unreadable file is moved aside (never reset in place) and counting
     /// starts over. Without `storage`, counting starts with the first day
@@ -427,7 +434,7 @@ mod tests {
     fn state_survives_a_reopen_and_days_are_due_once() {
         let dir = tempfile::tempdir().unwrap();
         let (d1, d2, d3) = (date(2024, 6, 10), date(2024, 6, 11), date(2024, 6, 12));
-        let mut counters = Counters::open(Some(dir.path()), Some(d1)).unwrap();
+        let mut counters = Ledger::open(Some(dir.path()), Some(d1)).unwrap();
         assert_eq!(counters.due(CounterKind::Activity, d1).unwrap(), None, "the start day is not over yet");
         assert_eq!(counters.due(CounterKind::Activity, d3).unwrap(), Some((d1, d3)));
         counters
@@ -444,7 +451,7 @@ mod tests {
         assert_eq!(counters.due(CounterKind::Activity, d3).unwrap(), None);
         assert_eq!(counters.due(CounterKind::Scorecards, d3).unwrap(), Some((d1, d3)), "kinds advance apart");
 
-        let reopened = Counters::open(Some(dir.path()), None).unwrap();
+        let reopened = Ledger::open(Some(dir.path()), None).unwrap();
         assert_eq!(reopened.totals(), counters.totals());
         assert_eq!(reopened.totals().activity[&GongId(1)].fields["callsAsHost"], 5);
         assert_eq!(reopened.next_day(CounterKind::Activity), Some(d3));
@@ -454,7 +461,7 @@ mod tests {
 
     #[test]
     fn without_storage_counting_starts_today() {
-        let mut counters = Counters::open(None, None).unwrap();
+        let mut counters = Ledger::open(None, None).unwrap();
         let today = date(2024, 6, 10);
         assert_eq!(counters.due(CounterKind::Activity, today).unwrap(), None);
         assert_eq!(counters.due(CounterKind::Activity, date(2024, 6, 11)).unwrap(), Some((today, date(2024, 6, 11))));
@@ -465,7 +472,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join(STATE_FILE);
         std::fs::write(&file, b"{\"format\":1,\"start_date\":\"2024-06-").unwrap();
-        let mut counters = Counters::open(Some(dir.path()), None).unwrap();
+        let mut counters = Ledger::open(Some(dir.path()), None).unwrap();
         assert_eq!(counters.next_day(CounterKind::Activity), None, "counting starts afresh");
         let aside: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
@@ -482,7 +489,7 @@ mod tests {
     fn a_failed_write_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let d1 = date(2024, 6, 10);
-        let mut counters = Counters::open(Some(dir.path()), Some(d1)).unwrap();
+        let mut counters = Ledger::open(Some(dir.path()), Some(d1)).unwrap();
         counters.due(CounterKind::Activity, d1).unwrap();
         // A directory where the state file should be makes the rename fail.
         std::fs::remove_file(dir.path().join(STATE_FILE)).unwrap();

@@ -1,5 +1,8 @@
 //! HTTP endpoints: `/metrics` (or `--web.telemetry-path`), `/`, `/-/healthy`,
-//! `/-/ready`. Handlers only read what the poller published.
+//! `/-/ready`, and the web config (TLS, basic auth) in front of them. The
+//! end of the data flow: handlers only read what the poller published.
+
+pub mod webconfig;
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -14,8 +17,8 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use http_body::Frame;
 
-use crate::gong::Endpoint;
-use crate::poller::Shared;
+use crate::endpoint::Endpoint;
+use crate::published::{Shared, gzip};
 
 /// The content type Prometheus negotiates for OpenMetrics.
 pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -61,7 +64,7 @@ pub fn app(shared: Arc<Shared>, telemetry_path: &str) -> Router {
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let exposition = state.shared.exposition.load_full();
     let mut own = String::with_capacity(4096);
-    state.shared.telemetry.encode(&mut own).expect("writing to a String cannot fail");
+    state.shared.self_metrics.encode(&mut own).expect("writing to a String cannot fail");
     own.push_str("# EOF\n");
     if accepts_gzip(&headers) {
         // Two gzip members: the data compressed once per publish, then the
@@ -95,16 +98,6 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
     )
 }
 
-/// One gzip member of `data`. Level 1: at 10,000 users the exposition is
-/// ~95 MB of very repetitive text, which compresses ~10x even at the
-/// fastest level, and a publish should not take seconds.
-pub fn gzip(data: &[u8]) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 8), flate2::Compression::fast());
-    encoder.write_all(data).expect("writing to a Vec cannot fail");
-    encoder.finish().expect("writing to a Vec cannot fail")
-}
-
 async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
     if state.shared.is_ready() {
         (StatusCode::OK, "Ready\n")
@@ -114,7 +107,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
 }
 
 async fn landing(State(state): State<AppState>) -> Html<String> {
-    let status = state.shared.status.lock().expect("status lock").clone();
+    let status = state.shared.status();
     let mut rows = String::new();
     // `/v2/workspaces` is part of the coaching collector, whose row it shares.
     for endpoint in Endpoint::ALL.into_iter().filter(|e| *e != Endpoint::Workspaces) {
@@ -160,8 +153,8 @@ fn escape_html(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::poller::{EndpointStatus, Exposition};
-    use crate::telemetry::Telemetry;
+    use crate::published::Exposition;
+    use crate::self_metrics::{PollOutcome, SelfMetrics};
     use axum::http::Request;
     use http_body_util::BodyExt;
     use tower::ServiceExt;
@@ -193,7 +186,7 @@ mod tests {
 
     #[tokio::test]
     async fn gzip_when_accepted_and_the_two_members_decode_to_the_plain_body() {
-        let shared = Shared::new(Arc::new(Telemetry::new()));
+        let shared = Shared::new(Arc::new(SelfMetrics::new()));
         publish_one_series(&shared);
         let app = app(shared, "/metrics");
         let (_, _, encoding, plain) = get_with(app.clone(), "/metrics", None).await;
@@ -214,17 +207,17 @@ mod tests {
 
     #[tokio::test]
     async fn ready_flips_after_first_cycle_and_health_is_always_ok() {
-        let shared = Shared::new(Arc::new(Telemetry::new()));
+        let shared = Shared::new(Arc::new(SelfMetrics::new()));
         let app = app(Arc::clone(&shared), "/metrics");
         assert_eq!(get(app.clone(), "/-/ready").await.0, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(get(app.clone(), "/-/healthy").await.0, StatusCode::OK);
-        shared.ready.store(true, std::sync::atomic::Ordering::Release);
+        shared.set_ready();
         assert_eq!(get(app, "/-/ready").await.0, StatusCode::OK);
     }
 
     #[tokio::test]
     async fn metrics_serve_published_bytes_then_self_metrics_then_eof() {
-        let shared = Shared::new(Arc::new(Telemetry::new()));
+        let shared = Shared::new(Arc::new(SelfMetrics::new()));
         publish_one_series(&shared);
         let (status, content_type, body) = get(app(shared, "/custom"), "/custom").await;
         assert_eq!(status, StatusCode::OK);
@@ -237,15 +230,10 @@ mod tests {
 
     #[tokio::test]
     async fn landing_page_lists_endpoints_and_escapes_errors() {
-        let shared = Shared::new(Arc::new(Telemetry::new()));
-        shared.status.lock().unwrap().insert(
+        let shared = Shared::new(Arc::new(SelfMetrics::new()));
+        shared.record(
             Endpoint::Users,
-            EndpointStatus {
-                last_attempt: Some(jiff::Timestamp::UNIX_EPOCH),
-                ok: false,
-                error: Some("<script>x</script>".into()),
-                ..Default::default()
-            },
+            PollOutcome { ok: false, error: Some("<script>x</script>".into()), ..Default::default() },
         );
         let (status, content_type, body) = get(app(shared, "/metrics"), "/").await;
         assert_eq!(status, StatusCode::OK);

@@ -1,0 +1,326 @@
+//! The command line as clap parses it: every flag, env var and subcommand,
+//! each value checked on its own. This is the first of two stages (as in
+//! ripgrep's flags): [`crate::config`] turns these into what the program
+//! runs on, checking flags against each other and reading files.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use reqwest::Url;
+
+use crate::secret::Secret;
+use crate::windows::{Window, parse_time_zone};
+
+/// Largest simulated company `--demo.users` accepts.
+pub const MAX_DEMO_USERS: u32 = 10_000;
+
+/// Prometheus exporter for the Gong.io Stats API.
+///
+/// Polls Gong in the background (never on scrape) and serves the cached
+/// results on /metrics.
+#[derive(Debug, Parser)]
+#[command(name = "gong-exporter", version = crate::VERSION_STRING, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub exporter: ExporterArgs,
+}
+
+/// Subcommands beside the default (run the exporter).
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run only the built-in Gong API simulator (for demos and tests).
+    Simulate(SimulateArgs),
+    /// Write past days as timestamped OpenMetrics for
+    /// `promtool tsdb create-blocks-from openmetrics`.
+    Backfill(Box<BackfillArgs>),
+}
+
+/// Flags of `gong-exporter backfill`.
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    #[command(flatten)]
+    pub gong: GongArgs,
+
+    /// First company day to write (YYYY-MM-DD, inclusive).
+    #[arg(long = "from", value_name = "DATE", value_parser = parse_past_date)]
+    pub from: Date,
+
+    /// Day after the last one to write (YYYY-MM-DD, exclusive, at most today).
+    #[arg(long = "to", value_name = "DATE", value_parser = parse_past_date)]
+    pub to: Date,
+
+    /// File to write (replaced only once complete).
+    #[arg(long = "output", value_name = "FILE")]
+    pub output: PathBuf,
+
+    /// Also write daily interaction stats: one query per day (about
+    /// users / 100 requests each), the costliest part of a backfill.
+    #[arg(long = "backfill.interaction", default_value_t = true, action = clap::ArgAction::Set)]
+    pub interaction: bool,
+
+    /// Whether per-user series carry the `user_email` label.
+    #[arg(long = "metrics.user-email", default_value_t = true, action = clap::ArgAction::Set)]
+    pub user_email: bool,
+
+    /// Log level: error, warn, info, debug, trace (or a tracing filter).
+    #[arg(long = "log.level", default_value = "warn", value_parser = parse_log_filter)]
+    pub log_level: String,
+}
+
+/// How to reach Gong: shared by the exporter and `backfill`.
+#[derive(Debug, Args)]
+pub struct GongArgs {
+    /// Gong API root; `/v2/...` is appended. Your tenant's host is shown on
+    /// Gong's API settings page (e.g. https://us-12345.api.gong.io).
+    #[arg(long = "gong.base-url", env = "GONG_BASE_URL", default_value = "https://api.gong.io", value_parser = parse_base_url)]
+    pub base_url: Url,
+
+    /// Gong access key (Basic auth). Pair with GONG_ACCESS_KEY_SECRET.
+    #[arg(long = "gong.access-key", env = "GONG_ACCESS_KEY", hide_env_values = true)]
+    pub access_key: Option<String>,
+
+    /// Gong access key secret (Basic auth). Prefer the env var or the file
+    /// flag: command lines are visible to other users of the host.
+    #[arg(long = "gong.access-key-secret", env = "GONG_ACCESS_KEY_SECRET", hide_env_values = true)]
+    pub access_key_secret: Option<Secret>,
+
+    /// File holding the access key (e.g. a mounted Kubernetes secret).
+    #[arg(long = "gong.access-key-file", value_name = "PATH")]
+    pub access_key_file: Option<PathBuf>,
+
+    /// File holding the access key secret.
+    #[arg(long = "gong.access-key-secret-file", value_name = "PATH")]
+    pub access_key_secret_file: Option<PathBuf>,
+
+    /// OAuth bearer token, instead of an access key and secret.
+    #[arg(long = "gong.bearer-token", env = "GONG_BEARER_TOKEN", hide_env_values = true)]
+    pub bearer_token: Option<Secret>,
+
+    /// File holding the OAuth bearer token.
+    #[arg(long = "gong.bearer-token-file", value_name = "PATH")]
+    pub bearer_token_file: Option<PathBuf>,
+
+    /// IANA time zone that defines "yesterday". Unset: learned from the
+    /// `timeZone` field of Gong's responses and cached.
+    #[arg(long = "gong.timezone", env = "GONG_TIMEZONE", value_parser = parse_time_zone)]
+    pub timezone: Option<TimeZone>,
+
+    /// Maximum requests per second to Gong, all endpoints together.
+    #[arg(long = "gong.rate-limit", default_value_t = 3.0, value_parser = parse_rate)]
+    pub rate_limit: f64,
+
+    /// Timeout of each request to Gong.
+    #[arg(long = "gong.timeout", default_value = "30s", value_parser = parse_positive_duration)]
+    pub timeout: Duration,
+
+    /// Retries of one request after 429, 5xx, timeouts and connection errors.
+    #[arg(long = "gong.max-retries", default_value_t = 5)]
+    pub max_retries: u32,
+}
+
+/// Flags of the exporter itself.
+#[derive(Debug, Args)]
+pub struct ExporterArgs {
+    #[command(flatten)]
+    pub gong: GongArgs,
+
+    /// Windows of whole days ending at the start of today (company zone,
+    /// exclusive); `1d` is yesterday.
+    #[arg(long = "stats.windows", value_delimiter = ',', default_value = "1d,7d,28d")]
+    pub windows: Vec<Window>,
+
+    /// How often to poll Gong; a cycle also runs shortly after midnight in the
+    /// company's time zone.
+    #[arg(long = "poll.interval", default_value = "1h", value_parser = parse_positive_duration)]
+    pub poll_interval: Duration,
+
+    /// Gong's daily request quota for the company (all integrations).
+    #[arg(long = "gong.daily-limit", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub daily_limit: u32,
+
+    /// Share of the daily quota this exporter may use; cycles are spaced to
+    /// stay under it.
+    #[arg(long = "gong.budget-share", default_value_t = 0.25, value_parser = parse_share)]
+    pub budget_share: f64,
+
+    /// Address the HTTP server listens on.
+    #[arg(long = "web.listen-address", env = "WEB_LISTEN_ADDRESS", default_value = "0.0.0.0:9863")]
+    pub listen_address: SocketAddr,
+
+    /// TLS, basic auth and headers, in Prometheus exporter-toolkit's web
+    /// config format; re-read when it or the files it names change.
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    pub web_config_file: Option<PathBuf>,
+
+    /// Path under which metrics are served.
+    #[arg(long = "web.telemetry-path", default_value = "/metrics", value_parser = parse_telemetry_path)]
+    pub telemetry_path: String,
+
+    /// Log level: error, warn, info, debug, trace (or a tracing filter).
+    #[arg(long = "log.level", default_value = "info", value_parser = parse_log_filter)]
+    pub log_level: String,
+
+    /// Log line format.
+    #[arg(long = "log.format", value_enum, default_value_t = LogFormat::Logfmt)]
+    pub log_format: LogFormat,
+
+    /// Poll a built-in Gong simulator on a loopback port instead of Gong; no
+    /// credentials needed.
+    #[arg(long = "demo")]
+    pub demo: bool,
+
+    /// Number of simulated users in --demo mode.
+    #[arg(long = "demo.users", default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_DEMO_USERS)))]
+    pub demo_users: u32,
+
+    /// Whether per-user series carry the `user_email` label. Emails are
+    /// personal data; `false` keeps them out of Prometheus.
+    #[arg(long = "metrics.user-email", default_value_t = true, action = clap::ArgAction::Set)]
+    pub user_email: bool,
+
+    /// Directory for the cumulative counters' state (counters.json). Unset:
+    /// counters start at zero at start-up and count only days completed
+    /// after it.
+    #[arg(long = "storage.path", env = "GONG_EXPORTER_STORAGE_PATH", value_name = "DIR")]
+    pub storage_path: Option<PathBuf>,
+
+    /// First company day the cumulative counters count (YYYY-MM-DD), so a
+    /// new install starts with history. Default: the day the state file is
+    /// first created. Needs --storage.path.
+    #[arg(long = "counters.start-date", value_name = "DATE", value_parser = parse_past_date)]
+    pub counters_start_date: Option<Date>,
+
+    /// Collect manager coaching from Gong's coaching endpoint, once a day:
+    /// one request per workspace x manager x window.
+    #[arg(long = "collector.coaching", default_value_t = true, action = clap::ArgAction::Set)]
+    pub coaching: bool,
+}
+
+/// Flags of `gong-exporter simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Address the simulator listens on.
+    #[arg(long = "listen", default_value = "127.0.0.1:9864")]
+    pub listen: SocketAddr,
+
+    /// Number of simulated users.
+    #[arg(long = "users", default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_DEMO_USERS)))]
+    pub users: u32,
+
+    /// Records per page.
+    #[arg(long = "page-size", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub page_size: u32,
+
+    /// Requests per second before answering 429.
+    #[arg(long = "rate-limit", default_value_t = 3.0, value_parser = parse_rate)]
+    pub rate_limit: f64,
+
+    /// The simulated company's time zone, as Gong names it.
+    #[arg(long = "timezone", default_value = "US/Pacific", value_parser = parse_time_zone)]
+    pub timezone: TimeZone,
+
+    /// Access key the simulator accepts.
+    #[arg(long = "access-key", env = "GONG_ACCESS_KEY", default_value = "demo")]
+    pub access_key: String,
+
+    /// Access key secret the simulator accepts.
+    #[arg(long = "access-key-secret", env = "GONG_ACCESS_KEY_SECRET", hide_env_values = true, default_value = "demo")]
+    pub access_key_secret: Secret,
+
+    /// JSON file of fault rules to inject (see README, "Simulator").
+    #[arg(long = "faults", value_name = "FILE")]
+    pub faults: Option<PathBuf>,
+
+    /// `false` answers /v2/coaching with 404, like an account whose plan
+    /// lacks coaching.
+    #[arg(long = "coaching", default_value_t = true, action = clap::ArgAction::Set)]
+    pub coaching: bool,
+}
+
+/// Log line formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// `key=value` pairs, one event per line.
+    Logfmt,
+    /// One JSON object per line.
+    Json,
+}
+
+fn parse_base_url(s: &str) -> Result<Url, String> {
+    let url = Url::parse(s).map_err(|e| format!("'{s}' is not a URL ({e}); e.g. https://api.gong.io"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("'{s}' must be an http(s) URL with a host, e.g. https://api.gong.io"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("'{s}' must not have a query or fragment"));
+    }
+    Ok(url)
+}
+
+/// A `YYYY-MM-DD` date no later than today anywhere on Earth (UTC+14).
+fn parse_past_date(s: &str) -> Result<Date, String> {
+    let date: Date = s.trim().parse().map_err(|e| format!("'{s}' is not a date in the format YYYY-MM-DD ({e})"))?;
+    let latest_today = jiff::Timestamp::now().to_zoned(TimeZone::fixed(jiff::tz::offset(14))).date();
+    if date > latest_today {
+        return Err(format!("'{s}' is in the future"));
+    }
+    Ok(date)
+}
+
+fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("'{s}' is not a duration ({e}); e.g. 30s, 1h"))?;
+    if d.is_zero() {
+        return Err("must be greater than zero".to_owned());
+    }
+    Ok(d)
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    let rate: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if !rate.is_finite() || rate <= 0.0 {
+        return Err(format!("'{s}' must be a positive number of requests per second"));
+    }
+    Ok(rate)
+}
+
+fn parse_share(s: &str) -> Result<f64, String> {
+    let share: f64 = s.parse().map_err(|_| format!("'{s}' is not a number"))?;
+    if !(share > 0.0 && share <= 1.0) {
+        return Err(format!("'{s}' must be above 0 and at most 1, e.g. 0.25"));
+    }
+    Ok(share)
+}
+
+fn parse_telemetry_path(s: &str) -> Result<String, String> {
+    if !s.starts_with('/') || s.len() < 2 {
+        return Err(format!("'{s}' must start with '/' and name a path, e.g. /metrics"));
+    }
+    if s == "/-/healthy" || s == "/-/ready" {
+        return Err(format!("'{s}' is taken by a health endpoint"));
+    }
+    Ok(s.to_owned())
+}
+
+fn parse_log_filter(s: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::try_new(s)
+        .map(|_| s.to_owned())
+        .map_err(|e| format!("'{s}' is not a log level ({e}); use error, warn, info, debug or trace"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,249 @@
+//! Wiring: builds the client, poller and HTTP server from a [`Config`],
+//! starts them, and stops them on a signal. Also `simulate`, which runs the
+//! simulator alone.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::cli::SimulateArgs;
+use crate::config::{Config, Source};
+use crate::gong::GongClient;
+use crate::ledger::Ledger;
+use crate::poller::Poller;
+use crate::published::Shared;
+use crate::self_metrics::SelfMetrics;
+use crate::simulator::dataset::GeneratedDataset;
+use crate::simulator::{self, RunningSimulator, Simulator, SimulatorOptions};
+use crate::{clock, http, windows};
+
+/// Why the simulator (demo or `simulate`) could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulatorError {
+    #[error("{0}")]
+    Options(String),
+    #[error("cannot read --faults '{}': {reason}", path.display())]
+    Faults { path: PathBuf, reason: String },
+    #[error("cannot listen on a loopback port: {0}")]
+    Listen(std::io::Error),
+}
+
+/// Zone of the simulated company in `--demo`, named as Gong names it.
+pub const DEMO_TIME_ZONE: &str = "US/Pacific";
+
+/// Why the exporter could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}; pick another --web.listen-address")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot start the demo simulator: {0}")]
+    Simulator(#[from] SimulatorError),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error(transparent)]
+    Storage(#[from] crate::ledger::StorageError),
+}
+
+/// A running exporter: server and poller tasks (and the demo simulator).
+#[derive(Debug)]
+pub struct Exporter {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    handle: axum_server::Handle<SocketAddr>,
+    server: JoinHandle<()>,
+    poller: JoinHandle<()>,
+    watcher: Option<JoinHandle<()>>,
+    simulator: Option<RunningSimulator>,
+}
+
+impl Exporter {
+    /// The address the HTTP server is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// State shared between poller and server.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The in-process simulator in `--demo` mode.
+    pub fn simulator(&self) -> Option<&RunningSimulator> {
+        self.simulator.as_ref()
+    }
+
+    /// Stops polling at once (in-flight requests are dropped) and lets the
+    /// server finish in-flight scrapes.
+    pub async fn shutdown(mut self) {
+        self.poller.abort();
+        if let Some(watcher) = &self.watcher {
+            watcher.abort();
+        }
+        // Bounded so a stuck client connection cannot hold up a SIGTERM.
+        self.handle.graceful_shutdown(Some(Duration::from_secs(3)));
+        if tokio::time::timeout(Duration::from_secs(4), &mut self.server).await.is_err() {
+            self.server.abort();
+        }
+    }
+}
+
+/// Binds the server and starts the poller; returns once both are running.
+pub async fn start(config: Config) -> Result<Exporter, StartError> {
+    let self_metrics = Arc::new(SelfMetrics::new());
+    let shared = Shared::new(Arc::clone(&self_metrics));
+    let ledger = Ledger::open(config.storage_path.as_deref(), counting_start(&config))?;
+
+    let mut client_options = config.client.clone();
+    let simulator = match config.source {
+        Source::Gong => None,
+        Source::Demo { users } => {
+            let sim =
+                start_demo_simulator(users as usize, client_options.rate_limit, config.poller.clock.clone()).await?;
+            client_options.base_url = sim.base_url().parse().expect("a loopback address is a URL");
+            Some(sim)
+        }
+    };
+    let client = GongClient::new(client_options, self_metrics)?;
+
+    let listener = std::net::TcpListener::bind(config.listen_address)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .map_err(|source| StartError::Listen { addr: config.listen_address, source })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.listen_address, source })?;
+    let mut app = http::app(Arc::clone(&shared), &config.telemetry_path);
+    let handle = axum_server::Handle::new();
+    let listen_error = |source| StartError::Listen { addr, source };
+    let mut watcher = None;
+    let server = match &config.web_config {
+        None => {
+            let server = axum_server::from_tcp(listener).map_err(listen_error)?.handle(handle.clone());
+            tokio::spawn(async move { report(server.serve(app.into_make_service()).await) })
+        }
+        Some((path, web)) => {
+            let state = http::webconfig::WebState::new(web.clone());
+            app = app.layer(axum::middleware::from_fn_with_state(Arc::clone(&state), http::webconfig::guard));
+            let tls = web.tls.as_ref().map(|t| axum_server::tls_rustls::RustlsConfig::from_config(Arc::clone(t)));
+            watcher = Some(tokio::spawn(state.watch(path.clone(), config.web_config_check, tls.clone())));
+            match tls {
+                Some(tls) => {
+                    let server = axum_server::tls_rustls::from_tcp_rustls(listener, tls)
+                        .map_err(listen_error)?
+                        .handle(handle.clone());
+                    tokio::spawn(async move { report(server.serve(app.into_make_service()).await) })
+                }
+                None => {
+                    let server = axum_server::from_tcp(listener).map_err(listen_error)?.handle(handle.clone());
+                    tokio::spawn(async move { report(server.serve(app.into_make_service()).await) })
+                }
+            }
+        }
+    };
+
+    let poller = tokio::spawn(Poller::new(Arc::new(client), config.poller.clone(), Arc::clone(&shared), ledger).run());
+    let tls = config.web_config.as_ref().is_some_and(|(_, w)| w.tls.is_some());
+    tracing::info!(%addr, path = %config.telemetry_path, tls, version = crate::VERSION, revision = crate::REVISION, "gong-exporter listening");
+    Ok(Exporter { addr, shared, handle, server, poller, watcher, simulator })
+}
+
+/// `--counters.start-date`; in `--demo` without stored state, the start of
+/// the largest window, so the demo shows counters with history at once (the
+/// simulated company has no real history to double count).
+fn counting_start(config: &Config) -> Option<jiff::civil::Date> {
+    if config.counters_start_date.is_some() || config.storage_path.is_some() {
+        return config.counters_start_date;
+    }
+    let Source::Demo { .. } = config.source else {
+        return None;
+    };
+    let zone = windows::parse_time_zone(DEMO_TIME_ZONE).ok()?;
+    let today = windows::company_date(config.poller.clock.now(), &zone);
+    let days = i64::from(config.largest_window().days());
+    today.checked_sub(jiff::Span::new().days(days)).ok()
+}
+
+fn report(result: std::io::Result<()>) {
+    if let Err(error) = result {
+        tracing::error!(%error, "HTTP server failed");
+    }
+}
+
+async fn start_demo_simulator(
+    users: usize,
+    client_rate: f64,
+    clock: clock::Clock,
+) -> Result<RunningSimulator, StartError> {
+    let tz = windows::parse_time_zone(DEMO_TIME_ZONE).map_err(SimulatorError::Options)?;
+    let mut options = SimulatorOptions::new(DEMO_TIME_ZONE);
+    // A raised client limit (benchmarks) raises the simulator's with it.
+    options.rate_limit = client_rate.max(3.0);
+    options.clock = clock;
+    let sim = Simulator::new(Arc::new(GeneratedDataset::new(users, tz)), options).map_err(SimulatorError::Options)?;
+    let running = simulator::spawn(sim, SocketAddr::from(([127, 0, 0, 1], 0))).await.map_err(SimulatorError::Listen)?;
+    tracing::info!(addr = %running.addr, users, "demo: Gong simulator started");
+    Ok(running)
+}
+
+/// Runs the exporter until SIGINT or SIGTERM.
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let exporter = start(config).await?;
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    exporter.shutdown().await;
+    Ok(())
+}
+
+/// Runs only the simulator until SIGINT or SIGTERM.
+pub async fn run_simulator(args: SimulateArgs) -> Result<(), StartError> {
+    let name = args.timezone.iana_name().unwrap_or(DEMO_TIME_ZONE).to_owned();
+    let options = SimulatorOptions {
+        page_size: args.page_size as usize,
+        rate_limit: args.rate_limit,
+        time_zone_name: name,
+        access_key: args.access_key,
+        access_key_secret: args.access_key_secret,
+        bearer_token: None,
+        clock: clock::Clock::system(),
+        coaching_enabled: args.coaching,
+    };
+    let rules = match &args.faults {
+        Some(path) => {
+            let unreadable = |reason: String| SimulatorError::Faults { path: path.clone(), reason };
+            let text = std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?;
+            simulator::faults::Faults::parse(&text).map_err(unreadable)?
+        }
+        None => Vec::new(),
+    };
+    let dataset = GeneratedDataset::new(args.users as usize, args.timezone);
+    let sim = Simulator::new(Arc::new(dataset), options).map_err(SimulatorError::Options)?;
+    for rule in rules {
+        sim.add_fault(rule);
+    }
+    let running =
+        simulator::spawn(sim, args.listen).await.map_err(|source| StartError::Listen { addr: args.listen, source })?;
+    tracing::info!(addr = %running.addr, users = args.users, "Gong simulator listening");
+    shutdown_signal().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,280 @@
+//! The coaching collector: once a company day (and at start), one
+//! `GET /v2/coaching` per workspace, manager and window. Gong refusing it
+//! (403, or 404 on every one of the first requests: the plan lacks
+//! coaching) turns it off until the next company day.
+//!
+//! The request plan and the day state are plain data ([`plan`],
+//! [`CoachingState`]), tested without a Gong; the poller only sends what the
+//! plan lists.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use tokio::time::Instant;
+
+use super::cycle::fail_request;
+use super::{Poller, log_failure};
+use crate::endpoint::Endpoint;
+use crate::gong::GongError;
+use crate::gong::models::GongId;
+use crate::self_metrics::PollOutcome;
+use crate::snapshot::{CoachingAnswer, CoachingTable, UserTable};
+use crate::windows::{WindowBounds, company_date, iso_instant};
+
+/// Coaching requests that must all answer 404, with none answering data,
+/// before the collector concludes the plan lacks coaching: one manager
+/// without data must not turn it off.
+const COACHING_PROBES: usize = 5;
+
+/// The `collector` label value.
+const COLLECTOR: &str = "coaching";
+
+/// Where the collector stands on a company day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum CoachingState {
+    /// Not run yet on the current company day.
+    Due,
+    /// Ran to completion, or was skipped for the budget, on this day.
+    Done(Date),
+    /// Gong refused coaching (plan or scope) on this day: off until the next.
+    Refused(Date),
+}
+
+impl CoachingState {
+    /// The state on `today`: a new company day makes the collector due again.
+    pub(super) fn on(self, today: Date) -> Self {
+        match self {
+            Self::Done(day) | Self::Refused(day) if day != today => Self::Due,
+            state => state,
+        }
+    }
+}
+
+/// A window as Gong's coaching endpoint takes it: ISO-8601 instants in the
+/// company's offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Period {
+    pub window: String,
+    pub from: String,
+    pub to: String,
+}
+
+impl Period {
+    pub(super) fn of(bounds: &WindowBounds, tz: &TimeZone) -> Self {
+        Self { window: bounds.window.label(), from: iso_instant(bounds.start, tz), to: iso_instant(bounds.end, tz) }
+    }
+}
+
+/// One planned `GET /v2/coaching`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct CoachingRequest<'a> {
+    pub workspace: GongId,
+    pub manager: GongId,
+    pub period: &'a Period,
+}
+
+/// Managers are active users someone reports to; inactive ones coach
+/// nobody. Sorted, each once.
+pub(super) fn managers(users: &UserTable) -> Vec<GongId> {
+    let active: HashSet<GongId> = users.users.iter().filter(|u| u.active).map(|u| u.id).collect();
+    let mut managers: Vec<GongId> = users.users.iter().filter_map(|u| u.manager_id).collect();
+    managers.sort_unstable();
+    managers.dedup();
+    managers.retain(|m| active.contains(m));
+    managers
+}
+
+/// Every request of a day: workspace x manager x window, in that order.
+pub(super) fn plan<'a>(workspaces: &[GongId], managers: &[GongId], periods: &'a [Period]) -> Vec<CoachingRequest<'a>> {
+    let mut requests = Vec::with_capacity(workspaces.len() * managers.len() * periods.len());
+    for &workspace in workspaces {
+        for &manager in managers {
+            requests.extend(periods.iter().map(|period| CoachingRequest { workspace, manager, period }));
+        }
+    }
+    requests
+}
+
+impl Poller {
+    /// Runs the collector if it is due today. `None` when it did not run
+    /// this cycle (off, refused today, done today, or no zone/users yet).
+    pub(super) async fn update_coaching(
+        &mut self,
+        bounds: &[WindowBounds],
+        cycle_zone: &TimeZone,
+        deadline: Instant,
+    ) -> Option<PollOutcome> {
+        let metrics = Arc::clone(&self.shared.self_metrics);
+        if !self.settings.coaching {
+            metrics.set_collector_enabled(COLLECTOR, Endpoint::Coaching, false);
+            return None;
+        }
+        let tz = self.time_zone.clone().filter(|tz| tz == cycle_zone)?;
+        let today = company_date(self.settings.clock.now(), &tz);
+        self.coaching = self.coaching.on(today);
+        match self.coaching {
+            CoachingState::Refused(_) => return None,
+            CoachingState::Done(_) => {
+                metrics.set_collector_enabled(COLLECTOR, Endpoint::Coaching, true);
+                return None;
+            }
+            CoachingState::Due => metrics.set_collector_enabled(COLLECTOR, Endpoint::Coaching, true),
+        }
+        // This cycle's users when they arrived, else the last good ones.
+        let users = Arc::clone(self.snapshot.users.as_ref()?);
+        let managers = managers(&users);
+
+        let started = Instant::now();
+        let mut outcome = PollOutcome::success();
+        let workspaces: Vec<GongId> = match self.client.workspaces(deadline).await {
+            Ok(fetched) if fetched.pages == 0 => return self.coaching_refused(today, "404 on /v2/workspaces"),
+            Ok(fetched) => fetched.items.iter().map(|w| w.id).collect(),
+            Err(GongError::Forbidden { .. }) => return self.coaching_refused(today, "403 on /v2/workspaces"),
+            Err(error) => {
+                log_failure(Endpoint::Coaching, "", &error);
+                fail_request(&mut outcome, &error);
+                outcome.elapsed = started.elapsed();
+                return Some(outcome);
+            }
+        };
+        let periods: Vec<Period> = bounds.iter().map(|b| Period::of(b, &tz)).collect();
+        let requests = plan(&workspaces, &managers, &periods);
+        let left = self.budget.remaining(self.client.requests_sent());
+        if requests.len() as u64 > left {
+            let reason = format!(
+                "coaching needs {} requests ({} workspaces x {} managers x {} windows) but only {left} are left of the budget share for today: skipped until tomorrow; raise --gong.budget-share, narrow --stats.windows, or set --collector.coaching=false",
+                requests.len(),
+                workspaces.len(),
+                managers.len(),
+                periods.len()
+            );
+            tracing::warn!("{reason}");
+            self.coaching = CoachingState::Done(today);
+            outcome.fail(&reason, false);
+            outcome.elapsed = started.elapsed();
+            return Some(outcome);
+        }
+
+        let probes = requests.len().min(COACHING_PROBES);
+        let mut not_found = 0;
+        let mut answers = Vec::new();
+        for request in requests {
+            let CoachingRequest { workspace, manager, period } = request;
+            match self.client.coaching(workspace, manager, &period.from, &period.to, deadline).await {
+                Ok(Some(data)) => {
+                    answers.push(CoachingAnswer { window: period.window.clone(), workspace_id: workspace, data })
+                }
+                Ok(None) => {
+                    not_found += 1;
+                    if answers.is_empty() && not_found >= probes {
+                        return self.coaching_refused(today, "404 on /v2/coaching");
+                    }
+                }
+                Err(GongError::Forbidden { .. }) => return self.coaching_refused(today, "403 on /v2/coaching"),
+                Err(error) => {
+                    log_failure(Endpoint::Coaching, &period.window, &error);
+                    fail_request(&mut outcome, &error);
+                    break;
+                }
+            }
+        }
+        outcome.elapsed = started.elapsed();
+        if !outcome.ok {
+            return Some(outcome);
+        }
+        let table = CoachingTable::build(answers, Some(&users));
+        for period in &periods {
+            let rows = table.rows.iter().filter(|r| r.window == period.window).count();
+            outcome.records.push((period.window.clone(), rows));
+        }
+        self.snapshot.coaching = Some(Arc::new(table));
+        self.coaching = CoachingState::Done(today);
+        Some(outcome)
+    }
+
+    /// Gong will not serve coaching to this account: off for the rest of
+    /// the company day, its series gone rather than stale.
+    fn coaching_refused(&mut self, today: Date, reason: &str) -> Option<PollOutcome> {
+        tracing::warn!(
+            reason,
+            "Gong's coaching endpoint is not available to this account (plan without coaching, or a key without api:coaching:read): the coaching collector is off until tomorrow (company time); other endpoints are unaffected"
+        );
+        self.coaching = CoachingState::Refused(today);
+        self.snapshot.coaching = None;
+        self.shared.collector_off(
+            COLLECTOR,
+            Endpoint::Coaching,
+            format!("off until tomorrow: Gong refused coaching ({reason})"),
+        );
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::UserInfo;
+    use jiff::civil::date;
+
+    fn user(id: u64, manager: Option<u64>, active: bool) -> UserInfo {
+        UserInfo {
+            id: GongId(id),
+            email: String::new(),
+            name: String::new(),
+            manager_id: manager.map(GongId),
+            title: String::new(),
+            active,
+        }
+    }
+
+    fn period(window: &str) -> Period {
+        Period { window: window.into(), from: format!("{window}-from"), to: format!("{window}-to") }
+    }
+
+    #[test]
+    fn managers_are_active_users_someone_reports_to_each_once() {
+        let users = UserTable {
+            users: vec![
+                user(1, None, true),
+                user(2, Some(1), true),
+                user(3, Some(1), true),
+                // Reports to an inactive manager, who coaches nobody.
+                user(4, Some(5), true),
+                user(5, None, false),
+                // Reports to someone Gong does not list.
+                user(6, Some(99), true),
+                user(7, Some(2), false),
+            ],
+        };
+        assert_eq!(managers(&users), [GongId(1), GongId(2)]);
+    }
+
+    #[test]
+    fn the_plan_is_every_workspace_manager_and_window_once() {
+        let periods = [period("1d"), period("7d"), period("28d")];
+        let requests = plan(&[GongId(10), GongId(20)], &[GongId(1), GongId(2)], &periods);
+        assert_eq!(requests.len(), 2 * 2 * 3);
+        let distinct: HashSet<(GongId, GongId, &str)> =
+            requests.iter().map(|r| (r.workspace, r.manager, r.period.window.as_str())).collect();
+        assert_eq!(distinct.len(), requests.len());
+        assert_eq!(
+            (requests[0].workspace, requests[0].manager, requests[0].period.window.as_str()),
+            (GongId(10), GongId(1), "1d")
+        );
+        assert_eq!(requests[3].manager, GongId(2), "windows of one manager are asked together");
+        assert!(plan(&[], &[GongId(1)], &periods).is_empty());
+        assert!(plan(&[GongId(10)], &[], &periods).is_empty());
+    }
+
+    #[test]
+    fn a_new_company_day_makes_the_collector_due_again() {
+        let (monday, tuesday) = (date(2024, 6, 3), date(2024, 6, 4));
+        assert_eq!(CoachingState::Due.on(monday), CoachingState::Due);
+        assert_eq!(CoachingState::Done(monday).on(monday), CoachingState::Done(monday));
+        assert_eq!(CoachingState::Refused(monday).on(monday), CoachingState::Refused(monday));
+        assert_eq!(CoachingState::Done(monday).on(tuesday), CoachingState::Due);
+        assert_eq!(CoachingState::Refused(monday).on(tuesday), CoachingState::Due);
+    }
+}

@@ -1,0 +1,120 @@
+//! Adds completed company days to the cumulative ledger each cycle: activity
+//! from day-by-day, reviews from the cycle's own scorecards answer where it
+//! covers them (no extra request), else from their own query. Each chunk is
+//! committed to storage before the next is fetched, so a long catch-up
+//! keeps what it got.
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use tokio::time::Instant;
+
+use super::cycle::{CycleResults, fail_request};
+use super::{Poller, log_failure};
+use crate::endpoint::Endpoint;
+use crate::gong::models::AnsweredScorecard;
+use crate::ledger::{CHUNK_DAYS, CounterKind, StorageError, chunks};
+use crate::self_metrics::PollOutcome;
+use crate::windows::{company_date, start_of_day};
+
+impl Poller {
+    /// Adds the company days completed since the last count to the
+    /// cumulative counters: activity from day-by-day, reviews from the
+    /// cycle's answered scorecards (or their own query for days before the
+    /// largest window). Each piece is committed to storage before the next
+    /// is fetched, so a long catch-up keeps what it got. `None` until the
+    /// company's zone is known: without it days cannot be told apart.
+    pub(super) async fn update_ledger(&mut self, cycle: &CycleResults, deadline: Instant) -> Option<PollOutcome> {
+        let tz = self.time_zone.clone()?;
+        let today = company_date(self.settings.clock.now(), &tz);
+        let started = Instant::now();
+        let mut outcome = PollOutcome::success();
+        let activity = self.count_activity(today, &tz, deadline, &mut outcome).await;
+        let reviews = self.count_reviews(cycle, today, &tz, deadline).await;
+        if let Err(error) = activity.and(reviews) {
+            tracing::error!(%error, "cannot keep the counter state");
+            outcome.fail(&error, false);
+        }
+        for kind in [CounterKind::Activity, CounterKind::Scorecards] {
+            if let Some(next) = self.ledger.next_day(kind) {
+                self.shared.self_metrics.set_counted_until(kind.as_str(), start_of_day(next, &tz).as_second());
+            }
+        }
+        outcome.elapsed = started.elapsed();
+        Some(outcome)
+    }
+
+    /// Adds the days of activity due, a chunk at a time. Gong's failures go
+    /// into `outcome`; a storage failure is returned.
+    async fn count_activity(
+        &mut self,
+        today: Date,
+        tz: &TimeZone,
+        deadline: Instant,
+        outcome: &mut PollOutcome,
+    ) -> Result<(), StorageError> {
+        let Some((from, to)) = self.ledger.due(CounterKind::Activity, today)? else {
+            return Ok(());
+        };
+        let mut listed = 0;
+        for (a, b) in chunks(from, to, CHUNK_DAYS) {
+            if self.budget_spent() {
+                tracing::info!(next_day = %a, "daily budget spent: counters catch up from here at a later cycle");
+                break;
+            }
+            let users = match self.client.day_by_day(a, b, deadline).await {
+                Ok(fetched) => fetched.items,
+                Err(error) => {
+                    log_failure(Endpoint::ActivityDayByDay, "", &error);
+                    fail_request(outcome, &error);
+                    break;
+                }
+            };
+            listed += users.len();
+            self.ledger.commit(CounterKind::Activity, a, b, |t| t.add_activity(&users, a, b, tz))?;
+            tracing::info!(from = %a, to = %b, users = users.len(), "activity counters: days added");
+        }
+        outcome.records.push((String::new(), listed));
+        Ok(())
+    }
+
+    /// Adds the days of reviews due, from the cycle's own scorecards answer
+    /// where it covers them (no extra request), else from their own query.
+    /// A failed query is logged (the scorecards endpoint's own metrics show
+    /// Gong's trouble) and tried again next cycle.
+    async fn count_reviews(
+        &mut self,
+        cycle: &CycleResults,
+        today: Date,
+        tz: &TimeZone,
+        deadline: Instant,
+    ) -> Result<(), StorageError> {
+        let Some((from, to)) = self.ledger.due(CounterKind::Scorecards, today)? else {
+            return Ok(());
+        };
+        // The cycle fetched the largest window ending today.
+        let covered =
+            cycle.bounds.iter().max_by_key(|b| b.window.days()).filter(|b| b.to == today && cycle.time_zone == *tz);
+        let cycle_reviews = cycle.scorecards.results.first().map(|(_, r)| r.as_ref());
+        for (a, b) in chunks(from, to, CHUNK_DAYS) {
+            let owned;
+            let records: &[AnsweredScorecard] = match (covered, cycle_reviews) {
+                (Some(w), Some(Ok(fetched))) if w.from <= a && b <= w.to => &fetched.items,
+                // Already logged and counted for the scorecards endpoint.
+                (Some(w), Some(Err(_))) if w.from <= a && b <= w.to => break,
+                _ if self.budget_spent() => break,
+                _ => match self.client.answered_scorecards(a, b, deadline).await {
+                    Ok(fetched) => {
+                        owned = fetched.items;
+                        &owned
+                    }
+                    Err(error) => {
+                        log_failure(Endpoint::Scorecards, "", &error);
+                        break;
+                    }
+                },
+            };
+            self.ledger.commit(CounterKind::Scorecards, a, b, |t| t.add_reviews(records, a, b, tz))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,164 @@
+//! One regular cycle: every endpoint fetched concurrently (one rate limiter
+//! keeps them under `--gong.rate-limit` together), then each complete part
+//! folded into the snapshot. A part whose pages did not all arrive keeps its
+//! last good data.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::tz::TimeZone;
+use tokio::time::Instant;
+
+use super::{Poller, log_failure};
+use crate::endpoint::Endpoint;
+use crate::gong::models::{AnsweredScorecard, GongUser, PersonInteraction, UserAggregateActivity};
+use crate::gong::{Fetched, GongError};
+use crate::self_metrics::PollOutcome;
+use crate::snapshot::{ActivityTable, InteractionTable, ScorecardTable, UserTable, replace_window};
+use crate::windows::{WindowBounds, all_window_bounds, zone_behind_all};
+
+/// Results of one cycle, before they are folded into the snapshot.
+pub(super) struct CycleResults {
+    pub bounds: Vec<WindowBounds>,
+    pub time_zone: TimeZone,
+    pub activity: EndpointRun<UserAggregateActivity>,
+    pub interaction: EndpointRun<PersonInteraction>,
+    pub scorecards: EndpointRun<AnsweredScorecard>,
+    pub users: EndpointRun<GongUser>,
+}
+
+/// A query's window (`None` for unwindowed endpoints) and outcome.
+type QueryResult<T> = (Option<WindowBounds>, Result<Fetched<T>, GongError>);
+
+/// One endpoint's queries in a cycle: per window (or one, unwindowed).
+pub(super) struct EndpointRun<T> {
+    pub results: Vec<QueryResult<T>>,
+    elapsed: Duration,
+}
+
+impl<T> EndpointRun<T> {
+    /// Runs `query` for each window in turn.
+    async fn per_window<F, Fut>(bounds: &[WindowBounds], query: F) -> Self
+    where
+        F: Fn(&WindowBounds) -> Fut,
+        Fut: Future<Output = Result<Fetched<T>, GongError>>,
+    {
+        let started = Instant::now();
+        let mut results = Vec::with_capacity(bounds.len());
+        for b in bounds {
+            results.push((Some(b.clone()), query(b).await));
+        }
+        Self { results, elapsed: started.elapsed() }
+    }
+
+    /// Runs an unwindowed query.
+    async fn once(query: impl Future<Output = Result<Fetched<T>, GongError>>) -> Self {
+        let started = Instant::now();
+        let result = query.await;
+        Self { results: vec![(None, result)], elapsed: started.elapsed() }
+    }
+
+    /// Hands each complete query's items (with its window label, empty for
+    /// unwindowed endpoints) to `publish`, which returns record counts; logs
+    /// each failed query, whose part keeps its last good data.
+    fn settle(
+        self,
+        endpoint: Endpoint,
+        mut publish: impl FnMut(String, Vec<T>) -> Vec<(String, usize)>,
+    ) -> PollOutcome {
+        let mut outcome = PollOutcome { elapsed: self.elapsed, ..PollOutcome::success() };
+        for (bounds, result) in self.results {
+            let window = bounds.map(|b| b.window.label()).unwrap_or_default();
+            match result {
+                Ok(fetched) => outcome.records.extend(publish(window, fetched.items)),
+                Err(error) => {
+                    log_failure(endpoint, &window, &error);
+                    fail_request(&mut outcome, &error);
+                }
+            }
+        }
+        outcome
+    }
+}
+
+/// Marks the endpoint failed by a request to Gong.
+pub(super) fn fail_request(outcome: &mut PollOutcome, error: &GongError) {
+    outcome.fail(error, matches!(error, GongError::RetryAfterTooLong { .. }));
+}
+
+impl Poller {
+    /// Fetches every endpoint for every window.
+    pub(super) async fn fetch_all(&mut self, deadline: Instant) -> CycleResults {
+        let client = Arc::clone(&self.client);
+        if self.time_zone.is_none() {
+            self.probe_time_zone(deadline).await;
+        }
+        let now = self.settings.clock.now();
+        // Until the zone is known, UTC-12's dates: never after the company's
+        // today, which Gong would reject with a 400.
+        let time_zone = self.time_zone.clone().unwrap_or_else(zone_behind_all);
+        let bounds = all_window_bounds(&self.settings.windows, now, &time_zone);
+        let largest = bounds.iter().max_by_key(|b| b.window.days()).expect("at least one window");
+
+        let activity = EndpointRun::per_window(&bounds, |b| client.aggregate_activity(b.from, b.to, deadline));
+        let interaction = EndpointRun::per_window(&bounds, |b| client.interaction(b.from, b.to, deadline));
+        // Once for the largest window: smaller windows are cut from it by
+        // each review's time.
+        let scorecards = EndpointRun::once(client.answered_scorecards(largest.from, largest.to, deadline));
+        let users = EndpointRun::once(client.users(deadline));
+        let (activity, interaction, scorecards, users) = tokio::join!(activity, interaction, scorecards, users);
+        let reported = first_zone(&activity).or_else(|| first_zone(&interaction));
+        if let Some(name) = reported {
+            self.check_reported_zone(&name);
+        }
+        CycleResults { bounds, time_zone, activity, interaction, scorecards, users }
+    }
+
+    /// Folds completed parts into the snapshot; returns each endpoint's
+    /// outcome, to be recorded once the snapshot is published.
+    pub(super) fn apply(&mut self, cycle: CycleResults) -> Vec<(Endpoint, PollOutcome)> {
+        let CycleResults { bounds, time_zone, activity, interaction, scorecards, users } = cycle;
+        for b in &bounds {
+            self.shared.self_metrics.set_window(&b.window.label(), b.start.as_second(), b.end.as_second());
+        }
+        let order: Vec<String> = bounds.iter().map(|b| b.window.label()).collect();
+        let snapshot = &mut self.snapshot;
+
+        let outcome = activity.settle(Endpoint::ActivityAggregate, |window, items| {
+            let records = vec![(window.clone(), items.len())];
+            replace_window(&mut snapshot.activity, ActivityTable::build(window, items), &order);
+            records
+        });
+        let mut outcomes = vec![(Endpoint::ActivityAggregate, outcome)];
+
+        let outcome = interaction.settle(Endpoint::Interaction, |window, items| {
+            let records = vec![(window.clone(), items.len())];
+            replace_window(&mut snapshot.interaction, InteractionTable::build(window, items), &order);
+            records
+        });
+        outcomes.push((Endpoint::Interaction, outcome));
+
+        let outcome = scorecards.settle(Endpoint::Scorecards, |_, items| {
+            let table = ScorecardTable::build(&items, &bounds, &time_zone);
+            let records =
+                table.windows.iter().map(|w| (w.window.clone(), w.reviews.values().sum::<u64>() as usize)).collect();
+            snapshot.scorecards = Some(Arc::new(table));
+            records
+        });
+        outcomes.push((Endpoint::Scorecards, outcome));
+
+        let outcome = users.settle(Endpoint::Users, |window, items| {
+            let table = UserTable::build(items);
+            let records = vec![(window, table.users.len())];
+            snapshot.users = Some(Arc::new(table));
+            records
+        });
+        outcomes.push((Endpoint::Users, outcome));
+        outcomes
+    }
+}
+
+/// The company zone the first complete query of `run` reports.
+fn first_zone<T>(run: &EndpointRun<T>) -> Option<String> {
+    run.results.iter().find_map(|(_, r)| r.as_ref().ok()?.time_zone.clone())
+}

@@ -1,0 +1,244 @@
+//! The background poller: one cycle at start, then every `--poll.interval`
+//! and shortly after each company midnight. Each cycle fetches every
+//! endpoint, replaces only the parts whose pages all arrived, and publishes
+//! one new encoded snapshot.
+//!
+//! The pieces, each in its own file:
+//! - [`schedule`]: when the next cycle runs (pure, unit-tested);
+//! - [`budget`]: today's share of Gong's quota (pure, unit-tested);
+//! - `cycle`: fetch every endpoint, fold what completed into the snapshot;
+//! - `counting`: add completed days to the cumulative ledger;
+//! - `coaching`: the once-a-day coaching collector and its request plan;
+//! - [`zone`]: learning and following the company's time zone.
+
+pub mod budget;
+mod coaching;
+mod counting;
+mod cycle;
+pub mod schedule;
+pub mod zone;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use tokio::time::Instant;
+
+use crate::clock::Clock;
+use crate::endpoint::Endpoint;
+use crate::gong::{GongClient, GongError};
+use crate::ledger::{CounterKind, Ledger};
+use crate::published::{Exposition, Shared};
+use crate::snapshot::DataSnapshot;
+use crate::windows::{Window, company_date, next_company_midnight};
+use budget::{DailyBudget, Pace};
+use coaching::CoachingState;
+
+/// Gong finalises a day's stats shortly after it ends; polling a few minutes
+/// past midnight moves "yesterday" over without waiting for the next hourly
+/// cycle.
+pub const AFTER_MIDNIGHT: Duration = Duration::from_secs(120);
+
+/// What the poller needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct PollerSettings {
+    /// Distinct windows, smallest first.
+    pub windows: Vec<Window>,
+    /// Gong's daily quota and this exporter's share of it.
+    pub daily_limit: u32,
+    pub budget_share: f64,
+    /// Configured zone; `None` means learn it from Gong's `timeZone`.
+    pub time_zone: Option<TimeZone>,
+    pub poll_interval: Duration,
+    pub include_user_email: bool,
+    /// Where company dates come from (not a flag: tests move it).
+    pub clock: Clock,
+    /// `--collector.coaching`.
+    pub coaching: bool,
+}
+
+impl PollerSettings {
+    /// The longest window, which scorecards are fetched for.
+    pub fn largest_window(&self) -> &Window {
+        self.windows.last().expect("validated: at least one window")
+    }
+}
+
+/// Polls Gong and publishes snapshots into [`Shared`].
+#[derive(Debug)]
+pub struct Poller {
+    client: Arc<GongClient>,
+    settings: PollerSettings,
+    shared: Arc<Shared>,
+    snapshot: DataSnapshot,
+    /// Company zone: configured, or learned from Gong and cached.
+    time_zone: Option<TimeZone>,
+    warned_zone_mismatch: bool,
+    budget: DailyBudget,
+    ledger: Ledger,
+    coaching: CoachingState,
+}
+
+impl Poller {
+    /// A poller that has published nothing yet.
+    pub fn new(client: Arc<GongClient>, settings: PollerSettings, shared: Arc<Shared>, ledger: Ledger) -> Self {
+        let time_zone = settings.time_zone.clone();
+        let budget = DailyBudget::new(settings.daily_limit, settings.budget_share);
+        Self {
+            client,
+            settings,
+            shared,
+            snapshot: DataSnapshot::default(),
+            time_zone,
+            warned_zone_mismatch: false,
+            budget,
+            ledger,
+            coaching: CoachingState::Due,
+        }
+    }
+
+    /// Runs cycles until the task is dropped. Cancel-safe: dropping it
+    /// mid-cycle abandons in-flight requests and publishes nothing partial.
+    pub async fn run(mut self) {
+        let interval = self.settings.poll_interval;
+        let metrics = Arc::clone(&self.shared.self_metrics);
+        metrics.set_budget(self.budget.allowance(), 0);
+        let mut last_pace = Pace::Interval;
+        loop {
+            let started = Instant::now();
+            let sent_before = self.client.requests_sent();
+            self.budget.roll(self.company_today(), sent_before);
+            // A Retry-After reaching past the next cycle abandons this one.
+            let deadline = (started + interval).min(self.next_midnight_poll());
+            self.run_cycle(deadline).await;
+            self.shared.set_ready();
+
+            let sent = self.client.requests_sent();
+            let cost = sent - sent_before;
+            metrics.set_budget(self.budget.allowance(), self.budget.used(sent));
+            if self.budget.should_warn(sent) {
+                tracing::warn!(
+                    used = self.budget.used(sent),
+                    allowance = self.budget.allowance(),
+                    "80% of today's Gong request budget used (--gong.daily-limit x --gong.budget-share); cycles will be spaced further apart"
+                );
+            }
+
+            let now = Instant::now();
+            let midnight = self.next_midnight_poll();
+            let pace = self.budget.pace(sent, cost, interval, midnight.saturating_duration_since(now));
+            if pace != last_pace {
+                log_pace(pace, cost, self.budget.allowance());
+                last_pace = pace;
+            }
+            let next = schedule::next_cycle(started, now, interval, pace, midnight);
+            for _ in 0..next.skipped {
+                metrics.cycle_skipped();
+                tracing::warn!(took = ?now - started, ?interval, "poll cycle outlasted --poll.interval; skipping the cycle that was due");
+            }
+            let next_unix = Timestamp::now().as_millisecond() as f64 / 1000.0
+                + next.at.saturating_duration_since(Instant::now()).as_secs_f64();
+            metrics.set_next_cycle(next_unix);
+            tokio::time::sleep_until(next.at).await;
+        }
+    }
+
+    fn company_today(&self) -> Date {
+        company_date(self.settings.clock.now(), self.time_zone.as_ref().unwrap_or(&TimeZone::UTC))
+    }
+
+    fn next_midnight_poll(&self) -> Instant {
+        let tz = self.time_zone.clone().unwrap_or(TimeZone::UTC);
+        let now = self.settings.clock.now();
+        let midnight = next_company_midnight(now, &tz);
+        let wait = Duration::try_from(midnight.duration_since(now)).unwrap_or_default();
+        Instant::now() + wait + AFTER_MIDNIGHT
+    }
+
+    /// One cycle: fetch, fold in what completed, publish.
+    pub async fn run_cycle(&mut self, deadline: Instant) {
+        let results = self.fetch_all(deadline).await;
+        let counting = self.update_ledger(&results, deadline).await;
+        let (bounds, time_zone) = (results.bounds.clone(), results.time_zone.clone());
+        let mut outcomes = self.apply(results);
+        outcomes.extend(counting.map(|outcome| (Endpoint::ActivityDayByDay, outcome)));
+        if self.ledger.next_day(CounterKind::Activity).is_some() {
+            self.snapshot.counters = Some(self.ledger.totals());
+        }
+        self.publish().await;
+        // After publishing, so that a success never shows before its data.
+        for (endpoint, outcome) in outcomes {
+            self.shared.record(endpoint, outcome);
+        }
+        // Ready once the regular endpoints are in: the once-a-day coaching
+        // collector can take minutes in a large company and publishes on
+        // its own.
+        self.shared.set_ready();
+        let had_coaching = self.snapshot.coaching.is_some();
+        let coaching = self.update_coaching(&bounds, &time_zone, deadline).await;
+        // Also when Gong refused coaching and its series were dropped.
+        if coaching.is_some() || (had_coaching && self.snapshot.coaching.is_none()) {
+            self.publish().await;
+        }
+        if let Some(outcome) = coaching {
+            self.shared.record(Endpoint::Coaching, outcome);
+        }
+    }
+
+    /// Encodes the snapshot and makes it what `/metrics` serves.
+    async fn publish(&self) {
+        let snapshot = Arc::new(self.snapshot.clone());
+        let include_email = self.settings.include_user_email;
+        let started = Instant::now();
+        // Encoding and compressing 650,000 series takes about a second: off
+        // the async workers, so scrapes and health checks stay responsive.
+        let exposition = tokio::task::spawn_blocking(move || Exposition::build(snapshot, include_email))
+            .await
+            .expect("encoding a snapshot does not panic");
+        let (series, bytes, gzip_bytes) = (exposition.series, exposition.data.len(), exposition.data_gzip.len());
+        self.shared.exposition.store(Arc::new(exposition));
+        tracing::info!(
+            series,
+            bytes,
+            gzip_bytes,
+            encode_seconds = started.elapsed().as_secs_f64(),
+            requests_total = self.client.requests_sent(),
+            "poll cycle published"
+        );
+    }
+
+    /// Whether this exporter has sent its whole share of today's requests.
+    fn budget_spent(&self) -> bool {
+        self.budget.remaining(self.client.requests_sent()) == 0
+    }
+}
+
+fn log_pace(pace: Pace, cost: u64, allowance: u64) {
+    match pace {
+        Pace::Interval => {
+            tracing::info!(cycle_cost = cost, allowance, "daily budget allows polling every --poll.interval")
+        }
+        Pace::Stretched(gap) => tracing::warn!(
+            cycle_cost = cost,
+            allowance,
+            every = %humantime::format_duration(Duration::from_secs(gap.as_secs())),
+            "daily budget: spacing cycles further apart than --poll.interval"
+        ),
+        Pace::UntilMidnight => tracing::warn!(
+            cycle_cost = cost,
+            allowance,
+            "daily budget spent for today: next cycle shortly after midnight (company time)"
+        ),
+    }
+}
+
+/// Logs a failed query; its part of the snapshot keeps its last good data.
+fn log_failure(endpoint: Endpoint, window: &str, error: &GongError) {
+    if error.is_auth() {
+        tracing::error!(%endpoint, window, error = %error, "Gong refused the request; keeping the last good data");
+    } else {
+        tracing::warn!(%endpoint, window, error = %error, "endpoint failed this cycle; keeping the last good data");
+    }
+}

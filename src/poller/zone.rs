@@ -1,0 +1,100 @@
+//! The company's time zone, which defines "yesterday": configured with
+//! `--gong.timezone`, or learned from the `timeZone` Gong puts in its stats
+//! answers and then followed when the company changes it. `backfill` learns
+//! it the same way, through [`learn`].
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+use tokio::time::Instant;
+
+use super::Poller;
+use crate::gong::{GongClient, GongError};
+use crate::windows::{company_date, parse_time_zone, zone_behind_all};
+
+/// What one probe for the company's zone found.
+#[derive(Debug)]
+pub enum ZoneProbe {
+    /// The zone and the name Gong gave it.
+    Learned(TimeZone, String),
+    /// Gong has no activity in the probed period, so no answer named a zone.
+    NoActivity,
+    /// Gong named a zone this build does not know.
+    Unknown(String),
+    Failed(GongError),
+}
+
+/// The last day of a probe may be at most the company's today, which is
+/// unknown: today in UTC-12 is never after it anywhere, so Gong never
+/// rejects the dates with a 400.
+pub fn probe_today(now: Timestamp) -> Date {
+    company_date(now, &zone_behind_all())
+}
+
+/// Learns the company's zone with one request: the first page of the
+/// aggregate activity of the `days` before `end`, the period likeliest to
+/// hold records.
+pub async fn learn(client: &GongClient, end: Date, days: i64, deadline: Instant) -> ZoneProbe {
+    let from = end.checked_sub(days.days()).unwrap_or(end);
+    match client.company_time_zone(from, end, deadline).await {
+        Ok(Some(name)) => match parse_time_zone(&name) {
+            Ok(tz) => ZoneProbe::Learned(tz, name),
+            Err(_) => ZoneProbe::Unknown(name),
+        },
+        Ok(None) => ZoneProbe::NoActivity,
+        Err(error) => ZoneProbe::Failed(error),
+    }
+}
+
+impl Poller {
+    /// Learns the zone if it can; retried each cycle until Gong names one.
+    pub(super) async fn probe_time_zone(&mut self, deadline: Instant) {
+        let largest = self.settings.largest_window().clone();
+        let end = probe_today(self.settings.clock.now());
+        match learn(&self.client, end, i64::from(largest.days()), deadline).await {
+            ZoneProbe::Learned(tz, name) => {
+                tracing::info!(zone = %name, "company time zone learned from Gong");
+                self.time_zone = Some(tz);
+            }
+            ZoneProbe::Unknown(name) => {
+                tracing::warn!(zone = %name, "Gong reported a time zone this build does not know; set --gong.timezone")
+            }
+            ZoneProbe::NoActivity => tracing::warn!(
+                "Gong has no activity in the last {largest} to learn the company's time zone from; using UTC-12 dates until it does (set --gong.timezone to avoid this)"
+            ),
+            ZoneProbe::Failed(error) => tracing::warn!(%error, "cannot learn the company's time zone this cycle"),
+        }
+    }
+
+    /// Warns once when Gong's zone differs from the one windows use. A
+    /// learned zone follows Gong (the company changed its setting); a
+    /// configured one wins, as the operator asked.
+    pub(super) fn check_reported_zone(&mut self, name: &str) {
+        let Ok(reported) = parse_time_zone(name) else {
+            return;
+        };
+        let Some(current) = &self.time_zone else {
+            return;
+        };
+        if current.iana_name() == reported.iana_name() || current == &reported {
+            return;
+        }
+        if self.settings.time_zone.is_some() {
+            if !self.warned_zone_mismatch {
+                self.warned_zone_mismatch = true;
+                tracing::warn!(
+                    configured = current.iana_name().unwrap_or("?"),
+                    gong = name,
+                    "--gong.timezone differs from the company time zone Gong reports; windows follow --gong.timezone"
+                );
+            }
+        } else {
+            tracing::warn!(
+                old = current.iana_name().unwrap_or("?"),
+                new = name,
+                "Gong reports a new company time zone; next cycle uses it"
+            );
+            self.time_zone = Some(reported);
+        }
+    }
+}

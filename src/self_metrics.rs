@@ -1,0 +1,358 @@
+//! The exporter's own metrics (`gong_exporter_*`), updated live by the client
+//! and the poller and encoded on each scrape (a few dozen series). Callers
+//! report what happened through methods ([`SelfMetrics::request_finished`],
+//! [`SelfMetrics::record_poll`], ...); which families and labels that touches
+//! is this module's business alone.
+
+use std::fmt::Write as _;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::endpoint::Endpoint;
+
+impl EncodeLabelValue for Endpoint {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encoder.write_str(self.as_str())
+    }
+}
+
+/// `{endpoint}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabels {
+    endpoint: Endpoint,
+}
+
+/// `{endpoint, code}`: HTTP status, or `timeout` / `connect` when none came.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    endpoint: Endpoint,
+    code: String,
+}
+
+/// `{endpoint, reason}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RetryLabels {
+    endpoint: Endpoint,
+    reason: &'static str,
+}
+
+/// `{endpoint, window}`; `window` is empty for endpoints without one (users).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RecordLabels {
+    endpoint: Endpoint,
+    window: String,
+}
+
+/// `{counters}`: `activity` or `scorecards`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CounterLabels {
+    counters: &'static str,
+}
+
+/// `{collector}`: a collector that can be off (`coaching`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CollectorLabels {
+    collector: &'static str,
+}
+
+/// `{window}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WindowLabels {
+    window: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    revision: &'static str,
+}
+
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+/// Every `reason` of `gong_exporter_api_retries_total`.
+pub const RETRY_REASONS: [&str; 5] = ["rate_limited", "server_error", "timeout", "connect", "decode"];
+
+fn request_duration_histogram() -> Histogram {
+    Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+}
+
+/// Live self-metrics shared by the client, the poller and the server.
+#[derive(Debug)]
+pub struct SelfMetrics {
+    registry: Registry,
+    api_requests: Family<RequestLabels, Counter>,
+    api_request_duration: Family<EndpointLabels, Histogram, fn() -> Histogram>,
+    api_retries: Family<RetryLabels, Counter>,
+    poll_success: Family<EndpointLabels, Gauge>,
+    last_success: Family<EndpointLabels, FloatGauge>,
+    poll_duration: Family<EndpointLabels, FloatGauge>,
+    records: Family<RecordLabels, Gauge>,
+    window_start: Family<WindowLabels, Gauge>,
+    window_end: Family<WindowLabels, Gauge>,
+    cycles_skipped: Counter,
+    cycles_abandoned: Family<EndpointLabels, Counter>,
+    requests_today: Gauge,
+    requests_allowance: Gauge,
+    next_cycle: FloatGauge,
+    counted_until: Family<CounterLabels, Gauge>,
+    collector_enabled: Family<CollectorLabels, Gauge>,
+}
+
+/// prometheus-client appends the final period to HELP texts it registers.
+const BACKGROUND: &str = "Updated by the background poller, not on scrape";
+
+impl SelfMetrics {
+    /// Registers every self-metric family.
+    pub fn new() -> Self {
+        let t = Self {
+            registry: Registry::default(),
+            api_requests: Family::default(),
+            api_request_duration: Family::new_with_constructor(request_duration_histogram),
+            api_retries: Family::default(),
+            poll_success: Family::default(),
+            last_success: Family::default(),
+            poll_duration: Family::default(),
+            records: Family::default(),
+            window_start: Family::default(),
+            window_end: Family::default(),
+            cycles_skipped: Counter::default(),
+            cycles_abandoned: Family::default(),
+            requests_today: Gauge::default(),
+            requests_allowance: Gauge::default(),
+            next_cycle: FloatGauge::default(),
+            counted_until: Family::default(),
+            collector_enabled: Family::default(),
+        };
+        let mut registry = Registry::default();
+        t.register(&mut registry);
+        // Series that only move on trouble exist from the start at 0, so
+        // `increase()` and alert rules see the first retry.
+        for endpoint in Endpoint::ALL {
+            for reason in RETRY_REASONS {
+                drop(t.api_retries.get_or_create(&RetryLabels { endpoint, reason }));
+            }
+            drop(t.cycles_abandoned.get_or_create(&EndpointLabels { endpoint }));
+            // The codes alert rules watch; others appear when first seen.
+            for code in ["401", "403", "429"] {
+                drop(t.api_requests.get_or_create(&RequestLabels { endpoint, code: code.to_owned() }));
+            }
+        }
+        Self { registry, ..t }
+    }
+
+    /// Registers every family in `registry`, with its HELP text.
+    fn register(&self, registry: &mut Registry) {
+        let build_info = Family::<BuildLabels, Gauge>::default();
+        build_info.get_or_create(&BuildLabels { version: crate::VERSION, revision: crate::REVISION }).set(1);
+        registry.register(
+            "gong_exporter_build_info",
+            "Version and git revision of gong-exporter; always 1",
+            build_info,
+        );
+        registry.register(
+            "gong_exporter_api_requests",
+            "Requests sent to the Gong API, by endpoint and HTTP status (or timeout/connect)",
+            self.api_requests.clone(),
+        );
+        // No `# UNIT` line here: some strict OpenMetrics readers reject units
+        // on histograms; the name still ends in `_seconds`.
+        registry.register(
+            "gong_exporter_api_request_duration_seconds",
+            "Time per request to the Gong API, including the response body",
+            self.api_request_duration.clone(),
+        );
+        registry.register(
+            "gong_exporter_api_retries",
+            "Requests to the Gong API retried, by endpoint and reason",
+            self.api_retries.clone(),
+        );
+        registry.register(
+            "gong_exporter_poll_success",
+            format!("1 if the last cycle fetched every page of the endpoint, else 0; {BACKGROUND}"),
+            self.poll_success.clone(),
+        );
+        registry.register_with_unit(
+            "gong_exporter_last_success_timestamp",
+            format!("Unix time the endpoint's data was last fetched completely; {BACKGROUND}"),
+            Unit::Seconds,
+            self.last_success.clone(),
+        );
+        registry.register_with_unit(
+            "gong_exporter_poll_duration",
+            format!("Time the endpoint took in the last cycle, all windows and pages; {BACKGROUND}"),
+            Unit::Seconds,
+            self.poll_duration.clone(),
+        );
+        registry.register(
+            "gong_exporter_records",
+            format!("Records in the endpoint's last complete answer, per window; {BACKGROUND}"),
+            self.records.clone(),
+        );
+        registry.register_with_unit(
+            "gong_exporter_window_start_timestamp",
+            "Unix time the window starts (midnight in the company's time zone, inclusive)",
+            Unit::Seconds,
+            self.window_start.clone(),
+        );
+        registry.register_with_unit(
+            "gong_exporter_window_end_timestamp",
+            "Unix time the window ends (midnight starting today in the company's time zone, exclusive)",
+            Unit::Seconds,
+            self.window_end.clone(),
+        );
+        registry.register(
+            "gong_exporter_cycles_skipped",
+            "Poll cycles not started because the previous one was still running when they were due",
+            self.cycles_skipped.clone(),
+        );
+        registry.register(
+        "gong_exporter_cycles_abandoned",
+        "Cycles in which an endpoint gave up because Gong's Retry-After outlasted the time before the next cycle (daily quota spent)",
+        self.cycles_abandoned.clone(),
+    );
+        registry.register(
+            "gong_exporter_api_requests_today",
+            "Requests sent to Gong since midnight in the company's time zone, retries included",
+            self.requests_today.clone(),
+        );
+        registry.register(
+            "gong_exporter_api_requests_daily_budget",
+            "Requests per day this exporter allows itself: --gong.daily-limit times --gong.budget-share",
+            self.requests_allowance.clone(),
+        );
+        registry.register_with_unit(
+            "gong_exporter_next_cycle_timestamp",
+            "Unix time the next poll cycle is due (later than --poll.interval when the daily budget requires)",
+            Unit::Seconds,
+            self.next_cycle.clone(),
+        );
+        registry.register_with_unit(
+            "gong_exporter_counted_until_timestamp",
+            "Start of the first company day not yet added to the cumulative counters; every earlier day is counted",
+            Unit::Seconds,
+            self.counted_until.clone(),
+        );
+        registry.register(
+            "gong_exporter_collector_enabled",
+            "1 if the collector runs, 0 if turned off by flag or, for the day, because Gong refused it (plan or scope)",
+            self.collector_enabled.clone(),
+        );
+    }
+
+    /// Appends the self-metrics in OpenMetrics text, without `# EOF`.
+    pub fn encode(&self, out: &mut String) -> std::fmt::Result {
+        prometheus_client::encoding::text::encode_registry(out, &self.registry)
+    }
+
+    /// One request to Gong ended: `code` is the HTTP status, or `timeout`
+    /// / `connect` when no answer came.
+    pub fn request_finished(&self, endpoint: Endpoint, code: &str, elapsed: Duration) {
+        self.api_request_duration.get_or_create(&EndpointLabels { endpoint }).observe(elapsed.as_secs_f64());
+        self.api_requests.get_or_create(&RequestLabels { endpoint, code: code.to_owned() }).inc();
+    }
+
+    /// A request to Gong is sent again, for `reason` (see [`RETRY_REASONS`]).
+    pub fn retried(&self, endpoint: Endpoint, reason: &'static str) {
+        self.api_retries.get_or_create(&RetryLabels { endpoint, reason }).inc();
+    }
+
+    /// What an endpoint's cycle came to: success, duration, records per
+    /// window, and whether Gong's Retry-After made it give up.
+    pub fn record_poll(&self, endpoint: Endpoint, outcome: &PollOutcome, now: jiff::Timestamp) {
+        let labels = EndpointLabels { endpoint };
+        if outcome.abandoned {
+            self.cycles_abandoned.get_or_create(&labels).inc();
+        }
+        self.poll_success.get_or_create(&labels).set(i64::from(outcome.ok));
+        self.poll_duration.get_or_create(&labels).set(outcome.elapsed.as_secs_f64());
+        if outcome.ok {
+            self.last_success.get_or_create(&labels).set(now.as_millisecond() as f64 / 1000.0);
+        }
+        for (window, count) in &outcome.records {
+            self.records.get_or_create(&RecordLabels { endpoint, window: window.clone() }).set(*count as i64);
+        }
+    }
+
+    /// Whether `collector` (served by `endpoint`) runs. Off, its poll series
+    /// go away: a plan without the feature is not a failing poll.
+    pub fn set_collector_enabled(&self, collector: &'static str, endpoint: Endpoint, enabled: bool) {
+        self.collector_enabled.get_or_create(&CollectorLabels { collector }).set(i64::from(enabled));
+        if !enabled {
+            let labels = EndpointLabels { endpoint };
+            self.poll_success.remove(&labels);
+            self.last_success.remove(&labels);
+            self.poll_duration.remove(&labels);
+        }
+    }
+
+    /// Start and end of a window, as Unix seconds.
+    pub fn set_window(&self, window: &str, start: i64, end: i64) {
+        let labels = WindowLabels { window: window.to_owned() };
+        self.window_start.get_or_create(&labels).set(start);
+        self.window_end.get_or_create(&labels).set(end);
+    }
+
+    /// Start of the first company day the `counters` ledger has not counted.
+    pub fn set_counted_until(&self, counters: &'static str, unix_seconds: i64) {
+        self.counted_until.get_or_create(&CounterLabels { counters }).set(unix_seconds);
+    }
+
+    /// Today's request allowance and what has been used of it.
+    pub fn set_budget(&self, allowance: u64, used_today: u64) {
+        self.requests_allowance.set(allowance as i64);
+        self.requests_today.set(used_today as i64);
+    }
+
+    /// A cycle that was due did not start: the previous one still ran.
+    pub fn cycle_skipped(&self) {
+        self.cycles_skipped.inc();
+    }
+
+    /// When the next cycle is due, as Unix seconds.
+    pub fn set_next_cycle(&self, unix_seconds: f64) {
+        self.next_cycle.set(unix_seconds);
+    }
+}
+
+/// What an endpoint's part of a cycle came to, for its self-metrics and
+/// the landing page.
+#[derive(Debug, Clone, Default)]
+pub struct PollOutcome {
+    /// Every query's every page arrived.
+    pub ok: bool,
+    /// Gong's Retry-After made the endpoint give up the cycle.
+    pub abandoned: bool,
+    /// The first error, shown on the landing page.
+    pub error: Option<String>,
+    /// `(window, records)` of the queries that completed.
+    pub records: Vec<(String, usize)>,
+    pub elapsed: Duration,
+}
+
+impl PollOutcome {
+    /// Nothing failed (yet).
+    pub fn success() -> Self {
+        Self { ok: true, ..Self::default() }
+    }
+
+    /// Marks the endpoint failed; the first error is the one shown.
+    /// `abandoned`: the failure was Gong asking to wait past the cycle.
+    pub fn fail(&mut self, error: &dyn std::fmt::Display, abandoned: bool) {
+        self.ok = false;
+        self.abandoned |= abandoned;
+        self.error.get_or_insert_with(|| error.to_string());
+    }
+}
+
+impl Default for SelfMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
