@@ -158,7 +158,7 @@ pub async fn run(config: BackfillConfig) -> Result<BackfillSummary, BackfillErro
 async fn learn_time_zone(client: &GongClient, to: Date, deadline: Instant) -> Result<TimeZone, BackfillError> {
     let end = to.min(zone::probe_today(Timestamp::now()));
     match zone::learn(client, end, 28, deadline).await {
-        ZoneProbe::Learned(tz, _) => Ok(tz),
+        ZoneProbe::Learned(tz, ..) => Ok(tz),
         ZoneProbe::NoActivity => Err(BackfillError::UnknownTimeZone),
         ZoneProbe::Unknown(name) => Err(BackfillError::UnsupportedTimeZone(name)),
         ZoneProbe::Failed(error) => Err(error.into()),

@@ -261,6 +261,17 @@ fn parse_base_url(s: &str) -> Result<Url, String> {
     if url.query().is_some() || url.fragment().is_some() {
         return Err(format!("'{s}' must not have a query or fragment"));
     }
+    // Refused rather than trimmed: a pasted `.../v2` would otherwise send
+    // every request to `/v2/v2/...`, and any other path is a guess.
+    if url.path() != "/" {
+        let mut root = url.clone();
+        root.set_path("/");
+        return Err(format!(
+            "'{s}' has a path ('{}'): pass the API root alone, e.g. '{}' (the exporter appends /v2/...)",
+            url.path(),
+            root.as_str().trim_end_matches('/')
+        ));
+    }
     Ok(url)
 }
 
@@ -322,5 +333,18 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_base_url_with_a_path_is_refused_naming_the_root_to_pass() {
+        for with_path in ["https://api.gong.io/v2", "https://api.gong.io/v2/", "https://us-1.api.gong.io/api"] {
+            let error = parse_base_url(with_path).unwrap_err();
+            assert!(error.contains("pass the API root alone"), "{with_path}: {error}");
+        }
+        let error = parse_base_url("https://us-1.api.gong.io/v2").unwrap_err();
+        assert!(error.contains("'https://us-1.api.gong.io'"), "{error}");
+        for root in ["https://api.gong.io", "https://api.gong.io/", "http://127.0.0.1:9864"] {
+            assert!(parse_base_url(root).is_ok(), "{root}");
+        }
     }
 }

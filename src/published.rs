@@ -67,6 +67,8 @@ pub struct Shared {
     /// Set once the first cycle has finished, whatever its outcome.
     ready: AtomicBool,
     status: std::sync::Mutex<BTreeMap<Endpoint, EndpointStatus>>,
+    /// The company's zone and where it came from, for the landing page.
+    time_zone: std::sync::Mutex<Option<String>>,
 }
 
 impl Shared {
@@ -77,6 +79,7 @@ impl Shared {
             self_metrics,
             ready: AtomicBool::new(false),
             status: std::sync::Mutex::new(BTreeMap::new()),
+            time_zone: std::sync::Mutex::new(None),
         })
     }
 
@@ -93,6 +96,17 @@ impl Shared {
     /// Each endpoint's last outcome, for the landing page.
     pub fn status(&self) -> BTreeMap<Endpoint, EndpointStatus> {
         self.status.lock().expect("status lock").clone()
+    }
+
+    /// The company's zone and where it came from (e.g. "US/Pacific, learned
+    /// from Gong's interaction answer").
+    pub fn set_time_zone(&self, described: String) {
+        *self.time_zone.lock().expect("zone lock") = Some(described);
+    }
+
+    /// What [`Shared::set_time_zone`] said last; `None` while unknown.
+    pub fn time_zone(&self) -> Option<String> {
+        self.time_zone.lock().expect("zone lock").clone()
     }
 
     /// Records what an endpoint's cycle came to, in the self-metrics and on

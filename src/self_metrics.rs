@@ -43,6 +43,20 @@ struct RetryLabels {
     reason: &'static str,
 }
 
+/// `{endpoint, reason}`: `credentials` or `scope`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AuthLabels {
+    endpoint: Endpoint,
+    reason: &'static str,
+}
+
+/// `{endpoint, reason}` of a record left out of an answer.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SkipLabels {
+    endpoint: Endpoint,
+    reason: &'static str,
+}
+
 /// `{endpoint, window}`; `window` is empty for endpoints without one (users).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RecordLabels {
@@ -76,6 +90,9 @@ struct BuildLabels {
 
 type FloatGauge = Gauge<f64, AtomicU64>;
 
+/// Every `reason` of `gong_exporter_api_auth_failures_total`.
+pub const AUTH_FAILURE_REASONS: [&str; 2] = ["credentials", "scope"];
+
 /// Every `reason` of `gong_exporter_api_retries_total`.
 pub const RETRY_REASONS: [&str; 5] = ["rate_limited", "server_error", "timeout", "connect", "decode"];
 
@@ -90,6 +107,8 @@ pub struct SelfMetrics {
     api_requests: Family<RequestLabels, Counter>,
     api_request_duration: Family<EndpointLabels, Histogram, fn() -> Histogram>,
     api_retries: Family<RetryLabels, Counter>,
+    auth_failures: Family<AuthLabels, Counter>,
+    records_skipped: Family<SkipLabels, Counter>,
     poll_success: Family<EndpointLabels, Gauge>,
     last_success: Family<EndpointLabels, FloatGauge>,
     poll_duration: Family<EndpointLabels, FloatGauge>,
@@ -116,6 +135,8 @@ impl SelfMetrics {
             api_requests: Family::default(),
             api_request_duration: Family::new_with_constructor(request_duration_histogram),
             api_retries: Family::default(),
+            auth_failures: Family::default(),
+            records_skipped: Family::default(),
             poll_success: Family::default(),
             last_success: Family::default(),
             poll_duration: Family::default(),
@@ -139,6 +160,9 @@ impl SelfMetrics {
                 drop(t.api_retries.get_or_create(&RetryLabels { endpoint, reason }));
             }
             drop(t.cycles_abandoned.get_or_create(&EndpointLabels { endpoint }));
+            for reason in AUTH_FAILURE_REASONS {
+                drop(t.auth_failures.get_or_create(&AuthLabels { endpoint, reason }));
+            }
             // The codes alert rules watch; others appear when first seen.
             for code in ["401", "403", "429"] {
                 drop(t.api_requests.get_or_create(&RequestLabels { endpoint, code: code.to_owned() }));
@@ -172,6 +196,16 @@ impl SelfMetrics {
             "gong_exporter_api_retries",
             "Requests to the Gong API retried, by endpoint and reason",
             self.api_retries.clone(),
+        );
+        registry.register(
+            "gong_exporter_api_auth_failures",
+            "Requests Gong refused, by endpoint and reason: credentials (wrong or revoked key, 401) or scope (the key lacks the endpoint's scope: 403, or 401 naming a permission)",
+            self.auth_failures.clone(),
+        );
+        registry.register(
+            "gong_exporter_records_skipped",
+            "Records left out of Gong's answers, by endpoint and reason (missing_id: a null or empty ID); the rest of the page is kept",
+            self.records_skipped.clone(),
         );
         registry.register(
             "gong_exporter_poll_success",
@@ -261,6 +295,16 @@ impl SelfMetrics {
     /// A request to Gong is sent again, for `reason` (see [`RETRY_REASONS`]).
     pub fn retried(&self, endpoint: Endpoint, reason: &'static str) {
         self.api_retries.get_or_create(&RetryLabels { endpoint, reason }).inc();
+    }
+
+    /// Gong refused a request: `reason` is `credentials` or `scope`.
+    pub fn auth_failed(&self, endpoint: Endpoint, reason: &'static str) {
+        self.auth_failures.get_or_create(&AuthLabels { endpoint, reason }).inc();
+    }
+
+    /// `count` records of one answer were left out, for `reason`.
+    pub fn records_skipped(&self, endpoint: Endpoint, reason: &'static str, count: u64) {
+        self.records_skipped.get_or_create(&SkipLabels { endpoint, reason }).inc_by(count);
     }
 
     /// What an endpoint's cycle came to: success, duration, records per

@@ -32,11 +32,20 @@ pub enum GongError {
     )]
     Unauthorized { endpoint: Endpoint, detail: ErrorDetail },
 
+    /// A 403, or a 401 whose message is Gong's "You don't have permission
+    /// to use '<scope>'": the key is fine but lacks this endpoint's scope.
     #[error(
-        "Gong denied {endpoint} (403): the API key needs the scope '{scope}' (Gong: Company settings > API); other endpoints keep exporting{detail}",
+        "Gong denied {endpoint} ({status}): the API key needs the scope '{scope}' (Gong: Company settings > API); other endpoints keep exporting{detail}",
         scope = endpoint.scope()
     )]
-    Forbidden { endpoint: Endpoint, detail: ErrorDetail },
+    MissingScope { endpoint: Endpoint, status: u16, detail: ErrorDetail },
+
+    /// A 404 that is not Gong's "nothing found" (no JSON error object with
+    /// a requestId): a wrong URL, a proxy, an unknown route.
+    #[error(
+        "{url} answered 404 without Gong's error object: not a Gong API route; check --gong.base-url (the API root, without /v2)"
+    )]
+    NotFound { endpoint: Endpoint, url: String },
 
     #[error("Gong rate-limited {endpoint} (429){}{detail}", retry_after.map(|d| format!(", Retry-After {}s", d.as_secs())).unwrap_or_default())]
     RateLimited { endpoint: Endpoint, retry_after: Option<Duration>, detail: ErrorDetail },
@@ -80,7 +89,8 @@ impl GongError {
             Self::Connect { .. } => Some("connect"),
             Self::Decode { .. } => Some("decode"),
             Self::Unauthorized { .. }
-            | Self::Forbidden { .. }
+            | Self::MissingScope { .. }
+            | Self::NotFound { .. }
             | Self::RetryAfterTooLong { .. }
             | Self::Rejected { .. } => None,
         }
@@ -88,7 +98,18 @@ impl GongError {
 
     /// Whether this is a credential or scope problem.
     pub fn is_auth(&self) -> bool {
-        matches!(self, Self::Unauthorized { .. } | Self::Forbidden { .. })
+        self.auth_failure().is_some()
+    }
+
+    /// The `reason` label of `gong_exporter_api_auth_failures_total`:
+    /// `credentials` (wrong or revoked key) or `scope` (a key without this
+    /// endpoint's scope).
+    pub fn auth_failure(&self) -> Option<&'static str> {
+        match self {
+            Self::Unauthorized { .. } => Some("credentials"),
+            Self::MissingScope { .. } => Some("scope"),
+            _ => None,
+        }
     }
 }
 
@@ -104,7 +125,7 @@ mod tests {
             @"Gong rejected the credentials (401) on users: check GONG_ACCESS_KEY / GONG_ACCESS_KEY_SECRET (or GONG_BEARER_TOKEN) [requestId 4al018gz] Gong says: Access denied"
         );
         insta::assert_snapshot!(
-            GongError::Forbidden { endpoint: Endpoint::Scorecards, detail: ErrorDetail::default() }.to_string(),
+            GongError::MissingScope { endpoint: Endpoint::Scorecards, status: 403, detail: ErrorDetail::default() }.to_string(),
             @"Gong denied scorecards (403): the API key needs the scope 'api:stats:scorecards' (Gong: Company settings > API); other endpoints keep exporting"
         );
         insta::assert_snapshot!(
@@ -122,7 +143,7 @@ mod tests {
         assert!(GongError::Timeout { endpoint: e, timeout: Duration::from_secs(1) }.is_retriable());
         assert!(GongError::Decode { endpoint: e, reason: String::new(), detail: d() }.is_retriable());
         assert!(!GongError::Unauthorized { endpoint: e, detail: d() }.is_retriable());
-        assert!(!GongError::Forbidden { endpoint: e, detail: d() }.is_retriable());
+        assert!(!GongError::MissingScope { endpoint: e, status: 401, detail: d() }.is_retriable());
         assert!(!GongError::Rejected { endpoint: e, status: 400, detail: d() }.is_retriable());
     }
 }

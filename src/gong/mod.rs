@@ -61,6 +61,10 @@ pub struct Fetched<T> {
     pub time_zone: Option<String>,
     /// Pages received (0 when Gong answered 404: nothing in the period).
     pub pages: u32,
+    /// Records left out because an ID they need was null or empty.
+    pub skipped: u64,
+    /// Gong's requestId of the first page that had such a record.
+    pub skipped_request_id: Option<String>,
 }
 
 /// A Gong API client. Cheap to share behind an `Arc`; every request goes
@@ -129,23 +133,30 @@ impl GongClient {
     }
 
     /// The company's zone as Gong names it, from the first page of an
-    /// aggregate query for `[from, to)`; `None` when that period is empty
-    /// (Gong's 404 carries no zone). One request.
+    /// aggregate activity or interaction query for `[from, to)` (the two
+    /// stats answers that carry `timeZone`); `None` when that period is
+    /// empty (Gong's 404 carries no zone) or `endpoint` is neither. One
+    /// request.
     pub async fn company_time_zone(
         &self,
+        endpoint: Endpoint,
         from: Date,
         to: Date,
         deadline: Instant,
     ) -> Result<Option<String>, GongError> {
-        let page = self
-            .fetch_page_with_retries::<AggregateActivityPage>(
-                Endpoint::ActivityAggregate,
-                &date_filter(from, to),
-                None,
-                deadline,
-            )
-            .await?;
-        Ok(page.and_then(|p| p.time_zone))
+        let filter = date_filter(from, to);
+        let zone = match endpoint {
+            Endpoint::ActivityAggregate => self
+                .fetch_page_with_retries::<AggregateActivityPage>(endpoint, &filter, None, deadline)
+                .await?
+                .and_then(|p| p.time_zone),
+            Endpoint::Interaction => self
+                .fetch_page_with_retries::<InteractionPage>(endpoint, &filter, None, deadline)
+                .await?
+                .and_then(|p| p.time_zone),
+            _ => None,
+        };
+        Ok(zone)
     }
 
     /// `POST /v2/stats/activity/day-by-day` for `[from, to)`, all pages:
@@ -222,7 +233,8 @@ impl GongClient {
         query: Query,
         deadline: Instant,
     ) -> Result<Fetched<P::Item>, GongError> {
-        let mut fetched = Fetched { items: Vec::new(), time_zone: None, pages: 0 };
+        let mut fetched =
+            Fetched { items: Vec::new(), time_zone: None, pages: 0, skipped: 0, skipped_request_id: None };
         let mut cursor: Option<String> = None;
         loop {
             let Some(page) = self.fetch_page_with_retries::<P>(endpoint, &query, cursor.as_deref(), deadline).await?
@@ -241,7 +253,14 @@ impl GongClient {
                     detail: ErrorDetail { request_id: page.request_id().map(str::to_owned), messages: vec![] },
                 });
             }
-            fetched.items.extend(page.into_items());
+            let request_id = page.request_id().map(str::to_owned);
+            let listed = page.into_listed();
+            if listed.missing_id > 0 {
+                self.self_metrics.records_skipped(endpoint, "missing_id", listed.missing_id);
+                fetched.skipped += listed.missing_id;
+                fetched.skipped_request_id = fetched.skipped_request_id.or(request_id);
+            }
+            fetched.items.extend(listed.items);
             match next {
                 Some(next) => cursor = Some(next),
                 None => break,
@@ -308,8 +327,7 @@ impl GongClient {
         cursor: Option<&str>,
         deadline: Instant,
     ) -> Result<Option<P>, GongError> {
-        self.wait_out_pause(endpoint, deadline).await?;
-        self.limiter.until_ready().await;
+        self.wait_for_slot(endpoint, deadline).await?;
         self.sent.fetch_add(1, Ordering::Relaxed);
         let url = self.url(endpoint);
         let request = match query {
@@ -318,10 +336,13 @@ impl GongClient {
                 if let Some(cursor) = cursor {
                     body["cursor"] = json!(cursor);
                 }
-                self.http.post(url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string())
+                self.http
+                    .post(url.clone())
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(body.to_string())
             }
             Query::Get(params) => {
-                let mut url = url;
+                let mut url = url.clone();
                 if !params.is_empty() || cursor.is_some() {
                     let mut pairs = url.query_pairs_mut();
                     for (key, value) in params {
@@ -366,10 +387,16 @@ impl GongClient {
             });
         }
         let detail = error_detail(&body);
-        Err(match status {
-            StatusCode::NOT_FOUND => return Ok(None),
+        let error = match status {
+            // Gong's "nothing found" is its JSON error object; any other 404
+            // (HTML, a proxy, a doubled /v2) must not pass for empty data.
+            StatusCode::NOT_FOUND if is_gong_error_object(&body) => return Ok(None),
+            StatusCode::NOT_FOUND => GongError::NotFound { endpoint, url: url.to_string() },
+            StatusCode::UNAUTHORIZED if names_a_permission(&detail) => {
+                GongError::MissingScope { endpoint, status: status.as_u16(), detail }
+            }
             StatusCode::UNAUTHORIZED => GongError::Unauthorized { endpoint, detail },
-            StatusCode::FORBIDDEN => GongError::Forbidden { endpoint, detail },
+            StatusCode::FORBIDDEN => GongError::MissingScope { endpoint, status: status.as_u16(), detail },
             StatusCode::TOO_MANY_REQUESTS => {
                 if let Some(wait) = retry_after {
                     self.pause_until(Instant::now() + wait);
@@ -378,7 +405,11 @@ impl GongClient {
             }
             s if s.is_server_error() => GongError::Server { endpoint, status: s.as_u16(), detail },
             s => GongError::Rejected { endpoint, status: s.as_u16(), detail },
-        })
+        };
+        if let Some(reason) = error.auth_failure() {
+            self.self_metrics.auth_failed(endpoint, reason);
+        }
+        Err(error)
     }
 
     fn pause_until(&self, until: Instant) {
@@ -386,8 +417,24 @@ impl GongClient {
         *paused = Some(paused.map_or(until, |p| p.max(until)));
     }
 
-    /// Waits out a pause Gong asked for, or gives up at once (sending
-    /// nothing) when it outlasts `deadline`.
+    /// Waits for a limiter slot outside any pause Gong asked for. A 429 on
+    /// one endpoint may arrive while another waits for its slot: the pause
+    /// is checked again once the slot is granted, so no request leaves
+    /// inside a `Retry-After`. Gives up at once (sending nothing) when the
+    /// pause outlasts `deadline`.
+    async fn wait_for_slot(&self, endpoint: Endpoint, deadline: Instant) -> Result<(), GongError> {
+        loop {
+            self.wait_out_pause(endpoint, deadline).await?;
+            self.limiter.until_ready().await;
+            let paused = self.paused_until.lock().expect("pause lock").is_some_and(|until| until > Instant::now());
+            if !paused {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Waits out a pause Gong asked for, or gives up at once when it
+    /// outlasts `deadline`.
     async fn wait_out_pause(&self, endpoint: Endpoint, deadline: Instant) -> Result<(), GongError> {
         let until = *self.paused_until.lock().expect("pause lock");
         let Some(until) = until.filter(|u| *u > Instant::now()) else {
@@ -440,6 +487,18 @@ fn error_detail(body: &[u8]) -> ErrorDetail {
     }
 }
 
+/// Whether `body` is Gong's JSON error object (`requestId` and `errors`),
+/// as its documented 404s ("No stats found for the specified period") are.
+fn is_gong_error_object(body: &[u8]) -> bool {
+    serde_json::from_slice::<ErrorBody>(body).is_ok_and(|parsed| parsed.request_id.is_some())
+}
+
+/// Whether Gong's 401 message is about a scope ("You don't have permission
+/// to use 'api:stats:interaction' in your app.") rather than the key.
+fn names_a_permission(detail: &ErrorDetail) -> bool {
+    detail.messages.iter().any(|m| m.to_ascii_lowercase().contains("permission"))
+}
+
 fn scan_request_id(body: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(body.get(..body.len().min(4096))?).ok()?;
     let after_key = &text[text.find("\"requestId\"")? + "\"requestId\"".len()..];
@@ -484,6 +543,28 @@ mod tests {
         let d = error_detail(br#"{"requestId": "4al018gz","records":{"totalRecords":3,"#);
         assert_eq!(d.request_id.as_deref(), Some("4al018gz"));
         assert_eq!(error_detail(br#"{"requestId":"<script>","#).request_id, None);
+    }
+
+    #[test]
+    fn only_gong_error_objects_are_gong_404s() {
+        assert!(is_gong_error_object(
+            br#"{"requestId":"4al018gz","errors":["No stats found for the specified period"]}"#
+        ));
+        assert!(!is_gong_error_object(b"<html><body>Not Found</body></html>"));
+        assert!(!is_gong_error_object(
+            br#"{"timestamp":"2024-01-01","status":404,"error":"Not Found","path":"/v2/v2/users"}"#
+        ));
+        assert!(!is_gong_error_object(b""));
+    }
+
+    #[test]
+    fn a_401_naming_a_permission_is_a_scope_error() {
+        let scope = error_detail(
+            br#"{"requestId":"x1","errors":["You don't have permission to use 'api:stats:interaction' in your app."]}"#,
+        );
+        assert!(names_a_permission(&scope));
+        assert!(!names_a_permission(&error_detail(br#"{"requestId":"x2","errors":["Access denied"]}"#)));
+        assert!(!names_a_permission(&error_detail(b"")));
     }
 
     #[test]

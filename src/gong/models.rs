@@ -35,6 +35,9 @@ impl<'de> Deserialize<'de> for GongId {
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<GongId, E> {
                 Ok(GongId(v))
             }
+            fn visit_unit<E: de::Error>(self) -> Result<GongId, E> {
+                Err(E::custom(MISSING_ID))
+            }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<GongId, E> {
                 u64::try_from(v).map(GongId).map_err(|_| E::custom(format!("negative ID {v}")))
             }
@@ -45,13 +48,67 @@ impl<'de> Deserialize<'de> for GongId {
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<GongId, E> {
                 let digits = v.trim();
-                if digits.is_empty() || digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                if digits.is_empty() {
+                    return Err(E::custom(MISSING_ID));
+                }
+                if digits.len() > 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(E::custom(format!("ID '{v}' is not a string of up to 20 digits")));
                 }
                 digits.parse().map(GongId).map_err(|_| E::custom(format!("ID '{v}' exceeds 64 bits")))
             }
         }
         deserializer.deserialize_any(IdVisitor)
+    }
+}
+
+/// How a null or empty ID reads in an error, so [`Listed`] can tell a
+/// record without its ID (skipped) from a malformed answer (an error).
+const MISSING_ID: &str = "missing Gong ID (null or empty)";
+
+/// Whether a record failed to parse only because an ID it needs is null,
+/// empty or absent.
+fn is_missing_id(error: &serde_json::Error) -> bool {
+    let message = error.to_string();
+    if message.contains(MISSING_ID) {
+        return true;
+    }
+    // serde's "missing field `scorecardId`".
+    message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next())
+        .is_some_and(|field| field == "id" || field.ends_with("Id"))
+}
+
+/// The records of one page: those that parsed, and how many were left out
+/// because an ID they need was null, empty or absent. One such record must
+/// not sink the page (a connector's schema marks `scorecardId` and
+/// `questionId` nullable); any other malformation still fails it.
+#[derive(Debug, Clone)]
+pub struct Listed<T> {
+    pub items: Vec<T>,
+    pub missing_id: u64,
+}
+
+impl<T> Default for Listed<T> {
+    fn default() -> Self {
+        Self { items: Vec::new(), missing_id: 0 }
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Listed<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // Each record is kept as its raw text first, so one that fails can
+        // be judged on its own.
+        let raw = Option::<Vec<Box<serde_json::value::RawValue>>>::deserialize(deserializer)?.unwrap_or_default();
+        let mut listed = Listed { items: Vec::with_capacity(raw.len()), missing_id: 0 };
+        for record in raw {
+            match serde_json::from_str::<T>(record.get()) {
+                Ok(item) => listed.items.push(item),
+                Err(error) if is_missing_id(&error) => listed.missing_id += 1,
+                Err(error) => return Err(de::Error::custom(error)),
+            }
+        }
+        Ok(listed)
     }
 }
 
@@ -82,8 +139,8 @@ pub struct AggregateActivityPage {
     pub request_id: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub records: Records,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub users_aggregate_activity_stats: Vec<UserAggregateActivity>,
+    #[serde(default)]
+    pub users_aggregate_activity_stats: Listed<UserAggregateActivity>,
     pub time_zone: Option<String>,
     pub from_date_time: Option<String>,
     pub to_date_time: Option<String>,
@@ -109,8 +166,8 @@ pub struct InteractionPage {
     pub request_id: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub records: Records,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub people_interaction_stats: Vec<PersonInteraction>,
+    #[serde(default)]
+    pub people_interaction_stats: Listed<PersonInteraction>,
     pub time_zone: Option<String>,
 }
 
@@ -140,8 +197,8 @@ pub struct AnsweredScorecardsPage {
     pub request_id: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub records: Records,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub answered_scorecards: Vec<AnsweredScorecard>,
+    #[serde(default)]
+    pub answered_scorecards: Listed<AnsweredScorecard>,
 }
 
 /// One filled-in scorecard.
@@ -198,8 +255,8 @@ pub struct DayByDayPage {
     pub request_id: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub records: Records,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub users_detailed_activities: Vec<UserDailyActivity>,
+    #[serde(default)]
+    pub users_detailed_activities: Listed<UserDailyActivity>,
 }
 
 /// One user's activity, one entry per day of the requested range.
@@ -326,8 +383,8 @@ pub struct CoachingPage {
     pub request_id: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub records: Records,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub coaching_data: Vec<ManagerCoaching>,
+    #[serde(default)]
+    pub coaching_data: Listed<ManagerCoaching>,
 }
 
 /// A manager's coaching of each direct report.
@@ -366,8 +423,8 @@ pub struct UsersPage {
     pub request_id: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub records: Records,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub users: Vec<GongUser>,
+    #[serde(default)]
+    pub users: Listed<GongUser>,
 }
 
 /// A Gong user, with the fields the exporter uses.
@@ -411,7 +468,7 @@ pub trait Page: serde::de::DeserializeOwned + Send + 'static {
         None
     }
     /// The listed items.
-    fn into_items(self) -> Vec<Self::Item>;
+    fn into_listed(self) -> Listed<Self::Item>;
 }
 
 macro_rules! impl_page {
@@ -427,11 +484,17 @@ macro_rules! impl_page {
             $(fn time_zone(&self) -> Option<&str> {
                 self.$tz.as_deref()
             })?
-            fn into_items(self) -> Vec<$item> {
-                self.$field
+            fn into_listed(self) -> Listed<$item> {
+                self.$field.into()
             }
         }
     };
+}
+
+impl<T> From<Vec<T>> for Listed<T> {
+    fn from(items: Vec<T>) -> Self {
+        Self { items, missing_id: 0 }
+    }
 }
 
 impl_page!(AggregateActivityPage, UserAggregateActivity, users_aggregate_activity_stats, tz = time_zone);
@@ -459,6 +522,35 @@ mod tests {
     }
 
     #[test]
+    fn a_record_without_its_id_is_left_out_and_counted_the_rest_kept() {
+        let page: AnsweredScorecardsPage = serde_json::from_str(
+            r#"{"requestId":"r1","records":{"totalRecords":4},"answeredScorecards":[
+                {"scorecardId":"11","reviewMethod":"MANUAL","answers":[{"questionId":5,"score":3}]},
+                {"scorecardId":null,"answers":[]},
+                {"scorecardId":"","answers":[]},
+                {"scorecardId":12,"answers":[{"questionId":null,"score":1}]},
+                {"answers":[]}
+            ]}"#,
+        )
+        .unwrap();
+        let listed = page.into_listed();
+        assert_eq!(listed.items.len(), 1);
+        assert_eq!(listed.items[0].scorecard_id, GongId(11));
+        assert_eq!(listed.missing_id, 4);
+        let users: UsersPage =
+            serde_json::from_str(r#"{"users":[{"id":null,"emailAddress":"a@x"},{"id":"7"}]}"#).unwrap();
+        let users = users.into_listed();
+        assert_eq!((users.items.len(), users.missing_id), (1, 1));
+    }
+
+    #[test]
+    fn any_other_malformed_record_still_fails_the_page() {
+        for bad in [r#"{"users":[{"id":"7"},{"id":"12a"}]}"#, r#"{"users":[{"id":-3}]}"#, r#"{"users":{"id":1}}"#] {
+            assert!(serde_json::from_str::<UsersPage>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn inexact_or_malformed_ids_are_rejected() {
         for bad in ["1.5", "6.8e18", "-1", "\"12a\"", "\"\"", "\"18446744073709551616\"", "null", "true"] {
             assert!(serde_json::from_str::<GongId>(bad).is_err(), "{bad} should be rejected");
@@ -476,7 +568,7 @@ mod tests {
         .unwrap();
         assert_eq!(page.time_zone(), Some("US/Pacific"));
         assert!(page.records.cursor.is_none());
-        let user = &page.users_aggregate_activity_stats[0];
+        let user = &page.users_aggregate_activity_stats.items[0];
         assert_eq!(user.user_id, GongId(9_007_199_254_740_993));
         assert_eq!(user.user_aggregate_activity_stats["callsBrandNew"], 7);
     }
@@ -488,7 +580,7 @@ mod tests {
                 "lastName":"Ng","title":null,"managerId":null,"active":null}]}"#,
         )
         .unwrap();
-        let u = &page.users[0];
+        let u = &page.users.items[0];
         assert_eq!((u.email_address.as_str(), u.title.as_str(), u.active), ("", "", false));
         assert_eq!(u.manager_id, None);
     }
@@ -505,7 +597,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(page.records.cursor.as_deref(), Some("c1"));
-        let user = &page.users_detailed_activities[0];
+        let user = &page.users_detailed_activities.items[0];
         assert_eq!(user.user_id, GongId(9_007_199_254_740_993));
         let day = &user.user_daily_activity_stats[0];
         assert_eq!(day.from_date.as_deref(), Some("2024-11-01T07:00:00Z"));
@@ -522,7 +614,7 @@ mod tests {
                   "metrics":{"callsListenedTo":["1","2","3"],"callsScored":[],"callsNewThing":["4"],"note":"x"}}]}]}"#,
         )
         .unwrap();
-        let data = &page.coaching_data[0];
+        let data = &page.coaching_data.items[0];
         assert_eq!(data.manager.as_ref().unwrap().id, GongId(12_345_678_901_234_567_890));
         let report = &data.direct_reports_metrics[0];
         assert_eq!(report.report.as_ref().unwrap().email_address, "r@x.io");
@@ -540,7 +632,7 @@ mod tests {
                            {"questionId":6,"isOverall":false,"score":null,"notApplicable":true}]}]}"#,
         )
         .unwrap();
-        let s = &page.answered_scorecards[0];
+        let s = &page.answered_scorecards.items[0];
         assert_eq!(s.scorecard_id, GongId(6_843_152_929_075_440_037));
         assert_eq!(s.call_id, Some(GongId(7_782_342_274_025_938_001)));
         assert_eq!(s.reviewer_user_id, None);

@@ -131,7 +131,9 @@ impl Poller {
         let workspaces: Vec<GongId> = match self.client.workspaces(deadline).await {
             Ok(fetched) if fetched.pages == 0 => return self.coaching_refused(today, "404 on /v2/workspaces"),
             Ok(fetched) => fetched.items.iter().map(|w| w.id).collect(),
-            Err(GongError::Forbidden { .. }) => return self.coaching_refused(today, "403 on /v2/workspaces"),
+            Err(GongError::MissingScope { status, .. }) => {
+                return self.coaching_refused(today, &format!("{status} on /v2/workspaces: the key lacks its scope"));
+            }
             Err(error) => {
                 log_failure(Endpoint::Coaching, "", &error);
                 fail_request(&mut outcome, &error);
@@ -172,7 +174,9 @@ impl Poller {
                         return self.coaching_refused(today, "404 on /v2/coaching");
                     }
                 }
-                Err(GongError::Forbidden { .. }) => return self.coaching_refused(today, "403 on /v2/coaching"),
+                Err(GongError::MissingScope { status, .. }) => {
+                    return self.coaching_refused(today, &format!("{status} on /v2/coaching: the key lacks its scope"));
+                }
                 Err(error) => {
                     log_failure(Endpoint::Coaching, &period.window, &error);
                     fail_request(&mut outcome, &error);

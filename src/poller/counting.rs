@@ -8,7 +8,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use tokio::time::Instant;
 
-use super::cycle::{CycleResults, fail_request};
+use super::cycle::{CycleResults, fail_request, log_skipped};
 use super::{Poller, log_failure};
 use crate::endpoint::Endpoint;
 use crate::gong::models::AnsweredScorecard;
@@ -62,7 +62,10 @@ impl Poller {
                 break;
             }
             let users = match self.client.day_by_day(a, b, deadline).await {
-                Ok(fetched) => fetched.items,
+                Ok(fetched) => {
+                    log_skipped(Endpoint::ActivityDayByDay, fetched.skipped, fetched.skipped_request_id.as_deref());
+                    fetched.items
+                }
                 Err(error) => {
                     log_failure(Endpoint::ActivityDayByDay, "", &error);
                     fail_request(outcome, &error);
@@ -104,6 +107,7 @@ impl Poller {
                 _ if self.budget_spent() => break,
                 _ => match self.client.answered_scorecards(a, b, deadline).await {
                     Ok(fetched) => {
+                        log_skipped(Endpoint::Scorecards, fetched.skipped, fetched.skipped_request_id.as_deref());
                         owned = fetched.items;
                         &owned
                     }

@@ -67,17 +67,35 @@ impl<T> EndpointRun<T> {
         mut publish: impl FnMut(String, Vec<T>) -> Vec<(String, usize)>,
     ) -> PollOutcome {
         let mut outcome = PollOutcome { elapsed: self.elapsed, ..PollOutcome::success() };
+        let (mut skipped, mut skipped_request_id) = (0, None);
         for (bounds, result) in self.results {
             let window = bounds.map(|b| b.window.label()).unwrap_or_default();
             match result {
-                Ok(fetched) => outcome.records.extend(publish(window, fetched.items)),
+                Ok(fetched) => {
+                    skipped += fetched.skipped;
+                    skipped_request_id = skipped_request_id.or(fetched.skipped_request_id);
+                    outcome.records.extend(publish(window, fetched.items));
+                }
                 Err(error) => {
                     log_failure(endpoint, &window, &error);
                     fail_request(&mut outcome, &error);
                 }
             }
         }
+        log_skipped(endpoint, skipped, skipped_request_id.as_deref());
         outcome
+    }
+}
+
+/// One line per endpoint and cycle for records left out of Gong's answers.
+pub(super) fn log_skipped(endpoint: Endpoint, skipped: u64, request_id: Option<&str>) {
+    if skipped > 0 {
+        tracing::warn!(
+            %endpoint,
+            skipped,
+            request_id = request_id.unwrap_or(""),
+            "Gong sent records without an ID they need (null or empty); they were left out and the rest published (gong_exporter_records_skipped_total)"
+        );
     }
 }
 
@@ -107,9 +125,11 @@ impl Poller {
         let scorecards = EndpointRun::once(client.answered_scorecards(largest.from, largest.to, deadline));
         let users = EndpointRun::once(client.users(deadline));
         let (activity, interaction, scorecards, users) = tokio::join!(activity, interaction, scorecards, users);
-        let reported = first_zone(&activity).or_else(|| first_zone(&interaction));
-        if let Some(name) = reported {
-            self.check_reported_zone(&name);
+        let reported = first_zone(&activity)
+            .map(|name| (name, Endpoint::ActivityAggregate))
+            .or_else(|| first_zone(&interaction).map(|name| (name, Endpoint::Interaction)));
+        if let Some((name, source)) = reported {
+            self.check_reported_zone(&name, source);
         }
         CycleResults { bounds, time_zone, activity, interaction, scorecards, users }
     }

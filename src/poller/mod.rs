@@ -85,6 +85,12 @@ impl Poller {
     /// A poller that has published nothing yet.
     pub fn new(client: Arc<GongClient>, settings: PollerSettings, shared: Arc<Shared>, ledger: Ledger) -> Self {
         let time_zone = settings.time_zone.clone();
+        if let Some(tz) = &time_zone {
+            shared.set_time_zone(format!(
+                "{}, configured with --gong.timezone",
+                tz.iana_name().unwrap_or("fixed offset")
+            ));
+        }
         let budget = DailyBudget::new(settings.daily_limit, settings.budget_share);
         Self {
             client,

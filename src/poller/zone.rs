@@ -9,14 +9,15 @@ use jiff::{Timestamp, ToSpan};
 use tokio::time::Instant;
 
 use super::Poller;
+use crate::endpoint::Endpoint;
 use crate::gong::{GongClient, GongError};
 use crate::windows::{company_date, parse_time_zone, zone_behind_all};
 
 /// What one probe for the company's zone found.
 #[derive(Debug)]
 pub enum ZoneProbe {
-    /// The zone and the name Gong gave it.
-    Learned(TimeZone, String),
+    /// The zone, the name Gong gave it, and the endpoint that said so.
+    Learned(TimeZone, String, Endpoint),
     /// Gong has no activity in the probed period, so no answer named a zone.
     NoActivity,
     /// Gong named a zone this build does not know.
@@ -31,19 +32,30 @@ pub fn probe_today(now: Timestamp) -> Date {
     company_date(now, &zone_behind_all())
 }
 
-/// Learns the company's zone with one request: the first page of the
-/// aggregate activity of the `days` before `end`, the period likeliest to
-/// hold records.
+/// The stats answers that carry `timeZone`, in the order they are asked.
+const ZONE_SOURCES: [Endpoint; 2] = [Endpoint::ActivityAggregate, Endpoint::Interaction];
+
+/// Learns the company's zone with one request: the first page of the `days`
+/// before `end` (the period likeliest to hold records) of the first
+/// endpoint the key may read. A key without the aggregate scope falls
+/// through to the interaction endpoint.
 pub async fn learn(client: &GongClient, end: Date, days: i64, deadline: Instant) -> ZoneProbe {
     let from = end.checked_sub(days.days()).unwrap_or(end);
-    match client.company_time_zone(from, end, deadline).await {
-        Ok(Some(name)) => match parse_time_zone(&name) {
-            Ok(tz) => ZoneProbe::Learned(tz, name),
-            Err(_) => ZoneProbe::Unknown(name),
-        },
-        Ok(None) => ZoneProbe::NoActivity,
-        Err(error) => ZoneProbe::Failed(error),
+    let mut last_error = None;
+    for endpoint in ZONE_SOURCES {
+        match client.company_time_zone(endpoint, from, end, deadline).await {
+            Ok(Some(name)) => {
+                return match parse_time_zone(&name) {
+                    Ok(tz) => ZoneProbe::Learned(tz, name, endpoint),
+                    Err(_) => ZoneProbe::Unknown(name),
+                };
+            }
+            Ok(None) => return ZoneProbe::NoActivity,
+            Err(error @ GongError::MissingScope { .. }) => last_error = Some(error),
+            Err(error) => return ZoneProbe::Failed(error),
+        }
     }
+    ZoneProbe::Failed(last_error.expect("every source was tried"))
 }
 
 impl Poller {
@@ -52,10 +64,7 @@ impl Poller {
         let largest = self.settings.largest_window().clone();
         let end = probe_today(self.settings.clock.now());
         match learn(&self.client, end, i64::from(largest.days()), deadline).await {
-            ZoneProbe::Learned(tz, name) => {
-                tracing::info!(zone = %name, "company time zone learned from Gong");
-                self.time_zone = Some(tz);
-            }
+            ZoneProbe::Learned(tz, name, source) => self.learn_zone(tz, &name, source),
             ZoneProbe::Unknown(name) => {
                 tracing::warn!(zone = %name, "Gong reported a time zone this build does not know; set --gong.timezone")
             }
@@ -66,14 +75,24 @@ impl Poller {
         }
     }
 
-    /// Warns once when Gong's zone differs from the one windows use. A
-    /// learned zone follows Gong (the company changed its setting); a
-    /// configured one wins, as the operator asked.
-    pub(super) fn check_reported_zone(&mut self, name: &str) {
+    /// Takes the zone Gong named in `source`'s answer, and says where it
+    /// came from in the log and on the landing page.
+    fn learn_zone(&mut self, tz: TimeZone, name: &str, source: Endpoint) {
+        tracing::info!(zone = %name, source = %source, "company time zone learned from Gong");
+        self.shared.set_time_zone(format!("{name}, learned from Gong's {source} answer"));
+        self.time_zone = Some(tz);
+    }
+
+    /// Follows the zone Gong names in every stats answer (`source`). Until a
+    /// zone is known, the first one named is learned (for the next cycle:
+    /// this one's windows are already dated). A learned zone follows Gong
+    /// when the company changes it; a configured one wins, with one warning.
+    pub(super) fn check_reported_zone(&mut self, name: &str, source: Endpoint) {
         let Ok(reported) = parse_time_zone(name) else {
             return;
         };
         let Some(current) = &self.time_zone else {
+            self.learn_zone(reported, name, source);
             return;
         };
         if current.iana_name() == reported.iana_name() || current == &reported {
@@ -92,9 +111,10 @@ impl Poller {
             tracing::warn!(
                 old = current.iana_name().unwrap_or("?"),
                 new = name,
+                source = %source,
                 "Gong reports a new company time zone; next cycle uses it"
             );
-            self.time_zone = Some(reported);
+            self.learn_zone(reported, name, source);
         }
     }
 }
