@@ -67,9 +67,20 @@ export default dashboard({
     ),
 
     row("Gong coaching data per manager, $window (collected once a day; empty without the coaching collector)"),
+    // Gong's own metric names (callsListenedTo, callsManagerAttended, ...),
+    // as a public script reading real /v2/coaching answers uses them.
     bars("Reports' calls listened to", [{ expr: coached("calls_listened_to"), legend: "{{manager_name}}" }]),
-    bars("Reports' calls scored", [{ expr: coached("calls_scored"), legend: "{{manager_name}}" }]),
-    bars("Reports' calls with feedback", [{ expr: coached("calls_gave_feedback"), legend: "{{manager_name}}" }]),
+    bars("Reports' calls attended", [{ expr: coached("calls_manager_attended"), legend: "{{manager_name}}" }]),
+    bars("Reports' calls commented on", [{ expr: coached("calls_manager_commented_on"), legend: "{{manager_name}}" }]),
+    bars("Reports' calls with feedback", [{ expr: coached("calls_with_feedback"), legend: "{{manager_name}}" }]),
+    bars("Reports' calls with a scorecard filled", [{ expr: coached("calls_with_scorecard_filled"), legend: "{{manager_name}}" }]),
+    stat(
+      "Coaching collector",
+      { expr: "max(gong_exporter_collector_enabled{collector=\"coaching\"})" },
+      { mappings: [[0, "off", "red"], [1, "on", "green"]], steps: ["red", [1, "green"]], description: "Off by --collector.coaching=false, or for the day because Gong refused coaching (plan or scope)." },
+      8,
+      10,
+    ),
     table(
       "Per report",
       [
@@ -77,14 +88,7 @@ export default dashboard({
       ],
       ["manager_name", "user_name"],
       {},
-      16,
-      10,
-    ),
-    stat(
-      "Coaching collector",
-      { expr: "max(gong_exporter_collector_enabled{collector=\"coaching\"})" },
-      { mappings: [[0, "off", "red"], [1, "on", "green"]], steps: ["red", [1, "green"]], description: "Off by --collector.coaching=false, or for the day because Gong refused coaching (plan or scope)." },
-      8,
+      24,
       10,
     ),
 

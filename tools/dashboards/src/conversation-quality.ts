@@ -16,10 +16,10 @@ const STATS: Array<[string, string, Look]> = [
 export default dashboard({
   uid: "gong-conversation-quality",
   title: "Gong: conversation quality",
-  description: "Talk ratio, longest monologue, longest customer story, interactivity, patience and question rate per user and team, from gong-exporter. Needs alerts/gong-recording.yml.",
+  description: "Talk ratio, longest monologue, longest customer story, interactivity, patience and question rate per user and team, from gong-exporter. Gong computes interaction stats only for calls with Whisper turned on: users without it do not appear. Needs alerts/gong-recording.yml.",
   variables: peopleVariables,
   sections: [
-    row("Median of the selected users, $window"),
+    row("Median of the selected users, $window (calls with Whisper turned on only)"),
     ...STATS.map(([metric, title, look]) => stat(title, { expr: `quantile(0.5, ${perUser(metric)})` }, look)),
     row("Per user, $window"),
     ...STATS.map(([metric, title, look]) =>
