@@ -234,6 +234,11 @@ pub struct SimulateArgs {
     #[arg(long = "access-key-secret", env = "GONG_ACCESS_KEY_SECRET", hide_env_values = true, default_value = "demo")]
     pub access_key_secret: Secret,
 
+    /// API scopes the simulated key holds, comma-separated (default: all).
+    /// Endpoints needing another scope answer 401 naming it, as Gong does.
+    #[arg(long = "scopes", value_delimiter = ',', value_name = "SCOPE,...")]
+    pub scopes: Option<Vec<String>>,
+
     /// JSON file of fault rules to inject (see README, "Simulator").
     #[arg(long = "faults", value_name = "FILE")]
     pub faults: Option<PathBuf>,

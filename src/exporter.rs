@@ -206,6 +206,7 @@ pub async fn run_simulator(args: SimulateArgs) -> Result<(), StartError> {
         bearer_token: None,
         clock: clock::Clock::system(),
         coaching_enabled: args.coaching,
+        scopes: args.scopes.map(|scopes| scopes.into_iter().collect()),
     };
     let rules = match &args.faults {
         Some(path) => {

@@ -111,6 +111,8 @@ fn bad_flags_exit_2_with_one_line_naming_the_flag() {
         (&["--demo", "--gong.timezone", "Mars/Olympus"], "--gong.timezone"),
         (&["--demo", "--poll.interval", "0s"], "--poll.interval"),
         (&["--demo", "--gong.base-url", "api.gong.io"], "--gong.base-url"),
+        // A pasted `.../v2` would send every request to /v2/v2/...
+        (&["--demo", "--gong.base-url", "https://api.gong.io/v2"], "pass the API root alone, e.g. 'https://api.gong.io'"),
         (&["--demo", "--no-such-flag"], "--no-such-flag"),
         (&[], "GONG_ACCESS_KEY"),
         (&["--gong.access-key", "k"], "GONG_ACCESS_KEY_SECRET"),

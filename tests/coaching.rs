@@ -22,10 +22,10 @@ fn data(cal: &Calendar) -> FixtureDataset {
     let mut data = fixture(cal);
     data.users[4].manager_id = Some(REP_A);
     let metrics = |list: &[(&str, u32)]| list.iter().map(|(n, c)| ((*n).to_owned(), *c)).collect::<Vec<_>>();
-    data.coaching.insert((0, 1, cal.days_ago(1)), metrics(&[("callsListenedTo", 2), ("callsScored", 1)]));
+    data.coaching.insert((0, 1, cal.days_ago(1)), metrics(&[("callsListenedTo", 2), ("callsWithScorecardFilled", 1)]));
     data.coaching.insert((0, 1, cal.days_ago(3)), metrics(&[("callsListenedTo", 1)]));
-    data.coaching.insert((0, 2, cal.days_ago(10)), metrics(&[("callsGaveFeedback", 4), ("callsBrandNew", 1)]));
-    data.coaching.insert((1, 4, cal.days_ago(1)), metrics(&[("callsAttended", 3)]));
+    data.coaching.insert((0, 2, cal.days_ago(10)), metrics(&[("callsWithFeedback", 4), ("callsBrandNew", 1)]));
+    data.coaching.insert((1, 4, cal.days_ago(1)), metrics(&[("callsManagerAttended", 3)]));
     data
 }
 
@@ -66,11 +66,11 @@ async fn exact_values_per_manager_report_and_window() {
     };
     for (window, listened) in [("1d", 2.0), ("7d", 3.0), ("28d", 3.0)] {
         assert_eq!(get("calls_listened_to", &vp, &a, window), Some(listened), "{window}");
-        assert_eq!(get("calls_scored", &vp, &a, window), Some(1.0), "{window}");
-        assert_eq!(get("calls_attended", &a, &idle, window), Some(3.0), "second manager, {window}");
+        assert_eq!(get("calls_with_scorecard_filled", &vp, &a, window), Some(1.0), "{window}");
+        assert_eq!(get("calls_manager_attended", &a, &idle, window), Some(3.0), "second manager, {window}");
     }
-    assert_eq!(get("calls_gave_feedback", &vp, &b, "28d"), Some(4.0));
-    assert_eq!(get("calls_gave_feedback", &vp, &b, "7d"), None, "ten days ago is outside 7d");
+    assert_eq!(get("calls_with_feedback", &vp, &b, "28d"), Some(4.0));
+    assert_eq!(get("calls_with_feedback", &vp, &b, "7d"), None, "ten days ago is outside 7d");
     // A metric name Gong adds later is exported by the same rule.
     assert_eq!(get("calls_brand_new", &vp, &b, "28d"), Some(1.0));
     let series = m.matching("gong_coaching_calls_listened_to", &[("report_id", &a), ("window", "1d")])[0];
@@ -181,7 +181,7 @@ async fn a_404_for_one_manager_after_data_is_an_empty_answer() {
     assert_eq!(m.value("gong_exporter_collector_enabled", &[("collector", "coaching")]), 1.0);
     assert_eq!(m.value("gong_exporter_poll_success", &[("endpoint", "coaching")]), 1.0);
     assert_eq!(
-        m.matching("gong_coaching_calls_attended", &[("manager_id", &REP_A.to_string())]).len(),
+        m.matching("gong_coaching_calls_manager_attended", &[("manager_id", &REP_A.to_string())]).len(),
         2,
         "two of three windows"
     );
@@ -224,11 +224,14 @@ async fn skipped_for_the_day_when_it_does_not_fit_the_budget_and_off_by_flag() {
 async fn demo_coaching_agrees_with_the_managers_activity_and_reviews() {
     let exporter = gong_exporter::start(demo_config(40)).await.unwrap();
     let m = wait_for_metrics(exporter.local_addr(), "demo coaching", |m| {
-        !m.matching("gong_coaching_calls_scored", &[]).is_empty()
+        !m.matching("gong_coaching_calls_with_scorecard_filled", &[]).is_empty()
     })
     .await;
-    let managers: std::collections::BTreeSet<String> =
-        m.matching("gong_coaching_calls_scored", &[]).iter().map(|s| s.labels["manager_id"].clone()).collect();
+    let managers: std::collections::BTreeSet<String> = m
+        .matching("gong_coaching_calls_with_scorecard_filled", &[])
+        .iter()
+        .map(|s| s.labels["manager_id"].clone())
+        .collect();
     assert!(managers.len() >= 4, "{managers:?}");
     for manager in &managers {
         let sum = |metric: &str| -> f64 {
@@ -241,7 +244,11 @@ async fn demo_coaching_agrees_with_the_managers_activity_and_reviews() {
             .iter()
             .map(|s| s.value)
             .sum();
-        assert_eq!(sum("gong_coaching_calls_scored"), reviews_given, "{manager}: scored = manual reviews given");
+        assert_eq!(
+            sum("gong_coaching_calls_with_scorecard_filled"),
+            reviews_given,
+            "{manager}: scored = manual reviews given"
+        );
     }
     exporter.shutdown().await;
 }

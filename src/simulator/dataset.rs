@@ -131,14 +131,16 @@ pub trait Dataset: Send + Sync + 'static {
 /// The simulated company's one workspace.
 pub const WORKSPACE_ID: u64 = 623_457_276_584_334;
 
-/// Coaching metrics the generated company reports, and the manager's
-/// activity field each is drawn from (`None`: scorecards the manager filled).
+/// Coaching metrics the generated company reports, by the names the real
+/// Gong uses (as a public script reading real `/v2/coaching` answers has
+/// them), and the manager's activity field each is drawn from (`None`:
+/// scorecards the manager filled).
 pub const COACHING_METRICS: [(&str, Option<&str>); 5] = [
     ("callsListenedTo", Some("othersCallsListenedTo")),
-    ("callsAttended", Some("callsAttended")),
-    ("callsCommentedOn", Some("callsCommentsGiven")),
-    ("callsGaveFeedback", Some("callsGaveFeedback")),
-    ("callsScored", None),
+    ("callsManagerAttended", Some("callsAttended")),
+    ("callsManagerCommentedOn", Some("callsCommentsGiven")),
+    ("callsWithFeedback", Some("callsGaveFeedback")),
+    ("callsWithScorecardFilled", None),
 ];
 
 /// SplitMix64: a fast, well-mixed hash so generated data is deterministic.

@@ -23,6 +23,10 @@ pub enum Fault {
     /// Waits this long before answering normally (past the client timeout,
     /// this is a hang).
     Delay { millis: u64 },
+    /// A normal answer whose first `records` records carry `null` where
+    /// their ID belongs (`userId`, `id`, `scorecardId`, a coaching report's
+    /// `id`): connectors that read the real Gong type these as nullable.
+    NullIds { records: u64 },
 }
 
 /// One rule.

@@ -51,6 +51,9 @@ pub struct SimulatorOptions {
     /// `false` answers `/v2/coaching` with 404, as Gong does for accounts
     /// whose plan lacks coaching.
     pub coaching_enabled: bool,
+    /// The API scopes the key holds; `None` is every scope. An endpoint
+    /// whose scope is missing answers 401 naming it, as the real Gong does.
+    pub scopes: Option<std::collections::BTreeSet<String>>,
 }
 
 impl SimulatorOptions {
@@ -65,6 +68,7 @@ impl SimulatorOptions {
             bearer_token: None,
             clock: Clock::system(),
             coaching_enabled: true,
+            scopes: None,
         }
     }
 }
@@ -130,9 +134,40 @@ impl List {
         }
     }
 
+    /// The exporter's name for this list's endpoint, which knows its scope.
+    fn endpoint(self) -> crate::endpoint::Endpoint {
+        use crate::endpoint::Endpoint;
+        match self {
+            Self::Aggregate => Endpoint::ActivityAggregate,
+            Self::DayByDay => Endpoint::ActivityDayByDay,
+            Self::Interaction => Endpoint::Interaction,
+            Self::Scorecards => Endpoint::Scorecards,
+            Self::Users => Endpoint::Users,
+            Self::Workspaces => Endpoint::Workspaces,
+            Self::Coaching => Endpoint::Coaching,
+        }
+    }
+
+    /// The field holding a record's ID, which [`Fault::NullIds`] nulls.
+    fn null_id(self, record: &mut Value) {
+        let field = match self {
+            Self::Aggregate | Self::DayByDay | Self::Interaction => record.get_mut("userId"),
+            Self::Users | Self::Workspaces => record.get_mut("id"),
+            Self::Scorecards => record.get_mut("scorecardId"),
+            Self::Coaching => record.pointer_mut("/directReportsMetrics/0/report/id"),
+        };
+        if let Some(id) = field {
+            *id = Value::Null;
+        }
+    }
+
+    // Gong's 404 messages: recorded ("No users found corresponding to the
+    // provided filters", NangoHQ integration-templates gong/syncs/users.ts)
+    // or as its reference documents them.
     fn not_found(self) -> &'static str {
         match self {
-            Self::Aggregate | Self::DayByDay | Self::Users | Self::Coaching => "User not found",
+            Self::Users => "No users found corresponding to the provided filters",
+            Self::Aggregate | Self::DayByDay | Self::Coaching => "User not found",
             Self::Workspaces => "No workspaces found",
             Self::Interaction => "No stats found for the specified period",
             Self::Scorecards => "Answered scorecards not found",
@@ -271,6 +306,15 @@ impl Simulator {
                 ),
             )
                 .into_response(),
+            Some(Fault::NullIds { records }) => match self.answer(list, headers, body, &params, &request_id) {
+                Ok(mut page) => {
+                    if let Some(Value::Array(items)) = page.get_mut(list.key()) {
+                        items.iter_mut().take(records as usize).for_each(|record| list.null_id(record));
+                    }
+                    (StatusCode::OK, axum::Json(page)).into_response()
+                }
+                Err(reject) => self.reject_response(reject, &request_id),
+            },
             Some(Fault::Delay { .. }) | None => match self.answer(list, headers, body, &params, &request_id) {
                 Ok(page) => (StatusCode::OK, axum::Json(page)).into_response(),
                 Err(reject) => self.reject_response(reject, &request_id),
@@ -313,6 +357,15 @@ impl Simulator {
     ) -> Result<Value, Reject> {
         if !self.authorized(headers) {
             return Err(Reject(StatusCode::UNAUTHORIZED, "Access denied".to_owned()));
+        }
+        let scope = list.endpoint().scope();
+        if self.options.scopes.as_ref().is_some_and(|held| !held.contains(scope)) {
+            // As recorded from the real Gong (NangoHQ integration-templates,
+            // integrations/gong/tests/get-stats-*.test.json): 401, not 403.
+            return Err(Reject(
+                StatusCode::UNAUTHORIZED,
+                format!("You don't have permission to use '{scope}' in your app."),
+            ));
         }
         if self.limiter.check().is_err() {
             return Err(Reject(StatusCode::TOO_MANY_REQUESTS, "API request limit exceeded".to_owned()));
