@@ -173,14 +173,58 @@ fn compose_stack_wires_exporter_prometheus_and_grafana() {
     let home = text(&services["grafana"], "environment.GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH");
     assert!(repo_path(&home.replace(&dashboards_path, "dashboards")).exists(), "{home}");
 
+    // The rule_files glob, resolved through the stack's mounts, is every
+    // rule file in alerts/ (a glob matching nothing passes promtool).
+    let glob = text(&prometheus, "rule_files.0");
+    let container_dir = std::path::Path::new("/etc/prometheus").join(glob.rsplit_once('/').unwrap().0);
+    let host_dir = mounts[container_dir.to_str().unwrap()].trim_start_matches("./").to_owned();
+    assert_eq!(rule_file_names(&host_dir), rule_file_names("alerts"));
     if let Ok(out) =
         Command::new("promtool").args(["check", "config"]).arg(repo_path("deploy/compose/prometheus.yml")).output()
     {
         assert!(out.status.success(), "promtool check config: {}", String::from_utf8_lossy(&out.stderr));
+        // Outside the stack, deploy/compose/alerts links to alerts/.
+        let report = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        for name in rule_file_names("alerts") {
+            assert!(report.contains(&format!("deploy/compose/alerts/{name}")), "promtool did not check {name}:\n{report}");
+        }
     } else {
         assert!(std::env::var_os("GONG_EXPORTER_REQUIRE_TOOLS").is_none(), "promtool is required");
         eprintln!("SKIPPED promtool check config: promtool not installed");
     }
+}
+
+/// The `*.yml` rule files directly in `dir` (relative to the repository).
+fn rule_file_names(dir: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(repo_path(dir))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".yml"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 3, "{dir}: {names:?}");
+    names
+}
+
+#[test]
+fn one_scrape_job_name_everywhere_and_one_rule_selects_it() {
+    // The only selector of the job in the rules.
+    let rules = std::fs::read_to_string(repo_path("alerts/gong-exporter.yml")).unwrap();
+    let job = rules.split("up{job=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("a job selector");
+    let named_in_rules: usize = rule_file_names("alerts")
+        .iter()
+        .map(|f| std::fs::read_to_string(repo_path(&format!("alerts/{f}"))).unwrap().matches("job=\"").count())
+        .sum();
+    assert_eq!(named_in_rules, 1, "the job is named in one place only");
+    // README's scrape example, the compose stack and the Kubernetes Service
+    // (the Prometheus Operator's job label) use that name.
+    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
+    let readme_jobs: Vec<&str> =
+        readme.lines().filter_map(|l| l.trim().strip_prefix("- job_name: ")).map(|j| j.split_whitespace().next().unwrap()).collect();
+    assert!(!readme_jobs.is_empty() && readme_jobs.iter().all(|j| *j == job), "README: {readme_jobs:?}, rules: {job}");
+    assert_eq!(text(&yaml("deploy/compose/prometheus.yml"), "scrape_configs.0.job_name"), job);
+    assert_eq!(text(&yaml("deploy/kubernetes/service.yaml"), "metadata.name"), job);
+    assert!(get(&yaml("deploy/kubernetes/servicemonitor.yaml"), "spec").get("jobLabel").is_none());
 }
 
 #[test]
