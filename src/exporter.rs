@@ -100,6 +100,11 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
     let simulator = match config.source {
         Source::Gong => None,
         Source::Demo { users } => {
+            shared.set_demo();
+            tracing::warn!(
+                users,
+                "demo mode: every number this exporter serves is simulated by its built-in Gong simulator, not fetched from Gong"
+            );
             let sim =
                 start_demo_simulator(users as usize, client_options.rate_limit, config.poller.clock.clone()).await?;
             client_options.base_url = sim.base_url().parse().expect("a loopback address is a URL");

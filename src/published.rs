@@ -69,6 +69,8 @@ pub struct Shared {
     status: std::sync::Mutex<BTreeMap<Endpoint, EndpointStatus>>,
     /// The company's zone and where it came from, for the landing page.
     time_zone: std::sync::Mutex<Option<String>>,
+    /// `--demo`: every number comes from the built-in simulator.
+    demo: AtomicBool,
 }
 
 impl Shared {
@@ -80,12 +82,25 @@ impl Shared {
             ready: AtomicBool::new(false),
             status: std::sync::Mutex::new(BTreeMap::new()),
             time_zone: std::sync::Mutex::new(None),
+            demo: AtomicBool::new(false),
         })
     }
 
     /// Whether the first cycle has finished.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
+    }
+
+    /// Marks the data as simulated (`--demo`), on the landing page and in
+    /// `gong_exporter_demo`.
+    pub fn set_demo(&self) {
+        self.demo.store(true, Ordering::Release);
+        self.self_metrics.set_demo(true);
+    }
+
+    /// Whether the data is simulated.
+    pub fn is_demo(&self) -> bool {
+        self.demo.load(Ordering::Acquire)
     }
 
     /// The first cycle has finished: `/-/ready` answers 200 from now on.

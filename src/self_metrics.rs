@@ -122,6 +122,7 @@ pub struct SelfMetrics {
     next_cycle: FloatGauge,
     counted_until: Family<CounterLabels, Gauge>,
     collector_enabled: Family<CollectorLabels, Gauge>,
+    demo: Gauge,
 }
 
 /// prometheus-client appends the final period to HELP texts it registers.
@@ -150,6 +151,7 @@ impl SelfMetrics {
             next_cycle: FloatGauge::default(),
             counted_until: Family::default(),
             collector_enabled: Family::default(),
+            demo: Gauge::default(),
         };
         let mut registry = Registry::default();
         t.register(&mut registry);
@@ -278,6 +280,11 @@ impl SelfMetrics {
             "1 if the collector runs, 0 if turned off by flag or, for the day, because Gong refused it (plan or scope)",
             self.collector_enabled.clone(),
         );
+        registry.register(
+            "gong_exporter_demo",
+            "1 when the exporter runs with --demo: every gong_* series comes from the built-in simulator, not from Gong",
+            self.demo.clone(),
+        );
     }
 
     /// Appends the self-metrics in OpenMetrics text, without `# EOF`.
@@ -357,6 +364,11 @@ impl SelfMetrics {
     /// A cycle that was due did not start: the previous one still ran.
     pub fn cycle_skipped(&self) {
         self.cycles_skipped.inc();
+    }
+
+    /// Whether the data is simulated (`--demo`).
+    pub fn set_demo(&self, demo: bool) {
+        self.demo.set(i64::from(demo));
     }
 
     /// When the next cycle is due, as Unix seconds.

@@ -112,7 +112,10 @@ fn bad_flags_exit_2_with_one_line_naming_the_flag() {
         (&["--demo", "--poll.interval", "0s"], "--poll.interval"),
         (&["--demo", "--gong.base-url", "api.gong.io"], "--gong.base-url"),
         // A pasted `.../v2` would send every request to /v2/v2/...
-        (&["--demo", "--gong.base-url", "https://api.gong.io/v2"], "pass the API root alone, e.g. 'https://api.gong.io'"),
+        (
+            &["--demo", "--gong.base-url", "https://api.gong.io/v2"],
+            "pass the API root alone, e.g. 'https://api.gong.io'",
+        ),
         (&["--demo", "--no-such-flag"], "--no-such-flag"),
         (&[], "GONG_ACCESS_KEY"),
         (&["--gong.access-key", "k"], "GONG_ACCESS_KEY_SECRET"),
@@ -192,6 +195,11 @@ async fn demo_mode_serves_full_metrics_and_stops_on_sigterm() {
     assert_eq!(m.matching("gong_exporter_build_info", &[]).len(), 1);
     assert!(ready_after < Duration::from_secs(10), "ready after {ready_after:?}");
     exporter.wait_for_line("company time zone learned from Gong");
+    // Simulated data says so: in the log, on the landing page, in a metric.
+    assert!(exporter.all_output().contains("demo mode: every number this exporter serves is simulated"));
+    assert_eq!(m.value("gong_exporter_demo", &[]), 1.0);
+    let (_, landing) = http_get(addr, "/").await;
+    assert!(landing.contains("Demo mode: every number here comes from the built-in Gong simulator"), "{landing}");
 
     let (status, took) = exporter.terminate();
     assert!(status.success(), "{status:?}");

@@ -139,3 +139,42 @@ async fn every_metric_used_by_dashboards_and_rules_exists_in_the_exporters_outpu
         assert!(recorded.contains(rule), "{place} uses {rule}, which no recording rule defines");
     }
 }
+
+/// The unit Grafana shows for a table column, from its overrides (by the
+/// column's name) or the panel default.
+fn column_unit(panel: &serde_json::Value, column: &str) -> String {
+    let overridden = panel["fieldConfig"]["overrides"].as_array().into_iter().flatten().find_map(|o| {
+        (o["matcher"]["id"] == "byName" && o["matcher"]["options"] == column).then(|| {
+            o["properties"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["id"] == "unit")
+                .map(|p| p["value"].as_str().unwrap().to_owned())
+        })?
+    });
+    overridden.unwrap_or_else(|| panel["fieldConfig"]["defaults"]["unit"].as_str().unwrap_or("short").to_owned())
+}
+
+#[test]
+fn table_columns_of_ratios_and_durations_carry_their_units() {
+    let mut checked = 0;
+    for (name, d) in dashboards() {
+        for p in panels(&d).into_iter().filter(|p| p["type"] == "table") {
+            for t in p["targets"].as_array().unwrap() {
+                let expr = t["expr"].as_str().unwrap();
+                let column = t["legendFormat"].as_str().unwrap();
+                let want = if expr.contains("gong_interaction_talk_ratio") {
+                    "percentunit"
+                } else if expr.contains("_seconds{") && !expr.contains("_timestamp_seconds") {
+                    "s"
+                } else {
+                    continue;
+                };
+                checked += 1;
+                assert_eq!(column_unit(p, column), want, "{name}: '{}' column {column}", p["title"]);
+            }
+        }
+    }
+    assert!(checked >= 4, "{checked}");
+}

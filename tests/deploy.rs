@@ -186,7 +186,10 @@ fn compose_stack_wires_exporter_prometheus_and_grafana() {
         // Outside the stack, deploy/compose/alerts links to alerts/.
         let report = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
         for name in rule_file_names("alerts") {
-            assert!(report.contains(&format!("deploy/compose/alerts/{name}")), "promtool did not check {name}:\n{report}");
+            assert!(
+                report.contains(&format!("deploy/compose/alerts/{name}")),
+                "promtool did not check {name}:\n{report}"
+            );
         }
     } else {
         assert!(std::env::var_os("GONG_EXPORTER_REQUIRE_TOOLS").is_none(), "promtool is required");
@@ -219,8 +222,11 @@ fn one_scrape_job_name_everywhere_and_one_rule_selects_it() {
     // README's scrape example, the compose stack and the Kubernetes Service
     // (the Prometheus Operator's job label) use that name.
     let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
-    let readme_jobs: Vec<&str> =
-        readme.lines().filter_map(|l| l.trim().strip_prefix("- job_name: ")).map(|j| j.split_whitespace().next().unwrap()).collect();
+    let readme_jobs: Vec<&str> = readme
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- job_name: "))
+        .map(|j| j.split_whitespace().next().unwrap())
+        .collect();
     assert!(!readme_jobs.is_empty() && readme_jobs.iter().all(|j| *j == job), "README: {readme_jobs:?}, rules: {job}");
     assert_eq!(text(&yaml("deploy/compose/prometheus.yml"), "scrape_configs.0.job_name"), job);
     assert_eq!(text(&yaml("deploy/kubernetes/service.yaml"), "metadata.name"), job);

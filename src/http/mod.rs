@@ -134,12 +134,17 @@ async fn landing(State(state): State<AppState>) -> Html<String> {
         ));
     }
     let path = escape_html(&state.telemetry_path);
+    let demo = if state.shared.is_demo() {
+        "<p><strong>Demo mode: every number here comes from the built-in Gong simulator, not from Gong.</strong></p>\n"
+    } else {
+        ""
+    };
     let zone = escape_html(&state.shared.time_zone().unwrap_or_else(|| {
         "not known yet: windows are dated in UTC-12 until Gong names it (or set --gong.timezone)".to_owned()
     }));
     Html(format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>gong-exporter</title></head>\n<body>\n\
-         <h1>gong-exporter</h1>\n<p>Version {version} (revision {revision}). Gong data is polled in the background and cached.</p>\n\
+         <h1>gong-exporter</h1>\n{demo}<p>Version {version} (revision {revision}). Gong data is polled in the background and cached.</p>\n\
          <ul><li><a href=\"{path}\">Metrics</a></li><li><a href=\"/-/healthy\">Health</a></li><li><a href=\"/-/ready\">Readiness</a></li></ul>\n\
          <p>Company time zone: {zone}</p>\n\
          <h2>Last poll per endpoint</h2>\n<table border=\"1\">\n\

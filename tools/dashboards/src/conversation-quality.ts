@@ -35,7 +35,7 @@ export default dashboard({
     table(
       "Interaction stats per user",
       [
-        ...STATS.map(([metric, title]) => ({ expr: `max by (user_name, manager_name) (${perUser(metric)})`, legend: title })),
+        ...STATS.map(([metric, title, look]) => ({ expr: `max by (user_name, manager_name) (${perUser(metric)})`, legend: title, unit: look.unit })),
       ],
       ["user_name", "manager_name"],
       {},

@@ -49,6 +49,8 @@ export interface PromQuery extends DataQuery {
 export interface Q {
   expr: string;
   legend?: string;
+  /** In tables, the unit of this query's column (e.g. percentunit, s). */
+  unit?: string;
 }
 
 /** A panel before layout. */
@@ -164,6 +166,16 @@ export function bars(title: string, queries: Q[], look: Look = {}, w = 8, h = 10
 export function table(title: string, queries: Q[], by: string[], look: Look = {}, w = 24, h = 10): Item {
   const options: TableOptions = { showHeader: true, frameIndex: 0, cellHeight: undefined };
   const p = panel("table", title, queries, look, options, true);
+  // Columns are renamed to their legends below; units follow the new names.
+  p.fieldConfig = {
+    ...p.fieldConfig!,
+    overrides: queries
+      .filter((q) => q.unit !== undefined)
+      .map((q) => ({
+        matcher: { id: "byName", options: q.legend ?? q.expr },
+        properties: [{ id: "unit", value: q.unit }],
+      })),
+  };
   p.transformations = [
     { id: "merge", options: {} },
     {
