@@ -8,12 +8,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use common::grafana::*;
+use common::prometheus::*;
 use common::*;
 use serde_json::Value;
 
@@ -31,91 +30,72 @@ fn expected_empty(what: &str, expr: &str) -> Option<&'static str> {
         .find_map(|(needle, reason)| needle.split('|').any(|n| expr.contains(n) || what.contains(n)).then_some(*reason))
 }
 
-struct Prometheus {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// The dashboard's variables set as it opens: single-value ones to their
+/// saved value or first option, multi-value ones to All.
+async fn defaults<'a>(prom: &Prometheus, vars: &'a [Variable]) -> Vec<(&'a Variable, Selected)> {
+    let mut chosen: Vec<(&Variable, Selected)> = Vec::new();
+    for var in vars {
+        let selected = if var.include_all {
+            Selected::All
+        } else {
+            let options = variable_options(prom, var, &chosen).await.unwrap_or_else(|e| panic!("{}: {e}", var.name));
+            let value = var
+                .current
+                .clone()
+                .filter(|c| options.iter().any(|(_, v)| v == c))
+                .or_else(|| options.first().map(|(_, v)| v.clone()))
+                .unwrap_or_else(|| panic!("variable {} offers nothing", var.name));
+            Selected::One(value)
+        };
+        chosen.push((var, selected));
     }
+    chosen
 }
 
-fn start_prometheus(bin: &str, target: std::net::SocketAddr) -> Prometheus {
-    let dir = tempfile::tempdir().unwrap();
-    let rules: Vec<String> = rule_files()
-        .iter()
-        .map(|(name, _)| format!("  - {}", repo_path(&format!("alerts/{name}")).display()))
-        .collect();
-    let config = format!(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n{}\nscrape_configs:\n  - job_name: gong-exporter\n    static_configs:\n      - targets: ['{target}']\n",
-        rules.join("\n")
-    );
-    std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(bin)
-        .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--log.level=warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    Prometheus { child, url: format!("http://127.0.0.1:{port}"), _dir: dir }
+/// `(panel title, expr)` of every panel query of `dashboard`.
+fn panel_queries(dashboard: &str) -> Vec<(String, String)> {
+    dashboard_queries()
+        .into_iter()
+        .filter(|(d, title, _)| d == dashboard && !title.starts_with("variable "))
+        .map(|(_, title, expr)| (title, expr))
+        .collect()
 }
 
-async fn query(prom: &Prometheus, expr: &str) -> Result<Vec<Value>, String> {
-    let mut url = reqwest::Url::parse(&format!("{}/api/v1/query", prom.url)).unwrap();
-    url.query_pairs_mut().append_pair("query", expr);
-    let response = reqwest::get(url).await.map_err(|e| e.to_string())?;
-    let body: Value =
-        serde_json::from_slice(&response.bytes().await.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
-    if body["status"] != "success" {
-        return Err(format!("{}: {}", body["errorType"], body["error"]));
-    }
-    Ok(body["data"]["result"].as_array().cloned().unwrap_or_default())
+/// Whether `expr` uses variable `name` (`$name`, `${name}`, `${name:...}`).
+fn uses(expr: &str, name: &str) -> bool {
+    let plain = format!("${name}");
+    expr.contains(&format!("${{{name}}}"))
+        || expr.contains(&format!("${{{name}:"))
+        || expr
+            .match_indices(&plain)
+            .any(|(at, _)| !expr[at + plain.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'))
 }
 
-/// Grafana's variables and built-ins, as Grafana would substitute them with
-/// "All" selected.
-fn substitute(expr: &str) -> String {
-    let mut out = expr.to_owned();
-    for var in ["manager", "user", "scorecard", "method", "instance"] {
-        out = out.replace(&format!("${{{var}:regex}}"), ".*");
-    }
-    if let Some(rest) = out.strip_prefix("label_values(") {
-        // label_values(selector, label) -> count by (label) (selector)
-        let inner = rest.strip_suffix(')').unwrap();
-        let (selector, label) = inner.rsplit_once(',').unwrap();
-        out = format!("count by ({}) ({})", label.trim(), selector.trim());
-    }
-    out.replace("$window", "7d").replace("$__rate_interval", "1m").replace("$__range", "5m")
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_panel_variable_and_rule_evaluates_in_a_real_prometheus() {
-    let Some(bin) = tool("prometheus", "PROMETHEUS_BIN") else { return };
+/// The demo exporter and a Prometheus scraping it with every rule loaded,
+/// once the coaching collector's series are in and the rules evaluated.
+async fn demo_with_prometheus(bin: &str) -> (gong_exporter::Exporter, Prometheus) {
     let exporter = gong_exporter::start(demo_config(40)).await.unwrap();
     wait_ready(exporter.local_addr()).await;
-    let prom = start_prometheus(&bin, exporter.local_addr());
-
-    // Scraped, and every rule group evaluated at least once after that.
+    let prom = start_prometheus(bin, exporter.local_addr());
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let ready = query(&prom, "gong:team_activity:sum").await.map(|r| !r.is_empty()).unwrap_or(false)
-            && query(&prom, "gong:team_coaching_activity:7d").await.map(|r| !r.is_empty()).unwrap_or(false)
-            // The coaching collector publishes after the regular endpoints.
-            && query(&prom, "gong:manager_coaching:7d").await.map(|r| !r.is_empty()).unwrap_or(false);
+        let mut ready = true;
+        for rule in ["gong:team_activity:sum", "gong:team_coaching_activity:7d", "gong:manager_coaching:7d"] {
+            ready &= prom.query(rule).await.map(|r| !r.is_empty()).unwrap_or(false);
+        }
         if ready {
             break;
         }
         assert!(Instant::now() < deadline, "Prometheus never scraped and evaluated the rules");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    (exporter, prom)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_panel_variable_and_rule_evaluates_in_a_real_prometheus() {
+    let Some(bin) = tool("prometheus", "PROMETHEUS_BIN") else { return };
+    let (exporter, prom) = demo_with_prometheus(&bin).await;
 
     // Every rule loaded and evaluates without error.
     let rules: Value = serde_json::from_slice(
@@ -138,15 +118,26 @@ async fn every_panel_variable_and_rule_evaluates_in_a_real_prometheus() {
 
     let mut checked = 0;
     let mut empty: BTreeMap<String, &str> = BTreeMap::new();
-    let all = dashboard_queries()
-        .into_iter()
-        .map(|(d, title, expr)| (format!("{d}: {title}"), expr))
-        .chain(rule_exprs.into_iter().map(|(name, expr)| (format!("rule {name}"), expr)));
-    for (what, expr) in all {
-        let promql = substitute(&expr);
-        let result = query(&prom, &promql).await.unwrap_or_else(|e| panic!("{what}: does not evaluate: {e}\n{promql}"));
+    let mut all: Vec<(String, String)> =
+        rule_exprs.into_iter().map(|(name, expr)| (format!("rule {name}"), expr)).collect();
+    for (name, d) in dashboards() {
+        let vars = variables(&d);
+        let chosen = defaults(&prom, &vars).await;
+        // Every variable offers something.
+        for (index, var) in vars.iter().enumerate() {
+            let options =
+                variable_options(&prom, var, &chosen[..index]).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!options.is_empty(), "{name}: variable {} offers nothing", var.name);
+            checked += 1;
+        }
+        for (title, expr) in panel_queries(&name) {
+            all.push((format!("{name}: {title}"), interpolate(&expr, &chosen)));
+        }
+    }
+    for (what, promql) in all {
+        let result = prom.query(&promql).await.unwrap_or_else(|e| panic!("{what}: does not evaluate: {e}\n{promql}"));
         checked += 1;
-        match (result.is_empty(), expected_empty(&what, &expr)) {
+        match (result.is_empty(), expected_empty(&what, &promql)) {
             (false, _) => {}
             (true, Some(reason)) => {
                 empty.insert(what, reason);
@@ -159,5 +150,60 @@ async fn every_panel_variable_and_rule_evaluates_in_a_real_prometheus() {
         eprintln!("  {what}: {reason}");
     }
     assert!(checked > 90, "{checked}");
+    exporter.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_value_of_every_variable_renders_queries_that_parse_and_find_data() {
+    let Some(bin) = tool("prometheus", "PROMETHEUS_BIN") else { return };
+    let (exporter, prom) = demo_with_prometheus(&bin).await;
+    let mut rendered = 0;
+    let mut values_tried = 0;
+    for (name, d) in dashboards() {
+        let vars = variables(&d);
+        let base = defaults(&prom, &vars).await;
+        let queries = panel_queries(&name);
+        // Which panel queries have data with every variable at its default.
+        let mut with_data = BTreeSet::new();
+        for (title, expr) in &queries {
+            let promql = interpolate(expr, &base);
+            let result = prom.query(&promql).await.unwrap_or_else(|e| panic!("{name}: '{title}': {e}\n{promql}"));
+            if !result.is_empty() {
+                with_data.insert(expr.clone());
+            }
+        }
+        for (index, var) in vars.iter().enumerate() {
+            let options = variable_options(&prom, var, &base[..index]).await.unwrap_or_else(|e| panic!("{name}: {e}"));
+            let users: Vec<&(String, String)> = queries.iter().filter(|(_, e)| uses(e, &var.name)).collect();
+            let mut found = BTreeSet::new();
+            for (text, value) in &options {
+                values_tried += 1;
+                let mut chosen = base.clone();
+                chosen[index].1 = Selected::One(value.clone());
+                for (title, expr) in &users {
+                    let promql = interpolate(expr, &chosen);
+                    rendered += 1;
+                    match prom.query(&promql).await {
+                        Ok(result) if !result.is_empty() => {
+                            found.insert(expr.clone());
+                        }
+                        Ok(_) => {}
+                        Err(e) => panic!("{name}: '{title}' with {} = {text:?} ({value}): {e}\n{promql}", var.name),
+                    }
+                }
+            }
+            for (title, expr) in &users {
+                if with_data.contains(expr) {
+                    assert!(
+                        found.contains(expr),
+                        "{name}: '{title}' has data with {} at its default but with no single value of it",
+                        var.name
+                    );
+                }
+            }
+        }
+    }
+    eprintln!("{rendered} queries rendered for {values_tried} variable values");
+    assert!(values_tried > 50 && rendered > 500, "{values_tried} values, {rendered} queries");
     exporter.shutdown().await;
 }

@@ -188,9 +188,27 @@ const FIRST_NAMES: [&str; 16] = [
     "Ingrid",
     "Kwame",
 ];
+/// The first ones name the managers of a small demo company: quotes,
+/// backslashes, parentheses, regex metacharacters and non-ASCII text, so a
+/// dashboard variable or query that feeds a name through a regex breaks in
+/// the demo and the tests, not at a customer's.
 const LAST_NAMES: [&str; 16] = [
-    "O'Brien", "Müller", "García", "Nguyễn", "Smith", "Kowalski", "Dubois", "Tanaka", "Okafor", "Rossi", "Larsen",
-    "Silva", "Cohen", "Novák", "Patel", "Brown",
+    "O'Brien",
+    "Müller (EMEA)",
+    "García \"Ace\"",
+    "Nguyễn [Team.*]",
+    "Smith \\ Jr.",
+    "Kowalski+? ^$|",
+    "Dubois",
+    "Tanaka",
+    "Okafor",
+    "Rossi",
+    "Larsen",
+    "Silva",
+    "Cohen",
+    "Novák",
+    "Patel",
+    "Brown",
 ];
 /// Above 2^53 (and 20 digits) so any float on the path would round them.
 const USER_ID_BASE: u64 = 12_345_678_901_234_567_890;
@@ -206,7 +224,7 @@ pub const SCORECARDS: [(u64, &str, [u64; 4]); 3] = [
     ),
     (
         7_120_000_000_000_000_011,
-        "Démo — qualité & clôture",
+        "Démo — qualité & clôture (v2.*)",
         [9_107_199_254_740_993, 9_107_199_254_740_995, 9_107_199_254_740_997, 9_107_199_254_740_999],
     ),
     (

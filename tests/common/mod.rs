@@ -22,6 +22,7 @@ use jiff::{Timestamp, ToSpan};
 use openmetrics_parser::{MetricNumber, OpenMetricsValue};
 
 pub mod grafana;
+pub mod prometheus;
 
 pub const ZONE: &str = "Asia/Tokyo";
 

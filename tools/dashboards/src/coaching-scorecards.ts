@@ -1,16 +1,15 @@
-import { bars, dashboard, labelVariable, row, stat, table, timeseries, windowVariable } from "./lib.js";
-import { managerVariable, scorecardVariable, userVariable, WHO } from "./common.js";
+import { bars, dashboard, row, stat, table, timeseries, windowVariable } from "./lib.js";
+import { managerVariable, methodVariable, scorecardVariable, userVariable, WHO } from "./common.js";
 
-const SC = 'scorecard_name=~"${scorecard:regex}"';
+const SC = 'scorecard_id=~"$scorecard"';
 const named = (idLabel: string) =>
   `on (${idLabel}) group_left (user_name, manager_name) label_replace(${WHO}, "${idLabel}", "$1", "user_id", "(.+)")`;
-const methodVariable = labelVariable("method", "Review method", "label_values(gong_scorecard_reviews, review_method)");
 
 /** A per-user gauge for the selected managers only (users with a team). */
 const managers = (metric: string) =>
-  `sort_desc(${metric}{window="$window"} * on (user_id) group_left (manager_name) label_replace(gong:manager_info{manager_name=~"\${manager:regex}"} and on (manager_id) gong:team_members:count, "user_id", "$1", "manager_id", "(.+)"))`;
+  `sort_desc(${metric}{window="$window"} * on (user_id) group_left (manager_name) label_replace(gong:manager_info{manager_id=~"$manager"} and on (manager_id) gong:team_members:count, "user_id", "$1", "manager_id", "(.+)"))`;
 
-const byManager = 'on (manager_id) group_left (manager_name) gong:manager_info{manager_name=~"${manager:regex}"}';
+const byManager = 'on (manager_id) group_left (manager_name) gong:manager_info{manager_id=~"$manager"}';
 const teamCoaching = `gong:team_coaching:7d * ${byManager}`;
 /** A coaching-endpoint metric per manager (summed over reports), for the selected window and managers. */
 const coached = (metric: string) => `sort_desc(sum by (manager_id) (gong_coaching_${metric}{window="$window"}) * ${byManager})`;
@@ -32,11 +31,11 @@ export default dashboard({
       24,
     ),
     bars("Manual reviews given by reviewer, $window", [{ expr: `sort_desc(sum by (reviewer_user_id) (gong_scorecard_reviews_given{window="$window", ${SC}}) * ${named("reviewer_user_id")})`, legend: "{{user_name}}" }]),
-    bars("Reviews received per rep, $window", [{ expr: `sort_desc(sum by (reviewed_user_id) (gong_scorecard_reviews{window="$window", review_method=~"\${method:regex}", ${SC}}) * ${named("reviewed_user_id")})`, legend: "{{user_name}}" }]),
+    bars("Reviews received per rep, $window", [{ expr: `sort_desc(sum by (reviewed_user_id) (gong_scorecard_reviews{window="$window", review_method=~"$method", ${SC}}) * ${named("reviewed_user_id")})`, legend: "{{user_name}}" }]),
     bars("Manual vs automatic reviews, $window", [{ expr: `sum by (review_method) (gong_scorecard_reviews{window="$window", ${SC}})`, legend: "{{review_method}}" }], {}, 8, 10),
 
     row("Scores, $window"),
-    stat("Reviews", { expr: `sum(gong_scorecard_reviews{window="$window", review_method=~"\${method:regex}", ${SC}})` }),
+    stat("Reviews", { expr: `sum(gong_scorecard_reviews{window="$window", review_method=~"$method", ${SC}})` }),
     stat("Average overall score", { expr: `sum(gong_scorecard_overall_score_points{window="$window", ${SC}}) / sum(gong_scorecard_overall_score_answers{window="$window", ${SC}})` }, { decimals: 2, steps: ["red", [3, "yellow"], [4, "green"]] }),
     stat("Questions marked not applicable", { expr: `sum(gong_scorecard_question_not_applicable{window="$window", ${SC}}) / (sum(gong_scorecard_question_score_answers{window="$window", ${SC}}) + sum(gong_scorecard_question_not_applicable{window="$window", ${SC}}))` }, { unit: "percentunit", steps: ["green", [0.2, "yellow"], [0.4, "red"]] }),
     bars(

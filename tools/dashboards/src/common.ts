@@ -1,9 +1,15 @@
 // Query fragments shared by the dashboards.
+//
+// Variables select by ID (manager_id, user_id, scorecard_id) and show names
+// as their text: a name never goes through a regex, so quotes, backslashes,
+// parentheses and "(none)" cannot break a query. Every query is limited to
+// one exporter (the job and instance variables, added by lib.ts), so two
+// scrapes of the same data are never added up or joined twice.
 
-import { labelVariable, windowVariable } from "./lib.js";
+import { idVariable, labelVariable, TARGET, windowVariable } from "./lib.js";
 
 /** The users selected by the manager and user variables, with their names. */
-export const WHO = 'gong:user_info:with_manager{manager_name=~"${manager:regex}", user_name=~"${user:regex}"}';
+export const WHO = 'gong:user_info:with_manager{manager_id=~"$manager", user_id=~"$user"}';
 
 /** A per-user gauge for the selected window and users, labelled with names. */
 export function perUser(metric: string, extra = ""): string {
@@ -12,15 +18,32 @@ export function perUser(metric: string, extra = ""): string {
 
 /** A team aggregate (recording rule) for the selected window and teams. */
 export function team(field: string, window = "$window"): string {
-  return `gong:team_activity:sum{field="${field}", window="${window}", manager_name=~"\${manager:regex}"}`;
+  return `gong:team_activity:sum{field="${field}", window="${window}", manager_id=~"$manager"}`;
 }
 
-export const managerVariable = labelVariable("manager", "Manager", "label_values(gong:user_info:with_manager, manager_name)");
-export const userVariable = labelVariable(
+// Managers with a team; the value is the ID, the text the name (the name is
+// the last label, so the text runs to the closing brace whatever it holds).
+export const managerVariable = idVariable(
+  "manager",
+  "Manager",
+  `query_result(gong:manager_info{${TARGET}} and on (manager_id) gong:team_members:count{${TARGET}})`,
+  "manager_id",
+  "manager_name",
+);
+export const userVariable = idVariable(
   "user",
   "User",
-  'label_values(gong:user_info:with_manager{manager_name=~"${manager:regex}"}, user_name)',
+  `query_result(gong:user_info:with_manager{${TARGET}, manager_id=~"$manager"})`,
+  "user_id",
+  "user_name",
 );
-export const scorecardVariable = labelVariable("scorecard", "Scorecard", "label_values(gong_scorecard_reviews, scorecard_name)");
+export const scorecardVariable = idVariable(
+  "scorecard",
+  "Scorecard",
+  `query_result(max by (scorecard_id, scorecard_name) (gong_scorecard_reviews{${TARGET}}))`,
+  "scorecard_id",
+  "scorecard_name",
+);
+export const methodVariable = labelVariable("method", "Review method", `label_values(gong_scorecard_reviews{${TARGET}}, review_method)`);
 
 export const peopleVariables = [windowVariable, managerVariable, userVariable];

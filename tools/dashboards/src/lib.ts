@@ -36,6 +36,48 @@ export const SCHEMA_VERSION = 41;
 /** Every panel and query uses the dashboard's data source variable. */
 export const DS: DataSourceRef = { type: "prometheus", uid: "${datasource}" };
 
+/**
+ * The one exporter a dashboard shows: its job and instance variables. Every
+ * selector of every panel query gets it (see withTarget).
+ */
+export const TARGET = 'job="$job", instance="$instance"';
+
+/**
+ * Adds TARGET to every series selector of a PromQL expression: inside each
+ * `{...}` outside string literals, and as `{...}` after a bare gong metric
+ * name. Written once here so no query can forget it.
+ */
+export function withTarget(expr: string): string {
+  let out = "";
+  let i = 0;
+  while (i < expr.length) {
+    const c = expr.charAt(i);
+    if (c === '"') {
+      // A string literal, copied as is (escapes included).
+      let j = i + 1;
+      while (j < expr.length && expr.charAt(j) !== '"') j += expr.charAt(j) === "\\" ? 2 : 1;
+      out += expr.slice(i, j + 1);
+      i = j + 1;
+    } else if (c === "{") {
+      const empty = expr.slice(i + 1).trimStart().startsWith("}");
+      out += `{${TARGET}${empty ? "" : ", "}`;
+      i += 1;
+    } else if (/[A-Za-z_]/.test(c) && (i === 0 || !/[A-Za-z0-9_:]/.test(expr.charAt(i - 1)))) {
+      let j = i;
+      while (j < expr.length && /[A-Za-z0-9_:]/.test(expr.charAt(j))) j += 1;
+      const name = expr.slice(i, j);
+      out += name;
+      i = j;
+      const isMetric = /^gong[_:]/.test(name);
+      if (isMetric && expr.slice(j).trimStart().charAt(0) !== "{") out += `{${TARGET}}`;
+    } else {
+      out += c;
+      i += 1;
+    }
+  }
+  return out;
+}
+
 /** A Prometheus query (Grafana's Prometheus data source fields). */
 export interface PromQuery extends DataQuery {
   expr: string;
@@ -65,7 +107,7 @@ function targets(queries: Q[], table: boolean): Array<Record<string, unknown>> {
     const query: PromQuery = {
       refId: String.fromCharCode(65 + i),
       datasource: DS,
-      expr: q.expr,
+      expr: withTarget(q.expr),
       legendFormat: q.legend ?? "__auto",
       instant: table,
       range: !table,
@@ -252,6 +294,27 @@ export function labelVariable(name: string, label: string, query: string, multi 
   };
 }
 
+/**
+ * A query variable whose value is an ID and whose text is a name, read from
+ * `query_result(...)` lines: `name{...,<idLabel>="<id>",...,<nameLabel>="<name>"} value ts`.
+ * The name label must sort last among the series' labels.
+ */
+export function idVariable(name: string, label: string, query: string, idLabel: string, nameLabel: string): VariableModel {
+  return {
+    ...labelVariable(name, label, query),
+    regex: `/${idLabel}="(?<value>[^"]*)".*${nameLabel}="(?<text>.*)"\\}/`,
+  };
+}
+
+/** The exporter (job and instance) a dashboard shows: one at a time. */
+export const jobVariable = labelVariable("job", "Job", "label_values(gong_exporter_build_info, job)", false);
+export const instanceVariable = labelVariable(
+  "instance",
+  "Instance",
+  'label_values(gong_exporter_build_info{job="$job"}, instance)',
+  false,
+);
+
 export const datasourceVariable: VariableModel = {
   type: "datasource",
   name: "datasource",
@@ -267,7 +330,7 @@ export const windowVariable: VariableModel = {
   name: "window",
   label: "Window",
   datasource: DS,
-  query: { query: "label_values(gong_exporter_window_start_timestamp_seconds, window)", refId: "window-variable" },
+  query: { query: `label_values(gong_exporter_window_start_timestamp_seconds{${TARGET}}, window)`, refId: "window-variable" },
   refresh: VariableRefresh.onTimeRangeChanged,
   sort: VariableSort.naturalAsc,
   multi: false,
@@ -299,7 +362,7 @@ export function dashboard(spec: DashboardSpec): Dashboard {
     refresh: "5m",
     time: { from: spec.time ?? "now-30d", to: "now" },
     timezone: "browser",
-    templating: { list: [datasourceVariable, ...spec.variables] },
+    templating: { list: [datasourceVariable, jobVariable, instanceVariable, ...spec.variables] },
     annotations: { list: [] },
     links: [
       { title: "Gong dashboards", type: "dashboards", tags: ["gong"], asDropdown: true, icon: "external link", includeVars: true, keepTime: true, targetBlank: false, tooltip: "", url: "" },

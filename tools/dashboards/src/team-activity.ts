@@ -22,7 +22,7 @@ const total = (field: string) => `sum(${team(field)})`;
 const overRange = (field: string) =>
   `sum by (manager_name) (increase(gong_activity_${field}_cumulative_total[$__range]) * on (user_id) group_left (manager_name) ${WHO})`;
 const perDay = (field: string) =>
-  `sum by (window) (gong:team_activity:sum{field="${field}", manager_name=~"\${manager:regex}"})` +
+  `sum by (window) (gong:team_activity:sum{field="${field}", manager_id=~"$manager"})` +
   ` / on (window) ((gong_exporter_window_end_timestamp_seconds - gong_exporter_window_start_timestamp_seconds) / 86400)`;
 
 export default dashboard({
