@@ -6,10 +6,12 @@
 
 pub mod dataset;
 pub mod faults;
+mod index;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,6 +34,12 @@ use crate::clock::Clock;
 use crate::secret::Secret;
 use dataset::{ACTIVITY_FIELDS, Dataset, DayActivity, SimScorecard};
 use faults::{Fault, FaultRule, Faults};
+use index::{IndexCache, RecordIndex};
+
+/// Queries whose record indices are kept.
+const CACHED_QUERIES: usize = 64;
+/// Records those indices may name in all (16 bytes each at most).
+const CACHED_RECORDS: usize = 1_000_000;
 
 /// How the simulator behaves.
 #[derive(Debug, Clone)]
@@ -89,14 +97,22 @@ pub struct RecordedRequest {
     pub at: std::time::Instant,
 }
 
+/// The data being served and how many times it was replaced: cached
+/// indices are positions in one dataset and must never be read against
+/// another.
+struct Served {
+    dataset: Arc<dyn Dataset>,
+    generation: u64,
+}
+
 /// The simulator's shared state.
 pub struct Simulator {
-    dataset: Mutex<Arc<dyn Dataset>>,
+    served: Mutex<Served>,
     options: SimulatorOptions,
     time_zone: TimeZone,
     limiter: DefaultDirectRateLimiter,
     log: Mutex<Vec<RecordedRequest>>,
-    cache: Mutex<HashMap<String, Arc<Vec<Value>>>>,
+    index_cache: Mutex<IndexCache>,
     request_counter: AtomicU64,
     /// Requests received and not yet answered.
     in_flight: AtomicU64,
@@ -188,12 +204,12 @@ impl Simulator {
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
             .allow_burst(burst);
         Ok(Arc::new(Self {
-            dataset: Mutex::new(dataset),
+            served: Mutex::new(Served { dataset, generation: 0 }),
             options,
             time_zone,
             limiter: RateLimiter::direct(quota),
             log: Mutex::new(Vec::new()),
-            cache: Mutex::new(HashMap::new()),
+            index_cache: Mutex::new(IndexCache::new(CACHED_QUERIES, CACHED_RECORDS)),
             request_counter: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
             faults: Faults::default(),
@@ -212,14 +228,22 @@ impl Simulator {
 
     /// The data currently served.
     pub fn dataset(&self) -> Arc<dyn Dataset> {
-        Arc::clone(&self.dataset.lock().expect("dataset lock"))
+        self.served().0
+    }
+
+    /// The data currently served and its generation, read together.
+    fn served(&self) -> (Arc<dyn Dataset>, u64) {
+        let served = self.served.lock().expect("dataset lock");
+        (Arc::clone(&served.dataset), served.generation)
     }
 
     /// Serves `dataset` from the next request on, as if the company's data
     /// changed in Gong.
     pub fn set_dataset(&self, dataset: Arc<dyn Dataset>) {
-        *self.dataset.lock().expect("dataset lock") = dataset;
-        self.cache.lock().expect("cache lock").clear();
+        let mut served = self.served.lock().expect("dataset lock");
+        served.dataset = dataset;
+        served.generation += 1;
+        self.index_cache.lock().expect("index cache lock").clear();
     }
 
     /// Requests being answered right now (e.g. held by a delay fault).
@@ -393,18 +417,19 @@ impl Simulator {
             Some(c) => decode_cursor(c, fingerprint)
                 .ok_or_else(|| Reject(StatusCode::BAD_REQUEST, "Invalid cursor".to_owned()))?,
         };
-        let records = self.records(list, &query);
-        if records.is_empty() {
+        let (dataset, generation) = self.served();
+        let index = self.record_index(dataset.as_ref(), generation, list, &query);
+        if index.is_empty() {
             return Err(Reject(StatusCode::NOT_FOUND, list.not_found().to_owned()));
         }
         let page_size = self.options.page_size.max(1);
-        let page: Vec<Value> = records.iter().skip(offset).take(page_size).cloned().collect();
+        let page = self.build_page(dataset.as_ref(), list, &query, &index, index.page(offset, page_size));
         let mut records_block = json!({
-            "totalRecords": records.len(),
+            "totalRecords": index.len(),
             "currentPageSize": page.len(),
             "currentPageNumber": offset / page_size,
         });
-        if offset + page_size < records.len() {
+        if offset.saturating_add(page_size) < index.len() {
             records_block["cursor"] = json!(encode_cursor(fingerprint, offset + page_size));
         }
         let mut answer = json!({ "requestId": request_id, "records": records_block, list.key(): page });
@@ -434,7 +459,7 @@ impl Simulator {
                 }
             }
         };
-        let ids = |name: &str| -> Option<HashSet<String>> {
+        let ids = |name: &str| -> Option<BTreeSet<String>> {
             filter.get(name)?.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
         };
         let range = |from: Option<Date>, to: Option<Date>, what: &str| -> Result<Option<(Date, Date)>, Reject> {
@@ -489,110 +514,83 @@ impl Simulator {
         }
     }
 
-    /// All records of a query, computed once per distinct query: generating
-    /// a 28-day aggregate for 10,000 users takes milliseconds, and a cycle
-    /// asks for it once per page.
-    fn records(&self, list: List, query: &ParsedQuery) -> Arc<Vec<Value>> {
-        let key = format!("{list:?}|{query:?}");
-        if let Some(hit) = self.cache.lock().expect("cache lock").get(&key) {
-            return Arc::clone(hit);
+    /// Which records `query` answers, found once per distinct query and
+    /// data: a cycle asks for each query once per page.
+    fn record_index(
+        &self,
+        dataset: &dyn Dataset,
+        generation: u64,
+        list: List,
+        query: &ParsedQuery,
+    ) -> Arc<RecordIndex> {
+        let key = format!("{generation}|{list:?}|{query:?}");
+        if let Some(hit) = self.index_cache.lock().expect("index cache lock").get(&key) {
+            return hit;
         }
-        let records = Arc::new(self.compute(list, query));
-        let mut cache = self.cache.lock().expect("cache lock");
-        if cache.len() > 64 {
-            cache.clear();
-        }
-        cache.insert(key, Arc::clone(&records));
-        records
+        let index = Arc::new(index_records(dataset, list, query));
+        self.index_cache.lock().expect("index cache lock").insert(key, Arc::clone(&index));
+        index
     }
 
-    fn compute(&self, list: List, q: &ParsedQuery) -> Vec<Value> {
-        let dataset = self.dataset();
-        let users = dataset.users();
-        let wanted = |id: u64| q.user_ids.as_ref().is_none_or(|ids| ids.contains(&id.to_string()));
-        let days = |(from, to): (Date, Date)| {
-            std::iter::successors(Some(from), |d| d.tomorrow().ok()).take_while(move |d| *d < to)
-        };
-        match list {
-            List::Users => users.iter().map(user_json).collect(),
-            List::Workspaces | List::Coaching => Vec::new(),
-            List::Aggregate => {
-                let Some(range) = q.dates else {
-                    return Vec::new();
-                };
-                let mut any_activity = false;
-                let rows: Vec<Value> = users
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, u)| u.active && wanted(u.id))
-                    .map(|(i, u)| {
-                        let mut total = DayActivity::default();
-                        for day in days(range) {
-                            total.add(&dataset.activity(i, day));
-                        }
-                        any_activity |= !total.is_empty();
-                        let mut stats = serde_json::Map::new();
-                        for (name, count) in ACTIVITY_FIELDS.iter().zip(total.counts) {
-                            stats.insert((*name).to_owned(), json!(count));
-                        }
-                        for (name, count) in total.extra {
-                            stats.insert(name, json!(count));
-                        }
-                        json!({ "userId": u.id.to_string(), "userEmailAddress": u.email, "userAggregateActivityStats": stats })
-                    })
+    /// The JSON of the records at `positions` of `index`, built from the
+    /// dataset now: nothing but the page is ever held as JSON.
+    fn build_page(
+        &self,
+        dataset: &dyn Dataset,
+        list: List,
+        query: &ParsedQuery,
+        index: &RecordIndex,
+        positions: Range<usize>,
+    ) -> Vec<Value> {
+        match index {
+            RecordIndex::Users(users) => {
+                users[positions].iter().map(|&user| self.user_record(dataset, list, query, user)).collect()
+            }
+            RecordIndex::Scorecards(cards) => cards[positions]
+                .chunk_by(|a, b| a.0 == b.0)
+                .flat_map(|same_day| {
+                    // A page's reviews come from one or two days: each
+                    // day's reviews are generated once per page.
+                    let reviews = dataset.scorecards_reviewed_on(same_day[0].0);
+                    same_day.iter().map(|&(_, k)| self.scorecard_json(&reviews[k])).collect::<Vec<_>>()
+                })
+                .collect(),
+        }
+    }
+
+    /// The record of `users()[user]` in `list`'s answer to `query`.
+    fn user_record(&self, dataset: &dyn Dataset, list: List, query: &ParsedQuery, user: usize) -> Value {
+        let u = &dataset.users()[user];
+        match (list, query.dates) {
+            (List::Aggregate, Some(range)) => {
+                let mut total = DayActivity::default();
+                for day in days(range) {
+                    total.add(&dataset.activity(user, day));
+                }
+                let mut stats = serde_json::Map::new();
+                for (name, count) in ACTIVITY_FIELDS.iter().zip(total.counts) {
+                    stats.insert((*name).to_owned(), json!(count));
+                }
+                for (name, count) in total.extra {
+                    stats.insert(name, json!(count));
+                }
+                json!({ "userId": u.id.to_string(), "userEmailAddress": u.email, "userAggregateActivityStats": stats })
+            }
+            (List::DayByDay, Some(range)) => {
+                let entries: Vec<Value> =
+                    days(range).map(|day| self.day_json(u.id, day, &dataset.activity(user, day))).collect();
+                json!({ "userId": u.id.to_string(), "userEmailAddress": u.email, "userDailyActivityStats": entries })
+            }
+            (List::Interaction, Some((from, to))) => {
+                let stats: Vec<Value> = dataset
+                    .interaction(user, from, to)
+                    .into_iter()
+                    .map(|(name, value)| json!({ "name": name, "value": value }))
                     .collect();
-                if any_activity { rows } else { Vec::new() }
+                json!({ "userId": u.id.to_string(), "userEmailAddress": u.email, "personInteractionStats": stats })
             }
-            List::DayByDay => {
-                let Some(range) = q.dates else {
-                    return Vec::new();
-                };
-                users
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, u)| wanted(u.id))
-                    .filter_map(|(i, u)| {
-                        let daily: Vec<(Date, DayActivity)> =
-                            days(range).map(|d| (d, dataset.activity(i, d))).collect();
-                        if daily.iter().all(|(_, a)| a.is_empty()) {
-                            return None;
-                        }
-                        let entries: Vec<Value> = daily.iter().map(|(d, a)| self.day_json(u.id, *d, a)).collect();
-                        Some(json!({ "userId": u.id.to_string(), "userEmailAddress": u.email, "userDailyActivityStats": entries }))
-                    })
-                    .collect()
-            }
-            List::Interaction => {
-                let Some((from, to)) = q.dates else {
-                    return Vec::new();
-                };
-                users
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, u)| wanted(u.id))
-                    .filter_map(|(i, u)| {
-                        let stats = dataset.interaction(i, from, to);
-                        (!stats.is_empty()).then(|| {
-                            let stats: Vec<Value> =
-                                stats.into_iter().map(|(name, value)| json!({ "name": name, "value": value })).collect();
-                            json!({ "userId": u.id.to_string(), "userEmailAddress": u.email, "personInteractionStats": stats })
-                        })
-                    })
-                    .collect()
-            }
-            List::Scorecards => {
-                let Some(range) = q.dates else {
-                    return Vec::new();
-                };
-                let method = q.review_method.unwrap_or("MANUAL");
-                days(range)
-                    .flat_map(|d| dataset.scorecards_reviewed_on(d))
-                    .filter(|s| method == "BOTH" || s.review_method() == method)
-                    .filter(|s| wanted(s.reviewed_user_id))
-                    .filter(|s| q.scorecard_ids.as_ref().is_none_or(|ids| ids.contains(&s.scorecard_id.to_string())))
-                    .map(|s| self.scorecard_json(&s))
-                    .collect()
-            }
+            // The other lists index users only for `/v2/users`.
+            _ => user_json(u),
         }
     }
 
@@ -744,8 +742,9 @@ impl Drop for InFlight<'_> {
 struct ParsedQuery {
     dates: Option<(Date, Date)>,
     review_method: Option<&'static str>,
-    user_ids: Option<HashSet<String>>,
-    scorecard_ids: Option<HashSet<String>>,
+    /// Sorted, so that equal filters give equal cache keys.
+    user_ids: Option<BTreeSet<String>>,
+    scorecard_ids: Option<BTreeSet<String>>,
 }
 
 fn path_of(list: List) -> &'static str {
@@ -757,6 +756,56 @@ fn path_of(list: List) -> &'static str {
         List::Users => "/v2/users",
         List::Workspaces => "/v2/workspaces",
         List::Coaching => "/v2/coaching",
+    }
+}
+
+/// The days of `[from, to)`.
+fn days((from, to): (Date, Date)) -> impl Iterator<Item = Date> {
+    std::iter::successors(Some(from), |d| d.tomorrow().ok()).take_while(move |d| *d < to)
+}
+
+/// Which records `list` answers to `q`, in Gong's order: users in the
+/// dataset's order, reviews by day then in the day's order.
+fn index_records(dataset: &dyn Dataset, list: List, q: &ParsedQuery) -> RecordIndex {
+    let users = dataset.users();
+    let wanted = |id: u64| q.user_ids.as_ref().is_none_or(|ids| ids.contains(&id.to_string()));
+    let users_where = |keep: &dyn Fn(usize) -> bool| -> Vec<usize> {
+        users.iter().enumerate().filter(|(i, u)| wanted(u.id) && keep(*i)).map(|(i, _)| i).collect()
+    };
+    let had_activity = |user: usize, range: (Date, Date)| days(range).any(|d| !dataset.activity(user, d).is_empty());
+    let none = RecordIndex::Users(Vec::new());
+    match (list, q.dates) {
+        (List::Users, _) => RecordIndex::Users((0..users.len()).collect()),
+        (List::Aggregate, Some(range)) => {
+            // Every active user is listed, idle ones with zeros, unless
+            // nobody did anything in the period: then Gong answers 404.
+            let active = users_where(&|i| users[i].active);
+            let anyone_active = active.iter().any(|&i| had_activity(i, range));
+            if anyone_active { RecordIndex::Users(active) } else { none }
+        }
+        (List::DayByDay, Some(range)) => RecordIndex::Users(users_where(&|i| had_activity(i, range))),
+        (List::Interaction, Some((from, to))) => {
+            RecordIndex::Users(users_where(&|i| !dataset.interaction(i, from, to).is_empty()))
+        }
+        (List::Scorecards, Some(range)) => {
+            let method = q.review_method.unwrap_or("MANUAL");
+            let matches = |s: &SimScorecard| {
+                (method == "BOTH" || s.review_method() == method)
+                    && wanted(s.reviewed_user_id)
+                    && q.scorecard_ids.as_ref().is_none_or(|ids| ids.contains(&s.scorecard_id.to_string()))
+            };
+            RecordIndex::Scorecards(
+                days(range)
+                    .flat_map(|day| {
+                        let reviews = dataset.scorecards_reviewed_on(day);
+                        let positions: Vec<usize> =
+                            reviews.iter().enumerate().filter(|(_, s)| matches(s)).map(|(k, _)| k).collect();
+                        positions.into_iter().map(move |k| (day, k))
+                    })
+                    .collect(),
+            )
+        }
+        _ => none,
     }
 }
 
@@ -891,6 +940,7 @@ mod tests {
     use axum::body::Body;
     use axum::http::Request;
     use http_body_util::BodyExt;
+    use std::collections::HashSet;
     use tower::ServiceExt;
 
     fn sim(users: usize, page_size: usize, rate: f64) -> Arc<Simulator> {
@@ -1016,6 +1066,191 @@ mod tests {
         assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 3, "{statuses:?}");
         let seconds: u64 = retry_after.expect("Retry-After on 429").to_str().unwrap().parse().unwrap();
         assert!((1..=2).contains(&seconds), "{seconds}");
+    }
+
+    /// Every record of a query at once, computed the way the simulator did
+    /// before it built pages on demand: the reference pages must match.
+    fn whole_list(sim: &Simulator, list: List, q: &ParsedQuery) -> Vec<Value> {
+        let dataset = sim.dataset();
+        let users = dataset.users();
+        let wanted = |id: u64| q.user_ids.as_ref().is_none_or(|ids| ids.contains(&id.to_string()));
+        match (list, q.dates) {
+            (List::Users, _) => users.iter().map(user_json).collect(),
+            (List::Aggregate, Some(range)) => {
+                let mut any_activity = false;
+                let rows: Vec<Value> = users
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, u)| u.active && wanted(u.id))
+                    .map(|(i, u)| {
+                        let mut total = DayActivity::default();
+                        for day in days(range) {
+                            total.add(&dataset.activity(i, day));
+                        }
+                        any_activity |= !total.is_empty();
+                        let mut stats = serde_json::Map::new();
+                        for (name, count) in ACTIVITY_FIELDS.iter().zip(total.counts) {
+                            stats.insert((*name).to_owned(), json!(count));
+                        }
+                        for (name, count) in total.extra {
+                            stats.insert(name, json!(count));
+                        }
+                        json!({ "userId": u.id.to_string(), "userEmailAddress": u.email, "userAggregateActivityStats": stats })
+                    })
+                    .collect();
+                if any_activity { rows } else { Vec::new() }
+            }
+            (List::DayByDay, Some(range)) => users
+                .iter()
+                .enumerate()
+                .filter(|(_, u)| wanted(u.id))
+                .filter_map(|(i, u)| {
+                    let daily: Vec<(Date, DayActivity)> = days(range).map(|d| (d, dataset.activity(i, d))).collect();
+                    if daily.iter().all(|(_, a)| a.is_empty()) {
+                        return None;
+                    }
+                    let entries: Vec<Value> = daily.iter().map(|(d, a)| sim.day_json(u.id, *d, a)).collect();
+                    Some(json!({ "userId": u.id.to_string(), "userEmailAddress": u.email, "userDailyActivityStats": entries }))
+                })
+                .collect(),
+            (List::Interaction, Some((from, to))) => users
+                .iter()
+                .enumerate()
+                .filter(|(_, u)| wanted(u.id))
+                .filter_map(|(i, u)| {
+                    let stats = dataset.interaction(i, from, to);
+                    (!stats.is_empty()).then(|| {
+                        let stats: Vec<Value> =
+                            stats.into_iter().map(|(name, value)| json!({ "name": name, "value": value })).collect();
+                        json!({ "userId": u.id.to_string(), "userEmailAddress": u.email, "personInteractionStats": stats })
+                    })
+                })
+                .collect(),
+            (List::Scorecards, Some(range)) => {
+                let method = q.review_method.unwrap_or("MANUAL");
+                days(range)
+                    .flat_map(|d| dataset.scorecards_reviewed_on(d))
+                    .filter(|s| method == "BOTH" || s.review_method() == method)
+                    .filter(|s| wanted(s.reviewed_user_id))
+                    .filter(|s| q.scorecard_ids.as_ref().is_none_or(|ids| ids.contains(&s.scorecard_id.to_string())))
+                    .map(|s| sim.scorecard_json(&s))
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// The simulator's answer to one page of `list` (no HTTP, so that
+    /// floats are compared exactly).
+    fn ask(sim: &Simulator, list: List, body: &Value, cursor: Option<&str>) -> Result<Value, (StatusCode, String)> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_str(&auth()).unwrap());
+        let answer = if list == List::Users {
+            let params: HashMap<String, String> =
+                cursor.map(|c| ("cursor".to_owned(), c.to_owned())).into_iter().collect();
+            sim.answer(list, &headers, None, &params, "test")
+        } else {
+            let mut body = body.clone();
+            if let Some(c) = cursor {
+                body["cursor"] = json!(c);
+            }
+            sim.answer(list, &headers, Some(body.to_string().as_bytes()), &HashMap::new(), "test")
+        };
+        answer.map_err(|Reject(status, message)| (status, message))
+    }
+
+    #[test]
+    fn pages_concatenate_to_the_whole_list() {
+        let sim = sim(60, 7, 1e6);
+        let today = sim.today();
+        let ago = |n: i64| today.checked_sub(n.days()).unwrap().to_string();
+        let users = sim.dataset().users().to_vec();
+        let ids = |positions: &[usize]| -> Value {
+            positions.iter().map(|&i| json!(users[i].id.to_string())).chain([json!("1")]).collect()
+        };
+        let period = |extra: Value| {
+            let mut filter = json!({ "fromDate": ago(10), "toDate": ago(0) });
+            filter.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            json!({ "filter": filter })
+        };
+        let reviews = |extra: Value| {
+            let mut filter = json!({ "reviewFromDate": ago(10), "reviewToDate": ago(0) });
+            filter.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            json!({ "filter": filter })
+        };
+        // 10 and 21 are idle, 22 deactivated, 1 to 7 managers.
+        let some_users = ids(&[1, 3, 9, 10, 22, 30, 41, 58]);
+        let idle_users = ids(&[10, 21, 22]);
+        let cases = [
+            (List::Users, Value::Null),
+            (List::Aggregate, period(json!({}))),
+            (List::Aggregate, period(json!({ "userIds": some_users }))),
+            (List::Aggregate, period(json!({ "userIds": idle_users }))),
+            (List::DayByDay, period(json!({}))),
+            (List::DayByDay, period(json!({ "userIds": some_users }))),
+            (List::DayByDay, period(json!({ "userIds": idle_users }))),
+            (List::Interaction, period(json!({}))),
+            (List::Interaction, period(json!({ "userIds": some_users }))),
+            (List::Interaction, period(json!({ "userIds": idle_users }))),
+            (List::Scorecards, reviews(json!({}))),
+            (List::Scorecards, reviews(json!({ "reviewMethod": "BOTH" }))),
+            (List::Scorecards, reviews(json!({ "reviewMethod": "AUTOMATIC" }))),
+            (List::Scorecards, reviews(json!({ "reviewMethod": "BOTH", "reviewedUserIds": some_users }))),
+            (
+                List::Scorecards,
+                reviews(json!({ "reviewMethod": "BOTH", "scorecardIds": [dataset::SCORECARDS[1].0.to_string()] })),
+            ),
+            (List::Scorecards, reviews(json!({ "reviewedUserIds": idle_users }))),
+        ];
+        for (list, body) in cases {
+            let case = format!("{list:?} {body}");
+            let Ok(query) = sim.parse_filter(list, &body["filter"]) else { panic!("{case}: rejected filter") };
+            let expected = whole_list(&sim, list, &query);
+            let mut pages = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                match ask(&sim, list, &body, cursor.as_deref()) {
+                    Ok(page) => {
+                        assert_eq!(page["records"]["totalRecords"], expected.len(), "{case}");
+                        assert_eq!(page["records"]["currentPageNumber"], pages.len(), "{case}");
+                        let records = page[list.key()].as_array().unwrap().clone();
+                        assert_eq!(page["records"]["currentPageSize"], records.len(), "{case}");
+                        pages.push(records);
+                        match page["records"]["cursor"].as_str() {
+                            Some(c) => cursor = Some(c.to_owned()),
+                            None => break,
+                        }
+                    }
+                    Err((status, message)) => {
+                        assert!(expected.is_empty() && pages.is_empty(), "{case}: {status} {message}");
+                        assert_eq!((status, message.as_str()), (StatusCode::NOT_FOUND, list.not_found()), "{case}");
+                        break;
+                    }
+                }
+            }
+            assert_eq!(pages.len(), expected.len().div_ceil(7), "{case}");
+            assert_eq!(pages.concat(), expected, "{case}");
+        }
+        // The cases test what they mean to: unfiltered lists span pages,
+        // filtered ones keep some records, the idle users' lists are empty.
+        let total = |list: List, body: &Value| {
+            ask(&sim, list, body, None).map_or(0, |p| p["records"]["totalRecords"].as_u64().unwrap())
+        };
+        for list in [List::Users, List::Aggregate, List::DayByDay, List::Interaction] {
+            let body = if list == List::Users { Value::Null } else { period(json!({})) };
+            assert!(total(list, &body) > 7, "{list:?}");
+            if list != List::Users {
+                assert!(total(list, &period(json!({ "userIds": some_users }))) > 0, "{list:?}");
+                assert_eq!(total(list, &period(json!({ "userIds": idle_users }))), 0, "{list:?}");
+            }
+        }
+        for method in ["MANUAL", "AUTOMATIC", "BOTH"] {
+            assert!(total(List::Scorecards, &reviews(json!({ "reviewMethod": method }))) > 7, "{method}");
+        }
+        assert!(
+            total(List::Scorecards, &reviews(json!({ "reviewMethod": "BOTH", "reviewedUserIds": some_users }))) > 0
+        );
+        assert_eq!(total(List::Scorecards, &reviews(json!({ "reviewedUserIds": idle_users }))), 0);
     }
 
     #[test]
