@@ -15,6 +15,14 @@ RUN cargo build --release --locked --bin gong-exporter \
  && strip target/release/gong-exporter \
  && mkdir -p /state
 
+# The demo stack's `history` service (docker-compose.yml): Prometheus's image,
+# which has promtool, prometheus and a shell, plus this binary, to run
+# deploy/compose/backfill.sh before the stack's Prometheus first starts.
+FROM prom/prometheus:v3.5.0 AS demo-history
+COPY --from=build /src/target/release/gong-exporter /bin/gong-exporter
+ENTRYPOINT ["/bin/sh"]
+
+# The runtime image (the default target: the last stage).
 FROM gcr.io/distroless/static-debian12:nonroot
 ARG VERSION=0.1.0
 ARG GIT_REVISION=unknown
@@ -31,3 +39,4 @@ COPY --from=build --chown=65532:65532 /state /var/lib/gong-exporter
 USER 65532:65532
 EXPOSE 9863
 ENTRYPOINT ["/gong-exporter"]
+

@@ -9,23 +9,23 @@
 //! within it, written together; days arrive one after another, so samples
 //! go to one scratch file per family and are regrouped by series at the end.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
 use std::io::{BufRead as _, BufReader, BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
 use tokio::time::Instant;
 
 pub use crate::config::BackfillConfig;
 use crate::encoding::encode_snapshot;
-use crate::gong::models::{AnsweredScorecard, DailyActivity, UserAggregateActivity, UserDailyActivity};
+use crate::gong::models::{AnsweredScorecard, GongId, UserAggregateActivity};
 use crate::gong::{GongClient, GongError};
-use crate::ledger::{CHUNK_DAYS, CounterTotals, activity_days, chunks, review_day};
+use crate::ledger::{CHUNK_DAYS, CounterTotals, UserTotals, activity_days, chunks, review_day};
 use crate::poller::zone::{self, ZoneProbe};
 use crate::self_metrics::SelfMetrics;
 use crate::snapshot::{ActivityTable, DataSnapshot, InteractionTable, ScorecardTable, UserTable};
@@ -78,41 +78,34 @@ pub async fn run(config: BackfillConfig) -> Result<BackfillSummary, BackfillErro
         });
     }
     let users: Arc<UserTable> = Arc::new(UserTable::build(client.users(deadline()).await?.items));
-    let days: Vec<Date> = chunks(config.from, config.to, 1).into_iter().map(|(d, _)| d).collect();
-    let pages_per_query = users.users.len().div_ceil(100).max(1) as u64;
-    let chunk_list = chunks(config.from, config.to, CHUNK_DAYS);
-    let estimate = chunk_list.len() as u64 * 2 * pages_per_query
-        + if config.interaction { days.len() as u64 * pages_per_query } else { 0 };
-    eprintln!(
-        "backfill: {} days ({} to {}, {}), {} users: about {estimate} requests, {:.0} minutes at {} requests/s",
-        days.len(),
-        config.from,
-        config.to,
-        tz.iana_name().unwrap_or("company zone"),
-        users.users.len(),
-        estimate as f64 / config.client.rate_limit / 60.0,
-        config.client.rate_limit,
-    );
+    // The first day's largest window reaches back before --from.
+    let largest = config.windows.iter().map(Window::days).max().unwrap_or(1);
+    let fetch_from = config.from.checked_sub(i64::from(largest - 1).days()).unwrap_or(config.from);
+    let chunk_list = chunks(fetch_from, config.to, CHUNK_DAYS);
+    let days = chunks(config.from, config.to, 1).len();
+    announce(&config, &tz, &users, chunk_list.len(), days);
 
-    let mut writer = FamilyWriter::create(&config.output)?;
-    // Shared with each day's snapshot only while it is encoded, so adding
-    // the next day changes it in place instead of copying it.
-    let mut totals = Arc::new(CounterTotals::default());
-    let one_day = Window::from_days(1).expect("one day is a window");
+    let mut writer = FamilyWriter::create(&config.output, &config.labels)?;
+    let mut history =
+        History { days: VecDeque::new(), keep: largest as usize, totals: Arc::new(CounterTotals::default()) };
     for (index, (from, to)) in chunk_list.iter().copied().enumerate() {
         let activity = client.day_by_day(from, to, deadline()).await?.items;
-        // Each entry and review is placed in its day once, not once per day.
-        let mut activity_by_day: BTreeMap<Date, Vec<(&UserDailyActivity, &DailyActivity)>> = BTreeMap::new();
+        let mut by_day: BTreeMap<Date, DayRecord> = BTreeMap::new();
         for (date, user, day) in activity_days(&activity, from, to, &tz) {
-            activity_by_day.entry(date).or_default().push((user, day));
+            by_day.entry(date).or_default().activity.add_day(user, day);
         }
-        let mut reviews_by_day: BTreeMap<Date, Vec<AnsweredScorecard>> = BTreeMap::new();
         for review in client.answered_scorecards(from, to, deadline()).await?.items {
             if let Some(date) = review_day(&review, &tz) {
-                reviews_by_day.entry(date).or_default().push(review);
+                by_day.entry(date).or_default().reviews.push(review);
             }
         }
         for day in chunks(from, to, 1).into_iter().map(|(d, _)| d) {
+            let record = by_day.remove(&day).unwrap_or_default();
+            let counted = day >= config.from;
+            history.push(day, record, counted);
+            if !counted {
+                continue;
+            }
             let next = day.tomorrow().unwrap_or(day);
             let interaction = if config.interaction {
                 Some(Arc::new(InteractionTable::build(
@@ -122,24 +115,7 @@ pub async fn run(config: BackfillConfig) -> Result<BackfillSummary, BackfillErro
             } else {
                 None
             };
-            let entries = activity_by_day.remove(&day).unwrap_or_default();
-            let reviews = reviews_by_day.remove(&day).unwrap_or_default();
-            let day_totals = Arc::make_mut(&mut totals);
-            for (user, entry) in &entries {
-                day_totals.add_day(user, entry);
-            }
-            for review in &reviews {
-                day_totals.add_review(review);
-            }
-            let snapshot = DataSnapshot {
-                activity: vec![Arc::new(ActivityTable::build("1d".into(), day_activity(&entries)))],
-                interaction: interaction.into_iter().collect(),
-                scorecards: Some(Arc::new(ScorecardTable::build(&reviews, &[window_bounds(&one_day, next, &tz)], &tz))),
-                users: Some(Arc::clone(&users)),
-                counters: Some(Arc::clone(&totals)),
-                // One request per manager and day: left to the live collector.
-                coaching: None,
-            };
+            let snapshot = history.snapshot(&config.windows, next, &tz, &users, interaction);
             let text = encode_snapshot(Arc::new(snapshot), config.include_user_email);
             writer.add_day(&text, start_of_day(next, &tz).as_second())?;
         }
@@ -152,7 +128,99 @@ pub async fn run(config: BackfillConfig) -> Result<BackfillSummary, BackfillErro
     }
     let samples = writer.finish(&config.output)?;
     eprintln!("backfill: wrote {samples} samples to {}", config.output.display());
-    Ok(BackfillSummary { days: days.len(), samples, requests: client.requests_sent() })
+    Ok(BackfillSummary { days, samples, requests: client.requests_sent() })
+}
+
+/// The plan, on stderr, before the first request of the range.
+fn announce(config: &BackfillConfig, tz: &TimeZone, users: &UserTable, chunks: usize, days: usize) {
+    let pages_per_query = users.users.len().div_ceil(100).max(1) as u64;
+    let estimate =
+        chunks as u64 * 2 * pages_per_query + if config.interaction { days as u64 * pages_per_query } else { 0 };
+    eprintln!(
+        "backfill: {} days ({} to {}, {}), {} users: about {estimate} requests, {:.0} minutes at {} requests/s",
+        days,
+        config.from,
+        config.to,
+        tz.iana_name().unwrap_or("company zone"),
+        users.users.len(),
+        estimate as f64 / config.client.rate_limit / 60.0,
+        config.client.rate_limit,
+    );
+}
+
+/// One company day of Gong data: each user's day-by-day counts and the
+/// reviews published that day.
+#[derive(Debug, Default)]
+struct DayRecord {
+    activity: CounterTotals,
+    reviews: Vec<AnsweredScorecard>,
+}
+
+/// The days a window can reach (the largest window's worth) and the
+/// cumulative totals since `--from`.
+struct History {
+    days: VecDeque<(Date, DayRecord)>,
+    keep: usize,
+    /// Shared with each day's snapshot only while it is encoded, so adding
+    /// the next day changes it in place instead of copying it.
+    totals: Arc<CounterTotals>,
+}
+
+impl History {
+    /// Adds a day; `counted` days also go into the cumulative totals.
+    fn push(&mut self, day: Date, record: DayRecord, counted: bool) {
+        if counted {
+            let totals = Arc::make_mut(&mut self.totals);
+            for (user_id, user) in &record.activity.activity {
+                let entry = totals.activity.entry(*user_id).or_default();
+                if !user.email.is_empty() {
+                    entry.email.clone_from(&user.email);
+                }
+                for (field, count) in &user.fields {
+                    *entry.fields.entry(field.clone()).or_default() += count;
+                }
+            }
+            for review in &record.reviews {
+                totals.add_review(review);
+            }
+        }
+        self.days.push_back((day, record));
+        while self.days.len() > self.keep {
+            self.days.pop_front();
+        }
+    }
+
+    /// What the live exporter would have shown the morning of `next`: each
+    /// window's activity summed over its days (activity counts of a period
+    /// are the sums of its days), reviews placed in windows by their day,
+    /// interaction for `1d` only (ratios of a period are not sums of days).
+    fn snapshot(
+        &self,
+        windows: &[Window],
+        next: Date,
+        tz: &TimeZone,
+        users: &Arc<UserTable>,
+        interaction: Option<Arc<InteractionTable>>,
+    ) -> DataSnapshot {
+        let activity = windows
+            .iter()
+            .map(|w| {
+                let recent = self.days.iter().rev().take(w.days() as usize).map(|(_, r)| &r.activity);
+                Arc::new(ActivityTable::build(w.label(), sum_activity(recent)))
+            })
+            .collect();
+        let reviews: Vec<AnsweredScorecard> = self.days.iter().flat_map(|(_, r)| r.reviews.iter().cloned()).collect();
+        let bounds: Vec<_> = windows.iter().map(|w| window_bounds(w, next, tz)).collect();
+        DataSnapshot {
+            activity,
+            interaction: interaction.into_iter().collect(),
+            scorecards: Some(Arc::new(ScorecardTable::build(&reviews, &bounds, tz))),
+            users: Some(Arc::clone(users)),
+            counters: Some(Arc::clone(&self.totals)),
+            // One request per manager and day: left to the live collector.
+            coaching: None,
+        }
+    }
 }
 
 async fn learn_time_zone(client: &GongClient, to: Date, deadline: Instant) -> Result<TimeZone, BackfillError> {
@@ -165,16 +233,22 @@ async fn learn_time_zone(client: &GongClient, to: Date, deadline: Instant) -> Re
     }
 }
 
-/// One day of day-by-day entries in the aggregate endpoint's shape, so the
-/// `1d` gauges are built by the same code as the live ones. A user listed
-/// twice for the day is summed, so no series is written twice.
-fn day_activity(entries: &[(&UserDailyActivity, &DailyActivity)]) -> Vec<UserAggregateActivity> {
-    let mut day = CounterTotals::default();
-    for (user, entry) in entries {
-        day.add_day(user, entry);
+/// Days of day-by-day counts summed per user, in the aggregate endpoint's
+/// shape, so the window gauges are built by the same code as the live ones.
+fn sum_activity<'a>(days: impl Iterator<Item = &'a CounterTotals>) -> Vec<UserAggregateActivity> {
+    let mut sum: BTreeMap<GongId, UserTotals> = BTreeMap::new();
+    for day in days {
+        for (user_id, user) in &day.activity {
+            let entry = sum.entry(*user_id).or_default();
+            if entry.email.is_empty() {
+                entry.email.clone_from(&user.email);
+            }
+            for (field, count) in &user.fields {
+                *entry.fields.entry(field.clone()).or_default() += count;
+            }
+        }
     }
-    day.activity
-        .into_iter()
+    sum.into_iter()
         .map(|(user_id, totals)| UserAggregateActivity {
             user_id,
             user_email_address: totals.email,
@@ -196,17 +270,28 @@ struct FamilyWriter {
     families: Vec<(String, String, BufWriter<File>)>,
     /// Family name to its slot in `families` (and scratch file name).
     index: HashMap<String, usize>,
+    /// `--label`s, rendered (`job="gong-exporter",instance="..."`), added
+    /// to every sample so the history joins the live series.
+    extra_labels: String,
 }
 
 impl FamilyWriter {
-    fn create(output: &Path) -> Result<Self, BackfillError> {
+    fn create(output: &Path, labels: &[(String, String)]) -> Result<Self, BackfillError> {
         let scratch = PathBuf::from(format!("{}.parts", output.display()));
         let io = |source| BackfillError::Io { path: scratch.clone(), source };
         if scratch.exists() {
             std::fs::remove_dir_all(&scratch).map_err(io)?;
         }
         std::fs::create_dir_all(&scratch).map_err(io)?;
-        Ok(Self { scratch, families: Vec::new(), index: HashMap::new() })
+        let extra_labels = labels
+            .iter()
+            .map(|(name, value)| {
+                let escaped = value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+                format!("{name}=\"{escaped}\"")
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        Ok(Self { scratch, families: Vec::new(), index: HashMap::new(), extra_labels })
     }
 
     /// Adds one day's exposition (no timestamps, no `# EOF`) at `timestamp`.
@@ -244,8 +329,14 @@ impl FamilyWriter {
                 && !line.starts_with('#')
             {
                 let file = &mut self.families[slot].2;
-                writeln!(file, "{line} {timestamp}")
-                    .map_err(|source| BackfillError::Io { path: self.scratch.clone(), source })?;
+                let written = match (self.extra_labels.as_str(), line.find(['{', ' '])) {
+                    ("", _) | (_, None) => writeln!(file, "{line} {timestamp}"),
+                    (extra, Some(at)) if line[at..].starts_with('{') => {
+                        writeln!(file, "{}{{{extra},{} {timestamp}", &line[..at], &line[at + 1..])
+                    }
+                    (extra, Some(at)) => writeln!(file, "{}{{{extra}}}{} {timestamp}", &line[..at], &line[at..]),
+                };
+                written.map_err(|source| BackfillError::Io { path: self.scratch.clone(), source })?;
             }
         }
         Ok(())

@@ -60,6 +60,19 @@ pub struct BackfillArgs {
     #[arg(long = "output", value_name = "FILE")]
     pub output: PathBuf,
 
+    /// Windows each day shows, as the exporter's --stats.windows: `7d` on a
+    /// day is that day and the six before (fetched from before --from).
+    #[arg(long = "stats.windows", value_delimiter = ',', default_value = "1d,7d,28d")]
+    pub windows: Vec<Window>,
+
+    /// A label added to every sample, repeatable: the job and instance
+    /// labels Prometheus gives the live exporter's scrape (e.g. --label
+    /// job=gong-exporter --label instance=gong-exporter:9863), so the
+    /// history joins the live series and the dashboards' job and instance
+    /// variables find it.
+    #[arg(long = "label", value_name = "NAME=VALUE", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+
     /// Also write daily interaction stats: one query per day (about
     /// users / 100 requests each), the costliest part of a backfill.
     #[arg(long = "backfill.interaction", default_value_t = true, action = clap::ArgAction::Set)]
@@ -135,6 +148,14 @@ pub struct ExporterArgs {
     /// exclusive); `1d` is yesterday.
     #[arg(long = "stats.windows", value_delimiter = ',', default_value = "1d,7d,28d")]
     pub windows: Vec<Window>,
+
+    /// A label added to every sample, repeatable: the job and instance
+    /// labels Prometheus gives the live exporter's scrape (e.g. --label
+    /// job=gong-exporter --label instance=gong-exporter:9863), so the
+    /// history joins the live series and the dashboards' job and instance
+    /// variables find it.
+    #[arg(long = "label", value_name = "NAME=VALUE", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
 
     /// How often to poll Gong; a cycle also runs shortly after midnight in the
     /// company's time zone.
@@ -278,6 +299,17 @@ fn parse_base_url(s: &str) -> Result<Url, String> {
         ));
     }
     Ok(url)
+}
+
+/// `NAME=VALUE` with a valid Prometheus label name.
+fn parse_label(s: &str) -> Result<(String, String), String> {
+    let (name, value) = s.split_once('=').ok_or_else(|| format!("'{s}' is not NAME=VALUE, e.g. job=gong-exporter"))?;
+    let valid =
+        name.chars().enumerate().all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
+    if name.is_empty() || !valid || name.starts_with("__") {
+        return Err(format!("'{name}' is not a label name (letters, digits and _, not starting with a digit or __)"));
+    }
+    Ok((name.to_owned(), value.to_owned()))
 }
 
 /// A `YYYY-MM-DD` date no later than today anywhere on Earth (UTC+14).

@@ -61,6 +61,10 @@ pub struct BackfillConfig {
     pub from: Date,
     pub to: Date,
     pub output: PathBuf,
+    /// The windows each day's snapshot shows, as the live exporter would.
+    pub windows: Vec<Window>,
+    /// Labels added to every sample (`--label job=gong-exporter`).
+    pub labels: Vec<(String, String)>,
     pub interaction: bool,
     pub include_user_email: bool,
 }
@@ -107,12 +111,7 @@ impl Config {
             let credentials = credentials(&args.gong)?;
             (Source::Gong, client_options(&args.gong, args.gong.base_url.clone(), credentials))
         };
-        let mut windows = args.windows;
-        windows.sort();
-        windows.dedup();
-        if windows.is_empty() {
-            return Err(ConfigError::NoWindows);
-        }
+        let windows = sorted_windows(args.windows)?;
         if args.counters_start_date.is_some() && args.storage_path.is_none() {
             return Err(ConfigError::StartDateWithoutStorage);
         }
@@ -171,10 +170,22 @@ impl BackfillConfig {
             from: args.from,
             to: args.to,
             output: args.output,
+            windows: sorted_windows(args.windows)?,
+            labels: args.labels,
             interaction: args.interaction,
             include_user_email: args.user_email,
         })
     }
+}
+
+/// Distinct windows, smallest first; at least one.
+fn sorted_windows(mut windows: Vec<Window>) -> Result<Vec<Window>, ConfigError> {
+    windows.sort();
+    windows.dedup();
+    if windows.is_empty() {
+        return Err(ConfigError::NoWindows);
+    }
+    Ok(windows)
 }
 
 /// The simulator accepts these (`simulate --access-key`'s defaults).

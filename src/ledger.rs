@@ -74,7 +74,7 @@ impl CounterTotals {
             totals.email.clone_from(&user.user_email_address);
         }
         for (field, count) in &day.counts {
-            *totals.fields.entry(field.clone()).or_default() += count;
+            *totals.fields.entry(field.to_string()).or_default() += count;
         }
     }
 

@@ -30,6 +30,8 @@ fn backfill_config(
         from,
         to,
         output: output.to_owned(),
+        windows: vec!["1d".parse().unwrap()],
+        labels: Vec::new(),
         interaction: true,
         include_user_email: true,
     }
@@ -283,4 +285,49 @@ async fn backfill_with_rejected_credentials_says_what_to_check_and_writes_nothin
     assert!(error.contains("interaction") && error.contains("500"), "{error}");
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "no output, temporary or scratch files: {left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_writes_every_window_as_the_live_exporter_showed_it_each_morning() {
+    let cal = Calendar::now();
+    let sim = start_simulator(fixture(&cal), 2, 1000.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("gong.om");
+    let mut config = backfill_config(&sim, cal.days_ago(12), cal.today, &output);
+    config.windows = ["1d", "7d", "28d"].iter().map(|w| w.parse().unwrap()).collect();
+    // The labels the live scrape carries, so the history joins it.
+    config.labels = vec![("job".into(), "gong-exporter".into()), ("instance".into(), "gx:9863 \"a\"".into())];
+    run(config).await.unwrap();
+
+    let samples = parse_strictly(&std::fs::read_to_string(&output).unwrap());
+    assert!(
+        samples.keys().all(|(_, labels)| labels["job"] == "gong-exporter" && labels["instance"] == "gx:9863 \"a\""),
+        "every series carries the --label labels"
+    );
+    let at = |days_ago: i64| start_of_day(cal.days_ago(days_ago - 1), &cal.tz).as_second();
+    let a = REP_A.to_string();
+    let points = |window: &str| -> BTreeMap<i64, f64> {
+        let found = series(&samples, "gong_activity_calls_as_host", &[("user_id", &a), ("window", window)]);
+        assert_eq!(found.len(), 1, "{window}");
+        found[0].iter().copied().collect()
+    };
+    // REP_A hosted 10 calls 10 days ago, 4 three days ago, 3 yesterday. A
+    // window on a morning is the days before it: 7d on the last morning is
+    // days 7..1 ago.
+    let week = points("7d");
+    assert_eq!((week[&at(1)], week[&at(3)], week[&at(4)], week[&at(10)]), (7.0, 4.0, 10.0, 10.0));
+    // The first mornings' 28d windows reach before --from (fetched, not counted).
+    assert_eq!(points("28d")[&at(1)], 17.0);
+    assert_eq!(points("28d")[&at(12)], 0.0);
+    let counter = series(&samples, "gong_activity_calls_as_host_cumulative_total", &[("user_id", &a)]);
+    assert_eq!(counter[0].first(), Some(&(at(12), 0.0)), "counting starts at --from");
+    assert_eq!(counter[0].last(), Some(&(at(1), 17.0)));
+    let s1 = SCORECARD_1.to_string();
+    let reviews = |window: &str, days_ago: i64| -> f64 {
+        series(&samples, "gong_scorecard_reviews", &[("scorecard_id", &s1), ("window", window)])
+            .iter()
+            .filter_map(|points| points.iter().find(|(t, _)| *t == at(days_ago)).map(|(_, v)| *v))
+            .sum()
+    };
+    assert_eq!((reviews("7d", 1), reviews("1d", 1), reviews("7d", 4)), (2.0, 1.0, 0.0));
 }

@@ -178,3 +178,31 @@ fn table_columns_of_ratios_and_durations_carry_their_units() {
     }
     assert!(checked >= 4, "{checked}");
 }
+
+#[test]
+fn panels_that_need_prometheus_history_say_so() {
+    let mut checked = 0;
+    for (name, d) in dashboards() {
+        for p in panels(&d).into_iter().filter(|p| p["type"] != "row") {
+            let exprs: Vec<&str> =
+                p["targets"].as_array().unwrap().iter().map(|t| t["expr"].as_str().unwrap()).collect();
+            // Counters over the time range, weeks-old baselines, and team
+            // lines over time read nothing on a fresh install.
+            let needs_history = exprs.iter().any(|e| {
+                e.contains("_cumulative_total")
+                    || e.contains(":baseline")
+                    || (p["type"] == "timeseries" && e.contains("gong:team"))
+            });
+            if needs_history {
+                checked += 1;
+                let description = p["description"].as_str().unwrap_or("");
+                assert!(
+                    description.contains("Needs history"),
+                    "{name}: '{}' does not say it needs history",
+                    p["title"]
+                );
+            }
+        }
+    }
+    assert!(checked >= 5, "{checked}");
+}

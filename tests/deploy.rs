@@ -301,3 +301,32 @@ fn kubernetes_manifests_agree_with_each_other_and_the_binary() {
         assert!(repo_path(&format!("deploy/kubernetes/{}", resource.as_str().unwrap())).exists());
     }
 }
+
+#[test]
+fn compose_fills_prometheus_history_before_prometheus_starts() {
+    let compose = yaml("docker-compose.yml");
+    let history = get(&compose, "services.history");
+    let prometheus = get(&compose, "services.prometheus");
+    assert_eq!(text(history, "build.target"), "demo-history");
+    let dockerfile = std::fs::read_to_string(repo_path("Dockerfile")).unwrap();
+    assert!(dockerfile.contains("AS demo-history"), "the Dockerfile builds the history image");
+    // The script compose runs is the one tests/compose_history.rs runs.
+    let volumes: Vec<&str> = history["volumes"].as_sequence().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(volumes.contains(&"./deploy/compose/backfill.sh:/backfill.sh:ro"), "{volumes:?}");
+    let command: Vec<&str> = history["command"].as_sequence().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(command[0], "/backfill.sh");
+    // It fills the volume Prometheus then uses, with the stack's rules.
+    let data = command[1];
+    assert!(volumes.contains(&format!("prometheus-data:{data}").as_str()), "{volumes:?}");
+    assert!(volumes.contains(&format!("./alerts:{}:ro", command[2]).as_str()), "{volumes:?}");
+    let prom_volumes: Vec<&str> =
+        prometheus["volumes"].as_sequence().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(prom_volumes.contains(&format!("prometheus-data:{data}").as_str()), "{prom_volumes:?}");
+    assert_eq!(text(prometheus, "depends_on.history.condition"), "service_completed_successfully");
+    let flags: Vec<&str> = prometheus["command"].as_sequence().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(flags.contains(&format!("--storage.tsdb.path={data}").as_str()), "{flags:?}");
+    // The lookback the history was written for.
+    let script = std::fs::read_to_string(repo_path("deploy/compose/backfill.sh")).unwrap();
+    let lookback = script.split("lookback=${LOOKBACK:-").nth(1).and_then(|r| r.split('}').next()).unwrap();
+    assert!(flags.contains(&format!("--query.lookback-delta={lookback}").as_str()), "{flags:?}");
+}

@@ -10,15 +10,18 @@ use serde_json::Value;
 use super::grafana::{repo_path, rule_files};
 
 pub struct Prometheus {
-    child: Child,
+    /// The process, when this handle started it (killed on drop).
+    child: Option<Child>,
     pub url: String,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for Prometheus {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -45,10 +48,15 @@ pub fn start_prometheus(bin: &str, target: SocketAddr) -> Prometheus {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    Prometheus { child, url: format!("http://127.0.0.1:{port}"), _dir: dir }
+    Prometheus { child: Some(child), url: format!("http://127.0.0.1:{port}"), _dir: Some(dir) }
 }
 
 impl Prometheus {
+    /// A Prometheus someone else runs, at `url`.
+    pub fn attach(url: String) -> Self {
+        Self { child: None, url, _dir: None }
+    }
+
     /// An instant query; `Err` carries Prometheus's error type and message
     /// (a PromQL parse error is `bad_data`).
     pub async fn query(&self, expr: &str) -> Result<Vec<Value>, String> {

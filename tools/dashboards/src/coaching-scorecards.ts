@@ -1,5 +1,5 @@
 import { bars, dashboard, row, stat, table, timeseries, windowVariable } from "./lib.js";
-import { managerVariable, methodVariable, scorecardVariable, userVariable, WHO } from "./common.js";
+import { managerVariable, methodVariable, NEEDS_HISTORY, scorecardVariable, userVariable, WHO } from "./common.js";
 
 const SC = 'scorecard_id=~"$scorecard"';
 const named = (idLabel: string) =>
@@ -27,7 +27,7 @@ export default dashboard({
         { expr: teamCoaching, legend: "{{manager_name}} ({{signal}})" },
         { expr: `gong:team_coaching:7d:baseline * ${byManager}`, legend: "{{manager_name}} usual ({{signal}})" },
       ],
-      { description: "signal=coaching_endpoint: calls of direct reports the manager listened to, attended, commented on, gave feedback on or scored (Gong's coaching data, once it has three weeks of history). signal=activity: feedback given, others' calls listened to, scorecards filled and comments by the manager and direct reports. Usual = median of the same 7 days 1-3 weeks earlier." },
+      { description: "signal=coaching_endpoint: calls of direct reports the manager listened to, attended, commented on, gave feedback on or scored (Gong's coaching data, once it has three weeks of history). signal=activity: feedback given, others' calls listened to, scorecards filled and comments by the manager and direct reports. Usual = median of the same 7 days 1-3 weeks earlier. " + NEEDS_HISTORY },
       24,
     ),
     bars("Manual reviews given by reviewer, $window", [{ expr: `sort_desc(sum by (reviewer_user_id) (gong_scorecard_reviews_given{window="$window", ${SC}}) * ${named("reviewer_user_id")})`, legend: "{{user_name}}" }]),

@@ -47,3 +47,10 @@ export const scorecardVariable = idVariable(
 export const methodVariable = labelVariable("method", "Review method", `label_values(gong_scorecard_reviews{${TARGET}}, review_method)`);
 
 export const peopleVariables = [windowVariable, managerVariable, userVariable];
+
+/**
+ * What a panel built on Prometheus's history says: a new install has none
+ * until it has scraped for a while, unless the history was backfilled.
+ */
+export const NEEDS_HISTORY =
+  "Needs history in Prometheus: a new install shows little until it has scraped for the range shown (baselines: three weeks), unless past days were loaded with gong-exporter backfill (README, Backfill). The demo stack loads four weeks.";

@@ -1,5 +1,5 @@
 import { bars, dashboard, row, stat, table, timeseries } from "./lib.js";
-import { WHO, peopleVariables, perUser, team } from "./common.js";
+import { NEEDS_HISTORY, WHO, peopleVariables, perUser, team } from "./common.js";
 
 const FIELDS: Array<[string, string]> = [
   ["calls_as_host", "Calls hosted"],
@@ -49,14 +49,14 @@ export default dashboard({
     timeseries(
       "Calls hosted over time, by team (7 days)",
       [{ expr: `sum by (manager_name) (${team("calls_as_host", "7d")})`, legend: "{{manager_name}}" }],
-      {},
+      { description: NEEDS_HISTORY },
       24,
     ),
 
     row("Over the dashboard's time range (cumulative counters; a day counts after its midnight)"),
-    bars("Calls hosted by team", [{ expr: overRange("calls_as_host"), legend: "{{manager_name}}" }], { decimals: 0 }),
-    bars("Others' calls listened to by team", [{ expr: overRange("others_calls_listened_to"), legend: "{{manager_name}}" }], { decimals: 0 }),
-    bars("Feedback given by team", [{ expr: overRange("calls_gave_feedback"), legend: "{{manager_name}}" }], { decimals: 0 }),
+    bars("Calls hosted by team", [{ expr: overRange("calls_as_host"), legend: "{{manager_name}}" }], { decimals: 0, description: NEEDS_HISTORY }),
+    bars("Others' calls listened to by team", [{ expr: overRange("others_calls_listened_to"), legend: "{{manager_name}}" }], { decimals: 0, description: NEEDS_HISTORY }),
+    bars("Feedback given by team", [{ expr: overRange("calls_gave_feedback"), legend: "{{manager_name}}" }], { decimals: 0, description: NEEDS_HISTORY }),
 
     row("Leaderboards, $window"),
     bars("Most calls hosted", [{ expr: `topk(10, ${perUser("gong_activity_calls_as_host")})`, legend: "{{user_name}}" }]),
