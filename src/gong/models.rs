@@ -285,10 +285,11 @@ pub struct DailyActivity {
     pub counts: Vec<(Cow<'static, str>, u64)>,
 }
 
-/// The list-valued fields of `userDailyActivityStats` Gong documents.
-const DAILY_ACTIVITY_FIELDS: [&str; 15] = [
+/// The activity fields Gong documents (`userAggregateActivityStats` and,
+/// as lists of call IDs, `userDailyActivityStats`). The simulator answers
+/// with these; the client shares their names instead of allocating them.
+pub const ACTIVITY_FIELDS: [&str; 15] = [
     "callsAsHost",
-    "callsAttended",
     "callsGaveFeedback",
     "callsRequestedFeedback",
     "callsReceivedFeedback",
@@ -298,6 +299,7 @@ const DAILY_ACTIVITY_FIELDS: [&str; 15] = [
     "callsSharedExternally",
     "callsScorecardsFilled",
     "callsScorecardsReceived",
+    "callsAttended",
     "callsCommentsGiven",
     "callsCommentsReceived",
     "callsMarkedAsFeedbackGiven",
@@ -306,7 +308,7 @@ const DAILY_ACTIVITY_FIELDS: [&str; 15] = [
 
 /// A field name, shared when Gong documents it.
 fn field_name(key: String) -> Cow<'static, str> {
-    DAILY_ACTIVITY_FIELDS.iter().find(|known| **known == key).map_or(Cow::Owned(key), |known| Cow::Borrowed(known))
+    ACTIVITY_FIELDS.iter().find(|known| **known == key).map_or(Cow::Owned(key), |known| Cow::Borrowed(known))
 }
 
 impl<'de> Deserialize<'de> for DailyActivity {

@@ -182,10 +182,18 @@ impl Poller {
         // collector can take minutes in a large company and publishes on
         // its own.
         self.shared.set_ready();
-        let had_coaching = self.snapshot.coaching.is_some();
+        let before = self.snapshot.coaching.clone();
         let coaching = self.update_coaching(&bounds, &time_zone, deadline).await;
-        // Also when Gong refused coaching and its series were dropped.
-        if coaching.is_some() || (had_coaching && self.snapshot.coaching.is_none()) {
+        // Only when the coaching series changed (new data, or dropped because
+        // Gong refused coaching): a skipped or failed run would encode the
+        // same bytes again, and at 10,000 users two expositions of ~130 MB
+        // would be alive at once for nothing.
+        let changed = match (&before, &self.snapshot.coaching) {
+            (Some(old), Some(new)) => !Arc::ptr_eq(old, new),
+            (None, None) => false,
+            _ => true,
+        };
+        if changed {
             self.publish().await;
         }
         if let Some(outcome) = coaching {

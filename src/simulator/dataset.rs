@@ -9,24 +9,8 @@ use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 
-/// The counters of `userAggregateActivityStats`, in Gong's documented order.
-pub const ACTIVITY_FIELDS: [&str; 15] = [
-    "callsAsHost",
-    "callsGaveFeedback",
-    "callsRequestedFeedback",
-    "callsReceivedFeedback",
-    "ownCallsListenedTo",
-    "othersCallsListenedTo",
-    "callsSharedInternally",
-    "callsSharedExternally",
-    "callsScorecardsFilled",
-    "callsScorecardsReceived",
-    "callsAttended",
-    "callsCommentsGiven",
-    "callsCommentsReceived",
-    "callsMarkedAsFeedbackGiven",
-    "callsMarkedAsFeedbackReceived",
-];
+/// The fields the generated company reports: the ones Gong documents.
+pub use crate::gong::models::ACTIVITY_FIELDS;
 
 /// Index of a field in [`ACTIVITY_FIELDS`].
 pub fn field_index(name: &str) -> Option<usize> {
