@@ -287,6 +287,10 @@ async fn backfill_subcommand_writes_the_file_and_reports_progress() {
         &from,
         "--to",
         &to,
+        // One day per window: no lead days before --from (a 28d window
+        // would fetch 27 more, a third chunk).
+        "--stats.windows",
+        "1d",
         "--output",
         output.to_str().unwrap(),
     ];
