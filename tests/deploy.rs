@@ -330,3 +330,13 @@ fn compose_fills_prometheus_history_before_prometheus_starts() {
     let lookback = script.split("lookback=${LOOKBACK:-").nth(1).and_then(|r| r.split('}').next()).unwrap();
     assert!(flags.contains(&format!("--query.lookback-delta={lookback}").as_str()), "{flags:?}");
 }
+
+#[test]
+fn the_license_file_is_the_one_the_crate_and_image_declare() {
+    let license = std::fs::read_to_string(repo_path("LICENSE")).expect("a LICENSE file");
+    assert!(license.contains("Apache License") && license.contains("Version 2.0, January 2004"));
+    let manifest = std::fs::read_to_string(repo_path("Cargo.toml")).unwrap();
+    assert!(manifest.contains("license = \"Apache-2.0\""));
+    let dockerfile = std::fs::read_to_string(repo_path("Dockerfile")).unwrap();
+    assert!(dockerfile.contains("org.opencontainers.image.licenses=\"Apache-2.0\""));
+}

@@ -18,7 +18,7 @@ use axum::routing::get;
 use http_body::Frame;
 
 use crate::endpoint::Endpoint;
-use crate::published::{Shared, gzip};
+use crate::published::Shared;
 
 /// The content type Prometheus negotiates for OpenMetrics.
 pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -67,10 +67,10 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     state.shared.self_metrics.encode(&mut own).expect("writing to a String cannot fail");
     own.push_str("# EOF\n");
     if accepts_gzip(&headers) {
-        // Two gzip members: the data compressed once per publish, then the
-        // few live self-metrics compressed now. RFC 1952 allows any number
-        // of members; Prometheus (Go's gzip reader) reads them all.
-        let body = Chunks(VecDeque::from([exposition.data_gzip.clone(), Bytes::from(gzip(own.as_bytes()))]));
+        // One gzip member: the data compressed once per publish, then the
+        // few live self-metrics stored uncompressed and the trailer.
+        let tail = Bytes::from(exposition.data_gzip.close(own.as_bytes()));
+        let body = Chunks(VecDeque::from([exposition.data_gzip.bytes.clone(), tail]));
         return (
             [
                 (header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE),
@@ -162,7 +162,7 @@ fn escape_html(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::published::Exposition;
+    use crate::published::{Exposition, GzipHead};
     use crate::self_metrics::{PollOutcome, SelfMetrics};
     use axum::http::Request;
     use http_body_util::BodyExt;
@@ -170,7 +170,7 @@ mod tests {
 
     fn publish_one_series(shared: &Shared) {
         let data = Bytes::from_static(b"# HELP gong_x x.\n# TYPE gong_x gauge\ngong_x 1\n");
-        let data_gzip = Bytes::from(gzip(&data));
+        let data_gzip = GzipHead::new(&data);
         shared.exposition.store(Arc::new(Exposition { data, data_gzip, series: 1, snapshot: Default::default() }));
     }
 
@@ -194,7 +194,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn gzip_when_accepted_and_the_two_members_decode_to_the_plain_body() {
+    async fn gzip_when_accepted_decodes_to_the_plain_body() {
         let shared = Shared::new(Arc::new(SelfMetrics::new()));
         publish_one_series(&shared);
         let app = app(shared, "/metrics");
@@ -212,6 +212,23 @@ mod tests {
         for refuse in ["identity", "gzip;q=0", "deflate"] {
             assert_eq!(get_with(app.clone(), "/metrics", Some(refuse)).await.2, None, "{refuse}");
         }
+    }
+
+    #[tokio::test]
+    async fn gzip_is_one_member_that_single_member_readers_decode_whole() {
+        let shared = Shared::new(Arc::new(SelfMetrics::new()));
+        publish_one_series(&shared);
+        let app = app(shared, "/metrics");
+        let (_, _, _, plain) = get_with(app.clone(), "/metrics", None).await;
+        let (_, _, encoding, body) = get_with(app, "/metrics", Some("gzip")).await;
+        assert_eq!(encoding.as_deref(), Some("gzip"));
+        // A reader that stops after the first member (as curl --compressed
+        // does) gets the whole exposition, `# EOF` included.
+        let mut decoded = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut decoded).unwrap();
+        assert_eq!(decoded, plain);
+        assert!(String::from_utf8(decoded).unwrap().ends_with("# EOF\n"));
+        assert_eq!(body.windows(3).filter(|w| *w == [0x1f, 0x8b, 8]).count(), 1, "one gzip header");
     }
 
     #[tokio::test]
