@@ -434,6 +434,44 @@ pub fn encode_snapshot(snapshot: Arc<DataSnapshot>, include_email: bool) -> Stri
     out
 }
 
+/// OpenMetrics text (as prometheus-client writes it) in the Prometheus text
+/// format 0.0.4, for clients that do not ask for OpenMetrics: counter
+/// families are named with their `_total` suffix (which 0.0.4 keeps in HELP
+/// and TYPE), `# UNIT` and `# EOF` lines go, `unknown` becomes `untyped`.
+/// Samples, labels and their escaping are the same in both formats.
+pub fn openmetrics_to_text(openmetrics: &str) -> String {
+    let mut out = String::with_capacity(openmetrics.len());
+    let mut counters: BTreeSet<&str> = BTreeSet::new();
+    // TYPE follows HELP, so a family's type is known only one line later:
+    // find the counter families first.
+    for line in openmetrics.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ")
+            && let Some((name, "counter")) = rest.split_once(' ')
+        {
+            counters.insert(name);
+        }
+    }
+    for line in openmetrics.lines() {
+        if line.starts_with("# UNIT ") || line == "# EOF" {
+            continue;
+        }
+        let header = ["# HELP ", "# TYPE "].into_iter().find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)));
+        match header {
+            Some((prefix, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                let suffix = if counters.contains(name) { "_total" } else { "" };
+                let tail = if prefix == "# TYPE " && tail == "unknown" { "untyped" } else { tail };
+                let _ = writeln!(out, "{prefix}{name}{suffix} {tail}");
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

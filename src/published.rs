@@ -11,7 +11,7 @@ use arc_swap::ArcSwap;
 use axum::body::Bytes;
 use jiff::Timestamp;
 
-use crate::encoding::encode_snapshot;
+use crate::encoding::{encode_snapshot, openmetrics_to_text};
 use crate::endpoint::Endpoint;
 use crate::self_metrics::{PollOutcome, SelfMetrics};
 use crate::snapshot::DataSnapshot;
@@ -24,6 +24,10 @@ pub struct Exposition {
     /// `data` as the open start of a gzip member, compressed once per
     /// publish; a scrape closes it with [`GzipHead::close`].
     pub data_gzip: GzipHead,
+    /// `data` in the Prometheus text format 0.0.4, and its gzip head: built
+    /// on the first scrape that asks for it, once per publish (Prometheus
+    /// asks for OpenMetrics, so most exporters never build it).
+    text: std::sync::OnceLock<(Bytes, GzipHead)>,
     /// Per-user and per-scorecard series in `data`.
     pub series: usize,
     /// The snapshot `data` encodes (shared with the poller, not a copy).
@@ -36,7 +40,21 @@ impl Exposition {
     pub fn build(snapshot: Arc<DataSnapshot>, include_email: bool) -> Self {
         let text = encode_snapshot(Arc::clone(&snapshot), include_email);
         let data_gzip = GzipHead::new(text.as_bytes());
-        Self { data: Bytes::from(text), data_gzip, series: snapshot.series_count(), snapshot }
+        Self::from_parts(Bytes::from(text), data_gzip, snapshot.series_count(), snapshot)
+    }
+
+    /// An exposition of already encoded `data`.
+    pub fn from_parts(data: Bytes, data_gzip: GzipHead, series: usize, snapshot: Arc<DataSnapshot>) -> Self {
+        Self { data, data_gzip, text: std::sync::OnceLock::new(), series, snapshot }
+    }
+
+    /// `data` in the 0.0.4 text format, and its gzip head.
+    pub fn text(&self) -> &(Bytes, GzipHead) {
+        self.text.get_or_init(|| {
+            let text = openmetrics_to_text(std::str::from_utf8(&self.data).unwrap_or_default());
+            let head = GzipHead::new(text.as_bytes());
+            (Bytes::from(text), head)
+        })
     }
 }
 

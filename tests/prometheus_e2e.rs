@@ -207,3 +207,36 @@ async fn every_value_of_every_variable_renders_queries_that_parse_and_find_data(
     assert!(values_tried > 50 && rendered > 500, "{values_tried} values, {rendered} queries");
     exporter.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_text_format_passes_promtool_check_metrics_and_openmetrics_a_strict_parser() {
+    let Some(promtool) = tool("promtool", "PROMTOOL_BIN") else { return };
+    let exporter = gong_exporter::start(demo_config(40)).await.unwrap();
+    let addr = exporter.local_addr();
+    // With coaching and counters in, every kind of family is there.
+    let strict =
+        wait_for_metrics(addr, "coaching series", |m| m.series.iter().any(|s| s.name.starts_with("gong_coaching_")))
+            .await;
+    assert!(strict.types.values().any(|t| t == "counter") && strict.types.values().any(|t| t == "histogram"));
+    let response = reqwest::Client::new()
+        .get(format!("http://{addr}/metrics"))
+        .header("accept", "text/plain")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+    let text = response.text().await.unwrap();
+    assert!(text.contains("# TYPE gong_exporter_api_requests_total counter"));
+    let mut check = std::process::Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut check.stdin.take().unwrap(), text.as_bytes()).unwrap();
+    let out = check.wait_with_output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && report.trim().is_empty(), "promtool check metrics:\n{report}");
+    exporter.shutdown().await;
+}

@@ -17,11 +17,16 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use http_body::Frame;
 
+use crate::encoding::openmetrics_to_text;
 use crate::endpoint::Endpoint;
 use crate::published::Shared;
 
 /// The content type Prometheus negotiates for OpenMetrics.
 pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The Prometheus text format, for every client that does not ask for
+/// OpenMetrics.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// A response body sent as a list of shared byte chunks: the big pre-encoded
 /// data part is reference-counted, never copied per scrape.
@@ -65,25 +70,50 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     let exposition = state.shared.exposition.load_full();
     let mut own = String::with_capacity(4096);
     state.shared.self_metrics.encode(&mut own).expect("writing to a String cannot fail");
-    own.push_str("# EOF\n");
+    let openmetrics = wants_openmetrics(&headers);
+    let (content_type, data, data_gzip, own) = if openmetrics {
+        own.push_str("# EOF\n");
+        (OPENMETRICS_CONTENT_TYPE, &exposition.data, &exposition.data_gzip, own)
+    } else {
+        let (data, data_gzip) = exposition.text();
+        (TEXT_CONTENT_TYPE, data, data_gzip, openmetrics_to_text(&own))
+    };
     if accepts_gzip(&headers) {
         // One gzip member: the data compressed once per publish, then the
         // few live self-metrics stored uncompressed and the trailer.
-        let tail = Bytes::from(exposition.data_gzip.close(own.as_bytes()));
-        let body = Chunks(VecDeque::from([exposition.data_gzip.bytes.clone(), tail]));
+        let tail = Bytes::from(data_gzip.close(own.as_bytes()));
+        let body = Chunks(VecDeque::from([data_gzip.bytes.clone(), tail]));
         return (
             [
-                (header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE),
+                (header::CONTENT_TYPE, content_type),
                 (header::CONTENT_ENCODING, "gzip"),
-                (header::VARY, "Accept-Encoding"),
+                (header::VARY, "Accept, Accept-Encoding"),
             ],
             Body::new(body),
         )
             .into_response();
     }
-    let body = Chunks(VecDeque::from([exposition.data.clone(), Bytes::from(own)]));
-    ([(header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE), (header::VARY, "Accept-Encoding")], Body::new(body))
-        .into_response()
+    let body = Chunks(VecDeque::from([data.clone(), Bytes::from(own)]));
+    ([(header::CONTENT_TYPE, content_type), (header::VARY, "Accept, Accept-Encoding")], Body::new(body)).into_response()
+}
+
+/// Whether the client prefers OpenMetrics, as client_golang negotiates:
+/// OpenMetrics when `Accept` lists it with a quality at least that of the
+/// text format (`text/plain`, `text/*` or `*/*`); the text format otherwise,
+/// and when there is no `Accept`.
+fn wants_openmetrics(headers: &HeaderMap) -> bool {
+    let (mut openmetrics, mut text) = (0.0_f32, 0.0_f32);
+    for item in headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')) {
+        let mut parts = item.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("").to_ascii_lowercase();
+        let q = parts.filter_map(|p| p.strip_prefix("q=")).find_map(|q| q.parse::<f32>().ok()).unwrap_or(1.0);
+        match media.as_str() {
+            "application/openmetrics-text" => openmetrics = openmetrics.max(q),
+            "text/plain" | "text/*" | "*/*" => text = text.max(q),
+            _ => {}
+        }
+    }
+    openmetrics > 0.0 && openmetrics >= text
 }
 
 /// Whether the client listed gzip in `Accept-Encoding` (and not with q=0).
@@ -168,10 +198,63 @@ mod tests {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
 
+    /// What Prometheus 2.x sends.
+    const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+    fn accept(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn openmetrics_only_for_clients_that_ask_for_it_first() {
+        assert!(wants_openmetrics(&accept(PROMETHEUS_ACCEPT)));
+        assert!(wants_openmetrics(&accept("application/openmetrics-text; version=1.0.0")));
+        assert!(wants_openmetrics(&accept("text/plain;q=0.5, application/openmetrics-text;q=0.5")));
+        for text in [
+            "text/plain;version=0.0.4",
+            "*/*",
+            "text/plain, application/openmetrics-text;q=0.5",
+            "application/openmetrics-text;q=0",
+            "application/json",
+        ] {
+            assert!(!wants_openmetrics(&accept(text)), "{text}");
+        }
+        assert!(!wants_openmetrics(&HeaderMap::new()), "no Accept: the text format, as client_golang");
+    }
+
+    #[tokio::test]
+    async fn text_format_clients_get_0_0_4_with_counters_named_in_full() {
+        let shared = Shared::new(Arc::new(SelfMetrics::new()));
+        publish_one_series(&shared);
+        let app = app(shared, "/metrics");
+        for gzip in [false, true] {
+            let mut request = Request::get("/metrics").header(header::ACCEPT, "text/plain;version=0.0.4");
+            if gzip {
+                request = request.header(header::ACCEPT_ENCODING, "gzip");
+            }
+            let response = app.clone().oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+            assert_eq!(response.headers()[header::CONTENT_TYPE], TEXT_CONTENT_TYPE);
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            let body = if gzip {
+                let mut out = String::new();
+                std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut out).unwrap();
+                out
+            } else {
+                String::from_utf8(bytes.to_vec()).unwrap()
+            };
+            assert!(body.starts_with("# HELP gong_x x.\n# TYPE gong_x gauge\ngong_x 1\n"), "{body}");
+            assert!(body.contains("# TYPE gong_exporter_api_requests_total counter\n"), "{body}");
+            assert!(body.contains("# HELP gong_exporter_api_requests_total "), "{body}");
+            assert!(!body.contains("# EOF") && !body.contains("# UNIT"), "{body}");
+        }
+    }
+
     fn publish_one_series(shared: &Shared) {
         let data = Bytes::from_static(b"# HELP gong_x x.\n# TYPE gong_x gauge\ngong_x 1\n");
         let data_gzip = GzipHead::new(&data);
-        shared.exposition.store(Arc::new(Exposition { data, data_gzip, series: 1, snapshot: Default::default() }));
+        shared.exposition.store(Arc::new(Exposition::from_parts(data, data_gzip, 1, Default::default())));
     }
 
     async fn get(app: Router, path: &str) -> (StatusCode, String, String) {
@@ -180,7 +263,8 @@ mod tests {
     }
 
     async fn get_with(app: Router, path: &str, accept: Option<&str>) -> (StatusCode, String, Option<String>, Vec<u8>) {
-        let mut request = Request::get(path);
+        // As Prometheus asks.
+        let mut request = Request::get(path).header(header::ACCEPT, PROMETHEUS_ACCEPT);
         if let Some(accept) = accept {
             request = request.header(header::ACCEPT_ENCODING, accept);
         }

@@ -339,7 +339,13 @@ fn number(n: &MetricNumber) -> f64 {
 }
 
 pub async fn scrape(addr: SocketAddr) -> Metrics {
-    let response = reqwest::get(format!("http://{addr}/metrics")).await.unwrap();
+    // As Prometheus asks: OpenMetrics first.
+    let response = reqwest::Client::new()
+        .get(format!("http://{addr}/metrics"))
+        .header("accept", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(
         response.headers()["content-type"].to_str().unwrap(),
