@@ -82,7 +82,8 @@ pub struct BackfillArgs {
     #[arg(long = "metrics.user-email", default_value_t = true, action = clap::ArgAction::Set)]
     pub user_email: bool,
 
-    /// Log level: error, warn, info, debug, trace (or a tracing filter).
+    /// Log level: error, warn, info, debug (this exporter's own events), trace
+    /// (everything, TLS and HTTP client internals included).
     #[arg(long = "log.level", default_value = "warn", value_parser = parse_log_filter)]
     pub log_level: String,
 }
@@ -172,7 +173,7 @@ pub struct ExporterArgs {
     pub budget_share: f64,
 
     /// Address the HTTP server listens on.
-    #[arg(long = "web.listen-address", env = "WEB_LISTEN_ADDRESS", default_value = "0.0.0.0:9863")]
+    #[arg(long = "web.listen-address", env = "WEB_LISTEN_ADDRESS", default_value = ":9863", value_parser = parse_listen_address)]
     pub listen_address: SocketAddr,
 
     /// TLS, basic auth and headers, in Prometheus exporter-toolkit's web
@@ -184,7 +185,8 @@ pub struct ExporterArgs {
     #[arg(long = "web.telemetry-path", default_value = "/metrics", value_parser = parse_telemetry_path)]
     pub telemetry_path: String,
 
-    /// Log level: error, warn, info, debug, trace (or a tracing filter).
+    /// Log level: error, warn, info, debug (this exporter's own events), trace
+    /// (everything, TLS and HTTP client internals included).
     #[arg(long = "log.level", default_value = "info", value_parser = parse_log_filter)]
     pub log_level: String,
 
@@ -356,10 +358,20 @@ fn parse_telemetry_path(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
+/// One of the levels promslog knows, plus `trace`; anything else (which a
+/// tracing filter would silently read as a target name) is refused.
 fn parse_log_filter(s: &str) -> Result<String, String> {
-    tracing_subscriber::EnvFilter::try_new(s)
-        .map(|_| s.to_owned())
-        .map_err(|e| format!("'{s}' is not a log level ({e}); use error, warn, info, debug or trace"))
+    let level = s.trim().to_ascii_lowercase();
+    match level.as_str() {
+        "error" | "warn" | "info" | "debug" | "trace" => Ok(level),
+        _ => Err(format!("'{s}' is not a log level; use error, warn, info, debug or trace")),
+    }
+}
+
+/// `HOST:PORT`, or `:PORT` for every interface, as exporter-toolkit takes it.
+fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
+    let full = if s.starts_with(':') { format!("0.0.0.0{s}") } else { s.to_owned() };
+    full.parse().map_err(|_| format!("'{s}' is not HOST:PORT or :PORT, e.g. :9863 or 127.0.0.1:9863"))
 }
 
 #[cfg(test)]
@@ -370,6 +382,24 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn log_levels_are_the_known_ones_only() {
+        for ok in ["error", "warn", "info", "debug", "trace", "INFO"] {
+            assert!(parse_log_filter(ok).is_ok(), "{ok}");
+        }
+        for bad in ["foo", "warning,hyper=trace", "", "verbose"] {
+            assert!(parse_log_filter(bad).unwrap_err().contains("use error, warn"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn listen_addresses_may_omit_the_host() {
+        assert_eq!(parse_listen_address(":9863").unwrap().to_string(), "0.0.0.0:9863");
+        assert_eq!(parse_listen_address("127.0.0.1:0").unwrap().to_string(), "127.0.0.1:0");
+        assert_eq!(parse_listen_address("[::1]:9863").unwrap().to_string(), "[::1]:9863");
+        assert!(parse_listen_address("9863").is_err());
     }
 
     #[test]

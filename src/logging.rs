@@ -6,7 +6,13 @@ use crate::cli::LogFormat;
 pub fn init(level: &str, format: LogFormat) {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
-    let filter = tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| "info".into());
+    // debug is this exporter's own events; other crates' debug (TLS, HTTP
+    // client internals) belongs to trace, as promslog users expect.
+    let directives = match level {
+        "debug" => "info,gong_exporter=debug".to_owned(),
+        other => other.to_owned(),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(directives).unwrap_or_else(|_| "info".into());
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
         LogFormat::Logfmt => registry.with(tracing_logfmt::builder().layer().with_writer(std::io::stderr)).try_init(),

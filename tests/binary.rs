@@ -117,6 +117,8 @@ fn bad_flags_exit_2_with_one_line_naming_the_flag() {
             "pass the API root alone, e.g. 'https://api.gong.io'",
         ),
         (&["--demo", "--no-such-flag"], "--no-such-flag"),
+        // A tracing filter would read it as a target and log nothing.
+        (&["--demo", "--log.level", "foo"], "--log.level"),
         (&[], "GONG_ACCESS_KEY"),
         (&["--gong.access-key", "k"], "GONG_ACCESS_KEY_SECRET"),
         (&["--demo", "--web.config.file", "/nonexistent/web.yml"], "--web.config.file /nonexistent/web.yml"),
