@@ -181,6 +181,11 @@ pub struct ExporterArgs {
     #[arg(long = "web.config.file", value_name = "PATH")]
     pub web_config_file: Option<PathBuf>,
 
+    /// Leave out the process metrics (process_cpu_seconds_total, ...), as
+    /// node_exporter's flag of the same name does.
+    #[arg(long = "web.disable-exporter-metrics")]
+    pub disable_exporter_metrics: bool,
+
     /// Path under which metrics are served.
     #[arg(long = "web.telemetry-path", default_value = "/metrics", value_parser = parse_telemetry_path)]
     pub telemetry_path: String,
@@ -221,9 +226,22 @@ pub struct ExporterArgs {
     pub counters_start_date: Option<Date>,
 
     /// Collect manager coaching from Gong's coaching endpoint, once a day:
-    /// one request per workspace x manager x window.
-    #[arg(long = "collector.coaching", default_value_t = true, action = clap::ArgAction::Set)]
+    /// one request per workspace x manager x window. `--no-collector.coaching`
+    /// (or `=false`) turns it off, as node_exporter spells collector switches.
+    #[arg(
+        long = "collector.coaching",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        overrides_with = "no_coaching"
+    )]
     pub coaching: bool,
+
+    /// Turns the coaching collector off.
+    #[arg(long = "no-collector.coaching", overrides_with = "coaching")]
+    pub no_coaching: bool,
 }
 
 /// Flags of `gong-exporter simulate`.

@@ -50,6 +50,9 @@ pub struct Config {
     pub storage_path: Option<PathBuf>,
     /// `--counters.start-date`.
     pub counters_start_date: Option<Date>,
+    /// `process_*` metrics on `/metrics` (`--web.disable-exporter-metrics`
+    /// turns them off).
+    pub process_metrics: bool,
 }
 
 /// A validated backfill.
@@ -123,7 +126,7 @@ impl Config {
             poll_interval: args.poll_interval,
             include_user_email: args.user_email,
             clock: Clock::system(),
-            coaching: args.coaching,
+            coaching: args.coaching && !args.no_coaching,
         };
         Ok(Self {
             source,
@@ -140,6 +143,7 @@ impl Config {
             web_config_check: Duration::from_secs(5),
             storage_path: args.storage_path,
             counters_start_date: args.counters_start_date,
+            process_metrics: !args.disable_exporter_metrics,
         })
     }
 
@@ -307,6 +311,19 @@ mod tests {
         .unwrap();
         assert!(!c.poller.coaching);
         assert_eq!(c.counters_start_date, Some(jiff::civil::date(2024, 1, 31)));
+    }
+
+    #[test]
+    fn collector_switches_as_node_exporter_spells_them() {
+        assert!(parse(&["--demo"]).unwrap().poller.coaching);
+        assert!(parse(&["--demo", "--collector.coaching"]).unwrap().poller.coaching);
+        assert!(!parse(&["--demo", "--no-collector.coaching"]).unwrap().poller.coaching);
+        assert!(!parse(&["--demo", "--collector.coaching=false"]).unwrap().poller.coaching);
+        // The last switch wins.
+        assert!(parse(&["--demo", "--no-collector.coaching", "--collector.coaching"]).unwrap().poller.coaching);
+        assert!(!parse(&["--demo", "--collector.coaching", "--no-collector.coaching"]).unwrap().poller.coaching);
+        assert!(parse(&["--demo"]).unwrap().process_metrics);
+        assert!(!parse(&["--demo", "--web.disable-exporter-metrics"]).unwrap().process_metrics);
     }
 
     #[test]

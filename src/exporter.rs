@@ -92,7 +92,11 @@ impl Exporter {
 
 /// Binds the server and starts the poller; returns once both are running.
 pub async fn start(config: Config) -> Result<Exporter, StartError> {
-    let self_metrics = Arc::new(SelfMetrics::new());
+    let mut self_metrics = SelfMetrics::new();
+    if config.process_metrics {
+        self_metrics.register_process_metrics();
+    }
+    let self_metrics = Arc::new(self_metrics);
     let shared = Shared::new(Arc::clone(&self_metrics));
     let ledger = Ledger::open(config.storage_path.as_deref(), counting_start(&config))?;
 

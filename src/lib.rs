@@ -13,7 +13,7 @@
 //! 5. [`http`]: `/metrics`, the landing page, health, and the web config.
 //!
 //! Beside the flow: [`self_metrics`] (`gong_exporter_*`, fed by the client
-//! and the poller), [`cli`] and [`config`] (flags, then the settings each
+//! and the poller) and [`process`] (`process_*`, read on each scrape), [`cli`] and [`config`] (flags, then the settings each
 //! part runs on), [`exporter`] (wiring and shutdown), [`logging`],
 //! [`backfill`] (past days as OpenMetrics, through the same client and
 //! encoding), [`simulator`] (a fake Gong for `--demo`, `simulate` and the
@@ -33,6 +33,7 @@ pub mod published;
 
 pub mod http;
 
+pub mod process;
 pub mod self_metrics;
 
 pub mod cli;

@@ -287,6 +287,11 @@ impl SelfMetrics {
         );
     }
 
+    /// Adds the `process_*` metrics (unless `--web.disable-exporter-metrics`).
+    pub fn register_process_metrics(&mut self) {
+        self.registry.register_collector(Box::new(crate::process::ProcessCollector));
+    }
+
     /// Appends the self-metrics in OpenMetrics text, without `# EOF`.
     pub fn encode(&self, out: &mut String) -> std::fmt::Result {
         prometheus_client::encoding::text::encode_registry(out, &self.registry)

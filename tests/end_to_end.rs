@@ -187,3 +187,26 @@ async fn user_email_label_can_be_dropped() {
     assert_eq!(m.value("gong_activity_calls_as_host", &[("user_id", &id(REP_A)), ("window", "1d")]), 3.0);
     exporter.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_metrics_as_every_exporter_has_them_unless_disabled() {
+    let exporter = gong_exporter::start(demo_config(5)).await.unwrap();
+    wait_ready(exporter.local_addr()).await;
+    let m = scrape(exporter.local_addr()).await;
+    assert_eq!(m.types["process_cpu_seconds"], "counter");
+    assert!(m.value("process_cpu_seconds_total", &[]) >= 0.0);
+    assert!(m.value("process_resident_memory_bytes", &[]) > 1e6);
+    assert!(m.value("process_virtual_memory_bytes", &[]) >= m.value("process_resident_memory_bytes", &[]));
+    assert!(m.value("process_open_fds", &[]) >= 3.0);
+    assert!(m.value("process_max_fds", &[]) >= m.value("process_open_fds", &[]));
+    assert!(m.value("process_start_time_seconds", &[]) > 1.7e9);
+    exporter.shutdown().await;
+
+    let mut config = demo_config(5);
+    config.process_metrics = false;
+    let exporter = gong_exporter::start(config).await.unwrap();
+    wait_ready(exporter.local_addr()).await;
+    let m = scrape(exporter.local_addr()).await;
+    assert!(m.series.iter().all(|s| !s.name.starts_with("process_")), "--web.disable-exporter-metrics");
+    exporter.shutdown().await;
+}

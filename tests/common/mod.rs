@@ -227,6 +227,7 @@ fn config_for_url(url: &str) -> Config {
         web_config_check: Duration::from_millis(100),
         storage_path: None,
         counters_start_date: None,
+        process_metrics: true,
     }
 }
 
