@@ -40,6 +40,21 @@ pub enum Command {
     /// Write past days as timestamped OpenMetrics for
     /// `promtool tsdb create-blocks-from openmetrics`.
     Backfill(Box<BackfillArgs>),
+    /// Exit 0 if the exporter at --url answers 200, else 1: the container
+    /// health check where there is no shell or curl (distroless).
+    Healthcheck(HealthcheckArgs),
+}
+
+/// Flags of `gong-exporter healthcheck`.
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// What to ask.
+    #[arg(long = "url", default_value = "http://127.0.0.1:9863/-/healthy")]
+    pub url: Url,
+
+    /// How long to wait for the answer.
+    #[arg(long = "timeout", default_value = "5s", value_parser = parse_positive_duration)]
+    pub timeout: Duration,
 }
 
 /// Flags of `gong-exporter backfill`.

@@ -76,17 +76,34 @@ pub enum Error {
     /// The async runtime could not start.
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    /// `healthcheck`: the exporter did not answer 200.
+    #[error("{0}")]
+    Unhealthy(String),
 }
 
 impl Error {
     /// 2 for what the operator must change on the command line or in a
     /// file named there (as clap does for usage errors); 1 when starting
-    /// failed; 3 when a backfill failed.
+    /// failed or a health check found no healthy exporter; 3 when a
+    /// backfill failed.
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Usage(_) | Self::Config(_) => 2,
-            Self::Start(_) | Self::Runtime(_) => 1,
+            Self::Start(_) | Self::Runtime(_) | Self::Unhealthy(_) => 1,
             Self::Backfill(_) => 3,
         }
+    }
+}
+
+/// `gong-exporter healthcheck`: whether `url` answers 200 within `timeout`.
+pub async fn healthcheck(args: cli::HealthcheckArgs) -> Result<(), Error> {
+    let client = reqwest::Client::builder()
+        .timeout(args.timeout)
+        .build()
+        .map_err(|e| Error::Unhealthy(format!("cannot build an HTTP client: {e}")))?;
+    match client.get(args.url.clone()).send().await {
+        Ok(response) if response.status().is_success() => Ok(()),
+        Ok(response) => Err(Error::Unhealthy(format!("{} answered {}", args.url, response.status()))),
+        Err(error) => Err(Error::Unhealthy(format!("{} did not answer: {error}", args.url))),
     }
 }

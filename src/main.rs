@@ -37,6 +37,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             let config = BackfillConfig::from_args(*args)?;
             runtime.block_on(backfill::run(config))?;
         }
+        Some(Command::Healthcheck(args)) => runtime.block_on(gong_exporter::healthcheck(args))?,
         Some(Command::Simulate(args)) => {
             logging::init(&cli.exporter.log_level, cli.exporter.log_format);
             runtime.block_on(gong_exporter::run_simulator(args))?;

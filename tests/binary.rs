@@ -319,3 +319,23 @@ async fn backfill_subcommand_writes_the_file_and_reports_progress() {
     assert!(text.ends_with("# EOF\n") && text.contains("gong_activity_calls_as_host_cumulative_total{"));
     assert!(!dir.path().join("history.om.parts").exists(), "scratch files removed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthcheck_subcommand_exits_0_for_a_healthy_exporter_and_1_otherwise() {
+    let mut exporter = Running::start(&["--demo", "--web.listen-address", "127.0.0.1:0"], &[]);
+    let addr = exporter.listening_addr();
+    let healthy = format!("http://{addr}/-/healthy");
+    let check = |url: String| {
+        tokio::task::spawn_blocking(move || run_to_exit(&["healthcheck", "--url", &url, "--timeout", "2s"]))
+    };
+    let (code, stderr) = check(healthy).await.unwrap();
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stderr) = check(format!("http://{addr}/no-such-page")).await.unwrap();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("404"), "{stderr}");
+    let (status, _) = exporter.terminate();
+    assert!(status.success());
+    let (code, stderr) = check(format!("http://{addr}/-/healthy")).await.unwrap();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.starts_with("error: ") && stderr.contains("did not answer"), "{stderr}");
+}

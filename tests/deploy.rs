@@ -105,9 +105,22 @@ fn dockerfile_builds_a_static_non_root_image_from_source() {
     let entrypoint = final_stage.iter().find(|(op, _)| op == "ENTRYPOINT").map(|(_, a)| a.as_str()).unwrap();
     assert!(entrypoint.starts_with('['), "exec form: {entrypoint}");
     let labels: String = final_stage.iter().filter(|(op, _)| op == "LABEL").map(|(_, a)| a.as_str()).collect();
-    for label in ["title", "description", "version", "revision", "licenses"] {
+    for label in ["title", "description", "version", "revision", "licenses", "source"] {
         assert!(labels.contains(&format!("org.opencontainers.image.{label}=")), "OCI label {label}");
     }
+    // A health check that works in distroless (no shell, no curl): the
+    // binary's own subcommand, which the CLI knows.
+    let healthcheck = final_stage.iter().find(|(op, _)| op == "HEALTHCHECK").map(|(_, a)| a.as_str()).unwrap();
+    assert!(healthcheck.contains("CMD [\"/gong-exporter\", \"healthcheck\""), "{healthcheck}");
+    <gong_exporter::cli::Cli as clap::Parser>::try_parse_from(["gong-exporter", "healthcheck"]).expect("subcommand");
+    // Dependencies are built in a layer of their own, before the sources.
+    let build_steps: Vec<&str> = instructions.iter().filter(|(op, _)| op == "RUN").map(|(_, a)| a.as_str()).collect();
+    let copy_src = instructions.iter().position(|(op, a)| op == "COPY" && a.starts_with("src ")).unwrap();
+    let deps = instructions.iter().position(|(op, a)| op == "RUN" && a.contains("cargo build")).unwrap();
+    assert!(deps < copy_src, "a cargo build of the dependencies before COPY src: {build_steps:?}");
+    // Compose passes the revision it builds.
+    let compose = yaml("docker-compose.yml");
+    assert!(get(&compose, "services.gong-exporter.build.args.GIT_REVISION").is_string());
     // What the build copies exists, and .dockerignore keeps the rest out.
     for (op, args) in &instructions {
         if op == "COPY" && !args.starts_with("--from") {
@@ -128,7 +141,7 @@ fn compose_stack_wires_exporter_prometheus_and_grafana() {
     let compose = yaml("docker-compose.yml");
     let services = get(&compose, "services");
     let exporter = &services["gong-exporter"];
-    assert_eq!(text(exporter, "build"), ".");
+    assert_eq!(text(exporter, "build.context"), ".");
     let command: Vec<String> =
         exporter["command"].as_sequence().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect();
     assert!(command.iter().any(|a| a == "--demo"));
@@ -262,8 +275,14 @@ fn kubernetes_manifests_agree_with_each_other_and_the_binary() {
         container["args"].as_sequence().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect();
     let mut argv = vec!["gong-exporter".to_owned()];
     argv.extend(args);
+    assert!(
+        !argv.iter().any(|a| a.starts_with("--gong.base-url")),
+        "every company has its own API host: it comes from the Secret, not a hard-coded flag"
+    );
     let cli = <gong_exporter::cli::Cli as clap::Parser>::try_parse_from(argv).expect("Deployment args parse");
     assert_eq!(cli.exporter.listen_address.port(), 9863);
+    let env_names: Vec<String> = container["env"].as_sequence().unwrap().iter().map(|e| text(e, "name")).collect();
+    assert!(env_names.iter().any(|n| n == "GONG_BASE_URL"), "{env_names:?}");
     // The counter state lives on the claimed volume, writable by the pod's group.
     let pvc = yaml("deploy/kubernetes/pvc.yaml");
     let storage = cli.exporter.storage_path.expect("--storage.path is set");
