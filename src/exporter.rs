@@ -124,9 +124,17 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
     let mut app = http::app(Arc::clone(&shared), &config.telemetry_path);
     let handle = axum_server::Handle::new();
     let listen_error = |source| StartError::Listen { addr, source };
-    let mut watcher = None;
+    let watcher;
     let server = match &config.web_config {
         None => {
+            // Nothing to reload, but a SIGHUP must not kill the process.
+            watcher = Some(tokio::spawn(async {
+                let mut hangups = http::webconfig::Hangups::listen();
+                loop {
+                    hangups.next().await;
+                    tracing::info!("SIGHUP: no --web.config.file to reload");
+                }
+            }));
             let server = axum_server::from_tcp(listener).map_err(listen_error)?.handle(handle.clone());
             tokio::spawn(async move { report(server.serve(app.into_make_service()).await) })
         }

@@ -339,3 +339,30 @@ async fn healthcheck_subcommand_exits_0_for_a_healthy_exporter_and_1_otherwise()
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.starts_with("error: ") && stderr.contains("did not answer"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_web_config_and_never_kills_the_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dir.path().join("web.yml");
+    std::fs::write(&web, "# no TLS, no auth yet\n").unwrap();
+    for web_config in [None, Some(web.to_str().unwrap())] {
+        let mut args = vec!["--demo", "--web.listen-address", "127.0.0.1:0"];
+        args.extend(web_config.iter().flat_map(|path| ["--web.config.file", *path]));
+        let mut exporter = Running::start(&args, &[]);
+        let addr = exporter.listening_addr();
+        wait_ready(addr).await;
+        let hup = Command::new("kill").args(["-HUP", &exporter.child.id().to_string()]).status().unwrap();
+        assert!(hup.success());
+        match web_config {
+            None => exporter.wait_for_line("SIGHUP: no --web.config.file to reload"),
+            Some(_) => {
+                exporter.wait_for_line("SIGHUP: reloading the web config");
+                exporter.wait_for_line("web config reloaded")
+            }
+        };
+        assert!(exporter.child.try_wait().unwrap().is_none(), "{web_config:?}: SIGHUP killed the exporter");
+        assert_eq!(http_get(addr, "/-/healthy").await.0, 200);
+        let (status, _) = exporter.terminate();
+        assert!(status.success());
+    }
+}

@@ -302,11 +302,19 @@ impl WebState {
         let mut fingerprint = self.current.load().fingerprint();
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut hangups = Hangups::listen();
         loop {
-            ticker.tick().await;
+            // SIGHUP reloads at once, as Prometheus's own servers do.
+            let asked = tokio::select! {
+                _ = ticker.tick() => false,
+                () = hangups.next() => true,
+            };
             let now = self.current.load().fingerprint();
-            if now == fingerprint {
+            if now == fingerprint && !asked {
                 continue;
+            }
+            if asked {
+                tracing::info!(path = %path.display(), "SIGHUP: reloading the web config");
             }
             fingerprint = now;
             match WebConfig::load(&path) {
@@ -330,6 +338,40 @@ impl WebState {
 }
 
 /// Middleware: basic auth (when users are configured) and extra headers.
+/// SIGHUP deliveries. Listening replaces the default action (terminate), so
+/// a SIGHUP never kills the exporter.
+pub struct Hangups {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangups {
+    /// Starts listening; on systems without SIGHUP, never fires.
+    pub fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+            if let Err(error) = &signal {
+                tracing::warn!(%error, "cannot listen for SIGHUP");
+            }
+            Self { signal: signal.ok() }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    /// The next SIGHUP.
+    pub async fn next(&mut self) {
+        #[cfg(unix)]
+        if let Some(signal) = &mut self.signal
+            && signal.recv().await.is_some()
+        {
+            return;
+        }
+        std::future::pending::<()>().await;
+    }
+}
+
 pub async fn guard(State(state): State<Arc<WebState>>, request: Request, next: Next) -> Response {
     let config = state.current.load_full();
     if config.requires_auth() && !OPEN_PATHS.contains(&request.uri().path()) {
