@@ -16,7 +16,7 @@ fn demo_snapshot(users: u32) -> Arc<DataSnapshot> {
     runtime.block_on(async {
         let mut config = Config::demo(users);
         config.client.rate_limit = 1_000_000.0;
-        config.listen_address = "127.0.0.1:0".parse().unwrap();
+        config.listen_addresses = vec!["127.0.0.1:0".parse().unwrap()];
         let exporter = gong_exporter::start(config).await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(300);
         while !exporter.shared().is_ready() {

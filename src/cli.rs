@@ -187,9 +187,16 @@ pub struct ExporterArgs {
     #[arg(long = "gong.budget-share", default_value_t = 0.25, value_parser = parse_share)]
     pub budget_share: f64,
 
-    /// Address the HTTP server listens on.
-    #[arg(long = "web.listen-address", env = "WEB_LISTEN_ADDRESS", default_value = ":9863", value_parser = parse_listen_address)]
-    pub listen_address: SocketAddr,
+    /// Address to listen on, `HOST:PORT` or `:PORT` (every interface);
+    /// repeat the flag to listen on several.
+    #[arg(
+        long = "web.listen-address",
+        env = "WEB_LISTEN_ADDRESS",
+        default_value = ":9863",
+        value_parser = parse_listen_address,
+        action = clap::ArgAction::Append
+    )]
+    pub listen_addresses: Vec<SocketAddr>,
 
     /// TLS, basic auth and headers, in Prometheus exporter-toolkit's web
     /// config format; re-read when it or the files it names change.

@@ -38,7 +38,8 @@ pub struct Config {
     pub client: ClientOptions,
     /// What to poll and when.
     pub poller: PollerSettings,
-    pub listen_address: SocketAddr,
+    /// `--web.listen-address`, each one.
+    pub listen_addresses: Vec<SocketAddr>,
     pub telemetry_path: String,
     pub log_level: String,
     pub log_format: LogFormat,
@@ -132,7 +133,7 @@ impl Config {
             source,
             client,
             poller,
-            listen_address: args.listen_address,
+            listen_addresses: args.listen_addresses,
             telemetry_path: args.telemetry_path,
             log_level: args.log_level,
             log_format: args.log_format,
@@ -294,7 +295,7 @@ mod tests {
         assert_eq!(c.client.rate_limit, 3.0);
         assert_eq!(c.client.timeout, Duration::from_secs(30));
         assert_eq!(c.client.max_retries, 5);
-        assert_eq!(c.listen_address.to_string(), "0.0.0.0:9863");
+        assert_eq!(c.listen_addresses, ["0.0.0.0:9863".parse::<SocketAddr>().unwrap()]);
         assert_eq!(c.telemetry_path, "/metrics");
         assert!(c.poller.include_user_email);
         assert_eq!((c.poller.daily_limit, c.poller.budget_share), (10_000, 0.25));
@@ -311,6 +312,13 @@ mod tests {
         .unwrap();
         assert!(!c.poller.coaching);
         assert_eq!(c.counters_start_date, Some(jiff::civil::date(2024, 1, 31)));
+    }
+
+    #[test]
+    fn the_listen_address_may_be_given_more_than_once() {
+        let c = parse(&["--demo", "--web.listen-address", ":9100", "--web.listen-address", "127.0.0.1:9101"]).unwrap();
+        let expected: Vec<SocketAddr> = vec!["0.0.0.0:9100".parse().unwrap(), "127.0.0.1:9101".parse().unwrap()];
+        assert_eq!(c.listen_addresses, expected);
     }
 
     #[test]

@@ -47,22 +47,34 @@ pub enum StartError {
     Storage(#[from] crate::ledger::StorageError),
 }
 
+/// One HTTP server, on one of the listen addresses.
+#[derive(Debug)]
+struct Server {
+    addr: SocketAddr,
+    handle: axum_server::Handle<SocketAddr>,
+    task: JoinHandle<()>,
+}
+
 /// A running exporter: server and poller tasks (and the demo simulator).
 #[derive(Debug)]
 pub struct Exporter {
-    addr: SocketAddr,
+    /// One per `--web.listen-address`, in the order given.
+    servers: Vec<Server>,
     shared: Arc<Shared>,
-    handle: axum_server::Handle<SocketAddr>,
-    server: JoinHandle<()>,
     poller: JoinHandle<()>,
     watcher: Option<JoinHandle<()>>,
     simulator: Option<RunningSimulator>,
 }
 
 impl Exporter {
-    /// The address the HTTP server is bound to.
+    /// The address the first HTTP server is bound to.
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.servers[0].addr
+    }
+
+    /// Every address the exporter listens on, in the order given.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.servers.iter().map(|s| s.addr).collect()
     }
 
     /// State shared between poller and server.
@@ -83,9 +95,13 @@ impl Exporter {
             watcher.abort();
         }
         // Bounded so a stuck client connection cannot hold up a SIGTERM.
-        self.handle.graceful_shutdown(Some(Duration::from_secs(3)));
-        if tokio::time::timeout(Duration::from_secs(4), &mut self.server).await.is_err() {
-            self.server.abort();
+        for server in &self.servers {
+            server.handle.graceful_shutdown(Some(Duration::from_secs(3)));
+        }
+        for server in &mut self.servers {
+            if tokio::time::timeout(Duration::from_secs(4), &mut server.task).await.is_err() {
+                server.task.abort();
+            }
         }
     }
 }
@@ -117,51 +133,52 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
     };
     let client = GongClient::new(client_options, self_metrics)?;
 
-    let listener = std::net::TcpListener::bind(config.listen_address)
-        .and_then(|l| l.set_nonblocking(true).map(|()| l))
-        .map_err(|source| StartError::Listen { addr: config.listen_address, source })?;
-    let addr = listener.local_addr().map_err(|source| StartError::Listen { addr: config.listen_address, source })?;
     let mut app = http::app(Arc::clone(&shared), &config.telemetry_path);
-    let handle = axum_server::Handle::new();
-    let listen_error = |source| StartError::Listen { addr, source };
-    let watcher;
-    let server = match &config.web_config {
-        None => {
-            // Nothing to reload, but a SIGHUP must not kill the process.
-            watcher = Some(tokio::spawn(async {
-                let mut hangups = http::webconfig::Hangups::listen();
-                loop {
-                    hangups.next().await;
-                    tracing::info!("SIGHUP: no --web.config.file to reload");
-                }
-            }));
-            let server = axum_server::from_tcp(listener).map_err(listen_error)?.handle(handle.clone());
-            tokio::spawn(async move { report(server.serve(app.into_make_service()).await) })
-        }
+    let mut tls = None;
+    let watcher = match &config.web_config {
+        // Nothing to reload, but a SIGHUP must not kill the process.
+        None => tokio::spawn(async {
+            let mut hangups = http::webconfig::Hangups::listen();
+            loop {
+                hangups.next().await;
+                tracing::info!("SIGHUP: no --web.config.file to reload");
+            }
+        }),
         Some((path, web)) => {
             let state = http::webconfig::WebState::new(web.clone());
             app = app.layer(axum::middleware::from_fn_with_state(Arc::clone(&state), http::webconfig::guard));
-            let tls = web.tls.as_ref().map(|t| axum_server::tls_rustls::RustlsConfig::from_config(Arc::clone(t)));
-            watcher = Some(tokio::spawn(state.watch(path.clone(), config.web_config_check, tls.clone())));
-            match tls {
-                Some(tls) => {
-                    let server = axum_server::tls_rustls::from_tcp_rustls(listener, tls)
-                        .map_err(listen_error)?
-                        .handle(handle.clone());
-                    tokio::spawn(async move { report(server.serve(app.into_make_service()).await) })
-                }
-                None => {
-                    let server = axum_server::from_tcp(listener).map_err(listen_error)?.handle(handle.clone());
-                    tokio::spawn(async move { report(server.serve(app.into_make_service()).await) })
-                }
-            }
+            tls = web.tls.as_ref().map(|t| axum_server::tls_rustls::RustlsConfig::from_config(Arc::clone(t)));
+            tokio::spawn(state.watch(path.clone(), config.web_config_check, tls.clone()))
         }
     };
+    // One server per --web.listen-address, all serving the same routes.
+    let mut servers = Vec::with_capacity(config.listen_addresses.len());
+    for requested in &config.listen_addresses {
+        let listen_error = |source| StartError::Listen { addr: *requested, source };
+        let listener = std::net::TcpListener::bind(requested)
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .map_err(listen_error)?;
+        let addr = listener.local_addr().map_err(listen_error)?;
+        let handle = axum_server::Handle::new();
+        let service = app.clone().into_make_service();
+        let task = match &tls {
+            Some(tls) => {
+                let server = axum_server::tls_rustls::from_tcp_rustls(listener, tls.clone())
+                    .map_err(listen_error)?
+                    .handle(handle.clone());
+                tokio::spawn(async move { report(server.serve(service).await) })
+            }
+            None => {
+                let server = axum_server::from_tcp(listener).map_err(listen_error)?.handle(handle.clone());
+                tokio::spawn(async move { report(server.serve(service).await) })
+            }
+        };
+        tracing::info!(%addr, path = %config.telemetry_path, tls = tls.is_some(), version = crate::VERSION, revision = crate::REVISION, "gong-exporter listening");
+        servers.push(Server { addr, handle, task });
+    }
 
     let poller = tokio::spawn(Poller::new(Arc::new(client), config.poller.clone(), Arc::clone(&shared), ledger).run());
-    let tls = config.web_config.as_ref().is_some_and(|(_, w)| w.tls.is_some());
-    tracing::info!(%addr, path = %config.telemetry_path, tls, version = crate::VERSION, revision = crate::REVISION, "gong-exporter listening");
-    Ok(Exporter { addr, shared, handle, server, poller, watcher, simulator })
+    Ok(Exporter { servers, shared, poller, watcher: Some(watcher), simulator })
 }
 
 /// `--counters.start-date`; in `--demo` without stored state, the start of

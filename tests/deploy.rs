@@ -280,7 +280,7 @@ fn kubernetes_manifests_agree_with_each_other_and_the_binary() {
         "every company has its own API host: it comes from the Secret, not a hard-coded flag"
     );
     let cli = <gong_exporter::cli::Cli as clap::Parser>::try_parse_from(argv).expect("Deployment args parse");
-    assert_eq!(cli.exporter.listen_address.port(), 9863);
+    assert_eq!(cli.exporter.listen_addresses[0].port(), 9863);
     let env_names: Vec<String> = container["env"].as_sequence().unwrap().iter().map(|e| text(e, "name")).collect();
     assert!(env_names.iter().any(|n| n == "GONG_BASE_URL"), "{env_names:?}");
     // The counter state lives on the claimed volume, writable by the pod's group.

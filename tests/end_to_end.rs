@@ -210,3 +210,20 @@ async fn process_metrics_as_every_exporter_has_them_unless_disabled() {
     assert!(m.series.iter().all(|s| !s.name.starts_with("process_")), "--web.disable-exporter-metrics");
     exporter.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_listen_address_serves_the_same_endpoints() {
+    let mut config = demo_config(5);
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    config.listen_addresses = vec![loopback, loopback];
+    let exporter = gong_exporter::start(config).await.unwrap();
+    let addrs = exporter.local_addrs();
+    assert_eq!(addrs.len(), 2);
+    assert_ne!(addrs[0], addrs[1]);
+    wait_ready(addrs[0]).await;
+    for addr in addrs {
+        assert_eq!(http_get(addr, "/-/ready").await.0, 200, "{addr}");
+        assert!(!scrape(addr).await.matching("gong_user_info", &[]).is_empty(), "{addr}");
+    }
+    exporter.shutdown().await;
+}

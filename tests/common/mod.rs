@@ -219,7 +219,7 @@ fn config_for_url(url: &str) -> Config {
             clock: Clock::system(),
             coaching: true,
         },
-        listen_address: SocketAddr::from(([127, 0, 0, 1], 0)),
+        listen_addresses: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
         telemetry_path: "/metrics".into(),
         log_level: "info".into(),
         log_format: LogFormat::Logfmt,
@@ -236,7 +236,7 @@ fn config_for_url(url: &str) -> Config {
 pub fn demo_config(users: u32) -> Config {
     let mut config = Config::demo(users);
     config.client.rate_limit = 1000.0;
-    config.listen_address = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.listen_addresses = vec![SocketAddr::from(([127, 0, 0, 1], 0))];
     config
 }
 
