@@ -366,3 +366,31 @@ async fn sighup_reloads_the_web_config_and_never_kills_the_process() {
         assert!(status.success());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn debug_level_shows_this_exporters_events_not_its_libraries() {
+    fn names(dir: &std::path::Path, out: &mut std::collections::BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                names(&path, out);
+            } else {
+                out.insert(path.file_name().unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut ours = std::collections::BTreeSet::new();
+    names(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut ours);
+    let mut exporter = Running::start(&["--demo", "--web.listen-address", "127.0.0.1:0", "--log.level", "debug"], &[]);
+    let addr = exporter.listening_addr();
+    wait_ready(addr).await;
+    let _ = scrape(addr).await;
+    let output = exporter.all_output();
+    let debug: Vec<&str> = output.lines().filter(|l| l.contains("level=debug")).collect();
+    for line in &debug {
+        let source = line.split("source=").nth(1).and_then(|s| s.split([':', ' ']).next()).unwrap_or("");
+        assert!(ours.contains(source), "a library's debug event at --log.level debug: {line}");
+    }
+    let (status, _) = exporter.terminate();
+    assert!(status.success());
+}
