@@ -65,7 +65,9 @@ async fn tls_serves_metrics_and_picks_up_a_rotated_certificate() {
     let port = exporter.local_addr().port();
     let https = format!("https://localhost:{port}/metrics");
 
-    let response = client_trusting(&cert).get(&https).send().await.unwrap();
+    // As Prometheus asks: OpenMetrics.
+    let response =
+        client_trusting(&cert).get(&https).header("accept", "application/openmetrics-text").send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(response.text().await.unwrap().ends_with("# EOF\n"));
     let plain = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await;
