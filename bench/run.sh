@@ -59,9 +59,11 @@ grep -E "series,|time:|thrpt:|Success" "$out/criterion.txt" || true
 echo "== exporter with $users users"
 start_exporter "$users" 1000000 "$port"
 exporter=$pid
-curl -s "127.0.0.1:$port/metrics" > "$out/metrics.txt"
+# Scrapes ask for OpenMetrics, as Prometheus does.
+openmetrics=(-H "Accept: application/openmetrics-text; version=1.0.0")
+curl -s "${openmetrics[@]}" "127.0.0.1:$port/metrics" > "$out/metrics.txt"
 plain_bytes=$(wc -c < "$out/metrics.txt")
-gzip_bytes=$(curl -s -H 'Accept-Encoding: gzip' "127.0.0.1:$port/metrics" | wc -c)
+gzip_bytes=$(curl -s "${openmetrics[@]}" -H 'Accept-Encoding: gzip' "127.0.0.1:$port/metrics" | wc -c)
 series=$(grep -v '^#' "$out/metrics.txt" | grep -vc '^gong_exporter_')
 echo "ready after ${ready}s: $series series, $plain_bytes bytes, $gzip_bytes gzipped"
 
@@ -81,8 +83,8 @@ fi
 
 echo "== 3. scrape load: wrk, 10 connections, ${load_seconds}s"
 for mode in plain gzip; do
-  header=()
-  [ $mode = gzip ] && header=(-H "Accept-Encoding: gzip")
+  header=("${openmetrics[@]}")
+  [ $mode = gzip ] && header+=(-H "Accept-Encoding: gzip")
   wrk -t2 -c10 -d"${load_seconds}s" --latency --timeout 10s "${header[@]}" "http://127.0.0.1:$port/metrics" > "$out/wrk-$mode.txt"
   p50=$(awk '$1=="50%"{print $2}' "$out/wrk-$mode.txt")
   p99=$(awk '$1=="99%"{print $2}' "$out/wrk-$mode.txt")
@@ -99,7 +101,7 @@ echo "== 4. API efficiency: $api_users users at $api_rate requests/s"
 api_port=$((port + 2))
 start_exporter "$api_users" "$api_rate" "$api_port"
 cycle=$ready
-curl -s "127.0.0.1:$api_port/metrics" > "$out/metrics-api.txt"
+curl -s "${openmetrics[@]}" "127.0.0.1:$api_port/metrics" > "$out/metrics-api.txt"
 kill "$pid"
 python3 - "$out/metrics-api.txt" "$cycle" "$api_rate" <<'PY'
 import math, re, sys
