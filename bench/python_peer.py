@@ -34,7 +34,8 @@ def read_families(path):
                 name, _, text = line[7:].partition(" ")
                 helps[name] = text
                 continue
-            if not line or line.startswith("#") or line.startswith("gong_exporter_"):
+            # The data families only: not the exporter's own or process metrics.
+            if not line or line.startswith(("#", "gong_exporter_", "process_")):
                 continue
             m = SAMPLE.match(line)
             name, labels, value = m.group(1), m.group(2) or "", float(m.group(3))

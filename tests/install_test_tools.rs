@@ -13,6 +13,16 @@ fn executable(path: &Path, script: &str) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// Runs the script with only `bin` on PATH.
+fn run_with(bin: &Path) -> std::process::Output {
+    Command::new("/bin/bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-test-tools"))
+        .env_clear()
+        .env("PATH", bin)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn installs_only_the_missing_packages() {
     let dir = tempfile::tempdir().unwrap();
@@ -26,12 +36,7 @@ fn installs_only_the_missing_packages() {
     executable(&bin.join("apt-get"), &format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display()));
     // Node is there already; Prometheus and npm are not.
     executable(&bin.join("node"), "#!/bin/sh\n");
-    let out = Command::new("/bin/bash")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-test-tools"))
-        .env_clear()
-        .env("PATH", &bin)
-        .output()
-        .unwrap();
+    let out = run_with(&bin);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
     if root {
@@ -54,11 +59,6 @@ fn does_nothing_when_everything_is_there() {
         executable(&bin.join(tool), "#!/bin/sh\n");
     }
     executable(&bin.join("apt-get"), "#!/bin/sh\nexit 7\n");
-    let out = Command::new("/bin/bash")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install-test-tools"))
-        .env_clear()
-        .env("PATH", &bin)
-        .output()
-        .unwrap();
+    let out = run_with(&bin);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
