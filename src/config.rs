@@ -92,6 +92,8 @@ pub enum ConfigError {
     UnreadableFile { flag: &'static str, path: String, reason: String },
     #[error("{flag} '{path}' is empty")]
     EmptyFile { flag: &'static str, path: String },
+    #[error("{origin} contains a control character (a newline or tab inside the value?): remove it")]
+    ControlCharacter { origin: &'static str },
     #[error("--stats.windows needs at least one window, e.g. 1d,7d,28d")]
     NoWindows,
     #[error(
@@ -273,6 +275,15 @@ fn value_or_file(
         }
         (None, None) => Ok(None),
     }
+    .and_then(|credential| match credential {
+        // A newline or other control character cannot go into an HTTP
+        // header: refused here, naming where it came from, never the value.
+        Some(text) if text.chars().any(char::is_control) => {
+            let source = if file.is_some() { file_flag } else { value_name };
+            Err(ConfigError::ControlCharacter { origin: source })
+        }
+        other => Ok(other),
+    })
 }
 
 #[cfg(test)]
@@ -399,6 +410,20 @@ mod tests {
             other => panic!("unexpected credentials {other:?}"),
         }
         assert!(!format!("{c:?}").contains("very-secret-value"));
+    }
+
+    #[test]
+    fn credentials_with_control_characters_are_refused_naming_where_not_what() {
+        let err = parse(&["--gong.access-key", "k", "--gong.access-key-secret", "se\ncret"]).unwrap_err();
+        assert!(err.contains("GONG_ACCESS_KEY_SECRET contains a control character") && !err.contains("cret"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "abc\tdef\n").unwrap();
+        let err = parse(&["--gong.bearer-token-file", token.to_str().unwrap()]).unwrap_err();
+        assert!(err.contains("--gong.bearer-token-file contains a control character"), "{err}");
+        // The trailing newline editors add is still trimmed, not refused.
+        std::fs::write(&token, "abcdef\n").unwrap();
+        assert!(parse(&["--gong.bearer-token-file", token.to_str().unwrap()]).is_ok());
     }
 
     #[test]

@@ -243,3 +243,31 @@ async fn the_demo_serves_every_coaching_metric_gong_names() {
     assert!(m.series.iter().all(|s| !invented.contains(&s.name.as_str())));
     exporter.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_absurd_retry_after_is_capped_and_never_kills_the_poller() {
+    let cal = Calendar::now();
+    let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
+    // 2^64 - 1 seconds: once an Instant overflow that panicked the poller.
+    sim.simulator.add_fault(FaultRule::nth(
+        Some("/v2/users"),
+        1,
+        Fault::Status { status: 429, retry_after_seconds: Some(u64::MAX) },
+    ));
+    let mut config = config_for(&sim);
+    config.poller.time_zone = Some(cal.tz.clone());
+    config.poller.coaching = false;
+    config.poller.poll_interval = Duration::from_millis(300);
+    let exporter = gong_exporter::start(config).await.unwrap();
+    let addr = exporter.local_addr();
+    wait_ready(addr).await;
+    // The poller lives on: every later cycle gives up at once while Gong's
+    // (capped) pause lasts, and says so.
+    let m = wait_for_metrics(addr, "a second abandoned cycle", |m| {
+        m.get("gong_exporter_cycles_abandoned_total", &[("endpoint", "users")]).is_some_and(|n| n >= 2.0)
+    })
+    .await;
+    assert_eq!(m.value("gong_exporter_poll_success", &[("endpoint", "users")]), 0.0);
+    assert_eq!(http_get(addr, "/-/healthy").await.0, 200);
+    exporter.shutdown().await;
+}

@@ -474,8 +474,27 @@ fn quota(rate_per_second: f64) -> Quota {
     Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX)).allow_burst(NonZeroU32::MIN)
 }
 
+/// The longest pause a `Retry-After` can impose: a day, past which Gong's
+/// daily quota has renewed. A larger value (a broken or hostile answer)
+/// would otherwise stop polling for good, or overflow an `Instant`.
+pub const MAX_PAUSE: Duration = Duration::from_secs(24 * 3600);
+
+/// `Retry-After` as seconds or as an HTTP-date (RFC 9110), capped at
+/// [`MAX_PAUSE`] (logged); a date in the past is no wait.
 fn parse_retry_after(value: &HeaderValue) -> Option<Duration> {
-    value.to_str().ok()?.trim().parse::<u64>().ok().map(Duration::from_secs)
+    let text = value.to_str().ok()?.trim();
+    let wait = match text.parse::<u64>() {
+        Ok(seconds) => Duration::from_secs(seconds),
+        Err(_) => {
+            let at = jiff::fmt::rfc2822::parse(text).ok()?.timestamp();
+            Duration::try_from(at.duration_since(jiff::Timestamp::now())).unwrap_or(Duration::ZERO)
+        }
+    };
+    if wait > MAX_PAUSE {
+        tracing::warn!(retry_after = text, capped_to = ?MAX_PAUSE, "Gong's Retry-After is longer than a day; waiting a day at most");
+        return Some(MAX_PAUSE);
+    }
+    Some(wait)
 }
 
 fn error_detail(body: &[u8]) -> ErrorDetail {
@@ -536,6 +555,19 @@ mod tests {
         assert_eq!(parse_retry_after(&HeaderValue::from_static("7")), Some(Duration::from_secs(7)));
         assert_eq!(parse_retry_after(&HeaderValue::from_static(" 3600 ")), Some(Duration::from_secs(3600)));
         assert_eq!(parse_retry_after(&HeaderValue::from_static("soon")), None);
+    }
+
+    #[test]
+    fn retry_after_is_capped_and_may_be_an_http_date() {
+        for huge in ["18446744073709551615", "1000000000000", "86401"] {
+            assert_eq!(parse_retry_after(&HeaderValue::from_str(huge).unwrap()), Some(MAX_PAUSE), "{huge}");
+        }
+        let in_a_minute = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(61);
+        let date = jiff::fmt::rfc2822::DateTimePrinter::new().timestamp_to_rfc9110_string(&in_a_minute).unwrap();
+        let wait = parse_retry_after(&HeaderValue::from_str(&date).unwrap()).unwrap();
+        assert!(wait > Duration::from_secs(55) && wait <= Duration::from_secs(61), "{date}: {wait:?}");
+        let past = HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(parse_retry_after(&past), Some(Duration::ZERO));
     }
 
     #[test]
