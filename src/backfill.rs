@@ -23,9 +23,9 @@ use tokio::time::Instant;
 
 pub use crate::config::BackfillConfig;
 use crate::encoding::encode_snapshot;
-use crate::gong::models::{AnsweredScorecard, GongId, UserAggregateActivity};
+use crate::gong::models::{AnsweredScorecard, UserAggregateActivity};
 use crate::gong::{GongClient, GongError};
-use crate::ledger::{CHUNK_DAYS, CounterTotals, UserTotals, activity_days, chunks, review_day};
+use crate::ledger::{CHUNK_DAYS, CounterTotals, activity_days, chunks, review_day};
 use crate::poller::zone::{self, ZoneProbe};
 use crate::self_metrics::SelfMetrics;
 use crate::snapshot::{ActivityTable, DataSnapshot, InteractionTable, ScorecardTable, UserTable};
@@ -171,15 +171,7 @@ impl History {
     fn push(&mut self, day: Date, record: DayRecord, counted: bool) {
         if counted {
             let totals = Arc::make_mut(&mut self.totals);
-            for (user_id, user) in &record.activity.activity {
-                let entry = totals.activity.entry(*user_id).or_default();
-                if !user.email.is_empty() {
-                    entry.email.clone_from(&user.email);
-                }
-                for (field, count) in &user.fields {
-                    *entry.fields.entry(field.clone()).or_default() += count;
-                }
-            }
+            totals.add_activity_totals(&record.activity);
             for review in &record.reviews {
                 totals.add_review(review);
             }
@@ -205,16 +197,19 @@ impl History {
         let activity = windows
             .iter()
             .map(|w| {
-                let recent = self.days.iter().rev().take(w.days() as usize).map(|(_, r)| &r.activity);
+                let skip = self.days.len().saturating_sub(w.days() as usize);
+                let recent = self.days.iter().skip(skip).map(|(_, r)| &r.activity);
                 Arc::new(ActivityTable::build(w.label(), sum_activity(recent)))
             })
             .collect();
-        let reviews: Vec<AnsweredScorecard> = self.days.iter().flat_map(|(_, r)| r.reviews.iter().cloned()).collect();
+        // Reviews of the kept days, borrowed: each lands in the windows
+        // that hold its day.
+        let reviews = self.days.iter().flat_map(|(_, r)| &r.reviews);
         let bounds: Vec<_> = windows.iter().map(|w| window_bounds(w, next, tz)).collect();
         DataSnapshot {
             activity,
             interaction: interaction.into_iter().collect(),
-            scorecards: Some(Arc::new(ScorecardTable::build(&reviews, &bounds, tz))),
+            scorecards: Some(Arc::new(ScorecardTable::build(reviews, &bounds, tz))),
             users: Some(Arc::clone(users)),
             counters: Some(Arc::clone(&self.totals)),
             // One request per manager and day: left to the live collector.
@@ -233,22 +228,16 @@ async fn learn_time_zone(client: &GongClient, to: Date, deadline: Instant) -> Re
     }
 }
 
-/// Days of day-by-day counts summed per user, in the aggregate endpoint's
-/// shape, so the window gauges are built by the same code as the live ones.
+/// Days of day-by-day counts summed per user (in time order, so the latest
+/// email wins), in the aggregate endpoint's shape, so the window gauges are
+/// built by the same code as the live ones.
 fn sum_activity<'a>(days: impl Iterator<Item = &'a CounterTotals>) -> Vec<UserAggregateActivity> {
-    let mut sum: BTreeMap<GongId, UserTotals> = BTreeMap::new();
+    let mut sum = CounterTotals::default();
     for day in days {
-        for (user_id, user) in &day.activity {
-            let entry = sum.entry(*user_id).or_default();
-            if entry.email.is_empty() {
-                entry.email.clone_from(&user.email);
-            }
-            for (field, count) in &user.fields {
-                *entry.fields.entry(field.clone()).or_default() += count;
-            }
-        }
+        sum.add_activity_totals(day);
     }
-    sum.into_iter()
+    sum.activity
+        .into_iter()
         .map(|(user_id, totals)| UserAggregateActivity {
             user_id,
             user_email_address: totals.email,

@@ -67,6 +67,21 @@ impl CounterTotals {
         }
     }
 
+    /// Adds `other`'s activity totals, user by user; a non-empty email in
+    /// `other` replaces the one kept, so merging in time order keeps the
+    /// latest.
+    pub fn add_activity_totals(&mut self, other: &CounterTotals) {
+        for (user_id, user) in &other.activity {
+            let totals = self.activity.entry(*user_id).or_default();
+            if !user.email.is_empty() {
+                totals.email.clone_from(&user.email);
+            }
+            for (field, count) in &user.fields {
+                *totals.fields.entry(field.clone()).or_default() += count;
+            }
+        }
+    }
+
     /// Adds one day of one user.
     pub fn add_day(&mut self, user: &UserDailyActivity, day: &DailyActivity) {
         let totals = self.activity.entry(user.user_id).or_default();

@@ -212,18 +212,22 @@ impl ScorecardTable {
     /// window by the review's date in the company's zone. A review without a
     /// readable `reviewTime` counts in the largest window only, which is the
     /// one Gong filtered it into.
-    pub fn build(records: &[AnsweredScorecard], bounds: &[WindowBounds], tz: &TimeZone) -> Self {
+    pub fn build<'a>(
+        records: impl IntoIterator<Item = &'a AnsweredScorecard>,
+        bounds: &[WindowBounds],
+        tz: &TimeZone,
+    ) -> Self {
         let mut table = ScorecardTable {
             windows: bounds
                 .iter()
                 .map(|b| ScorecardWindow { window: b.window.label(), ..Default::default() })
                 .collect(),
-            records: records.len(),
             ..Default::default()
         };
         let largest = bounds.iter().enumerate().max_by_key(|(_, b)| b.window.days()).map(|(i, _)| i);
         let mut latest_name: BTreeMap<GongId, (Option<Timestamp>, &str)> = BTreeMap::new();
         for record in records {
+            table.records += 1;
             let reviewed_at = record.reviewed_at();
             let entry = latest_name.entry(record.scorecard_id).or_insert((reviewed_at, &record.scorecard_name));
             if reviewed_at > entry.0 {
