@@ -18,6 +18,13 @@ use crate::windows::{Window, parse_time_zone};
 /// Largest simulated company `--demo.users` accepts.
 pub const MAX_DEMO_USERS: u32 = 10_000;
 
+/// `--poll.schedule`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PollSchedule {
+    Settling,
+    Fixed,
+}
+
 /// Prometheus exporter for the Gong.io Stats API.
 ///
 /// Polls Gong in the background (never on scrape) and serves the cached
@@ -173,10 +180,31 @@ pub struct ExporterArgs {
     #[arg(long = "label", value_name = "NAME=VALUE", value_parser = parse_label)]
     pub labels: Vec<(String, String)>,
 
-    /// How often to poll Gong; a cycle also runs shortly after midnight in the
-    /// company's time zone.
+    /// With --poll.schedule=settling: the shortest time between two
+    /// re-polls, and how soon a failed request is tried again. With
+    /// --poll.schedule=fixed: how often every window is fetched whole. The
+    /// cycle after each company midnight runs either way.
     #[arg(long = "poll.interval", default_value = "1h", value_parser = parse_positive_duration)]
     pub poll_interval: Duration,
+
+    /// `settling`: fetch everything after each company midnight, then
+    /// re-poll only what can still change (yesterday) while it settles,
+    /// building windows from kept days. `fixed`: fetch every window whole
+    /// every --poll.interval (the behaviour before settling; costs far more).
+    #[arg(long = "poll.schedule", value_enum, default_value_t = PollSchedule::Settling)]
+    pub poll_schedule: PollSchedule,
+
+    /// How long after company midnight Gong may still change yesterday's
+    /// numbers (calls processed late, reviews indexed late); re-polls stop
+    /// then, and the day is kept as final.
+    #[arg(long = "poll.settle-for", default_value = "12h", value_parser = parse_positive_duration)]
+    pub settle_for: Duration,
+
+    /// Gap between re-polls of a part whose answer changed at its last
+    /// re-poll (an unchanged answer doubles it): a late change shows on
+    /// /metrics within this gap plus one cycle.
+    #[arg(long = "poll.settle-interval", default_value = "2h45m", value_parser = parse_positive_duration)]
+    pub settle_interval: Duration,
 
     /// Gong's daily request quota for the company (all integrations).
     #[arg(long = "gong.daily-limit", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..))]
@@ -276,6 +304,10 @@ pub struct SimulateArgs {
     /// Number of simulated users.
     #[arg(long = "users", default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_DEMO_USERS)))]
     pub users: u32,
+
+    /// Workspaces the company has; managers coach in each.
+    #[arg(long = "workspaces", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub workspaces: u32,
 
     /// Records per page.
     #[arg(long = "page-size", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]

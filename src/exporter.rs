@@ -115,6 +115,7 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
     let self_metrics = Arc::new(self_metrics);
     let shared = Shared::new(Arc::clone(&self_metrics));
     let ledger = Ledger::open(config.storage_path.as_deref(), counting_start(&config))?;
+    let days = crate::days::DayStore::open(config.storage_path.as_deref())?;
 
     let mut client_options = config.client.clone();
     let simulator = match config.source {
@@ -177,7 +178,7 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
         servers.push(Server { addr, handle, task });
     }
 
-    let poller = tokio::spawn(Poller::new(Arc::new(client), config.poller.clone(), Arc::clone(&shared), ledger).run());
+    let poller = tokio::spawn(Poller::new(Arc::new(client), config.poller.clone(), Arc::clone(&shared), ledger, days).run());
     Ok(Exporter { servers, shared, poller, watcher: Some(watcher), simulator })
 }
 
@@ -212,8 +213,11 @@ async fn start_demo_simulator(
     let mut options = SimulatorOptions::new(DEMO_TIME_ZONE);
     // A raised client limit (benchmarks) raises the simulator's with it.
     options.rate_limit = client_rate.max(3.0);
-    options.clock = clock;
-    let sim = Simulator::new(Arc::new(GeneratedDataset::new(users, tz)), options).map_err(SimulatorError::Options)?;
+    options.clock = clock.clone();
+    // Yesterday keeps changing for hours after midnight, as at a real
+    // company, so the demo shows the settling schedule at work.
+    let dataset = GeneratedDataset::new(users, tz).with_late_data(clock);
+    let sim = Simulator::new(Arc::new(dataset), options).map_err(SimulatorError::Options)?;
     let running = simulator::spawn(sim, SocketAddr::from(([127, 0, 0, 1], 0))).await.map_err(SimulatorError::Listen)?;
     tracing::info!(addr = %running.addr, users, "demo: Gong simulator started");
     Ok(running)
@@ -250,7 +254,9 @@ pub async fn run_simulator(args: SimulateArgs) -> Result<(), StartError> {
         }
         None => Vec::new(),
     };
-    let dataset = GeneratedDataset::new(args.users as usize, args.timezone);
+    let dataset = GeneratedDataset::new(args.users as usize, args.timezone)
+        .with_late_data(clock::Clock::system())
+        .with_workspaces(u64::from(args.workspaces));
     let sim = Simulator::new(Arc::new(dataset), options).map_err(SimulatorError::Options)?;
     for rule in rules {
         sim.add_fault(rule);

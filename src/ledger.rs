@@ -93,6 +93,17 @@ impl CounterTotals {
         }
     }
 
+    /// Adds one user's counts of one kept day.
+    pub fn add_day_counts<'a>(&mut self, user: GongId, email: &str, counts: impl Iterator<Item = (&'a str, u64)>) {
+        let totals = self.activity.entry(user).or_default();
+        if !email.is_empty() {
+            email.clone_into(&mut totals.email);
+        }
+        for (field, count) in counts {
+            *totals.fields.entry(field.to_owned()).or_default() += count;
+        }
+    }
+
     /// Adds the reviews of `records` published in `[from, to)` (company
     /// calendar).
     pub fn add_reviews(&mut self, records: &[AnsweredScorecard], from: Date, to: Date, tz: &TimeZone) {

@@ -5,7 +5,10 @@
 //! 1. [`gong`]: the HTTP client (auth, rate limit, retries, pages) and
 //!    Gong's answer types; [`endpoint`] names the endpoints for everyone.
 //! 2. [`poller`]: the run loop and its cycles (schedule, budget, coaching,
-//!    time zone); [`ledger`] keeps each completed day once for the counters.
+//!    time zone, the settling schedule and its plan); [`days`] keeps each
+//!    company day's answers so windows are built from kept days and only
+//!    days that can still change are fetched again; [`ledger`] adds each
+//!    completed day once to the counters.
 //! 3. [`snapshot`]: the immutable tables a cycle builds; [`naming`] turns
 //!    Gong's names into metric names.
 //! 4. [`encoding`]: a snapshot to OpenMetrics text, once per publish;
@@ -22,6 +25,7 @@
 pub mod endpoint;
 pub mod gong;
 
+pub mod days;
 pub mod ledger;
 pub mod poller;
 

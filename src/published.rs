@@ -146,6 +146,53 @@ pub struct EndpointStatus {
     pub error: Option<String>,
 }
 
+/// One cycle of today's plan: when, what it fetches, what it costs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedCycle {
+    pub at: Timestamp,
+    pub what: String,
+    /// Requests sent (a cycle that ran) or expected (one to come).
+    pub requests: u64,
+}
+
+/// Today's polling plan, for the landing page: the cycles that ran this
+/// company day, those still to come, and what the budget left out.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub day: Option<jiff::civil::Date>,
+    pub done: Vec<PlannedCycle>,
+    /// Upper estimate: every re-poll as if its answer changed.
+    pub future: Vec<PlannedCycle>,
+    pub left_out: Vec<String>,
+}
+
+impl Plan {
+    /// Records a cycle that ran; a new company day starts a new plan.
+    pub fn cycle_done(&mut self, today: jiff::civil::Date, at: Timestamp, what: String, requests: u64) {
+        if self.day != Some(today) {
+            *self = Self { day: Some(today), ..Self::default() };
+        }
+        self.done.push(PlannedCycle { at, what, requests });
+    }
+
+    /// The cycles still planned today.
+    pub fn set_future(&mut self, future: Vec<PlannedCycle>) {
+        self.future = future;
+    }
+
+    /// Something the budget left out today, and why.
+    pub fn leave_out(&mut self, what: String) {
+        if !self.left_out.contains(&what) {
+            self.left_out.push(what);
+        }
+    }
+
+    /// Requests sent so far in the cycles of today's plan.
+    pub fn sent(&self) -> u64 {
+        self.done.iter().map(|c| c.requests).sum()
+    }
+}
+
 /// State the poller publishes and the server reads.
 #[derive(Debug)]
 pub struct Shared {
@@ -158,6 +205,7 @@ pub struct Shared {
     time_zone: std::sync::Mutex<Option<String>>,
     /// `--demo`: every number comes from the built-in simulator.
     demo: AtomicBool,
+    plan: std::sync::Mutex<Option<Plan>>,
 }
 
 impl Shared {
@@ -170,6 +218,7 @@ impl Shared {
             status: std::sync::Mutex::new(BTreeMap::new()),
             time_zone: std::sync::Mutex::new(None),
             demo: AtomicBool::new(false),
+            plan: std::sync::Mutex::new(None),
         })
     }
 
@@ -209,6 +258,16 @@ impl Shared {
     /// What [`Shared::set_time_zone`] said last; `None` while unknown.
     pub fn time_zone(&self) -> Option<String> {
         self.time_zone.lock().expect("zone lock").clone()
+    }
+
+    /// Today's polling plan, for the landing page.
+    pub fn set_plan(&self, plan: Plan) {
+        *self.plan.lock().expect("plan lock") = Some(plan);
+    }
+
+    /// What [`Shared::set_plan`] said last.
+    pub fn plan(&self) -> Option<Plan> {
+        self.plan.lock().expect("plan lock").clone()
     }
 
     /// Records what an endpoint's cycle came to, in the self-metrics and on

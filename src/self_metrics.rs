@@ -119,6 +119,7 @@ pub struct SelfMetrics {
     cycles_abandoned: Family<EndpointLabels, Counter>,
     requests_today: Gauge,
     requests_allowance: Gauge,
+    requests_planned: Gauge,
     next_cycle: FloatGauge,
     counted_until: Family<CounterLabels, Gauge>,
     collector_enabled: Family<CollectorLabels, Gauge>,
@@ -148,6 +149,7 @@ impl SelfMetrics {
             cycles_abandoned: Family::default(),
             requests_today: Gauge::default(),
             requests_allowance: Gauge::default(),
+            requests_planned: Gauge::default(),
             next_cycle: FloatGauge::default(),
             counted_until: Family::default(),
             collector_enabled: Family::default(),
@@ -263,6 +265,11 @@ impl SelfMetrics {
             "Requests per day this exporter allows itself: --gong.daily-limit times --gong.budget-share",
             self.requests_allowance.clone(),
         );
+        registry.register(
+            "gong_exporter_requests_planned_today",
+            "Requests sent to Gong so far this company day plus those planned for the rest of it (every re-poll counted as if its answer changed), coaching and counters included",
+            self.requests_planned.clone(),
+        );
         registry.register_with_unit(
             "gong_exporter_next_cycle_timestamp",
             "Unix time the next poll cycle is due (later than --poll.interval when the daily budget requires)",
@@ -364,6 +371,11 @@ impl SelfMetrics {
     pub fn set_budget(&self, allowance: u64, used_today: u64) {
         self.requests_allowance.set(allowance as i64);
         self.requests_today.set(used_today as i64);
+    }
+
+    /// Requests sent today plus those planned for the rest of the day.
+    pub fn set_planned_today(&self, requests: u64) {
+        self.requests_planned.set(i64::try_from(requests).unwrap_or(i64::MAX));
     }
 
     /// A cycle that was due did not start: the previous one still ran.

@@ -333,7 +333,7 @@ impl CoachingTable {
         };
         let counted =
             answers.iter().flat_map(|a| a.data.iter()).flat_map(|data| data.direct_reports_metrics.iter()).flat_map(
-                |report| report.metrics.iter().filter(|(_, count)| count.0.is_some()).map(|(n, _)| n.as_str()),
+                |report| report.metrics.iter().filter(|(_, ids)| ids.0.is_some()).map(|(n, _)| n.as_str()),
             );
         let metrics: Vec<CoachingMetric> = family_owners(counted, coaching_metric_name)
             .into_iter()
@@ -354,7 +354,7 @@ impl CoachingTable {
                     let mut values: Vec<(u16, u64)> = report
                         .metrics
                         .iter()
-                        .filter_map(|(name, count)| Some((*index.get(name.as_str())?, count.0?)))
+                        .filter_map(|(name, ids)| Some((*index.get(name.as_str())?, ids.count()?)))
                         .collect();
                     values.sort_by_key(|(i, _)| *i);
                     rows.push(CoachingRow {

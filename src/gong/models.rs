@@ -202,8 +202,9 @@ pub struct AnsweredScorecardsPage {
     pub answered_scorecards: Listed<AnsweredScorecard>,
 }
 
-/// One filled-in scorecard.
-#[derive(Debug, Clone, Deserialize)]
+/// One filled-in scorecard. Serialised (in Gong's own field names) when a
+/// settled day's reviews are kept in `--storage.path`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AnsweredScorecard {
     pub answered_scorecard_id: Option<GongId>,
@@ -237,7 +238,7 @@ impl AnsweredScorecard {
 }
 
 /// One answer inside an answered scorecard.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ScorecardAnswer {
     pub question_id: GongId,
@@ -416,8 +417,9 @@ pub struct CoachingPage {
     pub coaching_data: Listed<ManagerCoaching>,
 }
 
-/// A manager's coaching of each direct report.
-#[derive(Debug, Clone, Deserialize)]
+/// A manager's coaching of each direct report. Serialised when a day's
+/// answers are kept in `--storage.path`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ManagerCoaching {
     pub manager: Option<CoachingUser>,
@@ -426,7 +428,7 @@ pub struct ManagerCoaching {
 }
 
 /// A person in a coaching answer.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CoachingUser {
     pub id: GongId,
@@ -435,14 +437,70 @@ pub struct CoachingUser {
 }
 
 /// What the manager did on one report's calls: metric name (e.g.
-/// `callsListenedTo`) to the calls' IDs, kept as their number. Kept as a
-/// map so a metric Gong adds later is exported by the same rule.
-#[derive(Debug, Clone, Deserialize)]
+/// `callsListenedTo`) to the calls' IDs. The IDs are kept (not only their
+/// number) because a window is the union of its days: a call listened to on
+/// two days is one call in the window. Kept as a map so a metric Gong adds
+/// later is exported by the same rule.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReportCoaching {
     pub report: Option<CoachingUser>,
     #[serde(default, deserialize_with = "null_as_default")]
-    pub metrics: std::collections::BTreeMap<String, ListLength>,
+    pub metrics: std::collections::BTreeMap<String, CallIds>,
+}
+
+/// The call IDs of a coaching metric; `None` when Gong sent something other
+/// than a list (not a count, so not exported). IDs that are not 64-bit
+/// integers are kept by a hash of their text: only equality matters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallIds(pub Option<Vec<u64>>);
+
+impl CallIds {
+    /// How many calls.
+    pub fn count(&self) -> Option<u64> {
+        self.0.as_ref().map(|ids| ids.len() as u64)
+    }
+}
+
+impl Serialize for CallIds {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for CallIds {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Id {
+            Number(u64),
+            Text(String),
+            Other(de::IgnoredAny),
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Shape {
+            List(Vec<Id>),
+            Other(de::IgnoredAny),
+        }
+        Ok(CallIds(match Shape::deserialize(deserializer)? {
+            Shape::List(ids) => Some(
+                ids.into_iter()
+                    .filter_map(|id| match id {
+                        Id::Number(n) => Some(n),
+                        Id::Text(t) => Some(t.trim().parse().unwrap_or_else(|_| text_id(&t))),
+                        Id::Other(_) => None,
+                    })
+                    .collect(),
+            ),
+            Shape::Other(_) => None,
+        }))
+    }
+}
+
+/// A stable 64-bit stand-in for an ID that is not a number (FNV-1a).
+fn text_id(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// One page of `GET /v2/users`.
@@ -640,15 +698,20 @@ mod tests {
             r#"{"requestId":"r","coachingData":[{"manager":{"id":"12345678901234567890","emailAddress":"m@x.io",
                   "firstName":"M","title":null},
                 "directReportsMetrics":[{"report":{"id":9007199254740993,"emailAddress":"r@x.io"},
-                  "metrics":{"callsListenedTo":["1","2","3"],"callsScored":[],"callsNewThing":["4"],"note":"x"}}]}]}"#,
+                  "metrics":{"callsListenedTo":["1","2",3],"callsScored":[],"callsNewThing":["ab-4"],"note":"x"}}]}]}"#,
         )
         .unwrap();
         let data = &page.coaching_data.items[0];
         assert_eq!(data.manager.as_ref().unwrap().id, GongId(12_345_678_901_234_567_890));
         let report = &data.direct_reports_metrics[0];
         assert_eq!(report.report.as_ref().unwrap().email_address, "r@x.io");
-        let counts: Vec<_> = report.metrics.iter().filter_map(|(k, v)| Some((k.as_str(), v.0?))).collect();
+        let counts: Vec<_> = report.metrics.iter().filter_map(|(k, v)| Some((k.as_str(), v.count()?))).collect();
         assert_eq!(counts, [("callsListenedTo", 3), ("callsNewThing", 1), ("callsScored", 0)]);
+        // The IDs themselves are kept: a window is the union of its days.
+        assert_eq!(report.metrics["callsListenedTo"].0.as_deref(), Some(&[1, 2, 3][..]));
+        let text = &report.metrics["callsNewThing"];
+        assert_eq!(text, &serde_json::from_str::<CallIds>(r#"["ab-4"]"#).unwrap(), "a text ID is stable");
+        assert_eq!(report.metrics["note"], CallIds(None));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! [`CoachingState`]), tested without a Gong; the poller only sends what the
 //! plan lists.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use jiff::civil::Date;
@@ -18,7 +18,8 @@ use super::cycle::fail_request;
 use super::{Poller, log_failure};
 use crate::endpoint::Endpoint;
 use crate::gong::GongError;
-use crate::gong::models::GongId;
+use crate::days::{KeptCoaching, PartKind};
+use crate::gong::models::{CallIds, CoachingUser, GongId, ManagerCoaching, ReportCoaching};
 use crate::self_metrics::PollOutcome;
 use crate::snapshot::{CoachingAnswer, CoachingTable, UserTable};
 use crate::windows::{WindowBounds, company_date, iso_instant};
@@ -141,18 +142,43 @@ impl Poller {
                 return Some(outcome);
             }
         };
-        let periods: Vec<Period> = bounds.iter().map(|b| Period::of(b, &tz)).collect();
+        let windows: Vec<Period> = bounds.iter().map(|b| Period::of(b, &tz)).collect();
+        // Settling: yesterday is fetched as a day and kept; a window whose
+        // days are all kept is their union, and only the others are asked
+        // whole (the first days after a start without storage).
+        let settling = self.settings.schedule == crate::cli::PollSchedule::Settling;
+        let yesterday = today.yesterday().unwrap_or(today);
+        let keep_yesterday = settling && !self.days.covers(PartKind::Coaching, yesterday, today);
+        let from_kept = |b: &WindowBounds| {
+            settling && self.days.missing(PartKind::Coaching, b.from, b.to).iter().all(|d| keep_yesterday && *d == yesterday)
+        };
+        let union_windows: Vec<&WindowBounds> = bounds.iter().filter(|b| from_kept(b)).collect();
+        let mut periods: Vec<Period> =
+            windows.iter().zip(bounds).filter(|(_, b)| !from_kept(b)).map(|(p, _)| p.clone()).collect();
+        if keep_yesterday {
+            let day = crate::windows::window_bounds(&crate::windows::Window::from_days(1).expect("one day"), today, &tz);
+            periods.push(Period { window: String::new(), ..Period::of(&day, &tz) });
+        }
         let requests = plan(&workspaces, &managers, &periods);
-        let left = self.budget.remaining(self.client.requests_sent());
+        // Yesterday's stats come first: coaching may only use what today's
+        // planned re-polls leave of the budget share.
+        let reserved: u64 = if settling {
+            let now = self.settings.clock.now();
+            self.plan_rest_of_day(now, &tz).iter().map(|p| p.requests).sum()
+        } else {
+            0
+        };
+        let left = self.budget.remaining(self.client.requests_sent()).saturating_sub(reserved);
         if requests.len() as u64 > left {
             let reason = format!(
-                "coaching needs {} requests ({} workspaces x {} managers x {} windows) but only {left} are left of the budget share for today: skipped until tomorrow; raise --gong.budget-share, narrow --stats.windows, or set --collector.coaching=false",
+                "coaching needs {} requests ({} workspaces x {} managers x {} periods) but only {left} are left of the budget share for today after the planned re-polls ({reserved}): skipped until tomorrow; raise --gong.budget-share, narrow --stats.windows, or set --collector.coaching=false",
                 requests.len(),
                 workspaces.len(),
                 managers.len(),
                 periods.len()
             );
             tracing::warn!("{reason}");
+            self.plan.leave_out(format!("coaching: {} requests, more than the budget leaves", requests.len()));
             self.coaching = CoachingState::Done(today);
             outcome.fail(&reason, false);
             outcome.elapsed = started.elapsed();
@@ -162,15 +188,20 @@ impl Poller {
         let probes = requests.len().min(COACHING_PROBES);
         let mut not_found = 0;
         let mut answers = Vec::new();
+        let mut day = Vec::new();
         for request in requests {
             let CoachingRequest { workspace, manager, period } = request;
             match self.client.coaching(workspace, manager, &period.from, &period.to, deadline).await {
+                // The day period (no window label) is kept.
+                Ok(Some(data)) if period.window.is_empty() => {
+                    day.push(KeptCoaching { workspace_id: workspace, manager_id: manager, data })
+                }
                 Ok(Some(data)) => {
                     answers.push(CoachingAnswer { window: period.window.clone(), workspace_id: workspace, data })
                 }
                 Ok(None) => {
                     not_found += 1;
-                    if answers.is_empty() && not_found >= probes {
+                    if answers.is_empty() && day.is_empty() && not_found >= probes {
                         return self.coaching_refused(today, "404 on /v2/coaching");
                     }
                 }
@@ -188,8 +219,16 @@ impl Poller {
         if !outcome.ok {
             return Some(outcome);
         }
+        if keep_yesterday && let Err(error) = self.days.keep_coaching(yesterday, self.settings.clock.now(), day) {
+            tracing::error!(%error, "cannot keep yesterday's coaching; it is fetched again");
+            outcome.fail(&error, false);
+            return Some(outcome);
+        }
+        for b in union_windows {
+            answers.extend(union_of_days(&b.window.label(), self.days.coaching(b.from, b.to)));
+        }
         let table = CoachingTable::build(answers, Some(&users));
-        for period in &periods {
+        for period in &windows {
             let rows = table.rows.iter().filter(|r| r.window == period.window).count();
             outcome.records.push((period.window.clone(), rows));
         }
@@ -214,6 +253,51 @@ impl Poller {
         );
         None
     }
+}
+
+/// A window's coaching as the union of its kept days: per workspace,
+/// manager, report and metric, every call ID once (a call listened to on
+/// two days is one call of the window).
+pub(super) fn union_of_days<'a>(window: &str, days: impl Iterator<Item = &'a KeptCoaching>) -> Vec<CoachingAnswer> {
+    type Reports = BTreeMap<GongId, (CoachingUser, BTreeMap<String, BTreeSet<u64>>)>;
+    let mut merged: BTreeMap<(GongId, GongId), (Option<CoachingUser>, Reports)> = BTreeMap::new();
+    for kept in days {
+        for data in &kept.data {
+            let entry = merged.entry((kept.workspace_id, kept.manager_id)).or_default();
+            if entry.0.is_none() {
+                entry.0.clone_from(&data.manager);
+            }
+            for report in &data.direct_reports_metrics {
+                let Some(person) = &report.report else { continue };
+                let (_, metrics) = entry.1.entry(person.id).or_insert_with(|| (person.clone(), BTreeMap::new()));
+                for (name, ids) in &report.metrics {
+                    if let Some(ids) = &ids.0 {
+                        metrics.entry(name.clone()).or_default().extend(ids.iter().copied());
+                    }
+                }
+            }
+        }
+    }
+    merged
+        .into_iter()
+        .map(|((workspace_id, _), (manager, reports))| CoachingAnswer {
+            window: window.to_owned(),
+            workspace_id,
+            data: vec![ManagerCoaching {
+                manager,
+                direct_reports_metrics: reports
+                    .into_values()
+                    .map(|(person, metrics)| ReportCoaching {
+                        report: Some(person),
+                        metrics: metrics
+                            .into_iter()
+                            .map(|(name, ids)| (name, CallIds(Some(ids.into_iter().collect()))))
+                            .collect(),
+                    })
+                    .collect(),
+            }],
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -270,6 +354,27 @@ mod tests {
         assert_eq!(requests[3].manager, GongId(2), "windows of one manager are asked together");
         assert!(plan(&[], &[GongId(1)], &periods).is_empty());
         assert!(plan(&[GongId(10)], &[], &periods).is_empty());
+    }
+
+    #[test]
+    fn a_window_is_the_union_of_its_days_call_ids() {
+        let person = |id| CoachingUser { id: GongId(id), email_address: format!("{id}@x.io") };
+        let day = |ids: &[u64]| KeptCoaching {
+            workspace_id: GongId(10),
+            manager_id: GongId(1),
+            data: vec![ManagerCoaching {
+                manager: Some(person(1)),
+                direct_reports_metrics: vec![ReportCoaching {
+                    report: Some(person(2)),
+                    metrics: BTreeMap::from([("callsListenedTo".to_owned(), CallIds(Some(ids.to_vec())))]),
+                }],
+            }],
+        };
+        let days = [day(&[7, 8]), day(&[8, 9]), day(&[])];
+        let answers = union_of_days("7d", days.iter());
+        assert_eq!(answers.len(), 1);
+        let metrics = &answers[0].data[0].direct_reports_metrics[0].metrics;
+        assert_eq!(metrics["callsListenedTo"].count(), Some(3), "call 8 on two days is one call");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::cycle::{CycleResults, fail_request, log_skipped};
 use super::{Poller, log_failure};
+use crate::days::PartKind;
 use crate::endpoint::Endpoint;
 use crate::gong::models::AnsweredScorecard;
 use crate::ledger::{CHUNK_DAYS, CounterKind, StorageError, chunks};
@@ -23,7 +24,11 @@ impl Poller {
     /// largest window). Each piece is committed to storage before the next
     /// is fetched, so a long catch-up keeps what it got. `None` until the
     /// company's zone is known: without it days cannot be told apart.
-    pub(super) async fn update_ledger(&mut self, cycle: &CycleResults, deadline: Instant) -> Option<PollOutcome> {
+    pub(super) async fn update_ledger(
+        &mut self,
+        cycle: Option<&CycleResults>,
+        deadline: Instant,
+    ) -> Option<PollOutcome> {
         let tz = self.time_zone.clone()?;
         let today = company_date(self.settings.clock.now(), &tz);
         let started = Instant::now();
@@ -57,6 +62,18 @@ impl Poller {
         };
         let mut listed = 0;
         for (a, b) in chunks(from, to, CHUNK_DAYS) {
+            // Days the settling schedule keeps cost no request.
+            if self.days.covers(PartKind::Activity, a, b) {
+                let days = &self.days;
+                self.ledger.commit(CounterKind::Activity, a, b, |t| {
+                    for day in crate::days::days_of(a, b) {
+                        for (user, counts) in days.day(day).and_then(|d| d.activity.as_ref()).iter().flat_map(|p| &p.data) {
+                            t.add_day_counts(*user, days.email(*user).unwrap_or_default(), counts.fields());
+                        }
+                    }
+                })?;
+                continue;
+            }
             if self.budget_spent() {
                 tracing::info!(next_day = %a, "daily budget spent: counters catch up from here at a later cycle");
                 break;
@@ -86,7 +103,7 @@ impl Poller {
     /// Gong's trouble) and tried again next cycle.
     async fn count_reviews(
         &mut self,
-        cycle: &CycleResults,
+        cycle: Option<&CycleResults>,
         today: Date,
         tz: &TimeZone,
         deadline: Instant,
@@ -95,10 +112,16 @@ impl Poller {
             return Ok(());
         };
         // The cycle fetched the largest window ending today.
-        let covered =
-            cycle.bounds.iter().max_by_key(|b| b.window.days()).filter(|b| b.to == today && cycle.time_zone == *tz);
-        let cycle_reviews = cycle.scorecards.results.first().map(|(_, r)| r.as_ref());
+        let covered = cycle.and_then(|cycle| {
+            cycle.bounds.iter().max_by_key(|b| b.window.days()).filter(|b| b.to == today && cycle.time_zone == *tz)
+        });
+        let cycle_reviews = cycle.and_then(|cycle| cycle.scorecards.results.first().map(|(_, r)| r.as_ref()));
         for (a, b) in chunks(from, to, CHUNK_DAYS) {
+            if self.days.covers(PartKind::Reviews, a, b) {
+                let days = &self.days;
+                self.ledger.commit(CounterKind::Scorecards, a, b, |t| days.reviews(a, b).for_each(|r| t.add_review(r)))?;
+                continue;
+            }
             let owned;
             let records: &[AnsweredScorecard] = match (covered, cycle_reviews) {
                 (Some(w), Some(Ok(fetched))) if w.from <= a && b <= w.to => &fetched.items,

@@ -38,7 +38,7 @@ pub(super) struct EndpointRun<T> {
 
 impl<T> EndpointRun<T> {
     /// Runs `query` for each window in turn.
-    async fn per_window<F, Fut>(bounds: &[WindowBounds], query: F) -> Self
+    pub(super) async fn per_window<F, Fut>(bounds: &[WindowBounds], query: F) -> Self
     where
         F: Fn(&WindowBounds) -> Fut,
         Fut: Future<Output = Result<Fetched<T>, GongError>>,
@@ -52,7 +52,7 @@ impl<T> EndpointRun<T> {
     }
 
     /// Runs an unwindowed query.
-    async fn once(query: impl Future<Output = Result<Fetched<T>, GongError>>) -> Self {
+    pub(super) async fn once(query: impl Future<Output = Result<Fetched<T>, GongError>>) -> Self {
         let started = Instant::now();
         let result = query.await;
         Self { results: vec![(None, result)], elapsed: started.elapsed() }
@@ -61,7 +61,7 @@ impl<T> EndpointRun<T> {
     /// Hands each complete query's items (with its window label, empty for
     /// unwindowed endpoints) to `publish`, which returns record counts; logs
     /// each failed query, whose part keeps its last good data.
-    fn settle(
+    pub(super) fn settle(
         self,
         endpoint: Endpoint,
         mut publish: impl FnMut(String, Vec<T>) -> Vec<(String, usize)>,

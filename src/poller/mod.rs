@@ -1,10 +1,13 @@
-//! The background poller: one cycle at start, then every `--poll.interval`
-//! and shortly after each company midnight. Each cycle fetches every
-//! endpoint, replaces only the parts whose pages all arrived, and publishes
-//! one new encoded snapshot.
+//! The background poller: one cycle at start and one shortly after each
+//! company midnight, then re-polls of what can still change while
+//! yesterday settles (`--poll.schedule=settling`), or every window whole
+//! every `--poll.interval` (`fixed`). A cycle replaces only the parts whose
+//! pages all arrived, and publishes one new encoded snapshot.
 //!
 //! The pieces, each in its own file:
 //! - [`schedule`]: when the next cycle runs (pure, unit-tested);
+//! - [`settling`]: the default schedule: everything after company midnight,
+//!   then only what can still change, with windows built from kept days;
 //! - [`budget`]: today's share of Gong's quota (pure, unit-tested);
 //! - `cycle`: fetch every endpoint, fold what completed into the snapshot;
 //! - `counting`: add completed days to the cumulative ledger;
@@ -16,6 +19,7 @@ mod coaching;
 mod counting;
 mod cycle;
 pub mod schedule;
+pub mod settling;
 pub mod zone;
 
 use std::sync::Arc;
@@ -26,11 +30,13 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use tokio::time::Instant;
 
+use crate::cli::PollSchedule;
 use crate::clock::Clock;
+use crate::days::DayStore;
 use crate::endpoint::Endpoint;
 use crate::gong::{GongClient, GongError};
 use crate::ledger::{CounterKind, Ledger};
-use crate::published::{Exposition, Shared};
+use crate::published::{Exposition, Plan, Shared};
 use crate::snapshot::DataSnapshot;
 use crate::windows::{Window, company_date, next_company_midnight};
 use budget::{DailyBudget, Pace};
@@ -52,6 +58,10 @@ pub struct PollerSettings {
     /// Configured zone; `None` means learn it from Gong's `timeZone`.
     pub time_zone: Option<TimeZone>,
     pub poll_interval: Duration,
+    /// `--poll.schedule`, `--poll.settle-for`, `--poll.settle-interval`.
+    pub schedule: PollSchedule,
+    pub settle_for: Duration,
+    pub settle_interval: Duration,
     pub include_user_email: bool,
     /// Where company dates come from (not a flag: tests move it).
     pub clock: Clock,
@@ -79,11 +89,21 @@ pub struct Poller {
     budget: DailyBudget,
     ledger: Ledger,
     coaching: CoachingState,
+    /// Kept company days (settling schedule).
+    days: DayStore,
+    settle: settling::Settle,
+    plan: Plan,
 }
 
 impl Poller {
     /// A poller that has published nothing yet.
-    pub fn new(client: Arc<GongClient>, settings: PollerSettings, shared: Arc<Shared>, ledger: Ledger) -> Self {
+    pub fn new(
+        client: Arc<GongClient>,
+        settings: PollerSettings,
+        shared: Arc<Shared>,
+        ledger: Ledger,
+        days: DayStore,
+    ) -> Self {
         let time_zone = settings.time_zone.clone();
         if let Some(tz) = &time_zone {
             shared.set_time_zone(format!(
@@ -102,53 +122,151 @@ impl Poller {
             budget,
             ledger,
             coaching: CoachingState::Due,
+            days,
+            settle: settling::Settle::default(),
+            plan: Plan::default(),
         }
     }
 
     /// Runs cycles until the task is dropped. Cancel-safe: dropping it
     /// mid-cycle abandons in-flight requests and publishes nothing partial.
     pub async fn run(mut self) {
-        let interval = self.settings.poll_interval;
         let metrics = Arc::clone(&self.shared.self_metrics);
         metrics.set_budget(self.budget.allowance(), 0);
         let mut last_pace = Pace::Interval;
         loop {
-            let started = Instant::now();
-            let sent_before = self.client.requests_sent();
-            self.budget.roll(self.company_today(), sent_before);
-            // A Retry-After reaching past the next cycle abandons this one.
-            let deadline = (started + interval).min(self.next_midnight_poll());
-            self.run_cycle(deadline).await;
-            self.shared.set_ready();
-
-            let sent = self.client.requests_sent();
-            let cost = sent - sent_before;
-            metrics.set_budget(self.budget.allowance(), self.budget.used(sent));
-            if self.budget.should_warn(sent) {
-                tracing::warn!(
-                    used = self.budget.used(sent),
-                    allowance = self.budget.allowance(),
-                    "80% of today's Gong request budget used (--gong.daily-limit x --gong.budget-share); cycles will be spaced further apart"
-                );
+            match self.settings.schedule {
+                PollSchedule::Fixed => {
+                    let next = self.fixed_cycle(&mut last_pace).await;
+                    tokio::time::sleep_until(next).await;
+                }
+                PollSchedule::Settling => {
+                    let next = self.settling_cycle().await;
+                    self.sleep_until_clock(next).await;
+                }
             }
-
-            let now = Instant::now();
-            let midnight = self.next_midnight_poll();
-            let pace = self.budget.pace(sent, cost, interval, midnight.saturating_duration_since(now));
-            if pace != last_pace {
-                log_pace(pace, cost, self.budget.allowance());
-                last_pace = pace;
-            }
-            let next = schedule::next_cycle(started, now, interval, pace, midnight);
-            for _ in 0..next.skipped {
-                metrics.cycle_skipped();
-                tracing::warn!(took = ?now - started, ?interval, "poll cycle outlasted --poll.interval; skipping the cycle that was due");
-            }
-            let next_unix = Timestamp::now().as_millisecond() as f64 / 1000.0
-                + next.at.saturating_duration_since(Instant::now()).as_secs_f64();
-            metrics.set_next_cycle(next_unix);
-            tokio::time::sleep_until(next.at).await;
         }
+    }
+
+    /// Runs one cycle of `--poll.schedule` now and returns when the next
+    /// is due, on the poller's clock: what [`Poller::run`] sleeps until,
+    /// and what a replay of whole days (`benches/replay.rs`) jumps to.
+    pub async fn cycle(&mut self) -> Timestamp {
+        match self.settings.schedule {
+            PollSchedule::Fixed => {
+                let mut pace = Pace::Interval;
+                let next = self.fixed_cycle(&mut pace).await;
+                self.settings.clock.now()
+                    + jiff::SignedDuration::try_from(next.saturating_duration_since(Instant::now())).unwrap_or_default()
+            }
+            PollSchedule::Settling => self.settling_cycle().await,
+        }
+    }
+
+    /// Requests sent to Gong since start, retries included.
+    pub fn requests_sent(&self) -> u64 {
+        self.client.requests_sent()
+    }
+
+    /// Today's plan as the landing page shows it.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Sleeps until the clock reads `at`, in short slices: a clock moved
+    /// forward (tests cross a company midnight that way) is noticed.
+    async fn sleep_until_clock(&self, at: Timestamp) {
+        let slice = self.settings.poll_interval.clamp(Duration::from_millis(50), Duration::from_secs(60));
+        loop {
+            let left = at.duration_since(self.settings.clock.now());
+            let Ok(left) = Duration::try_from(left) else { return };
+            if left.is_zero() {
+                return;
+            }
+            tokio::time::sleep(left.min(slice)).await;
+        }
+    }
+
+    /// A settling cycle with the budget's bookkeeping around it.
+    async fn settling_cycle(&mut self) -> Timestamp {
+        let metrics = Arc::clone(&self.shared.self_metrics);
+        self.budget.roll(self.company_today(), self.client.requests_sent());
+        let next = self.run_settling_cycle(self.next_midnight_poll()).await;
+        let sent = self.client.requests_sent();
+        metrics.set_budget(self.budget.allowance(), self.budget.used(sent));
+        self.warn_at_80_percent(sent);
+        next
+    }
+
+    fn warn_at_80_percent(&mut self, sent: u64) {
+        if self.budget.should_warn(sent) {
+            tracing::warn!(
+                used = self.budget.used(sent),
+                allowance = self.budget.allowance(),
+                "80% of today's Gong request budget used (--gong.daily-limit x --gong.budget-share); cycles will be spaced further apart"
+            );
+        }
+    }
+
+    /// A fixed-schedule cycle: every window whole, then the next one after
+    /// `--poll.interval` (or later, as the budget requires).
+    async fn fixed_cycle(&mut self, last_pace: &mut Pace) -> Instant {
+        let interval = self.settings.poll_interval;
+        let metrics = Arc::clone(&self.shared.self_metrics);
+        let started = Instant::now();
+        let started_at = self.settings.clock.now();
+        let sent_before = self.client.requests_sent();
+        self.budget.roll(self.company_today(), sent_before);
+        // A Retry-After reaching past the next cycle abandons this one.
+        let deadline = (started + interval).min(self.next_midnight_poll());
+        self.run_cycle(deadline).await;
+        self.shared.set_ready();
+
+        let sent = self.client.requests_sent();
+        let cost = sent - sent_before;
+        metrics.set_budget(self.budget.allowance(), self.budget.used(sent));
+        self.warn_at_80_percent(sent);
+
+        let now = Instant::now();
+        let midnight = self.next_midnight_poll();
+        let pace = self.budget.pace(sent, cost, interval, midnight.saturating_duration_since(now));
+        if pace != *last_pace {
+            log_pace(pace, cost, self.budget.allowance());
+            *last_pace = pace;
+        }
+        let next = schedule::next_cycle(started, now, interval, pace, midnight);
+        for _ in 0..next.skipped {
+            metrics.cycle_skipped();
+            tracing::warn!(took = ?now - started, ?interval, "poll cycle outlasted --poll.interval; skipping the cycle that was due");
+        }
+        let until_next = next.at.saturating_duration_since(Instant::now());
+        let next_unix = Timestamp::now().as_millisecond() as f64 / 1000.0 + until_next.as_secs_f64();
+        metrics.set_next_cycle(next_unix);
+        // The plan: the same full cycle every interval until midnight, as
+        // far as the budget allows.
+        let today = self.company_today();
+        self.plan.cycle_done(today, started_at, "every window whole".to_owned(), cost);
+        let gap = match pace {
+            Pace::Stretched(gap) => gap,
+            _ => interval,
+        };
+        let mut future = Vec::new();
+        let mut at = until_next;
+        let until_midnight = midnight.saturating_duration_since(Instant::now());
+        let mut left = self.budget.remaining(sent);
+        while at < until_midnight && cost > 0 && left >= cost && future.len() < 96 {
+            future.push(crate::published::PlannedCycle {
+                at: self.settings.clock.now() + jiff::SignedDuration::try_from(at).unwrap_or_default(),
+                what: "every window whole".to_owned(),
+                requests: cost,
+            });
+            left -= cost;
+            at += gap;
+        }
+        metrics.set_planned_today(self.budget.used(sent) + future.iter().map(|c| c.requests).sum::<u64>());
+        self.plan.set_future(future);
+        self.shared.set_plan(self.plan.clone());
+        next.at
     }
 
     fn company_today(&self) -> Date {
@@ -163,10 +281,11 @@ impl Poller {
         Instant::now() + wait + AFTER_MIDNIGHT
     }
 
-    /// One cycle: fetch, fold in what completed, publish.
+    /// One fixed cycle: fetch every window whole, fold in what completed,
+    /// publish.
     pub async fn run_cycle(&mut self, deadline: Instant) {
         let results = self.fetch_all(deadline).await;
-        let counting = self.update_ledger(&results, deadline).await;
+        let counting = self.update_ledger(Some(&results), deadline).await;
         let (bounds, time_zone) = (results.bounds.clone(), results.time_zone.clone());
         let mut outcomes = self.apply(results);
         outcomes.extend(counting.map(|outcome| (Endpoint::ActivityDayByDay, outcome)));
@@ -182,8 +301,13 @@ impl Poller {
         // collector can take minutes in a large company and publishes on
         // its own.
         self.shared.set_ready();
+        self.run_coaching(&bounds, &time_zone, deadline).await;
+    }
+
+    /// The coaching collector, if due, and its own publish.
+    async fn run_coaching(&mut self, bounds: &[crate::windows::WindowBounds], time_zone: &TimeZone, deadline: Instant) {
         let before = self.snapshot.coaching.clone();
-        let coaching = self.update_coaching(&bounds, &time_zone, deadline).await;
+        let coaching = self.update_coaching(bounds, time_zone, deadline).await;
         // Only when the coaching series changed (new data, or dropped because
         // Gong refused coaching): a skipped or failed run would encode the
         // same bytes again, and at 10,000 users two expositions of ~130 MB

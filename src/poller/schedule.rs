@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use jiff::Timestamp;
 use tokio::time::Instant;
 
 use super::budget::Pace;
@@ -34,6 +35,48 @@ pub fn next_cycle(started: Instant, now: Instant, interval: Duration, pace: Pace
         Pace::UntilMidnight => midnight,
     };
     NextCycle { at: at.min(midnight), skipped }
+}
+
+/// Where one re-pollable part (activity days, reviews, interaction) stands
+/// in the settling schedule of the current company day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartSchedule {
+    /// The gap after the last fetch.
+    pub gap: Duration,
+    /// When to fetch it again; `None` once yesterday has settled.
+    pub next: Option<Timestamp>,
+}
+
+/// After a part was fetched at `at`: an answer that `changed` since the last
+/// fetch brings the gap back to `interval` (a change may follow, and must
+/// be seen within `interval` plus one cycle); an unchanged one doubles it.
+/// No re-poll at or after `settled_at` (yesterday's end + `--poll.settle-for`),
+/// but a part still changing gets one last fetch at `settled_at`, so a change
+/// shortly before it is seen too.
+pub fn after_fetch(
+    previous: Option<PartSchedule>,
+    at: Timestamp,
+    changed: bool,
+    interval: Duration,
+    settled_at: Timestamp,
+) -> PartSchedule {
+    let gap = match previous {
+        Some(p) if !changed => p.gap.saturating_mul(2).min(Duration::from_secs(86_400)),
+        _ => interval,
+    };
+    let next = if at >= settled_at {
+        None
+    } else {
+        let due = at.checked_add(gap).unwrap_or(Timestamp::MAX);
+        if due < settled_at {
+            Some(due)
+        } else if changed {
+            Some(settled_at)
+        } else {
+            None
+        }
+    };
+    PartSchedule { gap, next }
 }
 
 #[cfg(test)]
@@ -83,5 +126,42 @@ mod tests {
         assert_eq!(next.at, t0 + 5 * HOUR);
         let next = next_cycle(t0, t0 + secs(60), HOUR, Pace::Interval, t0 + secs(1800));
         assert_eq!(next.at, t0 + secs(1800));
+    }
+
+    fn at(hours: f64) -> Timestamp {
+        Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_secs_f64(hours * 3600.0)
+    }
+
+    #[test]
+    fn a_changing_part_is_polled_every_interval_until_it_settles() {
+        let interval = Duration::from_secs(2 * 3600 + 45 * 60);
+        let settled = at(12.0);
+        let mut times = vec![at(0.0)];
+        let mut state = after_fetch(None, at(0.0), true, interval, settled);
+        while let Some(next) = state.next {
+            times.push(next);
+            state = after_fetch(Some(state), next, true, interval, settled);
+        }
+        let hours: Vec<f64> = times.iter().map(|t| t.as_second() as f64 / 3600.0).collect();
+        assert_eq!(hours, [0.0, 2.75, 5.5, 8.25, 11.0, 12.0], "the last fetch is at the settling point");
+        assert!(times.windows(2).all(|w| w[1].duration_since(w[0]).as_secs() <= interval.as_secs() as i64));
+    }
+
+    #[test]
+    fn an_unchanged_answer_doubles_the_gap_and_a_change_narrows_it_again() {
+        let hour = Duration::from_secs(3600);
+        let settled = at(12.0);
+        let first = after_fetch(None, at(0.0), true, hour, settled);
+        assert_eq!(first.next, Some(at(1.0)));
+        let same = after_fetch(Some(first), at(1.0), false, hour, settled);
+        assert_eq!((same.gap, same.next), (2 * hour, Some(at(3.0))));
+        let same = after_fetch(Some(same), at(3.0), false, hour, settled);
+        assert_eq!(same.next, Some(at(7.0)));
+        let changed = after_fetch(Some(same), at(7.0), true, hour, settled);
+        assert_eq!((changed.gap, changed.next), (hour, Some(at(8.0))));
+        // Unchanged past the settling point: done for the day.
+        let done = after_fetch(Some(PartSchedule { gap: 4 * hour, next: None }), at(9.0), false, hour, settled);
+        assert_eq!(done.next, None);
+        assert_eq!(after_fetch(None, at(13.0), true, hour, settled).next, None, "fetched after settling: final");
     }
 }

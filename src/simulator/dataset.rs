@@ -227,7 +227,20 @@ pub struct GeneratedDataset {
     /// Index of each user's reports.
     reports: Vec<Vec<usize>>,
     tz: TimeZone,
+    /// Late data: with a clock, a day's numbers keep changing after it
+    /// ends ([`GeneratedDataset::with_late_data`]).
+    late: Option<crate::clock::Clock>,
+    workspaces: u64,
 }
+
+/// Share of a day's calls (per mille) Gong processes only after the day
+/// ended, and the longest that takes.
+const LATE_CALLS_PER_MILLE: u64 = 150;
+const LATE_CALLS_MAX_HOURS: f64 = 8.0;
+/// Share of a day's reviews (per mille) Gong lists only after the day
+/// ended, and the longest that takes.
+const LATE_REVIEWS_PER_MILLE: u64 = 100;
+const LATE_REVIEWS_MAX_HOURS: f64 = 2.0;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -286,7 +299,66 @@ impl GeneratedDataset {
                 active: i % 23 != 22,
             });
         }
-        Self { users, reports, tz }
+        Self { users, reports, tz, late: None, workspaces: 1 }
+    }
+
+    /// Makes each day's numbers arrive as a real company's do: 15% of a
+    /// day's calls are processed after the day ended (up to 8 hours after
+    /// midnight, most within the first hours), 10% of its reviews are listed
+    /// up to 2 hours late. Until then they are missing from day-by-day,
+    /// aggregate and interaction answers, and from coaching; `clock` says
+    /// what "now" is.
+    pub fn with_late_data(mut self, clock: crate::clock::Clock) -> Self {
+        self.late = Some(clock);
+        self
+    }
+
+    /// Serves `n` workspaces (at least one); managers coach in each.
+    pub fn with_workspaces(mut self, n: u64) -> Self {
+        self.workspaces = n.max(1);
+        self
+    }
+
+    /// When a late item of `day` (hashed from `parts`) becomes visible, if
+    /// it is late at all.
+    fn arrival(&self, day: Date, parts: &[u64], per_mille: u64, max_hours: f64) -> Option<Timestamp> {
+        let h = hash(parts);
+        if h % 1000 >= per_mille {
+            return None;
+        }
+        // Squared: most late items arrive in the first hours.
+        let u = unit(h >> 10);
+        let lag = jiff::SignedDuration::from_secs_f64(max_hours * 3600.0 * u * u);
+        let end = day.tomorrow().ok()?.to_zoned(self.tz.clone()).ok()?.timestamp();
+        end.checked_add(lag).ok()
+    }
+
+    /// Whether late data of `day` may still be missing at the clock's now.
+    fn unsettled(&self, day: Date) -> Option<Timestamp> {
+        let now = self.late.as_ref()?.now();
+        let end = day.tomorrow().ok()?.to_zoned(self.tz.clone()).ok()?.timestamp();
+        (now < end + jiff::SignedDuration::from_secs_f64(LATE_CALLS_MAX_HOURS.max(LATE_REVIEWS_MAX_HOURS) * 3600.0))
+            .then_some(now)
+    }
+
+    /// Every instant at which late data of `day` arrives, in order: when
+    /// `/metrics` must change. For the replay benchmark.
+    pub fn late_arrivals(&self, day: Date) -> Vec<Timestamp> {
+        let mut at = Vec::new();
+        for user in 0..self.users.len() {
+            let full = self.activity_at(user, day, None);
+            for (f, count) in full.counts.iter().enumerate() {
+                for j in 0..*count {
+                    let parts = [self.users[user].id, day_number(day), f as u64, u64::from(j), 5];
+                    at.extend(self.arrival(day, &parts, LATE_CALLS_PER_MILLE, LATE_CALLS_MAX_HOURS));
+                }
+            }
+            for review in self.rep_reviews_at(user, day, None) {
+                at.extend(self.arrival(day, &[review.answered_scorecard_id, 6], LATE_REVIEWS_PER_MILLE, LATE_REVIEWS_MAX_HOURS));
+            }
+        }
+        at.sort_unstable();
+        at
     }
 
     fn role_of(i: usize, managers: usize) -> Role {
@@ -309,8 +381,14 @@ impl GeneratedDataset {
         !matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday)
     }
 
-    /// Scorecards `user` (a rep) received on `day`: 0 to 2 on workdays.
+    /// Scorecards `user` (a rep) received on `day` that Gong lists by now.
     fn rep_reviews(&self, user: usize, day: Date) -> Vec<SimScorecard> {
+        self.rep_reviews_at(user, day, self.unsettled(day))
+    }
+
+    /// Scorecards `user` (a rep) received on `day`: 0 to 2 on workdays;
+    /// with `now`, only those Gong lists by then.
+    fn rep_reviews_at(&self, user: usize, day: Date, now: Option<Timestamp>) -> Vec<SimScorecard> {
         if self.is_idle(user) || !Self::is_workday(day) || Self::role_of(user, self.managers()) != Role::Rep {
             return Vec::new();
         }
@@ -355,6 +433,12 @@ impl GeneratedDataset {
                     answers,
                 }
             })
+            .filter(|review| {
+                now.is_none_or(|now| {
+                    self.arrival(day, &[review.answered_scorecard_id, 6], LATE_REVIEWS_PER_MILLE, LATE_REVIEWS_MAX_HOURS)
+                        .is_none_or(|arrives| arrives <= now)
+                })
+            })
             .collect()
     }
 }
@@ -365,6 +449,32 @@ impl Dataset for GeneratedDataset {
     }
 
     fn activity(&self, user: usize, day: Date) -> DayActivity {
+        self.activity_at(user, day, self.unsettled(day))
+    }
+
+    fn interaction(&self, user: usize, from: Date, to: Date) -> Vec<(String, f64)> {
+        self.interaction_of(user, from, to)
+    }
+
+    fn scorecards_reviewed_on(&self, day: Date) -> Vec<SimScorecard> {
+        (0..self.users.len()).flat_map(|u| self.rep_reviews(u, day)).collect()
+    }
+
+    fn workspaces(&self) -> Vec<(u64, String)> {
+        (0..self.workspaces)
+            .map(|k| (WORKSPACE_ID + k, if k == 0 { "Sales".to_owned() } else { format!("Sales {}", k + 1) }))
+            .collect()
+    }
+
+    fn coaching(&self, manager: usize, report: usize, day: Date) -> Vec<(String, u32)> {
+        self.coaching_of(manager, report, day)
+    }
+}
+
+impl GeneratedDataset {
+    /// Counters of `user` on `day`; with `now`, without the calls Gong has
+    /// not processed by then.
+    fn activity_at(&self, user: usize, day: Date, now: Option<Timestamp>) -> DayActivity {
         let mut out = DayActivity::default();
         if self.is_idle(user) {
             return out;
@@ -421,10 +531,21 @@ impl Dataset for GeneratedDataset {
             .map(|&r| self.rep_reviews(r, day).iter().filter(|s| s.reviewer_user_id == Some(uid)).count() as u32)
             .sum();
         out.counts[field_index("callsScorecardsFilled").unwrap_or(8)] = filled;
+        if let Some(now) = now {
+            for (f, count) in out.counts.iter_mut().enumerate() {
+                let pending = (0..*count)
+                    .filter(|j| {
+                        let parts = [uid, dn, f as u64, u64::from(*j), 5];
+                        self.arrival(day, &parts, LATE_CALLS_PER_MILLE, LATE_CALLS_MAX_HOURS).is_some_and(|at| at > now)
+                    })
+                    .count() as u32;
+                *count -= pending;
+            }
+        }
         out
     }
 
-    fn interaction(&self, user: usize, from: Date, to: Date) -> Vec<(String, f64)> {
+    fn interaction_of(&self, user: usize, from: Date, to: Date) -> Vec<(String, f64)> {
         let mut day = from;
         let mut had_calls = false;
         while day < to && !had_calls {
@@ -436,7 +557,16 @@ impl Dataset for GeneratedDataset {
             return Vec::new();
         }
         let uid = self.users[user].id;
-        let h = |k: u64| unit(hash(&[uid, day_number(from), day_number(to), k]));
+        // Calls processed late change the stats of every window holding
+        // their day, until the last of them is in.
+        let late: u64 = days_between(from, to)
+            .filter(|d| self.unsettled(*d).is_some())
+            .map(|d| {
+                let a = self.activity(user, d);
+                u64::from(a.counts[0] + a.counts[10])
+            })
+            .sum();
+        let h = |k: u64| unit(hash(&[uid, day_number(from), day_number(to), k, late]));
         let round = |v: f64, places: i32| (v * 10f64.powi(places)).round() / 10f64.powi(places);
         vec![
             ("Talk Ratio".to_owned(), round(0.1 + 0.4 * h(1), 4)),
@@ -448,14 +578,10 @@ impl Dataset for GeneratedDataset {
         ]
     }
 
-    fn scorecards_reviewed_on(&self, day: Date) -> Vec<SimScorecard> {
-        (0..self.users.len()).flat_map(|u| self.rep_reviews(u, day)).collect()
-    }
-
     /// The manager's own activity that day, shared out among the reports
     /// (so coaching agrees with the manager's aggregate activity), and the
     /// scorecards the manager filled for that report.
-    fn coaching(&self, manager: usize, report: usize, day: Date) -> Vec<(String, u32)> {
+    fn coaching_of(&self, manager: usize, report: usize, day: Date) -> Vec<(String, u32)> {
         let reports = &self.reports[manager];
         let Some(k) = reports.iter().position(|r| *r == report) else {
             return Vec::new();
@@ -480,6 +606,11 @@ impl Dataset for GeneratedDataset {
             })
             .collect()
     }
+}
+
+/// The days of `[from, to)`.
+fn days_between(from: Date, to: Date) -> impl Iterator<Item = Date> {
+    std::iter::successors(Some(from), |d| d.tomorrow().ok()).take_while(move |d| *d < to)
 }
 
 /// Hand-written data for tests.

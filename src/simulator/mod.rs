@@ -649,21 +649,20 @@ impl Simulator {
             .enumerate()
             .filter(|(_, u)| u.manager_id == Some(manager_id))
             .map(|(r, u)| {
-                let mut totals: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
+                // A call belongs to one day, so its ID depends on the day:
+                // a window's list is the union of its days' lists.
+                let mut calls: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
                 for day in &days {
                     for (name, count) in dataset.coaching(manager, r, *day) {
-                        *totals.entry(name).or_default() += count;
+                        let ids = calls.entry(name.clone()).or_default();
+                        ids.extend(
+                            (0..count)
+                                .map(|k| (dataset_hash(&format!("{manager_id}{}{name}{k}{day}", u.id)) >> 2).to_string()),
+                        );
                     }
                 }
-                let metrics: serde_json::Map<String, Value> = totals
-                    .into_iter()
-                    .map(|(name, count)| {
-                        let ids: Vec<String> = (0..count)
-                            .map(|k| (dataset_hash(&format!("{manager_id}{}{name}{k}{from}", u.id)) >> 2).to_string())
-                            .collect();
-                        (name, json!(ids))
-                    })
-                    .collect();
+                let metrics: serde_json::Map<String, Value> =
+                    calls.into_iter().map(|(name, ids)| (name, json!(ids))).collect();
                 json!({ "report": person(u), "metrics": metrics })
             })
             .collect();

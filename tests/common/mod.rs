@@ -11,6 +11,7 @@ use gong_exporter::cli::LogFormat;
 use gong_exporter::clock::Clock;
 use gong_exporter::config::{Config, Source};
 use gong_exporter::gong::{ClientOptions, Credentials};
+use gong_exporter::cli::PollSchedule;
 use gong_exporter::poller::PollerSettings;
 use gong_exporter::secret::Secret;
 use gong_exporter::simulator::dataset::{DayActivity, FixtureDataset, SimAnswer, SimScorecard, SimUser, field_index};
@@ -215,6 +216,12 @@ fn config_for_url(url: &str) -> Config {
             budget_share: 1.0,
             time_zone: None,
             poll_interval: Duration::from_secs(3600),
+            // Most tests poll every few hundred milliseconds and expect
+            // every cycle to fetch everything; the settling schedule has
+            // its own tests (tests/settling.rs).
+            schedule: PollSchedule::Fixed,
+            settle_for: Duration::from_secs(12 * 3600),
+            settle_interval: Duration::from_secs(2 * 3600 + 45 * 60),
             include_user_email: true,
             clock: Clock::system(),
             coaching: true,

@@ -1,0 +1,424 @@
+//! Kept company days: the per-day answers that windows are built from, so
+//! that a re-poll fetches only the days that can still change.
+//!
+//! Gong dates day-by-day activity by the day of the call, answered
+//! scorecards by the day of the review, and coaching by the day of the
+//! manager's action. Once a day has settled (its `--poll.settle-for` after
+//! the company midnight that ended it has passed), its answers no longer
+//! change, and every window that contains it is a sum (activity, reviews) or
+//! a union (coaching call IDs) of kept days. Interaction stats are ratios
+//! over a whole window and cannot be built from days; they are not kept.
+//!
+//! Days live in memory and, with `--storage.path`, one file per day under
+//! `days/`, written atomically whenever a part of that day changes, so a
+//! restart does not fetch kept days again.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+
+use crate::gong::models::{ACTIVITY_FIELDS, AnsweredScorecard, DailyActivity, GongId, ManagerCoaching};
+use crate::ledger::{StorageError, write_atomically};
+
+/// Directory inside `--storage.path`.
+pub const DAYS_DIR: &str = "days";
+/// Version of a day file's layout.
+const FORMAT: u32 = 1;
+
+/// One user's counts on one day: Gong's documented fields by position
+/// (60 bytes instead of 15 strings: 10,000 users x 28 days are kept), and
+/// any field Gong adds later by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct DayCounts {
+    pub known: [u32; ACTIVITY_FIELDS.len()],
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra: Vec<(String, u64)>,
+}
+
+impl DayCounts {
+    /// The counts of one day-by-day entry.
+    pub fn of(day: &DailyActivity) -> Self {
+        let mut counts = Self::default();
+        for (field, count) in &day.counts {
+            match ACTIVITY_FIELDS.iter().position(|known| *known == field.as_ref()) {
+                Some(i) => counts.known[i] = u32::try_from(*count).unwrap_or(u32::MAX),
+                None => counts.extra.push((field.to_string(), *count)),
+            }
+        }
+        counts
+    }
+
+    /// Adds another day's counts.
+    pub fn add(&mut self, other: &DayCounts) {
+        for (a, b) in self.known.iter_mut().zip(other.known) {
+            *a = a.saturating_add(b);
+        }
+        for (name, count) in &other.extra {
+            match self.extra.iter_mut().find(|(n, _)| n == name) {
+                Some((_, c)) => *c += count,
+                None => self.extra.push((name.clone(), *count)),
+            }
+        }
+    }
+
+    /// `(Gong field name, count)` for every field.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, u64)> {
+        ACTIVITY_FIELDS
+            .iter()
+            .zip(self.known)
+            .map(|(name, count)| (*name, u64::from(count)))
+            .chain(self.extra.iter().map(|(name, count)| (name.as_str(), *count)))
+    }
+}
+
+/// One day of activity: users with any activity that day, by ID.
+pub type DayActivity = BTreeMap<GongId, DayCounts>;
+
+/// A manager's coaching answer for one day in one workspace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeptCoaching {
+    pub workspace_id: GongId,
+    pub manager_id: GongId,
+    pub data: Vec<ManagerCoaching>,
+}
+
+/// One part of a day as last fetched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Part<T> {
+    /// When it was fetched: a part fetched after its day settled is final.
+    pub fetched_at: Timestamp,
+    /// Hash of the decoded records, to tell a changed answer from the same.
+    pub hash: u64,
+    pub data: T,
+}
+
+/// What is kept of one company day.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeptDay {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<Part<DayActivity>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviews: Option<Part<Vec<AnsweredScorecard>>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coaching: Option<Part<Vec<KeptCoaching>>>,
+}
+
+/// A day file.
+#[derive(Debug, Serialize, Deserialize)]
+struct DayFile {
+    format: u32,
+    day: Date,
+    /// The field names `activity` counts are positioned by.
+    fields: Vec<String>,
+    /// Latest email of each user listed in the day's activity.
+    #[serde(default)]
+    emails: BTreeMap<GongId, String>,
+    #[serde(flatten)]
+    kept: KeptDay,
+}
+
+/// Which part of a day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartKind {
+    Activity,
+    Reviews,
+    Coaching,
+}
+
+/// Every kept day, and where they are stored.
+#[derive(Debug, Default)]
+pub struct DayStore {
+    /// `--storage.path`/days; `None` keeps days in memory only.
+    dir: Option<PathBuf>,
+    days: BTreeMap<Date, KeptDay>,
+    /// Latest email Gong gave each user in day-by-day answers.
+    emails: BTreeMap<GongId, String>,
+}
+
+/// A stable 64-bit hash of `value`'s JSON form (FNV-1a): equal records give
+/// equal hashes across runs and builds, so a stored hash stays comparable.
+pub fn hash_of<T: Serialize + ?Sized>(value: &T) -> u64 {
+    let bytes = serde_json::to_vec(value).expect("kept records serialise");
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+impl DayStore {
+    /// Days kept in memory only: a restart fetches every window once.
+    pub fn in_memory() -> Self {
+        Self::default()
+    }
+
+    /// Loads `<storage>/days/*.json`. An unreadable day file is moved aside
+    /// and that day is fetched again; it never stops the start.
+    pub fn open(storage: Option<&Path>) -> Result<Self, StorageError> {
+        let Some(storage) = storage else {
+            return Ok(Self::in_memory());
+        };
+        let dir = storage.join(DAYS_DIR);
+        std::fs::create_dir_all(&dir).map_err(|source| StorageError::CreateDir { path: dir.clone(), source })?;
+        let mut store = Self { dir: Some(dir.clone()), ..Self::default() };
+        let entries = std::fs::read_dir(&dir).map_err(|source| StorageError::Read { path: dir.clone(), source })?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        for path in files {
+            match read_day_file(&path) {
+                Ok(file) => {
+                    store.emails.extend(file.emails);
+                    store.days.insert(file.day, file.kept);
+                }
+                Err(reason) => {
+                    let aside = path.with_extension(format!("json.corrupt-{}", Timestamp::now().as_second()));
+                    let moved = std::fs::rename(&path, &aside);
+                    tracing::warn!(
+                        file = %path.display(),
+                        moved_to = %aside.display(),
+                        moved = moved.is_ok(),
+                        %reason,
+                        "kept day file is unreadable; moved it aside, and that day will be fetched from Gong again"
+                    );
+                }
+            }
+        }
+        if !store.days.is_empty() {
+            tracing::info!(dir = %dir.display(), days = store.days.len(), "kept days loaded");
+        }
+        Ok(store)
+    }
+
+    /// The kept day, if any part of it is kept.
+    pub fn day(&self, day: Date) -> Option<&KeptDay> {
+        self.days.get(&day)
+    }
+
+    /// When `kind` of `day` was last fetched.
+    pub fn fetched_at(&self, day: Date, kind: PartKind) -> Option<Timestamp> {
+        let kept = self.days.get(&day)?;
+        match kind {
+            PartKind::Activity => kept.activity.as_ref().map(|p| p.fetched_at),
+            PartKind::Reviews => kept.reviews.as_ref().map(|p| p.fetched_at),
+            PartKind::Coaching => kept.coaching.as_ref().map(|p| p.fetched_at),
+        }
+    }
+
+    /// Whether `kind` is kept for every day of `[from, to)`.
+    pub fn covers(&self, kind: PartKind, from: Date, to: Date) -> bool {
+        days_of(from, to).all(|d| self.fetched_at(d, kind).is_some())
+    }
+
+    /// The days of `[from, to)` whose `kind` is not kept.
+    pub fn missing(&self, kind: PartKind, from: Date, to: Date) -> Vec<Date> {
+        days_of(from, to).filter(|d| self.fetched_at(*d, kind).is_none()).collect()
+    }
+
+    /// The latest email of a user seen in day-by-day answers.
+    pub fn email(&self, user: GongId) -> Option<&str> {
+        self.emails.get(&user).map(String::as_str)
+    }
+
+    /// Keeps a day's activity; returns whether it differs from what was
+    /// kept (a day not kept before counts as changed).
+    pub fn keep_activity(
+        &mut self,
+        day: Date,
+        fetched_at: Timestamp,
+        activity: DayActivity,
+        emails: &BTreeMap<GongId, String>,
+    ) -> Result<bool, StorageError> {
+        let hash = hash_of(&activity);
+        for id in activity.keys() {
+            if let Some(email) = emails.get(id).filter(|e| !e.is_empty()) {
+                self.emails.insert(*id, email.clone());
+            }
+        }
+        let kept = self.days.entry(day).or_default();
+        let changed = kept.activity.as_ref().is_none_or(|p| p.hash != hash);
+        kept.activity = Some(Part { fetched_at, hash, data: activity });
+        self.save(day)?;
+        Ok(changed)
+    }
+
+    /// Keeps a day's reviews; returns whether they changed.
+    pub fn keep_reviews(
+        &mut self,
+        day: Date,
+        fetched_at: Timestamp,
+        reviews: Vec<AnsweredScorecard>,
+    ) -> Result<bool, StorageError> {
+        let hash = hash_of(&reviews);
+        let kept = self.days.entry(day).or_default();
+        let changed = kept.reviews.as_ref().is_none_or(|p| p.hash != hash);
+        kept.reviews = Some(Part { fetched_at, hash, data: reviews });
+        self.save(day)?;
+        Ok(changed)
+    }
+
+    /// Keeps a day's coaching answers (every workspace and manager).
+    pub fn keep_coaching(
+        &mut self,
+        day: Date,
+        fetched_at: Timestamp,
+        answers: Vec<KeptCoaching>,
+    ) -> Result<bool, StorageError> {
+        let hash = hash_of(&answers);
+        let kept = self.days.entry(day).or_default();
+        let changed = kept.coaching.as_ref().is_none_or(|p| p.hash != hash);
+        kept.coaching = Some(Part { fetched_at, hash, data: answers });
+        self.save(day)?;
+        Ok(changed)
+    }
+
+    /// Forgets days before `first` (no window reaches them any more), in
+    /// memory and on disk.
+    pub fn forget_before(&mut self, first: Date) {
+        let old: Vec<Date> = self.days.range(..first).map(|(d, _)| *d).collect();
+        for day in old {
+            self.days.remove(&day);
+            if let Some(dir) = &self.dir {
+                let _ = std::fs::remove_file(dir.join(format!("{day}.json")));
+            }
+        }
+        let listed: BTreeSet<GongId> = self
+            .days
+            .values()
+            .filter_map(|d| d.activity.as_ref())
+            .flat_map(|p| p.data.keys().copied())
+            .collect();
+        self.emails.retain(|id, _| listed.contains(id));
+    }
+
+    /// Every user's activity summed over `[from, to)`.
+    pub fn activity_sum(&self, from: Date, to: Date) -> BTreeMap<GongId, DayCounts> {
+        let mut sum: BTreeMap<GongId, DayCounts> = BTreeMap::new();
+        for (_, kept) in self.days.range(from..to) {
+            for (user, counts) in kept.activity.iter().flat_map(|p| p.data.iter()) {
+                sum.entry(*user).or_default().add(counts);
+            }
+        }
+        sum
+    }
+
+    /// The reviews kept for `[from, to)`, day by day.
+    pub fn reviews(&self, from: Date, to: Date) -> impl Iterator<Item = &AnsweredScorecard> {
+        self.days.range(from..to).flat_map(|(_, kept)| kept.reviews.iter().flat_map(|p| p.data.iter()))
+    }
+
+    /// The coaching answers kept for `[from, to)`, day by day.
+    pub fn coaching(&self, from: Date, to: Date) -> impl Iterator<Item = &KeptCoaching> {
+        self.days.range(from..to).flat_map(|(_, kept)| kept.coaching.iter().flat_map(|p| p.data.iter()))
+    }
+
+    fn save(&self, day: Date) -> Result<(), StorageError> {
+        let (Some(dir), Some(kept)) = (&self.dir, self.days.get(&day)) else {
+            return Ok(());
+        };
+        let emails = kept
+            .activity
+            .iter()
+            .flat_map(|p| p.data.keys())
+            .filter_map(|id| Some((*id, self.emails.get(id)?.clone())))
+            .collect();
+        let file = DayFile {
+            format: FORMAT,
+            day,
+            fields: ACTIVITY_FIELDS.iter().map(|f| (*f).to_owned()).collect(),
+            emails,
+            kept: kept.clone(),
+        };
+        let path = dir.join(format!("{day}.json"));
+        let bytes = serde_json::to_vec(&file).expect("a kept day serialises");
+        write_atomically(&path, &bytes).map_err(|source| StorageError::Write { path, source })
+    }
+}
+
+fn read_day_file(path: &Path) -> Result<DayFile, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let file: DayFile = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+    if file.format != FORMAT {
+        return Err(format!("unknown format {}", file.format));
+    }
+    if file.fields.iter().map(String::as_str).ne(ACTIVITY_FIELDS.iter().copied()) {
+        return Err("written for another list of activity fields".to_owned());
+    }
+    Ok(file)
+}
+
+/// The days of `[from, to)`.
+pub fn days_of(from: Date, to: Date) -> impl Iterator<Item = Date> {
+    std::iter::successors(Some(from), |d| d.tomorrow().ok()).take_while(move |d| *d < to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::civil::date;
+
+    fn counts(host: u32) -> DayCounts {
+        let mut c = DayCounts::default();
+        c.known[0] = host;
+        c
+    }
+
+    fn activity(pairs: &[(u64, u32)]) -> DayActivity {
+        pairs.iter().map(|(id, host)| (GongId(*id), counts(*host))).collect()
+    }
+
+    #[test]
+    fn windows_sum_kept_days_and_changes_are_detected() {
+        let mut store = DayStore::in_memory();
+        let at = Timestamp::UNIX_EPOCH;
+        let emails = BTreeMap::from([(GongId(1), "a@x.io".to_owned())]);
+        assert!(store.keep_activity(date(2024, 6, 1), at, activity(&[(1, 2)]), &emails).unwrap());
+        assert!(store.keep_activity(date(2024, 6, 2), at, activity(&[(1, 3), (2, 1)]), &emails).unwrap());
+        assert!(!store.keep_activity(date(2024, 6, 2), at, activity(&[(1, 3), (2, 1)]), &emails).unwrap(), "same");
+        assert!(store.keep_activity(date(2024, 6, 2), at, activity(&[(1, 4), (2, 1)]), &emails).unwrap(), "late call");
+        let sum = store.activity_sum(date(2024, 6, 1), date(2024, 6, 3));
+        assert_eq!(sum[&GongId(1)].known[0], 6);
+        assert_eq!(sum[&GongId(2)].known[0], 1);
+        assert!(store.covers(PartKind::Activity, date(2024, 6, 1), date(2024, 6, 3)));
+        assert_eq!(store.missing(PartKind::Activity, date(2024, 5, 31), date(2024, 6, 3)), [date(2024, 5, 31)]);
+        assert_eq!(store.email(GongId(1)), Some("a@x.io"));
+        store.forget_before(date(2024, 6, 2));
+        assert!(store.day(date(2024, 6, 1)).is_none());
+    }
+
+    #[test]
+    fn stored_days_survive_a_reopen_and_a_corrupt_one_is_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let emails = BTreeMap::from([(GongId(1), "a@x.io".to_owned())]);
+        let mut store = DayStore::open(Some(dir.path())).unwrap();
+        let at: Timestamp = "2024-06-02T09:00:00Z".parse().unwrap();
+        store.keep_activity(date(2024, 6, 1), at, activity(&[(1, 2)]), &emails).unwrap();
+        store.keep_reviews(date(2024, 6, 1), at, Vec::new()).unwrap();
+        store.keep_activity(date(2024, 6, 2), at, activity(&[(1, 5)]), &emails).unwrap();
+        std::fs::write(dir.path().join(DAYS_DIR).join("2024-06-02.json"), b"{not json").unwrap();
+
+        let store = DayStore::open(Some(dir.path())).unwrap();
+        assert_eq!(store.fetched_at(date(2024, 6, 1), PartKind::Activity), Some(at));
+        assert_eq!(store.fetched_at(date(2024, 6, 1), PartKind::Reviews), Some(at));
+        assert_eq!(store.activity_sum(date(2024, 6, 1), date(2024, 6, 2))[&GongId(1)].known[0], 2);
+        assert_eq!(store.email(GongId(1)), Some("a@x.io"));
+        assert!(store.day(date(2024, 6, 2)).is_none(), "the corrupt day is fetched again");
+        let aside = std::fs::read_dir(dir.path().join(DAYS_DIR))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains("corrupt"))
+            .count();
+        assert_eq!(aside, 1);
+    }
+
+    #[test]
+    fn counts_keep_documented_fields_by_position_and_new_ones_by_name() {
+        let day = DailyActivity {
+            from_date: None,
+            counts: vec![("callsAttended".into(), 2), ("callsBrandNew".into(), 1)],
+        };
+        let counts = DayCounts::of(&day);
+        let fields: BTreeMap<&str, u64> = counts.fields().filter(|(_, c)| *c > 0).collect();
+        assert_eq!(fields, BTreeMap::from([("callsAttended", 2), ("callsBrandNew", 1)]));
+    }
+}

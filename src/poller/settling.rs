@@ -1,0 +1,615 @@
+//! The settling schedule (`--poll.schedule=settling`, the default).
+//!
+//! Every window ends at the start of today, so between two company
+//! midnights only late data changes them: calls Gong processes hours after
+//! they ended, reviews indexed late. The cycle after midnight fetches
+//! everything; then each part that can still change (yesterday's activity,
+//! yesterday's reviews, the interaction windows) is re-polled on its own
+//! schedule ([`after_fetch`]) until `--poll.settle-for` after midnight.
+//! Activity and review windows are built from kept days ([`DayStore`]), so a
+//! re-poll fetches one day, not every window; interaction stats are ratios
+//! over a whole window and are fetched whole. Users are fetched once a day,
+//! and again when a stats answer names a user the last list did not have.
+
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+use tokio::time::Instant;
+
+use super::cycle::{EndpointRun, fail_request, log_skipped};
+use super::schedule::{PartSchedule, after_fetch};
+use super::{AFTER_MIDNIGHT, Poller, log_failure};
+use crate::days::{DayActivity, DayCounts, DayStore, PartKind};
+use crate::endpoint::Endpoint;
+use crate::gong::models::{GongId, PersonInteraction, UserAggregateActivity};
+use crate::gong::{Fetched, GongError};
+use crate::ledger::{activity_days, review_day};
+use crate::published::PlannedCycle;
+use crate::self_metrics::PollOutcome;
+use crate::snapshot::{ActivityTable, InteractionTable, ScorecardTable, UserTable, replace_window};
+use crate::windows::{WindowBounds, all_window_bounds, company_date, next_company_midnight, start_of_day};
+
+/// Parts due within this long of a cycle are fetched with it rather than
+/// in a cycle of their own a few minutes later.
+const COALESCE: Duration = Duration::from_secs(15 * 60);
+
+/// The parts the settling schedule re-polls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SettlingPart {
+    /// Day-by-day activity of the days that can change.
+    Activity,
+    /// Answered scorecards reviewed on the days that can change.
+    Reviews,
+    /// Interaction stats of every window.
+    Interaction,
+}
+
+impl SettlingPart {
+    pub const ALL: [Self; 3] = [Self::Activity, Self::Reviews, Self::Interaction];
+
+    /// What the plan calls it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Activity => "yesterday's activity (day-by-day)",
+            Self::Reviews => "yesterday's answered scorecards",
+            Self::Interaction => "interaction stats of every window",
+        }
+    }
+}
+
+/// The settling schedule's state for the current company day.
+#[derive(Debug, Default)]
+pub(super) struct Settle {
+    /// The company day the part schedules belong to.
+    day: Option<Date>,
+    /// `None`: not fetched yet this company day (due now).
+    parts: BTreeMap<SettlingPart, PartSchedule>,
+    /// Requests each part cost when last fetched (the plan's estimate).
+    pub costs: BTreeMap<SettlingPart, u64>,
+    /// Requests the user list cost when last fetched.
+    pub users_cost: u64,
+    interaction_hashes: BTreeMap<String, u64>,
+    users_day: Option<Date>,
+    /// The day users were fetched again for an unknown user ID (once a day).
+    users_refetched: Option<Date>,
+    last_start: Option<Timestamp>,
+}
+
+impl Settle {
+    /// A new company day: every part and the users are due.
+    fn roll(&mut self, today: Date) {
+        if self.day != Some(today) {
+            self.day = Some(today);
+            self.parts.clear();
+            self.interaction_hashes.clear();
+        }
+    }
+
+    fn due(&self, part: SettlingPart, now: Timestamp) -> bool {
+        match self.parts.get(&part) {
+            None => true,
+            Some(schedule) => schedule.next.is_some_and(|next| next <= now + COALESCE),
+        }
+    }
+
+    /// When a part is fetched next, if it is still to be re-polled today.
+    pub fn next(&self, part: SettlingPart) -> Option<Timestamp> {
+        self.parts.get(&part).and_then(|s| s.next)
+    }
+
+    /// The earliest time any part is due; `None` when all have settled.
+    pub fn next_due(&self) -> Option<Timestamp> {
+        if SettlingPart::ALL.iter().any(|p| !self.parts.contains_key(p)) {
+            return Some(Timestamp::UNIX_EPOCH);
+        }
+        self.parts.values().filter_map(|s| s.next).min()
+    }
+
+    /// The schedule of a fetched part: `changed` picks the next gap, a
+    /// failure retries after `retry`.
+    fn fetched(&mut self, part: SettlingPart, outcome: Fetch, settings: &Timing) {
+        let previous = self.parts.get(&part).copied();
+        let schedule = match outcome {
+            Fetch::Answered { changed } => {
+                after_fetch(previous, settings.now, changed, settings.interval, settings.settled_at)
+            }
+            Fetch::Failed => PartSchedule {
+                gap: previous.map_or(settings.interval, |p| p.gap),
+                next: Some(settings.now + settings.retry),
+            },
+        };
+        self.parts.insert(part, schedule);
+    }
+}
+
+/// What a part's fetch came to.
+#[derive(Debug, Clone, Copy)]
+enum Fetch {
+    Answered { changed: bool },
+    Failed,
+}
+
+/// The clock readings a cycle schedules by.
+struct Timing {
+    now: Timestamp,
+    interval: Duration,
+    retry: Duration,
+    /// Yesterday's end plus `--poll.settle-for`.
+    settled_at: Timestamp,
+}
+
+/// A date range to fetch, and the fetch.
+type Ranged<T> = Option<((Date, Date), Result<Fetched<T>, GongError>)>;
+
+impl Poller {
+    /// One settling cycle: fetch the parts that are due, keep their days,
+    /// rebuild windows from kept days, publish. Returns when the next cycle
+    /// is due.
+    pub(super) async fn run_settling_cycle(&mut self, deadline: Instant) -> Timestamp {
+        if self.time_zone.is_none() {
+            self.probe_time_zone(deadline).await;
+        }
+        let Some(tz) = self.time_zone.clone() else {
+            // Without the company's zone days cannot be told apart: fetch
+            // every window whole (in UTC-12 dates) until Gong names it.
+            self.run_cycle(deadline).await;
+            return self.settings.clock.now() + self.settings.poll_interval;
+        };
+        let now = self.settings.clock.now();
+        let today = company_date(now, &tz);
+        self.settle.roll(today);
+        self.settle.last_start = Some(now);
+        let bounds = all_window_bounds(&self.settings.windows, now, &tz);
+        let first = bounds.iter().map(|b| b.from).min().unwrap_or(today);
+        self.days.forget_before(first);
+        let timing = Timing {
+            now,
+            interval: self.settings.settle_interval,
+            retry: self.settings.poll_interval,
+            settled_at: start_of_day(today, &tz)
+                .checked_add(jiff::SignedDuration::try_from(self.settings.settle_for).unwrap_or_default())
+                .unwrap_or(Timestamp::MAX),
+        };
+        let sent_before = self.client.requests_sent();
+        let fetched = self.fetch_due(&bounds, first, today, &timing, deadline).await;
+        let what = fetched.describe();
+        let mut outcomes = self.keep_and_build(fetched, &bounds, &tz, &timing).await;
+
+        let counting = self.update_ledger(None, deadline).await;
+        outcomes.extend(counting.map(|outcome| (Endpoint::ActivityDayByDay, outcome)));
+        if self.ledger.next_day(crate::ledger::CounterKind::Activity).is_some() {
+            self.snapshot.counters = Some(self.ledger.totals());
+        }
+        self.publish().await;
+        for (endpoint, outcome) in outcomes {
+            self.shared.record(endpoint, outcome);
+        }
+        self.shared.set_ready();
+        self.run_coaching(&bounds, &tz, deadline).await;
+        let cost = self.client.requests_sent() - sent_before;
+        self.plan.cycle_done(today, now, what, cost);
+        self.next_settling_cycle(now, &tz)
+    }
+
+    /// Sends the queries of every part due at `now`.
+    async fn fetch_due(
+        &mut self,
+        bounds: &[WindowBounds],
+        first: Date,
+        today: Date,
+        timing: &Timing,
+        deadline: Instant,
+    ) -> DueFetches {
+        let now = timing.now;
+        let yesterday = today.yesterday().unwrap_or(today);
+        // A due part fetches yesterday and any day of the windows not kept
+        // (a fresh start, a failed fetch): one query from the earliest.
+        // Yesterday kept from a fetch after it settled (before a restart
+        // with --storage.path) is final.
+        let range = |kind: PartKind, part: SettlingPart| -> Option<(Date, Date)> {
+            let final_kept = self.days.fetched_at(yesterday, kind).is_some_and(|at| at >= timing.settled_at);
+            let due = self.settle.due(part, now) && !final_kept;
+            let missing = self.days.missing(kind, first, today);
+            let from = match (due, missing.first()) {
+                (true, Some(m)) => Some((*m).min(yesterday)),
+                (true, None) => Some(yesterday),
+                (false, Some(m)) => Some(*m),
+                (false, None) => None,
+            };
+            from.filter(|f| *f < today).map(|f| (f, today))
+        };
+        let activity_range = range(PartKind::Activity, SettlingPart::Activity);
+        let reviews_range = range(PartKind::Reviews, SettlingPart::Reviews);
+        let interaction_due = self.settle.due(SettlingPart::Interaction, now);
+        let users_due = self.settle.users_day != Some(today) || self.snapshot.users.is_none();
+
+        let client = Arc::clone(&self.client);
+        let activity = async {
+            match activity_range {
+                Some((a, b)) => Some(((a, b), client.day_by_day(a, b, deadline).await)),
+                None => None,
+            }
+        };
+        let reviews = async {
+            match reviews_range {
+                Some((a, b)) => Some(((a, b), client.answered_scorecards(a, b, deadline).await)),
+                None => None,
+            }
+        };
+        let interaction = async {
+            if interaction_due {
+                Some(EndpointRun::per_window(bounds, |b| client.interaction(b.from, b.to, deadline)).await)
+            } else {
+                None
+            }
+        };
+        let users = async { if users_due { Some(EndpointRun::once(client.users(deadline)).await) } else { None } };
+        let (activity, reviews, interaction, users) = tokio::join!(activity, reviews, interaction, users);
+        DueFetches { activity, reviews, interaction, users }
+    }
+
+    /// Keeps what arrived, schedules each part again, and rebuilds the
+    /// windows from kept days. Returns each endpoint's outcome.
+    async fn keep_and_build(
+        &mut self,
+        fetched: DueFetches,
+        bounds: &[WindowBounds],
+        tz: &TimeZone,
+        timing: &Timing,
+    ) -> Vec<(Endpoint, PollOutcome)> {
+        let DueFetches { activity, reviews, interaction, users } = fetched;
+        // A part with nothing to fetch (its days kept as final before a
+        // restart) is settled for today.
+        for (part, range) in [(SettlingPart::Activity, activity.is_some()), (SettlingPart::Reviews, reviews.is_some())] {
+            if !range {
+                self.settle.parts.entry(part).or_insert(PartSchedule { gap: timing.interval, next: None });
+            }
+        }
+        let today = self.settle.day.expect("rolled");
+        let yesterday = today.yesterday().unwrap_or(today);
+        let mut outcomes = Vec::new();
+        for b in bounds {
+            self.shared.self_metrics.set_window(&b.window.label(), b.start.as_second(), b.end.as_second());
+        }
+
+        if let Some(run) = users {
+            let snapshot = &mut self.snapshot;
+            let mut cost = 0;
+            let outcome = run.settle(Endpoint::Users, |window, items| {
+                let table = UserTable::build(items);
+                let records = vec![(window, table.users.len())];
+                cost = (table.users.len() as u64).div_ceil(100).max(1);
+                snapshot.users = Some(Arc::new(table));
+                records
+            });
+            if outcome.ok {
+                self.settle.users_day = Some(today);
+                self.settle.users_cost = cost;
+            }
+            outcomes.push((Endpoint::Users, outcome));
+        }
+
+        if let Some(((from, to), result)) = activity {
+            let mut outcome = PollOutcome::success();
+            let fetch = match result {
+                Ok(fetched) => {
+                    log_skipped(Endpoint::ActivityDayByDay, fetched.skipped, fetched.skipped_request_id.as_deref());
+                    self.settle.costs.insert(SettlingPart::Activity, u64::from(fetched.pages.max(1)));
+                    outcome.records.push(("1d".to_owned(), fetched.items.len()));
+                    match self.keep_activity(&fetched, from, to, tz, timing.now, yesterday) {
+                        Ok(changed) => Fetch::Answered { changed },
+                        Err(error) => {
+                            tracing::error!(%error, "cannot keep the fetched days; they are fetched again");
+                            outcome.fail(&error, false);
+                            Fetch::Failed
+                        }
+                    }
+                }
+                Err(error) => {
+                    log_failure(Endpoint::ActivityDayByDay, "", &error);
+                    fail_request(&mut outcome, &error);
+                    Fetch::Failed
+                }
+            };
+            self.settle.fetched(SettlingPart::Activity, fetch, timing);
+            outcomes.push((Endpoint::ActivityDayByDay, outcome));
+        }
+
+        if let Some(((from, to), result)) = reviews {
+            let mut outcome = PollOutcome::success();
+            let fetch = match result {
+                Ok(fetched) => {
+                    log_skipped(Endpoint::Scorecards, fetched.skipped, fetched.skipped_request_id.as_deref());
+                    self.settle.costs.insert(SettlingPart::Reviews, u64::from(fetched.pages.max(1)));
+                    match self.keep_reviews(fetched, from, to, tz, timing.now, yesterday) {
+                        Ok(changed) => Fetch::Answered { changed },
+                        Err(error) => {
+                            tracing::error!(%error, "cannot keep the fetched days; they are fetched again");
+                            outcome.fail(&error, false);
+                            Fetch::Failed
+                        }
+                    }
+                }
+                Err(error) => {
+                    log_failure(Endpoint::Scorecards, "", &error);
+                    fail_request(&mut outcome, &error);
+                    Fetch::Failed
+                }
+            };
+            self.settle.fetched(SettlingPart::Reviews, fetch, timing);
+            outcomes.push((Endpoint::Scorecards, outcome));
+        }
+
+        if let Some(run) = interaction {
+            let order: Vec<String> = bounds.iter().map(|b| b.window.label()).collect();
+            let zone = run.results.iter().find_map(|(_, r)| r.as_ref().ok()?.time_zone.clone());
+            let pages: u64 = run.results.iter().map(|(_, r)| r.as_ref().map_or(1, |f| u64::from(f.pages.max(1)))).sum();
+            let (snapshot, hashes) = (&mut self.snapshot, &mut self.settle.interaction_hashes);
+            let (mut changed, mut failed) = (false, false);
+            let outcome = run.settle(Endpoint::Interaction, |window, items| {
+                let hash = interaction_hash(&items);
+                changed |= hashes.insert(window.clone(), hash) != Some(hash);
+                let records = vec![(window.clone(), items.len())];
+                replace_window(&mut snapshot.interaction, InteractionTable::build(window, items), &order);
+                records
+            });
+            failed |= !outcome.ok;
+            self.settle.costs.insert(SettlingPart::Interaction, pages);
+            let fetch = if failed { Fetch::Failed } else { Fetch::Answered { changed } };
+            self.settle.fetched(SettlingPart::Interaction, fetch, timing);
+            outcomes.push((Endpoint::Interaction, outcome));
+            if let Some(name) = zone {
+                self.check_reported_zone(&name, Endpoint::Interaction);
+            }
+        }
+
+        self.refetch_users_for_unknown(today, yesterday, &mut outcomes).await;
+        self.build_windows(bounds, tz);
+        outcomes
+    }
+
+    /// Keeps each day of a day-by-day answer for `[from, to)`; whether
+    /// `yesterday` changed.
+    fn keep_activity(
+        &mut self,
+        fetched: &Fetched<crate::gong::models::UserDailyActivity>,
+        from: Date,
+        to: Date,
+        tz: &TimeZone,
+        now: Timestamp,
+        yesterday: Date,
+    ) -> Result<bool, crate::ledger::StorageError> {
+        let mut days: BTreeMap<Date, DayActivity> = crate::days::days_of(from, to).map(|d| (d, BTreeMap::new())).collect();
+        let mut emails = BTreeMap::new();
+        for (day, user, entry) in activity_days(&fetched.items, from, to, tz) {
+            let counts = DayCounts::of(entry);
+            if counts != DayCounts::default() {
+                days.entry(day).or_default().insert(user.user_id, counts);
+            }
+            emails.insert(user.user_id, user.user_email_address.clone());
+        }
+        let mut changed = false;
+        for (day, activity) in days {
+            let day_changed = self.days.keep_activity(day, now, activity, &emails)?;
+            changed |= day_changed && day == yesterday;
+        }
+        Ok(changed || from < yesterday)
+    }
+
+    /// Keeps each day of an answered-scorecards answer for `[from, to)`, by
+    /// review day; whether `yesterday` changed. A review without a readable
+    /// time cannot be placed in a day and is left out (logged).
+    fn keep_reviews(
+        &mut self,
+        fetched: Fetched<crate::gong::models::AnsweredScorecard>,
+        from: Date,
+        to: Date,
+        tz: &TimeZone,
+        now: Timestamp,
+        yesterday: Date,
+    ) -> Result<bool, crate::ledger::StorageError> {
+        let mut days: BTreeMap<Date, Vec<_>> = crate::days::days_of(from, to).map(|d| (d, Vec::new())).collect();
+        let mut undated = 0;
+        for record in fetched.items {
+            match review_day(&record, tz).and_then(|d| days.get_mut(&d)) {
+                Some(day) => day.push(record),
+                None => undated += 1,
+            }
+        }
+        if undated > 0 {
+            tracing::warn!(undated, "answered scorecards without a readable reviewTime were left out");
+        }
+        let mut changed = false;
+        for (day, reviews) in days {
+            let day_changed = self.days.keep_reviews(day, now, reviews)?;
+            changed |= day_changed && day == yesterday;
+        }
+        Ok(changed || from < yesterday)
+    }
+
+    /// Fetches the users again, once a day, when yesterday's activity or an
+    /// interaction answer names a user the last list did not have.
+    async fn refetch_users_for_unknown(
+        &mut self,
+        today: Date,
+        yesterday: Date,
+        outcomes: &mut Vec<(Endpoint, PollOutcome)>,
+    ) {
+        if self.settle.users_refetched == Some(today) || self.settle.users_day != Some(today) {
+            return;
+        }
+        let Some(users) = self.snapshot.users.clone() else { return };
+        let known: HashSet<GongId> = users.users.iter().map(|u| u.id).collect();
+        let in_activity = self.days.day(yesterday).and_then(|d| d.activity.as_ref()).map(|p| &p.data);
+        let unknown = in_activity.into_iter().flat_map(|a| a.keys()).chain(
+            self.snapshot.interaction.iter().flat_map(|t| t.rows.iter().map(|r| &r.user_id)),
+        );
+        let Some(stranger) = unknown.copied().find(|id| !known.contains(id)) else { return };
+        tracing::info!(user_id = %stranger, "a stats answer names a user the user list does not have; fetching the users again");
+        self.settle.users_refetched = Some(today);
+        let deadline = Instant::now() + Duration::from_secs(3600);
+        let run = EndpointRun::once(self.client.users(deadline)).await;
+        let snapshot = &mut self.snapshot;
+        let outcome = run.settle(Endpoint::Users, |window, items| {
+            let table = UserTable::build(items);
+            let records = vec![(window, table.users.len())];
+            snapshot.users = Some(Arc::new(table));
+            records
+        });
+        outcomes.push((Endpoint::Users, outcome));
+    }
+
+    /// Rebuilds the activity and scorecard windows from kept days; a window
+    /// whose days are not all kept (a fetch failed) keeps its last table.
+    fn build_windows(&mut self, bounds: &[WindowBounds], tz: &TimeZone) {
+        let order: Vec<String> = bounds.iter().map(|b| b.window.label()).collect();
+        for b in bounds {
+            if self.days.covers(PartKind::Activity, b.from, b.to) {
+                let table = activity_window(b.window.label(), &self.days, b, self.snapshot.users.as_deref());
+                replace_window(&mut self.snapshot.activity, table, &order);
+            }
+        }
+        let (from, to) = (bounds.iter().map(|b| b.from).min(), bounds.iter().map(|b| b.to).max());
+        if let (Some(from), Some(to)) = (from, to)
+            && self.days.covers(PartKind::Reviews, from, to)
+        {
+            self.snapshot.scorecards = Some(Arc::new(ScorecardTable::build(self.days.reviews(from, to), bounds, tz)));
+        }
+    }
+
+    /// When the next settling cycle runs: the earliest re-poll due (never
+    /// sooner than `--poll.interval` after this cycle), else the cycle after
+    /// the next company midnight. The daily budget stays the safety net: a
+    /// re-poll it cannot afford waits for midnight.
+    fn next_settling_cycle(&mut self, started: Timestamp, tz: &TimeZone) -> Timestamp {
+        let now = self.settings.clock.now();
+        let midnight = next_company_midnight(now, tz) + AFTER_MIDNIGHT;
+        let floor = started + self.settings.poll_interval;
+        let sent = self.client.requests_sent();
+        let planned = self.plan_rest_of_day(now, tz);
+        self.shared.self_metrics.set_planned_today(self.budget.used(sent) + planned.iter().map(|p| p.requests).sum::<u64>());
+        let next = match self.settle.next_due() {
+            Some(due) => due.max(floor).min(midnight),
+            None => midnight,
+        };
+        let next_cost = planned.first().map_or(0, |p| p.requests);
+        let next = if next < midnight && next_cost > self.budget.remaining(sent) {
+            tracing::warn!(
+                next_cost,
+                remaining = self.budget.remaining(sent),
+                "daily budget: the next re-poll does not fit in what is left of today's share; next cycle shortly after midnight (company time)"
+            );
+            midnight
+        } else {
+            next
+        };
+        self.plan.set_future(planned);
+        self.shared.set_plan(self.plan.clone());
+        self.shared.self_metrics.set_next_cycle(next.as_millisecond() as f64 / 1000.0);
+        next
+    }
+
+    /// The re-polls still planned today, as if every answer changed (the
+    /// most they can cost), with each part's last cost.
+    pub(super) fn plan_rest_of_day(&self, now: Timestamp, tz: &TimeZone) -> Vec<PlannedCycle> {
+        let today = company_date(now, tz);
+        let settled_at = start_of_day(today, tz) + jiff::SignedDuration::try_from(self.settings.settle_for).unwrap_or_default();
+        let mut at: BTreeMap<Timestamp, (Vec<&'static str>, u64)> = BTreeMap::new();
+        for part in SettlingPart::ALL {
+            let cost = self.settle.costs.get(&part).copied().unwrap_or(0);
+            let mut next = self.settle.next(part);
+            while let Some(t) = next {
+                let entry = at.entry(t).or_default();
+                entry.0.push(part.describe());
+                entry.1 += cost;
+                let following = t + jiff::SignedDuration::try_from(self.settings.settle_interval).unwrap_or_default();
+                next = if t >= settled_at {
+                    None
+                } else if following < settled_at {
+                    Some(following)
+                } else {
+                    Some(settled_at)
+                };
+            }
+        }
+        at.into_iter()
+            .map(|(at, (what, requests))| PlannedCycle { at, what: what.join(", "), requests })
+            .collect()
+    }
+}
+
+/// What a settling cycle fetched.
+struct DueFetches {
+    activity: Ranged<crate::gong::models::UserDailyActivity>,
+    reviews: Ranged<crate::gong::models::AnsweredScorecard>,
+    interaction: Option<EndpointRun<PersonInteraction>>,
+    users: Option<EndpointRun<crate::gong::models::GongUser>>,
+}
+
+impl DueFetches {
+    /// One line for the plan: what this cycle fetched.
+    fn describe(&self) -> String {
+        let mut what = Vec::new();
+        let days = |(a, b): (Date, Date)| {
+            let n = (b - a).get_days();
+            if n == 1 { format!("{a}") } else { format!("{n} days from {a}") }
+        };
+        if let Some((range, _)) = &self.activity {
+            what.push(format!("activity {}", days(*range)));
+        }
+        if let Some((range, _)) = &self.reviews {
+            what.push(format!("scorecards {}", days(*range)));
+        }
+        if self.interaction.is_some() {
+            what.push("interaction".to_owned());
+        }
+        if self.users.is_some() {
+            what.push("users".to_owned());
+        }
+        if what.is_empty() { "nothing due".to_owned() } else { what.join(", ") }
+    }
+}
+
+/// A window of activity summed from kept days. Like Gong's aggregate
+/// answer, every active user is listed (zeros when idle), unless nobody
+/// did anything in the window.
+fn activity_window(window: String, days: &DayStore, b: &WindowBounds, users: Option<&UserTable>) -> ActivityTable {
+    let mut sum = days.activity_sum(b.from, b.to);
+    if !sum.is_empty() {
+        for user in users.iter().flat_map(|t| t.users.iter()).filter(|u| u.active) {
+            sum.entry(user.id).or_default();
+        }
+    }
+    let email_of: BTreeMap<GongId, &str> =
+        users.iter().flat_map(|t| t.users.iter()).map(|u| (u.id, u.email.as_str())).collect();
+    let rows = sum
+        .into_iter()
+        .map(|(id, counts)| UserAggregateActivity {
+            user_id: id,
+            user_email_address: days.email(id).or_else(|| email_of.get(&id).copied()).unwrap_or_default().to_owned(),
+            user_aggregate_activity_stats: counts
+                .fields()
+                .map(|(name, count)| (name.to_owned(), serde_json::Value::from(count)))
+                .collect(),
+        })
+        .collect();
+    ActivityTable::build(window, rows)
+}
+
+/// A hash of an interaction answer, to tell a changed answer from the same.
+fn interaction_hash(people: &[PersonInteraction]) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for person in people {
+        person.user_id.hash(&mut hasher);
+        for stat in &person.person_interaction_stats {
+            stat.name.hash(&mut hasher);
+            stat.value.map(f64::to_bits).hash(&mut hasher);
+        }
+    }
+    hasher.finish()
+}
