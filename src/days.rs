@@ -283,12 +283,8 @@ impl DayStore {
                 let _ = std::fs::remove_file(dir.join(format!("{day}.json")));
             }
         }
-        let listed: BTreeSet<GongId> = self
-            .days
-            .values()
-            .filter_map(|d| d.activity.as_ref())
-            .flat_map(|p| p.data.keys().copied())
-            .collect();
+        let listed: BTreeSet<GongId> =
+            self.days.values().filter_map(|d| d.activity.as_ref()).flat_map(|p| p.data.keys().copied()).collect();
         self.emails.retain(|id, _| listed.contains(id));
     }
 
@@ -413,10 +409,8 @@ mod tests {
 
     #[test]
     fn counts_keep_documented_fields_by_position_and_new_ones_by_name() {
-        let day = DailyActivity {
-            from_date: None,
-            counts: vec![("callsAttended".into(), 2), ("callsBrandNew".into(), 1)],
-        };
+        let day =
+            DailyActivity { from_date: None, counts: vec![("callsAttended".into(), 2), ("callsBrandNew".into(), 1)] };
         let counts = DayCounts::of(&day);
         let fields: BTreeMap<&str, u64> = counts.fields().filter(|(_, c)| *c > 0).collect();
         assert_eq!(fields, BTreeMap::from([("callsAttended", 2), ("callsBrandNew", 1)]));

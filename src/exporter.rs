@@ -178,7 +178,8 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
         servers.push(Server { addr, handle, task });
     }
 
-    let poller = tokio::spawn(Poller::new(Arc::new(client), config.poller.clone(), Arc::clone(&shared), ledger, days).run());
+    let poller =
+        tokio::spawn(Poller::new(Arc::new(client), config.poller.clone(), Arc::clone(&shared), ledger, days).run());
     Ok(Exporter { servers, shared, poller, watcher: Some(watcher), simulator })
 }
 

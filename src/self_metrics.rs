@@ -373,6 +373,11 @@ impl SelfMetrics {
         self.requests_today.set(used_today as i64);
     }
 
+    /// Requests per day this exporter allows itself.
+    pub fn budget_allowance(&self) -> u64 {
+        u64::try_from(self.requests_allowance.get()).unwrap_or(0)
+    }
+
     /// Requests sent today plus those planned for the rest of the day.
     pub fn set_planned_today(&self, requests: u64) {
         self.requests_planned.set(i64::try_from(requests).unwrap_or(i64::MAX));

@@ -331,10 +331,11 @@ impl CoachingTable {
                 person.email_address.clone()
             }
         };
-        let counted =
-            answers.iter().flat_map(|a| a.data.iter()).flat_map(|data| data.direct_reports_metrics.iter()).flat_map(
-                |report| report.metrics.iter().filter(|(_, ids)| ids.0.is_some()).map(|(n, _)| n.as_str()),
-            );
+        let counted = answers
+            .iter()
+            .flat_map(|a| a.data.iter())
+            .flat_map(|data| data.direct_reports_metrics.iter())
+            .flat_map(|report| report.metrics.iter().filter(|(_, ids)| ids.0.is_some()).map(|(n, _)| n.as_str()));
         let metrics: Vec<CoachingMetric> = family_owners(counted, coaching_metric_name)
             .into_iter()
             .map(|(metric, gong_name)| CoachingMetric { gong_name: gong_name.to_owned(), metric })

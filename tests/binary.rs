@@ -187,7 +187,8 @@ async fn demo_mode_serves_full_metrics_and_stops_on_sigterm() {
     wait_ready(addr).await;
     let ready_after = started.elapsed();
     let m = scrape(addr).await;
-    for endpoint in ["activity_aggregate", "interaction", "scorecards", "users"] {
+    // The settling schedule builds activity windows from day-by-day.
+    for endpoint in ["activity_day_by_day", "interaction", "scorecards", "users"] {
         assert_eq!(m.value("gong_exporter_poll_success", &[("endpoint", endpoint)]), 1.0, "{endpoint}");
     }
     assert_eq!(m.matching("gong_user_info", &[]).len(), 40);

@@ -169,6 +169,7 @@ async fn landing(State(state): State<AppState>) -> Html<String> {
     } else {
         ""
     };
+    let plan = plan_section(state.shared.plan(), state.shared.self_metrics.budget_allowance());
     let zone = escape_html(&state.shared.time_zone().unwrap_or_else(|| {
         "not known yet: windows are dated in UTC-12 until Gong names it (or set --gong.timezone)".to_owned()
     }));
@@ -179,10 +180,40 @@ async fn landing(State(state): State<AppState>) -> Html<String> {
          <p>Company time zone: {zone}</p>\n\
          <h2>Last poll per endpoint</h2>\n<table border=\"1\">\n\
          <tr><th>Endpoint</th><th>Last attempt</th><th>Result</th><th>Last success</th><th>Records</th><th>Last error</th></tr>\n\
-         {rows}</table>\n</body></html>\n",
+         {rows}</table>\n{plan}</body></html>\n",
         version = crate::VERSION,
         revision = crate::REVISION,
     ))
+}
+
+/// Today's polling plan: cycles that ran, cycles to come with the requests
+/// they are expected to cost, and what the budget left out.
+fn plan_section(plan: Option<crate::published::Plan>, allowance: u64) -> String {
+    let Some(plan) = plan else {
+        return String::new();
+    };
+    let time = |t: jiff::Timestamp| t.round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default();
+    let mut rows = String::new();
+    for (cycles, state) in [(&plan.done, "ran"), (&plan.future, "planned")] {
+        for cycle in cycles {
+            rows.push_str(&format!(
+                "<tr><td>{}</td><td>{state}</td><td>{}</td><td>{}</td></tr>\n",
+                time(cycle.at),
+                escape_html(&cycle.what),
+                cycle.requests
+            ));
+        }
+    }
+    let planned: u64 = plan.future.iter().map(|c| c.requests).sum();
+    let left_out: String =
+        plan.left_out.iter().map(|what| format!("<li>Left out: {}</li>\n", escape_html(what))).collect();
+    format!(
+        "<h2>Today's plan (company day {day})</h2>\n         <p>Sent in today's cycles: {sent}; still planned (every re-poll as if its answer changed): {planned}; \
+         daily budget share: {allowance}.</p>\n<ul>{left_out}</ul>\n<table border=\"1\">\n\
+         <tr><th>Time</th><th>State</th><th>Fetches</th><th>Requests</th></tr>\n{rows}</table>\n",
+        day = plan.day.map(|d| d.to_string()).unwrap_or_default(),
+        sent = plan.sent(),
+    )
 }
 
 fn escape_html(s: &str) -> String {

@@ -16,9 +16,9 @@ use tokio::time::Instant;
 
 use super::cycle::fail_request;
 use super::{Poller, log_failure};
+use crate::days::{KeptCoaching, PartKind};
 use crate::endpoint::Endpoint;
 use crate::gong::GongError;
-use crate::days::{KeptCoaching, PartKind};
 use crate::gong::models::{CallIds, CoachingUser, GongId, ManagerCoaching, ReportCoaching};
 use crate::self_metrics::PollOutcome;
 use crate::snapshot::{CoachingAnswer, CoachingTable, UserTable};
@@ -87,6 +87,16 @@ pub(super) fn managers(users: &UserTable) -> Vec<GongId> {
     managers
 }
 
+/// What a coaching run asks for and builds.
+struct CoachingPeriods<'b> {
+    /// Periods to ask Gong for; the day period has no window label.
+    periods: Vec<Period>,
+    /// Windows built from kept days.
+    union_windows: Vec<&'b WindowBounds>,
+    /// Whether yesterday is fetched as a day and kept.
+    keep_yesterday: bool,
+}
+
 /// Every request of a day: workspace x manager x window, in that order.
 pub(super) fn plan<'a>(workspaces: &[GongId], managers: &[GongId], periods: &'a [Period]) -> Vec<CoachingRequest<'a>> {
     let mut requests = Vec::with_capacity(workspaces.len() * managers.len() * periods.len());
@@ -143,26 +153,12 @@ impl Poller {
             }
         };
         let windows: Vec<Period> = bounds.iter().map(|b| Period::of(b, &tz)).collect();
-        // Settling: yesterday is fetched as a day and kept; a window whose
-        // days are all kept is their union, and only the others are asked
-        // whole (the first days after a start without storage).
-        let settling = self.settings.schedule == crate::cli::PollSchedule::Settling;
         let yesterday = today.yesterday().unwrap_or(today);
-        let keep_yesterday = settling && !self.days.covers(PartKind::Coaching, yesterday, today);
-        let from_kept = |b: &WindowBounds| {
-            settling && self.days.missing(PartKind::Coaching, b.from, b.to).iter().all(|d| keep_yesterday && *d == yesterday)
-        };
-        let union_windows: Vec<&WindowBounds> = bounds.iter().filter(|b| from_kept(b)).collect();
-        let mut periods: Vec<Period> =
-            windows.iter().zip(bounds).filter(|(_, b)| !from_kept(b)).map(|(p, _)| p.clone()).collect();
-        if keep_yesterday {
-            let day = crate::windows::window_bounds(&crate::windows::Window::from_days(1).expect("one day"), today, &tz);
-            periods.push(Period { window: String::new(), ..Period::of(&day, &tz) });
-        }
+        let CoachingPeriods { periods, union_windows, keep_yesterday } = self.coaching_periods(bounds, today, &tz);
         let requests = plan(&workspaces, &managers, &periods);
         // Yesterday's stats come first: coaching may only use what today's
         // planned re-polls leave of the budget share.
-        let reserved: u64 = if settling {
+        let reserved: u64 = if self.settings.schedule == crate::cli::PollSchedule::Settling {
             let now = self.settings.clock.now();
             self.plan_rest_of_day(now, &tz).iter().map(|p| p.requests).sum()
         } else {
@@ -235,6 +231,26 @@ impl Poller {
         self.snapshot.coaching = Some(Arc::new(table));
         self.coaching = CoachingState::Done(today);
         Some(outcome)
+    }
+
+    /// What to ask Gong for. Settling: yesterday as a day (kept), windows
+    /// whose days are all kept as their union, only the others whole (the
+    /// first days after a start without storage). Fixed: every window whole.
+    fn coaching_periods<'b>(&self, bounds: &'b [WindowBounds], today: Date, tz: &TimeZone) -> CoachingPeriods<'b> {
+        let settling = self.settings.schedule == crate::cli::PollSchedule::Settling;
+        let yesterday = today.yesterday().unwrap_or(today);
+        let keep_yesterday = settling && !self.days.covers(PartKind::Coaching, yesterday, today);
+        let from_kept = |b: &WindowBounds| {
+            settling
+                && self.days.missing(PartKind::Coaching, b.from, b.to).iter().all(|d| keep_yesterday && *d == yesterday)
+        };
+        let union_windows = bounds.iter().filter(|b| from_kept(b)).collect();
+        let mut periods: Vec<Period> = bounds.iter().filter(|b| !from_kept(b)).map(|b| Period::of(b, tz)).collect();
+        if keep_yesterday {
+            let day = crate::windows::window_bounds(&crate::windows::Window::from_days(1).expect("one day"), today, tz);
+            periods.push(Period { window: String::new(), ..Period::of(&day, tz) });
+        }
+        CoachingPeriods { periods, union_windows, keep_yesterday }
     }
 
     /// Gong will not serve coaching to this account: off for the rest of

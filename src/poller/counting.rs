@@ -67,7 +67,9 @@ impl Poller {
                 let days = &self.days;
                 self.ledger.commit(CounterKind::Activity, a, b, |t| {
                     for day in crate::days::days_of(a, b) {
-                        for (user, counts) in days.day(day).and_then(|d| d.activity.as_ref()).iter().flat_map(|p| &p.data) {
+                        for (user, counts) in
+                            days.day(day).and_then(|d| d.activity.as_ref()).iter().flat_map(|p| &p.data)
+                        {
                             t.add_day_counts(*user, days.email(*user).unwrap_or_default(), counts.fields());
                         }
                     }
@@ -119,7 +121,8 @@ impl Poller {
         for (a, b) in chunks(from, to, CHUNK_DAYS) {
             if self.days.covers(PartKind::Reviews, a, b) {
                 let days = &self.days;
-                self.ledger.commit(CounterKind::Scorecards, a, b, |t| days.reviews(a, b).for_each(|r| t.add_review(r)))?;
+                self.ledger
+                    .commit(CounterKind::Scorecards, a, b, |t| days.reviews(a, b).for_each(|r| t.add_review(r)))?;
                 continue;
             }
             let owned;

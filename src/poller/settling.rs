@@ -16,9 +16,9 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
+use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use jiff::Timestamp;
 use tokio::time::Instant;
 
 use super::cycle::{EndpointRun, fail_request, log_skipped};
@@ -265,7 +265,8 @@ impl Poller {
         let DueFetches { activity, reviews, interaction, users } = fetched;
         // A part with nothing to fetch (its days kept as final before a
         // restart) is settled for today.
-        for (part, range) in [(SettlingPart::Activity, activity.is_some()), (SettlingPart::Reviews, reviews.is_some())] {
+        for (part, range) in [(SettlingPart::Activity, activity.is_some()), (SettlingPart::Reviews, reviews.is_some())]
+        {
             if !range {
                 self.settle.parts.entry(part).or_insert(PartSchedule { gap: timing.interval, next: None });
             }
@@ -295,53 +296,20 @@ impl Poller {
         }
 
         if let Some(((from, to), result)) = activity {
-            let mut outcome = PollOutcome::success();
-            let fetch = match result {
-                Ok(fetched) => {
-                    log_skipped(Endpoint::ActivityDayByDay, fetched.skipped, fetched.skipped_request_id.as_deref());
-                    self.settle.costs.insert(SettlingPart::Activity, u64::from(fetched.pages.max(1)));
-                    outcome.records.push(("1d".to_owned(), fetched.items.len()));
-                    match self.keep_activity(&fetched, from, to, tz, timing.now, yesterday) {
-                        Ok(changed) => Fetch::Answered { changed },
-                        Err(error) => {
-                            tracing::error!(%error, "cannot keep the fetched days; they are fetched again");
-                            outcome.fail(&error, false);
-                            Fetch::Failed
-                        }
-                    }
-                }
-                Err(error) => {
-                    log_failure(Endpoint::ActivityDayByDay, "", &error);
-                    fail_request(&mut outcome, &error);
-                    Fetch::Failed
-                }
-            };
-            self.settle.fetched(SettlingPart::Activity, fetch, timing);
+            let outcome = self.keep_part(
+                SettlingPart::Activity,
+                Endpoint::ActivityDayByDay,
+                result,
+                timing,
+                |poller, fetched| poller.keep_activity(&fetched, from, to, tz, timing.now, yesterday),
+            );
             outcomes.push((Endpoint::ActivityDayByDay, outcome));
         }
-
         if let Some(((from, to), result)) = reviews {
-            let mut outcome = PollOutcome::success();
-            let fetch = match result {
-                Ok(fetched) => {
-                    log_skipped(Endpoint::Scorecards, fetched.skipped, fetched.skipped_request_id.as_deref());
-                    self.settle.costs.insert(SettlingPart::Reviews, u64::from(fetched.pages.max(1)));
-                    match self.keep_reviews(fetched, from, to, tz, timing.now, yesterday) {
-                        Ok(changed) => Fetch::Answered { changed },
-                        Err(error) => {
-                            tracing::error!(%error, "cannot keep the fetched days; they are fetched again");
-                            outcome.fail(&error, false);
-                            Fetch::Failed
-                        }
-                    }
-                }
-                Err(error) => {
-                    log_failure(Endpoint::Scorecards, "", &error);
-                    fail_request(&mut outcome, &error);
-                    Fetch::Failed
-                }
-            };
-            self.settle.fetched(SettlingPart::Reviews, fetch, timing);
+            let outcome =
+                self.keep_part(SettlingPart::Reviews, Endpoint::Scorecards, result, timing, |poller, fetched| {
+                    poller.keep_reviews(fetched, from, to, tz, timing.now, yesterday)
+                });
             outcomes.push((Endpoint::Scorecards, outcome));
         }
 
@@ -373,6 +341,41 @@ impl Poller {
         outcomes
     }
 
+    /// Keeps a dated part's answer with `keep` (which says whether
+    /// yesterday changed) and schedules the part again.
+    fn keep_part<T>(
+        &mut self,
+        part: SettlingPart,
+        endpoint: Endpoint,
+        result: Result<Fetched<T>, GongError>,
+        timing: &Timing,
+        keep: impl FnOnce(&mut Self, Fetched<T>) -> Result<bool, crate::ledger::StorageError>,
+    ) -> PollOutcome {
+        let mut outcome = PollOutcome::success();
+        let fetch = match result {
+            Ok(fetched) => {
+                log_skipped(endpoint, fetched.skipped, fetched.skipped_request_id.as_deref());
+                self.settle.costs.insert(part, u64::from(fetched.pages.max(1)));
+                outcome.records.push(("1d".to_owned(), fetched.items.len()));
+                match keep(self, fetched) {
+                    Ok(changed) => Fetch::Answered { changed },
+                    Err(error) => {
+                        tracing::error!(%error, "cannot keep the fetched days; they are fetched again");
+                        outcome.fail(&error, false);
+                        Fetch::Failed
+                    }
+                }
+            }
+            Err(error) => {
+                log_failure(endpoint, "", &error);
+                fail_request(&mut outcome, &error);
+                Fetch::Failed
+            }
+        };
+        self.settle.fetched(part, fetch, timing);
+        outcome
+    }
+
     /// Keeps each day of a day-by-day answer for `[from, to)`; whether
     /// `yesterday` changed.
     fn keep_activity(
@@ -384,7 +387,8 @@ impl Poller {
         now: Timestamp,
         yesterday: Date,
     ) -> Result<bool, crate::ledger::StorageError> {
-        let mut days: BTreeMap<Date, DayActivity> = crate::days::days_of(from, to).map(|d| (d, BTreeMap::new())).collect();
+        let mut days: BTreeMap<Date, DayActivity> =
+            crate::days::days_of(from, to).map(|d| (d, BTreeMap::new())).collect();
         let mut emails = BTreeMap::new();
         for (day, user, entry) in activity_days(&fetched.items, from, to, tz) {
             let counts = DayCounts::of(entry);
@@ -446,9 +450,10 @@ impl Poller {
         let Some(users) = self.snapshot.users.clone() else { return };
         let known: HashSet<GongId> = users.users.iter().map(|u| u.id).collect();
         let in_activity = self.days.day(yesterday).and_then(|d| d.activity.as_ref()).map(|p| &p.data);
-        let unknown = in_activity.into_iter().flat_map(|a| a.keys()).chain(
-            self.snapshot.interaction.iter().flat_map(|t| t.rows.iter().map(|r| &r.user_id)),
-        );
+        let unknown = in_activity
+            .into_iter()
+            .flat_map(|a| a.keys())
+            .chain(self.snapshot.interaction.iter().flat_map(|t| t.rows.iter().map(|r| &r.user_id)));
         let Some(stranger) = unknown.copied().find(|id| !known.contains(id)) else { return };
         tracing::info!(user_id = %stranger, "a stats answer names a user the user list does not have; fetching the users again");
         self.settle.users_refetched = Some(today);
@@ -492,7 +497,9 @@ impl Poller {
         let floor = started + self.settings.poll_interval;
         let sent = self.client.requests_sent();
         let planned = self.plan_rest_of_day(now, tz);
-        self.shared.self_metrics.set_planned_today(self.budget.used(sent) + planned.iter().map(|p| p.requests).sum::<u64>());
+        self.shared
+            .self_metrics
+            .set_planned_today(self.budget.used(sent) + planned.iter().map(|p| p.requests).sum::<u64>());
         let next = match self.settle.next_due() {
             Some(due) => due.max(floor).min(midnight),
             None => midnight,
@@ -518,7 +525,8 @@ impl Poller {
     /// most they can cost), with each part's last cost.
     pub(super) fn plan_rest_of_day(&self, now: Timestamp, tz: &TimeZone) -> Vec<PlannedCycle> {
         let today = company_date(now, tz);
-        let settled_at = start_of_day(today, tz) + jiff::SignedDuration::try_from(self.settings.settle_for).unwrap_or_default();
+        let settled_at =
+            start_of_day(today, tz) + jiff::SignedDuration::try_from(self.settings.settle_for).unwrap_or_default();
         let mut at: BTreeMap<Timestamp, (Vec<&'static str>, u64)> = BTreeMap::new();
         for part in SettlingPart::ALL {
             let cost = self.settle.costs.get(&part).copied().unwrap_or(0);
@@ -537,9 +545,7 @@ impl Poller {
                 };
             }
         }
-        at.into_iter()
-            .map(|(at, (what, requests))| PlannedCycle { at, what: what.join(", "), requests })
-            .collect()
+        at.into_iter().map(|(at, (what, requests))| PlannedCycle { at, what: what.join(", "), requests }).collect()
     }
 }
 

@@ -354,7 +354,12 @@ impl GeneratedDataset {
                 }
             }
             for review in self.rep_reviews_at(user, day, None) {
-                at.extend(self.arrival(day, &[review.answered_scorecard_id, 6], LATE_REVIEWS_PER_MILLE, LATE_REVIEWS_MAX_HOURS));
+                at.extend(self.arrival(
+                    day,
+                    &[review.answered_scorecard_id, 6],
+                    LATE_REVIEWS_PER_MILLE,
+                    LATE_REVIEWS_MAX_HOURS,
+                ));
             }
         }
         at.sort_unstable();
@@ -435,8 +440,13 @@ impl GeneratedDataset {
             })
             .filter(|review| {
                 now.is_none_or(|now| {
-                    self.arrival(day, &[review.answered_scorecard_id, 6], LATE_REVIEWS_PER_MILLE, LATE_REVIEWS_MAX_HOURS)
-                        .is_none_or(|arrives| arrives <= now)
+                    self.arrival(
+                        day,
+                        &[review.answered_scorecard_id, 6],
+                        LATE_REVIEWS_PER_MILLE,
+                        LATE_REVIEWS_MAX_HOURS,
+                    )
+                    .is_none_or(|arrives| arrives <= now)
                 })
             })
             .collect()

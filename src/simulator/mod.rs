@@ -644,28 +644,28 @@ impl Simulator {
             json!({ "id": u.id.to_string(), "emailAddress": u.email, "firstName": u.first_name,
                     "lastName": u.last_name, "title": u.title })
         };
-        let reports: Vec<Value> = users
-            .iter()
-            .enumerate()
-            .filter(|(_, u)| u.manager_id == Some(manager_id))
-            .map(|(r, u)| {
-                // A call belongs to one day, so its ID depends on the day:
-                // a window's list is the union of its days' lists.
-                let mut calls: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
-                for day in &days {
-                    for (name, count) in dataset.coaching(manager, r, *day) {
-                        let ids = calls.entry(name.clone()).or_default();
-                        ids.extend(
-                            (0..count)
-                                .map(|k| (dataset_hash(&format!("{manager_id}{}{name}{k}{day}", u.id)) >> 2).to_string()),
-                        );
+        let reports: Vec<Value> =
+            users
+                .iter()
+                .enumerate()
+                .filter(|(_, u)| u.manager_id == Some(manager_id))
+                .map(|(r, u)| {
+                    // A call belongs to one day, so its ID depends on the day:
+                    // a window's list is the union of its days' lists.
+                    let mut calls: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+                    for day in &days {
+                        for (name, count) in dataset.coaching(manager, r, *day) {
+                            let ids = calls.entry(name.clone()).or_default();
+                            ids.extend((0..count).map(|k| {
+                                (dataset_hash(&format!("{manager_id}{}{name}{k}{day}", u.id)) >> 2).to_string()
+                            }));
+                        }
                     }
-                }
-                let metrics: serde_json::Map<String, Value> =
-                    calls.into_iter().map(|(name, ids)| (name, json!(ids))).collect();
-                json!({ "report": person(u), "metrics": metrics })
-            })
-            .collect();
+                    let metrics: serde_json::Map<String, Value> =
+                        calls.into_iter().map(|(name, ids)| (name, json!(ids))).collect();
+                    json!({ "report": person(u), "metrics": metrics })
+                })
+                .collect();
         Ok(json!({
             "requestId": request_id,
             "coachingData": [{ "manager": person(&users[manager]), "directReportsMetrics": reports }],

@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gong_exporter::cli::LogFormat;
+use gong_exporter::cli::PollSchedule;
 use gong_exporter::clock::Clock;
 use gong_exporter::config::{Config, Source};
 use gong_exporter::gong::{ClientOptions, Credentials};
-use gong_exporter::cli::PollSchedule;
 use gong_exporter::poller::PollerSettings;
 use gong_exporter::secret::Secret;
 use gong_exporter::simulator::dataset::{DayActivity, FixtureDataset, SimAnswer, SimScorecard, SimUser, field_index};

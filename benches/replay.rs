@@ -1,0 +1,228 @@
+//! Replays whole company days against the simulator with late data, with a
+//! shifted clock (no waiting), and reports per company day: requests to
+//! Gong, cycles, and the largest delay between a late change in the
+//! simulator and its appearance in what the exporter publishes. The same
+//! days are replayed with `--poll.schedule=fixed` (hourly, every window
+//! whole: the schedule before settling) for comparison.
+//!
+//! ```sh
+//! cargo bench --bench replay                 # the runs recorded in BENCHMARKS.md (~15 minutes)
+//! cargo bench --bench replay -- --smoke      # seconds: 200 users, 2 days (CI)
+//! ```
+//!
+//! Default flags everywhere (1d,7d,28d; 10,000 requests a day at a 25%
+//! share; hourly --poll.interval; settle for 12h every 2h45m), a company of
+//! one manager per 8 users and two workspaces, starting empty at the
+//! first company midnight. Freshness is measured, not assumed: after every
+//! cycle the published 1d activity, interaction and review totals are
+//! compared with what the simulator serves at that instant; a late arrival's
+//! delay runs until the first cycle whose published totals match.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gong_exporter::cli::PollSchedule;
+use gong_exporter::clock::Clock;
+use gong_exporter::days::DayStore;
+use gong_exporter::gong::{ClientOptions, Credentials, GongClient};
+use gong_exporter::ledger::Ledger;
+use gong_exporter::poller::{Poller, PollerSettings};
+use gong_exporter::published::Shared;
+use gong_exporter::secret::Secret;
+use gong_exporter::self_metrics::SelfMetrics;
+use gong_exporter::simulator::dataset::{Dataset, GeneratedDataset};
+use gong_exporter::simulator::{Simulator, SimulatorOptions, spawn};
+use gong_exporter::windows::{Window, company_date, parse_time_zone, start_of_day};
+use jiff::civil::{Date, date};
+use jiff::{SignedDuration, Timestamp};
+
+const ZONE: &str = "US/Pacific";
+
+struct Run {
+    users: usize,
+    coaching: bool,
+    schedule: PollSchedule,
+    days: i64,
+}
+
+#[derive(Default)]
+struct DayReport {
+    requests: u64,
+    cycles: u32,
+    /// Largest delay of a late arrival until a matching publish.
+    max_delay: Option<SignedDuration>,
+    mismatched_cycles: u32,
+    left_out: Vec<String>,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let runs = if smoke {
+        vec![
+            Run { users: 200, coaching: true, schedule: PollSchedule::Settling, days: 2 },
+            Run { users: 200, coaching: true, schedule: PollSchedule::Fixed, days: 1 },
+        ]
+    } else {
+        vec![
+            Run { users: 1000, coaching: true, schedule: PollSchedule::Settling, days: 30 },
+            Run { users: 1000, coaching: true, schedule: PollSchedule::Fixed, days: 2 },
+            Run { users: 10_000, coaching: false, schedule: PollSchedule::Settling, days: 3 },
+            Run { users: 10_000, coaching: false, schedule: PollSchedule::Fixed, days: 2 },
+            Run { users: 10_000, coaching: true, schedule: PollSchedule::Settling, days: 2 },
+        ]
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    for run in runs {
+        runtime.block_on(replay(&run));
+    }
+}
+
+async fn replay(run: &Run) {
+    let tz = parse_time_zone(ZONE).unwrap();
+    // A Monday, so the steady-state days include whole work weeks.
+    let first_day: Date = date(2026, 9, 28);
+    let clock = Clock::system();
+    let start = start_of_day(first_day, &tz) + SignedDuration::from_secs(120);
+    clock.set(start);
+    let dataset =
+        Arc::new(GeneratedDataset::new(run.users, tz.clone()).with_late_data(clock.clone()).with_workspaces(2));
+    let mut options = SimulatorOptions::new(ZONE);
+    options.rate_limit = 1_000_000.0;
+    options.clock = clock.clone();
+    let simulator = Simulator::new(Arc::clone(&dataset) as Arc<dyn Dataset>, options).unwrap();
+    let running = spawn(Arc::clone(&simulator), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+
+    let metrics = Arc::new(SelfMetrics::new());
+    let shared = Shared::new(Arc::clone(&metrics));
+    let client = GongClient::new(
+        ClientOptions {
+            base_url: running.base_url().parse().unwrap(),
+            credentials: Credentials::Basic { access_key: "demo".into(), secret: Secret::new("demo") },
+            rate_limit: 1_000_000.0,
+            timeout: Duration::from_secs(120),
+            max_retries: 2,
+            min_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_secs(1),
+        },
+        Arc::clone(&metrics),
+    )
+    .unwrap();
+    let settings = PollerSettings {
+        windows: ["1d", "7d", "28d"].iter().map(|w| w.parse::<Window>().unwrap()).collect(),
+        daily_limit: 10_000,
+        budget_share: 0.25,
+        time_zone: None,
+        poll_interval: Duration::from_secs(3600),
+        schedule: run.schedule,
+        settle_for: Duration::from_secs(12 * 3600),
+        settle_interval: Duration::from_secs(2 * 3600 + 45 * 60),
+        include_user_email: true,
+        clock: clock.clone(),
+        coaching: run.coaching,
+    };
+    let mut poller = Poller::new(
+        Arc::new(client),
+        settings,
+        Arc::clone(&shared),
+        Ledger::open(None, None).unwrap(),
+        DayStore::in_memory(),
+    );
+
+    let end = start_of_day(first_day.checked_add(jiff::Span::new().days(run.days)).unwrap(), &tz);
+    let mut reports: Vec<(Date, DayReport)> = Vec::new();
+    let mut at = start;
+    // Late arrivals of the day that just ended, not yet seen published.
+    let mut pending: Vec<Timestamp> = Vec::new();
+    while at < end {
+        clock.set(at);
+        let today = company_date(at, &tz);
+        if reports.last().is_none_or(|(d, _)| *d != today) {
+            let yesterday = today.yesterday().unwrap();
+            pending = dataset.late_arrivals(yesterday).into_iter().filter(|a| *a > at).collect();
+            reports.push((today, DayReport::default()));
+        }
+        let sent_before = poller.requests_sent();
+        let next = poller.cycle().await;
+        let published_at = clock.now();
+        let report = &mut reports.last_mut().unwrap().1;
+        report.requests += poller.requests_sent() - sent_before;
+        report.cycles += 1;
+        report.left_out.clone_from(&poller.plan().left_out);
+        // What the simulator serves now: every arrival up to the cycle's
+        // start is in it; were they all published?
+        if published_matches(&shared, dataset.as_ref(), today) {
+            for arrival in pending.iter().filter(|a| **a <= at) {
+                let delay = published_at.duration_since(*arrival);
+                report.max_delay = Some(report.max_delay.map_or(delay, |d| d.max(delay)));
+            }
+            pending.retain(|a| *a > at);
+        } else {
+            report.mismatched_cycles += 1;
+        }
+        at = next.max(at + SignedDuration::from_secs(60));
+    }
+    let label = format!(
+        "{} users, coaching {}, --poll.schedule={}",
+        run.users,
+        if run.coaching { "on" } else { "off" },
+        match run.schedule {
+            PollSchedule::Settling => "settling",
+            PollSchedule::Fixed => "fixed (hourly, every window whole)",
+        }
+    );
+    println!("\n## {label}\n");
+    println!(
+        "| company day | requests | cycles | largest delay of a late change | cycles not matching Gong | left out |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (day, r) in &reports {
+        let delay = r.max_delay.map_or("none".to_owned(), |d| format!("{}m", d.as_secs() / 60));
+        println!(
+            "| {day} ({:?}) | {} | {} | {delay} | {} | {} |",
+            day.weekday(),
+            r.requests,
+            r.cycles,
+            r.mismatched_cycles,
+            r.left_out.join("; ")
+        );
+    }
+    if !pending.is_empty() {
+        println!("\n{} late arrivals of the last day were never seen published", pending.len());
+    }
+}
+
+/// Whether the published 1d activity, interaction and review totals equal
+/// what the simulator serves for yesterday at the clock's now.
+fn published_matches(shared: &Shared, dataset: &GeneratedDataset, today: Date) -> bool {
+    let yesterday = today.yesterday().unwrap();
+    let snapshot = &shared.exposition.load().snapshot;
+    let activity: f64 = snapshot
+        .activity
+        .iter()
+        .filter(|t| t.window == "1d")
+        .flat_map(|t| t.rows.iter().flat_map(|r| r.values.iter().map(|(_, v)| *v)))
+        .sum();
+    let interaction: f64 = snapshot
+        .interaction
+        .iter()
+        .filter(|t| t.window == "1d")
+        .flat_map(|t| t.rows.iter().flat_map(|r| r.stats.iter().map(|(_, v)| *v)))
+        .sum();
+    let reviews: u64 = snapshot
+        .scorecards
+        .iter()
+        .flat_map(|t| t.windows.iter().filter(|w| w.window == "1d"))
+        .map(|w| w.reviews.values().sum::<u64>())
+        .sum();
+    let users = dataset.users().len();
+    let true_activity: f64 = (0..users)
+        .map(|u| {
+            let a = dataset.activity(u, yesterday);
+            a.counts.iter().map(|c| f64::from(*c)).sum::<f64>()
+        })
+        .sum();
+    let true_interaction: f64 = (0..users).flat_map(|u| dataset.interaction(u, yesterday, today)).map(|(_, v)| v).sum();
+    let true_reviews = dataset.scorecards_reviewed_on(yesterday).len() as u64;
+    activity == true_activity && (interaction - true_interaction).abs() < 1e-6 && reviews == true_reviews
+}

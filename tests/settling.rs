@@ -1,0 +1,188 @@
+//! The settling schedule against the simulator: the cycle after company
+//! midnight fetches everything, re-polls fetch only yesterday while it can
+//! still change, settled days are never fetched again, a late change shows
+//! at the next re-poll, and kept days survive a restart with
+//! `--storage.path` (without it, a restart fetches everything once).
+//!
+//! The exporter and the simulator share a [`Clock`] the test moves, so
+//! hours pass in milliseconds.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use gong_exporter::cli::PollSchedule;
+use gong_exporter::clock::Clock;
+use gong_exporter::config::Config;
+use gong_exporter::simulator::RunningSimulator;
+use gong_exporter::simulator::dataset::field_index;
+use jiff::SignedDuration;
+
+const HOSTED: &str = "gong_activity_calls_as_host";
+const DAY_BY_DAY: &str = "/v2/stats/activity/day-by-day";
+const SCORECARDS: &str = "/v2/stats/activity/scorecards";
+
+fn settling_config(sim: &RunningSimulator, clock: &Clock, storage: Option<&Path>) -> Config {
+    let mut config = config_for(sim);
+    config.poller.schedule = PollSchedule::Settling;
+    config.poller.time_zone = Some(Calendar::now().tz);
+    // The floor between re-polls and the retry delay.
+    config.poller.poll_interval = Duration::from_millis(300);
+    config.poller.settle_interval = Duration::from_secs(2 * 3600 + 45 * 60);
+    config.poller.settle_for = Duration::from_secs(12 * 3600);
+    config.poller.clock = clock.clone();
+    config.storage_path = storage.map(Path::to_owned);
+    config
+}
+
+/// The `[from, to)` of every query (first pages only) sent to `path`.
+fn queries(sim: &RunningSimulator, path: &str) -> Vec<(String, String)> {
+    requests_to(sim, path)
+        .iter()
+        .filter(|r| r.status != 429)
+        .filter_map(|r| {
+            let body = r.body.as_ref()?;
+            if body.get("cursor").is_some_and(|c| !c.is_null()) {
+                return None;
+            }
+            let f = &body["filter"];
+            let from = f.get("fromDate").or_else(|| f.get("reviewFromDate"))?.as_str()?.to_owned();
+            let to = f.get("toDate").or_else(|| f.get("reviewToDate"))?.as_str()?.to_owned();
+            Some((from, to))
+        })
+        .collect()
+}
+
+async fn hosted(addr: std::net::SocketAddr, window: &str, expected: f64) -> Metrics {
+    wait_for_metrics(addr, &format!("{HOSTED}{{window={window}}} = {expected}"), |m| {
+        m.get(HOSTED, &[("user_id", &REP_A.to_string()), ("window", window)]) == Some(expected)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settled_days_are_not_fetched_again_and_a_late_change_shows_at_the_next_repoll() {
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    clock.set(cal.at(cal.today, 0, 10));
+    let sim = start_simulator_with_clock(fixture(&cal), 2, 1000.0, clock.clone()).await;
+    let exporter = gong_exporter::start(settling_config(&sim, &clock, None)).await.unwrap();
+    let addr = exporter.local_addr();
+
+    // The first cycle: every day of the largest window, once.
+    hosted(addr, "1d", 3.0).await;
+    hosted(addr, "7d", 7.0).await;
+    let (d28, d1, today) = (cal.days_ago(28).to_string(), cal.days_ago(1).to_string(), cal.today.to_string());
+    let whole = (d28.clone(), today.clone());
+    assert_eq!(queries(&sim, DAY_BY_DAY), [whole.clone()]);
+    assert_eq!(queries(&sim, SCORECARDS), [whole.clone()]);
+    assert!(requests_to(&sim, "/v2/stats/activity/aggregate").is_empty(), "activity windows come from kept days");
+    a_few_cycles().await;
+    assert_eq!(queries(&sim, DAY_BY_DAY), [whole.clone()], "nothing is due before the first re-poll");
+
+    // A call of yesterday's is processed late; the re-poll 2h45m after the
+    // first cycle fetches yesterday alone and shows it.
+    let mut late = fixture(&cal);
+    late.activity.get_mut(&(1, cal.days_ago(1))).unwrap().counts[field_index("callsAsHost").unwrap()] = 4;
+    sim.simulator.set_dataset(Arc::new(late));
+    clock.shift(SignedDuration::from_hours(3));
+    hosted(addr, "1d", 4.0).await;
+    hosted(addr, "7d", 8.0).await;
+    let yesterday = (d1.clone(), today.clone());
+    assert_eq!(queries(&sim, DAY_BY_DAY), [whole.clone(), yesterday.clone()]);
+    assert_eq!(queries(&sim, SCORECARDS), [whole.clone(), yesterday.clone()]);
+    let interaction = requests_to(&sim, "/v2/stats/interaction").len();
+    assert!(interaction >= 6, "interaction windows are fetched whole at each re-poll: {interaction}");
+
+    // Past --poll.settle-for (12h after midnight) yesterday is final: one
+    // last fetch, then nothing more today.
+    clock.shift(SignedDuration::from_hours(10));
+    wait_until("a fetch after yesterday settled", || queries(&sim, DAY_BY_DAY).len() == 3).await;
+    let settled = queries(&sim, DAY_BY_DAY).len();
+    a_few_cycles().await;
+    assert_eq!(queries(&sim, DAY_BY_DAY).len(), settled, "no re-poll after yesterday settled");
+
+    // The next company day fetches its new yesterday only: the 27 other
+    // days of the largest window are kept.
+    let tomorrow = cal.today.tomorrow().unwrap();
+    clock.set(cal.at(tomorrow, 0, 10));
+    // Nobody did anything on the new yesterday: no 1d rows, as Gong's 404.
+    wait_for_metrics(addr, "no 1d activity", |m| {
+        m.get(HOSTED, &[("user_id", &REP_A.to_string()), ("window", "1d")]).is_none()
+    })
+    .await;
+    let new_yesterday = (today.clone(), tomorrow.to_string());
+    wait_until("the new yesterday's queries", || queries(&sim, SCORECARDS).last() == Some(&new_yesterday)).await;
+    assert_eq!(queries(&sim, DAY_BY_DAY).last(), Some(&new_yesterday));
+    assert_eq!(
+        queries(&sim, DAY_BY_DAY).iter().filter(|q| q.0 != d1 && q.0 != today && q.0 != d28).count(),
+        0,
+        "settled days are never fetched again: {:?}",
+        queries(&sim, DAY_BY_DAY)
+    );
+    let m = hosted(addr, "7d", 8.0).await;
+    assert_eq!(m.value(HOSTED, &[("user_id", &REP_A.to_string()), ("window", "28d")]), 18.0, "with day 10 ago");
+    exporter.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_with_storage_fetches_no_kept_day_and_without_storage_everything_once() {
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    // Afternoon: yesterday has settled.
+    clock.set(cal.at(cal.today, 14, 0));
+    let sim = start_simulator_with_clock(fixture(&cal), 2, 1000.0, clock.clone()).await;
+    let storage = tempfile::tempdir().unwrap();
+    let whole = (cal.days_ago(28).to_string(), cal.today.to_string());
+
+    let exporter = gong_exporter::start(settling_config(&sim, &clock, Some(storage.path()))).await.unwrap();
+    hosted(exporter.local_addr(), "7d", 7.0).await;
+    exporter.shutdown().await;
+    assert_eq!(queries(&sim, DAY_BY_DAY), [whole.clone()]);
+    let day_files = std::fs::read_dir(storage.path().join("days")).unwrap().count();
+    assert_eq!(day_files, 28, "one file per kept day");
+
+    // Restart with the same storage: windows are built from the kept days
+    // at once, and no day is asked again.
+    let exporter = gong_exporter::start(settling_config(&sim, &clock, Some(storage.path()))).await.unwrap();
+    let m = hosted(exporter.local_addr(), "7d", 7.0).await;
+    assert_eq!(m.value(HOSTED, &[("user_id", &REP_A.to_string()), ("window", "28d")]), 17.0);
+    a_few_cycles().await;
+    assert_eq!(queries(&sim, DAY_BY_DAY), [whole.clone()], "kept days are not fetched again");
+    assert_eq!(queries(&sim, SCORECARDS), [whole.clone()]);
+    exporter.shutdown().await;
+
+    // Without storage, a restart fetches every day once.
+    let exporter = gong_exporter::start(settling_config(&sim, &clock, None)).await.unwrap();
+    hosted(exporter.local_addr(), "7d", 7.0).await;
+    a_few_cycles().await;
+    assert_eq!(queries(&sim, DAY_BY_DAY), [whole.clone(), whole.clone()]);
+    assert_eq!(queries(&sim, SCORECARDS), [whole.clone(), whole]);
+    exporter.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_lists_todays_repolls_and_the_gauge_counts_sent_plus_planned() {
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    clock.set(cal.at(cal.today, 0, 10));
+    let sim = start_simulator_with_clock(fixture(&cal), 2, 1000.0, clock.clone()).await;
+    let exporter = gong_exporter::start(settling_config(&sim, &clock, None)).await.unwrap();
+    let addr = exporter.local_addr();
+    let m =
+        wait_for_metrics(addr, "the plan", |m| m.get("gong_exporter_requests_planned_today", &[]) > Some(0.0)).await;
+    let sent = m.value("gong_exporter_api_requests_today", &[]);
+    let planned = m.value("gong_exporter_requests_planned_today", &[]);
+    assert_eq!(sent, sim.simulator.requests().len() as f64);
+    // Re-polls at +2h45m, +5h30m, +8h15m, +11h and 12:00 of yesterday's
+    // activity (2 pages), reviews (1) and interaction (3 windows).
+    assert!(planned > sent, "re-polls are planned: sent {sent}, planned {planned}");
+    let (_, page) = http_get(addr, "/").await;
+    assert!(page.contains("Today's plan"), "{page}");
+    assert!(page.contains("interaction stats of every window"), "{page}");
+    assert_eq!(page.matches("<td>planned</td>").count(), 5, "{page}");
+    exporter.shutdown().await;
+}
