@@ -37,7 +37,7 @@ start_exporter() { # users rate port -> sets $pid and $ready (seconds until /-/r
   started=$(date +%s.%N)
   GONG_ACCESS_KEY=demo GONG_ACCESS_KEY_SECRET=demo ./target/release/gong-exporter \
     --gong.base-url "http://127.0.0.1:$(($3 + 1))" --gong.rate-limit "$2" --gong.timezone US/Pacific \
-    --web.listen-address "127.0.0.1:$3" --log.level warn --collector.coaching=false >"$out/exporter-$3.log" 2>&1 &
+    --web.listen-address "127.0.0.1:$3" --log.level warn --collector.coaching=false --poll.schedule=fixed >"$out/exporter-$3.log" 2>&1 &
   pid=$!
   pids+=("$pid")
   until [ "$(curl -s -o /dev/null -w '%{http_code}' "127.0.0.1:$3/-/ready")" = 200 ]; do
@@ -55,6 +55,15 @@ if ! GONG_BENCH_USERS=$encode_users cargo bench --locked --bench encode -- "${cr
   exit 1
 fi
 grep -E "series,|time:|thrpt:|Success" "$out/criterion.txt" || true
+
+echo "== replay of company days (requests per day, freshness; see benches/replay.rs)"
+if [ $smoke = 1 ]; then replay=(--smoke); else replay=(); fi
+if ! cargo bench --locked --bench replay -- "${replay[@]}" >"$out/replay.txt" 2>&1; then
+  tail -30 "$out/replay.txt" >&2
+  echo "bench/run.sh: the replay benchmark failed" >&2
+  exit 1
+fi
+grep -E "^(##|\|)" "$out/replay.txt" || true
 
 echo "== exporter with $users users"
 start_exporter "$users" 1000000 "$port"

@@ -24,6 +24,7 @@ use std::time::Duration;
 use gong_exporter::cli::PollSchedule;
 use gong_exporter::clock::Clock;
 use gong_exporter::days::DayStore;
+use gong_exporter::gong::models::{GongId, InteractionStat, PersonInteraction};
 use gong_exporter::gong::{ClientOptions, Credentials, GongClient};
 use gong_exporter::ledger::Ledger;
 use gong_exporter::poller::{Poller, PollerSettings};
@@ -32,6 +33,7 @@ use gong_exporter::secret::Secret;
 use gong_exporter::self_metrics::SelfMetrics;
 use gong_exporter::simulator::dataset::{Dataset, GeneratedDataset};
 use gong_exporter::simulator::{Simulator, SimulatorOptions, spawn};
+use gong_exporter::snapshot::InteractionTable;
 use gong_exporter::windows::{Window, company_date, parse_time_zone, start_of_day};
 use jiff::civil::{Date, date};
 use jiff::{SignedDuration, Timestamp};
@@ -140,6 +142,9 @@ async fn replay(run: &Run) {
         if reports.last().is_none_or(|(d, _)| *d != today) {
             let yesterday = today.yesterday().unwrap();
             pending = dataset.late_arrivals(yesterday).into_iter().filter(|a| *a > at).collect();
+            if std::env::var_os("REPLAY_DEBUG").is_some() {
+                eprintln!("{today}: {} late arrivals after {at}", pending.len());
+            }
             reports.push((today, DayReport::default()));
         }
         let sent_before = poller.requests_sent();
@@ -222,7 +227,30 @@ fn published_matches(shared: &Shared, dataset: &GeneratedDataset, today: Date) -
             a.counts.iter().map(|c| f64::from(*c)).sum::<f64>()
         })
         .sum();
-    let true_interaction: f64 = (0..users).flat_map(|u| dataset.interaction(u, yesterday, today)).map(|(_, v)| v).sum();
+    // Through the exporter's own table, which maps Gong's stats to families.
+    let people: Vec<PersonInteraction> = (0..users)
+        .map(|u| PersonInteraction {
+            user_id: GongId(dataset.users()[u].id),
+            user_email_address: dataset.users()[u].email.clone(),
+            person_interaction_stats: dataset
+                .interaction(u, yesterday, today)
+                .into_iter()
+                .map(|(name, value)| InteractionStat { name, value: Some(value) })
+                .collect(),
+        })
+        .filter(|p| !p.person_interaction_stats.is_empty())
+        .collect();
+    let true_interaction: f64 = InteractionTable::build("1d".to_owned(), people)
+        .rows
+        .iter()
+        .flat_map(|r| r.stats.iter().map(|(_, v)| *v))
+        .sum();
     let true_reviews = dataset.scorecards_reviewed_on(yesterday).len() as u64;
-    activity == true_activity && (interaction - true_interaction).abs() < 1e-6 && reviews == true_reviews
+    let matches = activity == true_activity && (interaction - true_interaction).abs() < 1e-6 && reviews == true_reviews;
+    if !matches && std::env::var_os("REPLAY_DEBUG").is_some() {
+        eprintln!(
+            "mismatch: activity {activity} vs {true_activity}, interaction {interaction} vs {true_interaction}, reviews {reviews} vs {true_reviews}"
+        );
+    }
+    matches
 }

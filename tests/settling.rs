@@ -77,11 +77,11 @@ async fn settled_days_are_not_fetched_again_and_a_late_change_shows_at_the_next_
     hosted(addr, "7d", 7.0).await;
     let (d28, d1, today) = (cal.days_ago(28).to_string(), cal.days_ago(1).to_string(), cal.today.to_string());
     let whole = (d28.clone(), today.clone());
-    assert_eq!(queries(&sim, DAY_BY_DAY), [whole.clone()]);
-    assert_eq!(queries(&sim, SCORECARDS), [whole.clone()]);
+    assert_eq!(queries(&sim, DAY_BY_DAY), std::slice::from_ref(&whole));
+    assert_eq!(queries(&sim, SCORECARDS), std::slice::from_ref(&whole));
     assert!(requests_to(&sim, "/v2/stats/activity/aggregate").is_empty(), "activity windows come from kept days");
     a_few_cycles().await;
-    assert_eq!(queries(&sim, DAY_BY_DAY), [whole.clone()], "nothing is due before the first re-poll");
+    assert_eq!(queries(&sim, DAY_BY_DAY), std::slice::from_ref(&whole), "nothing is due before the first re-poll");
 
     // A call of yesterday's is processed late; the re-poll 2h45m after the
     // first cycle fetches yesterday alone and shows it.
@@ -141,7 +141,7 @@ async fn a_restart_with_storage_fetches_no_kept_day_and_without_storage_everythi
     let exporter = gong_exporter::start(settling_config(&sim, &clock, Some(storage.path()))).await.unwrap();
     hosted(exporter.local_addr(), "7d", 7.0).await;
     exporter.shutdown().await;
-    assert_eq!(queries(&sim, DAY_BY_DAY), [whole.clone()]);
+    assert_eq!(queries(&sim, DAY_BY_DAY), std::slice::from_ref(&whole));
     let day_files = std::fs::read_dir(storage.path().join("days")).unwrap().count();
     assert_eq!(day_files, 28, "one file per kept day");
 
@@ -151,8 +151,8 @@ async fn a_restart_with_storage_fetches_no_kept_day_and_without_storage_everythi
     let m = hosted(exporter.local_addr(), "7d", 7.0).await;
     assert_eq!(m.value(HOSTED, &[("user_id", &REP_A.to_string()), ("window", "28d")]), 17.0);
     a_few_cycles().await;
-    assert_eq!(queries(&sim, DAY_BY_DAY), [whole.clone()], "kept days are not fetched again");
-    assert_eq!(queries(&sim, SCORECARDS), [whole.clone()]);
+    assert_eq!(queries(&sim, DAY_BY_DAY), std::slice::from_ref(&whole), "kept days are not fetched again");
+    assert_eq!(queries(&sim, SCORECARDS), std::slice::from_ref(&whole));
     exporter.shutdown().await;
 
     // Without storage, a restart fetches every day once.

@@ -274,6 +274,7 @@ impl Poller {
         let today = self.settle.day.expect("rolled");
         let yesterday = today.yesterday().unwrap_or(today);
         let mut outcomes = Vec::new();
+        let mut fetches = Vec::new();
         for b in bounds {
             self.shared.self_metrics.set_window(&b.window.label(), b.start.as_second(), b.end.as_second());
         }
@@ -296,20 +297,19 @@ impl Poller {
         }
 
         if let Some(((from, to), result)) = activity {
-            let outcome = self.keep_part(
-                SettlingPart::Activity,
-                Endpoint::ActivityDayByDay,
-                result,
-                timing,
-                |poller, fetched| poller.keep_activity(&fetched, from, to, tz, timing.now, yesterday),
-            );
+            let (outcome, fetch) =
+                self.keep_part(SettlingPart::Activity, Endpoint::ActivityDayByDay, result, |poller, fetched| {
+                    poller.keep_activity(&fetched, from, to, tz, timing.now, yesterday)
+                });
+            fetches.push((SettlingPart::Activity, fetch));
             outcomes.push((Endpoint::ActivityDayByDay, outcome));
         }
         if let Some(((from, to), result)) = reviews {
-            let outcome =
-                self.keep_part(SettlingPart::Reviews, Endpoint::Scorecards, result, timing, |poller, fetched| {
+            let (outcome, fetch) =
+                self.keep_part(SettlingPart::Reviews, Endpoint::Scorecards, result, |poller, fetched| {
                     poller.keep_reviews(fetched, from, to, tz, timing.now, yesterday)
                 });
+            fetches.push((SettlingPart::Reviews, fetch));
             outcomes.push((Endpoint::Scorecards, outcome));
         }
 
@@ -329,28 +329,38 @@ impl Poller {
             failed |= !outcome.ok;
             self.settle.costs.insert(SettlingPart::Interaction, pages);
             let fetch = if failed { Fetch::Failed } else { Fetch::Answered { changed } };
-            self.settle.fetched(SettlingPart::Interaction, fetch, timing);
+            fetches.push((SettlingPart::Interaction, fetch));
             outcomes.push((Endpoint::Interaction, outcome));
             if let Some(name) = zone {
                 self.check_reported_zone(&name, Endpoint::Interaction);
             }
         }
 
+        // Late calls move activity and interaction together: one unchanged
+        // answer among changing ones is no sign that yesterday has settled,
+        // so a gap widens only when nothing fetched in the cycle changed.
+        let any_changed = fetches.iter().any(|(_, f)| matches!(f, Fetch::Answered { changed: true }));
+        for (part, fetch) in fetches {
+            let fetch = match fetch {
+                Fetch::Answered { .. } => Fetch::Answered { changed: any_changed },
+                Fetch::Failed => Fetch::Failed,
+            };
+            self.settle.fetched(part, fetch, timing);
+        }
         self.refetch_users_for_unknown(today, yesterday, &mut outcomes).await;
         self.build_windows(bounds, tz);
         outcomes
     }
 
     /// Keeps a dated part's answer with `keep` (which says whether
-    /// yesterday changed) and schedules the part again.
+    /// yesterday changed); what the fetch came to, for the schedule.
     fn keep_part<T>(
         &mut self,
         part: SettlingPart,
         endpoint: Endpoint,
         result: Result<Fetched<T>, GongError>,
-        timing: &Timing,
         keep: impl FnOnce(&mut Self, Fetched<T>) -> Result<bool, crate::ledger::StorageError>,
-    ) -> PollOutcome {
+    ) -> (PollOutcome, Fetch) {
         let mut outcome = PollOutcome::success();
         let fetch = match result {
             Ok(fetched) => {
@@ -372,8 +382,7 @@ impl Poller {
                 Fetch::Failed
             }
         };
-        self.settle.fetched(part, fetch, timing);
-        outcome
+        (outcome, fetch)
     }
 
     /// Keeps each day of a day-by-day answer for `[from, to)`; whether

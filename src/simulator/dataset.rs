@@ -100,6 +100,12 @@ pub trait Dataset: Send + Sync + 'static {
     fn interaction(&self, user: usize, from: Date, to: Date) -> Vec<(String, f64)>;
     /// Scorecards whose review was published on `day` (company calendar).
     fn scorecards_reviewed_on(&self, day: Date) -> Vec<SimScorecard>;
+    /// Changes whenever the answers may have changed without the dataset
+    /// being replaced (late data arriving): part of the simulator's cache
+    /// keys.
+    fn as_of(&self) -> u64 {
+        0
+    }
     /// Workspaces: `(id, name)`.
     fn workspaces(&self) -> Vec<(u64, String)> {
         vec![(WORKSPACE_ID, "Sales".to_owned())]
@@ -327,7 +333,7 @@ impl GeneratedDataset {
             return None;
         }
         // Squared: most late items arrive in the first hours.
-        let u = unit(h >> 10);
+        let u = unit(hash(&[h, 1]));
         let lag = jiff::SignedDuration::from_secs_f64(max_hours * 3600.0 * u * u);
         let end = day.tomorrow().ok()?.to_zoned(self.tz.clone()).ok()?.timestamp();
         end.checked_add(lag).ok()
@@ -468,6 +474,12 @@ impl Dataset for GeneratedDataset {
 
     fn scorecards_reviewed_on(&self, day: Date) -> Vec<SimScorecard> {
         (0..self.users.len()).flat_map(|u| self.rep_reviews(u, day)).collect()
+    }
+
+    /// The clock's minute: late data arrives at any instant, and a page
+    /// cursor must survive while a query is being paged.
+    fn as_of(&self) -> u64 {
+        self.late.as_ref().map_or(0, |clock| (clock.now().as_second() / 60) as u64)
     }
 
     fn workspaces(&self) -> Vec<(u64, String)> {
@@ -681,6 +693,28 @@ mod tests {
         let weekend_total: u32 = (0..40).map(|u| a.activity(u, saturday).counts.iter().sum::<u32>()).sum();
         assert!(workday_total > 10 * weekend_total.max(1), "{workday_total} vs {weekend_total}");
         assert!(a.activity(10, monday).is_empty(), "every 11th user is idle");
+    }
+
+    #[test]
+    fn late_data_arrives_within_hours_after_midnight_and_then_stays() {
+        let tz = TimeZone::get("US/Pacific").unwrap();
+        let clock = crate::clock::Clock::system();
+        let d = GeneratedDataset::new(200, tz.clone()).with_late_data(clock.clone());
+        let day = jiff::civil::date(2024, 6, 4);
+        let midnight = day.tomorrow().unwrap().to_zoned(tz).unwrap().timestamp();
+        let arrivals = d.late_arrivals(day);
+        assert!(arrivals.len() > 20, "{}", arrivals.len());
+        assert!(arrivals.iter().all(|a| *a >= midnight && *a <= midnight + 8.hours()));
+        assert!(arrivals.iter().any(|a| *a > midnight + 2.hours()), "some take hours");
+        let total =
+            |d: &GeneratedDataset| -> u32 { (0..200).map(|u| d.activity(u, day).counts.iter().sum::<u32>()).sum() };
+        clock.set(midnight);
+        let at_midnight = total(&d);
+        clock.set(midnight + 9.hours());
+        let settled = total(&d);
+        assert!(at_midnight < settled, "{at_midnight} < {settled}");
+        clock.set(midnight + 48.hours());
+        assert_eq!(total(&d), settled, "a settled day never changes");
     }
 
     #[test]

@@ -523,7 +523,8 @@ impl Simulator {
         list: List,
         query: &ParsedQuery,
     ) -> Arc<RecordIndex> {
-        let key = format!("{generation}|{list:?}|{query:?}");
+        // Late data changes which records a query lists as time passes.
+        let key = format!("{generation}|{}|{list:?}|{query:?}", dataset.as_of());
         if let Some(hit) = self.index_cache.lock().expect("index cache lock").get(&key) {
             return hit;
         }
