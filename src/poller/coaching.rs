@@ -158,12 +158,7 @@ impl Poller {
         let requests = plan(&workspaces, &managers, &periods);
         // Yesterday's stats come first: coaching may only use what today's
         // planned re-polls leave of the budget share.
-        let reserved: u64 = if self.settings.schedule == crate::cli::PollSchedule::Settling {
-            let now = self.settings.clock.now();
-            self.plan_rest_of_day(now, &tz).iter().map(|p| p.requests).sum()
-        } else {
-            0
-        };
+        let reserved = self.reserved_for_repolls(&tz);
         let left = self.budget.remaining(self.client.requests_sent()).saturating_sub(reserved);
         if requests.len() as u64 > left {
             let reason = format!(
@@ -231,6 +226,14 @@ impl Poller {
         self.snapshot.coaching = Some(Arc::new(table));
         self.coaching = CoachingState::Done(today);
         Some(outcome)
+    }
+
+    /// Requests today's planned re-polls will need (settling schedule).
+    fn reserved_for_repolls(&self, tz: &TimeZone) -> u64 {
+        if self.settings.schedule != crate::cli::PollSchedule::Settling {
+            return 0;
+        }
+        self.plan_rest_of_day(self.settings.clock.now(), tz).iter().map(|p| p.requests).sum()
     }
 
     /// What to ask Gong for. Settling: yesterday as a day (kept), windows
