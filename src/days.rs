@@ -230,17 +230,12 @@ impl DayStore {
         activity: DayActivity,
         emails: &BTreeMap<GongId, String>,
     ) -> Result<bool, StorageError> {
-        let hash = hash_of(&activity);
         for id in activity.keys() {
             if let Some(email) = emails.get(id).filter(|e| !e.is_empty()) {
                 self.emails.insert(*id, email.clone());
             }
         }
-        let kept = self.days.entry(day).or_default();
-        let changed = kept.activity.as_ref().is_none_or(|p| p.hash != hash);
-        kept.activity = Some(Part { fetched_at, hash, data: activity });
-        self.save(day)?;
-        Ok(changed)
+        self.keep(day, fetched_at, activity, |kept| &mut kept.activity)
     }
 
     /// Keeps a day's reviews; returns whether they changed.
@@ -250,12 +245,7 @@ impl DayStore {
         fetched_at: Timestamp,
         reviews: Vec<AnsweredScorecard>,
     ) -> Result<bool, StorageError> {
-        let hash = hash_of(&reviews);
-        let kept = self.days.entry(day).or_default();
-        let changed = kept.reviews.as_ref().is_none_or(|p| p.hash != hash);
-        kept.reviews = Some(Part { fetched_at, hash, data: reviews });
-        self.save(day)?;
-        Ok(changed)
+        self.keep(day, fetched_at, reviews, |kept| &mut kept.reviews)
     }
 
     /// Keeps a day's coaching answers (every workspace and manager).
@@ -265,10 +255,22 @@ impl DayStore {
         fetched_at: Timestamp,
         answers: Vec<KeptCoaching>,
     ) -> Result<bool, StorageError> {
-        let hash = hash_of(&answers);
-        let kept = self.days.entry(day).or_default();
-        let changed = kept.coaching.as_ref().is_none_or(|p| p.hash != hash);
-        kept.coaching = Some(Part { fetched_at, hash, data: answers });
+        self.keep(day, fetched_at, answers, |kept| &mut kept.coaching)
+    }
+
+    /// Replaces one part of a day and writes the day; whether the part's
+    /// records changed.
+    fn keep<T: Serialize>(
+        &mut self,
+        day: Date,
+        fetched_at: Timestamp,
+        data: T,
+        part: impl FnOnce(&mut KeptDay) -> &mut Option<Part<T>>,
+    ) -> Result<bool, StorageError> {
+        let hash = hash_of(&data);
+        let slot = part(self.days.entry(day).or_default());
+        let changed = slot.as_ref().is_none_or(|p| p.hash != hash);
+        *slot = Some(Part { fetched_at, hash, data });
         self.save(day)?;
         Ok(changed)
     }
@@ -277,6 +279,9 @@ impl DayStore {
     /// memory and on disk.
     pub fn forget_before(&mut self, first: Date) {
         let old: Vec<Date> = self.days.range(..first).map(|(d, _)| *d).collect();
+        if old.is_empty() {
+            return;
+        }
         for day in old {
             self.days.remove(&day);
             if let Some(dir) = &self.dir {

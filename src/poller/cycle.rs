@@ -14,7 +14,7 @@ use crate::endpoint::Endpoint;
 use crate::gong::models::{AnsweredScorecard, GongUser, PersonInteraction, UserAggregateActivity};
 use crate::gong::{Fetched, GongError};
 use crate::self_metrics::PollOutcome;
-use crate::snapshot::{ActivityTable, InteractionTable, ScorecardTable, UserTable, replace_window};
+use crate::snapshot::{ActivityTable, DataSnapshot, InteractionTable, ScorecardTable, UserTable, replace_window};
 use crate::windows::{WindowBounds, all_window_bounds, zone_behind_all};
 
 /// Results of one cycle, before they are folded into the snapshot.
@@ -167,15 +167,19 @@ impl Poller {
         });
         outcomes.push((Endpoint::Scorecards, outcome));
 
-        let outcome = users.settle(Endpoint::Users, |window, items| {
-            let table = UserTable::build(items);
-            let records = vec![(window, table.users.len())];
-            snapshot.users = Some(Arc::new(table));
-            records
-        });
-        outcomes.push((Endpoint::Users, outcome));
+        outcomes.push((Endpoint::Users, keep_users(snapshot, users)));
         outcomes
     }
+}
+
+/// Replaces the user table when the whole list arrived.
+pub(super) fn keep_users(snapshot: &mut DataSnapshot, users: EndpointRun<GongUser>) -> PollOutcome {
+    users.settle(Endpoint::Users, |window, items| {
+        let table = UserTable::build(items);
+        let records = vec![(window, table.users.len())];
+        snapshot.users = Some(Arc::new(table));
+        records
+    })
 }
 
 /// The company zone the first complete query of `run` reports.

@@ -21,7 +21,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use tokio::time::Instant;
 
-use super::cycle::{EndpointRun, fail_request, log_skipped};
+use super::cycle::{EndpointRun, fail_request, keep_users, log_skipped};
 use super::schedule::{PartSchedule, after_fetch};
 use super::{AFTER_MIDNIGHT, Poller, log_failure};
 use crate::days::{DayActivity, DayCounts, DayStore, PartKind};
@@ -70,14 +70,11 @@ pub(super) struct Settle {
     /// `None`: not fetched yet this company day (due now).
     parts: BTreeMap<SettlingPart, PartSchedule>,
     /// Requests each part cost when last fetched (the plan's estimate).
-    pub costs: BTreeMap<SettlingPart, u64>,
-    /// Requests the user list cost when last fetched.
-    pub users_cost: u64,
+    costs: BTreeMap<SettlingPart, u64>,
     interaction_hashes: BTreeMap<String, u64>,
     users_day: Option<Date>,
     /// The day users were fetched again for an unknown user ID (once a day).
     users_refetched: Option<Date>,
-    last_start: Option<Timestamp>,
 }
 
 impl Settle {
@@ -97,17 +94,27 @@ impl Settle {
         }
     }
 
-    /// When a part is fetched next, if it is still to be re-polled today.
-    pub fn next(&self, part: SettlingPart) -> Option<Timestamp> {
-        self.parts.get(&part).and_then(|s| s.next)
-    }
-
     /// The earliest time any part is due; `None` when all have settled.
     pub fn next_due(&self) -> Option<Timestamp> {
         if SettlingPart::ALL.iter().any(|p| !self.parts.contains_key(p)) {
             return Some(Timestamp::UNIX_EPOCH);
         }
         self.parts.values().filter_map(|s| s.next).min()
+    }
+
+    /// Schedules the parts fetched in one cycle. Late calls move activity
+    /// and interaction together: one unchanged answer among changing ones is
+    /// no sign that yesterday has settled, so a gap widens only when nothing
+    /// fetched in the cycle changed.
+    fn cycle_fetched(&mut self, fetches: Vec<(SettlingPart, Fetch)>, timing: &Timing) {
+        let any_changed = fetches.iter().any(|(_, f)| matches!(f, Fetch::Answered { changed: true }));
+        for (part, fetch) in fetches {
+            let fetch = match fetch {
+                Fetch::Answered { .. } => Fetch::Answered { changed: any_changed },
+                Fetch::Failed => Fetch::Failed,
+            };
+            self.fetched(part, fetch, timing);
+        }
     }
 
     /// The schedule of a fetched part: `changed` picks the next gap, a
@@ -163,7 +170,6 @@ impl Poller {
         let now = self.settings.clock.now();
         let today = company_date(now, &tz);
         self.settle.roll(today);
-        self.settle.last_start = Some(now);
         let bounds = all_window_bounds(&self.settings.windows, now, &tz);
         let first = bounds.iter().map(|b| b.from).min().unwrap_or(today);
         self.days.forget_before(first);
@@ -171,14 +177,12 @@ impl Poller {
             now,
             interval: self.settings.settle_interval,
             retry: self.settings.poll_interval,
-            settled_at: start_of_day(today, &tz)
-                .checked_add(jiff::SignedDuration::try_from(self.settings.settle_for).unwrap_or_default())
-                .unwrap_or(Timestamp::MAX),
+            settled_at: self.settled_at(today, &tz),
         };
         let sent_before = self.client.requests_sent();
         let fetched = self.fetch_due(&bounds, first, today, &timing, deadline).await;
         let what = fetched.describe();
-        let mut outcomes = self.keep_and_build(fetched, &bounds, &tz, &timing).await;
+        let mut outcomes = self.keep_and_build(fetched, &bounds, &tz, &timing, deadline).await;
 
         let counting = self.update_ledger(None, deadline).await;
         outcomes.extend(counting.map(|outcome| (Endpoint::ActivityDayByDay, outcome)));
@@ -261,6 +265,7 @@ impl Poller {
         bounds: &[WindowBounds],
         tz: &TimeZone,
         timing: &Timing,
+        deadline: Instant,
     ) -> Vec<(Endpoint, PollOutcome)> {
         let DueFetches { activity, reviews, interaction, users } = fetched;
         // A part with nothing to fetch (its days kept as final before a
@@ -280,18 +285,9 @@ impl Poller {
         }
 
         if let Some(run) = users {
-            let snapshot = &mut self.snapshot;
-            let mut cost = 0;
-            let outcome = run.settle(Endpoint::Users, |window, items| {
-                let table = UserTable::build(items);
-                let records = vec![(window, table.users.len())];
-                cost = (table.users.len() as u64).div_ceil(100).max(1);
-                snapshot.users = Some(Arc::new(table));
-                records
-            });
+            let outcome = keep_users(&mut self.snapshot, run);
             if outcome.ok {
                 self.settle.users_day = Some(today);
-                self.settle.users_cost = cost;
             }
             outcomes.push((Endpoint::Users, outcome));
         }
@@ -318,7 +314,7 @@ impl Poller {
             let zone = run.results.iter().find_map(|(_, r)| r.as_ref().ok()?.time_zone.clone());
             let pages: u64 = run.results.iter().map(|(_, r)| r.as_ref().map_or(1, |f| u64::from(f.pages.max(1)))).sum();
             let (snapshot, hashes) = (&mut self.snapshot, &mut self.settle.interaction_hashes);
-            let (mut changed, mut failed) = (false, false);
+            let mut changed = false;
             let outcome = run.settle(Endpoint::Interaction, |window, items| {
                 let hash = interaction_hash(&items);
                 changed |= hashes.insert(window.clone(), hash) != Some(hash);
@@ -326,9 +322,8 @@ impl Poller {
                 replace_window(&mut snapshot.interaction, InteractionTable::build(window, items), &order);
                 records
             });
-            failed |= !outcome.ok;
             self.settle.costs.insert(SettlingPart::Interaction, pages);
-            let fetch = if failed { Fetch::Failed } else { Fetch::Answered { changed } };
+            let fetch = if outcome.ok { Fetch::Answered { changed } } else { Fetch::Failed };
             fetches.push((SettlingPart::Interaction, fetch));
             outcomes.push((Endpoint::Interaction, outcome));
             if let Some(name) = zone {
@@ -336,18 +331,8 @@ impl Poller {
             }
         }
 
-        // Late calls move activity and interaction together: one unchanged
-        // answer among changing ones is no sign that yesterday has settled,
-        // so a gap widens only when nothing fetched in the cycle changed.
-        let any_changed = fetches.iter().any(|(_, f)| matches!(f, Fetch::Answered { changed: true }));
-        for (part, fetch) in fetches {
-            let fetch = match fetch {
-                Fetch::Answered { .. } => Fetch::Answered { changed: any_changed },
-                Fetch::Failed => Fetch::Failed,
-            };
-            self.settle.fetched(part, fetch, timing);
-        }
-        self.refetch_users_for_unknown(today, yesterday, &mut outcomes).await;
+        self.settle.cycle_fetched(fetches, timing);
+        self.refetch_users_for_unknown(today, yesterday, deadline, &mut outcomes).await;
         self.build_windows(bounds, tz);
         outcomes
     }
@@ -451,6 +436,7 @@ impl Poller {
         &mut self,
         today: Date,
         yesterday: Date,
+        deadline: Instant,
         outcomes: &mut Vec<(Endpoint, PollOutcome)>,
     ) {
         if self.settle.users_refetched == Some(today) || self.settle.users_day != Some(today) {
@@ -466,16 +452,8 @@ impl Poller {
         let Some(stranger) = unknown.copied().find(|id| !known.contains(id)) else { return };
         tracing::info!(user_id = %stranger, "a stats answer names a user the user list does not have; fetching the users again");
         self.settle.users_refetched = Some(today);
-        let deadline = Instant::now() + Duration::from_secs(3600);
         let run = EndpointRun::once(self.client.users(deadline)).await;
-        let snapshot = &mut self.snapshot;
-        let outcome = run.settle(Endpoint::Users, |window, items| {
-            let table = UserTable::build(items);
-            let records = vec![(window, table.users.len())];
-            snapshot.users = Some(Arc::new(table));
-            records
-        });
-        outcomes.push((Endpoint::Users, outcome));
+        outcomes.push((Endpoint::Users, keep_users(&mut self.snapshot, run)));
     }
 
     /// Rebuilds the activity and scorecard windows from kept days; a window
@@ -533,28 +511,26 @@ impl Poller {
     /// The re-polls still planned today, as if every answer changed (the
     /// most they can cost), with each part's last cost.
     pub(super) fn plan_rest_of_day(&self, now: Timestamp, tz: &TimeZone) -> Vec<PlannedCycle> {
-        let today = company_date(now, tz);
-        let settled_at =
-            start_of_day(today, tz) + jiff::SignedDuration::try_from(self.settings.settle_for).unwrap_or_default();
+        let settled_at = self.settled_at(company_date(now, tz), tz);
         let mut at: BTreeMap<Timestamp, (Vec<&'static str>, u64)> = BTreeMap::new();
         for part in SettlingPart::ALL {
             let cost = self.settle.costs.get(&part).copied().unwrap_or(0);
-            let mut next = self.settle.next(part);
-            while let Some(t) = next {
+            let mut state = self.settle.parts.get(&part).copied();
+            while let Some(t) = state.and_then(|s| s.next) {
                 let entry = at.entry(t).or_default();
                 entry.0.push(part.describe());
                 entry.1 += cost;
-                let following = t + jiff::SignedDuration::try_from(self.settings.settle_interval).unwrap_or_default();
-                next = if t >= settled_at {
-                    None
-                } else if following < settled_at {
-                    Some(following)
-                } else {
-                    Some(settled_at)
-                };
+                state = Some(after_fetch(state, t, true, self.settings.settle_interval, settled_at));
             }
         }
         at.into_iter().map(|(at, (what, requests))| PlannedCycle { at, what: what.join(", "), requests }).collect()
+    }
+
+    /// When yesterday has settled: the start of `today` plus
+    /// `--poll.settle-for`.
+    fn settled_at(&self, today: Date, tz: &TimeZone) -> Timestamp {
+        let settle_for = jiff::SignedDuration::try_from(self.settings.settle_for).unwrap_or(jiff::SignedDuration::MAX);
+        start_of_day(today, tz).checked_add(settle_for).unwrap_or(Timestamp::MAX)
     }
 }
 
@@ -627,4 +603,40 @@ fn interaction_hash(people: &[PersonInteraction]) -> u64 {
         }
     }
     hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn timing(hours: i64) -> Timing {
+        Timing {
+            now: Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_hours(hours),
+            interval: HOUR,
+            retry: Duration::from_secs(60),
+            settled_at: Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_hours(12),
+        }
+    }
+
+    #[test]
+    fn an_unchanged_part_keeps_the_short_gap_while_another_part_still_changes() {
+        let mut settle = Settle::default();
+        let all = |changed: [bool; 3]| {
+            SettlingPart::ALL.into_iter().zip(changed.map(|c| Fetch::Answered { changed: c })).collect()
+        };
+        settle.cycle_fetched(all([true, true, true]), &timing(0));
+        // Reviews stopped changing, activity did not: reviews stay on the
+        // one-hour gap, so a review arriving late is still seen within it.
+        settle.cycle_fetched(all([true, false, true]), &timing(1));
+        assert!(settle.parts.values().all(|p| p.gap == HOUR), "{:?}", settle.parts);
+        // Nothing changed: every gap doubles.
+        settle.cycle_fetched(all([false, false, false]), &timing(2));
+        assert!(settle.parts.values().all(|p| p.gap == 2 * HOUR), "{:?}", settle.parts);
+        // A failure retries soon and keeps its gap.
+        settle.cycle_fetched(vec![(SettlingPart::Reviews, Fetch::Failed)], &timing(4));
+        let reviews = settle.parts[&SettlingPart::Reviews];
+        assert_eq!((reviews.gap, reviews.next), (2 * HOUR, Some(timing(4).now + jiff::SignedDuration::from_secs(60))));
+    }
 }
