@@ -186,3 +186,45 @@ async fn the_plan_lists_todays_repolls_and_the_gauge_counts_sent_plus_planned() 
     assert_eq!(page.matches("<td>planned</td>").count(), 5, "{page}");
     exporter.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_are_fetched_once_a_day_and_again_for_a_user_the_list_lacks() {
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    clock.set(cal.at(cal.today, 0, 10));
+    let sim = start_simulator_with_clock(fixture(&cal), 2, 1000.0, clock.clone()).await;
+    let exporter = gong_exporter::start(settling_config(&sim, &clock, None)).await.unwrap();
+    let addr = exporter.local_addr();
+    hosted(addr, "1d", 3.0).await;
+    let listed = requests_to(&sim, "/v2/users").len();
+    assert!(listed > 0);
+
+    // A re-poll with nothing new does not list the users again.
+    clock.shift(SignedDuration::from_hours(3));
+    wait_until("the first re-poll", || queries(&sim, DAY_BY_DAY).len() == 2).await;
+    a_few_cycles().await;
+    assert_eq!(requests_to(&sim, "/v2/users").len(), listed, "users once a day");
+
+    // A user added this morning shows up in yesterday's late activity: the
+    // next re-poll names an ID the user list lacks, so the list is fetched
+    // again, once.
+    const NEW: u64 = 9_007_199_254_741_001;
+    let mut data = fixture(&cal);
+    let mut newcomer = data.users[1].clone();
+    (newcomer.id, newcomer.email) = (NEW, "new@example.com".to_owned());
+    data.users.push(newcomer);
+    data.activity.insert((data.users.len() - 1, cal.days_ago(1)), data.activity[&(1, cal.days_ago(3))].clone());
+    sim.simulator.set_dataset(Arc::new(data));
+    clock.shift(SignedDuration::from_hours(6));
+    let m =
+        wait_for_metrics(addr, "the new user", |m| m.get("gong_user_info", &[("user_id", &NEW.to_string())]).is_some())
+            .await;
+    assert_eq!(m.value(HOSTED, &[("user_id", &NEW.to_string()), ("window", "1d")]), 4.0);
+    let relisted = requests_to(&sim, "/v2/users").len();
+    assert!(relisted > listed);
+    clock.shift(SignedDuration::from_hours(3));
+    wait_until("the last re-poll", || queries(&sim, DAY_BY_DAY).len() == 4).await;
+    a_few_cycles().await;
+    assert_eq!(requests_to(&sim, "/v2/users").len(), relisted, "once a day for unknown users too");
+    exporter.shutdown().await;
+}

@@ -1160,6 +1160,27 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_query_sees_late_data_arrive() {
+        let tz = TimeZone::get("US/Pacific").unwrap();
+        let clock = Clock::system();
+        let yesterday = jiff::civil::date(2024, 6, 4);
+        let midnight = crate::windows::start_of_day(yesterday.tomorrow().unwrap(), &tz);
+        clock.set(midnight + 5.minutes());
+        let mut options = SimulatorOptions::new("US/Pacific");
+        options.rate_limit = 1e6;
+        options.clock = clock.clone();
+        let data = dataset::GeneratedDataset::new(300, tz).with_late_data(clock.clone());
+        let sim = Simulator::new(Arc::new(data), options).unwrap();
+        let body = json!({ "filter": { "reviewFromDate": yesterday.to_string(), "reviewToDate": sim.today().to_string(), "reviewMethod": "BOTH" } });
+        let total =
+            |sim: &Simulator| ask(sim, List::Scorecards, &body, None).unwrap()["records"]["totalRecords"].as_u64();
+        let early = total(&sim);
+        // The same query three hours later: the reviews indexed late are in.
+        clock.set(midnight + 3.hours());
+        assert!(total(&sim) > early, "{:?} then {:?}", early, total(&sim));
+    }
+
+    #[test]
     fn pages_concatenate_to_the_whole_list() {
         let sim = sim(60, 7, 1e6);
         let today = sim.today();
