@@ -306,3 +306,50 @@ async fn a_malformed_coaching_answer_keeps_the_last_good_data_and_says_where() {
     );
     exporter.shutdown().await;
 }
+
+/// The settling schedule keeps each company day's coaching and builds a
+/// window as the union of its days once they are all kept: on the eighth
+/// morning `7d` is asked of nobody, only the new day and `28d` are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settling_builds_windows_from_kept_coaching_days() {
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    let metrics = |list: &[(&str, u32)]| list.iter().map(|(n, c)| ((*n).to_owned(), *c)).collect::<Vec<_>>();
+    let mut data = data(&cal);
+    // Days of the week to come, which the clock walks through.
+    let later = |n: i64| cal.today.checked_add(jiff::Span::new().days(n)).unwrap();
+    data.coaching.insert((0, 1, later(3)), metrics(&[("callsListenedTo", 2)]));
+    data.coaching.insert((0, 1, later(6)), metrics(&[("callsListenedTo", 5)]));
+    let sim = simulator(data, &clock, true).await;
+    let storage = tempfile::tempdir().unwrap();
+    let mut config = config(&sim, &clock);
+    config.poller.schedule = gong_exporter::cli::PollSchedule::Settling;
+    config.storage_path = Some(storage.path().to_owned());
+    // Each morning after yesterday settled: one cycle a day.
+    clock.set(cal.at(cal.today, 13, 0));
+    let exporter = gong_exporter::start(config).await.unwrap();
+    let addr = exporter.local_addr();
+    let listened = |m: &Metrics, window: &str| {
+        m.get(
+            "gong_coaching_calls_listened_to",
+            &[("manager_id", &VP.to_string()), ("report_id", &REP_A.to_string()), ("window", window)],
+        )
+    };
+    wait_for_metrics(addr, "coaching", |m| listened(m, "1d") == Some(2.0)).await;
+    let first_day = requests_to(&sim, "/v2/coaching").len();
+    assert_eq!(first_day, 6, "2 managers x (yesterday + 7d + 28d asked whole)");
+    let mut before = first_day;
+    for day in 1..=7 {
+        before = requests_to(&sim, "/v2/coaching").len();
+        clock.set(cal.at(later(day), 13, 0));
+        wait_until("the day's coaching", || requests_to(&sim, "/v2/coaching").len() > before).await;
+        a_few_cycles().await;
+    }
+    let m = wait_for_metrics(addr, "7d from kept days", |m| listened(m, "7d") == Some(7.0)).await;
+    assert_eq!(listened(&m, "1d"), Some(5.0));
+    // The eighth morning: yesterday and 28d, no 7d request.
+    let eighth: Vec<_> = requests_to(&sim, "/v2/coaching").into_iter().skip(before).collect();
+    assert_eq!(eighth.len(), 4, "{:?}", eighth.iter().map(|r| &r.query["from"]).collect::<Vec<_>>());
+    assert!(eighth.iter().all(|r| !r.query["from"].starts_with(&later(0).to_string())), "7d is built, not asked");
+    exporter.shutdown().await;
+}
