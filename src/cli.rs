@@ -172,14 +172,6 @@ pub struct ExporterArgs {
     #[arg(long = "stats.windows", value_delimiter = ',', default_value = "1d,7d,28d")]
     pub windows: Vec<Window>,
 
-    /// A label added to every sample, repeatable: the job and instance
-    /// labels Prometheus gives the live exporter's scrape (e.g. --label
-    /// job=gong-exporter --label instance=gong-exporter:9863), so the
-    /// history joins the live series and the dashboards' job and instance
-    /// variables find it.
-    #[arg(long = "label", value_name = "NAME=VALUE", value_parser = parse_label)]
-    pub labels: Vec<(String, String)>,
-
     /// With --poll.schedule=settling: the shortest time between two
     /// re-polls, and how soon a failed request is tried again. With
     /// --poll.schedule=fixed: how often every window is fetched whole. The
@@ -454,6 +446,36 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn poll_flags_default_to_settling_and_refuse_nonsense() {
+        let cli = Cli::try_parse_from(["gong-exporter"]).unwrap();
+        assert_eq!(cli.exporter.poll_schedule, PollSchedule::Settling);
+        assert_eq!(cli.exporter.settle_for, Duration::from_secs(12 * 3600));
+        assert_eq!(cli.exporter.settle_interval, Duration::from_secs(2 * 3600 + 45 * 60));
+        let bad = Cli::try_parse_from(["gong-exporter", "--poll.schedule", "hourly"]).unwrap_err().to_string();
+        assert!(bad.contains("settling") && bad.contains("fixed"), "{bad}");
+        assert!(Cli::try_parse_from(["gong-exporter", "--poll.settle-interval", "0s"]).is_err());
+        // `--label` is backfill's: the live exporter's labels come from the
+        // scrape config, and an ignored flag must not be accepted.
+        let label = Cli::try_parse_from(["gong-exporter", "--label", "job=x"]).unwrap_err().to_string();
+        assert!(label.contains("--label"), "{label}");
+        assert!(
+            Cli::try_parse_from([
+                "gong-exporter",
+                "backfill",
+                "--from",
+                "2024-01-01",
+                "--to",
+                "2024-01-02",
+                "--output",
+                "f",
+                "--label",
+                "job=x"
+            ])
+            .is_ok()
+        );
     }
 
     #[test]

@@ -72,35 +72,30 @@ impl CounterTotals {
     /// latest.
     pub fn add_activity_totals(&mut self, other: &CounterTotals) {
         for (user_id, user) in &other.activity {
-            let totals = self.activity.entry(*user_id).or_default();
-            if !user.email.is_empty() {
-                totals.email.clone_from(&user.email);
-            }
-            for (field, count) in &user.fields {
-                *totals.fields.entry(field.clone()).or_default() += count;
-            }
+            self.add_counts(*user_id, &user.email, user.fields.iter().map(|(f, c)| (f.as_str(), *c)));
         }
     }
 
     /// Adds one day of one user.
     pub fn add_day(&mut self, user: &UserDailyActivity, day: &DailyActivity) {
-        let totals = self.activity.entry(user.user_id).or_default();
-        if !user.user_email_address.is_empty() {
-            totals.email.clone_from(&user.user_email_address);
-        }
-        for (field, count) in &day.counts {
-            *totals.fields.entry(field.to_string()).or_default() += count;
-        }
+        self.add_counts(user.user_id, &user.user_email_address, day.counts.iter().map(|(f, c)| (f.as_ref(), *c)));
     }
 
-    /// Adds one user's counts of one kept day.
-    pub fn add_day_counts<'a>(&mut self, user: GongId, email: &str, counts: impl Iterator<Item = (&'a str, u64)>) {
+    /// Adds counts of one user; a non-empty `email` replaces the one kept.
+    /// A field's name is allocated only the first time the user has it
+    /// (a catch-up adds millions of user-days).
+    pub fn add_counts<'a>(&mut self, user: GongId, email: &str, counts: impl Iterator<Item = (&'a str, u64)>) {
         let totals = self.activity.entry(user).or_default();
-        if !email.is_empty() {
+        if !email.is_empty() && totals.email != email {
             email.clone_into(&mut totals.email);
         }
         for (field, count) in counts {
-            *totals.fields.entry(field.to_owned()).or_default() += count;
+            match totals.fields.get_mut(field) {
+                Some(total) => *total += count,
+                None => {
+                    totals.fields.insert(field.to_owned(), count);
+                }
+            }
         }
     }
 

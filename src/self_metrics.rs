@@ -36,26 +36,17 @@ struct RequestLabels {
     code: String,
 }
 
-/// `{endpoint, reason}`.
+/// `{endpoint, reason}`: why a request was retried, refused (`credentials`
+/// or `scope`), or a record left out of an answer.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RetryLabels {
+struct ReasonLabels {
     endpoint: Endpoint,
     reason: &'static str,
 }
 
-/// `{endpoint, reason}`: `credentials` or `scope`.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct AuthLabels {
-    endpoint: Endpoint,
-    reason: &'static str,
-}
-
-/// `{endpoint, reason}` of a record left out of an answer.
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct SkipLabels {
-    endpoint: Endpoint,
-    reason: &'static str,
-}
+/// Why a record is left out of an answer: an ID it needs is null, empty or
+/// missing.
+pub const SKIP_MISSING_ID: &str = "missing_id";
 
 /// `{endpoint, window}`; `window` is empty for endpoints without one (users).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -106,9 +97,9 @@ pub struct SelfMetrics {
     registry: Registry,
     api_requests: Family<RequestLabels, Counter>,
     api_request_duration: Family<EndpointLabels, Histogram, fn() -> Histogram>,
-    api_retries: Family<RetryLabels, Counter>,
-    auth_failures: Family<AuthLabels, Counter>,
-    records_skipped: Family<SkipLabels, Counter>,
+    api_retries: Family<ReasonLabels, Counter>,
+    auth_failures: Family<ReasonLabels, Counter>,
+    records_skipped: Family<ReasonLabels, Counter>,
     poll_success: Family<EndpointLabels, Gauge>,
     last_success: Family<EndpointLabels, FloatGauge>,
     poll_duration: Family<EndpointLabels, FloatGauge>,
@@ -158,15 +149,16 @@ impl SelfMetrics {
         let mut registry = Registry::default();
         t.register(&mut registry);
         // Series that only move on trouble exist from the start at 0, so
-        // `increase()` and alert rules see the first retry.
+        // `increase()` and alert rules see the first retry or skip.
         for endpoint in Endpoint::ALL {
             for reason in RETRY_REASONS {
-                drop(t.api_retries.get_or_create(&RetryLabels { endpoint, reason }));
+                drop(t.api_retries.get_or_create(&ReasonLabels { endpoint, reason }));
             }
             drop(t.cycles_abandoned.get_or_create(&EndpointLabels { endpoint }));
             for reason in AUTH_FAILURE_REASONS {
-                drop(t.auth_failures.get_or_create(&AuthLabels { endpoint, reason }));
+                drop(t.auth_failures.get_or_create(&ReasonLabels { endpoint, reason }));
             }
+            drop(t.records_skipped.get_or_create(&ReasonLabels { endpoint, reason: SKIP_MISSING_ID }));
             // The codes alert rules watch; others appear when first seen.
             for code in ["401", "403", "429"] {
                 drop(t.api_requests.get_or_create(&RequestLabels { endpoint, code: code.to_owned() }));
@@ -313,17 +305,17 @@ impl SelfMetrics {
 
     /// A request to Gong is sent again, for `reason` (see [`RETRY_REASONS`]).
     pub fn retried(&self, endpoint: Endpoint, reason: &'static str) {
-        self.api_retries.get_or_create(&RetryLabels { endpoint, reason }).inc();
+        self.api_retries.get_or_create(&ReasonLabels { endpoint, reason }).inc();
     }
 
     /// Gong refused a request: `reason` is `credentials` or `scope`.
     pub fn auth_failed(&self, endpoint: Endpoint, reason: &'static str) {
-        self.auth_failures.get_or_create(&AuthLabels { endpoint, reason }).inc();
+        self.auth_failures.get_or_create(&ReasonLabels { endpoint, reason }).inc();
     }
 
     /// `count` records of one answer were left out, for `reason`.
     pub fn records_skipped(&self, endpoint: Endpoint, reason: &'static str, count: u64) {
-        self.records_skipped.get_or_create(&SkipLabels { endpoint, reason }).inc_by(count);
+        self.records_skipped.get_or_create(&ReasonLabels { endpoint, reason }).inc_by(count);
     }
 
     /// What an endpoint's cycle came to: success, duration, records per
@@ -383,9 +375,9 @@ impl SelfMetrics {
         self.requests_planned.set(i64::try_from(requests).unwrap_or(i64::MAX));
     }
 
-    /// A cycle that was due did not start: the previous one still ran.
-    pub fn cycle_skipped(&self) {
-        self.cycles_skipped.inc();
+    /// Cycles that fell due did not start: the previous one still ran.
+    pub fn cycles_skipped(&self, count: u32) {
+        self.cycles_skipped.inc_by(u64::from(count));
     }
 
     /// Whether the data is simulated (`--demo`).
@@ -432,5 +424,23 @@ impl PollOutcome {
 impl Default for SelfMetrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_that_move_only_on_trouble_exist_at_zero_from_the_start() {
+        let mut text = String::new();
+        SelfMetrics::new().encode(&mut text).unwrap();
+        for series in [
+            r#"gong_exporter_api_retries_total{endpoint="users",reason="rate_limited"} 0"#,
+            r#"gong_exporter_api_auth_failures_total{endpoint="scorecards",reason="scope"} 0"#,
+            r#"gong_exporter_records_skipped_total{endpoint="activity_day_by_day",reason="missing_id"} 0"#,
+        ] {
+            assert!(text.contains(series), "{series} missing from:\n{text}");
+        }
     }
 }

@@ -256,7 +256,7 @@ impl GongClient {
             let request_id = page.request_id().map(str::to_owned);
             let listed = page.into_listed();
             if listed.missing_id > 0 {
-                self.self_metrics.records_skipped(endpoint, "missing_id", listed.missing_id);
+                self.self_metrics.records_skipped(endpoint, crate::self_metrics::SKIP_MISSING_ID, listed.missing_id);
                 fetched.skipped += listed.missing_id;
                 fetched.skipped_request_id = fetched.skipped_request_id.or(request_id);
             }

@@ -70,7 +70,7 @@ impl Poller {
                         for (user, counts) in
                             days.day(day).and_then(|d| d.activity.as_ref()).iter().flat_map(|p| &p.data)
                         {
-                            t.add_day_counts(*user, days.email(*user).unwrap_or_default(), counts.fields());
+                            t.add_counts(*user, days.email(*user).unwrap_or_default(), counts.fields());
                         }
                     }
                 })?;

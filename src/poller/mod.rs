@@ -235,9 +235,9 @@ impl Poller {
             *last_pace = pace;
         }
         let next = schedule::next_cycle(started, now, interval, pace, midnight);
-        for _ in 0..next.skipped {
-            metrics.cycle_skipped();
-            tracing::warn!(took = ?now - started, ?interval, "poll cycle outlasted --poll.interval; skipping the cycle that was due");
+        if next.skipped > 0 {
+            metrics.cycles_skipped(next.skipped);
+            tracing::warn!(took = ?now - started, ?interval, skipped = next.skipped, "poll cycle outlasted --poll.interval; skipping the cycles that fell due");
         }
         let until_next = next.at.saturating_duration_since(Instant::now());
         let next_unix = Timestamp::now().as_millisecond() as f64 / 1000.0 + until_next.as_secs_f64();

@@ -23,12 +23,12 @@ pub struct NextCycle {
 /// `pace` may push the next one later; nothing runs later than `midnight`
 /// (the cycle just after company midnight, which moves "yesterday" over).
 pub fn next_cycle(started: Instant, now: Instant, interval: Duration, pace: Pace, midnight: Instant) -> NextCycle {
-    let mut at = started + interval;
-    let mut skipped = 0;
-    while at <= now {
-        at += interval;
-        skipped += 1;
-    }
+    // Slots that fell due while the cycle ran, counted without walking
+    // them (a tiny --poll.interval under a long cycle would be millions).
+    let passed = now.saturating_duration_since(started).as_nanos() / interval.as_nanos().max(1);
+    let skipped = u32::try_from(passed).unwrap_or(u32::MAX);
+    let due = u64::try_from((passed + 1) * interval.as_nanos()).unwrap_or(u64::MAX);
+    let at = started.checked_add(Duration::from_nanos(due)).unwrap_or(midnight);
     let at = match pace {
         Pace::Interval => at,
         Pace::Stretched(gap) => at.max(now + gap),
@@ -104,6 +104,14 @@ mod tests {
         // Ending exactly on the grid counts that slot as passed.
         let next = next_cycle(t0, t0 + HOUR, HOUR, Pace::Interval, t0 + 10 * HOUR);
         assert_eq!(next, NextCycle { at: t0 + 2 * HOUR, skipped: 1 });
+    }
+
+    #[test]
+    fn a_tiny_interval_under_a_long_cycle_is_counted_not_walked() {
+        let t0 = Instant::now();
+        let next = next_cycle(t0, t0 + secs(10), Duration::from_nanos(1), Pace::Interval, t0 + HOUR);
+        assert_eq!(next.skipped, 10_000_000_000u64.min(u64::from(u32::MAX)) as u32);
+        assert!(next.at > t0 + secs(10));
     }
 
     #[test]
