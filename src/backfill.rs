@@ -23,9 +23,11 @@ use tokio::time::Instant;
 
 pub use crate::config::BackfillConfig;
 use crate::encoding::encode_snapshot;
+use crate::endpoint::Endpoint;
 use crate::gong::models::{AnsweredScorecard, UserAggregateActivity};
 use crate::gong::{GongClient, GongError};
 use crate::ledger::{CHUNK_DAYS, CounterTotals, activity_days, chunks, review_day};
+use crate::poller::log_skipped;
 use crate::poller::zone::{self, ZoneProbe};
 use crate::self_metrics::SelfMetrics;
 use crate::snapshot::{ActivityTable, DataSnapshot, InteractionTable, ScorecardTable, UserTable};
@@ -89,12 +91,16 @@ pub async fn run(config: BackfillConfig) -> Result<BackfillSummary, BackfillErro
     let mut history =
         History { days: VecDeque::new(), keep: largest as usize, totals: Arc::new(CounterTotals::default()) };
     for (index, (from, to)) in chunk_list.iter().copied().enumerate() {
-        let activity = client.day_by_day(from, to, deadline()).await?.items;
+        let activity = client.day_by_day(from, to, deadline()).await?;
+        log_skipped(Endpoint::ActivityDayByDay, activity.skipped, activity.skipped_request_id.as_deref());
+        let activity = activity.items;
         let mut by_day: BTreeMap<Date, DayRecord> = BTreeMap::new();
         for (date, user, day) in activity_days(&activity, from, to, &tz) {
             by_day.entry(date).or_default().activity.add_day(user, day);
         }
-        for review in client.answered_scorecards(from, to, deadline()).await?.items {
+        let reviews = client.answered_scorecards(from, to, deadline()).await?;
+        log_skipped(Endpoint::Scorecards, reviews.skipped, reviews.skipped_request_id.as_deref());
+        for review in reviews.items {
             if let Some(date) = review_day(&review, &tz) {
                 by_day.entry(date).or_default().reviews.push(review);
             }

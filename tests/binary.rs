@@ -276,6 +276,9 @@ async fn sigterm_mid_cycle_exits_within_five_seconds() {
 async fn backfill_subcommand_writes_the_file_and_reports_progress() {
     let cal = Calendar::now();
     let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
+    // A record without its ID is left out of the history, and said so.
+    use gong_exporter::simulator::faults::{Fault, FaultRule};
+    sim.simulator.add_fault(FaultRule::nth(Some("/v2/stats/activity/day-by-day"), 1, Fault::NullIds { records: 1 }));
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("history.om");
     let (from, to) = (cal.days_ago(40).to_string(), cal.today.to_string());
@@ -316,6 +319,7 @@ async fn backfill_subcommand_writes_the_file_and_reports_progress() {
     // 40 days: two chunks of up to 31 days, one progress line each.
     assert!(stderr.contains("backfill: 40 days") && stderr.contains("Asia/Tokyo"), "{stderr}");
     assert!(stderr.contains("(1/2 chunks") && stderr.contains("(2/2 chunks"), "{stderr}");
+    assert!(stderr.contains("records without an ID") && stderr.contains("skipped=1"), "{stderr}");
     let text = std::fs::read_to_string(&output).unwrap();
     assert!(text.ends_with("# EOF\n") && text.contains("gong_activity_calls_as_host_cumulative_total{"));
     assert!(!dir.path().join("history.om.parts").exists(), "scratch files removed");

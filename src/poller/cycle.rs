@@ -88,7 +88,7 @@ impl<T> EndpointRun<T> {
 }
 
 /// One line per endpoint and cycle for records left out of Gong's answers.
-pub(super) fn log_skipped(endpoint: Endpoint, skipped: u64, request_id: Option<&str>) {
+pub fn log_skipped(endpoint: Endpoint, skipped: u64, request_id: Option<&str>) {
     if skipped > 0 {
         tracing::warn!(
             %endpoint,

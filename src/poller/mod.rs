@@ -40,6 +40,7 @@ use crate::published::{Exposition, Plan, Shared};
 use crate::snapshot::DataSnapshot;
 use crate::windows::{Window, company_date, next_company_midnight};
 use budget::{DailyBudget, Pace};
+pub use cycle::log_skipped;
 use coaching::CoachingState;
 
 /// Gong finalises a day's stats shortly after it ends; polling a few minutes
