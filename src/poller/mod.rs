@@ -40,8 +40,8 @@ use crate::published::{Exposition, Plan, Shared};
 use crate::snapshot::DataSnapshot;
 use crate::windows::{Window, company_date, next_company_midnight};
 use budget::{DailyBudget, Pace};
-pub use cycle::log_skipped;
 use coaching::CoachingState;
+pub use cycle::log_skipped;
 
 /// Gong finalises a day's stats shortly after it ends; polling a few minutes
 /// past midnight moves "yesterday" over without waiting for the next hourly
