@@ -73,7 +73,7 @@ openmetrics=(-H "Accept: application/openmetrics-text; version=1.0.0")
 curl -s "${openmetrics[@]}" "127.0.0.1:$port/metrics" > "$out/metrics.txt"
 plain_bytes=$(wc -c < "$out/metrics.txt")
 gzip_bytes=$(curl -s "${openmetrics[@]}" -H 'Accept-Encoding: gzip' "127.0.0.1:$port/metrics" | wc -c)
-series=$(grep -v '^#' "$out/metrics.txt" | grep -vc '^gong_exporter_')
+series=$(grep -v '^#' "$out/metrics.txt" | grep -vcE '^(gong_exporter_|process_)')
 echo "ready after ${ready}s: $series series, $plain_bytes bytes, $gzip_bytes gzipped"
 
 echo "== 2. peer: Python prometheus_client with the same families"

@@ -290,7 +290,12 @@ async fn backfill_with_rejected_credentials_says_what_to_check_and_writes_nothin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfill_writes_every_window_as_the_live_exporter_showed_it_each_morning() {
     let cal = Calendar::now();
-    let sim = start_simulator(fixture(&cal), 2, 1000.0).await;
+    let mut data = fixture(&cal);
+    // Before --from: in the first mornings' 28d windows, never in a counter.
+    let mut early = gong_exporter::simulator::dataset::DayActivity::default();
+    early.counts[gong_exporter::simulator::dataset::field_index("callsAsHost").unwrap()] = 6;
+    data.activity.insert((2, cal.days_ago(35)), early);
+    let sim = start_simulator(data, 2, 1000.0).await;
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("gong.om");
     let mut config = backfill_config(&sim, cal.days_ago(12), cal.today, &output);
@@ -319,6 +324,26 @@ async fn backfill_writes_every_window_as_the_live_exporter_showed_it_each_mornin
     // The first mornings' 28d windows reach before --from (fetched, not counted).
     assert_eq!(points("28d")[&at(1)], 17.0);
     assert_eq!(points("28d")[&at(12)], 0.0);
+    let b = REP_B.to_string();
+    let b_month = series(&samples, "gong_activity_calls_as_host", &[("user_id", &b), ("window", "28d")]);
+    let b_month: BTreeMap<i64, f64> = b_month[0].iter().copied().collect();
+    assert_eq!(
+        (b_month[&at(12)], b_month[&at(1)]),
+        (6.0, 0.0),
+        "35 days ago is in the first mornings' 28d, then slides out"
+    );
+    let b_counter = series(&samples, "gong_activity_calls_as_host_cumulative_total", &[("user_id", &b)]);
+    assert!(b_counter.iter().all(|points| points.iter().all(|(_, v)| *v == 0.0)), "before --from: not counted");
+    let b = REP_B.to_string();
+    let b_month = series(&samples, "gong_activity_calls_as_host", &[("user_id", &b), ("window", "28d")]);
+    let b_month: BTreeMap<i64, f64> = b_month[0].iter().copied().collect();
+    assert_eq!(
+        (b_month[&at(12)], b_month[&at(1)]),
+        (6.0, 0.0),
+        "35 days ago is in the first mornings' 28d, then slides out"
+    );
+    let b_counter = series(&samples, "gong_activity_calls_as_host_cumulative_total", &[("user_id", &b)]);
+    assert!(b_counter.iter().all(|points| points.iter().all(|(_, v)| *v == 0.0)), "before --from: not counted");
     let counter = series(&samples, "gong_activity_calls_as_host_cumulative_total", &[("user_id", &a)]);
     assert_eq!(counter[0].first(), Some(&(at(12), 0.0)), "counting starts at --from");
     assert_eq!(counter[0].last(), Some(&(at(1), 17.0)));

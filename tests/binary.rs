@@ -392,6 +392,7 @@ async fn debug_level_shows_this_exporters_events_not_its_libraries() {
     let _ = scrape(addr).await;
     let output = exporter.all_output();
     let debug: Vec<&str> = output.lines().filter(|l| l.contains("level=debug")).collect();
+    assert!(debug.iter().any(|l| l.contains("Gong answered")), "the exporter's own debug events show:\n{output}");
     for line in &debug {
         let source = line.split("source=").nth(1).and_then(|s| s.split([':', ' ']).next()).unwrap_or("");
         assert!(ours.contains(source), "a library's debug event at --log.level debug: {line}");

@@ -166,7 +166,9 @@ async fn a_key_without_the_coaching_scope_turns_the_collector_off_without_an_ale
     let exporter = gong_exporter::start(config).await.unwrap();
     let addr = exporter.local_addr();
     wait_ready(addr).await;
-    a_few_cycles().await;
+    // Several cycles, however slow the machine: the users list is asked
+    // once per cycle.
+    wait_until("three cycles", || requests_to(&sim, "/v2/users").len() >= 3).await;
     let m = scrape(addr).await;
 
     // One refused request, then off for the day: no request every cycle.

@@ -59,7 +59,9 @@ cleanup() {
   for pid in $pids; do kill "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+# A signal stops the script too, not only its helpers.
+trap 'exit 130' INT TERM
 
 # Waits until the file $1 contains $2 (at most 60 s).
 wait_for_line() {
@@ -97,10 +99,14 @@ rules_of() {
     keep && !/^ *#/ { print }
   ' "$rules/gong-recording.yml"
 }
-listed=$(printf '%s\n' "$levels" | tr ' ' '\n' | grep -c .)
-recorded=$(grep -c '^      - record: ' "$rules/gong-recording.yml")
-if [ "$listed" -ne "$recorded" ]; then
-  echo "backfill: $rules/gong-recording.yml has $recorded recording rules, the levels in $0 list $listed: update them" >&2
+# The same names, not only as many: a renamed rule would be skipped.
+listed=$(printf '%s\n' "$levels" | tr ' ' '\n' | grep . | sort)
+recorded=$(awk '/^      - record: / { print $3 }' "$rules/gong-recording.yml" | sort)
+if [ "$listed" != "$recorded" ]; then
+  echo "backfill: the recording rules of $rules/gong-recording.yml and the levels in $0 differ: update the levels" >&2
+  printf '%s\n' "$recorded" >"$work/recorded"
+  printf '%s\n' "$listed" >"$work/listed"
+  diff "$work/recorded" "$work/listed" >&2 || true
   exit 1
 fi
 

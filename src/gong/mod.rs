@@ -378,6 +378,15 @@ impl GongClient {
             }
         };
         self.self_metrics.request_finished(endpoint, status.as_str(), elapsed);
+        // Per request, for --log.level debug: what was asked and answered
+        // (never the headers, which carry the credentials).
+        tracing::debug!(
+            %endpoint,
+            code = status.as_u16(),
+            bytes = body.len(),
+            seconds = elapsed.as_secs_f64(),
+            "Gong answered"
+        );
 
         if status.is_success() {
             return serde_json::from_slice::<P>(&body).map(Some).map_err(|e| GongError::Decode {

@@ -93,7 +93,7 @@ pub fn metric_names(text: &str) -> (BTreeSet<String>, BTreeSet<String>) {
                 || bytes[start - 1] == b'-'
                 || bytes[start - 1] == b'/');
         if !preceded {
-            if word.starts_with("gong:") || word.contains(':') {
+            if word.contains(':') {
                 rules.insert(word.trim_end_matches(':').to_owned());
             } else if word.starts_with("gong_") {
                 if bytes.get(end) == Some(&b'(') {
