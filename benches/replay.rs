@@ -39,6 +39,8 @@ use jiff::civil::{Date, date};
 use jiff::{SignedDuration, Timestamp};
 
 const ZONE: &str = "US/Pacific";
+/// Requests per second Gong allows (`--gong.rate-limit`'s default).
+const GONG_RATE_LIMIT: f64 = 3.0;
 
 struct Run {
     users: usize,
@@ -67,6 +69,8 @@ fn main() {
         ]
     } else {
         vec![
+            Run { users: 100, coaching: true, schedule: PollSchedule::Settling, days: 30 },
+            Run { users: 100, coaching: true, schedule: PollSchedule::Fixed, days: 2 },
             Run { users: 1000, coaching: true, schedule: PollSchedule::Settling, days: 30 },
             Run { users: 1000, coaching: true, schedule: PollSchedule::Fixed, days: 2 },
             Run { users: 10_000, coaching: false, schedule: PollSchedule::Settling, days: 3 },
@@ -86,7 +90,7 @@ async fn replay(run: &Run) {
     let first_day: Date = date(2026, 9, 28);
     let clock = Clock::system();
     let start = start_of_day(first_day, &tz) + SignedDuration::from_secs(120);
-    clock.set(start);
+    clock.freeze(start);
     let dataset =
         Arc::new(GeneratedDataset::new(run.users, tz.clone()).with_late_data(clock.clone()).with_workspaces(2));
     let mut options = SimulatorOptions::new(ZONE);
@@ -137,7 +141,7 @@ async fn replay(run: &Run) {
     // Late arrivals of the day that just ended, not yet seen published.
     let mut pending: Vec<Timestamp> = Vec::new();
     while at < end {
-        clock.set(at);
+        clock.freeze(at);
         let today = company_date(at, &tz);
         if reports.last().is_none_or(|(d, _)| *d != today) {
             let yesterday = today.yesterday().unwrap();
@@ -149,9 +153,10 @@ async fn replay(run: &Run) {
         }
         let sent_before = poller.requests_sent();
         let next = poller.cycle().await;
-        let published_at = clock.now();
+        let cost = poller.requests_sent() - sent_before;
+        let published_at = at + SignedDuration::from_secs_f64(cost as f64 / GONG_RATE_LIMIT);
         let report = &mut reports.last_mut().unwrap().1;
-        report.requests += poller.requests_sent() - sent_before;
+        report.requests += cost;
         report.cycles += 1;
         report.left_out.clone_from(&poller.plan().left_out);
         // What the simulator serves now: every arrival up to the cycle's
