@@ -524,7 +524,7 @@ impl Simulator {
         query: &ParsedQuery,
     ) -> Arc<RecordIndex> {
         // Late data changes which records a query lists as time passes.
-        let key = format!("{generation}|{}|{list:?}|{query:?}", dataset.as_of());
+        let key = format!("{generation}|{}|{list:?}|{query:?}", dataset.as_of(query.dates));
         if let Some(hit) = self.index_cache.lock().expect("index cache lock").get(&key) {
             return hit;
         }
