@@ -273,3 +273,26 @@ async fn an_absurd_retry_after_is_capped_and_never_kills_the_poller() {
     assert_eq!(http_get(addr, "/-/healthy").await.0, 200);
     exporter.shutdown().await;
 }
+
+/// While Gong names no zone (no activity to answer with), the exporter
+/// probes once at start; later cycles read the zone from their own answers
+/// instead of asking for the same first page again each cycle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_zone_is_probed_once_not_every_cycle() {
+    let cal = Calendar::now();
+    let mut quiet = fixture(&cal);
+    quiet.activity.clear();
+    quiet.interaction.clear();
+    let sim = start_simulator(quiet, 100, 1000.0).await;
+    let mut config = config_for(&sim);
+    config.poller.poll_interval = Duration::from_millis(300);
+    let exporter = gong_exporter::start(config).await.unwrap();
+    // One users request per cycle.
+    wait_until("four cycles", || requests_to(&sim, "/v2/users").len() >= 4).await;
+    exporter.shutdown().await;
+    let cycles = requests_to(&sim, "/v2/users").len();
+    let aggregate = requests_to(&sim, "/v2/stats/activity/aggregate").len();
+    // Each cycle asks each of its 3 windows once (Gong: 404, nothing to
+    // page); the probe is the one more.
+    assert!(aggregate <= 3 * cycles + 1, "{aggregate} aggregate requests in {cycles} cycles");
+}

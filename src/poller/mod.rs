@@ -87,6 +87,8 @@ pub struct Poller {
     /// Company zone: configured, or learned from Gong and cached.
     time_zone: Option<TimeZone>,
     warned_zone_mismatch: bool,
+    /// The one zone probe of this start was sent.
+    zone_probed: bool,
     budget: DailyBudget,
     ledger: Ledger,
     coaching: CoachingState,
@@ -120,6 +122,7 @@ impl Poller {
             snapshot: DataSnapshot::default(),
             time_zone,
             warned_zone_mismatch: false,
+            zone_probed: false,
             budget,
             ledger,
             coaching: CoachingState::Due,

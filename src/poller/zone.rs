@@ -59,8 +59,14 @@ pub async fn learn(client: &GongClient, end: Date, days: i64, deadline: Instant)
 }
 
 impl Poller {
-    /// Learns the zone if it can; retried each cycle until Gong names one.
+    /// Learns the zone if it can, once per start: the probe dates the first
+    /// cycle's windows. After it, every stats answer is read for the zone
+    /// ([`Poller::check_reported_zone`]), so probing again would only ask
+    /// for the page the cycle asks for anyway.
     pub(super) async fn probe_time_zone(&mut self, deadline: Instant) {
+        if std::mem::replace(&mut self.zone_probed, true) {
+            return;
+        }
         let largest = self.settings.largest_window().clone();
         let end = probe_today(self.settings.clock.now());
         match learn(&self.client, end, i64::from(largest.days()), deadline).await {
