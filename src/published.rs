@@ -167,11 +167,16 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Records a cycle that ran; a new company day starts a new plan.
-    pub fn cycle_done(&mut self, today: jiff::civil::Date, at: Timestamp, what: String, requests: u64) {
+    /// A cycle starts on `today`: a new company day starts a new plan, before
+    /// the cycle records anything in it (what it leaves out, what it ran).
+    pub fn start_cycle(&mut self, today: jiff::civil::Date) {
         if self.day != Some(today) {
             *self = Self { day: Some(today), ..Self::default() };
         }
+    }
+
+    /// Records a cycle that ran.
+    pub fn cycle_done(&mut self, at: Timestamp, what: String, requests: u64) {
         self.done.push(PlannedCycle { at, what, requests });
     }
 

@@ -353,3 +353,30 @@ async fn settling_builds_windows_from_kept_coaching_days() {
     assert!(eighth.iter().all(|r| !r.query["from"].starts_with(&later(0).to_string())), "7d is built, not asked");
     exporter.shutdown().await;
 }
+
+/// Yesterday's stats come first: with the day's re-polls reserved, coaching
+/// that does not fit is left out, and today's plan on the landing page says
+/// so (including on the first cycle of a company day).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settling_leaves_coaching_out_after_the_reserved_repolls_and_the_plan_says_so() {
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    clock.set(cal.at(cal.today, 0, 10));
+    let sim = simulator(data(&cal), &clock, true).await;
+    let mut config = config(&sim, &clock);
+    config.poller.schedule = gong_exporter::cli::PollSchedule::Settling;
+    // 30 a day: the first cycle's 6 and the workspaces request leave 23,
+    // the 5 planned re-polls of 5 requests take 25 of them.
+    config.poller.daily_limit = 30;
+    config.poller.budget_share = 1.0;
+    let exporter = gong_exporter::start(config).await.unwrap();
+    let addr = exporter.local_addr();
+    wait_for_metrics(addr, "coaching skipped", |m| {
+        m.get("gong_exporter_poll_success", &[("endpoint", "coaching")]) == Some(0.0)
+    })
+    .await;
+    assert!(requests_to(&sim, "/v2/coaching").is_empty(), "the stats' re-polls are not spent on coaching");
+    let (_, page) = http_get(addr, "/").await;
+    assert!(page.contains("Left out: coaching: 6 requests"), "{page}");
+    exporter.shutdown().await;
+}

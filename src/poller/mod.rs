@@ -220,7 +220,9 @@ impl Poller {
         let started = Instant::now();
         let started_at = self.settings.clock.now();
         let sent_before = self.client.requests_sent();
-        self.budget.roll(self.company_today(), sent_before);
+        let today = self.company_today();
+        self.budget.roll(today, sent_before);
+        self.plan.start_cycle(today);
         // A Retry-After reaching past the next cycle abandons this one.
         let deadline = (started + interval).min(self.next_midnight_poll());
         self.run_cycle(deadline).await;
@@ -248,8 +250,7 @@ impl Poller {
         metrics.set_next_cycle(next_unix);
         // The plan: the same full cycle every interval until midnight, as
         // far as the budget allows.
-        let today = self.company_today();
-        self.plan.cycle_done(today, started_at, "every window whole".to_owned(), cost);
+        self.plan.cycle_done(started_at, "every window whole".to_owned(), cost);
         let gap = match pace {
             Pace::Stretched(gap) => gap,
             _ => interval,

@@ -170,6 +170,7 @@ impl Poller {
         let now = self.settings.clock.now();
         let today = company_date(now, &tz);
         self.settle.roll(today);
+        self.plan.start_cycle(today);
         let bounds = all_window_bounds(&self.settings.windows, now, &tz);
         let first = bounds.iter().map(|b| b.from).min().unwrap_or(today);
         self.days.forget_before(first);
@@ -196,7 +197,7 @@ impl Poller {
         self.shared.set_ready();
         self.run_coaching(&bounds, &tz, deadline).await;
         let cost = self.client.requests_sent() - sent_before;
-        self.plan.cycle_done(today, now, what, cost);
+        self.plan.cycle_done(now, what, cost);
         self.next_settling_cycle(now, &tz)
     }
 
