@@ -5,8 +5,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -107,32 +106,6 @@ fn series<'a>(samples: &'a Samples, family: &str, labels: &[(&str, &str)]) -> Ve
         .collect()
 }
 
-struct Prometheus {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn query_at(prom: &Prometheus, expr: &str, time: i64) -> Vec<f64> {
-    let mut url = reqwest::Url::parse(&format!("{}/api/v1/query", prom.url)).unwrap();
-    url.query_pairs_mut().append_pair("query", expr).append_pair("time", &time.to_string());
-    let body: serde_json::Value =
-        serde_json::from_slice(&reqwest::get(url).await.unwrap().bytes().await.unwrap()).unwrap();
-    assert_eq!(body["status"], "success", "{expr}: {body}");
-    body["data"]["result"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["value"][1].as_str().unwrap().parse().unwrap())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfill_blocks_load_into_prometheus_with_the_daily_values() {
     let cal = Calendar::now();
@@ -181,50 +154,34 @@ async fn backfill_blocks_load_into_prometheus_with_the_daily_values() {
         .unwrap();
     assert!(created.status.success(), "promtool: {}", String::from_utf8_lossy(&created.stderr));
 
-    std::fs::write(dir.path().join("prometheus.yml"), "global:\n  scrape_interval: 1m\n").unwrap();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let prom = Prometheus {
-        child: Command::new(&prometheus)
-            .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
-            .arg(format!("--storage.tsdb.path={}", data.display()))
-            // Blocks older than the retention would be deleted on load.
-            .arg("--storage.tsdb.retention.time=100y")
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--log.level=warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let mut ready = false;
-    for _ in 0..200 {
-        if reqwest::get(format!("{}/-/ready", prom.url)).await.is_ok_and(|r| r.status().is_success()) {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ready, "prometheus did not become ready");
+    // Blocks older than the retention would be deleted on load.
+    let prom = common::prometheus::Prometheus::spawn(
+        &prometheus,
+        dir.path(),
+        "global:\n  scrape_interval: 1m\n",
+        &data,
+        &["--storage.tsdb.retention.time=100y", "--log.level=warn"],
+    );
+    prom.wait_ready().await;
 
     let rep_a = format!("user_id=\"{a}\"");
     for (days_ago, gauge, total) in [(10, 10.0, 10.0), (3, 4.0, 14.0), (1, 3.0, 17.0)] {
         let expr = format!("gong_activity_calls_as_host{{{rep_a},window=\"1d\"}}");
-        assert_eq!(query_at(&prom, &expr, at(days_ago)).await, [gauge], "{expr} {days_ago} days ago");
+        assert_eq!(prom.values_at(&expr, at(days_ago)).await, [gauge], "{expr} {days_ago} days ago");
         let expr = format!("gong_activity_calls_as_host_cumulative_total{{{rep_a}}}");
-        assert_eq!(query_at(&prom, &expr, at(days_ago)).await, [total], "{expr} {days_ago} days ago");
+        assert_eq!(prom.values_at(&expr, at(days_ago)).await, [total], "{expr} {days_ago} days ago");
     }
     let b = REP_B.to_string();
     let expr = format!("gong_activity_calls_brand_new{{user_id=\"{b}\",window=\"1d\"}}");
-    assert_eq!(query_at(&prom, &expr, at(1)).await, [7.0], "a field Gong added later");
+    assert_eq!(prom.values_at(&expr, at(1)).await, [7.0], "a field Gong added later");
     let expr = format!("gong_interaction_talk_ratio{{{rep_a},window=\"1d\"}}");
-    assert_eq!(query_at(&prom, &expr, at(1)).await, [0.42]);
+    assert_eq!(prom.values_at(&expr, at(1)).await, [0.42]);
     let expr =
         format!("gong_scorecard_reviews{{scorecard_id=\"{SCORECARD_2}\",window=\"1d\",review_method=\"MANUAL\"}}");
-    assert_eq!(query_at(&prom, &expr, at(10)).await, [1.0]);
+    assert_eq!(prom.values_at(&expr, at(10)).await, [1.0]);
     let expr = format!("sum(gong_scorecard_reviews_cumulative_total{{scorecard_id=\"{SCORECARD_1}\"}})");
-    assert_eq!(query_at(&prom, &expr, at(1)).await, [2.0]);
-    assert_eq!(query_at(&prom, "count(gong_user_info)", at(5)).await, [5.0]);
+    assert_eq!(prom.values_at(&expr, at(1)).await, [2.0]);
+    assert_eq!(prom.values_at("count(gong_user_info)", at(5)).await, [5.0]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

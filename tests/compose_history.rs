@@ -8,10 +8,10 @@
 mod common;
 
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::grafana::{repo_path, rule_files};
+use common::grafana::repo_path;
 use common::*;
 
 fn free_port() -> u16 {
@@ -43,27 +43,15 @@ async fn the_demo_stack_starts_with_weeks_of_history_and_baselines() {
 
     // Prometheus as the stack runs it: the rules, the lookback the script
     // used, the data directory the script filled.
-    let rules: Vec<String> = rule_files()
-        .iter()
-        .map(|(name, _)| format!("  - {}", repo_path(&format!("alerts/{name}")).display()))
-        .collect();
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(&config, format!("global:\n  evaluation_interval: 1s\nrule_files:\n{}\n", rules.join("\n")))
-        .unwrap();
-    let port = free_port();
-    let mut child = Command::new(&prometheus)
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", data.display()))
-        .arg("--storage.tsdb.retention.time=100y")
-        .arg("--query.lookback-delta=25h")
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+    let config = format!("global:\n  evaluation_interval: 1s\n{}", common::prometheus::rule_files_yaml());
+    let prom = common::prometheus::Prometheus::spawn(
+        &prometheus,
+        dir.path(),
+        &config,
+        &data,
         // Overlapping blocks (each pass writes its own) are expected.
-        .arg("--log.level=error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let prom = common::prometheus::Prometheus::attach(format!("http://127.0.0.1:{port}"));
+        &["--storage.tsdb.retention.time=100y", "--query.lookback-delta=25h", "--log.level=error"],
+    );
     let has_data = |expr: &'static str| {
         let prom = &prom;
         async move { prom.query(expr).await.is_ok_and(|r| !r.is_empty()) }
@@ -91,8 +79,7 @@ async fn the_demo_stack_starts_with_weeks_of_history_and_baselines() {
     ] {
         assert!(has_data(expr).await, "{expr} is empty after the backfill");
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(prom);
 
     // A second run finds the history and leaves it alone.
     let again = Command::new("sh")

@@ -3,6 +3,7 @@
 //! scraping the given targets, and queried through its HTTP API.
 
 use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
@@ -29,29 +30,68 @@ impl Drop for Prometheus {
 /// every rule file in `alerts/`.
 pub fn start_prometheus(bin: &str, target: SocketAddr) -> Prometheus {
     let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n{}scrape_configs:\n  - job_name: gong-exporter\n    static_configs:\n      - targets: ['{target}']\n",
+        rule_files_yaml()
+    );
+    let mut prometheus = Prometheus::spawn(bin, dir.path(), &config, &dir.path().join("data"), &["--log.level=warn"]);
+    prometheus._dir = Some(dir);
+    prometheus
+}
+
+/// `rule_files:` naming every rule file in `alerts/`.
+pub fn rule_files_yaml() -> String {
     let rules: Vec<String> = rule_files()
         .iter()
         .map(|(name, _)| format!("  - {}", repo_path(&format!("alerts/{name}")).display()))
         .collect();
-    let config = format!(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n{}\nscrape_configs:\n  - job_name: gong-exporter\n    static_configs:\n      - targets: ['{target}']\n",
-        rules.join("\n")
-    );
-    std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(bin)
-        .arg(format!("--config.file={}", dir.path().join("prometheus.yml").display()))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--log.level=warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    Prometheus { child: Some(child), url: format!("http://127.0.0.1:{port}"), _dir: Some(dir) }
+    format!("rule_files:\n{}\n", rules.join("\n"))
 }
 
 impl Prometheus {
+    /// Starts `bin` on a free loopback port with `config` (written into
+    /// `dir`) and the TSDB in `data`, plus `extra` flags; killed on drop,
+    /// however the test ends.
+    pub fn spawn(bin: &str, dir: &Path, config: &str, data: &Path, extra: &[&str]) -> Self {
+        let config_file = dir.join("prometheus.yml");
+        std::fs::write(&config_file, config).unwrap();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(bin)
+            .arg(format!("--config.file={}", config_file.display()))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        Self { child: Some(child), url: format!("http://127.0.0.1:{port}"), _dir: None }
+    }
+
+    /// Waits up to 20 s for `/-/ready`.
+    pub async fn wait_ready(&self) {
+        for _ in 0..200 {
+            if reqwest::get(format!("{}/-/ready", self.url)).await.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("prometheus did not become ready");
+    }
+
+    /// An instant query at `time` (Unix seconds): each series' value.
+    pub async fn values_at(&self, expr: &str, time: i64) -> Vec<f64> {
+        let mut url = reqwest::Url::parse(&format!("{}/api/v1/query", self.url)).unwrap();
+        url.query_pairs_mut().append_pair("query", expr).append_pair("time", &time.to_string());
+        let data = self.get(url).await.unwrap_or_else(|e| panic!("{expr}: {e}"));
+        data["result"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| r["value"][1].as_str().unwrap().parse().unwrap())
+            .collect()
+    }
+
     /// A Prometheus someone else runs, at `url`.
     pub fn attach(url: String) -> Self {
         Self { child: None, url, _dir: None }
