@@ -73,6 +73,7 @@ fn main() {
             Run { users: 100, coaching: true, schedule: PollSchedule::Fixed, days: 2 },
             Run { users: 1000, coaching: true, schedule: PollSchedule::Settling, days: 30 },
             Run { users: 1000, coaching: true, schedule: PollSchedule::Fixed, days: 2 },
+            Run { users: 1000, coaching: false, schedule: PollSchedule::Settling, days: 2 },
             Run { users: 10_000, coaching: false, schedule: PollSchedule::Settling, days: 3 },
             Run { users: 10_000, coaching: false, schedule: PollSchedule::Fixed, days: 2 },
             Run { users: 10_000, coaching: true, schedule: PollSchedule::Settling, days: 2 },

@@ -255,19 +255,7 @@ impl Poller {
             Pace::Stretched(gap) => gap,
             _ => interval,
         };
-        let mut future = Vec::new();
-        let mut at = until_next;
-        let until_midnight = midnight.saturating_duration_since(Instant::now());
-        let mut left = self.budget.remaining(sent);
-        while at < until_midnight && cost > 0 && left >= cost && future.len() < 96 {
-            future.push(crate::published::PlannedCycle {
-                at: self.settings.clock.now() + jiff::SignedDuration::try_from(at).unwrap_or_default(),
-                what: "every window whole".to_owned(),
-                requests: cost,
-            });
-            left -= cost;
-            at += gap;
-        }
+        let future = self.fixed_plan(until_next, gap, cost, sent, midnight);
         metrics.set_planned_today(self.budget.used(sent) + future.iter().map(|c| c.requests).sum::<u64>());
         self.plan.set_future(future);
         self.shared.set_plan(self.plan.clone());
@@ -328,6 +316,34 @@ impl Poller {
         if let Some(outcome) = coaching {
             self.shared.record(Endpoint::Coaching, outcome);
         }
+    }
+
+    /// The fixed schedule's cycles still to come today: every `gap` from
+    /// `until_next`, each costing what the last one did, as long as the
+    /// budget lasts. At most 96 are listed (a 15-minute interval's day): a
+    /// page of a 1-second interval's 86,400 would say no more.
+    fn fixed_plan(
+        &self,
+        until_next: Duration,
+        gap: Duration,
+        cost: u64,
+        sent: u64,
+        midnight: Instant,
+    ) -> Vec<crate::published::PlannedCycle> {
+        let mut future = Vec::new();
+        let mut at = until_next;
+        let until_midnight = midnight.saturating_duration_since(Instant::now());
+        let mut left = self.budget.remaining(sent);
+        while at < until_midnight && cost > 0 && left >= cost && future.len() < 96 {
+            future.push(crate::published::PlannedCycle {
+                at: self.settings.clock.now() + jiff::SignedDuration::try_from(at).unwrap_or_default(),
+                what: "every window whole".to_owned(),
+                requests: cost,
+            });
+            left -= cost;
+            at += gap;
+        }
+        future
     }
 
     /// Encodes the snapshot and makes it what `/metrics` serves.
