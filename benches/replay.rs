@@ -109,6 +109,7 @@ async fn replay(run: &Run) {
             rate_limit: 1_000_000.0,
             timeout: Duration::from_secs(120),
             max_retries: 2,
+            max_response_bytes: 64 << 20,
             min_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_secs(1),
         },

@@ -159,6 +159,12 @@ pub struct GongArgs {
     /// Retries of one request after 429, 5xx, timeouts and connection errors.
     #[arg(long = "gong.max-retries", default_value_t = 5)]
     pub max_retries: u32,
+
+    /// Largest response body read from Gong, per page (e.g. `64MiB`,
+    /// `500KB`, or bytes). A page holds at most 100 records, a few hundred
+    /// KiB; a larger body fails its request instead of filling memory.
+    #[arg(long = "gong.max-response-size", default_value = "64MiB", value_parser = parse_byte_size)]
+    pub max_response_size: u64,
 }
 
 /// Flags of the exporter itself.
@@ -345,6 +351,30 @@ pub enum LogFormat {
     Json,
 }
 
+/// A size in bytes: a number with an optional unit, `B`, `KB`/`MB`/`GB`
+/// (powers of 1,000) or `KiB`/`MiB`/`GiB` (powers of 1,024).
+pub fn parse_byte_size(s: &str) -> Result<u64, String> {
+    let text = s.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits.parse().map_err(|_| format!("'{s}' is not a size; e.g. 64MiB, 500KB or 1048576"))?;
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        other => return Err(format!("'{s}': unknown unit '{other}'; use B, KB, MB, GB, KiB, MiB or GiB")),
+    };
+    match number.checked_mul(scale) {
+        Some(0) => Err(format!("'{s}' must be larger than zero")),
+        Some(bytes) => Ok(bytes),
+        None => Err(format!("'{s}' is too large")),
+    }
+}
+
 fn parse_base_url(s: &str) -> Result<Url, String> {
     let url = Url::parse(s).map_err(|e| format!("'{s}' is not a URL ({e}); e.g. https://api.gong.io"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
@@ -442,6 +472,17 @@ fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn byte_sizes_take_decimal_and_binary_units() {
+        assert_eq!(parse_byte_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_byte_size("500KB"), Ok(500_000));
+        assert_eq!(parse_byte_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_byte_size("2 GiB"), Ok(2 << 30));
+        for bad in ["", "0", "64 furlongs", "-1MB", "99999999999GiB", "MiB"] {
+            assert!(parse_byte_size(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn clap_definition_is_consistent() {

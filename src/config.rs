@@ -211,6 +211,7 @@ fn client_options(args: &GongArgs, base_url: Url, credentials: Credentials) -> C
         rate_limit: args.rate_limit,
         timeout: args.timeout,
         max_retries: args.max_retries,
+        max_response_bytes: args.max_response_size,
         min_backoff: MIN_BACKOFF,
         max_backoff: MAX_BACKOFF,
     }

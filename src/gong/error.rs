@@ -70,6 +70,26 @@ pub enum GongError {
 
     #[error("Gong's answer on {endpoint} is not the JSON expected{detail}: {reason}")]
     Decode { endpoint: Endpoint, reason: String, detail: ErrorDetail },
+
+    #[error(
+        "Gong's answer on {endpoint} is larger than --gong.max-response-size ({limit} bytes): the request failed and its part keeps its last good data; raise the flag only if Gong's pages really are this large"
+    )]
+    TooLarge { endpoint: Endpoint, limit: u64 },
+
+    #[error(
+        "Gong answered {endpoint} with a redirect ({status}) to '{location}', which is not followed (a POST would be re-sent as a GET): set --gong.base-url to the API address Gong's API settings page names"
+    )]
+    Redirected { endpoint: Endpoint, status: u16, location: String },
+
+    #[error(
+        "Gong's paging on {endpoint} does not end: {reason}; the query stops and its part keeps its last good data{detail}"
+    )]
+    Paging { endpoint: Endpoint, reason: String, detail: ErrorDetail },
+
+    #[error(
+        "this exporter's share of today's Gong requests is spent ({allowance} requests: --gong.daily-limit x --gong.budget-share): no more requests to {endpoint} until the company day ends"
+    )]
+    BudgetSpent { endpoint: Endpoint, allowance: u64 },
 }
 
 impl GongError {
@@ -92,7 +112,11 @@ impl GongError {
             | Self::MissingScope { .. }
             | Self::NotFound { .. }
             | Self::RetryAfterTooLong { .. }
-            | Self::Rejected { .. } => None,
+            | Self::Rejected { .. }
+            | Self::TooLarge { .. }
+            | Self::Redirected { .. }
+            | Self::Paging { .. }
+            | Self::BudgetSpent { .. } => None,
         }
     }
 
@@ -145,5 +169,10 @@ mod tests {
         assert!(!GongError::Unauthorized { endpoint: e, detail: d() }.is_retriable());
         assert!(!GongError::MissingScope { endpoint: e, status: 401, detail: d() }.is_retriable());
         assert!(!GongError::Rejected { endpoint: e, status: 400, detail: d() }.is_retriable());
+        // The same request would be as large, redirected or endless again.
+        assert!(!GongError::TooLarge { endpoint: e, limit: 1 }.is_retriable());
+        assert!(!GongError::Redirected { endpoint: e, status: 302, location: String::new() }.is_retriable());
+        assert!(!GongError::Paging { endpoint: e, reason: String::new(), detail: d() }.is_retriable());
+        assert!(!GongError::BudgetSpent { endpoint: e, allowance: 1 }.is_retriable());
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use backon::{ExponentialBuilder, Retryable};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use jiff::civil::Date;
-use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, HeaderValue, LOCATION, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 use serde_json::json;
 use tokio::time::Instant;
@@ -40,6 +40,8 @@ pub struct ClientOptions {
     pub timeout: Duration,
     /// Retries of one request after a transient failure.
     pub max_retries: u32,
+    /// `--gong.max-response-size`: the largest body read, per page.
+    pub max_response_bytes: u64,
     /// First backoff step (doubles per retry, with jitter); [`MIN_BACKOFF`]
     /// (not a flag: tests shorten it).
     pub min_backoff: Duration,
@@ -79,6 +81,12 @@ pub struct GongClient {
     self_metrics: Arc<SelfMetrics>,
     /// Requests sent since start, retries included.
     sent: AtomicU64,
+    /// No request is sent once `sent` reaches this: the end of today's
+    /// share of the quota, set by the poller as each company day starts,
+    /// so a runaway cycle is cut off mid-way, not counted at its end.
+    request_cap: AtomicU64,
+    /// The daily allowance behind `request_cap`, for the error message.
+    allowance: AtomicU64,
     /// No request before this instant: Gong's last `Retry-After`. Gong's
     /// limits are per company, so one endpoint's 429 pauses them all.
     paused_until: Mutex<Option<Instant>>,
@@ -103,6 +111,10 @@ impl GongClient {
         let http = reqwest::Client::builder()
             .user_agent(concat!("gong-exporter/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(options.timeout)
+            // A redirected POST would be re-sent as a GET and its answer
+            // taken for data; Gong's API does not redirect, so a redirect
+            // means a wrong base URL or a proxy: fail, naming where to.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let authorization = options.credentials.authorization();
         Ok(Self {
@@ -113,8 +125,18 @@ impl GongClient {
             options,
             self_metrics,
             sent: AtomicU64::new(0),
+            request_cap: AtomicU64::new(u64::MAX),
+            allowance: AtomicU64::new(u64::MAX),
             paused_until: Mutex::new(None),
         })
+    }
+
+    /// No request is sent once [`GongClient::requests_sent`] reaches
+    /// `total`; each one after fails with [`GongError::BudgetSpent`] naming
+    /// `allowance`.
+    pub fn set_request_cap(&self, total: u64, allowance: u64) {
+        self.allowance.store(allowance, Ordering::Relaxed);
+        self.request_cap.store(total, Ordering::Relaxed);
     }
 
     /// Requests sent since start, retries included.
@@ -236,6 +258,7 @@ impl GongClient {
         let mut fetched =
             Fetched { items: Vec::new(), time_zone: None, pages: 0, skipped: 0, skipped_request_id: None };
         let mut cursor: Option<String> = None;
+        let mut paging = PagingGuard::default();
         loop {
             let Some(page) = self.fetch_page_with_retries::<P>(endpoint, &query, cursor.as_deref(), deadline).await?
             else {
@@ -246,14 +269,16 @@ impl GongClient {
                 fetched.time_zone = page.time_zone().map(str::to_owned);
             }
             let next = page.records().cursor.clone().filter(|c| !c.is_empty());
-            if next.is_some() && next == cursor {
-                return Err(GongError::Decode {
+            let request_id = page.request_id().map(str::to_owned);
+            if let Some(next) = &next
+                && let Err(reason) = paging.next_page(next, page.records(), fetched.pages)
+            {
+                return Err(GongError::Paging {
                     endpoint,
-                    reason: "Gong returned the same cursor twice; stopping instead of looping".to_owned(),
-                    detail: ErrorDetail { request_id: page.request_id().map(str::to_owned), messages: vec![] },
+                    reason,
+                    detail: ErrorDetail { request_id, messages: vec![] },
                 });
             }
-            let request_id = page.request_id().map(str::to_owned);
             let listed = page.into_listed();
             if listed.missing_id > 0 {
                 self.self_metrics.records_skipped(endpoint, crate::self_metrics::SKIP_MISSING_ID, listed.missing_id);
@@ -328,7 +353,11 @@ impl GongClient {
         deadline: Instant,
     ) -> Result<Option<P>, GongError> {
         self.wait_for_slot(endpoint, deadline).await?;
-        self.sent.fetch_add(1, Ordering::Relaxed);
+        // Counted as it is sent: the cap cuts a runaway cycle off mid-way.
+        if self.sent.fetch_add(1, Ordering::Relaxed) >= self.request_cap.load(Ordering::Relaxed) {
+            self.sent.fetch_sub(1, Ordering::Relaxed);
+            return Err(GongError::BudgetSpent { endpoint, allowance: self.allowance.load(Ordering::Relaxed) });
+        }
         let url = self.url(endpoint);
         let request = match query {
             Query::Post(filter) => {
@@ -356,23 +385,29 @@ impl GongClient {
             }
         };
         let started = Instant::now();
+        let limit = self.options.max_response_bytes;
         let outcome = async {
-            let response =
+            let mut response =
                 request.header(AUTHORIZATION, self.authorization.clone()).timeout(self.options.timeout).send().await?;
             let status = response.status();
             let retry_after = response.headers().get(RETRY_AFTER).and_then(parse_retry_after);
-            let body = response.bytes().await?;
-            Ok::<_, reqwest::Error>((status, retry_after, body))
+            let location = response.headers().get(LOCATION).map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+            let body = read_capped(&mut response, limit).await?;
+            Ok::<_, ReadError>((status, retry_after, location, body))
         }
         .await;
         let elapsed = started.elapsed();
-        let (status, retry_after, body) = match outcome {
+        let (status, retry_after, location, body) = match outcome {
             Ok(parts) => parts,
-            Err(error) if error.is_timeout() => {
+            Err(ReadError::TooLarge) => {
+                self.self_metrics.request_finished(endpoint, "too_large", elapsed);
+                return Err(GongError::TooLarge { endpoint, limit });
+            }
+            Err(ReadError::Http(error)) if error.is_timeout() => {
                 self.self_metrics.request_finished(endpoint, "timeout", elapsed);
                 return Err(GongError::Timeout { endpoint, timeout: self.options.timeout });
             }
-            Err(error) => {
+            Err(ReadError::Http(error)) => {
                 self.self_metrics.request_finished(endpoint, "connect", elapsed);
                 return Err(GongError::Connect { endpoint, reason: error_chain(&error) });
             }
@@ -393,6 +428,13 @@ impl GongClient {
                 endpoint,
                 reason: e.to_string(),
                 detail: error_detail(&body),
+            });
+        }
+        if status.is_redirection() {
+            return Err(GongError::Redirected {
+                endpoint,
+                status: status.as_u16(),
+                location: location.unwrap_or_else(|| "(no Location header)".to_owned()),
             });
         }
         let detail = error_detail(&body);
@@ -467,6 +509,80 @@ impl GongClient {
         let base_path = url.path().trim_end_matches('/').to_owned();
         url.set_path(&format!("{base_path}{}", endpoint.path()));
         url
+    }
+}
+
+/// Why a body was not read whole.
+enum ReadError {
+    Http(reqwest::Error),
+    /// Longer than `--gong.max-response-size`.
+    TooLarge,
+}
+
+impl From<reqwest::Error> for ReadError {
+    fn from(error: reqwest::Error) -> Self {
+        Self::Http(error)
+    }
+}
+
+/// Reads `response`'s body, at most `limit` bytes: a longer one (announced
+/// or streamed) stops as soon as it passes the limit, so an endless body
+/// costs `limit` bytes of memory, not everything until the timeout.
+async fn read_capped(response: &mut reqwest::Response, limit: u64) -> Result<Vec<u8>, ReadError> {
+    if response.content_length().is_some_and(|announced| announced > limit) {
+        return Err(ReadError::TooLarge);
+    }
+    let announced = response.content_length().unwrap_or(0).min(limit);
+    let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
+    while let Some(chunk) = response.chunk().await? {
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The most pages one query may take when Gong announces no total: 10,000
+/// pages of 100 records is a million, a hundred times the largest company
+/// Gong sells to.
+const MAX_PAGES_WITHOUT_TOTAL: u32 = 10_000;
+
+/// Ends a query whose paging does not: a cursor Gong sent before (A, B, A,
+/// B... would loop for ever), or far more pages than the records Gong
+/// announced fill.
+#[derive(Debug, Default)]
+struct PagingGuard {
+    seen: std::collections::HashSet<String>,
+    /// The largest page so far, which sets the page size.
+    page_size: i64,
+}
+
+impl PagingGuard {
+    /// Page `pages` (1-based) came with `next` and `records`: may the
+    /// query go on to `next`?
+    fn next_page(&mut self, next: &str, records: &models::Records, pages: u32) -> Result<(), String> {
+        if !self.seen.insert(next.to_owned()) {
+            return Err(format!("page {pages} names a cursor Gong already sent on this query"));
+        }
+        self.page_size = self.page_size.max(records.current_page_size.unwrap_or(0));
+        let bound = match records.total_records {
+            // Twice the pages the total fills, and ten more: records added
+            // while paging shift a few, never this many.
+            Some(total) if total >= 0 => {
+                let pages_needed = total.unsigned_abs().div_ceil(self.page_size.max(1).unsigned_abs());
+                u32::try_from(pages_needed.saturating_mul(2).saturating_add(10)).unwrap_or(u32::MAX)
+            }
+            _ => MAX_PAGES_WITHOUT_TOTAL,
+        };
+        if pages >= bound {
+            return Err(format!(
+                "{pages} pages and still a cursor, though Gong announced {} records of {} a page",
+                records.total_records.map_or_else(|| "no total of".to_owned(), |t| t.to_string()),
+                self.page_size
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -577,6 +693,32 @@ mod tests {
         assert!(wait > Duration::from_secs(55) && wait <= Duration::from_secs(61), "{date}: {wait:?}");
         let past = HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(parse_retry_after(&past), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn paging_ends_at_a_repeated_cursor_or_far_past_the_announced_total() {
+        let records = |total: Option<i64>| models::Records {
+            total_records: total,
+            current_page_size: Some(100),
+            ..Default::default()
+        };
+        let mut guard = PagingGuard::default();
+        assert!(guard.next_page("A", &records(Some(250)), 1).is_ok());
+        assert!(guard.next_page("B", &records(Some(250)), 2).is_ok());
+        let error = guard.next_page("A", &records(Some(250)), 3).unwrap_err();
+        assert!(error.contains("already sent"), "{error}");
+
+        // 250 records fill 3 pages: 16 is the bound (2 x 3 + 10).
+        let mut guard = PagingGuard::default();
+        for page in 1..16 {
+            assert!(guard.next_page(&format!("c{page}"), &records(Some(250)), page).is_ok(), "page {page}");
+        }
+        let error = guard.next_page("c16", &records(Some(250)), 16).unwrap_err();
+        assert!(error.contains("announced 250 records"), "{error}");
+
+        let mut guard = PagingGuard::default();
+        assert!(guard.next_page("x", &records(None), MAX_PAGES_WITHOUT_TOTAL - 1).is_ok());
+        assert!(guard.next_page("y", &records(None), MAX_PAGES_WITHOUT_TOTAL).is_err());
     }
 
     #[test]

@@ -50,6 +50,12 @@ impl DailyBudget {
         }
     }
 
+    /// The client's running total at which today's allowance is spent: no
+    /// request is sent past it.
+    pub fn cap(&self) -> u64 {
+        self.baseline.saturating_add(self.allowance)
+    }
+
     /// Requests sent today.
     pub fn used(&self, sent: u64) -> u64 {
         sent.saturating_sub(self.baseline)
@@ -144,6 +150,7 @@ mod tests {
         assert_eq!(b.used(600), 500, "same day: no reset");
         b.roll(date(2024, 6, 11), 600);
         assert_eq!(b.used(650), 50);
+        assert_eq!(b.cap(), 1_100, "the new day's 500 from 600 on");
         assert!(!b.should_warn(650));
     }
 }

@@ -194,12 +194,19 @@ impl Poller {
     /// A settling cycle with the budget's bookkeeping around it.
     async fn settling_cycle(&mut self) -> Timestamp {
         let metrics = Arc::clone(&self.shared.self_metrics);
-        self.budget.roll(self.company_today(), self.client.requests_sent());
+        self.roll_budget(self.company_today());
         let next = self.run_settling_cycle(self.next_midnight_poll()).await;
         let sent = self.client.requests_sent();
         metrics.set_budget(self.budget.allowance(), self.budget.used(sent));
         self.warn_at_80_percent(sent);
         next
+    }
+
+    /// Starts today's count when the company day changed, and caps the
+    /// client at today's allowance.
+    fn roll_budget(&mut self, today: Date) {
+        self.budget.roll(today, self.client.requests_sent());
+        self.client.set_request_cap(self.budget.cap(), self.budget.allowance());
     }
 
     fn warn_at_80_percent(&mut self, sent: u64) {
@@ -221,7 +228,7 @@ impl Poller {
         let started_at = self.settings.clock.now();
         let sent_before = self.client.requests_sent();
         let today = self.company_today();
-        self.budget.roll(today, sent_before);
+        self.roll_budget(today);
         self.plan.start_cycle(today);
         // A Retry-After reaching past the next cycle abandons this one.
         let deadline = (started + interval).min(self.next_midnight_poll());

@@ -27,6 +27,106 @@ pub enum Fault {
     /// their ID belongs (`userId`, `id`, `scorecardId`, a coaching report's
     /// `id`): connectors that read the real Gong type these as nullable.
     NullIds { records: u64 },
+    /// A redirect (`status` 301, 302, 307 or 308) to `location`, as a proxy
+    /// or a wrong base URL answers.
+    Redirect { status: u16, location: String },
+    /// A 200 whose JSON body is `bytes` long (padded with whitespace), sent
+    /// in chunks without a `Content-Length`.
+    Oversized { bytes: u64 },
+    /// A 200 whose body never ends.
+    Endless,
+    /// A normal first page whose cursor never ends: a new one every page,
+    /// or (`alternate`) two that take turns, A, B, A, B.
+    EndlessCursor { alternate: bool },
+    /// The page starts `records` records before where its cursor points,
+    /// so the last records of the page before come again (as when users
+    /// are added while a client pages).
+    RepeatRecords { records: u64 },
+    /// The first record's label text (an email address, a scorecard's
+    /// name) is `bytes` long.
+    LongLabel { bytes: u64 },
+    /// The first `records` records carry their numbers (activity counts,
+    /// interaction values, scores) in another `form`.
+    Numbers { records: u64, form: NumberForm },
+    /// A `Retry-After` sent as an HTTP-date this many seconds from now,
+    /// with `status` (RFC 9110 allows either form).
+    RetryAfterDate { status: u16, seconds: i64 },
+}
+
+/// How [`Fault::Numbers`] writes a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NumberForm {
+    /// `"12"` for 12.
+    DigitString,
+    /// `-12` for 12 (`-1` for 0).
+    Negative,
+    /// `"n/a"`.
+    Text,
+}
+
+impl NumberForm {
+    /// `value` (a JSON number) in this form.
+    pub fn apply(self, value: &serde_json::Value) -> serde_json::Value {
+        let Some(n) = value.as_f64() else { return value.clone() };
+        match self {
+            Self::DigitString => serde_json::Value::String(value.to_string()),
+            Self::Negative => serde_json::json!(if n == 0.0 { -1.0 } else { -n }),
+            Self::Text => serde_json::Value::String("n/a".to_owned()),
+        }
+    }
+}
+
+/// A body of whitespace after `head`: `left` bytes of it then `tail`, or
+/// (with `left` `None`) for ever. JSON allows whitespace between tokens, so
+/// a finite one is valid JSON.
+pub struct Padding {
+    head: Option<axum::body::Bytes>,
+    left: Option<u64>,
+    tail: Option<axum::body::Bytes>,
+}
+
+/// One chunk of padding.
+const PADDING_CHUNK: usize = 64 * 1024;
+
+impl Padding {
+    /// `head`, whitespace up to `total` bytes in all, then `tail`.
+    pub fn sized(head: String, tail: &'static str, total: u64) -> Self {
+        let left = total.saturating_sub((head.len() + tail.len()) as u64);
+        Self { head: Some(head.into()), left: Some(left), tail: Some(tail.into()) }
+    }
+
+    /// `head`, then whitespace for ever.
+    pub fn endless(head: String) -> Self {
+        Self { head: Some(head.into()), left: None, tail: None }
+    }
+}
+
+impl http_body::Body for Padding {
+    type Data = axum::body::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        static SPACES: [u8; PADDING_CHUNK] = [b' '; PADDING_CHUNK];
+        let this = self.get_mut();
+        let chunk = if let Some(head) = this.head.take() {
+            Some(head)
+        } else {
+            match &mut this.left {
+                Some(0) => this.tail.take(),
+                Some(left) => {
+                    let n = (*left).min(PADDING_CHUNK as u64);
+                    *left -= n;
+                    Some(axum::body::Bytes::from_static(&SPACES[..n as usize]))
+                }
+                None => Some(axum::body::Bytes::from_static(&SPACES)),
+            }
+        };
+        std::task::Poll::Ready(chunk.map(|c| Ok(http_body::Frame::data(c))))
+    }
 }
 
 /// One rule.
@@ -128,6 +228,30 @@ mod tests {
             [None, Some(Fault::Malformed), None, Some(Fault::Delay { millis: 5 }), Some(Fault::Delay { millis: 5 })]
         );
         assert_eq!(faults.next("/b"), Some(Fault::Delay { millis: 5 }), "the global rule counts /b too");
+    }
+
+    #[test]
+    fn padding_is_exactly_as_long_as_asked_and_valid_json() {
+        use http_body_util::BodyExt as _;
+        let body = Padding::sized("{\"requestId\":\"x\"".to_owned(), "}", 200_000);
+        let bytes = futures_executor(body.collect()).to_bytes();
+        assert_eq!(bytes.len(), 200_000);
+        let parsed: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(parsed["requestId"], "x");
+    }
+
+    fn futures_executor<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    }
+
+    #[test]
+    fn number_forms() {
+        let twelve = serde_json::json!(12);
+        assert_eq!(NumberForm::DigitString.apply(&twelve), serde_json::json!("12"));
+        assert_eq!(NumberForm::Negative.apply(&twelve), serde_json::json!(-12.0));
+        assert_eq!(NumberForm::Negative.apply(&serde_json::json!(0)), serde_json::json!(-1.0));
+        assert_eq!(NumberForm::Text.apply(&twelve), serde_json::json!("n/a"));
+        assert_eq!(NumberForm::Text.apply(&serde_json::Value::Null), serde_json::Value::Null, "null stays null");
     }
 
     #[test]

@@ -164,6 +164,56 @@ impl List {
         }
     }
 
+    /// Spoils a page's records as a [`Fault::NullIds`], [`Fault::LongLabel`]
+    /// or [`Fault::Numbers`] asks.
+    fn spoil(self, records: &mut [Value], fault: &Fault) {
+        match fault {
+            Fault::NullIds { records: n } => {
+                records.iter_mut().take(usize::try_from(*n).unwrap_or(usize::MAX)).for_each(|r| self.null_id(r));
+            }
+            Fault::LongLabel { bytes } => {
+                let field = match self {
+                    Self::Aggregate | Self::DayByDay | Self::Interaction => "/userEmailAddress",
+                    Self::Users => "/emailAddress",
+                    Self::Workspaces => "/name",
+                    Self::Scorecards => "/scorecardName",
+                    Self::Coaching => "/manager/emailAddress",
+                };
+                let long = "x".repeat(usize::try_from(*bytes).unwrap_or(0).saturating_sub(12)) + "@example.com";
+                if let Some(value) = records.first_mut().and_then(|r| r.pointer_mut(field)) {
+                    *value = Value::String(long);
+                }
+            }
+            Fault::Numbers { records: n, form } => {
+                for record in records.iter_mut().take(usize::try_from(*n).unwrap_or(usize::MAX)) {
+                    let numbers: Vec<&mut Value> = match self {
+                        Self::Aggregate => record
+                            .get_mut("userAggregateActivityStats")
+                            .and_then(Value::as_object_mut)
+                            .map(|stats| stats.values_mut().collect())
+                            .unwrap_or_default(),
+                        Self::Interaction => record
+                            .get_mut("personInteractionStats")
+                            .and_then(Value::as_array_mut)
+                            .map(|stats| stats.iter_mut().filter_map(|s| s.get_mut("value")).collect())
+                            .unwrap_or_default(),
+                        Self::Scorecards => record
+                            .get_mut("answers")
+                            .and_then(Value::as_array_mut)
+                            .map(|answers| answers.iter_mut().filter_map(|a| a.get_mut("score")).collect())
+                            .unwrap_or_default(),
+                        // Lists of call IDs, or no numbers at all.
+                        _ => Vec::new(),
+                    };
+                    for value in numbers {
+                        *value = form.apply(value);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// The field holding a record's ID, which [`Fault::NullIds`] nulls.
     fn null_id(self, record: &mut Value) {
         let field = match self {
@@ -306,16 +356,43 @@ impl Simulator {
         if let Some(delay) = fault.as_ref().and_then(Fault::delay) {
             tokio::time::sleep(delay).await;
         }
-        let response = match fault {
+        let recorded_query = params.clone();
+        let response = self.answer_with_fault(fault, list, headers, body, params, &request_id);
+        self.log.lock().expect("log lock").push(RecordedRequest {
+            method: if body.is_some() { "POST" } else { "GET" }.to_owned(),
+            path: path_of(list).to_owned(),
+            body: parsed_body,
+            cursor: recorded_query.get("cursor").cloned(),
+            query: recorded_query,
+            status: response.status().as_u16(),
+            at: arrived,
+        });
+        response
+    }
+
+    /// The answer to a request, as `fault` (if any) changes it.
+    fn answer_with_fault(
+        &self,
+        fault: Option<Fault>,
+        list: List,
+        headers: &HeaderMap,
+        body: Option<&[u8]>,
+        mut params: HashMap<String, String>,
+        request_id: &str,
+    ) -> Response {
+        let json = |page: Value| (StatusCode::OK, axum::Json(page)).into_response();
+        let answered = |this: &Self, body: Option<&[u8]>, params: &HashMap<String, String>| {
+            this.answer(list, headers, body, params, request_id)
+        };
+        match fault {
             Some(Fault::Status { status, retry_after_seconds }) => {
-                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let mut response =
-                    (status, axum::Json(json!({ "requestId": request_id, "errors": ["Injected fault"] })))
-                        .into_response();
-                if let Some(seconds) = retry_after_seconds {
-                    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-                }
-                response
+                let retry_after = retry_after_seconds.map(HeaderValue::from);
+                self.injected_status(status, retry_after, request_id)
+            }
+            Some(Fault::RetryAfterDate { status, seconds }) => {
+                let at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(seconds);
+                let date = jiff::fmt::rfc2822::DateTimePrinter::new().timestamp_to_rfc9110_string(&at).ok();
+                self.injected_status(status, date.and_then(|d| HeaderValue::from_str(&d).ok()), request_id)
             }
             Some(Fault::Malformed) => (
                 StatusCode::OK,
@@ -323,36 +400,63 @@ impl Simulator {
                 format!("{{\"requestId\":\"{request_id}\",\"records\":{{\"totalRecords\":3,"),
             )
                 .into_response(),
-            Some(Fault::WrongShape) => (
-                StatusCode::OK,
-                axum::Json(
-                    json!({ "requestId": request_id, list.key(): [{ "userId": { "nested": true }, "id": [1] }] }),
-                ),
-            )
-                .into_response(),
-            Some(Fault::NullIds { records }) => match self.answer(list, headers, body, &params, &request_id) {
-                Ok(mut page) => {
-                    if let Some(Value::Array(items)) = page.get_mut(list.key()) {
-                        items.iter_mut().take(records as usize).for_each(|record| list.null_id(record));
+            Some(Fault::WrongShape) => {
+                json(json!({ "requestId": request_id, list.key(): [{ "userId": { "nested": true }, "id": [1] }] }))
+            }
+            Some(Fault::Redirect { status, location }) => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::FOUND);
+                (status, [(header::LOCATION, location)]).into_response()
+            }
+            Some(Fault::Oversized { bytes }) => {
+                let head = format!("{{\"requestId\":\"{request_id}\",\"records\":{{\"totalRecords\":0}}");
+                padded(faults::Padding::sized(head, "}", bytes))
+            }
+            Some(Fault::Endless) => padded(faults::Padding::endless(format!("{{\"requestId\":\"{request_id}\""))),
+            Some(Fault::EndlessCursor { alternate }) => {
+                // Answered as the first page, whatever cursor came.
+                let body = rewrite_cursor(body, &mut params, |_| None);
+                match answered(self, body.as_deref(), &params) {
+                    Ok(mut page) => {
+                        let n = self.request_counter.load(Ordering::Relaxed);
+                        let next =
+                            if alternate { ["A", "B"][(n % 2) as usize].to_owned() } else { format!("endless-{n}") };
+                        page["records"]["cursor"] = json!(next);
+                        json(page)
                     }
-                    (StatusCode::OK, axum::Json(page)).into_response()
+                    Err(reject) => self.reject_response(reject, request_id),
                 }
-                Err(reject) => self.reject_response(reject, &request_id),
-            },
-            Some(Fault::Delay { .. }) | None => match self.answer(list, headers, body, &params, &request_id) {
-                Ok(page) => (StatusCode::OK, axum::Json(page)).into_response(),
-                Err(reject) => self.reject_response(reject, &request_id),
-            },
-        };
-        self.log.lock().expect("log lock").push(RecordedRequest {
-            method: if body.is_some() { "POST" } else { "GET" }.to_owned(),
-            path: path_of(list).to_owned(),
-            body: parsed_body,
-            cursor: params.get("cursor").cloned(),
-            query: params,
-            status: response.status().as_u16(),
-            at: arrived,
-        });
+            }
+            Some(Fault::RepeatRecords { records }) => {
+                let body = rewrite_cursor(body, &mut params, |cursor| {
+                    cursor.map(|c| shift_cursor(&c, usize::try_from(records).unwrap_or(usize::MAX)).unwrap_or(c))
+                });
+                answered(self, body.as_deref(), &params).map_or_else(|r| self.reject_response(r, request_id), json)
+            }
+            Some(fault @ (Fault::NullIds { .. } | Fault::LongLabel { .. } | Fault::Numbers { .. })) => {
+                match answered(self, body, &params) {
+                    Ok(mut page) => {
+                        if let Some(Value::Array(items)) = page.get_mut(list.key()) {
+                            list.spoil(items, &fault);
+                        }
+                        json(page)
+                    }
+                    Err(reject) => self.reject_response(reject, request_id),
+                }
+            }
+            Some(Fault::Delay { .. }) | None => {
+                answered(self, body, &params).map_or_else(|r| self.reject_response(r, request_id), json)
+            }
+        }
+    }
+
+    /// An injected error status with Gong's error body.
+    fn injected_status(&self, status: u16, retry_after: Option<HeaderValue>, request_id: &str) -> Response {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response =
+            (status, axum::Json(json!({ "requestId": request_id, "errors": ["Injected fault"] }))).into_response();
+        if let Some(value) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
         response
     }
 
@@ -848,6 +952,48 @@ fn encode_cursor(fingerprint: u64, offset: usize) -> String {
     let payload = format!("{fingerprint:016x}.{offset}");
     let check = dataset_hash(&format!("sim-secret{payload}"));
     URL_SAFE_NO_PAD.encode(format!("{payload}.{check:016x}"))
+}
+
+/// The same query's cursor, `back` records earlier.
+fn shift_cursor(cursor: &str, back: usize) -> Option<String> {
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
+    let (payload, _) = text.rsplit_once('.')?;
+    let (fingerprint, offset) = payload.split_once('.')?;
+    let fingerprint = u64::from_str_radix(fingerprint, 16).ok()?;
+    Some(encode_cursor(fingerprint, offset.parse::<usize>().ok()?.saturating_sub(back)))
+}
+
+/// The request with its cursor replaced by `change(cursor)` (removed on
+/// `None`): a POST's new body, or a GET's `params` changed in place.
+fn rewrite_cursor(
+    body: Option<&[u8]>,
+    params: &mut HashMap<String, String>,
+    change: impl FnOnce(Option<String>) -> Option<String>,
+) -> Option<Vec<u8>> {
+    match body {
+        Some(bytes) => {
+            let mut body: Value = serde_json::from_slice(bytes).ok()?;
+            let cursor = body.get("cursor").and_then(Value::as_str).map(str::to_owned);
+            match (change(cursor), body.as_object_mut()) {
+                (Some(c), Some(object)) => object.insert("cursor".to_owned(), json!(c)),
+                (None, Some(object)) => object.remove("cursor"),
+                _ => None,
+            };
+            Some(body.to_string().into_bytes())
+        }
+        None => {
+            match change(params.remove("cursor")) {
+                Some(c) => params.insert("cursor".to_owned(), c),
+                None => None,
+            };
+            None
+        }
+    }
+}
+
+/// A 200 with a streamed JSON body.
+fn padded(body: faults::Padding) -> Response {
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], axum::body::Body::new(body)).into_response()
 }
 
 fn decode_cursor(cursor: &str, fingerprint: u64) -> Option<usize> {

@@ -199,6 +199,7 @@ pub fn client_for(url: &str) -> ClientOptions {
         rate_limit: 1000.0,
         timeout: Duration::from_secs(5),
         max_retries: 2,
+        max_response_bytes: 64 << 20,
         min_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_secs(60),
     }

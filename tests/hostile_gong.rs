@@ -1,0 +1,149 @@
+//! A broken or hostile Gong: paging that never ends, bodies too large or
+//! endless, redirects, a Retry-After as a date, a spent budget. Each query
+//! is bounded, fails naming why, and the rest of the exporter goes on.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use gong_exporter::config::Config;
+use gong_exporter::simulator::RunningSimulator;
+use gong_exporter::simulator::faults::{Fault, FaultRule};
+
+const USERS: &str = "/v2/users";
+const INTERACTION: &str = "/v2/stats/interaction";
+
+/// An exporter polling `sim` every 300 ms, zone known, coaching off.
+fn quick_config(sim: &RunningSimulator, cal: &Calendar) -> Config {
+    let mut config = config_for(sim);
+    config.poller.time_zone = Some(cal.tz.clone());
+    config.poller.coaching = false;
+    config.poller.poll_interval = Duration::from_millis(300);
+    config
+}
+
+/// Waits until `endpoint` has failed `cycles` cycles; returns the landing
+/// page, which shows its last error.
+async fn failed_cycles(addr: std::net::SocketAddr, endpoint: &str, cycles: f64) -> String {
+    wait_for_metrics(addr, &format!("{endpoint} failed"), |m| {
+        m.get("gong_exporter_poll_success", &[("endpoint", endpoint)]) == Some(0.0)
+    })
+    .await;
+    // More cycles: the count of requests must stay bounded through them.
+    tokio::time::sleep(Duration::from_millis((cycles * 300.0) as u64)).await;
+    http_get(addr, "/").await.1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_that_never_ends_stops_at_the_pages_the_total_announces() {
+    for alternate in [false, true] {
+        let cal = Calendar::now();
+        let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
+        sim.simulator.add_fault(FaultRule::always(Some(USERS), Fault::EndlessCursor { alternate }));
+        let exporter = gong_exporter::start(quick_config(&sim, &cal)).await.unwrap();
+        let addr = exporter.local_addr();
+        wait_ready(addr).await;
+        let landing = failed_cycles(addr, "users", 2.0).await;
+        assert!(landing.contains("paging on users does not end"), "{landing}");
+        let cycles = requests_to(&sim, INTERACTION).len() as f64 / 3.0;
+        let users = requests_to(&sim, USERS).len() as f64;
+        exporter.shutdown().await;
+        // The fixture's few users fill one page: 2 x 1 + 10 pages at most
+        // per cycle for new cursors; A, B, A ends at the third.
+        let per_cycle = if alternate { 2.0 } else { 12.0 };
+        assert!(
+            users <= (cycles + 1.0) * per_cycle,
+            "alternate {alternate}: {users} users requests in {cycles} cycles"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runaway_cycle_is_cut_off_by_the_daily_budget_as_requests_are_sent() {
+    let cal = Calendar::now();
+    let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
+    let mut config = quick_config(&sim, &cal);
+    // One full cycle is 3 windows x 2 stats endpoints + scorecards + users
+    // = 8 requests; the budget allows 5 a day.
+    config.poller.daily_limit = 5;
+    config.poller.budget_share = 1.0;
+    let exporter = gong_exporter::start(config).await.unwrap();
+    let addr = exporter.local_addr();
+    wait_ready(addr).await;
+    a_few_cycles().await;
+    let landing = http_get(addr, "/").await.1;
+    let m = scrape(addr).await;
+    exporter.shutdown().await;
+    assert_eq!(sim.simulator.requests().len(), 5, "{:#?}", sim.simulator.requests());
+    assert_eq!(m.value("gong_exporter_api_requests_today", &[]), 5.0);
+    assert!(landing.contains("share of today's Gong requests is spent"), "{landing}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_past_the_size_cap_fail_their_request_without_reading_on() {
+    for fault in [Fault::Oversized { bytes: 3 << 20 }, Fault::Endless] {
+        let cal = Calendar::now();
+        let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
+        sim.simulator.add_fault(FaultRule::always(Some(USERS), fault.clone()));
+        let mut config = quick_config(&sim, &cal);
+        config.client.max_response_bytes = 1 << 20;
+        // An endless body must fail at the cap, long before the timeout.
+        config.client.timeout = Duration::from_secs(120);
+        let exporter = gong_exporter::start(config).await.unwrap();
+        let addr = exporter.local_addr();
+        wait_ready(addr).await;
+        let m = wait_for_metrics(addr, "users failed", |m| {
+            m.get("gong_exporter_poll_success", &[("endpoint", "users")]) == Some(0.0)
+        })
+        .await;
+        assert!(
+            m.value("gong_exporter_api_requests_total", &[("endpoint", "users"), ("code", "too_large")]) >= 1.0,
+            "{fault:?}: {}",
+            m.text
+        );
+        assert_eq!(m.value("gong_exporter_poll_success", &[("endpoint", "interaction")]), 1.0, "the rest goes on");
+        let landing = http_get(addr, "/").await.1;
+        assert!(landing.contains("--gong.max-response-size (1048576 bytes)"), "{fault:?}: {landing}");
+        exporter.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_is_not_followed_and_the_error_names_its_location() {
+    let cal = Calendar::now();
+    let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
+    // Followed, this POST would come back as a GET of the users list,
+    // which parses as an empty interaction page.
+    let location = format!("{}{USERS}", sim.base_url());
+    sim.simulator
+        .add_fault(FaultRule::always(Some(INTERACTION), Fault::Redirect { status: 302, location: location.clone() }));
+    let exporter = gong_exporter::start(quick_config(&sim, &cal)).await.unwrap();
+    let addr = exporter.local_addr();
+    wait_ready(addr).await;
+    let m = scrape(addr).await;
+    let landing = http_get(addr, "/").await.1;
+    exporter.shutdown().await;
+    assert_eq!(m.value("gong_exporter_poll_success", &[("endpoint", "interaction")]), 0.0);
+    assert!(landing.contains(&format!("redirect (302) to '{location}'")), "{landing}");
+    let users_gets = requests_to(&sim, USERS).len();
+    assert_eq!(users_gets, 1, "only the users query itself: no redirected GET");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_given_as_an_http_date_is_honoured() {
+    let cal = Calendar::now();
+    let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
+    sim.simulator.add_fault(FaultRule::nth(Some(USERS), 1, Fault::RetryAfterDate { status: 429, seconds: 3 }));
+    let mut config = quick_config(&sim, &cal);
+    config.poller.poll_interval = Duration::from_secs(3600);
+    let exporter = gong_exporter::start(config).await.unwrap();
+    wait_ready(exporter.local_addr()).await;
+    exporter.shutdown().await;
+    let users = requests_to(&sim, USERS);
+    assert_eq!(users.iter().map(|r| r.status).collect::<Vec<_>>(), [429, 200]);
+    // An HTTP-date has whole seconds: 3 s from a moment within the current
+    // second is at least 2 s.
+    let waited = users[1].at - users[0].at;
+    assert!(waited >= Duration::from_secs(2), "retried {waited:?} after a Retry-After date 3 s ahead");
+}
