@@ -44,9 +44,11 @@ struct ReasonLabels {
     reason: &'static str,
 }
 
-/// Why a record is left out of an answer: an ID it needs is null, empty or
-/// missing.
-pub const SKIP_MISSING_ID: &str = "missing_id";
+/// Why a record is left out of an answer (the `reason` label of
+/// `gong_exporter_records_skipped_total`): an ID it needs is null, empty or
+/// missing; a label value is absurdly long; a count or score is negative
+/// or not a number; it came twice in one query.
+pub const SKIP_REASONS: [&str; 4] = ["missing_id", "label_too_long", "invalid_number", "duplicate"];
 
 /// `{endpoint, window}`; `window` is empty for endpoints without one (users).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -158,7 +160,9 @@ impl SelfMetrics {
             for reason in AUTH_FAILURE_REASONS {
                 drop(t.auth_failures.get_or_create(&ReasonLabels { endpoint, reason }));
             }
-            drop(t.records_skipped.get_or_create(&ReasonLabels { endpoint, reason: SKIP_MISSING_ID }));
+            for reason in SKIP_REASONS {
+                drop(t.records_skipped.get_or_create(&ReasonLabels { endpoint, reason }));
+            }
             // The codes alert rules watch; others appear when first seen.
             for code in ["401", "403", "429"] {
                 drop(t.api_requests.get_or_create(&RequestLabels { endpoint, code: code.to_owned() }));
@@ -200,7 +204,7 @@ impl SelfMetrics {
         );
         registry.register(
             "gong_exporter_records_skipped",
-            "Records left out of Gong's answers, by endpoint and reason (missing_id: a null or empty ID); the rest of the page is kept",
+            "Records left out of Gong's answers, by endpoint and reason: missing_id (a null or empty ID), label_too_long (a label value over 1024 bytes), invalid_number (a count or score negative or not a number), duplicate (the same record again in one query; the last is kept); the rest of the page is kept",
             self.records_skipped.clone(),
         );
         registry.register(

@@ -147,3 +147,108 @@ async fn a_retry_after_given_as_an_http_date_is_honoured() {
     let waited = users[1].at - users[0].at;
     assert!(waited >= Duration::from_secs(2), "retried {waited:?} after a Retry-After date 3 s ahead");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_repeated_on_the_next_page_is_published_once_and_counted() {
+    let cal = Calendar::now();
+    // Two records a page: every page after the first repeats the last
+    // record of the page before.
+    let sim = start_simulator(fixture(&cal), 2, 1000.0).await;
+    for path in [USERS, "/v2/stats/activity/aggregate"] {
+        sim.simulator.add_fault(FaultRule::always(Some(path), Fault::RepeatRecords { records: 1 }));
+    }
+    let exporter = gong_exporter::start(quick_config(&sim, &cal)).await.unwrap();
+    let addr = exporter.local_addr();
+    wait_ready(addr).await;
+    let m = scrape(addr).await;
+    exporter.shutdown().await;
+    let user_ids: Vec<&str> = m.matching("gong_user_info", &[]).iter().map(|s| s.labels["user_id"].as_str()).collect();
+    let mut distinct = user_ids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(user_ids.len(), distinct.len(), "{user_ids:?}");
+    assert_eq!(user_ids.len(), 5, "every user once");
+    let hosts = m.matching("gong_activity_calls_as_host", &[("window", "28d")]);
+    let mut ids: Vec<&str> = hosts.iter().map(|s| s.labels["user_id"].as_str()).collect();
+    let listed = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), listed, "one series per user and window");
+    assert!(m.value("gong_exporter_records_skipped_total", &[("endpoint", "users"), ("reason", "duplicate")]) >= 1.0);
+    assert!(
+        m.value("gong_exporter_records_skipped_total", &[("endpoint", "activity_aggregate"), ("reason", "duplicate")])
+            >= 1.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_megabyte_label_skips_its_record_and_keeps_the_exposition_small() {
+    let cal = Calendar::now();
+    let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
+    for path in [USERS, "/v2/stats/activity/aggregate", INTERACTION] {
+        sim.simulator.add_fault(FaultRule::always(Some(path), Fault::LongLabel { bytes: 1 << 20 }));
+    }
+    let exporter = gong_exporter::start(quick_config(&sim, &cal)).await.unwrap();
+    let addr = exporter.local_addr();
+    wait_ready(addr).await;
+    let m = scrape(addr).await;
+    exporter.shutdown().await;
+    assert!(m.text.len() < 200_000, "exposition of {} bytes", m.text.len());
+    assert_eq!(m.matching("gong_user_info", &[]).len(), 4, "five users, one with a 1 MiB email");
+    for endpoint in ["users", "activity_aggregate", "interaction"] {
+        assert_eq!(m.value("gong_exporter_poll_success", &[("endpoint", endpoint)]), 1.0, "{endpoint}");
+        assert!(
+            m.value("gong_exporter_records_skipped_total", &[("endpoint", endpoint), ("reason", "label_too_long")])
+                >= 1.0,
+            "{endpoint}"
+        );
+    }
+}
+
+/// One rule on every endpoint with numbers: a digit string is that number;
+/// a negative number or a non-numeric text leaves its record out, counted,
+/// and the rest of the page is published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbers_as_strings_or_negative_follow_one_rule_on_every_endpoint() {
+    use gong_exporter::simulator::faults::NumberForm;
+    let endpoints = [
+        ("/v2/stats/activity/aggregate", "activity_aggregate"),
+        (INTERACTION, "interaction"),
+        ("/v2/stats/activity/scorecards", "scorecards"),
+    ];
+    let baseline = {
+        let cal = Calendar::now();
+        let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
+        let exporter = gong_exporter::start(quick_config(&sim, &cal)).await.unwrap();
+        wait_ready(exporter.local_addr()).await;
+        let m = scrape(exporter.local_addr()).await;
+        exporter.shutdown().await;
+        m
+    };
+    for form in [NumberForm::DigitString, NumberForm::Negative, NumberForm::Text] {
+        let cal = Calendar::now();
+        let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
+        for (path, _) in endpoints {
+            sim.simulator.add_fault(FaultRule::always(Some(path), Fault::Numbers { records: 1, form }));
+        }
+        let exporter = gong_exporter::start(quick_config(&sim, &cal)).await.unwrap();
+        wait_ready(exporter.local_addr()).await;
+        let m = scrape(exporter.local_addr()).await;
+        exporter.shutdown().await;
+        for (_, endpoint) in endpoints {
+            assert_eq!(m.value("gong_exporter_poll_success", &[("endpoint", endpoint)]), 1.0, "{form:?} {endpoint}");
+            let skipped =
+                m.value("gong_exporter_records_skipped_total", &[("endpoint", endpoint), ("reason", "invalid_number")]);
+            let expected = if form == NumberForm::DigitString { 0.0 } else { 1.0 };
+            // Once per window for the stats endpoints; scorecards once.
+            assert!((skipped > 0.0) == (expected > 0.0), "{form:?} {endpoint}: {skipped} skipped");
+        }
+        let series = |m: &Metrics, prefix: &str| m.series.iter().filter(|s| s.name.starts_with(prefix)).count();
+        for prefix in ["gong_activity_", "gong_interaction_", "gong_scorecard_"] {
+            if form == NumberForm::DigitString {
+                assert_eq!(series(&m, prefix), series(&baseline, prefix), "{prefix}: digit strings read as numbers");
+            } else {
+                assert!(series(&m, prefix) < series(&baseline, prefix), "{form:?} {prefix}: the record is left out");
+            }
+        }
+    }
+}

@@ -22,8 +22,8 @@ pub use credentials::Credentials;
 pub use error::{ErrorDetail, GongError};
 use models::{
     AggregateActivityPage, AnsweredScorecard, AnsweredScorecardsPage, CoachingPage, DayByDayPage, ErrorBody, GongId,
-    GongUser, InteractionPage, ManagerCoaching, Page, PersonInteraction, UserAggregateActivity, UserDailyActivity,
-    UsersPage, Workspace, WorkspacesPage,
+    GongUser, InteractionPage, ManagerCoaching, Page, PersonInteraction, Record as _, SkipCounts,
+    UserAggregateActivity, UserDailyActivity, UsersPage, Workspace, WorkspacesPage,
 };
 
 use crate::endpoint::Endpoint;
@@ -63,8 +63,9 @@ pub struct Fetched<T> {
     pub time_zone: Option<String>,
     /// Pages received (0 when Gong answered 404: nothing in the period).
     pub pages: u32,
-    /// Records left out because an ID they need was null or empty.
-    pub skipped: u64,
+    /// Records left out, by reason (a null ID, an absurd label, an invalid
+    /// number, a duplicate).
+    pub skipped: SkipCounts,
     /// Gong's requestId of the first page that had such a record.
     pub skipped_request_id: Option<String>,
 }
@@ -255,10 +256,18 @@ impl GongClient {
         query: Query,
         deadline: Instant,
     ) -> Result<Fetched<P::Item>, GongError> {
-        let mut fetched =
-            Fetched { items: Vec::new(), time_zone: None, pages: 0, skipped: 0, skipped_request_id: None };
+        let mut fetched = Fetched {
+            items: Vec::new(),
+            time_zone: None,
+            pages: 0,
+            skipped: SkipCounts::default(),
+            skipped_request_id: None,
+        };
         let mut cursor: Option<String> = None;
         let mut paging = PagingGuard::default();
+        // Each key's place in `items`: a record that comes again (data
+        // shifting between pages) replaces the first, as the later answer.
+        let mut places: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
         loop {
             let Some(page) = self.fetch_page_with_retries::<P>(endpoint, &query, cursor.as_deref(), deadline).await?
             else {
@@ -279,13 +288,29 @@ impl GongClient {
                     detail: ErrorDetail { request_id, messages: vec![] },
                 });
             }
-            let listed = page.into_listed();
-            if listed.missing_id > 0 {
-                self.self_metrics.records_skipped(endpoint, crate::self_metrics::SKIP_MISSING_ID, listed.missing_id);
-                fetched.skipped += listed.missing_id;
+            let mut listed = page.into_listed();
+            for item in listed.items {
+                match item.key().map(|key| places.entry(key)) {
+                    Some(std::collections::hash_map::Entry::Occupied(place)) => {
+                        fetched.items[*place.get()] = item;
+                        listed.skipped.duplicate += 1;
+                    }
+                    Some(std::collections::hash_map::Entry::Vacant(place)) => {
+                        place.insert(fetched.items.len());
+                        fetched.items.push(item);
+                    }
+                    None => fetched.items.push(item),
+                }
+            }
+            if listed.skipped.total() > 0 {
+                for (reason, count) in listed.skipped.by_reason() {
+                    if count > 0 {
+                        self.self_metrics.records_skipped(endpoint, reason, count);
+                    }
+                }
+                fetched.skipped += listed.skipped;
                 fetched.skipped_request_id = fetched.skipped_request_id.or(request_id);
             }
-            fetched.items.extend(listed.items);
             match next {
                 Some(next) => cursor = Some(next),
                 None => break,

@@ -80,36 +80,147 @@ fn is_missing_id(error: &serde_json::Error) -> bool {
         .is_some_and(|field| field == "id" || field.ends_with("Id"))
 }
 
-/// The records of one page: those that parsed, and how many were left out
-/// because an ID they need was null, empty or absent. One such record must
-/// not sink the page (a connector's schema marks `scorecardId` and
+/// The longest label value a record may carry, in bytes (an email address
+/// is at most 254): a longer one (a broken or hostile answer) would make
+/// every series of its user that long, so the record is left out.
+pub const MAX_LABEL_BYTES: usize = 1024;
+
+/// Records left out of answers, by reason (the `reason` label of
+/// `gong_exporter_records_skipped_total`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SkipCounts {
+    /// An ID the record needs is null, empty or absent.
+    pub missing_id: u64,
+    /// A label value longer than [`MAX_LABEL_BYTES`].
+    pub label_too_long: u64,
+    /// A count or score that is negative or not a number.
+    pub invalid_number: u64,
+    /// The same record (same ID) came again in the same query; the last
+    /// one was kept.
+    pub duplicate: u64,
+}
+
+impl SkipCounts {
+    /// `(reason, count)` for each reason, as labelled.
+    pub fn by_reason(self) -> [(&'static str, u64); 4] {
+        let [a, b, c, d] = crate::self_metrics::SKIP_REASONS;
+        [(a, self.missing_id), (b, self.label_too_long), (c, self.invalid_number), (d, self.duplicate)]
+    }
+
+    /// Records left out, whatever the reason.
+    pub fn total(self) -> u64 {
+        self.by_reason().iter().map(|(_, n)| n).sum()
+    }
+
+    fn count(&mut self, reason: Unusable) {
+        match reason {
+            Unusable::LabelTooLong => self.label_too_long += 1,
+            Unusable::InvalidNumber => self.invalid_number += 1,
+        }
+    }
+}
+
+impl std::ops::AddAssign for SkipCounts {
+    fn add_assign(&mut self, other: Self) {
+        self.missing_id += other.missing_id;
+        self.label_too_long += other.label_too_long;
+        self.invalid_number += other.invalid_number;
+        self.duplicate += other.duplicate;
+    }
+}
+
+/// Why a record that parsed cannot be published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unusable {
+    LabelTooLong,
+    InvalidNumber,
+}
+
+/// What every listed record offers the client: an identity, to drop a
+/// record that comes twice in one query, and a check before it is kept.
+pub trait Record {
+    /// The ID that makes two records the same one; `None` when the record
+    /// has none (it is never taken for a duplicate).
+    fn key(&self) -> Option<u64>;
+
+    /// Whether the record can be published: label values no longer than
+    /// [`MAX_LABEL_BYTES`], and counts and scores (after numbers sent as
+    /// strings are read) neither negative nor anything but numbers.
+    fn check(&mut self) -> Result<(), Unusable>;
+}
+
+/// `Err` when any of `labels` is longer than [`MAX_LABEL_BYTES`].
+fn short_labels<'a>(labels: impl IntoIterator<Item = &'a str>) -> Result<(), Unusable> {
+    if labels.into_iter().any(|l| l.len() > MAX_LABEL_BYTES) { Err(Unusable::LabelTooLong) } else { Ok(()) }
+}
+
+/// `Err` for a negative or non-finite number.
+fn valid_number(value: Option<f64>) -> Result<(), Unusable> {
+    match value {
+        Some(v) if !v.is_finite() || v < 0.0 => Err(Unusable::InvalidNumber),
+        _ => Ok(()),
+    }
+}
+
+/// The records of one page: those that parsed and passed
+/// [`Record::check`], and how many were left out and why. One such record
+/// must not sink the page (a connector's schema marks `scorecardId` and
 /// `questionId` nullable); any other malformation still fails it.
 #[derive(Debug, Clone)]
 pub struct Listed<T> {
     pub items: Vec<T>,
-    pub missing_id: u64,
+    pub skipped: SkipCounts,
 }
 
 impl<T> Default for Listed<T> {
     fn default() -> Self {
-        Self { items: Vec::new(), missing_id: 0 }
+        Self { items: Vec::new(), skipped: SkipCounts::default() }
     }
 }
 
-impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Listed<T> {
+impl<'de, T: serde::de::DeserializeOwned + Record> Deserialize<'de> for Listed<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         // Each record is kept as its raw text first, so one that fails can
         // be judged on its own.
         let raw = Option::<Vec<Box<serde_json::value::RawValue>>>::deserialize(deserializer)?.unwrap_or_default();
-        let mut listed = Listed { items: Vec::with_capacity(raw.len()), missing_id: 0 };
+        let mut listed = Listed { items: Vec::with_capacity(raw.len()), skipped: SkipCounts::default() };
         for record in raw {
             match serde_json::from_str::<T>(record.get()) {
-                Ok(item) => listed.items.push(item),
-                Err(error) if is_missing_id(&error) => listed.missing_id += 1,
+                Ok(mut item) => match item.check() {
+                    Ok(()) => listed.items.push(item),
+                    Err(reason) => listed.skipped.count(reason),
+                },
+                Err(error) if is_missing_id(&error) => listed.skipped.missing_id += 1,
+                Err(error) if error.to_string().contains(INVALID_NUMBER) => listed.skipped.invalid_number += 1,
                 Err(error) => return Err(de::Error::custom(error)),
             }
         }
         Ok(listed)
+    }
+}
+
+/// How a value that is not a number reads in an error, so [`Listed`] can
+/// count its record as [`Unusable::InvalidNumber`].
+const INVALID_NUMBER: &str = "not a number";
+
+/// A number, or a string holding one (`"12"`: read as 12), or `null`
+/// (`None`); anything else is an error [`Listed`] counts as an invalid
+/// number.
+fn lenient_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Number {
+        Number(f64),
+        Text(String),
+        Other(Option<de::IgnoredAny>),
+    }
+    match Number::deserialize(deserializer)? {
+        Number::Number(n) => Ok(Some(n)),
+        Number::Text(text) => text.trim().parse::<f64>().map(Some).map_err(|_| {
+            de::Error::custom(format!("{INVALID_NUMBER}: '{}'", text.chars().take(40).collect::<String>()))
+        }),
+        Number::Other(None) => Ok(None),
+        Number::Other(Some(_)) => Err(de::Error::custom(INVALID_NUMBER)),
     }
 }
 
@@ -188,6 +299,7 @@ pub struct PersonInteraction {
 pub struct InteractionStat {
     pub name: String,
     /// `None` when Gong sends `null` (no calls to measure).
+    #[serde(default, deserialize_with = "lenient_number")]
     pub value: Option<f64>,
 }
 
@@ -245,6 +357,7 @@ pub struct ScorecardAnswer {
     #[serde(default, deserialize_with = "null_as_default")]
     pub is_overall: bool,
     /// `None` when the question was not answered.
+    #[serde(default, deserialize_with = "lenient_number")]
     pub score: Option<f64>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub not_applicable: bool,
@@ -393,8 +506,8 @@ pub struct WorkspacesPage {
     pub request_id: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub records: Records,
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub workspaces: Vec<Workspace>,
+    #[serde(default)]
+    pub workspaces: Listed<Workspace>,
 }
 
 /// A Gong workspace.
@@ -545,7 +658,7 @@ pub struct ErrorBody {
 /// A page of any paginated Gong list.
 pub trait Page: serde::de::DeserializeOwned + Send + 'static {
     /// The listed item.
-    type Item: Send + 'static;
+    type Item: Record + Send + 'static;
     /// Paging block.
     fn records(&self) -> &Records;
     /// Gong's request reference.
@@ -580,7 +693,108 @@ macro_rules! impl_page {
 
 impl<T> From<Vec<T>> for Listed<T> {
     fn from(items: Vec<T>) -> Self {
-        Self { items, missing_id: 0 }
+        Self { items, skipped: SkipCounts::default() }
+    }
+}
+
+impl Record for UserAggregateActivity {
+    fn key(&self) -> Option<u64> {
+        Some(self.user_id.0)
+    }
+
+    /// Stats are counts: a digit string is read as its number; a negative
+    /// number, or a string or boolean that is not a number, is invalid.
+    /// Lists and objects are not counts and are left for the exposition to
+    /// skip, like a field Gong may add in another shape.
+    fn check(&mut self) -> Result<(), Unusable> {
+        short_labels(std::iter::once(self.user_email_address.as_str()))?;
+        short_labels(self.user_aggregate_activity_stats.keys().map(String::as_str))?;
+        for value in self.user_aggregate_activity_stats.values_mut() {
+            let number = match value {
+                serde_json::Value::Number(n) => n.as_f64(),
+                serde_json::Value::String(text) => {
+                    let n = text.trim().parse::<f64>().map_err(|_| Unusable::InvalidNumber)?;
+                    *value = serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, serde_json::Value::Number);
+                    Some(n)
+                }
+                serde_json::Value::Bool(_) => return Err(Unusable::InvalidNumber),
+                _ => None,
+            };
+            valid_number(number)?;
+        }
+        Ok(())
+    }
+}
+
+impl Record for PersonInteraction {
+    fn key(&self) -> Option<u64> {
+        Some(self.user_id.0)
+    }
+
+    fn check(&mut self) -> Result<(), Unusable> {
+        short_labels(std::iter::once(self.user_email_address.as_str()))?;
+        short_labels(self.person_interaction_stats.iter().map(|s| s.name.as_str()))?;
+        self.person_interaction_stats.iter().try_for_each(|s| valid_number(s.value))
+    }
+}
+
+impl Record for AnsweredScorecard {
+    fn key(&self) -> Option<u64> {
+        self.answered_scorecard_id.map(|id| id.0)
+    }
+
+    fn check(&mut self) -> Result<(), Unusable> {
+        short_labels([self.scorecard_name.as_str(), self.review_method.as_str()])?;
+        self.answers.iter().try_for_each(|a| valid_number(a.score))
+    }
+}
+
+impl Record for UserDailyActivity {
+    fn key(&self) -> Option<u64> {
+        Some(self.user_id.0)
+    }
+
+    /// Counts here are lengths of lists of call IDs: never negative.
+    fn check(&mut self) -> Result<(), Unusable> {
+        short_labels(std::iter::once(self.user_email_address.as_str()))?;
+        short_labels(self.user_daily_activity_stats.iter().flat_map(|d| d.counts.iter().map(|(name, _)| name.as_ref())))
+    }
+}
+
+impl Record for GongUser {
+    fn key(&self) -> Option<u64> {
+        Some(self.id.0)
+    }
+
+    fn check(&mut self) -> Result<(), Unusable> {
+        short_labels([
+            self.email_address.as_str(),
+            self.first_name.as_str(),
+            self.last_name.as_str(),
+            self.title.as_str(),
+        ])
+    }
+}
+
+impl Record for Workspace {
+    fn key(&self) -> Option<u64> {
+        Some(self.id.0)
+    }
+
+    fn check(&mut self) -> Result<(), Unusable> {
+        short_labels(std::iter::once(self.name.as_str()))
+    }
+}
+
+impl Record for ManagerCoaching {
+    fn key(&self) -> Option<u64> {
+        self.manager.as_ref().map(|m| m.id.0)
+    }
+
+    fn check(&mut self) -> Result<(), Unusable> {
+        let people = self.manager.iter().chain(self.direct_reports_metrics.iter().filter_map(|r| r.report.as_ref()));
+        short_labels(people.map(|p| p.email_address.as_str()))?;
+        short_labels(self.direct_reports_metrics.iter().flat_map(|r| r.metrics.keys().map(String::as_str)))
     }
 }
 
@@ -623,11 +837,66 @@ mod tests {
         let listed = page.into_listed();
         assert_eq!(listed.items.len(), 1);
         assert_eq!(listed.items[0].scorecard_id, GongId(11));
-        assert_eq!(listed.missing_id, 4);
+        assert_eq!(listed.skipped.missing_id, 4);
         let users: UsersPage =
             serde_json::from_str(r#"{"users":[{"id":null,"emailAddress":"a@x"},{"id":"7"}]}"#).unwrap();
         let users = users.into_listed();
-        assert_eq!((users.items.len(), users.missing_id), (1, 1));
+        assert_eq!((users.items.len(), users.skipped.missing_id), (1, 1));
+    }
+
+    #[test]
+    fn numbers_follow_one_rule_digit_strings_read_negatives_and_text_skipped() {
+        let page: InteractionPage = serde_json::from_str(
+            r#"{"peopleInteractionStats":[
+                {"userId":1,"personInteractionStats":[{"name":"Talk Ratio","value":"0.5"}]},
+                {"userId":2,"personInteractionStats":[{"name":"Talk Ratio","value":-0.5}]},
+                {"userId":3,"personInteractionStats":[{"name":"Talk Ratio","value":"n/a"}]},
+                {"userId":4,"personInteractionStats":[{"name":"Talk Ratio","value":null}]},
+                {"userId":5,"personInteractionStats":[{"name":"Talk Ratio","value":true}]}
+            ]}"#,
+        )
+        .unwrap();
+        let listed = page.into_listed();
+        let kept: Vec<_> = listed.items.iter().map(|p| (p.user_id.0, p.person_interaction_stats[0].value)).collect();
+        assert_eq!(kept, [(1, Some(0.5)), (4, None)]);
+        assert_eq!(listed.skipped.invalid_number, 3);
+
+        let page: AggregateActivityPage = serde_json::from_str(
+            r#"{"usersAggregateActivityStats":[
+                {"userId":1,"userAggregateActivityStats":{"callsAsHost":"12","callIds":[1,2]}},
+                {"userId":2,"userAggregateActivityStats":{"callsAsHost":-1}},
+                {"userId":3,"userAggregateActivityStats":{"callsAsHost":"lots"}}
+            ]}"#,
+        )
+        .unwrap();
+        let listed = page.into_listed();
+        assert_eq!(listed.items.len(), 1);
+        assert_eq!(listed.items[0].user_aggregate_activity_stats["callsAsHost"].as_f64(), Some(12.0));
+        assert_eq!(listed.skipped.invalid_number, 2);
+
+        let page: AnsweredScorecardsPage = serde_json::from_str(
+            r#"{"answeredScorecards":[
+                {"scorecardId":1,"answers":[{"questionId":1,"score":"4"}]},
+                {"scorecardId":2,"answers":[{"questionId":1,"score":-4}]}
+            ]}"#,
+        )
+        .unwrap();
+        let listed = page.into_listed();
+        assert_eq!(listed.items[0].answers[0].score, Some(4.0));
+        assert_eq!(listed.skipped.invalid_number, 1);
+    }
+
+    #[test]
+    fn a_label_past_the_limit_skips_its_record() {
+        let long = "x".repeat(MAX_LABEL_BYTES + 1);
+        let at_limit = "y".repeat(MAX_LABEL_BYTES);
+        let page: UsersPage = serde_json::from_str(&format!(
+            r#"{{"users":[{{"id":1,"emailAddress":"{long}"}},{{"id":2,"title":"{at_limit}"}},{{"id":3,"firstName":"{long}"}}]}}"#
+        ))
+        .unwrap();
+        let listed = page.into_listed();
+        assert_eq!(listed.items.iter().map(|u| u.id.0).collect::<Vec<_>>(), [2]);
+        assert_eq!(listed.skipped.label_too_long, 2);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::{Poller, log_failure};
 use crate::endpoint::Endpoint;
+use crate::gong::models::SkipCounts;
 use crate::gong::models::{AnsweredScorecard, GongUser, PersonInteraction, UserAggregateActivity};
 use crate::gong::{Fetched, GongError};
 use crate::self_metrics::PollOutcome;
@@ -67,7 +68,7 @@ impl<T> EndpointRun<T> {
         mut publish: impl FnMut(String, Vec<T>) -> Vec<(String, usize)>,
     ) -> PollOutcome {
         let mut outcome = PollOutcome { elapsed: self.elapsed, ..PollOutcome::success() };
-        let (mut skipped, mut skipped_request_id) = (0, None);
+        let (mut skipped, mut skipped_request_id) = (SkipCounts::default(), None);
         for (bounds, result) in self.results {
             let window = bounds.map(|b| b.window.label()).unwrap_or_default();
             match result {
@@ -88,13 +89,16 @@ impl<T> EndpointRun<T> {
 }
 
 /// One line per endpoint and cycle for records left out of Gong's answers.
-pub fn log_skipped(endpoint: Endpoint, skipped: u64, request_id: Option<&str>) {
-    if skipped > 0 {
+pub fn log_skipped(endpoint: Endpoint, skipped: SkipCounts, request_id: Option<&str>) {
+    if skipped.total() > 0 {
         tracing::warn!(
             %endpoint,
-            skipped,
+            missing_id = skipped.missing_id,
+            label_too_long = skipped.label_too_long,
+            invalid_number = skipped.invalid_number,
+            duplicate = skipped.duplicate,
             request_id = request_id.unwrap_or(""),
-            "Gong sent records without an ID they need (null or empty); they were left out and the rest published (gong_exporter_records_skipped_total)"
+            "Gong sent records that cannot be published as they are (an ID null or empty, a label over 1024 bytes, a count negative or not a number) or the same record twice (the last kept); the rest was published (gong_exporter_records_skipped_total)"
         );
     }
 }
