@@ -209,18 +209,18 @@ const INVALID_NUMBER: &str = "not a number";
 fn lenient_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
-    enum Number {
+    enum Given {
         Number(f64),
         Text(String),
         Other(Option<de::IgnoredAny>),
     }
-    match Number::deserialize(deserializer)? {
-        Number::Number(n) => Ok(Some(n)),
-        Number::Text(text) => text.trim().parse::<f64>().map(Some).map_err(|_| {
+    match Given::deserialize(deserializer)? {
+        Given::Number(n) => Ok(Some(n)),
+        Given::Text(text) => text.trim().parse::<f64>().map(Some).map_err(|_| {
             de::Error::custom(format!("{INVALID_NUMBER}: '{}'", text.chars().take(40).collect::<String>()))
         }),
-        Number::Other(None) => Ok(None),
-        Number::Other(Some(_)) => Err(de::Error::custom(INVALID_NUMBER)),
+        Given::Other(None) => Ok(None),
+        Given::Other(Some(_)) => Err(de::Error::custom(INVALID_NUMBER)),
     }
 }
 
