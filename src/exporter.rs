@@ -132,7 +132,7 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
             Some(sim)
         }
     };
-    let client = GongClient::new(client_options, self_metrics)?;
+    let client = GongClient::new(client_options, Arc::clone(&self_metrics))?;
 
     let mut app = http::app(Arc::clone(&shared), &config.telemetry_path);
     let mut tls = None;
@@ -178,9 +178,101 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
         servers.push(Server { addr, handle, task });
     }
 
-    let poller =
-        tokio::spawn(Poller::new(Arc::new(client), config.poller.clone(), Arc::clone(&shared), ledger, days).run());
+    let poller = spawn_poller(&config, Arc::new(client), &shared, ledger, days);
     Ok(Exporter { servers, shared, poller, watcher: Some(watcher), simulator })
+}
+
+/// Starts the poller under [`supervise`]: `ledger` and `days` for the first
+/// one, opened again from `--storage.path` for each restart.
+fn spawn_poller(
+    config: &Config,
+    client: Arc<GongClient>,
+    shared: &Arc<Shared>,
+    ledger: Ledger,
+    days: crate::days::DayStore,
+) -> JoinHandle<()> {
+    let settings = config.poller.clone();
+    let mut first = Some(Poller::new(Arc::clone(&client), settings.clone(), Arc::clone(shared), ledger, days));
+    let (storage, start) = (config.storage_path.clone(), counting_start(config));
+    let restart_shared = Arc::clone(shared);
+    let restart = move || -> Result<_, String> {
+        let poller = match first.take() {
+            Some(poller) => poller,
+            // A new poller from what is stored: the one that stopped kept
+            // nothing in memory that the files do not hold.
+            None => {
+                let ledger = Ledger::open(storage.as_deref(), start).map_err(|e| e.to_string())?;
+                let days = crate::days::DayStore::open(storage.as_deref()).map_err(|e| e.to_string())?;
+                Poller::new(Arc::clone(&client), settings.clone(), Arc::clone(&restart_shared), ledger, days)
+            }
+        };
+        Ok(poller.run())
+    };
+    tokio::spawn(supervise(Arc::clone(&shared.self_metrics), restart, RESTART_FIRST))
+}
+
+/// The first wait before a stopped poller is started again; it doubles per
+/// restart up to [`RESTART_MAX`], and starts over after an hour of running.
+const RESTART_FIRST: Duration = Duration::from_secs(1);
+const RESTART_MAX: Duration = Duration::from_secs(300);
+
+/// Aborts the task when dropped: the supervisor's own task being aborted
+/// (shutdown) takes the poller with it.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Runs what `start` returns (the poller) and, when it panics, logs why,
+/// counts it and starts a new one after a growing wait, so one bug in a
+/// rare path never leaves the exporter serving stale data for ever. While
+/// it is down the heartbeat ages, and `/-/healthy` fails once it is stale.
+async fn supervise<F, Fut>(metrics: Arc<SelfMetrics>, mut start: F, first_wait: Duration)
+where
+    F: FnMut() -> Result<Fut, String>,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let mut wait = first_wait;
+    loop {
+        match start() {
+            Ok(run) => {
+                let started = tokio::time::Instant::now();
+                let mut task = AbortOnDrop(tokio::spawn(run));
+                match (&mut task.0).await {
+                    Ok(()) => return,
+                    Err(error) if error.is_cancelled() => return,
+                    Err(error) => {
+                        if started.elapsed() > Duration::from_secs(3600) {
+                            wait = first_wait;
+                        }
+                        tracing::error!(
+                            panic = panic_message(error.into_panic()),
+                            restart_in = ?wait,
+                            "the background poller stopped unexpectedly (a bug: please report it with this line); starting a new one (gong_exporter_poller_restarts_total)"
+                        );
+                    }
+                }
+            }
+            Err(reason) => {
+                tracing::error!(%reason, restart_in = ?wait, "cannot start the background poller again; trying later");
+            }
+        }
+        tokio::time::sleep(wait).await;
+        metrics.poller_restarted();
+        wait = (wait * 2).min(RESTART_MAX);
+    }
+}
+
+/// A panic's message, when it has one.
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
 }
 
 /// `--counters.start-date`; in `--demo` without stored state, the start of
@@ -287,5 +379,60 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {},
         () = terminate => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test]
+    async fn a_poller_that_panics_is_started_again_and_counted() {
+        let metrics = Arc::new(SelfMetrics::new());
+        let starts = Arc::new(AtomicU32::new(0));
+        let counting = Arc::clone(&starts);
+        let start = move || -> Result<_, String> {
+            let n = counting.fetch_add(1, Ordering::SeqCst);
+            Ok(async move {
+                match n {
+                    0 | 1 => panic!("poller bug number {n}"),
+                    // The third one runs for good.
+                    _ => std::future::pending::<()>().await,
+                }
+            })
+        };
+        let supervisor = tokio::spawn(supervise(Arc::clone(&metrics), start, Duration::from_millis(5)));
+        for _ in 0..200 {
+            if starts.load(Ordering::SeqCst) >= 3 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(starts.load(Ordering::SeqCst), 3);
+        let mut text = String::new();
+        metrics.encode(&mut text).unwrap();
+        assert!(text.contains("gong_exporter_poller_restarts_total 2"), "{text}");
+        supervisor.abort();
+    }
+
+    #[tokio::test]
+    async fn aborting_the_supervisor_stops_the_poller_it_runs() {
+        let metrics = Arc::new(SelfMetrics::new());
+        let (alive, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let mut alive = Some(alive);
+        let start = move || -> Result<_, String> {
+            let alive = alive.take().expect("started once");
+            Ok(async move {
+                let _alive = alive;
+                std::future::pending::<()>().await;
+            })
+        };
+        let supervisor = tokio::spawn(supervise(metrics, start, Duration::from_millis(5)));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(stopped.try_recv().is_err(), "running");
+        supervisor.abort();
+        // The poller's future is dropped with its sender.
+        assert!(tokio::time::timeout(Duration::from_secs(5), stopped).await.is_ok());
     }
 }

@@ -5,7 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use axum::body::Bytes;
@@ -211,7 +212,18 @@ pub struct Shared {
     /// `--demo`: every number comes from the built-in simulator.
     demo: AtomicBool,
     plan: std::sync::Mutex<Option<Plan>>,
+    /// Unix seconds the poller last showed it is alive.
+    heartbeat: AtomicI64,
 }
+
+/// How often a live poller beats: in a cycle, and while it waits for the
+/// next one.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(10);
+
+/// A heartbeat older than this means the poller is not running: 12 missed
+/// beats, far past any pause of the runtime, and past the first restarts
+/// of a poller that keeps failing.
+pub const HEARTBEAT_STALE: Duration = Duration::from_secs(120);
 
 impl Shared {
     /// Empty state: nothing published, not ready.
@@ -224,7 +236,28 @@ impl Shared {
             time_zone: std::sync::Mutex::new(None),
             demo: AtomicBool::new(false),
             plan: std::sync::Mutex::new(None),
+            heartbeat: AtomicI64::new(Timestamp::now().as_second()),
         })
+    }
+
+    /// The poller is alive now.
+    pub fn beat(&self) {
+        let now = Timestamp::now().as_second();
+        self.heartbeat.store(now, Ordering::Release);
+        self.self_metrics.poller_beat(now);
+    }
+
+    /// How long ago the poller last beat.
+    pub fn heartbeat_age(&self) -> Duration {
+        let age = Timestamp::now().as_second().saturating_sub(self.heartbeat.load(Ordering::Acquire));
+        Duration::from_secs(age.max(0).unsigned_abs())
+    }
+
+    /// The poller last beat `age` ago.
+    #[cfg(test)]
+    pub(crate) fn set_heartbeat_age(&self, age: Duration) {
+        let at = Timestamp::now().as_second().saturating_sub(i64::try_from(age.as_secs()).unwrap_or(i64::MAX));
+        self.heartbeat.store(at, Ordering::Release);
     }
 
     /// Whether the first cycle has finished.

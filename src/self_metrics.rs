@@ -114,6 +114,8 @@ pub struct SelfMetrics {
     requests_allowance: Gauge,
     requests_planned: Gauge,
     next_cycle: FloatGauge,
+    poller_heartbeat: Gauge,
+    poller_restarts: Counter,
     counted_until: Family<CounterLabels, Gauge>,
     collector_enabled: Family<CollectorLabels, Gauge>,
     demo: Gauge,
@@ -144,6 +146,8 @@ impl SelfMetrics {
             requests_allowance: Gauge::default(),
             requests_planned: Gauge::default(),
             next_cycle: FloatGauge::default(),
+            poller_heartbeat: Gauge::default(),
+            poller_restarts: Counter::default(),
             counted_until: Family::default(),
             collector_enabled: Family::default(),
             demo: Gauge::default(),
@@ -266,6 +270,23 @@ impl SelfMetrics {
             "Requests sent to Gong so far this company day plus those planned for the rest of it (every re-poll counted as if its answer changed), coaching and counters included",
             self.requests_planned.clone(),
         );
+        self.register_state(registry);
+    }
+
+    /// The families about the exporter's own state: the poller's liveness,
+    /// its schedule, its counters and collectors.
+    fn register_state(&self, registry: &mut Registry) {
+        registry.register_with_unit(
+            "gong_exporter_poller_heartbeat_timestamp",
+            "Unix time the background poller last showed it is alive (every 10 s, in a cycle or between cycles); /-/healthy fails once it is 2 minutes old",
+            Unit::Seconds,
+            self.poller_heartbeat.clone(),
+        );
+        registry.register(
+            "gong_exporter_poller_restarts",
+            "Times the background poller stopped unexpectedly (a panic) and was started again",
+            self.poller_restarts.clone(),
+        );
         registry.register_with_unit(
             "gong_exporter_next_cycle_timestamp",
             "Unix time the next poll cycle is due (later than --poll.interval when the daily budget requires)",
@@ -387,6 +408,16 @@ impl SelfMetrics {
     /// Whether the data is simulated (`--demo`).
     pub fn set_demo(&self, demo: bool) {
         self.demo.set(i64::from(demo));
+    }
+
+    /// The poller is alive at `unix_seconds`.
+    pub fn poller_beat(&self, unix_seconds: i64) {
+        self.poller_heartbeat.set(unix_seconds);
+    }
+
+    /// The poller stopped unexpectedly and is started again.
+    pub fn poller_restarted(&self) {
+        self.poller_restarts.inc();
     }
 
     /// When the next cycle is due, as Unix seconds.

@@ -61,7 +61,7 @@ pub fn app(shared: Arc<Shared>, telemetry_path: &str) -> Router {
     Router::new()
         .route(telemetry_path, get(metrics))
         .route("/", get(landing))
-        .route("/-/healthy", get(|| async { "Healthy\n" }))
+        .route("/-/healthy", get(healthy))
         .route("/-/ready", get(ready))
         .with_state(state)
 }
@@ -139,6 +139,20 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
             (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !zero_q
         },
     )
+}
+
+/// Healthy while the poller beats: a process whose poller died serves the
+/// last data for ever, and an orchestrator should restart it.
+async fn healthy(State(state): State<AppState>) -> (StatusCode, String) {
+    let age = state.shared.heartbeat_age();
+    if age > crate::published::HEARTBEAT_STALE {
+        let message = format!(
+            "Unhealthy: the background poller has not run for {}s (see the log); restart the exporter\n",
+            age.as_secs()
+        );
+        return (StatusCode::SERVICE_UNAVAILABLE, message);
+    }
+    (StatusCode::OK, "Healthy\n".to_owned())
 }
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
@@ -240,6 +254,7 @@ mod tests {
     use crate::self_metrics::{PollOutcome, SelfMetrics};
     use axum::http::Request;
     use http_body_util::BodyExt;
+    use std::time::Duration;
     use tower::ServiceExt;
 
     /// What Prometheus 2.x sends.
@@ -266,6 +281,30 @@ mod tests {
             assert!(!wants_openmetrics(&accept(text)), "{text}");
         }
         assert!(!wants_openmetrics(&HeaderMap::new()), "no Accept: the text format, as client_golang");
+    }
+
+    #[tokio::test]
+    async fn healthy_follows_the_pollers_heartbeat() {
+        let shared = Shared::new(Arc::new(SelfMetrics::new()));
+        let status = |shared: &Arc<Shared>| {
+            let app = app(Arc::clone(shared), "/metrics");
+            async move {
+                let response = app.oneshot(Request::get("/-/healthy").body(Body::empty()).unwrap()).await.unwrap();
+                let code = response.status();
+                let text =
+                    String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+                (code, text)
+            }
+        };
+        assert_eq!(status(&shared).await.0, StatusCode::OK, "a new exporter");
+        shared.set_heartbeat_age(Duration::from_secs(60));
+        assert_eq!(status(&shared).await.0, StatusCode::OK, "a beat a minute ago");
+        shared.set_heartbeat_age(Duration::from_secs(180));
+        let (code, text) = status(&shared).await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(text.contains("has not run for 180s"), "{text}");
+        shared.beat();
+        assert_eq!(status(&shared).await.0, StatusCode::OK, "beating again");
     }
 
     #[tokio::test]

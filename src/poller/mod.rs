@@ -36,7 +36,7 @@ use crate::days::DayStore;
 use crate::endpoint::Endpoint;
 use crate::gong::{GongClient, GongError};
 use crate::ledger::{CounterKind, Ledger};
-use crate::published::{Exposition, Plan, Shared};
+use crate::published::{Exposition, HEARTBEAT_EVERY, Plan, Shared};
 use crate::snapshot::DataSnapshot;
 use crate::windows::{Window, company_date, next_company_midnight};
 use budget::{DailyBudget, Pace};
@@ -137,16 +137,18 @@ impl Poller {
     pub async fn run(mut self) {
         let metrics = Arc::clone(&self.shared.self_metrics);
         metrics.set_budget(self.budget.allowance(), 0);
+        let shared = Arc::clone(&self.shared);
+        shared.beat();
         let mut last_pace = Pace::Interval;
         loop {
             match self.settings.schedule {
                 PollSchedule::Fixed => {
-                    let next = self.fixed_cycle(&mut last_pace).await;
-                    tokio::time::sleep_until(next).await;
+                    let next = beating(&shared, self.fixed_cycle(&mut last_pace)).await;
+                    beating(&shared, tokio::time::sleep_until(next)).await;
                 }
                 PollSchedule::Settling => {
-                    let next = self.settling_cycle().await;
-                    self.sleep_until_clock(next).await;
+                    let next = beating(&shared, self.settling_cycle()).await;
+                    beating(&shared, self.sleep_until_clock(next)).await;
                 }
             }
         }
@@ -378,6 +380,22 @@ impl Poller {
     /// Whether this exporter has sent its whole share of today's requests.
     fn budget_spent(&self) -> bool {
         self.budget.remaining(self.client.requests_sent()) == 0
+    }
+}
+
+/// Runs `work`, beating every [`HEARTBEAT_EVERY`] while it is pending: the
+/// beat shows the poller task is alive and polled, through cycles of many
+/// minutes and waits of hours alike.
+async fn beating<F: Future>(shared: &Shared, work: F) -> F::Output {
+    let mut work = std::pin::pin!(work);
+    loop {
+        tokio::select! {
+            output = &mut work => {
+                shared.beat();
+                return output;
+            }
+            () = tokio::time::sleep(HEARTBEAT_EVERY) => shared.beat(),
+        }
     }
 }
 
