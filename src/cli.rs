@@ -229,6 +229,18 @@ pub struct ExporterArgs {
     #[arg(long = "web.config.file", value_name = "PATH")]
     pub web_config_file: Option<PathBuf>,
 
+    /// Most connections served at once (as Prometheus's flag of the same
+    /// name); further ones wait in the kernel's queue until one closes.
+    #[arg(long = "web.max-connections", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+
+    /// A connection that sends or receives nothing for this long, or whose
+    /// request headers take longer than this to arrive, is closed (slow
+    /// clients cannot hold connections). Prometheus opens a new connection
+    /// when a scrape finds its idle one closed.
+    #[arg(long = "web.idle-timeout", default_value = "30s", value_parser = parse_positive_duration)]
+    pub idle_timeout: Duration,
+
     /// Leave out the process metrics (process_cpu_seconds_total, ...), as
     /// node_exporter's flag of the same name does.
     #[arg(long = "web.disable-exporter-metrics")]

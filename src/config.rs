@@ -40,6 +40,10 @@ pub struct Config {
     pub poller: PollerSettings,
     /// `--web.listen-address`, each one.
     pub listen_addresses: Vec<SocketAddr>,
+    /// `--web.max-connections`, per listen address.
+    pub max_connections: usize,
+    /// `--web.idle-timeout`.
+    pub idle_timeout: Duration,
     pub telemetry_path: String,
     pub log_level: String,
     pub log_format: LogFormat,
@@ -139,6 +143,8 @@ impl Config {
             client,
             poller,
             listen_addresses: args.listen_addresses,
+            max_connections: args.max_connections as usize,
+            idle_timeout: args.idle_timeout,
             telemetry_path: args.telemetry_path,
             log_level: args.log_level,
             log_format: args.log_format,

@@ -18,6 +18,7 @@ use crate::published::Shared;
 use crate::self_metrics::SelfMetrics;
 use crate::simulator::dataset::GeneratedDataset;
 use crate::simulator::{self, RunningSimulator, Simulator, SimulatorOptions};
+use crate::http::listener::{LimitedAddr, LimitedListener};
 use crate::{clock, http, windows};
 
 /// Why the simulator (demo or `simulate`) could not start.
@@ -51,7 +52,7 @@ pub enum StartError {
 #[derive(Debug)]
 struct Server {
     addr: SocketAddr,
-    handle: axum_server::Handle<SocketAddr>,
+    handle: axum_server::Handle<LimitedAddr>,
     task: JoinHandle<()>,
 }
 
@@ -162,17 +163,28 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
         let addr = listener.local_addr().map_err(listen_error)?;
         let handle = axum_server::Handle::new();
         let service = app.clone().into_make_service();
+        let listener =
+            LimitedListener::new(listener, config.max_connections, config.idle_timeout).map_err(listen_error)?;
+        let mut server = axum_server::Server::from_listener(listener)
+            .handle(handle.clone())
+            // Until the first request, after which hyper's header timer
+            // takes over (it also runs while a connection waits idle).
+            .first_request_timeout(config.idle_timeout);
+        server.http_builder().http1().header_read_timeout(config.idle_timeout);
+        // HTTP/2 (TLS only): pings find dead peers; idle ones are closed by
+        // the listener.
+        server
+            .http_builder()
+            .http2()
+            .max_concurrent_streams(100)
+            .keep_alive_interval(Some(config.idle_timeout))
+            .keep_alive_timeout(Duration::from_secs(20));
         let task = match &tls {
             Some(tls) => {
-                let server = axum_server::tls_rustls::from_tcp_rustls(listener, tls.clone())
-                    .map_err(listen_error)?
-                    .handle(handle.clone());
+                let server = server.acceptor(axum_server::tls_rustls::RustlsAcceptor::new(tls.clone()));
                 tokio::spawn(async move { report(server.serve(service).await) })
             }
-            None => {
-                let server = axum_server::from_tcp(listener).map_err(listen_error)?.handle(handle.clone());
-                tokio::spawn(async move { report(server.serve(service).await) })
-            }
+            None => tokio::spawn(async move { report(server.serve(service).await) }),
         };
         tracing::info!(%addr, path = %config.telemetry_path, tls = tls.is_some(), version = crate::VERSION, revision = crate::REVISION, "gong-exporter listening");
         servers.push(Server { addr, handle, task });

@@ -2,6 +2,7 @@
 //! `/-/ready`, and the web config (TLS, basic auth) in front of them. The
 //! end of the data flow: handlers only read what the poller published.
 
+pub mod listener;
 pub mod webconfig;
 
 use std::collections::VecDeque;

@@ -228,6 +228,8 @@ fn config_for_url(url: &str) -> Config {
             coaching: true,
         },
         listen_addresses: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
+        max_connections: 512,
+        idle_timeout: Duration::from_secs(30),
         telemetry_path: "/metrics".into(),
         log_level: "info".into(),
         log_format: LogFormat::Logfmt,

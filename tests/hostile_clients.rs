@@ -1,0 +1,102 @@
+//! Hostile clients on our port: slow and idle connections (slowloris),
+//! plain and TLS, are closed and capped, and scrapes still get through.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+use gong_exporter::http::webconfig::WebConfig;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+/// Slow clients opened: three times the connection cap.
+const SLOW_CLIENTS: usize = 3 * MAX_CONNECTIONS;
+const MAX_CONNECTIONS: usize = 64;
+
+fn open_descriptors() -> usize {
+    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+}
+
+fn self_signed() -> (String, String) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    (params.self_signed(&key).unwrap().pem(), key.serialize_pem())
+}
+
+/// Opens `SLOW_CLIENTS` connections that each send the start of `opening`
+/// and stall; then checks that a real client still gets through, that the
+/// exporter never holds more than the cap, and that every stalled
+/// connection is closed by the exporter within the idle timeout.
+async fn slow_clients_are_capped_and_closed(dir: &Path, tls: bool) {
+    let mut config = demo_config(5);
+    config.max_connections = MAX_CONNECTIONS;
+    config.idle_timeout = Duration::from_secs(1);
+    let (cert, key) = self_signed();
+    if tls {
+        std::fs::write(dir.join("cert.pem"), &cert).unwrap();
+        std::fs::write(dir.join("key.pem"), &key).unwrap();
+        std::fs::write(dir.join("web.yml"), "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n").unwrap();
+        let path = dir.join("web.yml");
+        config.web_config = Some((path.clone(), WebConfig::load(&path).unwrap()));
+    }
+    let exporter = gong_exporter::start(config).await.unwrap();
+    let addr = exporter.local_addr();
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(cert.as_bytes()).unwrap()])
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let url = |path: &str| {
+        if tls { format!("https://localhost:{}{path}", addr.port()) } else { format!("http://{addr}{path}") }
+    };
+    let before = open_descriptors();
+
+    // Half a request's headers, or half a TLS ClientHello record header.
+    let opening: &[u8] = if tls { b"\x16\x03\x01" } else { b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: " };
+    let mut slow = Vec::with_capacity(SLOW_CLIENTS);
+    for _ in 0..SLOW_CLIENTS {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(opening).await.unwrap();
+        slow.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let held = open_descriptors().saturating_sub(before);
+    // Our clients' ends, plus at most the cap on the exporter's side (and
+    // a few of its own).
+    assert!(held <= SLOW_CLIENTS + MAX_CONNECTIONS + 8, "{held} descriptors for {SLOW_CLIENTS} slow clients");
+
+    let started = Instant::now();
+    let healthy = client.get(url("/-/healthy")).send().await.expect("/-/healthy answers while slow clients wait");
+    assert_eq!(healthy.status(), 200);
+    let scrape = client.get(url("/metrics")).send().await.expect("/metrics answers while slow clients wait");
+    assert_eq!(scrape.status(), 200);
+    assert!(started.elapsed() < Duration::from_secs(15), "scrapes took {:?}", started.elapsed());
+
+    // Every stalled connection was closed by the exporter: a read ends
+    // (EOF or reset) instead of waiting for ever.
+    for (n, stream) in slow.iter_mut().enumerate() {
+        let mut buf = [0u8; 256];
+        let ended = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(ended.is_ok(), "slow connection {n} of {SLOW_CLIENTS} still open");
+    }
+    exporter.shutdown().await;
+}
+
+/// Plain, then TLS, in one test: the descriptor count is the process's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slowloris_on_plain_http_and_tls_is_capped_and_closed() {
+    for tls in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        slow_clients_are_capped_and_closed(dir.path(), tls).await;
+    }
+}
