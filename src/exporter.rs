@@ -12,13 +12,13 @@ use tokio::task::JoinHandle;
 use crate::cli::SimulateArgs;
 use crate::config::{Config, Source};
 use crate::gong::GongClient;
+use crate::http::listener::{LimitedAddr, LimitedListener};
 use crate::ledger::Ledger;
 use crate::poller::Poller;
 use crate::published::Shared;
 use crate::self_metrics::SelfMetrics;
 use crate::simulator::dataset::GeneratedDataset;
 use crate::simulator::{self, RunningSimulator, Simulator, SimulatorOptions};
-use crate::http::listener::{LimitedAddr, LimitedListener};
 use crate::{clock, http, windows};
 
 /// Why the simulator (demo or `simulate`) could not start.

@@ -37,7 +37,8 @@ async fn slow_clients_are_capped_and_closed(dir: &Path, tls: bool) {
     if tls {
         std::fs::write(dir.join("cert.pem"), &cert).unwrap();
         std::fs::write(dir.join("key.pem"), &key).unwrap();
-        std::fs::write(dir.join("web.yml"), "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n").unwrap();
+        std::fs::write(dir.join("web.yml"), "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n")
+            .unwrap();
         let path = dir.join("web.yml");
         config.web_config = Some((path.clone(), WebConfig::load(&path).unwrap()));
     }
