@@ -400,3 +400,26 @@ async fn debug_level_shows_this_exporters_events_not_its_libraries() {
     let (status, _) = exporter.terminate();
     assert!(status.success());
 }
+
+/// A bcrypt check of a costly hash, whose client left, does not hold up
+/// SIGTERM: checks run on threads nothing waits for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_does_not_wait_for_a_costly_bcrypt_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = dir.path().join("web.yml");
+    // Cost 17: seconds of hashing per check. No password matches it; a
+    // wrong one is checked in full all the same.
+    let hash = "$2b$17$7EqJtq98hPqEX7fNZaFWoO5c2hYS1DSEgZ9fnfY8WT8nvd7MHKgBa";
+    std::fs::write(&web, format!("basic_auth_users:\n  alice: '{hash}'\n")).unwrap();
+    let mut exporter = Running::start(
+        &["--demo", "--web.listen-address", "127.0.0.1:0", "--web.config.file", web.to_str().unwrap()],
+        &[],
+    );
+    let addr = exporter.listening_addr();
+    let client = reqwest::Client::builder().timeout(Duration::from_millis(300)).build().unwrap();
+    let gave_up = client.get(format!("http://{addr}/metrics")).basic_auth("alice", Some("wrong")).send().await;
+    assert!(gave_up.is_err(), "the check outlasts the client's 300 ms");
+    let (status, took) = exporter.terminate();
+    assert!(status.success());
+    assert!(took < Duration::from_secs(3), "SIGTERM took {took:?}");
+}

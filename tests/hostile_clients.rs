@@ -101,3 +101,69 @@ async fn slowloris_on_plain_http_and_tls_is_capped_and_closed() {
         slow_clients_are_capped_and_closed(dir.path(), tls).await;
     }
 }
+
+/// Every way a reload could quietly weaken the running web config keeps the
+/// previous one: an emptied file, an invalid one, a deleted one, one that
+/// drops every user. A real change still applies, and the scheme name is
+/// case-insensitive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_never_turns_basic_auth_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("web.yml");
+    let alice = bcrypt::hash("alice-pw", 4).unwrap();
+    std::fs::write(&path, format!("basic_auth_users:\n  alice: '{alice}'\n")).unwrap();
+    let mut config = demo_config(5);
+    config.web_config = Some((path.clone(), WebConfig::load(&path).unwrap()));
+    config.web_config_check = Duration::from_millis(50);
+    let exporter = gong_exporter::start(config).await.unwrap();
+    let url = format!("http://{}/metrics", exporter.local_addr());
+    let client = reqwest::Client::new();
+    let status = |user: &'static str, password: &'static str| {
+        let request = client.get(&url).basic_auth(user, Some(password));
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    let anonymous = || async { reqwest::get(&url).await.unwrap().status().as_u16() };
+    assert_eq!((anonymous().await, status("alice", "alice-pw").await), (401, 200));
+
+    let bad_files: [(&str, Option<&str>); 5] = [
+        ("emptied", Some("")),
+        ("blank", Some("\n  \n")),
+        ("invalid", Some("basic_auth_users: [\n")),
+        ("without users", Some("basic_auth_users: {}\n")),
+        ("deleted", None),
+    ];
+    for (what, text) in bad_files {
+        match text {
+            Some(text) => std::fs::write(&path, text).unwrap(),
+            None => std::fs::remove_file(&path).unwrap(),
+        }
+        // Several checks of the file pass.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(anonymous().await, 401, "{what} file: auth must stay on");
+        assert_eq!(status("alice", "alice-pw").await, 200, "{what} file: the previous users stay");
+    }
+
+    let bob = bcrypt::hash("bob-pw", 4).unwrap();
+    std::fs::write(&path, format!("basic_auth_users:\n  bob: '{bob}'\n")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status("bob", "bob-pw").await != 200 {
+        assert!(Instant::now() < deadline, "a valid change was never applied");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status("alice", "alice-pw").await, 401);
+    // `basic` as well as `Basic` (RFC 9110: schemes are case-insensitive).
+    let lower = client
+        .get(&url)
+        .header("authorization", format!("basic {}", base64_of("bob:bob-pw")))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(lower, 200);
+    exporter.shutdown().await;
+}
+
+fn base64_of(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}

@@ -30,6 +30,13 @@ const ALLOWED_HEADERS: [&str; 5] = [
     "Content-Security-Policy",
 ];
 
+/// The work factors bcrypt allows.
+const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=31;
+
+/// Salt and hash of the stand-in checked for unknown users (any valid
+/// bcrypt text: no password is meant to match it).
+const UNKNOWN_USER_SALT_AND_HASH: &str = "7EqJtq98hPqEX7fNZaFWoO5c2hYS1DSEgZ9fnfY8WT8nvd7MHKgBa";
+
 /// Paths that stay open without credentials: orchestrators probe them and
 /// they reveal nothing.
 const OPEN_PATHS: [&str; 2] = ["/-/healthy", "/-/ready"];
@@ -91,6 +98,12 @@ pub struct WebConfig {
     /// TLS settings; `None` serves plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     users: Arc<BTreeMap<String, Secret>>,
+    /// A hash of the highest cost among `users`, checked for an unknown
+    /// user so that it costs as long as a known one: a faster answer would
+    /// tell which user names exist.
+    unknown_user_hash: Secret,
+    /// Whether TLS requires (or checks given) client certificates.
+    client_certificates: bool,
     headers: Arc<Vec<(HeaderName, HeaderValue)>>,
     /// The config file and every file it names, for change detection.
     watched: Vec<PathBuf>,
@@ -111,7 +124,7 @@ impl WebConfig {
     pub fn load(path: &Path) -> Result<Self, WebConfigError> {
         let fail = |reason: String| WebConfigError { path: path.display().to_string(), reason };
         let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read it: {e}")))?;
-        let file: File = if text.trim().is_empty() {
+        let mut file: File = if text.trim().is_empty() {
             File::default()
         } else {
             serde_yaml_ng::from_str(&text).map_err(|e| fail(e.to_string()))?
@@ -119,17 +132,34 @@ impl WebConfig {
         let mut watched = vec![path.to_path_buf()];
         let base = path.parent().unwrap_or(Path::new("."));
 
-        let tls = match file.tls_server_config {
+        let tls = match file.tls_server_config.take() {
             None => None,
             Some(tls) => Some(Arc::new(tls_config(tls, base, &mut watched).map_err(fail)?)),
         };
 
+        let client_certificates = file
+            .tls_server_config
+            .as_ref()
+            .and_then(|t| t.client_auth_type.as_deref())
+            .is_some_and(|t| !t.is_empty() && t != "NoClientCert");
         let mut users = BTreeMap::new();
+        let mut highest_cost = BCRYPT_COSTS.start().to_owned();
         for (user, hash) in file.basic_auth_users.unwrap_or_default() {
-            hash.parse::<bcrypt::HashParts>()
+            let parts = hash
+                .parse::<bcrypt::HashParts>()
                 .map_err(|e| fail(format!("basic_auth_users.{user}: not a bcrypt hash ({e})")))?;
+            if !BCRYPT_COSTS.contains(&parts.get_cost()) {
+                return Err(fail(format!(
+                    "basic_auth_users.{user}: bcrypt cost {} is outside the {}..={} bcrypt allows",
+                    parts.get_cost(),
+                    BCRYPT_COSTS.start(),
+                    BCRYPT_COSTS.end()
+                )));
+            }
+            highest_cost = highest_cost.max(parts.get_cost());
             users.insert(user, Secret::new(hash));
         }
+        let unknown_user_hash = Secret::new(format!("$2b${highest_cost:02}${UNKNOWN_USER_SALT_AND_HASH}"));
 
         let mut headers = Vec::new();
         if let Some(http) = file.http_server_config {
@@ -148,7 +178,35 @@ impl WebConfig {
                 headers.push((HeaderName::from_static(lowercase(allowed)), value));
             }
         }
-        Ok(Self { tls, users: Arc::new(users), headers: Arc::new(headers), watched })
+        Ok(Self {
+            tls,
+            users: Arc::new(users),
+            unknown_user_hash,
+            client_certificates,
+            headers: Arc::new(headers),
+            watched,
+        })
+    }
+
+    /// Loads the file again while running, refusing what would weaken the
+    /// running config unnoticed: an empty file (most often one being
+    /// rewritten, and at start it means no auth at all), and a file that
+    /// drops every basic-auth user or the client-certificate check. Those
+    /// need a restart, as turning TLS off does.
+    pub fn reload(&self, path: &Path) -> Result<Self, WebConfigError> {
+        let fail = |reason: &str| WebConfigError { path: path.display().to_string(), reason: reason.to_owned() };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(&format!("cannot read it: {e}")))?;
+        if text.trim().is_empty() {
+            return Err(fail("is empty (a file being written?); an empty web config is taken only at start"));
+        }
+        let new = Self::load(path)?;
+        if self.requires_auth() && !new.requires_auth() {
+            return Err(fail("lists no basic_auth_users any more; turning basic auth off needs a restart"));
+        }
+        if self.client_certificates && !new.client_certificates {
+            return Err(fail("no longer checks client certificates; turning that off needs a restart"));
+        }
+        Ok(new)
     }
 
     /// Whether requests need credentials.
@@ -251,9 +309,40 @@ fn tls_config(tls: TlsFile, base: &Path, watched: &mut Vec<PathBuf>) -> Result<r
     Ok(config)
 }
 
+/// bcrypt checks, one at a time (as exporter-toolkit serialises them): a
+/// flood of wrong passwords costs one core, not all of them. Each runs on a
+/// thread of its own that nothing waits for: a client that leaves, or a
+/// shutdown, does not wait out a hash of a high cost.
+#[derive(Debug)]
+pub struct BcryptGate {
+    slot: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for BcryptGate {
+    fn default() -> Self {
+        Self { slot: Arc::new(tokio::sync::Semaphore::new(1)) }
+    }
+}
+
+impl BcryptGate {
+    /// Whether `password` matches `hash`; waits for the one slot first.
+    pub async fn verify(&self, password: String, hash: String) -> bool {
+        let Ok(slot) = Arc::clone(&self.slot).acquire_owned().await else { return false };
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new().name("bcrypt".to_owned()).spawn(move || {
+            // The slot is held until the hash is done, even if the client
+            // left: the next check waits for the core to be free.
+            let _slot = slot;
+            let _ = answer.send(bcrypt::verify(password, &hash).unwrap_or(false));
+        });
+        spawned.is_ok() && answered.await.unwrap_or(false)
+    }
+}
+
 /// The current web config, shared by the auth middleware and the reloader.
 pub struct WebState {
     current: ArcSwap<WebConfig>,
+    bcrypt: BcryptGate,
     /// Passwords that already passed bcrypt, per user: bcrypt costs tens of
     /// milliseconds, too much for every scrape.
     verified: Mutex<HashMap<String, Secret>>,
@@ -268,23 +357,20 @@ impl std::fmt::Debug for WebState {
 impl WebState {
     /// State holding `config`.
     pub fn new(config: WebConfig) -> Arc<Self> {
-        Arc::new(Self { current: ArcSwap::from_pointee(config), verified: Mutex::new(HashMap::new()) })
+        Arc::new(Self {
+            current: ArcSwap::from_pointee(config),
+            bcrypt: BcryptGate::default(),
+            verified: Mutex::new(HashMap::new()),
+        })
     }
 
     async fn check(&self, config: &WebConfig, user: &str, password: &str) -> bool {
         if self.verified.lock().expect("auth cache").get(user).is_some_and(|p| p.expose() == password) {
             return config.users.contains_key(user);
         }
-        // Unknown users are checked against a dummy hash so that a wrong
-        // user name takes as long as a wrong password.
-        const DUMMY: &str = "$2b$10$7EqJtq98hPqEX7fNZaFWoO5c2hYS1DSEgZ9fnfY8WT8nvd7MHKgBa";
-        let hash = config.users.get(user).map_or(DUMMY.to_owned(), |h| h.expose().to_owned());
-        let known = config.users.contains_key(user);
-        let password_owned = password.to_owned();
-        let ok = tokio::task::spawn_blocking(move || bcrypt::verify(password_owned, &hash).unwrap_or(false))
-            .await
-            .unwrap_or(false)
-            && known;
+        let known = config.users.get(user);
+        let hash = known.unwrap_or(&config.unknown_user_hash).expose().to_owned();
+        let ok = self.bcrypt.verify(password.to_owned(), hash).await && known.is_some();
         if ok {
             self.verified.lock().expect("auth cache").insert(user.to_owned(), Secret::new(password));
         }
@@ -317,7 +403,8 @@ impl WebState {
                 tracing::info!(path = %path.display(), "SIGHUP: reloading the web config");
             }
             fingerprint = now;
-            match WebConfig::load(&path) {
+            let reloaded = self.current.load().reload(&path);
+            match reloaded {
                 Ok(config) => {
                     match (&tls, &config.tls) {
                         (Some(server), Some(new)) => server.reload_from_config(Arc::clone(new)),
@@ -379,8 +466,10 @@ pub async fn guard(State(state): State<Arc<WebState>>, request: Request, next: N
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Basic "))
-            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+            .and_then(|v| v.split_once(' '))
+            // The scheme name is case-insensitive (RFC 9110).
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+            .and_then(|(_, b)| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
             .and_then(|raw| String::from_utf8(raw).ok());
         let allowed = match credentials.as_deref().and_then(|c| c.split_once(':')) {
             Some((user, password)) => state.check(&config, user, password).await,
@@ -441,6 +530,81 @@ mod tests {
             assert!(err.contains(key), "{yaml:?}: {err}");
             assert!(err.starts_with("--web.config.file "), "{err}");
         }
+    }
+
+    #[test]
+    fn hash_costs_outside_bcrypts_range_are_refused_at_start() {
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        for (cost, ok) in [("03", false), ("04", true), ("31", true), ("32", false), ("99", false)] {
+            let with_cost = format!("{}{cost}{}", &hash[..4], &hash[6..]);
+            let loaded = load(&format!("basic_auth_users:\n  alice: '{with_cost}'\n"));
+            assert_eq!(loaded.is_ok(), ok, "cost {cost}: {loaded:?}");
+            if let Err(error) = loaded {
+                assert!(error.contains("basic_auth_users.alice: bcrypt cost"), "{error}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_unknown_user_is_checked_at_the_highest_cost_of_the_known_ones() {
+        let (cheap, dear) = (bcrypt::hash("pw", 4).unwrap(), bcrypt::hash("pw", 6).unwrap());
+        let c = load(&format!("basic_auth_users:\n  a: '{cheap}'\n  b: '{dear}'\n")).unwrap();
+        let parts: bcrypt::HashParts = c.unknown_user_hash.expose().parse().unwrap();
+        assert_eq!(parts.get_cost(), 6);
+        assert!(!bcrypt::verify("pw", c.unknown_user_hash.expose()).unwrap(), "a valid hash nothing matches");
+    }
+
+    #[test]
+    fn a_reload_that_would_weaken_the_running_config_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("web.yml");
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        std::fs::write(&path, format!("basic_auth_users:\n  alice: '{hash}'\n")).unwrap();
+        let running = WebConfig::load(&path).unwrap();
+        for (text, why) in [
+            ("", "is empty"),
+            ("  \n", "is empty"),
+            ("basic_auth_users: {}\n", "turning basic auth off needs a restart"),
+            ("http_server_config:\n  headers:\n    X-Frame-Options: deny\n", "turning basic auth off"),
+        ] {
+            std::fs::write(&path, text).unwrap();
+            let error = running.reload(&path).unwrap_err().to_string();
+            assert!(error.contains(why), "{text:?}: {error}");
+        }
+        let bob = bcrypt::hash("pw2", 4).unwrap();
+        std::fs::write(&path, format!("basic_auth_users:\n  bob: '{bob}'\n")).unwrap();
+        assert!(running.reload(&path).is_ok(), "other users are a change, not a weakening");
+    }
+
+    #[tokio::test]
+    async fn bcrypt_checks_run_one_at_a_time() {
+        let gate = Arc::new(BcryptGate::default());
+        let hash = bcrypt::hash("pw", 8).unwrap();
+        let checks: Vec<_> = (0..4)
+            .map(|_| {
+                let (gate, hash) = (Arc::clone(&gate), hash.clone());
+                tokio::spawn(async move { gate.verify("wrong".to_owned(), hash).await })
+            })
+            .collect();
+        // The threads hashing right now, sampled while the four run.
+        let hashing = || {
+            std::fs::read_dir("/proc/self/task")
+                .unwrap()
+                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                .filter(|name| name.trim() == "bcrypt")
+                .count()
+        };
+        let mut most = 0;
+        while checks.iter().any(|c| !c.is_finished()) {
+            most = most.max(hashing());
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        assert_eq!(most, 1, "at most one hash at a time, and one was seen");
+        for check in checks {
+            assert!(!check.await.unwrap());
+        }
+        assert_eq!(gate.slot.available_permits(), 1);
+        assert!(gate.verify("pw".to_owned(), hash).await);
     }
 
     #[test]
