@@ -133,7 +133,7 @@ async fn replay(run: &Run) {
         Arc::new(client),
         settings,
         Arc::clone(&shared),
-        Ledger::open(None, None).unwrap(),
+        Ledger::open(None, None, jiff::Timestamp::now()).unwrap(),
         DayStore::in_memory(),
     );
 

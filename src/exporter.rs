@@ -65,6 +65,8 @@ pub struct Exporter {
     poller: JoinHandle<()>,
     watcher: Option<JoinHandle<()>>,
     simulator: Option<RunningSimulator>,
+    /// `--storage.path`'s lock, held while the exporter runs.
+    _storage_lock: Option<std::fs::File>,
 }
 
 impl Exporter {
@@ -115,7 +117,9 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
     }
     let self_metrics = Arc::new(self_metrics);
     let shared = Shared::new(Arc::clone(&self_metrics));
-    let ledger = Ledger::open(config.storage_path.as_deref(), counting_start(&config))?;
+    // Before anything in the directory is read or moved.
+    let storage_lock = config.storage_path.as_deref().map(crate::ledger::lock_storage).transpose()?;
+    let ledger = Ledger::open(config.storage_path.as_deref(), counting_start(&config), config.poller.clock.now())?;
     let days = crate::days::DayStore::open(config.storage_path.as_deref())?;
 
     let mut client_options = config.client.clone();
@@ -191,7 +195,7 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
     }
 
     let poller = spawn_poller(&config, Arc::new(client), &shared, ledger, days);
-    Ok(Exporter { servers, shared, poller, watcher: Some(watcher), simulator })
+    Ok(Exporter { servers, shared, poller, watcher: Some(watcher), simulator, _storage_lock: storage_lock })
 }
 
 /// Starts the poller under [`supervise`]: `ledger` and `days` for the first
@@ -213,7 +217,8 @@ fn spawn_poller(
             // A new poller from what is stored: the one that stopped kept
             // nothing in memory that the files do not hold.
             None => {
-                let ledger = Ledger::open(storage.as_deref(), start).map_err(|e| e.to_string())?;
+                let ledger =
+                    Ledger::open(storage.as_deref(), start, settings.clock.now()).map_err(|e| e.to_string())?;
                 let days = crate::days::DayStore::open(storage.as_deref()).map_err(|e| e.to_string())?;
                 Poller::new(Arc::clone(&client), settings.clone(), Arc::clone(&restart_shared), ledger, days)
             }

@@ -189,6 +189,20 @@ struct ReviewTotal {
     count: u64,
 }
 
+/// `state` unless a day in it is after every company's today at `now`
+/// (a clock that ran ahead, a file from another machine).
+fn not_in_the_future(state: StateFile<'_>, now: Timestamp) -> Result<StateFile<'_>, String> {
+    let furthest_ahead = jiff::tz::TimeZone::fixed(jiff::tz::offset(14));
+    let latest = crate::windows::company_date(now, &furthest_ahead);
+    let days = [state.start_date, state.activity_next_day, state.scorecards_next_day];
+    match days.into_iter().max() {
+        Some(last) if last > latest => Err(format!(
+            "it is dated in the future ({last}, while no company's today is after {latest}); it would stop the counters until then"
+        )),
+        _ => Ok(state),
+    }
+}
+
 /// Why the counter state could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -200,6 +214,34 @@ pub enum StorageError {
     Write { path: PathBuf, source: std::io::Error },
     #[error("cannot move the unreadable state file '{path}' aside: {source}")]
     MoveAside { path: PathBuf, source: std::io::Error },
+    #[error(
+        "another gong-exporter is using --storage.path '{}' (it holds '{}'): two exporters on one directory would overwrite each other's counters; give each its own directory",
+        dir.display(), lock.display()
+    )]
+    Locked { dir: PathBuf, lock: PathBuf },
+}
+
+/// The lock file in `--storage.path`.
+const LOCK_FILE: &str = "lock";
+
+/// Takes `<storage>/lock` for this process: a second exporter on the same
+/// directory fails at start instead of racing on the state files. The lock
+/// is the operating system's (released when the process ends, even killed),
+/// so a stale lock file never blocks a restart.
+pub fn lock_storage(dir: &Path) -> Result<std::fs::File, StorageError> {
+    std::fs::create_dir_all(dir).map_err(|source| StorageError::CreateDir { path: dir.to_owned(), source })?;
+    let lock = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .map_err(|source| StorageError::Write { path: lock.clone(), source })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StorageError::Locked { dir: dir.to_owned(), lock }),
+        Err(std::fs::TryLockError::Error(source)) => Err(StorageError::Write { path: lock, source }),
+    }
 }
 
 /// The counters and where they are kept.
@@ -234,9 +276,11 @@ impl Days {
 impl Ledger {
     /// Opens the counters: loads `<storage>/counters.json` when it exists.
     /// An unreadable file is moved aside (never reset in place) and counting
-    /// starts over. Without `storage`, counting starts with the first day
-    /// that completes after start-up.
-    pub fn open(storage: Option<&Path>, start_date: Option<Date>) -> Result<Self, StorageError> {
+    /// starts over; so is one dated after `now`'s date in the zone furthest
+    /// ahead (UTC+14), which would freeze the counters until that day came.
+    /// Without `storage`, counting starts with the first day that completes
+    /// after start-up.
+    pub fn open(storage: Option<&Path>, start_date: Option<Date>, now: Timestamp) -> Result<Self, StorageError> {
         let mut counters =
             Self { file: None, configured_start: start_date, days: None, totals: Arc::new(CounterTotals::default()) };
         let Some(dir) = storage else {
@@ -253,6 +297,7 @@ impl Ledger {
         match serde_json::from_slice::<StateFile>(&bytes)
             .map_err(|e| e.to_string())
             .and_then(|s| if s.format == FORMAT { Ok(s) } else { Err(format!("unknown format {}", s.format)) })
+            .and_then(|s| not_in_the_future(s, now))
         {
             Ok(state) => {
                 if let Some(flag) = start_date.filter(|d| *d != state.start_date) {
@@ -455,7 +500,7 @@ mod tests {
     fn state_survives_a_reopen_and_days_are_due_once() {
         let dir = tempfile::tempdir().unwrap();
         let (d1, d2, d3) = (date(2024, 6, 10), date(2024, 6, 11), date(2024, 6, 12));
-        let mut counters = Ledger::open(Some(dir.path()), Some(d1)).unwrap();
+        let mut counters = Ledger::open(Some(dir.path()), Some(d1), Timestamp::now()).unwrap();
         assert_eq!(counters.due(CounterKind::Activity, d1).unwrap(), None, "the start day is not over yet");
         assert_eq!(counters.due(CounterKind::Activity, d3).unwrap(), Some((d1, d3)));
         counters
@@ -472,7 +517,7 @@ mod tests {
         assert_eq!(counters.due(CounterKind::Activity, d3).unwrap(), None);
         assert_eq!(counters.due(CounterKind::Scorecards, d3).unwrap(), Some((d1, d3)), "kinds advance apart");
 
-        let reopened = Ledger::open(Some(dir.path()), None).unwrap();
+        let reopened = Ledger::open(Some(dir.path()), None, Timestamp::now()).unwrap();
         assert_eq!(reopened.totals(), counters.totals());
         assert_eq!(reopened.totals().activity[&GongId(1)].fields["callsAsHost"], 5);
         assert_eq!(reopened.next_day(CounterKind::Activity), Some(d3));
@@ -482,7 +527,7 @@ mod tests {
 
     #[test]
     fn without_storage_counting_starts_today() {
-        let mut counters = Ledger::open(None, None).unwrap();
+        let mut counters = Ledger::open(None, None, Timestamp::now()).unwrap();
         let today = date(2024, 6, 10);
         assert_eq!(counters.due(CounterKind::Activity, today).unwrap(), None);
         assert_eq!(counters.due(CounterKind::Activity, date(2024, 6, 11)).unwrap(), Some((today, date(2024, 6, 11))));
@@ -493,7 +538,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join(STATE_FILE);
         std::fs::write(&file, b"{\"format\":1,\"start_date\":\"2024-06-").unwrap();
-        let mut counters = Ledger::open(Some(dir.path()), None).unwrap();
+        let mut counters = Ledger::open(Some(dir.path()), None, Timestamp::now()).unwrap();
         assert_eq!(counters.next_day(CounterKind::Activity), None, "counting starts afresh");
         let aside: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
@@ -507,10 +552,42 @@ mod tests {
     }
 
     #[test]
+    fn a_state_file_dated_in_the_future_is_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let now: Timestamp = "2024-06-10T12:00:00Z".parse().unwrap();
+        let mut counters = Ledger::open(Some(dir.path()), None, now).unwrap();
+        // Counted until 2024-06-11: the company's today in UTC+14 at `now`.
+        counters.due(CounterKind::Activity, date(2024, 6, 11)).unwrap();
+        drop(counters);
+        let reopened = Ledger::open(Some(dir.path()), None, now).unwrap();
+        assert_eq!(reopened.next_day(CounterKind::Activity), Some(date(2024, 6, 11)), "today in UTC+14 is fine");
+        // The same file read a day earlier is a day in the future.
+        let earlier = now - jiff::SignedDuration::from_hours(24);
+        let refused = Ledger::open(Some(dir.path()), None, earlier).unwrap();
+        assert_eq!(refused.next_day(CounterKind::Activity), None, "counting starts afresh");
+        let aside = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("counters.json.corrupt-"))
+            .count();
+        assert_eq!(aside, 1);
+    }
+
+    #[test]
+    fn a_second_holder_of_the_storage_lock_is_refused_until_the_first_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = lock_storage(dir.path()).unwrap();
+        let error = lock_storage(dir.path()).unwrap_err();
+        assert!(matches!(error, StorageError::Locked { .. }), "{error}");
+        assert!(error.to_string().contains("another gong-exporter is using --storage.path"), "{error}");
+        drop(first);
+        assert!(lock_storage(dir.path()).is_ok(), "released with its holder");
+    }
+
+    #[test]
     fn a_failed_write_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let d1 = date(2024, 6, 10);
-        let mut counters = Ledger::open(Some(dir.path()), Some(d1)).unwrap();
+        let mut counters = Ledger::open(Some(dir.path()), Some(d1), Timestamp::now()).unwrap();
         counters.due(CounterKind::Activity, d1).unwrap();
         // A directory where the state file should be makes the rename fail.
         std::fs::remove_file(dir.path().join(STATE_FILE)).unwrap();

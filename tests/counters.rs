@@ -244,3 +244,50 @@ async fn demo_counts_the_largest_window_and_day_by_day_agrees_with_aggregate() {
     assert!(reviews > 0.0);
     exporter.shutdown().await;
 }
+
+/// A state file from a clock that ran ahead would stop the counters until
+/// its day came (GongExporterCountersBehind could never fire): it is moved
+/// aside like a corrupt one, and counting goes on from the start date.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_file_dated_in_the_future_is_moved_aside() {
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    clock.set(cal.at(cal.today, 12, 0));
+    let sim = start_simulator_with_clock(data(&cal), 100, 1000.0, clock.clone()).await;
+    let storage = tempfile::tempdir().unwrap();
+    // As an exporter whose clock ran a year ahead wrote it.
+    let ahead = cal.today.checked_add(jiff::Span::new().days(365)).unwrap();
+    let state = serde_json::json!({
+        "format": 1, "start_date": cal.days_ago(2).to_string(),
+        "activity_next_day": ahead.to_string(), "scorecards_next_day": ahead.to_string(),
+        "activity": {}, "scorecard_names": {}, "scorecard_reviews": [],
+    });
+    std::fs::write(storage.path().join("counters.json"), state.to_string()).unwrap();
+
+    let config = counting_config(&sim, &clock, Some(storage.path()), Some(cal.days_ago(2)));
+    let exporter = gong_exporter::start(config).await.unwrap();
+    hosted_total(exporter.local_addr(), 3.0).await;
+    exporter.shutdown().await;
+    let names: Vec<String> =
+        std::fs::read_dir(storage.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert_eq!(names.iter().filter(|n| n.starts_with("counters.json.corrupt-")).count(), 1, "{names:?}");
+}
+
+/// Two exporters on one --storage.path would overwrite each other's state:
+/// the second fails at start naming the directory; once the first stops,
+/// a new one starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_exporter_on_the_same_storage_fails_at_start() {
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    let sim = start_simulator_with_clock(data(&cal), 100, 1000.0, clock.clone()).await;
+    let storage = tempfile::tempdir().unwrap();
+    let first = gong_exporter::start(counting_config(&sim, &clock, Some(storage.path()), None)).await.unwrap();
+    let second = gong_exporter::start(counting_config(&sim, &clock, Some(storage.path()), None)).await;
+    let error = second.err().expect("the second exporter must not start").to_string();
+    assert!(error.contains("another gong-exporter is using --storage.path"), "{error}");
+    assert!(error.contains(&storage.path().display().to_string()), "{error}");
+    first.shutdown().await;
+    let third = gong_exporter::start(counting_config(&sim, &clock, Some(storage.path()), None)).await.unwrap();
+    third.shutdown().await;
+}
