@@ -43,8 +43,10 @@ fn run(cli: Cli) -> Result<(), Error> {
             runtime.block_on(gong_exporter::run_simulator(args))?;
         }
         None => {
+            // Logging first: loading the web config may warn (ignored TLS
+            // settings), and those lines must not be lost.
+            logging::init(&cli.exporter.log_level, cli.exporter.log_format);
             let config = Config::from_args(cli.exporter)?;
-            logging::init(&config.log_level, config.log_format);
             runtime.block_on(gong_exporter::run(config))?;
         }
     }

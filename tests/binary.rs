@@ -423,3 +423,29 @@ async fn sigterm_does_not_wait_for_a_costly_bcrypt_check() {
     assert!(status.success());
     assert!(took < Duration::from_secs(3), "SIGTERM took {took:?}");
 }
+
+/// Warnings found while loading the web config at start are logged: logging
+/// starts before the file is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warnings_from_loading_the_web_config_at_start_are_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap().self_signed(&key).unwrap();
+    std::fs::write(dir.path().join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
+    let web = dir.path().join("web.yml");
+    std::fs::write(
+        &web,
+        "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n",
+    )
+    .unwrap();
+    let mut exporter = Running::start(
+        &["--demo", "--web.listen-address", "127.0.0.1:0", "--web.config.file", web.to_str().unwrap()],
+        &[],
+    );
+    let warning = exporter.wait_for_line("cipher_suites");
+    assert!(warning.contains("level=warn") && warning.contains("ignored"), "{warning}");
+    exporter.listening_addr();
+    let (status, _) = exporter.terminate();
+    assert!(status.success());
+}
