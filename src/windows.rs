@@ -55,7 +55,7 @@ impl FromStr for Window {
 }
 
 fn window_from_duration(duration: Duration) -> Option<Window> {
-    if duration.subsec_nanos() != 0 || duration.as_secs() % SECONDS_PER_DAY != 0 {
+    if duration.subsec_nanos() != 0 || !duration.as_secs().is_multiple_of(SECONDS_PER_DAY) {
         return None;
     }
     let days = u32::try_from(duration.as_secs() / SECONDS_PER_DAY).ok()?;

@@ -284,7 +284,7 @@ async fn a_second_exporter_on_the_same_storage_fails_at_start() {
     let storage = tempfile::tempdir().unwrap();
     let first = gong_exporter::start(counting_config(&sim, &clock, Some(storage.path()), None)).await.unwrap();
     let second = gong_exporter::start(counting_config(&sim, &clock, Some(storage.path()), None)).await;
-    let error = second.err().expect("the second exporter must not start").to_string();
+    let error = second.expect_err("the second exporter must not start").to_string();
     assert!(error.contains("another gong-exporter is using --storage.path"), "{error}");
     assert!(error.contains(&storage.path().display().to_string()), "{error}");
     first.shutdown().await;

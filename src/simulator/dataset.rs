@@ -426,7 +426,7 @@ impl GeneratedDataset {
                     .enumerate()
                     .map(|(q, &question_id)| {
                         let a = hash(&[h, q as u64]);
-                        let not_applicable = q > 0 && a % 10 == 0;
+                        let not_applicable = q > 0 && a.is_multiple_of(10);
                         let unanswered = q > 0 && a % 20 == 1;
                         SimAnswer {
                             question_id,
@@ -555,7 +555,8 @@ impl GeneratedDataset {
         };
         for (f, (lo, hi)) in ranges.into_iter().enumerate() {
             let h = hash(&[uid, dn, f as u64]);
-            out.counts[f] = if workday { pick(h, lo, hi) } else { u32::from(h % 25 == 0) * pick(h >> 8, lo, hi) };
+            out.counts[f] =
+                if workday { pick(h, lo, hi) } else { u32::from(h.is_multiple_of(25)) * pick(h >> 8, lo, hi) };
         }
         let received = self.rep_reviews(user, day).len() as u32;
         out.counts[field_index("callsScorecardsReceived").unwrap_or(9)] = received;
