@@ -133,3 +133,7 @@ bound = sent / rate
 print(f"requests per cycle: {sent:.0f}, minimum ceil(records/100) per query: {minimum}")
 print(f"cycle time: {cycle:.2f}s, rate-limit bound requests/rate: {bound:.2f}s, ratio {cycle / bound:.3f}")
 PY
+
+# Issue 16: peak memory against a hostile Gong (500 MB and endless bodies)
+# and 1,050 slowloris connections.
+python3 bench/hostile.py $([ $smoke = 1 ] && echo --smoke)

@@ -238,7 +238,7 @@ pub struct ExporterArgs {
     /// request headers take longer than this to arrive, is closed (slow
     /// clients cannot hold connections). Prometheus opens a new connection
     /// when a scrape finds its idle one closed.
-    #[arg(long = "web.idle-timeout", default_value = "30s", value_parser = parse_positive_duration)]
+    #[arg(long = "web.idle-timeout", default_value = "10s", value_parser = parse_positive_duration)]
     pub idle_timeout: Duration,
 
     /// Leave out the process metrics (process_cpu_seconds_total, ...), as
