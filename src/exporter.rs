@@ -167,25 +167,21 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
         let addr = listener.local_addr().map_err(listen_error)?;
         let handle = axum_server::Handle::new();
         let service = app.clone().into_make_service();
-        let listener =
-            LimitedListener::new(listener, config.max_connections, config.idle_timeout).map_err(listen_error)?;
+        let backstop = crate::http::listener::idle_backstop(config.idle_timeout);
+        let listener = LimitedListener::new(listener, config.max_connections, backstop).map_err(listen_error)?;
         let mut server = axum_server::Server::from_listener(listener)
             .handle(handle.clone())
             // Until the first request, after which hyper's header timer
             // takes over (it also runs while a connection waits idle).
             .first_request_timeout(config.idle_timeout);
         server.http_builder().http1().header_read_timeout(config.idle_timeout);
-        // HTTP/2 (TLS only): pings find dead peers; idle ones are closed by
-        // the listener.
-        server
-            .http_builder()
-            .http2()
-            .max_concurrent_streams(100)
-            .keep_alive_interval(Some(config.idle_timeout))
-            .keep_alive_timeout(Duration::from_secs(20));
+        // HTTP/2 (TLS only) sends no keep-alive pings of its own: their
+        // traffic would keep an idle connection from the listener's backstop.
+        server.http_builder().http2().max_concurrent_streams(100);
         let task = match &tls {
             Some(tls) => {
-                let server = server.acceptor(axum_server::tls_rustls::RustlsAcceptor::new(tls.clone()));
+                let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(tls.clone());
+                let server = server.acceptor(acceptor.handshake_timeout(config.idle_timeout));
                 tokio::spawn(async move { report(server.serve(service).await) })
             }
             None => tokio::spawn(async move { report(server.serve(service).await) }),

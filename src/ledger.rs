@@ -240,6 +240,12 @@ pub fn lock_storage(dir: &Path) -> Result<std::fs::File, StorageError> {
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(StorageError::Locked { dir: dir.to_owned(), lock }),
+        // Some network and FUSE file systems have no locks: run unguarded
+        // rather than not at all, and say so.
+        Err(std::fs::TryLockError::Error(error)) if error.kind() == std::io::ErrorKind::Unsupported => {
+            tracing::warn!(file = %lock.display(), %error, "--storage.path cannot be locked on this file system; make sure no other exporter uses it");
+            Ok(file)
+        }
         Err(std::fs::TryLockError::Error(source)) => Err(StorageError::Write { path: lock, source }),
     }
 }

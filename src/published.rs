@@ -212,7 +212,11 @@ pub struct Shared {
     /// `--demo`: every number comes from the built-in simulator.
     demo: AtomicBool,
     plan: std::sync::Mutex<Option<Plan>>,
-    /// Unix seconds the poller last showed it is alive.
+    /// When this state was made, the origin of `heartbeat`.
+    created: std::time::Instant,
+    /// Milliseconds after `created` the poller last showed it is alive: a
+    /// monotonic clock, so a wall-clock step (NTP, a resumed VM) is no
+    /// missed beat.
     heartbeat: AtomicI64,
 }
 
@@ -236,28 +240,32 @@ impl Shared {
             time_zone: std::sync::Mutex::new(None),
             demo: AtomicBool::new(false),
             plan: std::sync::Mutex::new(None),
-            heartbeat: AtomicI64::new(Timestamp::now().as_second()),
+            created: std::time::Instant::now(),
+            heartbeat: AtomicI64::new(0),
         })
     }
 
     /// The poller is alive now.
     pub fn beat(&self) {
-        let now = Timestamp::now().as_second();
-        self.heartbeat.store(now, Ordering::Release);
-        self.self_metrics.poller_beat(now);
+        self.heartbeat.store(self.millis_since_created(), Ordering::Release);
+        self.self_metrics.poller_beat(Timestamp::now().as_second());
     }
 
     /// How long ago the poller last beat.
     pub fn heartbeat_age(&self) -> Duration {
-        let age = Timestamp::now().as_second().saturating_sub(self.heartbeat.load(Ordering::Acquire));
-        Duration::from_secs(age.max(0).unsigned_abs())
+        let age = self.millis_since_created().saturating_sub(self.heartbeat.load(Ordering::Acquire));
+        Duration::from_millis(age.max(0).unsigned_abs())
+    }
+
+    fn millis_since_created(&self) -> i64 {
+        i64::try_from(self.created.elapsed().as_millis()).unwrap_or(i64::MAX)
     }
 
     /// The poller last beat `age` ago.
     #[cfg(test)]
     pub(crate) fn set_heartbeat_age(&self, age: Duration) {
-        let at = Timestamp::now().as_second().saturating_sub(i64::try_from(age.as_secs()).unwrap_or(i64::MAX));
-        self.heartbeat.store(at, Ordering::Release);
+        let age = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+        self.heartbeat.store(self.millis_since_created().saturating_sub(age), Ordering::Release);
     }
 
     /// Whether the first cycle has finished.

@@ -88,6 +88,10 @@ pub struct GongClient {
     request_cap: AtomicU64,
     /// The daily allowance behind `request_cap`, for the error message.
     allowance: AtomicU64,
+    /// The company day the cap is for, and the running total it began at:
+    /// a poller started again after a panic resumes this day's count
+    /// instead of granting itself a new allowance.
+    budget_day: Mutex<Option<(Date, u64)>>,
     /// No request before this instant: Gong's last `Retry-After`. Gong's
     /// limits are per company, so one endpoint's 429 pauses them all.
     paused_until: Mutex<Option<Instant>>,
@@ -128,16 +132,23 @@ impl GongClient {
             sent: AtomicU64::new(0),
             request_cap: AtomicU64::new(u64::MAX),
             allowance: AtomicU64::new(u64::MAX),
+            budget_day: Mutex::new(None),
             paused_until: Mutex::new(None),
         })
     }
 
-    /// No request is sent once [`GongClient::requests_sent`] reaches
-    /// `total`; each one after fails with [`GongError::BudgetSpent`] naming
-    /// `allowance`.
-    pub fn set_request_cap(&self, total: u64, allowance: u64) {
+    /// Company day `day` began when [`GongClient::requests_sent`] read
+    /// `baseline`: no request is sent once it reaches `baseline +
+    /// allowance`; each one after fails with [`GongError::BudgetSpent`].
+    pub fn start_budget_day(&self, day: Date, baseline: u64, allowance: u64) {
+        *self.budget_day.lock().expect("budget lock") = Some((day, baseline));
         self.allowance.store(allowance, Ordering::Relaxed);
-        self.request_cap.store(total, Ordering::Relaxed);
+        self.request_cap.store(baseline.saturating_add(allowance), Ordering::Relaxed);
+    }
+
+    /// What [`GongClient::start_budget_day`] said last.
+    pub fn budget_day(&self) -> Option<(Date, u64)> {
+        *self.budget_day.lock().expect("budget lock")
     }
 
     /// Requests sent since start, retries included.

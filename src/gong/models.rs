@@ -787,8 +787,10 @@ impl Record for Workspace {
 }
 
 impl Record for ManagerCoaching {
+    /// None: a query names one manager, whose reports may be split over
+    /// pages; taking them for duplicates would drop reports.
     fn key(&self) -> Option<u64> {
-        self.manager.as_ref().map(|m| m.id.0)
+        None
     }
 
     fn check(&mut self) -> Result<(), Unusable> {

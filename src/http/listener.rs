@@ -1,10 +1,15 @@
 //! The listening socket, bounded against slow and idle clients (slowloris):
 //! at most `--web.max-connections` connections at once (further ones wait
 //! in the kernel's queue, as Prometheus's own server does), and a
-//! connection that sends or receives nothing for `--web.idle-timeout` is
-//! closed, whatever it speaks (HTTP/1, HTTP/2, a stalled TLS handshake).
-//! A slow trickle of header bytes is bounded by hyper's header-read timeout,
-//! set to the same value in `exporter.rs`.
+//! connection with no traffic at all for [`idle_backstop`] is closed,
+//! whatever it speaks (an idle HTTP/2 connection has no other bound).
+//!
+//! The tighter bounds are set in `exporter.rs` from `--web.idle-timeout`:
+//! the TLS handshake, the first request, and each HTTP/1 request's headers
+//! (hyper's header-read timeout, which also closes an idle keep-alive
+//! connection). The backstop is far longer because it cannot tell a
+//! connection waiting for a slow handler (hyper keeps reading to notice a
+//! client that leaves) from an idle one.
 
 use std::io;
 use std::net::SocketAddr;
@@ -17,6 +22,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{Instant, Sleep};
+
+/// No traffic for this long closes a connection: twelve idle timeouts (two
+/// minutes by default), past any handler of ours.
+pub fn idle_backstop(idle_timeout: Duration) -> Duration {
+    idle_timeout.saturating_mul(12)
+}
 
 /// The address type of a [`LimitedListener`], for axum-server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +47,8 @@ pub struct LimitedListener {
 }
 
 impl LimitedListener {
-    /// Wraps a bound, non-blocking listener.
+    /// Wraps a bound, non-blocking listener; connections with no traffic
+    /// for `idle_timeout` are closed.
     pub fn new(listener: std::net::TcpListener, max_connections: usize, idle_timeout: Duration) -> io::Result<Self> {
         let slots = Arc::new(Semaphore::new(max_connections.clamp(1, Semaphore::MAX_PERMITS)));
         Ok(Self { inner: TcpListener::from_std(listener)?, slots, idle_timeout })
@@ -99,7 +111,7 @@ impl AsyncRead for LimitedStream {
             // Waiting for the client: a deadline passed ends the connection
             // (the error closes it; the slot goes back with it).
             Poll::Pending if this.idle_deadline.as_mut().poll(cx).is_ready() => {
-                Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "connection idle past --web.idle-timeout")))
+                Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "connection without traffic for too long")))
             }
             other => other,
         }

@@ -92,6 +92,14 @@ pub struct WebConfigError {
     reason: String,
 }
 
+/// How strictly TLS checks client certificates, weakest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum ClientCertificates {
+    Off,
+    CheckedIfGiven,
+    Required,
+}
+
 /// What a loaded web config does.
 #[derive(Clone)]
 pub struct WebConfig {
@@ -102,8 +110,8 @@ pub struct WebConfig {
     /// user so that it costs as long as a known one: a faster answer would
     /// tell which user names exist.
     unknown_user_hash: Secret,
-    /// Whether TLS requires (or checks given) client certificates.
-    client_certificates: bool,
+    /// What TLS asks of client certificates.
+    client_certificates: ClientCertificates,
     headers: Arc<Vec<(HeaderName, HeaderValue)>>,
     /// The config file and every file it names, for change detection.
     watched: Vec<PathBuf>,
@@ -132,16 +140,17 @@ impl WebConfig {
         let mut watched = vec![path.to_path_buf()];
         let base = path.parent().unwrap_or(Path::new("."));
 
+        // Read before the TLS section is consumed below.
+        let client_certificates = match file.tls_server_config.as_ref().and_then(|t| t.client_auth_type.as_deref()) {
+            Some("RequireAndVerifyClientCert") => ClientCertificates::Required,
+            Some("VerifyClientCertIfGiven") => ClientCertificates::CheckedIfGiven,
+            _ => ClientCertificates::Off,
+        };
         let tls = match file.tls_server_config.take() {
             None => None,
             Some(tls) => Some(Arc::new(tls_config(tls, base, &mut watched).map_err(fail)?)),
         };
 
-        let client_certificates = file
-            .tls_server_config
-            .as_ref()
-            .and_then(|t| t.client_auth_type.as_deref())
-            .is_some_and(|t| !t.is_empty() && t != "NoClientCert");
         let mut users = BTreeMap::new();
         let mut highest_cost = BCRYPT_COSTS.start().to_owned();
         for (user, hash) in file.basic_auth_users.unwrap_or_default() {
@@ -191,8 +200,8 @@ impl WebConfig {
     /// Loads the file again while running, refusing what would weaken the
     /// running config unnoticed: an empty file (most often one being
     /// rewritten, and at start it means no auth at all), and a file that
-    /// drops every basic-auth user or the client-certificate check. Those
-    /// need a restart, as turning TLS off does.
+    /// drops every basic-auth user, weakens the client-certificate check,
+    /// or turns TLS on or off. Those need a restart.
     pub fn reload(&self, path: &Path) -> Result<Self, WebConfigError> {
         let fail = |reason: &str| WebConfigError { path: path.display().to_string(), reason: reason.to_owned() };
         let text = std::fs::read_to_string(path).map_err(|e| fail(&format!("cannot read it: {e}")))?;
@@ -203,8 +212,11 @@ impl WebConfig {
         if self.requires_auth() && !new.requires_auth() {
             return Err(fail("lists no basic_auth_users any more; turning basic auth off needs a restart"));
         }
-        if self.client_certificates && !new.client_certificates {
-            return Err(fail("no longer checks client certificates; turning that off needs a restart"));
+        if new.client_certificates < self.client_certificates {
+            return Err(fail("checks client certificates less strictly than before; that needs a restart"));
+        }
+        if self.tls.is_some() != new.tls.is_some() {
+            return Err(fail("turns TLS on or off, which needs a restart; the previous config is kept whole"));
         }
         Ok(new)
     }
@@ -339,13 +351,21 @@ impl BcryptGate {
     }
 }
 
+/// A password that passed bcrypt, and the hash it passed against: it is
+/// taken again only while the user's hash is still that one, so a check
+/// that finishes after a reload cannot keep an old password valid.
+struct Verified {
+    hash: Secret,
+    password: Secret,
+}
+
 /// The current web config, shared by the auth middleware and the reloader.
 pub struct WebState {
     current: ArcSwap<WebConfig>,
     bcrypt: BcryptGate,
     /// Passwords that already passed bcrypt, per user: bcrypt costs tens of
     /// milliseconds, too much for every scrape.
-    verified: Mutex<HashMap<String, Secret>>,
+    verified: Mutex<HashMap<String, Verified>>,
 }
 
 impl std::fmt::Debug for WebState {
@@ -365,14 +385,18 @@ impl WebState {
     }
 
     async fn check(&self, config: &WebConfig, user: &str, password: &str) -> bool {
-        if self.verified.lock().expect("auth cache").get(user).is_some_and(|p| p.expose() == password) {
-            return config.users.contains_key(user);
-        }
         let known = config.users.get(user);
+        let cached = self.verified.lock().expect("auth cache").get(user).is_some_and(|v| {
+            known.is_some_and(|hash| hash.expose() == v.hash.expose()) && v.password.expose() == password
+        });
+        if cached {
+            return true;
+        }
         let hash = known.unwrap_or(&config.unknown_user_hash).expose().to_owned();
-        let ok = self.bcrypt.verify(password.to_owned(), hash).await && known.is_some();
+        let ok = self.bcrypt.verify(password.to_owned(), hash.clone()).await && known.is_some();
         if ok {
-            self.verified.lock().expect("auth cache").insert(user.to_owned(), Secret::new(password));
+            let verified = Verified { hash: Secret::new(hash), password: Secret::new(password) };
+            self.verified.lock().expect("auth cache").insert(user.to_owned(), verified);
         }
         ok
     }
@@ -406,12 +430,9 @@ impl WebState {
             let reloaded = self.current.load().reload(&path);
             match reloaded {
                 Ok(config) => {
-                    match (&tls, &config.tls) {
-                        (Some(server), Some(new)) => server.reload_from_config(Arc::clone(new)),
-                        (None, None) => {}
-                        _ => tracing::error!(
-                            "--web.config.file: turning TLS on or off needs a restart; other changes applied"
-                        ),
+                    // `reload` refused any change of TLS on or off.
+                    if let (Some(server), Some(new)) = (&tls, &config.tls) {
+                        server.reload_from_config(Arc::clone(new));
                     }
                     self.verified.lock().expect("auth cache").clear();
                     fingerprint = config.fingerprint();
@@ -574,6 +595,40 @@ mod tests {
         let bob = bcrypt::hash("pw2", 4).unwrap();
         std::fs::write(&path, format!("basic_auth_users:\n  bob: '{bob}'\n")).unwrap();
         assert!(running.reload(&path).is_ok(), "other users are a change, not a weakening");
+    }
+
+    #[test]
+    fn a_reload_that_checks_client_certificates_less_strictly_or_drops_tls_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap().self_signed(&key).unwrap();
+        std::fs::write(dir.path().join("c.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.path().join("k.pem"), key.serialize_pem()).unwrap();
+        let path = dir.path().join("web.yml");
+        let tls = |auth: &str| {
+            format!(
+                "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n  client_ca_file: c.pem\n  client_auth_type: {auth}\n"
+            )
+        };
+        std::fs::write(&path, tls("RequireAndVerifyClientCert")).unwrap();
+        let running = WebConfig::load(&path).unwrap();
+        for (text, why) in [
+            (tls("VerifyClientCertIfGiven"), "less strictly"),
+            (tls("NoClientCert"), "less strictly"),
+            ("http_server_config:\n  headers:\n    X-Frame-Options: deny\n".to_owned(), "less strictly"),
+        ] {
+            std::fs::write(&path, &text).unwrap();
+            let error = running.reload(&path).unwrap_err().to_string();
+            assert!(error.contains(why), "{text:?}: {error}");
+        }
+        std::fs::write(&path, tls("RequireAndVerifyClientCert")).unwrap();
+        assert!(running.reload(&path).is_ok(), "the same strictness reloads (certificate rotation)");
+
+        std::fs::write(&path, "tls_server_config:\n  cert_file: c.pem\n  key_file: k.pem\n").unwrap();
+        let plain_tls = WebConfig::load(&path).unwrap();
+        std::fs::write(&path, "# no TLS\n").unwrap();
+        let error = plain_tls.reload(&path).unwrap_err().to_string();
+        assert!(error.contains("turns TLS on or off"), "{error}");
     }
 
     #[tokio::test]

@@ -50,10 +50,15 @@ impl DailyBudget {
         }
     }
 
-    /// The client's running total at which today's allowance is spent: no
-    /// request is sent past it.
-    pub fn cap(&self) -> u64 {
-        self.baseline.saturating_add(self.allowance)
+    /// The current day and the running total it began at.
+    pub fn day(&self) -> Option<(Date, u64)> {
+        self.day.map(|day| (day, self.baseline))
+    }
+
+    /// Carries on a count another poller began (`day` began at `baseline`).
+    pub fn resume(&mut self, day: Date, baseline: u64) {
+        self.day = Some(day);
+        self.baseline = baseline;
     }
 
     /// Requests sent today.
@@ -150,7 +155,11 @@ mod tests {
         assert_eq!(b.used(600), 500, "same day: no reset");
         b.roll(date(2024, 6, 11), 600);
         assert_eq!(b.used(650), 50);
-        assert_eq!(b.cap(), 1_100, "the new day's 500 from 600 on");
+        assert_eq!(b.day(), Some((date(2024, 6, 11), 600)));
+        let mut resumed = DailyBudget::new(1_000, 0.5);
+        resumed.resume(date(2024, 6, 11), 600);
+        resumed.roll(date(2024, 6, 11), 700);
+        assert_eq!(resumed.used(700), 100, "a resumed day keeps its count");
         assert!(!b.should_warn(650));
     }
 }

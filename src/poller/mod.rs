@@ -114,7 +114,11 @@ impl Poller {
                 tz.iana_name().unwrap_or("fixed offset")
             ));
         }
-        let budget = DailyBudget::new(settings.daily_limit, settings.budget_share);
+        let mut budget = DailyBudget::new(settings.daily_limit, settings.budget_share);
+        // A poller started again after a panic: today's count goes on.
+        if let Some((day, baseline)) = client.budget_day() {
+            budget.resume(day, baseline);
+        }
         Self {
             client,
             settings,
@@ -208,7 +212,9 @@ impl Poller {
     /// client at today's allowance.
     fn roll_budget(&mut self, today: Date) {
         self.budget.roll(today, self.client.requests_sent());
-        self.client.set_request_cap(self.budget.cap(), self.budget.allowance());
+        if let Some((day, baseline)) = self.budget.day() {
+            self.client.start_budget_day(day, baseline, self.budget.allowance());
+        }
     }
 
     fn warn_at_80_percent(&mut self, sent: u64) {
@@ -424,5 +430,30 @@ fn log_failure(endpoint: Endpoint, window: &str, error: &GongError) {
         tracing::error!(%endpoint, window, error = %error, "Gong refused the request; keeping the last good data");
     } else {
         tracing::warn!(%endpoint, window, error = %error, "endpoint failed this cycle; keeping the last good data");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A poller started again after a panic goes on counting the day its
+    /// client began, instead of granting itself a new allowance.
+    #[test]
+    fn a_restarted_poller_resumes_the_days_budget() {
+        let config = crate::config::Config::demo(5);
+        let metrics = Arc::new(crate::self_metrics::SelfMetrics::new());
+        let client = Arc::new(GongClient::new(config.client.clone(), Arc::clone(&metrics)).unwrap());
+        let today = jiff::civil::date(2026, 11, 29);
+        client.start_budget_day(today, 40, 100);
+        let shared = Shared::new(metrics);
+        let poller = Poller::new(
+            client,
+            config.poller.clone(),
+            shared,
+            Ledger::open(None, None, Timestamp::now()).unwrap(),
+            DayStore::open(None).unwrap(),
+        );
+        assert_eq!(poller.budget.day(), Some((today, 40)));
     }
 }
