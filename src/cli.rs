@@ -234,10 +234,11 @@ pub struct ExporterArgs {
     #[arg(long = "web.max-connections", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,
 
-    /// A connection that sends or receives nothing for this long, or whose
-    /// request headers take longer than this to arrive, is closed (slow
-    /// clients cannot hold connections). Prometheus opens a new connection
-    /// when a scrape finds its idle one closed.
+    /// The longest a TLS handshake, the wait for a connection's first
+    /// request, a request's headers, or an idle keep-alive connection may
+    /// take; 12 times it without any traffic closes any connection. Slow
+    /// clients cannot hold connections; Prometheus opens a new one when a
+    /// scrape finds its idle one closed.
     #[arg(long = "web.idle-timeout", default_value = "10s", value_parser = parse_positive_duration)]
     pub idle_timeout: Duration,
 
