@@ -11,6 +11,9 @@ use gong_exporter::http::webconfig::WebConfig;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
+/// Tests here count the process's descriptors: one at a time.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Slow clients opened: three times the connection cap.
 const SLOW_CLIENTS: usize = 3 * MAX_CONNECTIONS;
 const MAX_CONNECTIONS: usize = 64;
@@ -106,6 +109,7 @@ async fn slow_clients_are_capped_and_closed(dir: &Path, tls: bool) {
 /// Plain, then TLS, in one test: the descriptor count is the process's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slowloris_on_plain_http_and_tls_is_capped_and_closed() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     for tls in [false, true] {
         let dir = tempfile::tempdir().unwrap();
         slow_clients_are_capped_and_closed(dir.path(), tls).await;
@@ -118,6 +122,7 @@ async fn slowloris_on_plain_http_and_tls_is_capped_and_closed() {
 /// case-insensitive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_never_turns_basic_auth_off() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("web.yml");
     // One user per bad file below, each checked for the first time after
