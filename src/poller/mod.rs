@@ -37,6 +37,7 @@ use crate::endpoint::Endpoint;
 use crate::gong::{GongClient, GongError};
 use crate::ledger::{CounterKind, Ledger};
 use crate::published::{Exposition, HEARTBEAT_EVERY, Plan, Shared};
+use crate::self_metrics::PollOutcome;
 use crate::snapshot::DataSnapshot;
 use crate::windows::{Window, company_date, next_company_midnight};
 use budget::{DailyBudget, Pace};
@@ -295,7 +296,21 @@ impl Poller {
         let results = self.fetch_all(deadline).await;
         let counting = self.update_ledger(Some(&results), deadline).await;
         let (bounds, time_zone) = (results.bounds.clone(), results.time_zone.clone());
-        let mut outcomes = self.apply(results);
+        let outcomes = self.apply(results);
+        self.publish_cycle(outcomes, counting, &bounds, &time_zone, deadline).await;
+    }
+
+    /// The end of every cycle, either schedule: the counters' totals and
+    /// outcome joined in, one publish, then each endpoint's outcome, the
+    /// ready flag and the coaching collector.
+    async fn publish_cycle(
+        &mut self,
+        mut outcomes: Vec<(Endpoint, PollOutcome)>,
+        counting: Option<PollOutcome>,
+        bounds: &[crate::windows::WindowBounds],
+        time_zone: &TimeZone,
+        deadline: Instant,
+    ) {
         outcomes.extend(counting.map(|outcome| (Endpoint::ActivityDayByDay, outcome)));
         if self.ledger.next_day(CounterKind::Activity).is_some() {
             self.snapshot.counters = Some(self.ledger.totals());
@@ -309,7 +324,7 @@ impl Poller {
         // collector can take minutes in a large company and publishes on
         // its own.
         self.shared.set_ready();
-        self.run_coaching(&bounds, &time_zone, deadline).await;
+        self.run_coaching(bounds, time_zone, deadline).await;
     }
 
     /// The coaching collector, if due, and its own publish.

@@ -150,6 +150,23 @@ struct Timing {
     settled_at: Timestamp,
 }
 
+/// Keeps each of `days` with `keep` (which says whether the kept day
+/// changed); whether the answer for `[from, ..)` counts as changed: when
+/// yesterday changed, or when it reached further back (days fetched for the
+/// first time are new to the windows).
+fn keep_each_day<T>(
+    days: BTreeMap<Date, T>,
+    from: Date,
+    yesterday: Date,
+    mut keep: impl FnMut(Date, T) -> Result<bool, crate::ledger::StorageError>,
+) -> Result<bool, crate::ledger::StorageError> {
+    let mut changed = false;
+    for (day, kept) in days {
+        changed |= keep(day, kept)? && day == yesterday;
+    }
+    Ok(changed || from < yesterday)
+}
+
 /// A date range to fetch, and the fetch.
 type Ranged<T> = Option<((Date, Date), Result<Fetched<T>, GongError>)>;
 
@@ -183,19 +200,9 @@ impl Poller {
         let sent_before = self.client.requests_sent();
         let fetched = self.fetch_due(&bounds, first, today, &timing, deadline).await;
         let what = fetched.describe();
-        let mut outcomes = self.keep_and_build(fetched, &bounds, &tz, &timing, deadline).await;
-
+        let outcomes = self.keep_and_build(fetched, &bounds, &tz, &timing, deadline).await;
         let counting = self.update_ledger(None, deadline).await;
-        outcomes.extend(counting.map(|outcome| (Endpoint::ActivityDayByDay, outcome)));
-        if self.ledger.next_day(crate::ledger::CounterKind::Activity).is_some() {
-            self.snapshot.counters = Some(self.ledger.totals());
-        }
-        self.publish().await;
-        for (endpoint, outcome) in outcomes {
-            self.shared.record(endpoint, outcome);
-        }
-        self.shared.set_ready();
-        self.run_coaching(&bounds, &tz, deadline).await;
+        self.publish_cycle(outcomes, counting, &bounds, &tz, deadline).await;
         let cost = self.client.requests_sent() - sent_before;
         self.plan.cycle_done(now, what, cost);
         self.next_settling_cycle(now, &tz)
@@ -392,12 +399,8 @@ impl Poller {
             }
             emails.insert(user.user_id, user.user_email_address.clone());
         }
-        let mut changed = false;
-        for (day, activity) in days {
-            let day_changed = self.days.keep_activity(day, now, activity, &emails)?;
-            changed |= day_changed && day == yesterday;
-        }
-        Ok(changed || from < yesterday)
+        let store = &mut self.days;
+        keep_each_day(days, from, yesterday, |day, activity| store.keep_activity(day, now, activity, &emails))
     }
 
     /// Keeps each day of an answered-scorecards answer for `[from, to)`, by
@@ -423,12 +426,8 @@ impl Poller {
         if undated > 0 {
             tracing::warn!(undated, "answered scorecards without a readable reviewTime were left out");
         }
-        let mut changed = false;
-        for (day, reviews) in days {
-            let day_changed = self.days.keep_reviews(day, now, reviews)?;
-            changed |= day_changed && day == yesterday;
-        }
-        Ok(changed || from < yesterday)
+        let store = &mut self.days;
+        keep_each_day(days, from, yesterday, |day, reviews| store.keep_reviews(day, now, reviews))
     }
 
     /// Fetches the users again, once a day, when yesterday's activity or an
