@@ -56,6 +56,26 @@ fn queries(sim: &RunningSimulator, path: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// A settling exporter (no storage) and its simulator, the clock ten
+/// minutes past company midnight.
+struct Started {
+    cal: Calendar,
+    clock: Clock,
+    sim: RunningSimulator,
+    exporter: gong_exporter::Exporter,
+    addr: std::net::SocketAddr,
+}
+
+async fn started_just_after_midnight() -> Started {
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    clock.set(cal.at(cal.today, 0, 10));
+    let sim = start_simulator_with_clock(fixture(&cal), 2, 1000.0, clock.clone()).await;
+    let exporter = gong_exporter::start(settling_config(&sim, &clock, None)).await.unwrap();
+    let addr = exporter.local_addr();
+    Started { cal, clock, sim, exporter, addr }
+}
+
 async fn hosted(addr: std::net::SocketAddr, window: &str, expected: f64) -> Metrics {
     wait_for_metrics(addr, &format!("{HOSTED}{{window={window}}} = {expected}"), |m| {
         m.get(HOSTED, &[("user_id", &REP_A.to_string()), ("window", window)]) == Some(expected)
@@ -65,12 +85,7 @@ async fn hosted(addr: std::net::SocketAddr, window: &str, expected: f64) -> Metr
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settled_days_are_not_fetched_again_and_a_late_change_shows_at_the_next_repoll() {
-    let cal = Calendar::now();
-    let clock = Clock::system();
-    clock.set(cal.at(cal.today, 0, 10));
-    let sim = start_simulator_with_clock(fixture(&cal), 2, 1000.0, clock.clone()).await;
-    let exporter = gong_exporter::start(settling_config(&sim, &clock, None)).await.unwrap();
-    let addr = exporter.local_addr();
+    let Started { cal, clock, sim, exporter, addr } = started_just_after_midnight().await;
 
     // The first cycle: every day of the largest window, once.
     hosted(addr, "1d", 3.0).await;
@@ -166,12 +181,7 @@ async fn a_restart_with_storage_fetches_no_kept_day_and_without_storage_everythi
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_plan_lists_todays_repolls_and_the_gauge_counts_sent_plus_planned() {
-    let cal = Calendar::now();
-    let clock = Clock::system();
-    clock.set(cal.at(cal.today, 0, 10));
-    let sim = start_simulator_with_clock(fixture(&cal), 2, 1000.0, clock.clone()).await;
-    let exporter = gong_exporter::start(settling_config(&sim, &clock, None)).await.unwrap();
-    let addr = exporter.local_addr();
+    let Started { sim, exporter, addr, .. } = started_just_after_midnight().await;
     let m =
         wait_for_metrics(addr, "the plan", |m| m.get("gong_exporter_requests_planned_today", &[]) > Some(0.0)).await;
     let sent = m.value("gong_exporter_api_requests_today", &[]);
@@ -189,12 +199,7 @@ async fn the_plan_lists_todays_repolls_and_the_gauge_counts_sent_plus_planned() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_are_fetched_once_a_day_and_again_for_a_user_the_list_lacks() {
-    let cal = Calendar::now();
-    let clock = Clock::system();
-    clock.set(cal.at(cal.today, 0, 10));
-    let sim = start_simulator_with_clock(fixture(&cal), 2, 1000.0, clock.clone()).await;
-    let exporter = gong_exporter::start(settling_config(&sim, &clock, None)).await.unwrap();
-    let addr = exporter.local_addr();
+    let Started { cal, clock, sim, exporter, addr } = started_just_after_midnight().await;
     hosted(addr, "1d", 3.0).await;
     let listed = requests_to(&sim, "/v2/users").len();
     assert!(listed > 0);
