@@ -16,9 +16,7 @@ const INTERACTION: &str = "/v2/stats/interaction";
 
 /// An exporter polling `sim` every 300 ms, zone known, coaching off.
 fn quick_config(sim: &RunningSimulator, cal: &Calendar) -> Config {
-    let mut config = config_for(sim);
-    config.poller.time_zone = Some(cal.tz.clone());
-    config.poller.coaching = false;
+    let mut config = regular_config(sim, cal);
     config.poller.poll_interval = Duration::from_millis(300);
     config
 }

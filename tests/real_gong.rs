@@ -30,9 +30,7 @@ async fn a_429_pauses_every_endpoint_including_requests_waiting_for_a_slot() {
         1,
         Fault::Status { status: 429, retry_after_seconds: Some(2) },
     ));
-    let mut config = config_for(&sim);
-    config.poller.time_zone = Some(cal.tz.clone());
-    config.poller.coaching = false;
+    let mut config = regular_config(&sim, &cal);
     config.client.rate_limit = 2.0;
     config.client.max_retries = 3;
     let exporter = gong_exporter::start(config).await.unwrap();
@@ -62,10 +60,8 @@ async fn a_404_without_gongs_error_object_is_an_error_naming_the_url_not_empty_d
     let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
     // A base URL ending in /v2 (one widely used connector's) sends every
     // request to /v2/v2/..., which the server answers with a bare 404.
-    let mut config = config_for(&sim);
+    let mut config = regular_config(&sim, &cal);
     config.client.base_url = format!("{}/v2", sim.base_url()).parse().unwrap();
-    config.poller.time_zone = Some(cal.tz.clone());
-    config.poller.coaching = false;
     let exporter = gong_exporter::start(config).await.unwrap();
     let addr = exporter.local_addr();
     wait_ready(addr).await;
@@ -204,9 +200,7 @@ async fn a_record_without_its_id_is_skipped_counted_and_the_rest_published() {
     let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
     sim.simulator.add_fault(FaultRule::always(Some("/v2/users"), Fault::NullIds { records: 1 }));
     sim.simulator.add_fault(FaultRule::always(Some("/v2/stats/activity/scorecards"), Fault::NullIds { records: 1 }));
-    let mut config = config_for(&sim);
-    config.poller.time_zone = Some(cal.tz.clone());
-    config.poller.coaching = false;
+    let config = regular_config(&sim, &cal);
     let exporter = gong_exporter::start(config).await.unwrap();
     wait_ready(exporter.local_addr()).await;
     let m = scrape(exporter.local_addr()).await;
@@ -256,9 +250,7 @@ async fn an_absurd_retry_after_is_capped_and_never_kills_the_poller() {
         1,
         Fault::Status { status: 429, retry_after_seconds: Some(u64::MAX) },
     ));
-    let mut config = config_for(&sim);
-    config.poller.time_zone = Some(cal.tz.clone());
-    config.poller.coaching = false;
+    let mut config = regular_config(&sim, &cal);
     config.poller.poll_interval = Duration::from_millis(300);
     let exporter = gong_exporter::start(config).await.unwrap();
     let addr = exporter.local_addr();

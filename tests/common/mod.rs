@@ -190,6 +190,15 @@ pub fn config_for(sim: &RunningSimulator) -> Config {
     config_for_url(&sim.base_url())
 }
 
+/// [`config_for`] with the company's zone configured and the coaching
+/// collector off: the regular endpoints alone.
+pub fn regular_config(sim: &RunningSimulator, cal: &Calendar) -> Config {
+    let mut config = config_for(sim);
+    config.poller.time_zone = Some(cal.tz.clone());
+    config.poller.coaching = false;
+    config
+}
+
 /// Client options for a simulator at `url`: demo credentials, unthrottled,
 /// short timeouts and backoff.
 pub fn client_for(url: &str) -> ClientOptions {
