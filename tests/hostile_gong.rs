@@ -48,8 +48,8 @@ async fn a_cursor_that_never_ends_stops_at_the_pages_the_total_announces() {
         let users = requests_to(&sim, USERS).len() as f64;
         exporter.shutdown().await;
         // The fixture's few users fill one page: 2 x 1 + 10 pages at most
-        // per cycle for new cursors; A, B, A ends at the third.
-        let per_cycle = if alternate { 2.0 } else { 12.0 };
+        // per cycle for new cursors; A, B, A ends with the third page.
+        let per_cycle = if alternate { 3.0 } else { 12.0 };
         assert!(
             users <= (cycles + 1.0) * per_cycle,
             "alternate {alternate}: {users} users requests in {cycles} cycles"
