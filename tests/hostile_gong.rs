@@ -250,3 +250,23 @@ async fn numbers_as_strings_or_negative_follow_one_rule_on_every_endpoint() {
         }
     }
 }
+
+/// JSON of another shape would come back the same on a retry: one request
+/// per cycle, not one plus `--gong.max-retries`, and the error says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_of_the_wrong_shape_is_not_asked_again() {
+    let cal = Calendar::now();
+    let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
+    sim.simulator.add_fault(FaultRule::always(Some(USERS), Fault::WrongShape));
+    let mut config = regular_config(&sim, &cal);
+    config.client.max_retries = 3;
+    let exporter = gong_exporter::start(config).await.unwrap();
+    let addr = exporter.local_addr();
+    wait_ready(addr).await;
+    let m = scrape(addr).await;
+    let landing = http_get(addr, "/").await.1;
+    exporter.shutdown().await;
+    assert_eq!(requests_to(&sim, USERS).len(), 1, "one cycle, one request");
+    assert_eq!(m.value("gong_exporter_api_retries_total", &[("endpoint", "users"), ("reason", "decode")]), 0.0);
+    assert!(landing.contains("answer on users is JSON but not in the shape its reference documents"), "{landing}");
+}

@@ -68,8 +68,17 @@ pub enum GongError {
     #[error("cannot reach Gong for {endpoint}: {reason}; check --gong.base-url and the network")]
     Connect { endpoint: Endpoint, reason: String },
 
+    /// A body that is not JSON or ends early (a cut connection, a proxy's
+    /// page): asking again may succeed.
     #[error("Gong's answer on {endpoint} is not the JSON expected{detail}: {reason}")]
     Decode { endpoint: Endpoint, reason: String, detail: ErrorDetail },
+
+    /// Whole JSON of another shape than Gong documents: the same request
+    /// would get the same answer, so it is not retried.
+    #[error(
+        "Gong's answer on {endpoint} is JSON but not in the shape its reference documents{detail}: {reason}; the part keeps its last good data (please report this with the requestId)"
+    )]
+    Shape { endpoint: Endpoint, reason: String, detail: ErrorDetail },
 
     #[error(
         "Gong's answer on {endpoint} is larger than --gong.max-response-size ({limit} bytes): the request failed and its part keeps its last good data; raise the flag only if Gong's pages really are this large"
@@ -113,6 +122,7 @@ impl GongError {
             | Self::NotFound { .. }
             | Self::RetryAfterTooLong { .. }
             | Self::Rejected { .. }
+            | Self::Shape { .. }
             | Self::TooLarge { .. }
             | Self::Redirected { .. }
             | Self::Paging { .. }
@@ -169,7 +179,9 @@ mod tests {
         assert!(!GongError::Unauthorized { endpoint: e, detail: d() }.is_retriable());
         assert!(!GongError::MissingScope { endpoint: e, status: 401, detail: d() }.is_retriable());
         assert!(!GongError::Rejected { endpoint: e, status: 400, detail: d() }.is_retriable());
-        // The same request would be as large, redirected or endless again.
+        // The same request would be as large, redirected, endless or
+        // misshapen again.
+        assert!(!GongError::Shape { endpoint: e, reason: String::new(), detail: d() }.is_retriable());
         assert!(!GongError::TooLarge { endpoint: e, limit: 1 }.is_retriable());
         assert!(!GongError::Redirected { endpoint: e, status: 302, location: String::new() }.is_retriable());
         assert!(!GongError::Paging { endpoint: e, reason: String::new(), detail: d() }.is_retriable());

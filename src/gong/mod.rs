@@ -460,10 +460,12 @@ impl GongClient {
         );
 
         if status.is_success() {
-            return serde_json::from_slice::<P>(&body).map(Some).map_err(|e| GongError::Decode {
-                endpoint,
-                reason: e.to_string(),
-                detail: error_detail(&body),
+            return serde_json::from_slice::<P>(&body).map(Some).map_err(|e| {
+                let (reason, detail) = (e.to_string(), error_detail(&body));
+                match e.classify() {
+                    serde_json::error::Category::Data => GongError::Shape { endpoint, reason, detail },
+                    _ => GongError::Decode { endpoint, reason, detail },
+                }
             });
         }
         if status.is_redirection() {
