@@ -184,7 +184,7 @@ impl<'de, T: serde::de::DeserializeOwned + Record> Deserialize<'de> for Listed<T
         // be judged on its own.
         let raw = Option::<Vec<Box<serde_json::value::RawValue>>>::deserialize(deserializer)?.unwrap_or_default();
         let mut listed = Listed { items: Vec::with_capacity(raw.len()), skipped: SkipCounts::default() };
-        for record in raw {
+        for (index, record) in raw.iter().enumerate() {
             match serde_json::from_str::<T>(record.get()) {
                 Ok(mut item) => match item.check() {
                     Ok(()) => listed.items.push(item),
@@ -192,7 +192,9 @@ impl<'de, T: serde::de::DeserializeOwned + Record> Deserialize<'de> for Listed<T
                 },
                 Err(error) if is_missing_id(&error) => listed.skipped.missing_id += 1,
                 Err(error) if error.to_string().contains(INVALID_NUMBER) => listed.skipped.invalid_number += 1,
-                Err(error) => return Err(de::Error::custom(error)),
+                // The inner error's position counts from the record's own
+                // text: say which record it is.
+                Err(error) => return Err(de::Error::custom(format!("record {} of the page: {error}", index + 1))),
             }
         }
         Ok(listed)
@@ -903,6 +905,8 @@ mod tests {
 
     #[test]
     fn any_other_malformed_record_still_fails_the_page() {
+        let error = serde_json::from_str::<UsersPage>(r#"{"users":[{"id":"7"},{"id":"12a"}]}"#).unwrap_err();
+        assert!(error.to_string().starts_with("record 2 of the page: ID '12a'"), "{error}");
         for bad in [r#"{"users":[{"id":"7"},{"id":"12a"}]}"#, r#"{"users":[{"id":-3}]}"#, r#"{"users":{"id":1}}"#] {
             assert!(serde_json::from_str::<UsersPage>(bad).is_err(), "{bad}");
         }
