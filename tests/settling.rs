@@ -233,3 +233,24 @@ async fn users_are_fetched_once_a_day_and_again_for_a_user_the_list_lacks() {
     assert_eq!(requests_to(&sim, "/v2/users").len(), relisted, "once a day for unknown users too");
     exporter.shutdown().await;
 }
+
+/// A cycle that starts before company midnight and ends after it still
+/// leaves the cycle after that midnight to run (at once): the day that just
+/// ended is fetched as yesterday, not skipped until the next night.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cycle_running_over_midnight_does_not_skip_the_day_that_ended() {
+    use gong_exporter::simulator::faults::{Fault, FaultRule};
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    clock.set(cal.at(cal.today, 23, 59));
+    let sim = start_simulator_with_clock(fixture(&cal), 2, 1000.0, clock.clone()).await;
+    // The first cycle's users list is slow: midnight passes while it waits.
+    sim.simulator.add_fault(FaultRule::nth(Some("/v2/users"), 1, Fault::Delay { millis: 1500 }));
+    let exporter = gong_exporter::start(settling_config(&sim, &clock, None)).await.unwrap();
+    wait_until("the slow users request", || sim.simulator.pending() > 0).await;
+    clock.set(cal.at(cal.today, 23, 59) + SignedDuration::from_mins(3));
+    let tomorrow = cal.today.tomorrow().unwrap().to_string();
+    wait_until("a fetch of the day that ended", || queries(&sim, DAY_BY_DAY).iter().any(|(_, to)| *to == tomorrow))
+        .await;
+    exporter.shutdown().await;
+}

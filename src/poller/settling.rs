@@ -480,7 +480,9 @@ impl Poller {
     /// re-poll it cannot afford waits for midnight.
     fn next_settling_cycle(&mut self, started: Timestamp, tz: &TimeZone) -> Timestamp {
         let now = self.settings.clock.now();
-        let midnight = next_company_midnight(now, tz) + AFTER_MIDNIGHT;
+        // The midnight after the cycle's start: one that passed while the
+        // cycle ran is due at once, not skipped for the next.
+        let midnight = next_company_midnight(started, tz) + AFTER_MIDNIGHT;
         let floor = started + self.settings.poll_interval;
         let sent = self.client.requests_sent();
         let planned = self.plan_rest_of_day(now, tz);
