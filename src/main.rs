@@ -16,11 +16,7 @@ fn main() -> ExitCode {
         // --help and --version.
         Err(error) if !error.use_stderr() => error.exit(),
         Err(error) => {
-            // clap's usage and tips follow on more lines; the first says
-            // which flag is wrong and why, which is what a log line needs.
-            let rendered = error.render().to_string();
-            let first = rendered.lines().next().unwrap_or("error: invalid arguments");
-            return fail(&Error::Usage(first.trim_start_matches("error: ").to_owned()));
+            return fail(&Error::Usage(one_line(&error.render().to_string())));
         }
     };
     match run(cli) {
@@ -51,6 +47,26 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// clap's message on one line, as a log line needs it: the error and its
+/// detail lines (the missing flags, the possible values, a similar flag),
+/// without the usage and the pointer to --help.
+fn one_line(rendered: &str) -> String {
+    let mut line = String::new();
+    let details =
+        rendered.lines().map(str::trim).take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more"));
+    for part in details.filter(|l| !l.is_empty()) {
+        if !line.is_empty() {
+            line.push_str(if line.ends_with(':') { " " } else { "; " });
+        }
+        line.push_str(part);
+    }
+    match line.strip_prefix("error: ") {
+        Some(rest) => rest.to_owned(),
+        None if line.is_empty() => "invalid arguments".to_owned(),
+        None => line,
+    }
 }
 
 fn fail(error: &Error) -> ExitCode {

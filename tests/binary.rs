@@ -131,6 +131,14 @@ fn bad_flags_exit_2_with_one_line_naming_the_flag() {
         ),
         (&["backfill", "--from", "2024-01-01", "--to", "2999-01-01", "--output", "x.om"], "--to"),
         (&["backfill", "--from", "2024-01-01", "--to", "2024-01-31", "--output", "x.om"], "GONG_ACCESS_KEY"),
+        // clap's own detail lines, folded into the one line.
+        (&["--demo", "--poll.schedule", "hourly"], "[possible values: settling, fixed]"),
+        (&["backfill", "--from", "2024-01-01"], "were not provided: --to <DATE>; --output <FILE>"),
+        (&["--demo", "--poll.schedul", "fixed"], "a similar argument exists: '--poll.schedule'"),
+        (&["--demo", "--gong.max-response-size", "64 furlongs"], "--gong.max-response-size"),
+        (&["--demo", "--gong.max-response-size", "0"], "must be larger than zero"),
+        (&["--demo", "--web.max-connections", "0"], "--web.max-connections"),
+        (&["--demo", "--web.idle-timeout", "0s"], "--web.idle-timeout"),
     ];
     for (args, named) in cases {
         let (code, stderr) = run_to_exit(args);
