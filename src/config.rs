@@ -12,7 +12,7 @@ use clap::Parser as _;
 use jiff::civil::Date;
 use reqwest::Url;
 
-use crate::cli::{BackfillArgs, Cli, ExporterArgs, GongArgs, LogFormat};
+use crate::cli::{BackfillArgs, Cli, ExporterArgs, GongArgs};
 use crate::clock::Clock;
 use crate::gong::{ClientOptions, Credentials, MAX_BACKOFF, MIN_BACKOFF};
 use crate::http::webconfig::{WebConfig, WebConfigError};
@@ -45,8 +45,6 @@ pub struct Config {
     /// `--web.idle-timeout`.
     pub idle_timeout: Duration,
     pub telemetry_path: String,
-    pub log_level: String,
-    pub log_format: LogFormat,
     /// `--web.config.file` and what it said at start.
     pub web_config: Option<(PathBuf, WebConfig)>,
     /// How often the web config's files are checked for changes (not a flag).
@@ -146,8 +144,6 @@ impl Config {
             max_connections: args.max_connections as usize,
             idle_timeout: args.idle_timeout,
             telemetry_path: args.telemetry_path,
-            log_level: args.log_level,
-            log_format: args.log_format,
             web_config: match args.web_config_file {
                 Some(path) => Some((path.clone(), WebConfig::load(&path)?)),
                 None => None,

@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gong_exporter::cli::LogFormat;
 use gong_exporter::cli::PollSchedule;
 use gong_exporter::clock::Clock;
 use gong_exporter::config::{Config, Source};
@@ -240,8 +239,6 @@ fn config_for_url(url: &str) -> Config {
         max_connections: 512,
         idle_timeout: Duration::from_secs(30),
         telemetry_path: "/metrics".into(),
-        log_level: "info".into(),
-        log_format: LogFormat::Logfmt,
         web_config: None,
         web_config_check: Duration::from_millis(100),
         storage_path: None,
