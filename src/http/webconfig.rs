@@ -130,12 +130,17 @@ impl std::fmt::Debug for WebConfig {
 impl WebConfig {
     /// Reads and checks the file and every file it names.
     pub fn load(path: &Path) -> Result<Self, WebConfigError> {
+        Self::parse(path, &read(path)?)
+    }
+
+    /// The config `text`, read from `path` (which relative file names
+    /// start from).
+    fn parse(path: &Path, text: &str) -> Result<Self, WebConfigError> {
         let fail = |reason: String| WebConfigError { path: path.display().to_string(), reason };
-        let text = std::fs::read_to_string(path).map_err(|e| fail(format!("cannot read it: {e}")))?;
         let mut file: File = if text.trim().is_empty() {
             File::default()
         } else {
-            serde_yaml_ng::from_str(&text).map_err(|e| fail(e.to_string()))?
+            serde_yaml_ng::from_str(text).map_err(|e| fail(e.to_string()))?
         };
         let mut watched = vec![path.to_path_buf()];
         let base = path.parent().unwrap_or(Path::new("."));
@@ -184,7 +189,8 @@ impl WebConfig {
                 };
                 let value = HeaderValue::from_str(&value)
                     .map_err(|_| fail(format!("http_server_config.headers.{name}: not a valid header value")))?;
-                headers.push((HeaderName::from_static(lowercase(allowed)), value));
+                // HeaderName lowercases the name, as HTTP/2 requires.
+                headers.push((HeaderName::from_bytes(allowed.as_bytes()).expect("an allowed name is valid"), value));
             }
         }
         Ok(Self {
@@ -204,11 +210,12 @@ impl WebConfig {
     /// or turns TLS on or off. Those need a restart.
     pub fn reload(&self, path: &Path) -> Result<Self, WebConfigError> {
         let fail = |reason: &str| WebConfigError { path: path.display().to_string(), reason: reason.to_owned() };
-        let text = std::fs::read_to_string(path).map_err(|e| fail(&format!("cannot read it: {e}")))?;
+        // Read once: the bytes checked for emptiness are the bytes parsed.
+        let text = read(path)?;
         if text.trim().is_empty() {
             return Err(fail("is empty (a file being written?); an empty web config is taken only at start"));
         }
-        let new = Self::load(path)?;
+        let new = Self::parse(path, &text)?;
         if self.requires_auth() && !new.requires_auth() {
             return Err(fail("lists no basic_auth_users any more; turning basic auth off needs a restart"));
         }
@@ -231,14 +238,10 @@ impl WebConfig {
     }
 }
 
-fn lowercase(name: &'static str) -> &'static str {
-    match name {
-        "Strict-Transport-Security" => "strict-transport-security",
-        "X-Content-Type-Options" => "x-content-type-options",
-        "X-Frame-Options" => "x-frame-options",
-        "X-XSS-Protection" => "x-xss-protection",
-        _ => "content-security-policy",
-    }
+/// The file's text, or an error naming it.
+fn read(path: &Path) -> Result<String, WebConfigError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| WebConfigError { path: path.display().to_string(), reason: format!("cannot read it: {e}") })
 }
 
 fn tls_config(tls: TlsFile, base: &Path, watched: &mut Vec<PathBuf>) -> Result<rustls::ServerConfig, String> {
