@@ -313,7 +313,7 @@ impl SelfMetrics {
 
     /// Adds the `process_*` metrics (unless `--web.disable-exporter-metrics`).
     pub fn register_process_metrics(&mut self) {
-        self.registry.register_collector(Box::new(crate::process::ProcessCollector));
+        self.registry.register_collector(Box::new(crate::process::ProcessCollector::new()));
     }
 
     /// Appends the self-metrics in OpenMetrics text, without `# EOF`.
