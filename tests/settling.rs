@@ -257,3 +257,35 @@ async fn a_cycle_running_over_midnight_does_not_skip_the_day_that_ended() {
         .await;
     exporter.shutdown().await;
 }
+
+/// The cumulative counters add a day only once it has settled: a call of
+/// yesterday's processed late is in the counter, as it is in the windows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_add_yesterday_once_it_settled_late_changes_included() {
+    const COUNTER: &str = "gong_activity_calls_as_host_cumulative_total";
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    clock.set(cal.at(cal.today, 0, 10));
+    let sim = start_simulator_with_clock(fixture(&cal), 2, 1000.0, clock.clone()).await;
+    let mut config = settling_config(&sim, &clock, None);
+    config.counters_start_date = Some(cal.days_ago(1));
+    let exporter = gong_exporter::start(config).await.unwrap();
+    let addr = exporter.local_addr();
+    hosted(addr, "1d", 3.0).await;
+
+    // A late call of yesterday's, seen at the 03:00 re-poll.
+    let mut late = fixture(&cal);
+    late.activity.get_mut(&(1, cal.days_ago(1))).unwrap().counts[field_index("callsAsHost").unwrap()] = 4;
+    sim.simulator.set_dataset(Arc::new(late));
+    clock.shift(SignedDuration::from_hours(3));
+    hosted(addr, "1d", 4.0).await;
+
+    // Settled at noon: yesterday is counted with its late call.
+    clock.shift(SignedDuration::from_hours(10));
+    let m = wait_for_metrics(addr, "yesterday counted", |m| {
+        m.get(COUNTER, &[("user_id", &REP_A.to_string())]).is_some_and(|v| v > 0.0)
+    })
+    .await;
+    assert_eq!(m.value(COUNTER, &[("user_id", &REP_A.to_string())]), 4.0, "the late call is counted");
+    exporter.shutdown().await;
+}

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 
 use super::cycle::{CycleResults, fail_request, log_skipped};
 use super::{Poller, log_failure};
+use crate::cli::PollSchedule;
 use crate::days::PartKind;
 use crate::endpoint::Endpoint;
 use crate::gong::models::AnsweredScorecard;
@@ -30,11 +31,19 @@ impl Poller {
         deadline: Instant,
     ) -> Option<PollOutcome> {
         let tz = self.time_zone.clone()?;
-        let today = company_date(self.settings.clock.now(), &tz);
+        let now = self.settings.clock.now();
+        let today = company_date(now, &tz);
+        // Under the settling schedule yesterday may still change until it
+        // settles: it is counted then, late calls and reviews included (a
+        // count is never taken back).
+        let until = match self.settings.schedule {
+            PollSchedule::Settling if now < self.settled_at(today, &tz) => today.yesterday().unwrap_or(today),
+            _ => today,
+        };
         let started = Instant::now();
         let mut outcome = PollOutcome::success();
-        let activity = self.count_activity(today, &tz, deadline, &mut outcome).await;
-        let reviews = self.count_reviews(cycle, today, &tz, deadline).await;
+        let activity = self.count_activity(until, &tz, deadline, &mut outcome).await;
+        let reviews = self.count_reviews(cycle, until, &tz, deadline).await;
         if let Err(error) = activity.and(reviews) {
             tracing::error!(%error, "cannot keep the counter state");
             outcome.fail(&error, false);
@@ -48,16 +57,17 @@ impl Poller {
         Some(outcome)
     }
 
-    /// Adds the days of activity due, a chunk at a time. Gong's failures go
+    /// Adds the days of activity before `until` not yet counted, a chunk at
+    /// a time. Gong's failures go
     /// into `outcome`; a storage failure is returned.
     async fn count_activity(
         &mut self,
-        today: Date,
+        until: Date,
         tz: &TimeZone,
         deadline: Instant,
         outcome: &mut PollOutcome,
     ) -> Result<(), StorageError> {
-        let Some((from, to)) = self.ledger.due(CounterKind::Activity, today)? else {
+        let Some((from, to)) = self.ledger.due(CounterKind::Activity, until)? else {
             return Ok(());
         };
         let mut listed = 0;
@@ -99,23 +109,24 @@ impl Poller {
         Ok(())
     }
 
-    /// Adds the days of reviews due, from the cycle's own scorecards answer
+    /// Adds the days of reviews before `until` not yet counted, from the
+    /// cycle's own scorecards answer
     /// where it covers them (no extra request), else from their own query.
     /// A failed query is logged (the scorecards endpoint's own metrics show
     /// Gong's trouble) and tried again next cycle.
     async fn count_reviews(
         &mut self,
         cycle: Option<&CycleResults>,
-        today: Date,
+        until: Date,
         tz: &TimeZone,
         deadline: Instant,
     ) -> Result<(), StorageError> {
-        let Some((from, to)) = self.ledger.due(CounterKind::Scorecards, today)? else {
+        let Some((from, to)) = self.ledger.due(CounterKind::Scorecards, until)? else {
             return Ok(());
         };
-        // The cycle fetched the largest window ending today.
+        // The (fixed) cycle fetched the largest window, ending today.
         let covered = cycle.and_then(|cycle| {
-            cycle.bounds.iter().max_by_key(|b| b.window.days()).filter(|b| b.to == today && cycle.time_zone == *tz)
+            cycle.bounds.iter().max_by_key(|b| b.window.days()).filter(|b| b.to == until && cycle.time_zone == *tz)
         });
         let cycle_reviews = cycle.and_then(|cycle| cycle.scorecards.results.first().map(|(_, r)| r.as_ref()));
         for (a, b) in chunks(from, to, CHUNK_DAYS) {

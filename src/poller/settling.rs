@@ -530,7 +530,7 @@ impl Poller {
 
     /// When yesterday has settled: the start of `today` plus
     /// `--poll.settle-for`.
-    fn settled_at(&self, today: Date, tz: &TimeZone) -> Timestamp {
+    pub(super) fn settled_at(&self, today: Date, tz: &TimeZone) -> Timestamp {
         let settle_for = jiff::SignedDuration::try_from(self.settings.settle_for).unwrap_or(jiff::SignedDuration::MAX);
         start_of_day(today, tz).checked_add(settle_for).unwrap_or(Timestamp::MAX)
     }
