@@ -49,6 +49,11 @@ impl Exposition {
         Self { data, data_gzip, text: std::sync::OnceLock::new(), series, snapshot }
     }
 
+    /// Whether [`Exposition::text`] was built already (no blocking work).
+    pub fn has_text(&self) -> bool {
+        self.text.get().is_some()
+    }
+
     /// `data` in the 0.0.4 text format, and its gzip head.
     pub fn text(&self) -> &(Bytes, GzipHead) {
         self.text.get_or_init(|| {

@@ -81,11 +81,12 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         // on a blocking thread, so neither this nor a concurrent scrape
         // stalls an async worker (the rest wait there for the same result).
         let building = Arc::clone(&exposition);
-        if tokio::task::spawn_blocking(move || {
-            building.text();
-        })
-        .await
-        .is_err()
+        if !exposition.has_text()
+            && tokio::task::spawn_blocking(move || {
+                building.text();
+            })
+            .await
+            .is_err()
         {
             return (StatusCode::INTERNAL_SERVER_ERROR, "converting to the text format failed\n").into_response();
         }
@@ -111,23 +112,38 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     ([(header::CONTENT_TYPE, content_type), (header::VARY, "Accept, Accept-Encoding")], Body::new(body)).into_response()
 }
 
-/// Whether the client prefers OpenMetrics, as client_golang negotiates:
-/// OpenMetrics when `Accept` lists it with a quality at least that of the
-/// text format (`text/plain`, `text/*` or `*/*`); the text format otherwise,
-/// and when there is no `Accept`.
+/// Whether the client prefers OpenMetrics, as client_golang (expfmt)
+/// negotiates: `Accept`'s media ranges in order of quality (ties in the
+/// order listed); the first that is OpenMetrics (version 1.0.0, 0.0.1 or
+/// none) or `text/plain` (version 0.0.4 or none) decides. Wildcards and
+/// other types are passed over; without a match, the text format. A
+/// quality of 0 is "not acceptable" and passed over too (client_golang
+/// would take it).
 fn wants_openmetrics(headers: &HeaderMap) -> bool {
-    let (mut openmetrics, mut text) = (0.0_f32, 0.0_f32);
+    let mut ranges: Vec<(f32, bool)> = Vec::new();
     for item in headers.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')) {
         let mut parts = item.split(';').map(str::trim);
         let media = parts.next().unwrap_or("").to_ascii_lowercase();
-        let q = parts.filter_map(|p| p.strip_prefix("q=")).find_map(|q| q.parse::<f32>().ok()).unwrap_or(1.0);
-        match media.as_str() {
-            "application/openmetrics-text" => openmetrics = openmetrics.max(q),
-            "text/plain" | "text/*" | "*/*" => text = text.max(q),
-            _ => {}
+        let (mut q, mut version) = (1.0_f32, "");
+        for param in parts {
+            match param.split_once('=').map(|(k, v)| (k.trim(), v.trim().trim_matches('"'))) {
+                Some(("q", value)) => q = value.parse().unwrap_or(1.0),
+                Some(("version", value)) => version = value,
+                _ => {}
+            }
+        }
+        let openmetrics = match media.as_str() {
+            "application/openmetrics-text" if matches!(version, "" | "1.0.0" | "0.0.1") => true,
+            "text/plain" if matches!(version, "" | "0.0.4") => false,
+            _ => continue,
+        };
+        if q > 0.0 {
+            ranges.push((q, openmetrics));
         }
     }
-    openmetrics > 0.0 && openmetrics >= text
+    // Stable: equal qualities keep the order listed.
+    ranges.sort_by(|a, b| b.0.total_cmp(&a.0));
+    ranges.first().is_some_and(|(_, openmetrics)| *openmetrics)
 }
 
 /// Whether the client listed gzip in `Accept-Encoding` (and not with q=0).
@@ -271,12 +287,18 @@ mod tests {
     fn openmetrics_only_for_clients_that_ask_for_it_first() {
         assert!(wants_openmetrics(&accept(PROMETHEUS_ACCEPT)));
         assert!(wants_openmetrics(&accept("application/openmetrics-text; version=1.0.0")));
-        assert!(wants_openmetrics(&accept("text/plain;q=0.5, application/openmetrics-text;q=0.5")));
+        // Wildcards are passed over, as client_golang does.
+        assert!(wants_openmetrics(&accept("*/*;q=1, application/openmetrics-text;q=0.5")));
+        assert!(wants_openmetrics(&accept("application/openmetrics-text;version=0.0.1")));
         for text in [
             "text/plain;version=0.0.4",
             "*/*",
             "text/plain, application/openmetrics-text;q=0.5",
+            // A tie goes to the one listed first.
+            "text/plain;q=0.5, application/openmetrics-text;q=0.5",
             "application/openmetrics-text;q=0",
+            // A version this exporter does not write.
+            "application/openmetrics-text;version=2.0.0",
             "application/json",
         ] {
             assert!(!wants_openmetrics(&accept(text)), "{text}");
