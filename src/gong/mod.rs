@@ -75,23 +75,18 @@ pub struct Fetched<T> {
 /// `--gong.rate-limit`.
 pub struct GongClient {
     http: reqwest::Client,
-    base_url: Url,
     authorization: HeaderValue,
     limiter: DefaultDirectRateLimiter,
     options: ClientOptions,
     self_metrics: Arc<SelfMetrics>,
     /// Requests sent since start, retries included.
     sent: AtomicU64,
-    /// No request is sent once `sent` reaches this: the end of today's
-    /// share of the quota, set by the poller as each company day starts,
-    /// so a runaway cycle is cut off mid-way, not counted at its end.
-    request_cap: AtomicU64,
-    /// The daily allowance behind `request_cap`, for the error message.
-    allowance: AtomicU64,
-    /// The company day the cap is for, and the running total it began at:
-    /// a poller started again after a panic resumes this day's count
+    /// Today's share of the quota, set by the poller as each company day
+    /// starts: no request is sent past it, so a runaway cycle is cut off
+    /// mid-way, not counted at its end. Kept here, not in the poller, so
+    /// that a poller started again after a panic resumes the day's count
     /// instead of granting itself a new allowance.
-    budget_day: Mutex<Option<(Date, u64)>>,
+    budget_day: Mutex<Option<BudgetDay>>,
     /// No request before this instant: Gong's last `Retry-After`. Gong's
     /// limits are per company, so one endpoint's 429 pauses them all.
     paused_until: Mutex<Option<Instant>>,
@@ -99,8 +94,17 @@ pub struct GongClient {
 
 impl fmt::Debug for GongClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GongClient").field("base_url", &self.base_url.as_str()).finish_non_exhaustive()
+        f.debug_struct("GongClient").field("base_url", &self.options.base_url.as_str()).finish_non_exhaustive()
     }
+}
+
+/// A company day's request budget: the day, the running total of requests
+/// when it began, and how many it allows.
+#[derive(Debug, Clone, Copy)]
+struct BudgetDay {
+    day: Date,
+    baseline: u64,
+    allowance: u64,
 }
 
 /// The request of one query, repeated with a cursor for each page.
@@ -124,14 +128,11 @@ impl GongClient {
         let authorization = options.credentials.authorization();
         Ok(Self {
             http,
-            base_url: options.base_url.clone(),
             authorization,
             limiter: RateLimiter::direct(quota(options.rate_limit)),
             options,
             self_metrics,
             sent: AtomicU64::new(0),
-            request_cap: AtomicU64::new(u64::MAX),
-            allowance: AtomicU64::new(u64::MAX),
             budget_day: Mutex::new(None),
             paused_until: Mutex::new(None),
         })
@@ -141,14 +142,12 @@ impl GongClient {
     /// `baseline`: no request is sent once it reaches `baseline +
     /// allowance`; each one after fails with [`GongError::BudgetSpent`].
     pub fn start_budget_day(&self, day: Date, baseline: u64, allowance: u64) {
-        *self.budget_day.lock().expect("budget lock") = Some((day, baseline));
-        self.allowance.store(allowance, Ordering::Relaxed);
-        self.request_cap.store(baseline.saturating_add(allowance), Ordering::Relaxed);
+        *self.budget_day.lock().expect("budget lock") = Some(BudgetDay { day, baseline, allowance });
     }
 
     /// What [`GongClient::start_budget_day`] said last.
     pub fn budget_day(&self) -> Option<(Date, u64)> {
-        *self.budget_day.lock().expect("budget lock")
+        self.budget_day.lock().expect("budget lock").map(|b| (b.day, b.baseline))
     }
 
     /// Requests sent since start, retries included.
@@ -389,10 +388,17 @@ impl GongClient {
         deadline: Instant,
     ) -> Result<Option<P>, GongError> {
         self.wait_for_slot(endpoint, deadline).await?;
-        // Counted as it is sent: the cap cuts a runaway cycle off mid-way.
-        if self.sent.fetch_add(1, Ordering::Relaxed) >= self.request_cap.load(Ordering::Relaxed) {
-            self.sent.fetch_sub(1, Ordering::Relaxed);
-            return Err(GongError::BudgetSpent { endpoint, allowance: self.allowance.load(Ordering::Relaxed) });
+        // Counted as it is sent, under the budget's lock: concurrent
+        // queries cannot together pass the day's allowance.
+        {
+            let budget = self.budget_day.lock().expect("budget lock");
+            let sent = self.sent.load(Ordering::Relaxed);
+            if let Some(b) = *budget
+                && sent >= b.baseline.saturating_add(b.allowance)
+            {
+                return Err(GongError::BudgetSpent { endpoint, allowance: b.allowance });
+            }
+            self.sent.fetch_add(1, Ordering::Relaxed);
         }
         let url = self.url(endpoint);
         let request = match query {
@@ -543,7 +549,7 @@ impl GongClient {
     }
 
     fn url(&self, endpoint: Endpoint) -> Url {
-        let mut url = self.base_url.clone();
+        let mut url = self.options.base_url.clone();
         let base_path = url.path().trim_end_matches('/').to_owned();
         url.set_path(&format!("{base_path}{}", endpoint.path()));
         url
