@@ -349,10 +349,7 @@ fn read_day_file(path: &Path) -> Result<DayFile, String> {
     Ok(file)
 }
 
-/// The days of `[from, to)`.
-pub fn days_of(from: Date, to: Date) -> impl Iterator<Item = Date> {
-    std::iter::successors(Some(from), |d| d.tomorrow().ok()).take_while(move |d| *d < to)
-}
+pub use crate::windows::days_of;
 
 #[cfg(test)]
 mod tests {

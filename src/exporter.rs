@@ -64,7 +64,9 @@ pub struct Exporter {
     shared: Arc<Shared>,
     poller: JoinHandle<()>,
     watcher: Option<JoinHandle<()>>,
-    simulator: Option<RunningSimulator>,
+    /// The in-process simulator in `--demo` mode, kept running with the
+    /// exporter.
+    _simulator: Option<RunningSimulator>,
     /// `--storage.path`'s lock, held while the exporter runs.
     _storage_lock: Option<std::fs::File>,
 }
@@ -83,11 +85,6 @@ impl Exporter {
     /// State shared between poller and server.
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
-    }
-
-    /// The in-process simulator in `--demo` mode.
-    pub fn simulator(&self) -> Option<&RunningSimulator> {
-        self.simulator.as_ref()
     }
 
     /// Stops polling at once (in-flight requests are dropped) and lets the
@@ -191,7 +188,7 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
     }
 
     let poller = spawn_poller(&config, Arc::new(client), &shared, ledger, days);
-    Ok(Exporter { servers, shared, poller, watcher: Some(watcher), simulator, _storage_lock: storage_lock })
+    Ok(Exporter { servers, shared, poller, watcher: Some(watcher), _simulator: simulator, _storage_lock: storage_lock })
 }
 
 /// Starts the poller under [`supervise`]: `ledger` and `days` for the first

@@ -87,7 +87,7 @@ pub fn interaction_metric(name: &str) -> InteractionKey {
 /// Where an interaction stat goes: a dedicated family or the catch-all.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum InteractionKey {
-    /// Index into [`crate::metrics::KNOWN_INTERACTION_STATS`].
+    /// Index into [`KNOWN_INTERACTION_STATS`].
     Known(usize),
     /// `gong_interaction_stat{stat="<name>"}`.
     Other(String),

@@ -84,6 +84,11 @@ impl WindowBounds {
     }
 }
 
+/// The days of `[from, to)`.
+pub fn days_of(from: Date, to: Date) -> impl Iterator<Item = Date> {
+    std::iter::successors(Some(from), |d| d.tomorrow().ok()).take_while(move |d| *d < to)
+}
+
 /// The company's calendar date at `now`.
 pub fn company_date(now: Timestamp, tz: &TimeZone) -> Date {
     now.to_zoned(tz.clone()).date()

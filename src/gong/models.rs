@@ -687,16 +687,10 @@ macro_rules! impl_page {
                 self.$tz.as_deref()
             })?
             fn into_listed(self) -> Listed<$item> {
-                self.$field.into()
+                self.$field
             }
         }
     };
-}
-
-impl<T> From<Vec<T>> for Listed<T> {
-    fn from(items: Vec<T>) -> Self {
-        Self { items, skipped: SkipCounts::default() }
-    }
 }
 
 impl Record for UserAggregateActivity {

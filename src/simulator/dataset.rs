@@ -487,7 +487,7 @@ impl Dataset for GeneratedDataset {
     fn as_of(&self, range: Option<(Date, Date)>) -> u64 {
         let Some(clock) = &self.late else { return 0 };
         let changing = match range {
-            Some((from, to)) => days_between(from, to).any(|d| self.unsettled(d).is_some()),
+            Some((from, to)) => crate::windows::days_of(from, to).any(|d| self.unsettled(d).is_some()),
             None => true,
         };
         if changing { (clock.now().as_second() / 60) as u64 } else { 0 }
@@ -593,7 +593,7 @@ impl GeneratedDataset {
         let uid = self.users[user].id;
         // Calls processed late change the stats of every window holding
         // their day, until the last of them is in.
-        let late: u64 = days_between(from, to)
+        let late: u64 = crate::windows::days_of(from, to)
             .filter(|d| self.unsettled(*d).is_some())
             .map(|d| {
                 let a = self.activity(user, d);
@@ -643,10 +643,6 @@ impl GeneratedDataset {
 }
 
 /// The days of `[from, to)`.
-fn days_between(from: Date, to: Date) -> impl Iterator<Item = Date> {
-    std::iter::successors(Some(from), |d| d.tomorrow().ok()).take_while(move |d| *d < to)
-}
-
 /// Hand-written data for tests.
 #[derive(Debug, Clone, Default)]
 pub struct FixtureDataset {

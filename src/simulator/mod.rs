@@ -865,7 +865,7 @@ fn path_of(list: List) -> &'static str {
 
 /// The days of `[from, to)`.
 fn days((from, to): (Date, Date)) -> impl Iterator<Item = Date> {
-    std::iter::successors(Some(from), |d| d.tomorrow().ok()).take_while(move |d| *d < to)
+    crate::windows::days_of(from, to)
 }
 
 /// Which records `list` answers to `q`, in Gong's order: users in the
