@@ -49,7 +49,8 @@ pub enum Fault {
     /// interaction values, scores) in another `form`.
     Numbers { records: u64, form: NumberForm },
     /// A `Retry-After` sent as an HTTP-date this many seconds from now,
-    /// with `status` (RFC 9110 allows either form).
+    /// with `status`. Gong documents whole seconds; RFC 9110 allows either
+    /// form, and a proxy in front of Gong may send a date.
     RetryAfterDate { status: u16, seconds: i64 },
 }
 

@@ -1,8 +1,16 @@
-//! A fake Gong API, faithful to Gong's reference pages: Basic or Bearer auth
-//! (401), a per-company rate limit (429 + `Retry-After`), date validation
-//! (400), opaque cursors bound to the filter, 404 for empty periods. Used by
-//! `--demo`, `gong-exporter simulate` and the tests, which read its request
-//! log.
+//! A fake Gong API, built from Gong's reference pages and from responses
+//! connectors recorded from the real Gong (named where used): Basic or
+//! Bearer auth (401), a per-company rate limit (429 + `Retry-After` in whole
+//! seconds), date validation (400), opaque cursors bound to the filter, 404
+//! for empty periods. Used by `--demo`, `gong-exporter simulate` and the
+//! tests, which read its request log.
+//!
+//! Where it differs from Gong: its cursors never expire (Gong's are signed
+//! tokens with an expiry, per `gong-api/NOTES.md`; a query that outlives one
+//! is not simulated), and the fault rules ([`faults`]) also send what Gong is
+//! not known to send (HTTP-date `Retry-After`, redirects, oversized or
+//! endless bodies, endless cursors): those test the exporter's bounds, not a
+//! recorded Gong behaviour.
 
 pub mod dataset;
 pub mod faults;
