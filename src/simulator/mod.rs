@@ -249,8 +249,9 @@ impl List {
     }
 }
 
-/// An error answer: status and Gong's `errors` messages.
-struct Reject(StatusCode, String);
+/// An error answer: status, Gong's `errors` messages, and for a 429 the
+/// `Retry-After` seconds.
+struct Reject(StatusCode, String, Option<u64>);
 
 impl Simulator {
     /// A simulator serving `dataset`. Fails on an unknown zone name.
@@ -468,17 +469,11 @@ impl Simulator {
         response
     }
 
-    fn reject_response(&self, Reject(status, message): Reject, request_id: &str) -> Response {
+    fn reject_response(&self, Reject(status, message, retry_after): Reject, request_id: &str) -> Response {
         let mut response =
             (status, axum::Json(json!({ "requestId": request_id, "errors": [message] }))).into_response();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            let wait = self.limiter.check().err().map_or(1, |not_until| {
-                not_until
-                    .wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()))
-                    .as_secs()
-                    + 1
-            });
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait));
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -492,7 +487,7 @@ impl Simulator {
         request_id: &str,
     ) -> Result<Value, Reject> {
         if !self.authorized(headers) {
-            return Err(Reject(StatusCode::UNAUTHORIZED, "Access denied".to_owned()));
+            return Err(Reject(StatusCode::UNAUTHORIZED, "Access denied".to_owned(), None));
         }
         let scope = list.endpoint().scope();
         if self.options.scopes.as_ref().is_some_and(|held| !held.contains(scope)) {
@@ -501,10 +496,15 @@ impl Simulator {
             return Err(Reject(
                 StatusCode::UNAUTHORIZED,
                 format!("You don't have permission to use '{scope}' in your app."),
+                None,
             ));
         }
-        if self.limiter.check().is_err() {
-            return Err(Reject(StatusCode::TOO_MANY_REQUESTS, "API request limit exceeded".to_owned()));
+        if let Err(not_until) = self.limiter.check() {
+            // Whole seconds, rounded up, as Gong documents; measured by this
+            // check (checking again would spend a slot that came free).
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+            let message = "API request limit exceeded".to_owned();
+            return Err(Reject(StatusCode::TOO_MANY_REQUESTS, message, Some(wait.as_secs() + 1)));
         }
         match list {
             List::Workspaces => return Ok(self.workspaces_answer(request_id)),
@@ -515,7 +515,7 @@ impl Simulator {
         let (filter, cursor) = match body {
             Some(bytes) => {
                 let body: Value = serde_json::from_slice(bytes)
-                    .map_err(|e| Reject(StatusCode::BAD_REQUEST, format!("Malformed request body: {e}")))?;
+                    .map_err(|e| Reject(StatusCode::BAD_REQUEST, format!("Malformed request body: {e}"), None))?;
                 let filter = body.get("filter").cloned().unwrap_or(Value::Null);
                 let cursor = body.get("cursor").and_then(Value::as_str).map(str::to_owned);
                 (filter, cursor)
@@ -527,12 +527,12 @@ impl Simulator {
         let offset = match cursor.as_deref() {
             None => 0,
             Some(c) => decode_cursor(c, fingerprint)
-                .ok_or_else(|| Reject(StatusCode::BAD_REQUEST, "Invalid cursor".to_owned()))?,
+                .ok_or_else(|| Reject(StatusCode::BAD_REQUEST, "Invalid cursor".to_owned(), None))?,
         };
         let (dataset, generation) = self.served();
         let index = self.record_index(dataset.as_ref(), generation, list, &query);
         if index.is_empty() {
-            return Err(Reject(StatusCode::NOT_FOUND, list.not_found().to_owned()));
+            return Err(Reject(StatusCode::NOT_FOUND, list.not_found().to_owned(), None));
         }
         let page_size = self.options.page_size.max(1);
         let page = self.build_page(dataset.as_ref(), list, &query, &index, index.page(offset, page_size));
@@ -554,7 +554,7 @@ impl Simulator {
     }
 
     fn parse_filter(&self, list: List, filter: &Value) -> Result<ParsedQuery, Reject> {
-        let bad = |m: String| Reject(StatusCode::BAD_REQUEST, m);
+        let bad = |m: String| Reject(StatusCode::BAD_REQUEST, m, None);
         let today = self.today();
         let date_field = |name: &str, required: bool| -> Result<Option<Date>, Reject> {
             match filter.get(name) {
@@ -720,7 +720,7 @@ impl Simulator {
     /// `GET /v2/coaching`: what the manager did on each direct report's
     /// calls on the company days inside `[from, to)`.
     fn coaching_answer(&self, params: &HashMap<String, String>, request_id: &str) -> Result<Value, Reject> {
-        let bad = |m: String| Reject(StatusCode::BAD_REQUEST, m);
+        let bad = |m: String| Reject(StatusCode::BAD_REQUEST, m, None);
         let id = |name: &str| -> Result<u64, Reject> {
             let v = params.get(name).ok_or_else(|| bad(format!("{name} is required")))?;
             v.parse().map_err(|_| bad(format!("{name} '{v}' is not a number")))
@@ -736,15 +736,15 @@ impl Simulator {
             return Err(bad(format!("from {from} must be before to {to}")));
         }
         if !self.options.coaching_enabled {
-            return Err(Reject(StatusCode::NOT_FOUND, "Coaching is not enabled for this company".to_owned()));
+            return Err(Reject(StatusCode::NOT_FOUND, "Coaching is not enabled for this company".to_owned(), None));
         }
         let dataset = self.dataset();
         if !dataset.workspaces().iter().any(|(w, _)| *w == workspace) {
-            return Err(Reject(StatusCode::NOT_FOUND, "Workspace not found".to_owned()));
+            return Err(Reject(StatusCode::NOT_FOUND, "Workspace not found".to_owned(), None));
         }
         let users = dataset.users();
         let Some(manager) = users.iter().position(|u| u.id == manager_id) else {
-            return Err(Reject(StatusCode::NOT_FOUND, "User not found".to_owned()));
+            return Err(Reject(StatusCode::NOT_FOUND, "User not found".to_owned(), None));
         };
         // Company days wholly inside [from, to).
         let starts = |day: Date| crate::windows::start_of_day(day, &self.time_zone);
@@ -1310,7 +1310,7 @@ mod tests {
             }
             sim.answer(list, &headers, Some(body.to_string().as_bytes()), &HashMap::new(), "test")
         };
-        answer.map_err(|Reject(status, message)| (status, message))
+        answer.map_err(|Reject(status, message, _)| (status, message))
     }
 
     #[test]
