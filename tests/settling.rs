@@ -188,9 +188,10 @@ async fn the_plan_lists_todays_repolls_and_the_gauge_counts_sent_plus_planned() 
     let planned = m.value("gong_exporter_requests_planned_today", &[]);
     assert_eq!(sent, sim.simulator.requests().len() as f64);
     // Re-polls at +2h45m, +5h30m, +8h15m, +11h and 12:00 of yesterday's
-    // activity (2 pages), reviews (1) and interaction (3 windows).
-    assert!(planned > sent, "re-polls are planned: sent {sent}, planned {planned}");
+    // activity (planned as its last answer: 3 pages, 5 users 2 a page),
+    // reviews (1 page) and interaction (3 windows of 1 page).
     let (_, page) = http_get(addr, "/").await;
+    assert_eq!(planned, sent + 5.0 * (3.0 + 1.0 + 3.0), "sent {sent}, planned {planned}: {page}");
     assert!(page.contains("Today's plan"), "{page}");
     assert!(page.contains("interaction stats of every window"), "{page}");
     assert_eq!(page.matches("<td>planned</td>").count(), 5, "{page}");
