@@ -367,12 +367,27 @@ async fn sighup_reloads_the_web_config_and_never_kills_the_process() {
         let hup = Command::new("kill").args(["-HUP", &exporter.child.id().to_string()]).status().unwrap();
         assert!(hup.success());
         match web_config {
-            None => exporter.wait_for_line("SIGHUP: no --web.config.file to reload"),
+            None => {
+                exporter.wait_for_line("SIGHUP: no --web.config.file to reload");
+            }
             Some(_) => {
                 exporter.wait_for_line("SIGHUP: reloading the web config");
-                exporter.wait_for_line("web config reloaded")
+                exporter.wait_for_line("web config reloaded");
+                // A change the file watch cannot see (the old modification
+                // time put back) is applied by the SIGHUP alone.
+                let modified = std::fs::metadata(&web).unwrap().modified().unwrap();
+                let hash = bcrypt::hash("pw", 4).unwrap();
+                std::fs::write(&web, format!("basic_auth_users:\n  alice: '{hash}'\n")).unwrap();
+                std::fs::File::options().write(true).open(&web).unwrap().set_modified(modified).unwrap();
+                let hup = Command::new("kill").args(["-HUP", &exporter.child.id().to_string()]).status().unwrap();
+                assert!(hup.success());
+                let deadline = Instant::now() + Duration::from_secs(3);
+                while http_get(addr, "/metrics").await.0 != 401 {
+                    assert!(Instant::now() < deadline, "SIGHUP did not apply the new users");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
             }
-        };
+        }
         assert!(exporter.child.try_wait().unwrap().is_none(), "{web_config:?}: SIGHUP killed the exporter");
         assert_eq!(http_get(addr, "/-/healthy").await.0, 200);
         let (status, _) = exporter.terminate();

@@ -263,6 +263,9 @@ async fn an_absurd_retry_after_is_capped_and_never_kills_the_poller() {
     .await;
     assert_eq!(m.value("gong_exporter_poll_success", &[("endpoint", "users")]), 0.0);
     assert_eq!(http_get(addr, "/-/healthy").await.0, 200);
+    // The poller beat as it ran those cycles (0 had it never started).
+    let beat = m.value("gong_exporter_poller_heartbeat_timestamp_seconds", &[]);
+    assert!(beat >= jiff::Timestamp::now().as_second() as f64 - 60.0, "last beat {beat}");
     exporter.shutdown().await;
 }
 
