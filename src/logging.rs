@@ -51,13 +51,15 @@ impl<S: Subscriber> Layer<S> for LineLayer {
     }
 }
 
+/// Level names as promslog writes them (slog's, upper case: Prometheus 3
+/// logs `level=INFO`); slog has no trace level, so TRACE is this crate's.
 fn level_name(level: Level) -> &'static str {
     match level {
-        Level::ERROR => "error",
-        Level::WARN => "warn",
-        Level::INFO => "info",
-        Level::DEBUG => "debug",
-        Level::TRACE => "trace",
+        Level::ERROR => "ERROR",
+        Level::WARN => "WARN",
+        Level::INFO => "INFO",
+        Level::DEBUG => "DEBUG",
+        Level::TRACE => "TRACE",
     }
 }
 
@@ -188,19 +190,19 @@ mod tests {
 
     #[test]
     fn logfmt_lines_use_promslog_keys_and_quote_what_needs_it() {
-        let line = render(LogFormat::Logfmt, "2026-11-29T03:00:00Z", "warn", "cycle.rs:70", &fields());
+        let line = render(LogFormat::Logfmt, "2026-11-29T03:00:00Z", level_name(Level::WARN), "cycle.rs:70", &fields());
         assert_eq!(
             line,
-            "time=2026-11-29T03:00:00Z level=warn source=cycle.rs:70 msg=\"endpoint failed this cycle; keeping \\\"the\\\" data\" endpoint=users error=\"Gong said: a=b\\nnext\" records=12 tls=false\n"
+            "time=2026-11-29T03:00:00Z level=WARN source=cycle.rs:70 msg=\"endpoint failed this cycle; keeping \\\"the\\\" data\" endpoint=users error=\"Gong said: a=b\\nnext\" records=12 tls=false\n"
         );
     }
 
     #[test]
     fn json_lines_are_flat_objects_with_promslog_keys() {
-        let line = render(LogFormat::Json, "2026-11-29T03:00:00Z", "warn", "cycle.rs:70", &fields());
+        let line = render(LogFormat::Json, "2026-11-29T03:00:00Z", level_name(Level::WARN), "cycle.rs:70", &fields());
         let value: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(value["msg"], "endpoint failed this cycle; keeping \"the\" data");
-        assert_eq!((value["level"].as_str(), value["time"].as_str()), (Some("warn"), Some("2026-11-29T03:00:00Z")));
+        assert_eq!((value["level"].as_str(), value["time"].as_str()), (Some("WARN"), Some("2026-11-29T03:00:00Z")));
         assert_eq!((value["endpoint"].as_str(), value["records"].as_u64()), (Some("users"), Some(12)));
         assert_eq!(value["tls"], false);
         assert!(value.get("fields").is_none() && value.get("span").is_none(), "flat: {line}");

@@ -414,7 +414,7 @@ async fn debug_level_shows_this_exporters_events_not_its_libraries() {
     wait_ready(addr).await;
     let _ = scrape(addr).await;
     let output = exporter.all_output();
-    let debug: Vec<&str> = output.lines().filter(|l| l.contains("level=debug")).collect();
+    let debug: Vec<&str> = output.lines().filter(|l| l.contains("level=DEBUG")).collect();
     assert!(debug.iter().any(|l| l.contains("Gong answered")), "the exporter's own debug events show:\n{output}");
     for line in &debug {
         let source = line.split("source=").nth(1).and_then(|s| s.split([':', ' ']).next()).unwrap_or("");
@@ -467,7 +467,7 @@ async fn warnings_from_loading_the_web_config_at_start_are_logged() {
         &[],
     );
     let warning = exporter.wait_for_line("cipher_suites");
-    assert!(warning.contains("level=warn") && warning.contains("ignored"), "{warning}");
+    assert!(warning.contains("level=WARN") && warning.contains("ignored"), "{warning}");
     exporter.listening_addr();
     let (status, _) = exporter.terminate();
     assert!(status.success());
