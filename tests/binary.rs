@@ -253,7 +253,7 @@ async fn wrong_credentials_are_logged_with_what_to_check_and_never_leak_at_trace
         assert!(!m.text.contains(leak), "secret in metrics");
         assert!(!landing.contains(leak), "secret on the landing page");
     }
-    assert!(output.contains("\"level\":\"trace\"") || output.contains("\"level\":\"debug\""), "trace logging was on");
+    assert!(output.contains("\"level\":\"TRACE\"") || output.contains("\"level\":\"DEBUG\""), "trace logging was on");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
