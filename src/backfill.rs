@@ -125,32 +125,36 @@ pub async fn run(config: BackfillConfig) -> Result<BackfillSummary, BackfillErro
             let text = encode_snapshot(Arc::new(snapshot), config.include_user_email);
             writer.add_day(&text, start_of_day(next, &tz).as_second())?;
         }
-        eprintln!(
-            "backfill: {from} to {to} fetched ({}/{} chunks, {} requests so far)",
-            index + 1,
-            chunk_list.len(),
-            client.requests_sent()
+        tracing::info!(
+            %from,
+            %to,
+            chunk = index + 1,
+            chunks = chunk_list.len(),
+            requests_total = client.requests_sent(),
+            "backfill: chunk fetched"
         );
     }
     let samples = writer.finish(&config.output)?;
-    eprintln!("backfill: wrote {samples} samples to {}", config.output.display());
+    tracing::info!(samples, file = %config.output.display(), "backfill: file written");
     Ok(BackfillSummary { days, samples, requests: client.requests_sent() })
 }
 
-/// The plan, on stderr, before the first request of the range.
+/// The plan, logged before the first request of the range.
 fn announce(config: &BackfillConfig, tz: &TimeZone, users: &UserTable, chunks: usize, days: usize) {
     let pages_per_query = users.users.len().div_ceil(100).max(1) as u64;
     let estimate =
         chunks as u64 * 2 * pages_per_query + if config.interaction { days as u64 * pages_per_query } else { 0 };
-    eprintln!(
-        "backfill: {} days ({} to {}, {}), {} users: about {estimate} requests, {:.0} minutes at {} requests/s",
+    // Through the log, so --log.format json keeps every line JSON.
+    tracing::info!(
         days,
-        config.from,
-        config.to,
-        tz.iana_name().unwrap_or("company zone"),
-        users.users.len(),
-        estimate as f64 / config.client.rate_limit / 60.0,
-        config.client.rate_limit,
+        from = %config.from,
+        to = %config.to,
+        zone = tz.iana_name().unwrap_or("company zone"),
+        users = users.users.len(),
+        requests_estimate = estimate,
+        minutes_estimate = (estimate as f64 / config.client.rate_limit / 60.0).round(),
+        rate_limit = config.client.rate_limit,
+        "backfill: plan"
     );
 }
 

@@ -106,7 +106,7 @@ pub struct BackfillArgs {
 
     /// Log level: error, warn, info, debug (this exporter's own events), trace
     /// (everything, TLS and HTTP client internals included).
-    #[arg(long = "log.level", default_value = "warn", value_parser = parse_log_filter)]
+    #[arg(long = "log.level", default_value = "info", value_parser = parse_log_filter)]
     pub log_level: String,
 }
 

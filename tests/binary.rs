@@ -325,8 +325,11 @@ async fn backfill_subcommand_writes_the_file_and_reports_progress() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     // 40 days: two chunks of up to 31 days, one progress line each.
-    assert!(stderr.contains("backfill: 40 days") && stderr.contains("Asia/Tokyo"), "{stderr}");
-    assert!(stderr.contains("(1/2 chunks") && stderr.contains("(2/2 chunks"), "{stderr}");
+    assert!(
+        stderr.contains("backfill: plan") && stderr.contains("days=40") && stderr.contains("zone=Asia/Tokyo"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("chunk=1 chunks=2") && stderr.contains("chunk=2 chunks=2"), "{stderr}");
     assert!(stderr.contains("an ID null or empty") && stderr.contains("missing_id=1"), "{stderr}");
     let text = std::fs::read_to_string(&output).unwrap();
     assert!(text.ends_with("# EOF\n") && text.contains("gong_activity_calls_as_host_cumulative_total{"));
