@@ -52,6 +52,8 @@ pub enum BackfillError {
     Future { to: Date, today: Date, zone: String },
     #[error("cannot write '{path}': {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error("--label {name}: gong-exporter already writes a '{name}' label (on {metric}); give the label another name")]
+    LabelClash { name: String, metric: String },
 }
 
 /// What a backfill wrote.
@@ -272,6 +274,9 @@ struct FamilyWriter {
     /// `--label`s, rendered (`job="gong-exporter",instance="..."`), added
     /// to every sample so the history joins the live series.
     extra_labels: String,
+    /// `{name="` and `,name="` of each `--label`, to find one a sample
+    /// already has.
+    extra_label_starts: Vec<(String, [String; 2])>,
 }
 
 impl FamilyWriter {
@@ -290,7 +295,9 @@ impl FamilyWriter {
             })
             .collect::<Vec<_>>()
             .join(",");
-        Ok(Self { scratch, families: Vec::new(), index: HashMap::new(), extra_labels })
+        let extra_label_starts =
+            labels.iter().map(|(name, _)| (name.clone(), [format!("{{{name}=\""), format!(",{name}=\"")])).collect();
+        Ok(Self { scratch, families: Vec::new(), index: HashMap::new(), extra_labels, extra_label_starts })
     }
 
     /// Adds one day's exposition (no timestamps, no `# EOF`) at `timestamp`.
@@ -327,6 +334,14 @@ impl FamilyWriter {
             } else if let Some(slot) = current
                 && !line.starts_with('#')
             {
+                // A value holds no unescaped quote, so `,name="` can only
+                // start a label.
+                if let Some((name, _)) =
+                    self.extra_label_starts.iter().find(|(_, starts)| starts.iter().any(|start| line.contains(start)))
+                {
+                    let metric = line.split(['{', ' ']).next().unwrap_or_default().to_owned();
+                    return Err(BackfillError::LabelClash { name: name.clone(), metric });
+                }
                 let file = &mut self.families[slot].2;
                 let written = match (self.extra_labels.as_str(), line.find(['{', ' '])) {
                     ("", _) | (_, None) => writeln!(file, "{line} {timestamp}"),

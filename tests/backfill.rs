@@ -244,6 +244,23 @@ async fn backfill_with_rejected_credentials_says_what_to_check_and_writes_nothin
     assert!(left.is_empty(), "no output, temporary or scratch files: {left:?}");
 }
 
+/// A `--label` the exporter already writes (`window`, `user_id`...) would
+/// give samples two labels of one name, which only promtool notices after
+/// the whole range: the first day written stops the backfill, naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_label_the_exporter_already_writes_is_refused_naming_it() {
+    let cal = Calendar::now();
+    let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("gong.om");
+    let mut config = backfill_config(&sim, cal.days_ago(3), cal.today, &output);
+    config.labels = vec![("job".to_owned(), "gong".to_owned()), ("window".to_owned(), "x".to_owned())];
+    let error = run(config).await.unwrap_err().to_string();
+    assert!(error.contains("--label window") && error.contains("already"), "{error}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "no output, temporary or scratch files: {left:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfill_writes_every_window_as_the_live_exporter_showed_it_each_morning() {
     let cal = Calendar::now();
