@@ -475,3 +475,23 @@ async fn warnings_from_loading_the_web_config_at_start_are_logged() {
     let (status, _) = exporter.terminate();
     assert!(status.success());
 }
+
+/// A second exporter on a --storage.path in use stops at start: exit 1 and
+/// one line naming the directory (the first keeps running).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_exporter_on_the_same_storage_exits_1_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().to_str().unwrap();
+    let mut first = Running::start(&["--demo", "--web.listen-address", "127.0.0.1:0", "--storage.path", storage], &[]);
+    first.listening_addr();
+    let (code, stderr) = run_to_exit(&["--demo", "--web.listen-address", "127.0.0.1:0", "--storage.path", storage]);
+    assert_eq!(code, 1, "{stderr}");
+    let last = stderr.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("error: another gong-exporter is using --storage.path") && last.contains(storage),
+        "{stderr}"
+    );
+    assert!(first.child.try_wait().unwrap().is_none(), "the first exporter keeps running");
+    let (status, _) = first.terminate();
+    assert!(status.success());
+}
