@@ -388,18 +388,7 @@ impl GongClient {
         deadline: Instant,
     ) -> Result<Option<P>, GongError> {
         self.wait_for_slot(endpoint, deadline).await?;
-        // Counted as it is sent, under the budget's lock: concurrent
-        // queries cannot together pass the day's allowance.
-        {
-            let budget = self.budget_day.lock().expect("budget lock");
-            let sent = self.sent.load(Ordering::Relaxed);
-            if let Some(b) = *budget
-                && sent >= b.baseline.saturating_add(b.allowance)
-            {
-                return Err(GongError::BudgetSpent { endpoint, allowance: b.allowance });
-            }
-            self.sent.fetch_add(1, Ordering::Relaxed);
-        }
+        self.count_within_budget(endpoint)?;
         let url = self.url(endpoint);
         let request = match query {
             Query::Post(filter) => {
@@ -505,6 +494,21 @@ impl GongClient {
             self.self_metrics.auth_failed(endpoint, reason);
         }
         Err(error)
+    }
+
+    /// Counts a request about to be sent, or refuses it once today's
+    /// allowance is spent. Under the budget's lock: concurrent queries
+    /// cannot together pass the allowance.
+    fn count_within_budget(&self, endpoint: Endpoint) -> Result<(), GongError> {
+        let budget = self.budget_day.lock().expect("budget lock");
+        let sent = self.sent.load(Ordering::Relaxed);
+        if let Some(b) = *budget
+            && sent >= b.baseline.saturating_add(b.allowance)
+        {
+            return Err(GongError::BudgetSpent { endpoint, allowance: b.allowance });
+        }
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     fn pause_until(&self, until: Instant) {
