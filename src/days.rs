@@ -14,6 +14,7 @@
 //! restart does not fetch kept days again.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::hash::Hasher as _;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -21,7 +22,7 @@ use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
 use crate::gong::models::{ACTIVITY_FIELDS, AnsweredScorecard, DailyActivity, GongId, ManagerCoaching};
-use crate::ledger::{StorageError, write_atomically};
+use crate::storage::{StorageError, write_atomically};
 
 /// Directory inside `--storage.path`.
 pub const DAYS_DIR: &str = "days";
@@ -140,9 +141,11 @@ pub struct DayStore {
 
 /// A stable 64-bit hash of `value`'s JSON form (FNV-1a): equal records give
 /// equal hashes across runs and builds, so a stored hash stays comparable.
+/// (`std`'s hashers are seeded per process or may change between releases.)
 pub fn hash_of<T: Serialize + ?Sized>(value: &T) -> u64 {
-    let bytes = serde_json::to_vec(value).expect("kept records serialise");
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    let mut hasher = fnv::FnvHasher::default();
+    hasher.write(&serde_json::to_vec(value).expect("kept records serialise"));
+    hasher.finish()
 }
 
 impl DayStore {
@@ -158,7 +161,7 @@ impl DayStore {
             return Ok(Self::in_memory());
         };
         let dir = storage.join(DAYS_DIR);
-        std::fs::create_dir_all(&dir).map_err(|source| StorageError::CreateDir { path: dir.clone(), source })?;
+        crate::storage::create_dir(&dir)?;
         let mut store = Self { dir: Some(dir.clone()), ..Self::default() };
         let entries = std::fs::read_dir(&dir).map_err(|source| StorageError::Read { path: dir.clone(), source })?;
         let mut files: Vec<PathBuf> = entries
@@ -173,14 +176,12 @@ impl DayStore {
                     store.days.insert(file.day, file.kept);
                 }
                 Err(reason) => {
-                    let aside = path.with_extension(format!("json.corrupt-{}", Timestamp::now().as_second()));
-                    let moved = std::fs::rename(&path, &aside);
-                    tracing::warn!(
-                        file = %path.display(),
-                        moved_to = %aside.display(),
-                        moved = moved.is_ok(),
-                        %reason,
-                        "kept day file is unreadable; moved it aside, and that day will be fetched from Gong again"
+                    // A file that cannot be moved is logged and skipped: a
+                    // day is fetched again, so it never stops the start.
+                    let _ = crate::storage::move_aside(
+                        &path,
+                        &reason,
+                        "kept day file is unreadable; moved it aside, and that day will be fetched from Gong again",
                     );
                 }
             }
@@ -338,7 +339,9 @@ impl DayStore {
 }
 
 fn read_day_file(path: &Path) -> Result<DayFile, String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let bytes = crate::storage::read(path)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| "it was removed while being read".to_owned())?;
     let file: DayFile = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
     if file.format != FORMAT {
         return Err(format!("unknown format {}", file.format));
@@ -407,6 +410,16 @@ mod tests {
             .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains("corrupt"))
             .count();
         assert_eq!(aside, 1);
+    }
+
+    #[test]
+    fn the_fnv_crate_hashes_as_the_fold_stored_hashes_were_made_with() {
+        // Values of the hand-written FNV-1a fold this replaced (and that
+        // `gong::models` used for text IDs): kept days and IDs stay equal.
+        let mut hasher = fnv::FnvHasher::default();
+        hasher.write(b"abc");
+        assert_eq!(hasher.finish(), 0xe71f_a219_0541_574b);
+        assert_eq!(hash_of("abc"), 0xc6cf_8fb5_38aa_dbab, "FNV-1a of the JSON `\"abc\"`");
     }
 
     #[test]

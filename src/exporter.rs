@@ -45,7 +45,7 @@ pub enum StartError {
     #[error("cannot build the HTTP client: {0}")]
     Client(#[from] reqwest::Error),
     #[error(transparent)]
-    Storage(#[from] crate::ledger::StorageError),
+    Storage(#[from] crate::storage::StorageError),
 }
 
 /// One HTTP server, on one of the listen addresses.
@@ -115,7 +115,7 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
     let self_metrics = Arc::new(self_metrics);
     let shared = Shared::new(Arc::clone(&self_metrics));
     // Before anything in the directory is read or moved.
-    let storage_lock = config.storage_path.as_deref().map(crate::ledger::lock_storage).transpose()?;
+    let storage_lock = config.storage_path.as_deref().map(crate::storage::lock).transpose()?;
     let ledger = Ledger::open(config.storage_path.as_deref(), counting_start(&config), config.poller.clock.now())?;
     let days = crate::days::DayStore::open(config.storage_path.as_deref())?;
 

@@ -11,7 +11,6 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -21,6 +20,9 @@ use jiff::{Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 
 use crate::gong::models::{AnsweredScorecard, DailyActivity, GongId, UserDailyActivity};
+use crate::storage::write_atomically;
+// Re-exported: the poller names the error by its old path.
+pub use crate::storage::StorageError;
 use crate::windows::company_date;
 
 /// Days per day-by-day or scorecards query when the ledger catches up (the
@@ -203,53 +205,6 @@ fn not_in_the_future(state: StateFile<'_>, now: Timestamp) -> Result<StateFile<'
     }
 }
 
-/// Why the counter state could not be read or written.
-#[derive(Debug, thiserror::Error)]
-pub enum StorageError {
-    #[error("cannot create --storage.path '{path}': {source}; check that the directory is writable")]
-    CreateDir { path: PathBuf, source: std::io::Error },
-    #[error("cannot read '{path}': {source}")]
-    Read { path: PathBuf, source: std::io::Error },
-    #[error("cannot write '{path}': {source}; counters do not advance until it can be written")]
-    Write { path: PathBuf, source: std::io::Error },
-    #[error("cannot move the unreadable state file '{path}' aside: {source}")]
-    MoveAside { path: PathBuf, source: std::io::Error },
-    #[error(
-        "another gong-exporter is using --storage.path '{}' (it holds '{}'): two exporters on one directory would overwrite each other's counters; give each its own directory",
-        dir.display(), lock.display()
-    )]
-    Locked { dir: PathBuf, lock: PathBuf },
-}
-
-/// The lock file in `--storage.path`.
-const LOCK_FILE: &str = "lock";
-
-/// Takes `<storage>/lock` for this process: a second exporter on the same
-/// directory fails at start instead of racing on the state files. The lock
-/// is the operating system's (released when the process ends, even killed),
-/// so a stale lock file never blocks a restart.
-pub fn lock_storage(dir: &Path) -> Result<std::fs::File, StorageError> {
-    std::fs::create_dir_all(dir).map_err(|source| StorageError::CreateDir { path: dir.to_owned(), source })?;
-    let lock = dir.join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock)
-        .map_err(|source| StorageError::Write { path: lock.clone(), source })?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(StorageError::Locked { dir: dir.to_owned(), lock }),
-        // Some network and FUSE file systems have no locks: run unguarded
-        // rather than not at all, and say so.
-        Err(std::fs::TryLockError::Error(error)) if error.kind() == std::io::ErrorKind::Unsupported => {
-            tracing::warn!(file = %lock.display(), %error, "--storage.path cannot be locked on this file system; make sure no other exporter uses it");
-            Ok(file)
-        }
-        Err(std::fs::TryLockError::Error(source)) => Err(StorageError::Write { path: lock, source }),
-    }
-}
-
 /// The counters and where they are kept.
 #[derive(Debug)]
 pub struct Ledger {
@@ -292,13 +247,11 @@ impl Ledger {
         let Some(dir) = storage else {
             return Ok(counters);
         };
-        std::fs::create_dir_all(dir).map_err(|source| StorageError::CreateDir { path: dir.to_owned(), source })?;
+        crate::storage::create_dir(dir)?;
         let file = dir.join(STATE_FILE);
         counters.file = Some(file.clone());
-        let bytes = match std::fs::read(&file) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(counters),
-            Err(source) => return Err(StorageError::Read { path: file, source }),
+        let Some(bytes) = crate::storage::read(&file)? else {
+            return Ok(counters);
         };
         match serde_json::from_slice::<StateFile>(&bytes)
             .map_err(|e| e.to_string())
@@ -337,15 +290,11 @@ impl Ledger {
                 );
             }
             Err(reason) => {
-                let aside = file.with_extension(format!("json.corrupt-{}", Timestamp::now().as_second()));
-                std::fs::rename(&file, &aside)
-                    .map_err(|source| StorageError::MoveAside { path: file.clone(), source })?;
-                tracing::warn!(
-                    file = %file.display(),
-                    moved_to = %aside.display(),
-                    %reason,
-                    "counter state file is unreadable; moved it aside and started counting afresh (restore it by hand if it can be repaired)"
-                );
+                crate::storage::move_aside(
+                    &file,
+                    &reason,
+                    "counter state file is unreadable; moved it aside and started counting afresh (restore it by hand if it can be repaired)",
+                )?;
             }
         }
         Ok(counters)
@@ -434,30 +383,6 @@ impl Ledger {
         let bytes = serde_json::to_vec_pretty(&state).expect("the state serialises");
         write_atomically(file, &bytes).map_err(|source| StorageError::Write { path: file.clone(), source })
     }
-}
-
-/// Writes `bytes` to `path` so that a crash at any point leaves either the
-/// old file or the new one: a temporary file in the same directory, synced,
-/// renamed over `path`, then the directory synced so the rename itself
-/// survives a power cut.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
-    let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&temp, path)?;
-        #[cfg(unix)]
-        std::fs::File::open(dir)?.sync_all()?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
 }
 
 /// Splits `[from, to)` into consecutive ranges of at most `days` days.
@@ -579,17 +504,6 @@ mod tests {
     }
 
     #[test]
-    fn a_second_holder_of_the_storage_lock_is_refused_until_the_first_lets_go() {
-        let dir = tempfile::tempdir().unwrap();
-        let first = lock_storage(dir.path()).unwrap();
-        let error = lock_storage(dir.path()).unwrap_err();
-        assert!(matches!(error, StorageError::Locked { .. }), "{error}");
-        assert!(error.to_string().contains("another gong-exporter is using --storage.path"), "{error}");
-        drop(first);
-        assert!(lock_storage(dir.path()).is_ok(), "released with its holder");
-    }
-
-    #[test]
     fn a_failed_write_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let d1 = date(2024, 6, 10);
@@ -605,16 +519,6 @@ mod tests {
         assert!(matches!(result, Err(StorageError::Write { .. })), "{result:?}");
         assert_eq!(counters.next_day(CounterKind::Activity), Some(d1));
         assert!(counters.totals().activity.is_empty());
-    }
-
-    #[test]
-    fn atomic_write_replaces_the_whole_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.json");
-        write_atomically(&path, b"first version, longer").unwrap();
-        write_atomically(&path, b"second").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"second");
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left behind");
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //!    time zone, the settling schedule and its plan); [`days`] keeps each
 //!    company day's answers so windows are built from kept days and only
 //!    days that can still change are fetched again; [`ledger`] adds each
-//!    completed day once to the counters.
+//!    completed day once to the counters; [`storage`] is the
+//!    `--storage.path` directory both keep files in (its lock, atomic
+//!    writes, unreadable files moved aside).
 //! 3. [`snapshot`]: the immutable tables a cycle builds; [`naming`] turns
 //!    Gong's names into metric names.
 //! 4. [`encoding`]: a snapshot to OpenMetrics text, once per publish;
@@ -28,6 +30,7 @@ pub mod gong;
 pub mod days;
 pub mod ledger;
 pub mod poller;
+pub mod storage;
 
 pub mod naming;
 pub mod snapshot;

@@ -615,7 +615,9 @@ impl<'de> Deserialize<'de> for CallIds {
 
 /// A stable 64-bit stand-in for an ID that is not a number (FNV-1a).
 fn text_id(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    let mut hasher = fnv::FnvHasher::default();
+    std::hash::Hasher::write(&mut hasher, text.as_bytes());
+    std::hash::Hasher::finish(&hasher)
 }
 
 /// One page of `GET /v2/users`.
