@@ -23,8 +23,10 @@ use std::time::Duration;
 
 use gong_exporter::cli::PollSchedule;
 use gong_exporter::clock::Clock;
+use gong_exporter::collectors::interaction::{InteractionStat, InteractionTable, PersonInteraction};
+use gong_exporter::collectors::{CollectorName, Enabled};
 use gong_exporter::days::DayStore;
-use gong_exporter::gong::models::{GongId, InteractionStat, PersonInteraction};
+use gong_exporter::gong::models::GongId;
 use gong_exporter::gong::{ClientOptions, Credentials, GongClient};
 use gong_exporter::ledger::Ledger;
 use gong_exporter::poller::{Poller, PollerSettings};
@@ -33,7 +35,6 @@ use gong_exporter::secret::Secret;
 use gong_exporter::self_metrics::SelfMetrics;
 use gong_exporter::simulator::dataset::{Dataset, GeneratedDataset};
 use gong_exporter::simulator::{Simulator, SimulatorOptions, spawn};
-use gong_exporter::snapshot::InteractionTable;
 use gong_exporter::windows::{Window, company_date, parse_time_zone, start_of_day};
 use jiff::civil::{Date, date};
 use jiff::{SignedDuration, Timestamp};
@@ -127,7 +128,11 @@ async fn replay(run: &Run) {
         settle_interval: Duration::from_secs(2 * 3600 + 45 * 60),
         include_user_email: true,
         clock: clock.clone(),
-        coaching: run.coaching,
+        collectors: {
+            let mut on = Enabled::default();
+            on.set(CollectorName::Coaching, run.coaching);
+            on
+        },
     };
     let mut poller = Poller::new(
         Arc::new(client),
@@ -212,19 +217,19 @@ fn published_matches(shared: &Shared, dataset: &GeneratedDataset, today: Date) -
     let activity: f64 = snapshot
         .activity
         .iter()
-        .filter(|t| t.window == "1d")
+        .filter(|t| t.window == Window::ONE_DAY)
         .flat_map(|t| t.rows.iter().flat_map(|r| r.values.iter().map(|(_, v)| *v)))
         .sum();
     let interaction: f64 = snapshot
         .interaction
         .iter()
-        .filter(|t| t.window == "1d")
+        .filter(|t| t.window == Window::ONE_DAY)
         .flat_map(|t| t.rows.iter().flat_map(|r| r.stats.iter().map(|(_, v)| *v)))
         .sum();
     let reviews: u64 = snapshot
         .scorecards
         .iter()
-        .flat_map(|t| t.windows.iter().filter(|w| w.window == "1d"))
+        .flat_map(|t| t.windows.iter().filter(|w| w.window == Window::ONE_DAY))
         .map(|w| w.reviews.values().sum::<u64>())
         .sum();
     let users = dataset.users().len();
@@ -247,7 +252,7 @@ fn published_matches(shared: &Shared, dataset: &GeneratedDataset, today: Date) -
         })
         .filter(|p| !p.person_interaction_stats.is_empty())
         .collect();
-    let true_interaction: f64 = InteractionTable::build("1d".to_owned(), people)
+    let true_interaction: f64 = InteractionTable::build(Window::ONE_DAY, people)
         .rows
         .iter()
         .flat_map(|r| r.stats.iter().map(|(_, v)| *v))

@@ -21,16 +21,19 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use tokio::time::Instant;
 
+use crate::collectors::activity::{self, ActivityTable, UserAggregateActivity};
+use crate::collectors::interaction::{self, InteractionTable};
+use crate::collectors::scorecards::{self, AnsweredScorecard, ScorecardTable};
+use crate::collectors::users::{self, UserTable};
 pub use crate::config::BackfillConfig;
 use crate::encoding::encode_snapshot;
 use crate::endpoint::Endpoint;
-use crate::gong::models::{AnsweredScorecard, UserAggregateActivity};
 use crate::gong::{GongClient, GongError};
 use crate::ledger::{CHUNK_DAYS, CounterTotals, activity_days, chunks, review_day};
 use crate::poller::log_skipped;
 use crate::poller::zone::{self, ZoneProbe};
 use crate::self_metrics::SelfMetrics;
-use crate::snapshot::{ActivityTable, DataSnapshot, InteractionTable, ScorecardTable, UserTable};
+use crate::snapshot::DataSnapshot;
 use crate::windows::{Window, company_date, start_of_day, window_bounds};
 
 /// A backfill is a batch job: it waits out even an hours-long Retry-After
@@ -81,7 +84,7 @@ pub async fn run(config: BackfillConfig) -> Result<BackfillSummary, BackfillErro
             zone: tz.iana_name().unwrap_or("the company zone").to_owned(),
         });
     }
-    let users: Arc<UserTable> = Arc::new(UserTable::build(client.users(deadline()).await?.items));
+    let users: Arc<UserTable> = Arc::new(UserTable::build(users::fetch(&client, deadline()).await?.items));
     // The first day's largest window reaches back before --from.
     let largest = config.windows.iter().map(Window::days).max().unwrap_or(1);
     let fetch_from = config.from.checked_sub(i64::from(largest - 1).days()).unwrap_or(config.from);
@@ -93,14 +96,14 @@ pub async fn run(config: BackfillConfig) -> Result<BackfillSummary, BackfillErro
     let mut history =
         History { days: VecDeque::new(), keep: largest as usize, totals: Arc::new(CounterTotals::default()) };
     for (index, (from, to)) in chunk_list.iter().copied().enumerate() {
-        let activity = client.day_by_day(from, to, deadline()).await?;
+        let activity = activity::day_by_day(&client, from, to, deadline()).await?;
         log_skipped(Endpoint::ActivityDayByDay, activity.skipped, activity.skipped_request_id.as_deref());
         let activity = activity.items;
         let mut by_day: BTreeMap<Date, DayRecord> = BTreeMap::new();
         for (date, user, day) in activity_days(&activity, from, to, &tz) {
             by_day.entry(date).or_default().activity.add_day(user, day);
         }
-        let reviews = client.answered_scorecards(from, to, deadline()).await?;
+        let reviews = scorecards::fetch(&client, from, to, deadline()).await?;
         log_skipped(Endpoint::Scorecards, reviews.skipped, reviews.skipped_request_id.as_deref());
         for review in reviews.items {
             if let Some(date) = review_day(&review, &tz) {
@@ -117,8 +120,8 @@ pub async fn run(config: BackfillConfig) -> Result<BackfillSummary, BackfillErro
             let next = day.tomorrow().unwrap_or(day);
             let interaction = if config.interaction {
                 Some(Arc::new(InteractionTable::build(
-                    "1d".into(),
-                    client.interaction(day, next, deadline()).await?.items,
+                    Window::from_days(1).expect("one day is a window"),
+                    interaction::fetch(&client, day, next, deadline()).await?.items,
                 )))
             } else {
                 None
@@ -211,7 +214,7 @@ impl History {
             .map(|w| {
                 let skip = self.days.len().saturating_sub(w.days() as usize);
                 let recent = self.days.iter().skip(skip).map(|(_, r)| &r.activity);
-                Arc::new(ActivityTable::build(w.label(), sum_activity(recent)))
+                Arc::new(ActivityTable::build(*w, sum_activity(recent)))
             })
             .collect();
         // Reviews of the kept days, borrowed: each lands in the windows

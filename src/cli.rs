@@ -3,6 +3,7 @@
 //! ripgrep's flags): [`crate::config`] turns these into what the program
 //! runs on, checking flags against each other and reading files.
 
+use crate::collectors::CollectorFlags;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -286,23 +287,10 @@ pub struct ExporterArgs {
     #[arg(long = "counters.start-date", value_name = "DATE", value_parser = parse_past_date)]
     pub counters_start_date: Option<Date>,
 
-    /// Collect manager coaching from Gong's coaching endpoint, once a day:
-    /// one request per workspace x manager x window. `--no-collector.coaching`
-    /// (or `=false`) turns it off, as node_exporter spells collector switches.
-    #[arg(
-        long = "collector.coaching",
-        default_value_t = true,
-        action = clap::ArgAction::Set,
-        num_args = 0..=1,
-        require_equals = true,
-        default_missing_value = "true",
-        overrides_with = "no_coaching"
-    )]
-    pub coaching: bool,
-
-    /// Turns the coaching collector off.
-    #[arg(long = "no-collector.coaching", overrides_with = "coaching")]
-    pub no_coaching: bool,
+    /// `--[no-]collector.<name>`, one pair per switchable collector of
+    /// the registry.
+    #[command(flatten)]
+    pub collectors: CollectorFlags,
 }
 
 /// Flags of `gong-exporter simulate`.

@@ -134,7 +134,7 @@ impl Config {
             settle_interval: args.settle_interval,
             include_user_email: args.user_email,
             clock: Clock::system(),
-            coaching: args.coaching && !args.no_coaching,
+            collectors: args.collectors.enabled,
         };
         Ok(Self {
             source,
@@ -317,7 +317,11 @@ mod tests {
         assert!(c.poller.include_user_email);
         assert_eq!((c.poller.daily_limit, c.poller.budget_share), (10_000, 0.25));
         assert!(matches!(c.source, Source::Demo { users: 40 }));
-        assert!(c.poller.coaching && c.storage_path.is_none() && c.counters_start_date.is_none());
+        assert!(
+            c.poller.collectors.contains(crate::collectors::CollectorName::Coaching)
+                && c.storage_path.is_none()
+                && c.counters_start_date.is_none()
+        );
         let c = parse(&[
             "--demo",
             "--collector.coaching=false",
@@ -327,7 +331,7 @@ mod tests {
             "2024-01-31",
         ])
         .unwrap();
-        assert!(!c.poller.coaching);
+        assert!(!c.poller.collectors.contains(crate::collectors::CollectorName::Coaching));
         assert_eq!(c.counters_start_date, Some(jiff::civil::date(2024, 1, 31)));
     }
 
@@ -340,13 +344,43 @@ mod tests {
 
     #[test]
     fn collector_switches_as_node_exporter_spells_them() {
-        assert!(parse(&["--demo"]).unwrap().poller.coaching);
-        assert!(parse(&["--demo", "--collector.coaching"]).unwrap().poller.coaching);
-        assert!(!parse(&["--demo", "--no-collector.coaching"]).unwrap().poller.coaching);
-        assert!(!parse(&["--demo", "--collector.coaching=false"]).unwrap().poller.coaching);
+        assert!(parse(&["--demo"]).unwrap().poller.collectors.contains(crate::collectors::CollectorName::Coaching));
+        assert!(
+            parse(&["--demo", "--collector.coaching"])
+                .unwrap()
+                .poller
+                .collectors
+                .contains(crate::collectors::CollectorName::Coaching)
+        );
+        assert!(
+            !parse(&["--demo", "--no-collector.coaching"])
+                .unwrap()
+                .poller
+                .collectors
+                .contains(crate::collectors::CollectorName::Coaching)
+        );
+        assert!(
+            !parse(&["--demo", "--collector.coaching=false"])
+                .unwrap()
+                .poller
+                .collectors
+                .contains(crate::collectors::CollectorName::Coaching)
+        );
         // The last switch wins.
-        assert!(parse(&["--demo", "--no-collector.coaching", "--collector.coaching"]).unwrap().poller.coaching);
-        assert!(!parse(&["--demo", "--collector.coaching", "--no-collector.coaching"]).unwrap().poller.coaching);
+        assert!(
+            parse(&["--demo", "--no-collector.coaching", "--collector.coaching"])
+                .unwrap()
+                .poller
+                .collectors
+                .contains(crate::collectors::CollectorName::Coaching)
+        );
+        assert!(
+            !parse(&["--demo", "--collector.coaching", "--no-collector.coaching"])
+                .unwrap()
+                .poller
+                .collectors
+                .contains(crate::collectors::CollectorName::Coaching)
+        );
         assert!(parse(&["--demo"]).unwrap().process_metrics);
         assert!(!parse(&["--demo", "--web.disable-exporter-metrics"]).unwrap().process_metrics);
     }

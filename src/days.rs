@@ -21,7 +21,10 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use crate::gong::models::{ACTIVITY_FIELDS, AnsweredScorecard, DailyActivity, GongId, ManagerCoaching};
+use crate::collectors::activity::{ACTIVITY_FIELDS, DailyActivity};
+use crate::collectors::coaching::ManagerCoaching;
+use crate::collectors::scorecards::AnsweredScorecard;
+use crate::gong::models::GongId;
 use crate::storage::{StorageError, write_atomically};
 
 /// Directory inside `--storage.path`.

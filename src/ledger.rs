@@ -19,7 +19,9 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 
-use crate::gong::models::{AnsweredScorecard, DailyActivity, GongId, UserDailyActivity};
+use crate::collectors::activity::{DailyActivity, UserDailyActivity};
+use crate::collectors::scorecards::AnsweredScorecard;
+use crate::gong::models::GongId;
 use crate::storage::write_atomically;
 // Re-exported: the poller names the error by its old path.
 pub use crate::storage::StorageError;

@@ -2,8 +2,10 @@
 //!
 //! Data flows one way, and the modules are listed here in that order:
 //!
-//! 1. [`gong`]: the HTTP client (auth, rate limit, retries, pages) and
-//!    Gong's answer types; [`endpoint`] names the endpoints for everyone.
+//! 1. [`gong`]: the HTTP client (auth, rate limit, retries, pages) and what
+//!    every answer shares; [`endpoint`] names the endpoints for everyone;
+//!    [`collectors`]: one module per endpoint family (its answers, request,
+//!    table and families) and the registry their switches come from.
 //! 2. [`poller`]: the run loop and its cycles (schedule, budget, coaching,
 //!    time zone, the settling schedule and its plan); [`days`] keeps each
 //!    company day's answers so windows are built from kept days and only
@@ -11,8 +13,8 @@
 //!    completed day once to the counters; [`storage`] is the
 //!    `--storage.path` directory both keep files in (its lock, atomic
 //!    writes, unreadable files moved aside).
-//! 3. [`snapshot`]: the immutable tables a cycle builds; [`naming`] turns
-//!    Gong's names into metric names.
+//! 3. [`snapshot`]: the immutable collectors' tables a cycle publishes;
+//!    [`naming`] turns Gong's names into metric names.
 //! 4. [`encoding`]: a snapshot to OpenMetrics text, once per publish;
 //!    [`published`] holds the encoded result the server reads.
 //! 5. [`http`]: `/metrics`, the landing page, health, and the web config.
@@ -24,6 +26,7 @@
 //! encoding), [`simulator`] (a fake Gong for `--demo`, `simulate` and the
 //! tests), and the small shared helpers [`windows`], [`clock`], [`secret`].
 
+pub mod collectors;
 pub mod endpoint;
 pub mod gong;
 

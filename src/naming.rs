@@ -4,34 +4,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use prometheus_client::registry::Unit;
-
-/// Interaction stats with their own family: Gong's name, metric base name
-/// (before any unit suffix), unit, and meaning.
-pub const KNOWN_INTERACTION_STATS: [(&str, &str, Option<Unit>, &str); 6] = [
-    ("Talk Ratio", "gong_interaction_talk_ratio", None, "Share of call time the user talked (0-1)"),
-    (
-        "Longest Monologue",
-        "gong_interaction_longest_monologue",
-        Some(Unit::Seconds),
-        "Longest uninterrupted stretch the user talked",
-    ),
-    (
-        "Longest Customer Story",
-        "gong_interaction_longest_customer_story",
-        Some(Unit::Seconds),
-        "Longest uninterrupted stretch a customer talked on the user's calls",
-    ),
-    (
-        "Interactivity",
-        "gong_interaction_interactivity",
-        None,
-        "How often the speaker changed on the user's calls (Gong's 0-10 score)",
-    ),
-    ("Patience", "gong_interaction_patience", Some(Unit::Seconds), "Average pause before the user answered a customer"),
-    ("Question Rate", "gong_interaction_question_rate", None, "Questions the user asked per hour of call"),
-];
-
 /// `callsAsHost` -> `gong_activity_calls_as_host`. Acronyms stay together
 /// (`callsViaAPI` -> `calls_via_api`); anything outside `[a-z0-9_]` becomes `_`.
 pub fn activity_metric_name(gong_field: &str) -> String {
@@ -76,23 +48,6 @@ pub fn help_name(gong_name: &str) -> &str {
     if gong_name.chars().all(|c| c.is_ascii_alphanumeric()) { gong_name } else { "(renamed)" }
 }
 
-/// Which family an interaction stat named `name` belongs to.
-pub fn interaction_metric(name: &str) -> InteractionKey {
-    KNOWN_INTERACTION_STATS
-        .iter()
-        .position(|(gong, ..)| gong.eq_ignore_ascii_case(name.trim()))
-        .map_or_else(|| InteractionKey::Other(name.to_owned()), InteractionKey::Known)
-}
-
-/// Where an interaction stat goes: a dedicated family or the catch-all.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum InteractionKey {
-    /// Index into [`KNOWN_INTERACTION_STATS`].
-    Known(usize),
-    /// `gong_interaction_stat{stat="<name>"}`.
-    Other(String),
-}
-
 /// Which Gong name owns each metric family: of several Gong names with the
 /// same metric name (`callsAsHost` and `calls_as_host`), the first in name
 /// order, so the choice does not depend on which user or window came first.
@@ -135,12 +90,5 @@ mod tests {
         for (gong, metric) in cases {
             assert_eq!(activity_metric_name(gong), metric, "{gong}");
         }
-    }
-
-    #[test]
-    fn interaction_names_map_to_families() {
-        assert_eq!(interaction_metric("Talk Ratio"), InteractionKey::Known(0));
-        assert_eq!(interaction_metric("Question Rate"), InteractionKey::Known(5));
-        assert_eq!(interaction_metric("Filler Words"), InteractionKey::Other("Filler Words".into()));
     }
 }

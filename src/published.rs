@@ -341,13 +341,15 @@ impl Shared {
 
     /// Gong refused a plan-gated collector: off, with `why` on the landing
     /// page, and no poll series that would look like a failing poll.
-    pub fn collector_off(&self, collector: &'static str, endpoint: Endpoint, why: String) {
-        self.self_metrics.set_collector_enabled(collector, endpoint, false);
+    pub fn collector_off(&self, collector: &'static str, endpoints: &[Endpoint], why: String) {
+        self.self_metrics.set_collector_enabled(collector, endpoints, false);
         let mut status = self.status.lock().expect("status lock");
-        let entry = status.entry(endpoint).or_default();
-        entry.last_attempt = Some(Timestamp::now());
-        entry.ok = false;
-        entry.error = Some(why);
+        for &endpoint in endpoints {
+            let entry = status.entry(endpoint).or_default();
+            entry.last_attempt = Some(Timestamp::now());
+            entry.ok = false;
+            entry.error = Some(why.clone());
+        }
     }
 }
 

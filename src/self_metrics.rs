@@ -16,6 +16,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use crate::endpoint::Endpoint;
+use crate::windows::Window;
 
 impl EncodeLabelValue for Endpoint {
     fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
@@ -48,7 +49,28 @@ struct ReasonLabels {
 /// `gong_exporter_records_skipped_total`): an ID it needs is null, empty or
 /// missing; a label value is absurdly long; a count or score is negative
 /// or not a number; it came twice in one query.
-pub const SKIP_REASONS: [&str; 4] = ["missing_id", "label_too_long", "invalid_number", "duplicate"];
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SkipReason {
+    MissingId,
+    LabelTooLong,
+    InvalidNumber,
+    Duplicate,
+}
+
+impl SkipReason {
+    /// Every reason, in the order logs and tests list them.
+    pub const ALL: [Self; 4] = [Self::MissingId, Self::LabelTooLong, Self::InvalidNumber, Self::Duplicate];
+
+    /// The `reason` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingId => "missing_id",
+            Self::LabelTooLong => "label_too_long",
+            Self::InvalidNumber => "invalid_number",
+            Self::Duplicate => "duplicate",
+        }
+    }
+}
 
 /// `{endpoint, window}`; `window` is empty for endpoints without one (users).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -164,8 +186,8 @@ impl SelfMetrics {
             for reason in AUTH_FAILURE_REASONS {
                 drop(t.auth_failures.get_or_create(&ReasonLabels { endpoint, reason }));
             }
-            for reason in SKIP_REASONS {
-                drop(t.records_skipped.get_or_create(&ReasonLabels { endpoint, reason }));
+            for reason in SkipReason::ALL {
+                drop(t.records_skipped.get_or_create(&ReasonLabels { endpoint, reason: reason.as_str() }));
             }
             // The codes alert rules watch; others appear when first seen.
             for code in ["401", "403", "429"] {
@@ -339,8 +361,8 @@ impl SelfMetrics {
     }
 
     /// `count` records of one answer were left out, for `reason`.
-    pub fn records_skipped(&self, endpoint: Endpoint, reason: &'static str, count: u64) {
-        self.records_skipped.get_or_create(&ReasonLabels { endpoint, reason }).inc_by(count);
+    pub fn records_skipped(&self, endpoint: Endpoint, reason: SkipReason, count: u64) {
+        self.records_skipped.get_or_create(&ReasonLabels { endpoint, reason: reason.as_str() }).inc_by(count);
     }
 
     /// What an endpoint's cycle came to: success, duration, records per
@@ -356,19 +378,23 @@ impl SelfMetrics {
             self.last_success.get_or_create(&labels).set(now.as_millisecond() as f64 / 1000.0);
         }
         for (window, count) in &outcome.records {
-            self.records.get_or_create(&RecordLabels { endpoint, window: window.clone() }).set(*count as i64);
+            let window = window.map(|w| w.to_string()).unwrap_or_default();
+            self.records.get_or_create(&RecordLabels { endpoint, window }).set(*count as i64);
         }
     }
 
-    /// Whether `collector` (served by `endpoint`) runs. Off, its poll series
-    /// go away: a plan without the feature is not a failing poll.
-    pub fn set_collector_enabled(&self, collector: &'static str, endpoint: Endpoint, enabled: bool) {
+    /// Whether `collector` (served by `endpoints`) runs. Off, its poll
+    /// series go away: a collector switched off, or a plan without the
+    /// feature, is not a failing poll.
+    pub fn set_collector_enabled(&self, collector: &'static str, endpoints: &[Endpoint], enabled: bool) {
         self.collector_enabled.get_or_create(&CollectorLabels { collector }).set(i64::from(enabled));
         if !enabled {
-            let labels = EndpointLabels { endpoint };
-            self.poll_success.remove(&labels);
-            self.last_success.remove(&labels);
-            self.poll_duration.remove(&labels);
+            for &endpoint in endpoints {
+                let labels = EndpointLabels { endpoint };
+                self.poll_success.remove(&labels);
+                self.last_success.remove(&labels);
+                self.poll_duration.remove(&labels);
+            }
         }
     }
 
@@ -436,8 +462,9 @@ pub struct PollOutcome {
     pub abandoned: bool,
     /// The first error, shown on the landing page.
     pub error: Option<String>,
-    /// `(window, records)` of the queries that completed.
-    pub records: Vec<(String, usize)>,
+    /// `(window, records)` of the queries that completed; `None` for an
+    /// endpoint without windows (users).
+    pub records: Vec<(Option<Window>, usize)>,
     pub elapsed: Duration,
 }
 

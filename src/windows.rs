@@ -15,12 +15,16 @@ use jiff::{Timestamp, ToSpan};
 const SECONDS_PER_DAY: u64 = 86_400;
 
 /// A rolling window of whole days ending at the start of today (exclusive).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Ordered by length, so sorted windows go smallest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Window {
     days: u32,
 }
 
 impl Window {
+    /// One day: yesterday, and the span of a query for a range of days.
+    pub const ONE_DAY: Window = Window { days: 1 };
+
     /// A window of `days` whole days; `days` must be at least one.
     pub fn from_days(days: u32) -> Option<Self> {
         (days > 0).then_some(Self { days })
@@ -108,13 +112,7 @@ pub fn start_of_day(day: Date, tz: &TimeZone) -> Timestamp {
 /// Bounds of `window` when the company's today is `today`.
 pub fn window_bounds(window: &Window, today: Date, tz: &TimeZone) -> WindowBounds {
     let from = today.checked_sub(i64::from(window.days()).days()).unwrap_or(Date::MIN);
-    WindowBounds {
-        window: window.clone(),
-        from,
-        to: today,
-        start: start_of_day(from, tz),
-        end: start_of_day(today, tz),
-    }
+    WindowBounds { window: *window, from, to: today, start: start_of_day(from, tz), end: start_of_day(today, tz) }
 }
 
 /// Bounds of every window for the company's today at `now`.

@@ -211,7 +211,7 @@ async fn skipped_for_the_day_when_it_does_not_fit_the_budget_and_off_by_flag() {
 
     let sim = simulator(data(&cal), &clock, true).await;
     let mut off = config(&sim, &clock);
-    off.poller.coaching = false;
+    off.poller.collectors.set(gong_exporter::collectors::CollectorName::Coaching, false);
     let exporter = gong_exporter::start(off).await.unwrap();
     wait_ready(exporter.local_addr()).await;
     let m = scrape(exporter.local_addr()).await;

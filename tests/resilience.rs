@@ -239,7 +239,7 @@ async fn daily_budget_spaces_cycles_beyond_the_interval() {
     // once-a-day coaching collector, tested on its own).
     config.poller.daily_limit = 100;
     config.poller.budget_share = 0.2;
-    config.poller.coaching = false;
+    config.poller.collectors.set(gong_exporter::collectors::CollectorName::Coaching, false);
     let exporter = gong_exporter::start(config).await.unwrap();
     let addr = exporter.local_addr();
     wait_ready(addr).await;

@@ -1,4 +1,7 @@
-//! Gong API client: authentication, rate limiting, retries and pagination.
+//! Gong API client: authentication, rate limiting, retries and pagination,
+//! for any page type; each collector ([`crate::collectors`]) asks for its own
+//! endpoint's pages through [`GongClient::fetch_all`], and [`models`] holds
+//! what every answer shares (IDs, paging, records left out).
 
 mod credentials;
 mod error;
@@ -20,11 +23,7 @@ use tokio::time::Instant;
 
 pub use credentials::Credentials;
 pub use error::{ErrorDetail, GongError};
-use models::{
-    AggregateActivityPage, AnsweredScorecard, AnsweredScorecardsPage, CoachingPage, DayByDayPage, ErrorBody, GongId,
-    GongUser, InteractionPage, ManagerCoaching, Page, PersonInteraction, Record as _, SkipCounts,
-    UserAggregateActivity, UserDailyActivity, UsersPage, Workspace, WorkspacesPage,
-};
+use models::{ErrorBody, Page, Record as _, SkipCounts};
 
 use crate::endpoint::Endpoint;
 use crate::self_metrics::SelfMetrics;
@@ -108,10 +107,18 @@ struct BudgetDay {
 }
 
 /// The request of one query, repeated with a cursor for each page.
-enum Query {
+pub enum Query {
+    /// A POST's `filter` object.
     Post(serde_json::Value),
     /// Query parameters.
     Get(Vec<(&'static str, String)>),
+}
+
+impl Query {
+    /// The stats endpoints' filter for the company days `[from, to)`.
+    pub fn dates(from: Date, to: Date) -> Self {
+        Self::Post(json!({ "fromDate": from.to_string(), "toDate": to.to_string() }))
+    }
 }
 
 impl GongClient {
@@ -155,112 +162,11 @@ impl GongClient {
         self.sent.load(Ordering::Relaxed)
     }
 
-    /// `POST /v2/stats/activity/aggregate` for `[from, to)`, all pages.
-    pub async fn aggregate_activity(
-        &self,
-        from: Date,
-        to: Date,
-        deadline: Instant,
-    ) -> Result<Fetched<UserAggregateActivity>, GongError> {
-        self.fetch_all::<AggregateActivityPage>(Endpoint::ActivityAggregate, date_filter(from, to), deadline).await
-    }
-
-    /// The company's zone as Gong names it, from the first page of an
-    /// aggregate activity or interaction query for `[from, to)` (the two
-    /// stats answers that carry `timeZone`); `None` when that period is
-    /// empty (Gong's 404 carries no zone) or `endpoint` is neither. One
-    /// request.
-    pub async fn company_time_zone(
-        &self,
-        endpoint: Endpoint,
-        from: Date,
-        to: Date,
-        deadline: Instant,
-    ) -> Result<Option<String>, GongError> {
-        let filter = date_filter(from, to);
-        let zone = match endpoint {
-            Endpoint::ActivityAggregate => self
-                .fetch_page_with_retries::<AggregateActivityPage>(endpoint, &filter, None, deadline)
-                .await?
-                .and_then(|p| p.time_zone),
-            Endpoint::Interaction => self
-                .fetch_page_with_retries::<InteractionPage>(endpoint, &filter, None, deadline)
-                .await?
-                .and_then(|p| p.time_zone),
-            _ => None,
-        };
-        Ok(zone)
-    }
-
-    /// `POST /v2/stats/activity/day-by-day` for `[from, to)`, all pages:
-    /// each user with activity in the range, one entry per day.
-    pub async fn day_by_day(
-        &self,
-        from: Date,
-        to: Date,
-        deadline: Instant,
-    ) -> Result<Fetched<UserDailyActivity>, GongError> {
-        self.fetch_all::<DayByDayPage>(Endpoint::ActivityDayByDay, date_filter(from, to), deadline).await
-    }
-
-    /// `POST /v2/stats/interaction` for `[from, to)`, all pages.
-    pub async fn interaction(
-        &self,
-        from: Date,
-        to: Date,
-        deadline: Instant,
-    ) -> Result<Fetched<PersonInteraction>, GongError> {
-        self.fetch_all::<InteractionPage>(Endpoint::Interaction, date_filter(from, to), deadline).await
-    }
-
-    /// `POST /v2/stats/activity/scorecards`, manual and automatic reviews
-    /// published in `[from, to)`, all pages.
-    pub async fn answered_scorecards(
-        &self,
-        from: Date,
-        to: Date,
-        deadline: Instant,
-    ) -> Result<Fetched<AnsweredScorecard>, GongError> {
-        let filter = json!({
-            "reviewFromDate": from.to_string(),
-            "reviewToDate": to.to_string(),
-            "reviewMethod": "BOTH",
-        });
-        self.fetch_all::<AnsweredScorecardsPage>(Endpoint::Scorecards, Query::Post(filter), deadline).await
-    }
-
-    /// `GET /v2/users`, all pages.
-    pub async fn users(&self, deadline: Instant) -> Result<Fetched<GongUser>, GongError> {
-        self.fetch_all::<UsersPage>(Endpoint::Users, Query::Get(Vec::new()), deadline).await
-    }
-
-    /// `GET /v2/workspaces`.
-    pub async fn workspaces(&self, deadline: Instant) -> Result<Fetched<Workspace>, GongError> {
-        self.fetch_all::<WorkspacesPage>(Endpoint::Workspaces, Query::Get(Vec::new()), deadline).await
-    }
-
-    /// `GET /v2/coaching` for a manager in a workspace over `[from, to)`
-    /// (ISO-8601 instants). `None` when Gong answers 404, which for this
-    /// endpoint means the account's plan lacks coaching.
-    pub async fn coaching(
-        &self,
-        workspace: GongId,
-        manager: GongId,
-        from: &str,
-        to: &str,
-        deadline: Instant,
-    ) -> Result<Option<Vec<ManagerCoaching>>, GongError> {
-        let params = vec![
-            ("workspace-id", workspace.to_string()),
-            ("manager-id", manager.to_string()),
-            ("from", from.to_owned()),
-            ("to", to.to_owned()),
-        ];
-        let fetched = self.fetch_all::<CoachingPage>(Endpoint::Coaching, Query::Get(params), deadline).await?;
-        Ok((fetched.pages > 0).then_some(fetched.items))
-    }
-
-    async fn fetch_all<P: Page>(
+    /// Every page of one query to `endpoint`, each record checked once
+    /// (records left out are counted by reason), a record that comes again
+    /// replacing the first. Each collector asks through this with its own
+    /// page type. `pages` is 0 when Gong answered 404: nothing found.
+    pub async fn fetch_all<P: Page>(
         &self,
         endpoint: Endpoint,
         query: Query,
@@ -329,7 +235,9 @@ impl GongClient {
         Ok(fetched)
     }
 
-    async fn fetch_page_with_retries<P: Page>(
+    /// One page (the first when `cursor` is `None`), retried on transient
+    /// failures; `Ok(None)` is Gong's 404.
+    pub async fn fetch_page_with_retries<P: Page>(
         &self,
         endpoint: Endpoint,
         query: &Query,
@@ -632,11 +540,6 @@ impl PagingGuard {
         }
         Ok(())
     }
-}
-
-/// The `fromDate`/`toDate` filter of the stats endpoints.
-fn date_filter(from: Date, to: Date) -> Query {
-    Query::Post(json!({ "fromDate": from.to_string(), "toDate": to.to_string() }))
 }
 
 /// Gong counts requests per second; a burst of one spaces requests evenly so

@@ -16,21 +16,27 @@ use tokio::time::Instant;
 
 use super::cycle::fail_request;
 use super::{Poller, log_failure};
+use crate::collectors::CollectorName;
+use crate::collectors::coaching::{
+    self as collector, CallIds, CoachingAnswer, CoachingTable, CoachingUser, ManagerCoaching, ReportCoaching,
+};
+use crate::collectors::users::UserTable;
 use crate::days::{KeptCoaching, PartKind};
 use crate::endpoint::Endpoint;
 use crate::gong::GongError;
-use crate::gong::models::{CallIds, CoachingUser, GongId, ManagerCoaching, ReportCoaching};
+use crate::gong::models::GongId;
 use crate::self_metrics::PollOutcome;
-use crate::snapshot::{CoachingAnswer, CoachingTable, UserTable};
-use crate::windows::{WindowBounds, company_date, iso_instant};
+use crate::windows::{Window, WindowBounds, company_date, iso_instant};
 
 /// Coaching requests that must all answer 404, with none answering data,
 /// before the collector concludes the plan lacks coaching: one manager
 /// without data must not turn it off.
 const COACHING_PROBES: usize = 5;
 
-/// The `collector` label value.
-const COLLECTOR: &str = "coaching";
+/// This collector's entry in the registry: its label and endpoints.
+fn registration() -> &'static crate::collectors::Registration {
+    CollectorName::Coaching.registration()
+}
 
 /// Where the collector stands on a company day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,18 +59,28 @@ impl CoachingState {
     }
 }
 
+/// What a coaching request covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) enum Span {
+    /// Yesterday alone, kept so that windows are built from kept days.
+    Day,
+    /// A whole window, asked for as one period.
+    Window(Window),
+}
+
 /// A window as Gong's coaching endpoint takes it: ISO-8601 instants in the
 /// company's offset.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Period {
-    pub window: String,
+    pub span: Span,
     pub from: String,
     pub to: String,
 }
 
 impl Period {
     pub(super) fn of(bounds: &WindowBounds, tz: &TimeZone) -> Self {
-        Self { window: bounds.window.label(), from: iso_instant(bounds.start, tz), to: iso_instant(bounds.end, tz) }
+        let (from, to) = (iso_instant(bounds.start, tz), iso_instant(bounds.end, tz));
+        Self { span: Span::Window(bounds.window), from, to }
     }
 }
 
@@ -74,6 +90,14 @@ pub(super) struct CoachingRequest<'a> {
     pub workspace: GongId,
     pub manager: GongId,
     pub period: &'a Period,
+}
+
+/// The window of a span, for logs and record counts; the kept day has none.
+fn window_of(span: Span) -> Option<Window> {
+    match span {
+        Span::Day => None,
+        Span::Window(window) => Some(window),
+    }
 }
 
 /// Managers are active users someone reports to; inactive ones coach
@@ -89,7 +113,7 @@ pub(super) fn managers(users: &UserTable) -> Vec<GongId> {
 
 /// What a coaching run asks for and builds.
 struct CoachingPeriods<'b> {
-    /// Periods to ask Gong for; the day period has no window label.
+    /// Periods to ask Gong for.
     periods: Vec<Period>,
     /// Windows built from kept days.
     union_windows: Vec<&'b WindowBounds>,
@@ -118,8 +142,8 @@ impl Poller {
         deadline: Instant,
     ) -> Option<PollOutcome> {
         let metrics = Arc::clone(&self.shared.self_metrics);
-        if !self.settings.coaching {
-            metrics.set_collector_enabled(COLLECTOR, Endpoint::Coaching, false);
+        if !self.settings.collectors.contains(CollectorName::Coaching) {
+            metrics.set_collector_enabled(registration().label, registration().endpoints, false);
             return None;
         }
         let tz = self.time_zone.clone().filter(|tz| tz == cycle_zone)?;
@@ -128,10 +152,10 @@ impl Poller {
         match self.coaching {
             CoachingState::Refused(_) => return None,
             CoachingState::Done(_) => {
-                metrics.set_collector_enabled(COLLECTOR, Endpoint::Coaching, true);
+                metrics.set_collector_enabled(registration().label, registration().endpoints, true);
                 return None;
             }
-            CoachingState::Due => metrics.set_collector_enabled(COLLECTOR, Endpoint::Coaching, true),
+            CoachingState::Due => metrics.set_collector_enabled(registration().label, registration().endpoints, true),
         }
         // This cycle's users when they arrived, else the last good ones.
         let users = Arc::clone(self.snapshot.users.as_ref()?);
@@ -139,14 +163,14 @@ impl Poller {
 
         let started = Instant::now();
         let mut outcome = PollOutcome::success();
-        let workspaces: Vec<GongId> = match self.client.workspaces(deadline).await {
+        let workspaces: Vec<GongId> = match collector::workspaces(&self.client, deadline).await {
             Ok(fetched) if fetched.pages == 0 => return self.coaching_refused(today, "404 on /v2/workspaces"),
             Ok(fetched) => fetched.items.iter().map(|w| w.id).collect(),
             Err(GongError::MissingScope { status, .. }) => {
                 return self.coaching_refused(today, &format!("{status} on /v2/workspaces: the key lacks its scope"));
             }
             Err(error) => {
-                log_failure(Endpoint::Coaching, "", &error);
+                log_failure(Endpoint::Coaching, None, &error);
                 fail_request(&mut outcome, &error);
                 outcome.elapsed = started.elapsed();
                 return Some(outcome);
@@ -182,13 +206,14 @@ impl Poller {
         let mut day = Vec::new();
         for request in requests {
             let CoachingRequest { workspace, manager, period } = request;
-            match self.client.coaching(workspace, manager, &period.from, &period.to, deadline).await {
-                // The day period (no window label) is kept.
-                Ok(Some(data)) if period.window.is_empty() => {
+            match collector::fetch(&self.client, workspace, manager, &period.from, &period.to, deadline).await {
+                // The day period is kept.
+                Ok(Some(data)) if period.span == Span::Day => {
                     day.push(KeptCoaching { workspace_id: workspace, manager_id: manager, data })
                 }
                 Ok(Some(data)) => {
-                    answers.push(CoachingAnswer { window: period.window.clone(), workspace_id: workspace, data })
+                    let Span::Window(window) = period.span else { unreachable!("the day period is kept") };
+                    answers.push(CoachingAnswer { window, workspace_id: workspace, data })
                 }
                 Ok(None) => {
                     not_found += 1;
@@ -200,7 +225,7 @@ impl Poller {
                     return self.coaching_refused(today, &format!("{status} on /v2/coaching: the key lacks its scope"));
                 }
                 Err(error) => {
-                    log_failure(Endpoint::Coaching, &period.window, &error);
+                    log_failure(Endpoint::Coaching, window_of(period.span), &error);
                     fail_request(&mut outcome, &error);
                     break;
                 }
@@ -216,12 +241,12 @@ impl Poller {
             return Some(outcome);
         }
         for b in union_windows {
-            answers.extend(union_of_days(&b.window.label(), self.days.coaching(b.from, b.to)));
+            answers.extend(union_of_days(b.window, self.days.coaching(b.from, b.to)));
         }
         let table = CoachingTable::build(answers, Some(&users));
         for period in &windows {
-            let rows = table.rows.iter().filter(|r| r.window == period.window).count();
-            outcome.records.push((period.window.clone(), rows));
+            let rows = table.rows.iter().filter(|r| Span::Window(r.window) == period.span).count();
+            outcome.records.push((window_of(period.span), rows));
         }
         self.snapshot.coaching = Some(Arc::new(table));
         self.coaching = CoachingState::Done(today);
@@ -250,8 +275,8 @@ impl Poller {
         let union_windows = bounds.iter().filter(|b| from_kept(b)).collect();
         let mut periods: Vec<Period> = bounds.iter().filter(|b| !from_kept(b)).map(|b| Period::of(b, tz)).collect();
         if keep_yesterday {
-            let day = crate::windows::window_bounds(&crate::windows::Window::from_days(1).expect("one day"), today, tz);
-            periods.push(Period { window: String::new(), ..Period::of(&day, tz) });
+            let day = crate::windows::window_bounds(&Window::ONE_DAY, today, tz);
+            periods.push(Period { span: Span::Day, ..Period::of(&day, tz) });
         }
         CoachingPeriods { periods, union_windows, keep_yesterday }
     }
@@ -266,8 +291,8 @@ impl Poller {
         self.coaching = CoachingState::Refused(today);
         self.snapshot.coaching = None;
         self.shared.collector_off(
-            COLLECTOR,
-            Endpoint::Coaching,
+            registration().label,
+            registration().endpoints,
             format!("off until tomorrow: Gong refused coaching ({reason})"),
         );
         None
@@ -277,7 +302,7 @@ impl Poller {
 /// A window's coaching as the union of its kept days: per workspace,
 /// manager, report and metric, every call ID once (a call listened to on
 /// two days is one call of the window).
-pub(super) fn union_of_days<'a>(window: &str, days: impl Iterator<Item = &'a KeptCoaching>) -> Vec<CoachingAnswer> {
+pub(super) fn union_of_days<'a>(window: Window, days: impl Iterator<Item = &'a KeptCoaching>) -> Vec<CoachingAnswer> {
     type Reports = BTreeMap<GongId, (CoachingUser, BTreeMap<String, BTreeSet<u64>>)>;
     let mut merged: BTreeMap<(GongId, GongId), (Option<CoachingUser>, Reports)> = BTreeMap::new();
     for kept in days {
@@ -300,7 +325,7 @@ pub(super) fn union_of_days<'a>(window: &str, days: impl Iterator<Item = &'a Kep
     merged
         .into_iter()
         .map(|((workspace_id, _), (manager, reports))| CoachingAnswer {
-            window: window.to_owned(),
+            window,
             workspace_id,
             data: vec![ManagerCoaching {
                 manager,
@@ -322,7 +347,7 @@ pub(super) fn union_of_days<'a>(window: &str, days: impl Iterator<Item = &'a Kep
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::UserInfo;
+    use crate::collectors::users::UserInfo;
     use jiff::civil::date;
 
     fn user(id: u64, manager: Option<u64>, active: bool) -> UserInfo {
@@ -336,8 +361,9 @@ mod tests {
         }
     }
 
-    fn period(window: &str) -> Period {
-        Period { window: window.into(), from: format!("{window}-from"), to: format!("{window}-to") }
+    fn period(days: u32) -> Period {
+        let window = Window::from_days(days).unwrap();
+        Period { span: Span::Window(window), from: format!("{window}-from"), to: format!("{window}-to") }
     }
 
     #[test]
@@ -360,15 +386,15 @@ mod tests {
 
     #[test]
     fn the_plan_is_every_workspace_manager_and_window_once() {
-        let periods = [period("1d"), period("7d"), period("28d")];
+        let periods = [period(1), period(7), period(28)];
         let requests = plan(&[GongId(10), GongId(20)], &[GongId(1), GongId(2)], &periods);
         assert_eq!(requests.len(), 2 * 2 * 3);
-        let distinct: HashSet<(GongId, GongId, &str)> =
-            requests.iter().map(|r| (r.workspace, r.manager, r.period.window.as_str())).collect();
+        let distinct: HashSet<(GongId, GongId, Span)> =
+            requests.iter().map(|r| (r.workspace, r.manager, r.period.span)).collect();
         assert_eq!(distinct.len(), requests.len());
         assert_eq!(
-            (requests[0].workspace, requests[0].manager, requests[0].period.window.as_str()),
-            (GongId(10), GongId(1), "1d")
+            (requests[0].workspace, requests[0].manager, requests[0].period.span),
+            (GongId(10), GongId(1), Span::Window(Window::ONE_DAY))
         );
         assert_eq!(requests[3].manager, GongId(2), "windows of one manager are asked together");
         assert!(plan(&[], &[GongId(1)], &periods).is_empty());
@@ -390,7 +416,7 @@ mod tests {
             }],
         };
         let days = [day(&[7, 8]), day(&[8, 9]), day(&[])];
-        let answers = union_of_days("7d", days.iter());
+        let answers = union_of_days(Window::from_days(7).unwrap(), days.iter());
         assert_eq!(answers.len(), 1);
         let metrics = &answers[0].data[0].direct_reports_metrics[0].metrics;
         assert_eq!(metrics["callsListenedTo"].count(), Some(3), "call 8 on two days is one call");

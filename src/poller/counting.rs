@@ -11,9 +11,10 @@ use tokio::time::Instant;
 use super::cycle::{CycleResults, fail_request, log_skipped};
 use super::{Poller, log_failure};
 use crate::cli::PollSchedule;
+use crate::collectors::activity;
+use crate::collectors::scorecards::{self, AnsweredScorecard};
 use crate::days::PartKind;
 use crate::endpoint::Endpoint;
-use crate::gong::models::AnsweredScorecard;
 use crate::ledger::{CHUNK_DAYS, CounterKind, StorageError, chunks};
 use crate::self_metrics::PollOutcome;
 use crate::windows::{company_date, start_of_day};
@@ -90,13 +91,13 @@ impl Poller {
                 tracing::info!(next_day = %a, "daily budget spent: counters catch up from here at a later cycle");
                 break;
             }
-            let users = match self.client.day_by_day(a, b, deadline).await {
+            let users = match activity::day_by_day(&self.client, a, b, deadline).await {
                 Ok(fetched) => {
                     log_skipped(Endpoint::ActivityDayByDay, fetched.skipped, fetched.skipped_request_id.as_deref());
                     fetched.items
                 }
                 Err(error) => {
-                    log_failure(Endpoint::ActivityDayByDay, "", &error);
+                    log_failure(Endpoint::ActivityDayByDay, None, &error);
                     fail_request(outcome, &error);
                     break;
                 }
@@ -105,7 +106,7 @@ impl Poller {
             self.ledger.commit(CounterKind::Activity, a, b, |t| t.add_activity(&users, a, b, tz))?;
             tracing::info!(from = %a, to = %b, users = users.len(), "activity counters: days added");
         }
-        outcome.records.push((String::new(), listed));
+        outcome.records.push((None, listed));
         Ok(())
     }
 
@@ -142,14 +143,14 @@ impl Poller {
                 // Already logged and counted for the scorecards endpoint.
                 (Some(w), Some(Err(_))) if w.from <= a && b <= w.to => break,
                 _ if self.budget_spent() => break,
-                _ => match self.client.answered_scorecards(a, b, deadline).await {
+                _ => match scorecards::fetch(&self.client, a, b, deadline).await {
                     Ok(fetched) => {
                         log_skipped(Endpoint::Scorecards, fetched.skipped, fetched.skipped_request_id.as_deref());
                         owned = fetched.items;
                         &owned
                     }
                     Err(error) => {
-                        log_failure(Endpoint::Scorecards, "", &error);
+                        log_failure(Endpoint::Scorecards, None, &error);
                         break;
                     }
                 },

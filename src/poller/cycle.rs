@@ -10,13 +10,16 @@ use jiff::tz::TimeZone;
 use tokio::time::Instant;
 
 use super::{Poller, log_failure};
+use crate::collectors::activity::{self, ActivityTable, UserAggregateActivity};
+use crate::collectors::interaction::{self, InteractionTable, PersonInteraction};
+use crate::collectors::scorecards::{self, AnsweredScorecard, ScorecardTable};
+use crate::collectors::users::{self, GongUser, UserTable};
 use crate::endpoint::Endpoint;
 use crate::gong::models::SkipCounts;
-use crate::gong::models::{AnsweredScorecard, GongUser, PersonInteraction, UserAggregateActivity};
 use crate::gong::{Fetched, GongError};
 use crate::self_metrics::PollOutcome;
-use crate::snapshot::{ActivityTable, DataSnapshot, InteractionTable, ScorecardTable, UserTable, replace_window};
-use crate::windows::{WindowBounds, all_window_bounds, zone_behind_all};
+use crate::snapshot::{DataSnapshot, replace_window};
+use crate::windows::{Window, WindowBounds, all_window_bounds, zone_behind_all};
 
 /// Results of one cycle, before they are folded into the snapshot.
 pub(super) struct CycleResults {
@@ -59,18 +62,18 @@ impl<T> EndpointRun<T> {
         Self { results: vec![(None, result)], elapsed: started.elapsed() }
     }
 
-    /// Hands each complete query's items (with its window label, empty for
+    /// Hands each complete query's items (with its window, `None` for
     /// unwindowed endpoints) to `publish`, which returns record counts; logs
     /// each failed query, whose part keeps its last good data.
     pub(super) fn settle(
         self,
         endpoint: Endpoint,
-        mut publish: impl FnMut(String, Vec<T>) -> Vec<(String, usize)>,
+        mut publish: impl FnMut(Option<Window>, Vec<T>) -> Vec<(Option<Window>, usize)>,
     ) -> PollOutcome {
         let mut outcome = PollOutcome { elapsed: self.elapsed, ..PollOutcome::success() };
         let (mut skipped, mut skipped_request_id) = (SkipCounts::default(), None);
         for (bounds, result) in self.results {
-            let window = bounds.map(|b| b.window.label()).unwrap_or_default();
+            let window = bounds.map(|b| b.window);
             match result {
                 Ok(fetched) => {
                     skipped += fetched.skipped;
@@ -78,7 +81,7 @@ impl<T> EndpointRun<T> {
                     outcome.records.extend(publish(window, fetched.items));
                 }
                 Err(error) => {
-                    log_failure(endpoint, &window, &error);
+                    log_failure(endpoint, window, &error);
                     fail_request(&mut outcome, &error);
                 }
             }
@@ -122,12 +125,12 @@ impl Poller {
         let bounds = all_window_bounds(&self.settings.windows, now, &time_zone);
         let largest = bounds.iter().max_by_key(|b| b.window.days()).expect("at least one window");
 
-        let activity = EndpointRun::per_window(&bounds, |b| client.aggregate_activity(b.from, b.to, deadline));
-        let interaction = EndpointRun::per_window(&bounds, |b| client.interaction(b.from, b.to, deadline));
+        let activity = EndpointRun::per_window(&bounds, |b| activity::aggregate(&client, b.from, b.to, deadline));
+        let interaction = EndpointRun::per_window(&bounds, |b| interaction::fetch(&client, b.from, b.to, deadline));
         // Once for the largest window: smaller windows are cut from it by
         // each review's time.
-        let scorecards = EndpointRun::once(client.answered_scorecards(largest.from, largest.to, deadline));
-        let users = EndpointRun::once(client.users(deadline));
+        let scorecards = EndpointRun::once(scorecards::fetch(&client, largest.from, largest.to, deadline));
+        let users = EndpointRun::once(users::fetch(&client, deadline));
         let (activity, interaction, scorecards, users) = tokio::join!(activity, interaction, scorecards, users);
         let reported = first_zone(&activity)
             .map(|name| (name, Endpoint::ActivityAggregate))
@@ -145,19 +148,18 @@ impl Poller {
         for b in &bounds {
             self.shared.self_metrics.set_window(&b.window.label(), b.start.as_second(), b.end.as_second());
         }
-        let order: Vec<String> = bounds.iter().map(|b| b.window.label()).collect();
         let snapshot = &mut self.snapshot;
 
         let outcome = activity.settle(Endpoint::ActivityAggregate, |window, items| {
-            let records = vec![(window.clone(), items.len())];
-            replace_window(&mut snapshot.activity, ActivityTable::build(window, items), &order);
+            let records = vec![(window, items.len())];
+            replace_window(&mut snapshot.activity, ActivityTable::build(window.expect("windowed"), items));
             records
         });
         let mut outcomes = vec![(Endpoint::ActivityAggregate, outcome)];
 
         let outcome = interaction.settle(Endpoint::Interaction, |window, items| {
-            let records = vec![(window.clone(), items.len())];
-            replace_window(&mut snapshot.interaction, InteractionTable::build(window, items), &order);
+            let records = vec![(window, items.len())];
+            replace_window(&mut snapshot.interaction, InteractionTable::build(window.expect("windowed"), items));
             records
         });
         outcomes.push((Endpoint::Interaction, outcome));
@@ -165,7 +167,7 @@ impl Poller {
         let outcome = scorecards.settle(Endpoint::Scorecards, |_, items| {
             let table = ScorecardTable::build(&items, &bounds, &time_zone);
             let records =
-                table.windows.iter().map(|w| (w.window.clone(), w.reviews.values().sum::<u64>() as usize)).collect();
+                table.windows.iter().map(|w| (Some(w.window), w.reviews.values().sum::<u64>() as usize)).collect();
             snapshot.scorecards = Some(Arc::new(table));
             records
         });

@@ -32,6 +32,7 @@ use tokio::time::Instant;
 
 use crate::cli::PollSchedule;
 use crate::clock::Clock;
+use crate::collectors::Enabled;
 use crate::days::DayStore;
 use crate::endpoint::Endpoint;
 use crate::gong::{GongClient, GongError};
@@ -67,8 +68,8 @@ pub struct PollerSettings {
     pub include_user_email: bool,
     /// Where company dates come from (not a flag: tests move it).
     pub clock: Clock,
-    /// `--collector.coaching`.
-    pub coaching: bool,
+    /// The collectors that are on (`--[no-]collector.<name>`).
+    pub collectors: Enabled,
 }
 
 impl PollerSettings {
@@ -142,6 +143,10 @@ impl Poller {
     pub async fn run(mut self) {
         let metrics = Arc::clone(&self.shared.self_metrics);
         metrics.set_budget(self.budget.allowance(), 0);
+        for collector in &crate::collectors::REGISTRY {
+            let on = self.settings.collectors.contains(collector.name);
+            metrics.set_collector_enabled(collector.label, collector.endpoints, on);
+        }
         let shared = Arc::clone(&self.shared);
         shared.beat();
         let mut last_pace = Pace::Interval;
@@ -440,7 +445,8 @@ fn log_pace(pace: Pace, cost: u64, allowance: u64) {
 }
 
 /// Logs a failed query; its part of the snapshot keeps its last good data.
-fn log_failure(endpoint: Endpoint, window: &str, error: &GongError) {
+fn log_failure(endpoint: Endpoint, window: Option<Window>, error: &GongError) {
+    let window = window.map(|w| w.to_string()).unwrap_or_default();
     if error.is_auth() {
         tracing::error!(%endpoint, window, error = %error, "Gong refused the request; keeping the last good data");
     } else {

@@ -24,15 +24,19 @@ use tokio::time::Instant;
 use super::cycle::{EndpointRun, fail_request, keep_users, log_skipped};
 use super::schedule::{PartSchedule, after_fetch};
 use super::{AFTER_MIDNIGHT, Poller, log_failure};
+use crate::collectors::activity::{self, ActivityTable, UserAggregateActivity, UserDailyActivity};
+use crate::collectors::interaction::{self, InteractionTable, PersonInteraction};
+use crate::collectors::scorecards::{self, AnsweredScorecard, ScorecardTable};
+use crate::collectors::users::{self, GongUser, UserTable};
 use crate::days::{DayActivity, DayCounts, DayStore, PartKind};
 use crate::endpoint::Endpoint;
-use crate::gong::models::{GongId, PersonInteraction, UserAggregateActivity};
+use crate::gong::models::GongId;
 use crate::gong::{Fetched, GongError};
 use crate::ledger::{activity_days, review_day};
 use crate::published::PlannedCycle;
 use crate::self_metrics::PollOutcome;
-use crate::snapshot::{ActivityTable, InteractionTable, ScorecardTable, UserTable, replace_window};
-use crate::windows::{WindowBounds, all_window_bounds, company_date, next_company_midnight, start_of_day};
+use crate::snapshot::replace_window;
+use crate::windows::{Window, WindowBounds, all_window_bounds, company_date, next_company_midnight, start_of_day};
 
 /// Parts due within this long of a cycle are fetched with it rather than
 /// in a cycle of their own a few minutes later.
@@ -71,7 +75,7 @@ pub(super) struct Settle {
     parts: BTreeMap<SettlingPart, PartSchedule>,
     /// Requests each part cost when last fetched (the plan's estimate).
     costs: BTreeMap<SettlingPart, u64>,
-    interaction_hashes: BTreeMap<String, u64>,
+    interaction_hashes: BTreeMap<Window, u64>,
     users_day: Option<Date>,
     /// The day users were fetched again for an unknown user ID (once a day).
     users_refetched: Option<Date>,
@@ -243,24 +247,25 @@ impl Poller {
         let client = Arc::clone(&self.client);
         let activity = async {
             match activity_range {
-                Some((a, b)) => Some(((a, b), client.day_by_day(a, b, deadline).await)),
+                Some((a, b)) => Some(((a, b), activity::day_by_day(&client, a, b, deadline).await)),
                 None => None,
             }
         };
         let reviews = async {
             match reviews_range {
-                Some((a, b)) => Some(((a, b), client.answered_scorecards(a, b, deadline).await)),
+                Some((a, b)) => Some(((a, b), scorecards::fetch(&client, a, b, deadline).await)),
                 None => None,
             }
         };
         let interaction = async {
             if interaction_due {
-                Some(EndpointRun::per_window(bounds, |b| client.interaction(b.from, b.to, deadline)).await)
+                Some(EndpointRun::per_window(bounds, |b| interaction::fetch(&client, b.from, b.to, deadline)).await)
             } else {
                 None
             }
         };
-        let users = async { if users_due { Some(EndpointRun::once(client.users(deadline)).await) } else { None } };
+        let users =
+            async { if users_due { Some(EndpointRun::once(users::fetch(&client, deadline)).await) } else { None } };
         let (activity, reviews, interaction, users) = tokio::join!(activity, reviews, interaction, users);
         DueFetches { activity, reviews, interaction, users }
     }
@@ -318,16 +323,16 @@ impl Poller {
         }
 
         if let Some(run) = interaction {
-            let order: Vec<String> = bounds.iter().map(|b| b.window.label()).collect();
             let zone = run.results.iter().find_map(|(_, r)| r.as_ref().ok()?.time_zone.clone());
             let pages: u64 = run.results.iter().map(|(_, r)| r.as_ref().map_or(1, |f| u64::from(f.pages.max(1)))).sum();
             let (snapshot, hashes) = (&mut self.snapshot, &mut self.settle.interaction_hashes);
             let mut changed = false;
             let outcome = run.settle(Endpoint::Interaction, |window, items| {
                 let hash = interaction_hash(&items);
-                changed |= hashes.insert(window.clone(), hash) != Some(hash);
-                let records = vec![(window.clone(), items.len())];
-                replace_window(&mut snapshot.interaction, InteractionTable::build(window, items), &order);
+                let window = window.expect("interaction is asked per window");
+                changed |= hashes.insert(window, hash) != Some(hash);
+                let records = vec![(Some(window), items.len())];
+                replace_window(&mut snapshot.interaction, InteractionTable::build(window, items));
                 records
             });
             self.settle.costs.insert(SettlingPart::Interaction, pages);
@@ -359,7 +364,7 @@ impl Poller {
             Ok(fetched) => {
                 log_skipped(endpoint, fetched.skipped, fetched.skipped_request_id.as_deref());
                 self.settle.costs.insert(part, u64::from(fetched.pages.max(1)));
-                outcome.records.push(("1d".to_owned(), fetched.items.len()));
+                outcome.records.push((Some(Window::ONE_DAY), fetched.items.len()));
                 match keep(self, fetched) {
                     Ok(changed) => Fetch::Answered { changed },
                     Err(error) => {
@@ -370,7 +375,7 @@ impl Poller {
                 }
             }
             Err(error) => {
-                log_failure(endpoint, "", &error);
+                log_failure(endpoint, None, &error);
                 fail_request(&mut outcome, &error);
                 Fetch::Failed
             }
@@ -382,7 +387,7 @@ impl Poller {
     /// `yesterday` changed.
     fn keep_activity(
         &mut self,
-        fetched: &Fetched<crate::gong::models::UserDailyActivity>,
+        fetched: &Fetched<UserDailyActivity>,
         from: Date,
         to: Date,
         tz: &TimeZone,
@@ -408,7 +413,7 @@ impl Poller {
     /// time cannot be placed in a day and is left out (logged).
     fn keep_reviews(
         &mut self,
-        fetched: Fetched<crate::gong::models::AnsweredScorecard>,
+        fetched: Fetched<AnsweredScorecard>,
         from: Date,
         to: Date,
         tz: &TimeZone,
@@ -452,18 +457,17 @@ impl Poller {
         let Some(stranger) = unknown.copied().find(|id| !known.contains(id)) else { return };
         tracing::info!(user_id = %stranger, "a stats answer names a user the user list does not have; fetching the users again");
         self.settle.users_refetched = Some(today);
-        let run = EndpointRun::once(self.client.users(deadline)).await;
+        let run = EndpointRun::once(users::fetch(&self.client, deadline)).await;
         outcomes.push((Endpoint::Users, keep_users(&mut self.snapshot, run)));
     }
 
     /// Rebuilds the activity and scorecard windows from kept days; a window
     /// whose days are not all kept (a fetch failed) keeps its last table.
     fn build_windows(&mut self, bounds: &[WindowBounds], tz: &TimeZone) {
-        let order: Vec<String> = bounds.iter().map(|b| b.window.label()).collect();
         for b in bounds {
             if self.days.covers(PartKind::Activity, b.from, b.to) {
-                let table = activity_window(b.window.label(), &self.days, b, self.snapshot.users.as_deref());
-                replace_window(&mut self.snapshot.activity, table, &order);
+                let table = activity_window(&self.days, b, self.snapshot.users.as_deref());
+                replace_window(&mut self.snapshot.activity, table);
             }
         }
         let (from, to) = (bounds.iter().map(|b| b.from).min(), bounds.iter().map(|b| b.to).max());
@@ -538,10 +542,10 @@ impl Poller {
 
 /// What a settling cycle fetched.
 struct DueFetches {
-    activity: Ranged<crate::gong::models::UserDailyActivity>,
-    reviews: Ranged<crate::gong::models::AnsweredScorecard>,
+    activity: Ranged<UserDailyActivity>,
+    reviews: Ranged<AnsweredScorecard>,
     interaction: Option<EndpointRun<PersonInteraction>>,
-    users: Option<EndpointRun<crate::gong::models::GongUser>>,
+    users: Option<EndpointRun<GongUser>>,
 }
 
 impl DueFetches {
@@ -571,7 +575,7 @@ impl DueFetches {
 /// A window of activity summed from kept days. Like Gong's aggregate
 /// answer, every active user is listed (zeros when idle), unless nobody
 /// did anything in the window.
-fn activity_window(window: String, days: &DayStore, b: &WindowBounds, users: Option<&UserTable>) -> ActivityTable {
+fn activity_window(days: &DayStore, b: &WindowBounds, users: Option<&UserTable>) -> ActivityTable {
     let mut sum = days.activity_sum(b.from, b.to);
     if !sum.is_empty() {
         for user in users.iter().flat_map(|t| t.users.iter()).filter(|u| u.active) {
@@ -591,7 +595,7 @@ fn activity_window(window: String, days: &DayStore, b: &WindowBounds, users: Opt
                 .collect(),
         })
         .collect();
-    ActivityTable::build(window, rows)
+    ActivityTable::build(b.window, rows)
 }
 
 /// A hash of an interaction answer, to tell a changed answer from the same.

@@ -9,6 +9,7 @@ use jiff::{Timestamp, ToSpan};
 use tokio::time::Instant;
 
 use super::Poller;
+use crate::collectors::{activity, interaction};
 use crate::endpoint::Endpoint;
 use crate::gong::{GongClient, GongError};
 use crate::windows::{company_date, parse_time_zone, zone_behind_all};
@@ -43,7 +44,11 @@ pub async fn learn(client: &GongClient, end: Date, days: i64, deadline: Instant)
     let from = end.checked_sub(days.days()).unwrap_or(end);
     let mut last_error = None;
     for endpoint in ZONE_SOURCES {
-        match client.company_time_zone(endpoint, from, end, deadline).await {
+        let reported = match endpoint {
+            Endpoint::Interaction => interaction::reported_zone(client, from, end, deadline).await,
+            _ => activity::reported_zone(client, from, end, deadline).await,
+        };
+        match reported {
             Ok(Some(name)) => {
                 return match parse_time_zone(&name) {
                     Ok(tz) => ZoneProbe::Learned(tz, name, endpoint),
@@ -67,7 +72,7 @@ impl Poller {
         if std::mem::replace(&mut self.zone_probed, true) {
             return;
         }
-        let largest = self.settings.largest_window().clone();
+        let largest = *self.settings.largest_window();
         let end = probe_today(self.settings.clock.now());
         match learn(&self.client, end, i64::from(largest.days()), deadline).await {
             ZoneProbe::Learned(tz, name, source) => self.learn_zone(tz, &name, source),

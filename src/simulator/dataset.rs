@@ -10,7 +10,7 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 
 /// The fields the generated company reports: the ones Gong documents.
-pub use crate::gong::models::ACTIVITY_FIELDS;
+pub use crate::collectors::activity::ACTIVITY_FIELDS;
 
 /// Index of a field in [`ACTIVITY_FIELDS`].
 pub fn field_index(name: &str) -> Option<usize> {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use gong_exporter::cli::PollSchedule;
 use gong_exporter::clock::Clock;
+use gong_exporter::collectors::{CollectorName, Enabled};
 use gong_exporter::config::{Config, Source};
 use gong_exporter::gong::{ClientOptions, Credentials};
 use gong_exporter::poller::PollerSettings;
@@ -194,7 +195,7 @@ pub fn config_for(sim: &RunningSimulator) -> Config {
 pub fn regular_config(sim: &RunningSimulator, cal: &Calendar) -> Config {
     let mut config = config_for(sim);
     config.poller.time_zone = Some(cal.tz.clone());
-    config.poller.coaching = false;
+    config.poller.collectors.set(CollectorName::Coaching, false);
     config
 }
 
@@ -233,7 +234,7 @@ fn config_for_url(url: &str) -> Config {
             settle_interval: Duration::from_secs(2 * 3600 + 45 * 60),
             include_user_email: true,
             clock: Clock::system(),
-            coaching: true,
+            collectors: Enabled::default(),
         },
         listen_addresses: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
         max_connections: 512,

@@ -1,0 +1,253 @@
+//! One module per Gong endpoint family, as node_exporter keeps one file per
+//! collector: each holds the family's wire types (Gong's answers), its
+//! request, the table its answers fold into, and how that table encodes.
+//! Adding an endpoint means its collector file here, a simulator route and a
+//! test; the poller decides only *when* to ask.
+//!
+//! The [`REGISTRY`] lists the collectors. The `--[no-]collector.<name>`
+//! flags, the landing page's plan rows and `gong_exporter_collector_enabled`
+//! all come from it, so a collector cannot exist without its switch.
+//!
+//! What every family shares (the label sets of a user series, the HELP
+//! suffix) is in [`labels`]; what every answer shares (IDs, pages, skipped
+//! records) stays in [`crate::gong::models`].
+
+pub mod activity;
+pub mod coaching;
+pub mod interaction;
+pub mod labels;
+pub mod scorecards;
+pub mod users;
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use prometheus_client::encoding::DescriptorEncoder;
+
+use crate::endpoint::Endpoint;
+
+/// A collector: the `collector` label value and the name in its flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CollectorName {
+    Activity,
+    Interaction,
+    Scorecards,
+    Users,
+    Coaching,
+}
+
+impl CollectorName {
+    /// The `collector` label value, and `<name>` in `--collector.<name>`.
+    pub fn as_str(self) -> &'static str {
+        self.registration().label
+    }
+
+    /// This collector's entry in the [`REGISTRY`].
+    pub fn registration(self) -> &'static Registration {
+        REGISTRY.iter().find(|r| r.name == self).expect("every collector is registered")
+    }
+}
+
+impl fmt::Display for CollectorName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A collector's entry in the registry.
+#[derive(Debug)]
+pub struct Registration {
+    pub name: CollectorName,
+    /// The `collector` label value.
+    pub label: &'static str,
+    /// The Gong endpoints it sends requests to.
+    pub endpoints: &'static [Endpoint],
+    /// `--collector.<name>` and `--no-collector.<name>`, when the operator
+    /// may switch it; `None` for a collector the others need.
+    pub flags: Option<Flags>,
+    /// On unless switched off.
+    pub enabled_by_default: bool,
+}
+
+/// A collector's two switches, spelt as node_exporter spells them.
+#[derive(Debug)]
+pub struct Flags {
+    pub on: &'static str,
+    pub off: &'static str,
+    /// The `--help` text of the `on` flag.
+    pub help: &'static str,
+}
+
+/// Every collector, in the order the exposition lists their families.
+pub const REGISTRY: [Registration; 5] = [
+    Registration {
+        name: CollectorName::Activity,
+        label: "activity",
+        endpoints: &[Endpoint::ActivityAggregate, Endpoint::ActivityDayByDay],
+        flags: None,
+        enabled_by_default: true,
+    },
+    Registration {
+        name: CollectorName::Interaction,
+        label: "interaction",
+        endpoints: &[Endpoint::Interaction],
+        flags: None,
+        enabled_by_default: true,
+    },
+    Registration {
+        name: CollectorName::Scorecards,
+        label: "scorecards",
+        endpoints: &[Endpoint::Scorecards],
+        flags: None,
+        enabled_by_default: true,
+    },
+    // The coaching collector asks for each manager's coaching, and the users
+    // say who the managers are: users cannot be switched off.
+    Registration {
+        name: CollectorName::Users,
+        label: "users",
+        endpoints: &[Endpoint::Users],
+        flags: None,
+        enabled_by_default: true,
+    },
+    Registration {
+        name: CollectorName::Coaching,
+        label: "coaching",
+        endpoints: &[Endpoint::Workspaces, Endpoint::Coaching],
+        flags: Some(Flags {
+            on: "collector.coaching",
+            off: "no-collector.coaching",
+            help: "Collect manager coaching from Gong's coaching endpoint, once a day: one request per workspace x manager x window. `--no-collector.coaching` (or `=false`) turns it off, as node_exporter spells collector switches.",
+        }),
+        enabled_by_default: true,
+    },
+];
+
+/// The collectors that are on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enabled(BTreeSet<CollectorName>);
+
+impl Default for Enabled {
+    /// Every collector on by default.
+    fn default() -> Self {
+        Self(REGISTRY.iter().filter(|r| r.enabled_by_default).map(|r| r.name).collect())
+    }
+}
+
+impl Enabled {
+    /// Whether `collector` is on.
+    pub fn contains(&self, collector: CollectorName) -> bool {
+        self.0.contains(&collector)
+    }
+
+    /// Switches `collector` on or off.
+    pub fn set(&mut self, collector: CollectorName, on: bool) {
+        if on {
+            self.0.insert(collector);
+        } else {
+            self.0.remove(&collector);
+        }
+    }
+}
+
+/// The flags of every switchable collector, generated from the
+/// [`REGISTRY`] (flattened into the exporter's flags).
+#[derive(Debug, Clone, Default)]
+pub struct CollectorFlags {
+    pub enabled: Enabled,
+}
+
+impl clap::FromArgMatches for CollectorFlags {
+    fn from_arg_matches(matches: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut flags = Self::default();
+        flags.update_from_arg_matches(matches)?;
+        Ok(flags)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &clap::ArgMatches) -> Result<(), clap::Error> {
+        for registration in &REGISTRY {
+            let Some(flags) = &registration.flags else { continue };
+            // The two flags override each other, so at most one is set:
+            // the last given wins, as node_exporter's kingpin flags do.
+            let on = matches.get_one::<bool>(flags.on).copied().unwrap_or(registration.enabled_by_default);
+            let off = matches.get_flag(flags.off);
+            self.enabled.set(registration.name, on && !off);
+        }
+        Ok(())
+    }
+}
+
+impl clap::Args for CollectorFlags {
+    fn augment_args(mut command: clap::Command) -> clap::Command {
+        for registration in &REGISTRY {
+            let Some(flags) = &registration.flags else { continue };
+            command = command
+                .arg(
+                    clap::Arg::new(flags.on)
+                        .long(flags.on)
+                        .help(flags.help)
+                        .value_parser(clap::value_parser!(bool))
+                        .action(clap::ArgAction::Set)
+                        .num_args(0..=1)
+                        .require_equals(true)
+                        .default_value(if registration.enabled_by_default { "true" } else { "false" })
+                        .default_missing_value("true")
+                        .overrides_with(flags.off),
+                )
+                .arg(
+                    clap::Arg::new(flags.off)
+                        .long(flags.off)
+                        .help(format!("Turns the {} collector off.", registration.label))
+                        .action(clap::ArgAction::SetTrue)
+                        .overrides_with(flags.on),
+                );
+        }
+        command
+    }
+
+    fn augment_args_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_args(command)
+    }
+}
+
+/// What every collector's part of a snapshot offers the encoder.
+pub trait Families {
+    /// Writes its metric families, each once (OpenMetrics forbids a family
+    /// appearing twice), with every window's series inside.
+    fn encode(&self, labels: &labels::LabelOptions, encoder: &mut DescriptorEncoder) -> fmt::Result;
+
+    /// How many series [`Families::encode`] writes.
+    fn series(&self) -> usize;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{Args as _, FromArgMatches as _};
+
+    fn parse(args: &[&str]) -> Enabled {
+        let command = CollectorFlags::augment_args(clap::Command::new("t"));
+        let matches = command.try_get_matches_from(std::iter::once("t").chain(args.iter().copied())).unwrap();
+        CollectorFlags::from_arg_matches(&matches).unwrap().enabled
+    }
+
+    #[test]
+    fn every_collector_is_registered_once_and_names_its_endpoints() {
+        let names: BTreeSet<_> = REGISTRY.iter().map(|r| r.name).collect();
+        assert_eq!(names.len(), REGISTRY.len());
+        let endpoints: Vec<_> = REGISTRY.iter().flat_map(|r| r.endpoints).collect();
+        let distinct: BTreeSet<_> = endpoints.iter().collect();
+        assert_eq!(distinct.len(), endpoints.len(), "an endpoint belongs to one collector");
+        assert_eq!(distinct.len(), Endpoint::ALL.len(), "every endpoint belongs to a collector");
+    }
+
+    #[test]
+    fn the_flags_come_from_the_registry_and_the_last_one_given_wins() {
+        assert!(parse(&[]).contains(CollectorName::Coaching));
+        assert!(!parse(&["--no-collector.coaching"]).contains(CollectorName::Coaching));
+        assert!(!parse(&["--collector.coaching=false"]).contains(CollectorName::Coaching));
+        assert!(parse(&["--no-collector.coaching", "--collector.coaching"]).contains(CollectorName::Coaching));
+        assert!(!parse(&["--collector.coaching", "--no-collector.coaching"]).contains(CollectorName::Coaching));
+        assert!(parse(&["--no-collector.coaching"]).contains(CollectorName::Activity), "the others stay on");
+    }
+}
