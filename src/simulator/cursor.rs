@@ -1,7 +1,7 @@
 //! Paging cursors: opaque to the client, bound to the query that made them
 //! (another filter's cursor is answered 400) and checked so
-//! that an edited one is rejected. They hold the next page's offset; unlike
-//! Gong's they never expire.
+//! that an edited one is rejected. They hold the next page's offset and
+//! never expire.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

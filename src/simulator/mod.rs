@@ -29,6 +29,7 @@ mod query;
 mod render;
 mod server;
 
+use std::num::NonZeroU32;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -36,7 +37,6 @@ use std::time::Duration;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use std::num::NonZeroU32;
 
 use crate::clock::Clock;
 use crate::secret::Secret;
