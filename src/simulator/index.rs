@@ -10,6 +10,11 @@ use std::sync::Arc;
 
 use jiff::civil::Date;
 
+use super::dataset::{Dataset, SimScorecard};
+use super::query::ParsedQuery;
+use super::{Simulator, days};
+use crate::endpoint::Endpoint;
+
 /// One query's records, in answer order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum RecordIndex {
@@ -90,6 +95,72 @@ impl IndexCache {
         if let Some((_, index)) = self.entries.remove(at) {
             self.records -= index.len();
         }
+    }
+}
+
+impl Simulator {
+    /// Which records `query` answers, found once per distinct query and
+    /// data: a cycle asks for each query once per page.
+    pub(super) fn record_index(
+        &self,
+        dataset: &dyn Dataset,
+        generation: u64,
+        endpoint: Endpoint,
+        query: &ParsedQuery,
+    ) -> Arc<RecordIndex> {
+        // Late data changes which records a query lists as time passes.
+        let key = format!("{generation}|{}|{endpoint:?}|{query:?}", dataset.as_of(query.dates));
+        if let Some(hit) = self.index_cache.lock().expect("index cache lock").get(&key) {
+            return hit;
+        }
+        let index = Arc::new(index_records(dataset, endpoint, query));
+        self.index_cache.lock().expect("index cache lock").insert(key, Arc::clone(&index));
+        index
+    }
+}
+
+/// Which records `endpoint` answers to `q`, in Gong's order: users in the
+/// dataset's order, reviews by day then in the day's order.
+fn index_records(dataset: &dyn Dataset, endpoint: Endpoint, q: &ParsedQuery) -> RecordIndex {
+    let users = dataset.users();
+    let wanted = |id: u64| q.user_ids.as_ref().is_none_or(|ids| ids.contains(&id.to_string()));
+    let users_where = |keep: &dyn Fn(usize) -> bool| -> Vec<usize> {
+        users.iter().enumerate().filter(|(i, u)| wanted(u.id) && keep(*i)).map(|(i, _)| i).collect()
+    };
+    let had_activity = |user: usize, range: (Date, Date)| days(range).any(|d| !dataset.activity(user, d).is_empty());
+    let none = RecordIndex::Users(Vec::new());
+    match (endpoint, q.dates) {
+        (Endpoint::Users, _) => RecordIndex::Users((0..users.len()).collect()),
+        (Endpoint::ActivityAggregate, Some(range)) => {
+            // Every active user is listed, idle ones with zeros, unless
+            // nobody did anything in the period: then Gong answers 404.
+            let active = users_where(&|i| users[i].active);
+            let anyone_active = active.iter().any(|&i| had_activity(i, range));
+            if anyone_active { RecordIndex::Users(active) } else { none }
+        }
+        (Endpoint::ActivityDayByDay, Some(range)) => RecordIndex::Users(users_where(&|i| had_activity(i, range))),
+        (Endpoint::Interaction, Some((from, to))) => {
+            RecordIndex::Users(users_where(&|i| !dataset.interaction(i, from, to).is_empty()))
+        }
+        (Endpoint::Scorecards, Some(range)) => {
+            let method = q.review_method.unwrap_or("MANUAL");
+            let matches = |s: &SimScorecard| {
+                (method == "BOTH" || s.review_method() == method)
+                    && wanted(s.reviewed_user_id)
+                    && q.scorecard_ids.as_ref().is_none_or(|ids| ids.contains(&s.scorecard_id.to_string()))
+            };
+            RecordIndex::Scorecards(
+                days(range)
+                    .flat_map(|day| {
+                        let reviews = dataset.scorecards_reviewed_on(day);
+                        let positions: Vec<usize> =
+                            reviews.iter().enumerate().filter(|(_, s)| matches(s)).map(|(k, _)| k).collect();
+                        positions.into_iter().map(move |k| (day, k))
+                    })
+                    .collect(),
+            )
+        }
+        _ => none,
     }
 }
 
