@@ -14,7 +14,6 @@
 //! restart does not fetch kept days again.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::hash::Hasher as _;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -146,9 +145,7 @@ pub struct DayStore {
 /// equal hashes across runs and builds, so a stored hash stays comparable.
 /// (`std`'s hashers are seeded per process or may change between releases.)
 pub fn hash_of<T: Serialize + ?Sized>(value: &T) -> u64 {
-    let mut hasher = fnv::FnvHasher::default();
-    hasher.write(&serde_json::to_vec(value).expect("kept records serialise"));
-    hasher.finish()
+    crate::gong::models::stable_hash(&serde_json::to_vec(value).expect("kept records serialise"))
 }
 
 impl DayStore {
@@ -419,9 +416,7 @@ mod tests {
     fn the_fnv_crate_hashes_as_the_fold_stored_hashes_were_made_with() {
         // Values of the hand-written FNV-1a fold this replaced (and that
         // `gong::models` used for text IDs): kept days and IDs stay equal.
-        let mut hasher = fnv::FnvHasher::default();
-        hasher.write(b"abc");
-        assert_eq!(hasher.finish(), 0xe71f_a219_0541_574b);
+        assert_eq!(crate::gong::models::stable_hash(b"abc"), 0xe71f_a219_0541_574b);
         assert_eq!(hash_of("abc"), 0xc6cf_8fb5_38aa_dbab, "FNV-1a of the JSON `\"abc\"`");
     }
 

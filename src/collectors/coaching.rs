@@ -162,11 +162,9 @@ impl<'de> Deserialize<'de> for CallIds {
     }
 }
 
-/// A stable 64-bit stand-in for an ID that is not a number (FNV-1a).
+/// A stable 64-bit stand-in for an ID that is not a number.
 fn text_id(text: &str) -> u64 {
-    let mut hasher = fnv::FnvHasher::default();
-    std::hash::Hasher::write(&mut hasher, text.as_bytes());
-    std::hash::Hasher::finish(&hasher)
+    crate::gong::models::stable_hash(text.as_bytes())
 }
 
 impl Record for Workspace {

@@ -63,6 +63,16 @@ impl<'de> Deserialize<'de> for GongId {
     }
 }
 
+/// A 64-bit hash of `bytes` that is the same in every run, build and
+/// platform (FNV-1a; `std`'s hashers are seeded per process or may change
+/// between releases): for IDs Gong writes as text, kept-day hashes stored
+/// on disk, and the simulator's cursors and call IDs.
+pub fn stable_hash(bytes: &[u8]) -> u64 {
+    let mut hasher = fnv::FnvHasher::default();
+    std::hash::Hasher::write(&mut hasher, bytes);
+    std::hash::Hasher::finish(&hasher)
+}
+
 /// How a null or empty ID reads in an error, so [`Listed`] can tell a
 /// record without its ID (skipped) from a malformed answer (an error).
 const MISSING_ID: &str = "missing Gong ID (null or empty)";

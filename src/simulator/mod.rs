@@ -182,11 +182,10 @@ fn days((from, to): (Date, Date)) -> impl Iterator<Item = Date> {
     crate::windows::days_of(from, to)
 }
 
-/// 64-bit FNV-1a. Cursors and call IDs come from it because they must be
-/// the same for the same input in every run and on every platform, which
-/// std's hasher does not promise.
+/// Cursors and call IDs must be the same for the same input in every run
+/// and on every platform: the client's stable hash.
 fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    crate::gong::models::stable_hash(s.as_bytes())
 }
 
 #[cfg(test)]
