@@ -11,7 +11,6 @@ use crate::collectors::coaching::CoachingTable;
 use crate::collectors::interaction::InteractionTable;
 use crate::collectors::scorecards::ScorecardTable;
 use crate::collectors::users::UserTable;
-use crate::windows::Window;
 
 /// Everything `/metrics` shows about Gong's data.
 #[derive(Debug, Clone, Default)]
@@ -41,17 +40,4 @@ impl DataSnapshot {
         let counters = self.counters.as_ref().map_or(0, |c| c.series_count());
         parts.into_iter().flatten().map(Families::series).sum::<usize>() + counters
     }
-}
-
-/// Replaces the table of its window in `tables`, smallest window first.
-pub fn replace_window<T: Windowed>(tables: &mut Vec<Arc<T>>, table: T) {
-    tables.retain(|t| t.window() != table.window());
-    tables.push(Arc::new(table));
-    tables.sort_by_key(|t| t.window());
-}
-
-/// A table that belongs to one window.
-pub trait Windowed {
-    /// The window the table covers.
-    fn window(&self) -> Window;
 }

@@ -20,13 +20,13 @@ use tokio::time::Instant;
 
 use super::Families;
 use super::labels::{CACHED, LabelOptions, UserSeries};
+use crate::collectors::Windowed;
 use crate::endpoint::Endpoint;
 use crate::gong::models::{
     GongId, Listed, Record, Records, Unusable, impl_page, null_as_default, short_labels, valid_number,
 };
 use crate::gong::{Fetched, GongClient, GongError, Query};
 use crate::naming::{activity_metric_name, family_owners, help_name};
-use crate::snapshot::Windowed;
 use crate::windows::Window;
 
 /// `POST /v2/stats/activity/aggregate` for `[from, to)`, all pages.

@@ -25,6 +25,7 @@ use std::fmt;
 use prometheus_client::encoding::DescriptorEncoder;
 
 use crate::endpoint::Endpoint;
+use crate::windows::Window;
 
 /// A collector: the `collector` label value and the name in its flag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -218,6 +219,19 @@ pub trait Families {
 
     /// How many series [`Families::encode`] writes.
     fn series(&self) -> usize;
+}
+
+/// Replaces the table of its window in `tables`, smallest window first.
+pub fn replace_window<T: Windowed>(tables: &mut Vec<std::sync::Arc<T>>, table: T) {
+    tables.retain(|t| t.window() != table.window());
+    tables.push(std::sync::Arc::new(table));
+    tables.sort_by_key(|t| t.window());
+}
+
+/// A table that belongs to one window.
+pub trait Windowed {
+    /// The window the table covers.
+    fn window(&self) -> Window;
 }
 
 #[cfg(test)]

@@ -12,13 +12,14 @@ use tokio::time::Instant;
 use super::{Poller, log_failure};
 use crate::collectors::activity::{self, ActivityTable, UserAggregateActivity};
 use crate::collectors::interaction::{self, InteractionTable, PersonInteraction};
+use crate::collectors::replace_window;
 use crate::collectors::scorecards::{self, AnsweredScorecard, ScorecardTable};
 use crate::collectors::users::{self, GongUser, UserTable};
 use crate::endpoint::Endpoint;
 use crate::gong::models::SkipCounts;
 use crate::gong::{Fetched, GongError};
 use crate::self_metrics::PollOutcome;
-use crate::snapshot::{DataSnapshot, replace_window};
+use crate::snapshot::DataSnapshot;
 use crate::windows::{Window, WindowBounds, all_window_bounds, zone_behind_all};
 
 /// Results of one cycle, before they are folded into the snapshot.

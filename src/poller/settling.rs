@@ -26,6 +26,7 @@ use super::schedule::{PartSchedule, after_fetch};
 use super::{AFTER_MIDNIGHT, Poller, log_failure};
 use crate::collectors::activity::{self, ActivityTable, UserAggregateActivity, UserDailyActivity};
 use crate::collectors::interaction::{self, InteractionTable, PersonInteraction};
+use crate::collectors::replace_window;
 use crate::collectors::scorecards::{self, AnsweredScorecard, ScorecardTable};
 use crate::collectors::users::{self, GongUser, UserTable};
 use crate::days::{DayActivity, DayCounts, DayStore, PartKind};
@@ -35,7 +36,6 @@ use crate::gong::{Fetched, GongError};
 use crate::ledger::{activity_days, review_day};
 use crate::published::PlannedCycle;
 use crate::self_metrics::PollOutcome;
-use crate::snapshot::replace_window;
 use crate::windows::{Window, WindowBounds, all_window_bounds, company_date, next_company_midnight, start_of_day};
 
 /// Parts due within this long of a cycle are fetched with it rather than
