@@ -389,8 +389,10 @@ impl WebState {
 
     async fn check(&self, config: &WebConfig, user: &str, password: &str) -> bool {
         let known = config.users.get(user);
+        // Compared in constant time: how long a wrong password takes to
+        // refuse must not tell how much of it matched a remembered one.
         let cached = self.verified.lock().expect("auth cache").get(user).is_some_and(|v| {
-            known.is_some_and(|hash| hash.expose() == v.hash.expose()) && v.password.expose() == password
+            known.is_some_and(|hash| hash.constant_time_eq(v.hash.expose())) && v.password.constant_time_eq(password)
         });
         if cached {
             return true;
