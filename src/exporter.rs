@@ -19,7 +19,7 @@ use crate::published::Shared;
 use crate::self_metrics::SelfMetrics;
 use crate::simulator::dataset::GeneratedDataset;
 use crate::simulator::{self, RunningSimulator, Simulator, SimulatorOptions};
-use crate::{clock, http, windows};
+use crate::{clock, http, signals, windows};
 
 /// Why the simulator (demo or `simulate`) could not start.
 #[derive(Debug, thiserror::Error)]
@@ -140,13 +140,7 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
     let mut tls = None;
     let watcher = match &config.web_config {
         // Nothing to reload, but a SIGHUP must not kill the process.
-        None => tokio::spawn(async {
-            let mut hangups = http::webconfig::Hangups::listen();
-            loop {
-                hangups.next().await;
-                tracing::info!("SIGHUP: no --web.config.file to reload");
-            }
-        }),
+        None => tokio::spawn(signals::log_hangups_with_nothing_to_reload()),
         Some((path, web)) => {
             let state = http::webconfig::WebState::new(web.clone());
             app = app.layer(axum::middleware::from_fn_with_state(Arc::clone(&state), http::webconfig::guard));
@@ -329,7 +323,7 @@ async fn start_demo_simulator(
 /// Runs the exporter until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> Result<(), StartError> {
     let exporter = start(config).await?;
-    shutdown_signal().await;
+    signals::shutdown().await;
     tracing::info!("shutting down");
     exporter.shutdown().await;
     Ok(())
@@ -367,29 +361,8 @@ pub async fn run_simulator(args: SimulateArgs) -> Result<(), StartError> {
     let running =
         simulator::spawn(sim, args.listen).await.map_err(|source| StartError::Listen { addr: args.listen, source })?;
     tracing::info!(addr = %running.addr, users = args.users, "Gong simulator listening");
-    shutdown_signal().await;
+    signals::shutdown().await;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }
 
 #[cfg(test)]

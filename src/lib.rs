@@ -20,7 +20,8 @@
 //! part runs on), [`exporter`] (wiring and shutdown), [`logging`],
 //! [`backfill`] (past days as OpenMetrics, through the same client and
 //! encoding), [`simulator`] (a fake Gong for `--demo`, `simulate` and the
-//! tests), and the small shared helpers [`windows`], [`clock`], [`secret`].
+//! tests), [`signals`] (SIGINT and SIGTERM stop, SIGHUP reloads), and the
+//! small shared helpers [`windows`], [`clock`], [`secret`].
 
 pub mod endpoint;
 pub mod gong;
@@ -44,6 +45,7 @@ pub mod cli;
 pub mod config;
 pub mod exporter;
 pub mod logging;
+pub mod signals;
 
 pub mod backfill;
 pub mod simulator;

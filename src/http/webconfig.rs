@@ -20,6 +20,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 
 use crate::secret::Secret;
+use crate::signals::Hangups;
 
 /// Response headers exporter-toolkit allows; the same list here.
 const ALLOWED_HEADERS: [&str; 5] = [
@@ -451,40 +452,6 @@ impl WebState {
 }
 
 /// Middleware: basic auth (when users are configured) and extra headers.
-/// SIGHUP deliveries. Listening replaces the default action (terminate), so
-/// a SIGHUP never kills the exporter.
-pub struct Hangups {
-    #[cfg(unix)]
-    signal: Option<tokio::signal::unix::Signal>,
-}
-
-impl Hangups {
-    /// Starts listening; on systems without SIGHUP, never fires.
-    pub fn listen() -> Self {
-        #[cfg(unix)]
-        {
-            let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
-            if let Err(error) = &signal {
-                tracing::warn!(%error, "cannot listen for SIGHUP");
-            }
-            Self { signal: signal.ok() }
-        }
-        #[cfg(not(unix))]
-        Self {}
-    }
-
-    /// The next SIGHUP.
-    pub async fn next(&mut self) {
-        #[cfg(unix)]
-        if let Some(signal) = &mut self.signal
-            && signal.recv().await.is_some()
-        {
-            return;
-        }
-        std::future::pending::<()>().await;
-    }
-}
-
 pub async fn guard(State(state): State<Arc<WebState>>, request: Request, next: Next) -> Response {
     let config = state.current.load_full();
     if config.requires_auth() && !OPEN_PATHS.contains(&request.uri().path()) {
