@@ -12,7 +12,8 @@
 //! 3. [`snapshot`]: the immutable tables a cycle builds; [`naming`] turns
 //!    Gong's names into metric names.
 //! 4. [`encoding`]: a snapshot to OpenMetrics text, once per publish;
-//!    [`published`] holds the encoded result the server reads.
+//!    [`gzip`] compresses it then; [`published`] holds the encoded
+//!    result the server reads.
 //! 5. [`http`]: `/metrics`, the landing page, health, and the web config.
 //!
 //! Beside the flow: [`self_metrics`] (`gong_exporter_*`, fed by the client
@@ -34,6 +35,7 @@ pub mod naming;
 pub mod snapshot;
 
 pub mod encoding;
+pub mod gzip;
 pub mod published;
 
 pub mod http;
