@@ -65,6 +65,26 @@ pub const REVISION: &str = env!("GONG_EXPORTER_REVISION");
 /// What `--version` prints.
 pub const VERSION_STRING: &str = concat!(env!("CARGO_PKG_VERSION"), " (revision ", env!("GONG_EXPORTER_REVISION"), ")");
 
+/// How a failed run exits: one process exit code per kind of failure.
+/// Scripts and orchestrators tell the kinds apart by these numbers, so
+/// they never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 1: starting failed, or a health check found no healthy exporter.
+    Failure = 1,
+    /// 2: the operator must change the command line or a file named there
+    /// (2 is what clap exits with on a usage error).
+    Usage = 2,
+    /// 3: a backfill stopped; nothing was written.
+    BackfillFailed = 3,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        Self::from(exit as u8)
+    }
+}
+
 /// Why the program stops with a failure, one variant per kind, each with
 /// its own exit code ([`Error::exit_code`]).
 #[derive(Debug, thiserror::Error)]
@@ -90,15 +110,12 @@ pub enum Error {
 }
 
 impl Error {
-    /// 2 for what the operator must change on the command line or in a
-    /// file named there (as clap does for usage errors); 1 when starting
-    /// failed or a health check found no healthy exporter; 3 when a
-    /// backfill failed.
-    pub fn exit_code(&self) -> u8 {
+    /// The exit code for this kind of failure.
+    pub fn exit_code(&self) -> Exit {
         match self {
-            Self::Usage(_) | Self::Config(_) => 2,
-            Self::Start(_) | Self::Runtime(_) | Self::Unhealthy(_) => 1,
-            Self::Backfill(_) => 3,
+            Self::Usage(_) | Self::Config(_) => Exit::Usage,
+            Self::Start(_) | Self::Runtime(_) | Self::Unhealthy(_) => Exit::Failure,
+            Self::Backfill(_) => Exit::BackfillFailed,
         }
     }
 }
