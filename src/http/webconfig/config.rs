@@ -164,18 +164,18 @@ fn read(path: &Path) -> Result<String, WebConfigError> {
 
 /// The reloader's half of [`WebState`] (the auth half is in `auth.rs`).
 impl WebState {
-    /// Re-reads the file when it or a file it names changed; on a bad file,
-    /// logs the reason and keeps the current config.
+    /// Re-reads the file when it or a file it names changed, or on each of
+    /// `hangups`; on a bad file, logs the reason and keeps the current config.
     pub async fn watch(
         self: Arc<Self>,
         path: PathBuf,
         every: Duration,
         tls: Option<axum_server::tls_rustls::RustlsConfig>,
+        mut hangups: Hangups,
     ) {
         let mut fingerprint = self.current().fingerprint();
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let mut hangups = Hangups::listen();
         loop {
             // SIGHUP reloads at once, as Prometheus's own servers do.
             let asked = tokio::select! {
