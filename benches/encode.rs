@@ -42,7 +42,7 @@ fn encode(c: &mut Criterion) {
         for (name, snapshot) in [("", gauges), ("_with_counters_and_coaching", full)] {
             let series = snapshot.series_count() as u64;
             let text = encode_snapshot(Arc::clone(&snapshot), true);
-            let gz = gong_exporter::published::gzip(text.as_bytes());
+            let gz = gong_exporter::gzip::compress(text.as_bytes());
             let what = if name.is_empty() { "" } else { " with counters and coaching" };
             eprintln!("{users} users{what}: {series} series, {} bytes of text, {} bytes gzipped", text.len(), gz.len());
             let mut group = c.benchmark_group(format!("{users}_users{name}"));

@@ -352,6 +352,15 @@ pub enum LogFormat {
     Json,
 }
 
+impl From<LogFormat> for crate::logging::Format {
+    fn from(format: LogFormat) -> Self {
+        match format {
+            LogFormat::Logfmt => Self::Logfmt,
+            LogFormat::Json => Self::Json,
+        }
+    }
+}
+
 /// A size in bytes: a number with an optional unit, `B`, `KB`/`MB`/`GB`
 /// (powers of 1,000) or `KiB`/`MiB`/`GiB` (powers of 1,024).
 pub fn parse_byte_size(s: &str) -> Result<u64, String> {

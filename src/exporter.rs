@@ -19,7 +19,7 @@ use crate::published::Shared;
 use crate::self_metrics::SelfMetrics;
 use crate::simulator::dataset::GeneratedDataset;
 use crate::simulator::{self, RunningSimulator, Simulator, SimulatorOptions};
-use crate::{clock, http, windows};
+use crate::{clock, http, signals, windows};
 
 /// Why the simulator (demo or `simulate`) could not start.
 #[derive(Debug, thiserror::Error)]
@@ -138,20 +138,16 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
 
     let mut app = http::app(Arc::clone(&shared), &config.telemetry_path);
     let mut tls = None;
+    // Before the server runs: from then on a SIGHUP must not kill it.
+    let hangups = signals::Hangups::listen();
     let watcher = match &config.web_config {
         // Nothing to reload, but a SIGHUP must not kill the process.
-        None => tokio::spawn(async {
-            let mut hangups = http::webconfig::Hangups::listen();
-            loop {
-                hangups.next().await;
-                tracing::info!("SIGHUP: no --web.config.file to reload");
-            }
-        }),
+        None => tokio::spawn(hangups.log_with_nothing_to_reload()),
         Some((path, web)) => {
             let state = http::webconfig::WebState::new(web.clone());
             app = app.layer(axum::middleware::from_fn_with_state(Arc::clone(&state), http::webconfig::guard));
             tls = web.tls.as_ref().map(|t| axum_server::tls_rustls::RustlsConfig::from_config(Arc::clone(t)));
-            tokio::spawn(state.watch(path.clone(), config.web_config_check, tls.clone()))
+            tokio::spawn(state.watch(path.clone(), config.web_config_check, tls.clone(), hangups))
         }
     };
     // One server per --web.listen-address, all serving the same routes.
@@ -328,8 +324,10 @@ async fn start_demo_simulator(
 
 /// Runs the exporter until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> Result<(), StartError> {
+    // Before starting: a SIGTERM while starting stops it gracefully.
+    let shutdown = signals::Shutdown::listen();
     let exporter = start(config).await?;
-    shutdown_signal().await;
+    shutdown.wait().await;
     tracing::info!("shutting down");
     exporter.shutdown().await;
     Ok(())
@@ -364,32 +362,12 @@ pub async fn run_simulator(args: SimulateArgs) -> Result<(), StartError> {
     for rule in rules {
         sim.add_fault(rule);
     }
+    let shutdown = signals::Shutdown::listen();
     let running =
         simulator::spawn(sim, args.listen).await.map_err(|source| StartError::Listen { addr: args.listen, source })?;
     tracing::info!(addr = %running.addr, users = args.users, "Gong simulator listening");
-    shutdown_signal().await;
+    shutdown.wait().await;
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }
 
 #[cfg(test)]

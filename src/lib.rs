@@ -16,7 +16,8 @@
 //! 3. [`snapshot`]: the immutable collectors' tables a cycle publishes;
 //!    [`naming`] turns Gong's names into metric names.
 //! 4. [`encoding`]: a snapshot to OpenMetrics text, once per publish;
-//!    [`published`] holds the encoded result the server reads.
+//!    [`gzip`] compresses it then; [`published`] holds the encoded
+//!    result the server reads.
 //! 5. [`http`]: `/metrics`, the landing page, health, and the web config.
 //!
 //! Beside the flow: [`self_metrics`] (`gong_exporter_*`, fed by the client
@@ -24,7 +25,8 @@
 //! part runs on), [`exporter`] (wiring and shutdown), [`logging`],
 //! [`backfill`] (past days as OpenMetrics, through the same client and
 //! encoding), [`simulator`] (a fake Gong for `--demo`, `simulate` and the
-//! tests), and the small shared helpers [`windows`], [`clock`], [`secret`].
+//! tests), [`signals`] (SIGINT and SIGTERM stop, SIGHUP reloads), and the
+//! small shared helpers [`windows`], [`clock`], [`secret`].
 
 pub mod collectors;
 pub mod endpoint;
@@ -39,6 +41,7 @@ pub mod naming;
 pub mod snapshot;
 
 pub mod encoding;
+pub mod gzip;
 pub mod published;
 
 pub mod http;
@@ -50,6 +53,7 @@ pub mod cli;
 pub mod config;
 pub mod exporter;
 pub mod logging;
+pub mod signals;
 
 pub mod backfill;
 pub mod simulator;
@@ -66,6 +70,26 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const REVISION: &str = env!("GONG_EXPORTER_REVISION");
 /// What `--version` prints.
 pub const VERSION_STRING: &str = concat!(env!("CARGO_PKG_VERSION"), " (revision ", env!("GONG_EXPORTER_REVISION"), ")");
+
+/// How a failed run exits: one process exit code per kind of failure.
+/// Scripts and orchestrators tell the kinds apart by these numbers, so
+/// they never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 1: starting failed, or a health check found no healthy exporter.
+    Failure = 1,
+    /// 2: the operator must change the command line or a file named there
+    /// (2 is what clap exits with on a usage error).
+    Usage = 2,
+    /// 3: a backfill stopped; nothing was written.
+    BackfillFailed = 3,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        Self::from(exit as u8)
+    }
+}
 
 /// Why the program stops with a failure, one variant per kind, each with
 /// its own exit code ([`Error::exit_code`]).
@@ -92,15 +116,12 @@ pub enum Error {
 }
 
 impl Error {
-    /// 2 for what the operator must change on the command line or in a
-    /// file named there (as clap does for usage errors); 1 when starting
-    /// failed or a health check found no healthy exporter; 3 when a
-    /// backfill failed.
-    pub fn exit_code(&self) -> u8 {
+    /// The exit code for this kind of failure.
+    pub fn exit_code(&self) -> Exit {
         match self {
-            Self::Usage(_) | Self::Config(_) => 2,
-            Self::Start(_) | Self::Runtime(_) | Self::Unhealthy(_) => 1,
-            Self::Backfill(_) => 3,
+            Self::Usage(_) | Self::Config(_) => Exit::Usage,
+            Self::Start(_) | Self::Runtime(_) | Self::Unhealthy(_) => Exit::Failure,
+            Self::Backfill(_) => Exit::BackfillFailed,
         }
     }
 }

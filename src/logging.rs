@@ -10,11 +10,19 @@ use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 
-use crate::cli::LogFormat;
+/// How each line is written. Logging's own type, so that it does not
+/// depend on the command line (`--log.format` is turned into it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `key=value` pairs.
+    Logfmt,
+    /// One flat JSON object.
+    Json,
+}
 
 /// Installs the global log subscriber (stderr) at `level`: `error`, `warn`,
 /// `info`, `debug` (this exporter's events only) or `trace` (everything).
-pub fn init(level: &str, format: LogFormat) {
+pub fn init(level: &str, format: Format) {
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
     // debug is this exporter's own events; other crates' debug (TLS, HTTP
@@ -32,7 +40,7 @@ pub fn init(level: &str, format: LogFormat) {
 
 /// Writes each event as one line.
 struct LineLayer {
-    format: LogFormat,
+    format: Format,
 }
 
 impl<S: Subscriber> Layer<S> for LineLayer {
@@ -112,10 +120,10 @@ impl Visit for Fields {
     }
 }
 
-fn render(format: LogFormat, time: &str, level: &str, source: &str, fields: &Fields) -> String {
+fn render(format: Format, time: &str, level: &str, source: &str, fields: &Fields) -> String {
     let mut line = String::with_capacity(128 + fields.message.len());
     match format {
-        LogFormat::Logfmt => {
+        Format::Logfmt => {
             let _ = write!(line, "time={time} level={level} source={} msg={}", logfmt(source), logfmt(&fields.message));
             for (key, value) in &fields.pairs {
                 let value = match value {
@@ -126,7 +134,7 @@ fn render(format: LogFormat, time: &str, level: &str, source: &str, fields: &Fie
                 let _ = write!(line, " {key}={value}");
             }
         }
-        LogFormat::Json => {
+        Format::Json => {
             let json = |text: &str| serde_json::Value::from(text).to_string();
             let _ = write!(
                 line,
@@ -190,7 +198,7 @@ mod tests {
 
     #[test]
     fn logfmt_lines_use_promslog_keys_and_quote_what_needs_it() {
-        let line = render(LogFormat::Logfmt, "2026-11-29T03:00:00Z", level_name(Level::WARN), "cycle.rs:70", &fields());
+        let line = render(Format::Logfmt, "2026-11-29T03:00:00Z", level_name(Level::WARN), "cycle.rs:70", &fields());
         assert_eq!(
             line,
             "time=2026-11-29T03:00:00Z level=WARN source=cycle.rs:70 msg=\"endpoint failed this cycle; keeping \\\"the\\\" data\" endpoint=users error=\"Gong said: a=b\\nnext\" records=12 tls=false\n"
@@ -199,7 +207,7 @@ mod tests {
 
     #[test]
     fn json_lines_are_flat_objects_with_promslog_keys() {
-        let line = render(LogFormat::Json, "2026-11-29T03:00:00Z", level_name(Level::WARN), "cycle.rs:70", &fields());
+        let line = render(Format::Json, "2026-11-29T03:00:00Z", level_name(Level::WARN), "cycle.rs:70", &fields());
         let value: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(value["msg"], "endpoint failed this cycle; keeping \"the\" data");
         assert_eq!((value["level"].as_str(), value["time"].as_str()), (Some("WARN"), Some("2026-11-29T03:00:00Z")));

@@ -29,19 +29,19 @@ fn run(cli: Cli) -> Result<(), Error> {
     let runtime = tokio::runtime::Runtime::new().map_err(Error::Runtime)?;
     match cli.command {
         Some(Command::Backfill(args)) => {
-            logging::init(&args.log_level, cli.exporter.log_format);
+            logging::init(&args.log_level, cli.exporter.log_format.into());
             let config = BackfillConfig::from_args(*args)?;
             runtime.block_on(backfill::run(config))?;
         }
         Some(Command::Healthcheck(args)) => runtime.block_on(gong_exporter::healthcheck(args))?,
         Some(Command::Simulate(args)) => {
-            logging::init(&cli.exporter.log_level, cli.exporter.log_format);
+            logging::init(&cli.exporter.log_level, cli.exporter.log_format.into());
             runtime.block_on(gong_exporter::run_simulator(args))?;
         }
         None => {
             // Logging first: loading the web config may warn (ignored TLS
             // settings), and those lines must not be lost.
-            logging::init(&cli.exporter.log_level, cli.exporter.log_format);
+            logging::init(&cli.exporter.log_level, cli.exporter.log_format.into());
             let config = Config::from_args(cli.exporter)?;
             runtime.block_on(gong_exporter::run(config))?;
         }

@@ -96,8 +96,7 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     if accepts_gzip(&headers) {
         // One gzip member: the data compressed once per publish, then the
         // few live self-metrics stored uncompressed and the trailer.
-        let tail = Bytes::from(data_gzip.close(own.as_bytes()));
-        let body = Chunks(VecDeque::from([data_gzip.bytes.clone(), tail]));
+        let body = Chunks(VecDeque::from(data_gzip.finish(own.as_bytes())));
         return (
             [
                 (header::CONTENT_TYPE, content_type),
@@ -267,7 +266,8 @@ fn escape_html(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::published::{Exposition, GzipHead};
+    use crate::gzip::GzipHead;
+    use crate::published::Exposition;
     use crate::self_metrics::{PollOutcome, SelfMetrics};
     use axum::http::Request;
     use http_body_util::BodyExt;
