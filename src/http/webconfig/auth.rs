@@ -3,6 +3,7 @@
 //! that a scrape does not pay for bcrypt each time.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
@@ -68,11 +69,15 @@ impl Users {
 #[derive(Debug)]
 pub struct BcryptGate {
     slot: Arc<tokio::sync::Semaphore>,
+    /// Hashes running now, and the most ever at once: what the slot
+    /// bounds, counted where the work happens (a thread's name outlives
+    /// its work, so counting threads overstates it).
+    hashing: Arc<(AtomicUsize, AtomicUsize)>,
 }
 
 impl Default for BcryptGate {
     fn default() -> Self {
-        Self { slot: Arc::new(tokio::sync::Semaphore::new(1)) }
+        Self { slot: Arc::new(tokio::sync::Semaphore::new(1)), hashing: Arc::default() }
     }
 }
 
@@ -81,11 +86,18 @@ impl BcryptGate {
     pub async fn verify(&self, password: String, hash: String) -> bool {
         let Ok(slot) = Arc::clone(&self.slot).acquire_owned().await else { return false };
         let (answer, answered) = tokio::sync::oneshot::channel();
+        let hashing = Arc::clone(&self.hashing);
         let spawned = std::thread::Builder::new().name("bcrypt".to_owned()).spawn(move || {
             // The slot is held until the hash is done, even if the client
             // left: the next check waits for the core to be free.
-            let _slot = slot;
-            let _ = answer.send(bcrypt::verify(password, &hash).unwrap_or(false));
+            let (now, most) = &*hashing;
+            most.fetch_max(now.fetch_add(1, Ordering::AcqRel) + 1, Ordering::AcqRel);
+            let matched = bcrypt::verify(password, &hash).unwrap_or(false);
+            now.fetch_sub(1, Ordering::AcqRel);
+            // Free before answering, so a caller that has its answer finds
+            // the core free.
+            drop(slot);
+            let _ = answer.send(matched);
         });
         spawned.is_ok() && answered.await.unwrap_or(false)
     }
@@ -260,19 +272,12 @@ mod tests {
                 tokio::spawn(async move { gate.verify("wrong".to_owned(), hash).await })
             })
             .collect();
-        // The threads hashing right now, sampled while the four run.
-        let hashing = || {
-            std::fs::read_dir("/proc/self/task")
-                .unwrap()
-                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-                .filter(|name| name.trim() == "bcrypt")
-                .count()
-        };
-        let mut most = 0;
-        while checks.iter().any(|c| !c.is_finished()) {
-            most = most.max(hashing());
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        for check in &checks {
+            while !check.is_finished() {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
         }
+        let most = gate.hashing.1.load(Ordering::Acquire);
         assert_eq!(most, 1, "at most one hash at a time, and one was seen");
         for check in checks {
             assert!(!check.await.unwrap());
