@@ -146,7 +146,7 @@ impl Poller {
             metrics.set_collector_enabled(registration().label, registration().endpoints, false);
             return None;
         }
-        let tz = self.time_zone.clone().filter(|tz| tz == cycle_zone)?;
+        let tz = self.zone.zone().cloned().filter(|tz| tz == cycle_zone)?;
         let today = company_date(self.settings.clock.now(), &tz);
         self.coaching = self.coaching.on(today);
         match self.coaching {

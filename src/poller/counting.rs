@@ -31,7 +31,7 @@ impl Poller {
         cycle: Option<&CycleResults>,
         deadline: Instant,
     ) -> Option<PollOutcome> {
-        let tz = self.time_zone.clone()?;
+        let tz = self.zone.zone().cloned()?;
         let now = self.settings.clock.now();
         let today = company_date(now, &tz);
         // Under the settling schedule yesterday may still change until it

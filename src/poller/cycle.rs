@@ -116,13 +116,13 @@ impl Poller {
     /// Fetches every endpoint for every window.
     pub(super) async fn fetch_all(&mut self, deadline: Instant) -> CycleResults {
         let client = Arc::clone(&self.client);
-        if self.time_zone.is_none() {
+        if self.zone.zone().is_none() {
             self.probe_time_zone(deadline).await;
         }
         let now = self.settings.clock.now();
         // Until the zone is known, UTC-12's dates: never after the company's
         // today, which Gong would reject with a 400.
-        let time_zone = self.time_zone.clone().unwrap_or_else(zone_behind_all);
+        let time_zone = self.zone.zone().cloned().unwrap_or_else(zone_behind_all);
         let bounds = all_window_bounds(&self.settings.windows, now, &time_zone);
         let largest = bounds.iter().max_by_key(|b| b.window.days()).expect("at least one window");
 

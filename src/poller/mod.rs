@@ -44,6 +44,7 @@ use crate::windows::{Window, company_date, next_company_midnight};
 use budget::{DailyBudget, Pace};
 use coaching::CoachingState;
 pub use cycle::log_skipped;
+use zone::ZoneTracker;
 
 /// Gong finalises a day's stats shortly after it ends; polling a few minutes
 /// past midnight moves "yesterday" over without waiting for the next hourly
@@ -86,11 +87,8 @@ pub struct Poller {
     settings: PollerSettings,
     shared: Arc<Shared>,
     snapshot: DataSnapshot,
-    /// Company zone: configured, or learned from Gong and cached.
-    time_zone: Option<TimeZone>,
-    warned_zone_mismatch: bool,
-    /// The one zone probe of this start was sent.
-    zone_probed: bool,
+    /// Company zone: configured, or learned from Gong and followed.
+    zone: ZoneTracker,
     budget: DailyBudget,
     ledger: Ledger,
     coaching: CoachingState,
@@ -109,12 +107,9 @@ impl Poller {
         ledger: Ledger,
         days: DayStore,
     ) -> Self {
-        let time_zone = settings.time_zone.clone();
-        if let Some(tz) = &time_zone {
-            shared.set_time_zone(format!(
-                "{}, configured with --gong.timezone",
-                tz.iana_name().unwrap_or("fixed offset")
-            ));
+        let zone = ZoneTracker::new(settings.time_zone.clone());
+        if let Some(line) = zone.configured_description() {
+            shared.set_time_zone(line);
         }
         let mut budget = DailyBudget::new(settings.daily_limit, settings.budget_share);
         // A poller started again after a panic: today's count goes on.
@@ -126,9 +121,7 @@ impl Poller {
             settings,
             shared,
             snapshot: DataSnapshot::default(),
-            time_zone,
-            warned_zone_mismatch: false,
-            zone_probed: false,
+            zone,
             budget,
             ledger,
             coaching: CoachingState::Due,
@@ -284,11 +277,11 @@ impl Poller {
     }
 
     fn company_today(&self) -> Date {
-        company_date(self.settings.clock.now(), self.time_zone.as_ref().unwrap_or(&TimeZone::UTC))
+        company_date(self.settings.clock.now(), self.zone.zone().unwrap_or(&TimeZone::UTC))
     }
 
     fn next_midnight_poll(&self) -> Instant {
-        let tz = self.time_zone.clone().unwrap_or(TimeZone::UTC);
+        let tz = self.zone.zone().cloned().unwrap_or(TimeZone::UTC);
         let now = self.settings.clock.now();
         let midnight = next_company_midnight(now, &tz);
         let wait = Duration::try_from(midnight.duration_since(now)).unwrap_or_default();

@@ -179,10 +179,10 @@ impl Poller {
     /// rebuild windows from kept days, publish. Returns when the next cycle
     /// is due.
     pub(super) async fn run_settling_cycle(&mut self, deadline: Instant) -> Timestamp {
-        if self.time_zone.is_none() {
+        if self.zone.zone().is_none() {
             self.probe_time_zone(deadline).await;
         }
-        let Some(tz) = self.time_zone.clone() else {
+        let Some(tz) = self.zone.zone().cloned() else {
             // Without the company's zone days cannot be told apart: fetch
             // every window whole (in UTC-12 dates) until Gong names it.
             self.run_cycle(deadline).await;

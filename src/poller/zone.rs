@@ -12,7 +12,7 @@ use super::Poller;
 use crate::collectors::{activity, interaction};
 use crate::endpoint::Endpoint;
 use crate::gong::{GongClient, GongError};
-use crate::windows::{company_date, parse_time_zone, zone_behind_all};
+use crate::windows::{Window, company_date, parse_time_zone, zone_behind_all};
 
 /// What one probe for the company's zone found.
 #[derive(Debug)]
@@ -63,19 +63,53 @@ pub async fn learn(client: &GongClient, end: Date, days: i64, deadline: Instant)
     ZoneProbe::Failed(last_error.expect("every source was tried"))
 }
 
-impl Poller {
+/// The company's zone as this start knows it: configured, or learned from
+/// Gong and then followed. Owns its state; the poller shows what it says
+/// on the landing page.
+#[derive(Debug)]
+pub struct ZoneTracker {
+    zone: Option<TimeZone>,
+    /// `--gong.timezone` was given: it wins over what Gong names.
+    configured: bool,
+    warned_mismatch: bool,
+    /// The one probe of this start was sent.
+    probed: bool,
+}
+
+impl ZoneTracker {
+    /// A tracker that knows `configured`, or nothing yet.
+    pub fn new(configured: Option<TimeZone>) -> Self {
+        Self { configured: configured.is_some(), zone: configured, warned_mismatch: false, probed: false }
+    }
+
+    /// The zone, once known.
+    pub fn zone(&self) -> Option<&TimeZone> {
+        self.zone.as_ref()
+    }
+
+    /// The landing page's line for a configured zone.
+    pub fn configured_description(&self) -> Option<String> {
+        let tz = self.zone.as_ref().filter(|_| self.configured)?;
+        Some(format!("{}, configured with --gong.timezone", tz.iana_name().unwrap_or("fixed offset")))
+    }
+
     /// Learns the zone if it can, once per start: the probe dates the first
     /// cycle's windows. After it, every stats answer is read for the zone
-    /// ([`Poller::check_reported_zone`]), so probing again would only ask
-    /// for the page the cycle asks for anyway.
-    pub(super) async fn probe_time_zone(&mut self, deadline: Instant) {
-        if std::mem::replace(&mut self.zone_probed, true) {
-            return;
+    /// ([`ZoneTracker::reported`]), so probing again would only ask for the
+    /// page the cycle asks for anyway. Returns the landing page's line when
+    /// a zone was learned.
+    pub async fn probe(
+        &mut self,
+        client: &GongClient,
+        now: Timestamp,
+        largest: Window,
+        deadline: Instant,
+    ) -> Option<String> {
+        if self.zone.is_some() || std::mem::replace(&mut self.probed, true) {
+            return None;
         }
-        let largest = *self.settings.largest_window();
-        let end = probe_today(self.settings.clock.now());
-        match learn(&self.client, end, i64::from(largest.days()), deadline).await {
-            ZoneProbe::Learned(tz, name, source) => self.learn_zone(tz, &name, source),
+        match learn(client, probe_today(now), i64::from(largest.days()), deadline).await {
+            ZoneProbe::Learned(tz, name, source) => return Some(self.learn(tz, &name, source)),
             ZoneProbe::Unknown(name) => {
                 tracing::warn!(zone = %name, "Gong reported a time zone this build does not know; set --gong.timezone")
             }
@@ -84,48 +118,91 @@ impl Poller {
             ),
             ZoneProbe::Failed(error) => tracing::warn!(%error, "cannot learn the company's time zone this cycle"),
         }
+        None
     }
 
-    /// Takes the zone Gong named in `source`'s answer, and says where it
-    /// came from in the log and on the landing page.
-    fn learn_zone(&mut self, tz: TimeZone, name: &str, source: Endpoint) {
+    /// Takes the zone Gong named in `source`'s answer; the landing page's
+    /// line saying where it came from.
+    fn learn(&mut self, tz: TimeZone, name: &str, source: Endpoint) -> String {
         tracing::info!(zone = %name, source = %source, "company time zone learned from Gong");
-        self.shared.set_time_zone(format!("{name}, learned from Gong's {source} answer"));
-        self.time_zone = Some(tz);
+        self.zone = Some(tz);
+        format!("{name}, learned from Gong's {source} answer")
     }
 
     /// Follows the zone Gong names in every stats answer (`source`). Until a
     /// zone is known, the first one named is learned (for the next cycle:
     /// this one's windows are already dated). A learned zone follows Gong
     /// when the company changes it; a configured one wins, with one warning.
-    pub(super) fn check_reported_zone(&mut self, name: &str, source: Endpoint) {
-        let Ok(reported) = parse_time_zone(name) else {
-            return;
-        };
-        let Some(current) = &self.time_zone else {
-            self.learn_zone(reported, name, source);
-            return;
+    /// Returns the landing page's line when the zone changed.
+    pub fn reported(&mut self, name: &str, source: Endpoint) -> Option<String> {
+        let reported = parse_time_zone(name).ok()?;
+        let Some(current) = &self.zone else {
+            return Some(self.learn(reported, name, source));
         };
         if current.iana_name() == reported.iana_name() || current == &reported {
-            return;
+            return None;
         }
-        if self.settings.time_zone.is_some() {
-            if !self.warned_zone_mismatch {
-                self.warned_zone_mismatch = true;
+        if self.configured {
+            if !self.warned_mismatch {
+                self.warned_mismatch = true;
                 tracing::warn!(
                     configured = current.iana_name().unwrap_or("?"),
                     gong = name,
                     "--gong.timezone differs from the company time zone Gong reports; windows follow --gong.timezone"
                 );
             }
-        } else {
-            tracing::warn!(
-                old = current.iana_name().unwrap_or("?"),
-                new = name,
-                source = %source,
-                "Gong reports a new company time zone; next cycle uses it"
-            );
-            self.learn_zone(reported, name, source);
+            return None;
         }
+        tracing::warn!(
+            old = current.iana_name().unwrap_or("?"),
+            new = name,
+            source = %source,
+            "Gong reports a new company time zone; next cycle uses it"
+        );
+        Some(self.learn(reported, name, source))
+    }
+}
+
+impl Poller {
+    /// [`ZoneTracker::probe`], its line shown on the landing page.
+    pub(super) async fn probe_time_zone(&mut self, deadline: Instant) {
+        let (now, largest) = (self.settings.clock.now(), *self.settings.largest_window());
+        if let Some(line) = self.zone.probe(&self.client, now, largest, deadline).await {
+            self.shared.set_time_zone(line);
+        }
+    }
+
+    /// [`ZoneTracker::reported`], its line shown on the landing page.
+    pub(super) fn check_reported_zone(&mut self, name: &str, source: Endpoint) {
+        if let Some(line) = self.zone.reported(name, source) {
+            self.shared.set_time_zone(line);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn named(tracker: &ZoneTracker) -> Option<&str> {
+        tracker.zone().and_then(TimeZone::iana_name)
+    }
+
+    #[test]
+    fn a_learned_zone_follows_gong_and_a_configured_one_wins() {
+        let mut learned = ZoneTracker::new(None);
+        assert_eq!(learned.reported("Mars/Olympus", Endpoint::Interaction), None, "an unknown name is passed over");
+        let line = learned.reported("US/Pacific", Endpoint::ActivityAggregate).unwrap();
+        assert_eq!(line, "US/Pacific, learned from Gong's activity_aggregate answer");
+        assert_eq!(learned.reported("US/Pacific", Endpoint::Interaction), None, "the same zone changes nothing");
+        assert!(learned.reported("Europe/Berlin", Endpoint::Interaction).is_some());
+        assert_eq!(named(&learned), Some("Europe/Berlin"));
+
+        let mut configured = ZoneTracker::new(Some(parse_time_zone("Asia/Tokyo").unwrap()));
+        assert_eq!(configured.configured_description().unwrap(), "Asia/Tokyo, configured with --gong.timezone");
+        assert_eq!(configured.reported("Europe/Berlin", Endpoint::Interaction), None);
+        assert!(configured.warned_mismatch, "warned once");
+        assert_eq!(named(&configured), Some("Asia/Tokyo"));
+        assert!(ZoneTracker::new(None).configured_description().is_none());
     }
 }
