@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Peak memory of the exporter against a hostile Gong and hostile clients
-(issue 16, items 4 and 8), with the release binary:
+"""Peak memory of the exporter against a hostile Gong (huge and endless
+answer bodies) and hostile clients (slowloris connections), to show it stays
+bounded, with the release binary:
 
     cargo build --release && python3 bench/hostile.py [--smoke]
 

@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# Issue 6's benchmarks, with their numbers printed at the end.
+# The exporter's benchmarks, with their numbers printed at the end: encoding
+# time, requests per replayed company day, the same families rendered by
+# Python's prometheus_client, scrape latency and peak memory under load,
+# requests and time per cycle against the minimum the rate limit allows, and
+# peak memory against a hostile Gong and hostile clients.
 #   bench/run.sh           full run (~5 minutes): 1,000 and 10,000 users
 #   bench/run.sh --smoke   seconds: small sizes, run by CI so the benchmarks cannot rot
 # Needs wrk (apt-get install wrk), python3 with venv, curl.
@@ -134,6 +138,6 @@ print(f"requests per cycle: {sent:.0f}, minimum ceil(records/100) per query: {mi
 print(f"cycle time: {cycle:.2f}s, rate-limit bound requests/rate: {bound:.2f}s, ratio {cycle / bound:.3f}")
 PY
 
-# Issue 16: peak memory against a hostile Gong (500 MB and endless bodies)
-# and 1,050 slowloris connections.
+# Peak memory (VmHWM) while a hostile Gong sends 500 MB and endless bodies,
+# and while 1,050 slowloris connections stall: memory stays bounded.
 python3 bench/hostile.py $([ $smoke = 1 ] && echo --smoke)
