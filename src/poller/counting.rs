@@ -8,74 +8,97 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use tokio::time::Instant;
 
+use std::sync::Arc;
+
+use super::budget::DailyBudget;
 use super::cycle::{CycleResults, fail_request, log_skipped};
 use super::{Poller, log_failure};
 use crate::cli::PollSchedule;
 use crate::collectors::activity;
 use crate::collectors::scorecards::{self, AnsweredScorecard};
-use crate::days::PartKind;
+use crate::days::{DayStore, PartKind};
 use crate::endpoint::Endpoint;
-use crate::ledger::{CHUNK_DAYS, CounterKind, StorageError, chunks};
-use crate::self_metrics::PollOutcome;
+use crate::gong::GongClient;
+use crate::ledger::{CHUNK_DAYS, CounterKind, CounterTotals, Ledger, StorageError, chunks};
+use crate::self_metrics::{PollOutcome, SelfMetrics};
 use crate::windows::{company_date, start_of_day};
 
-impl Poller {
+/// The cumulative counters: the ledger and how completed days are added to
+/// it. Owns the ledger; everything else a count needs comes in
+/// [`CountInputs`].
+#[derive(Debug)]
+pub(super) struct Counting {
+    ledger: Ledger,
+}
+
+/// What one count reads.
+pub(super) struct CountInputs<'a> {
+    pub client: &'a GongClient,
+    /// Days the settling schedule keeps: counted without a request.
+    pub days: &'a DayStore,
+    pub tz: &'a TimeZone,
+    /// Days before this one are counted.
+    pub until: Date,
+    /// The fixed cycle's answers, whose scorecards may cover the days due.
+    pub cycle: Option<&'a CycleResults>,
+    /// No request once today's share is spent.
+    pub budget: &'a DailyBudget,
+    pub metrics: &'a SelfMetrics,
+    pub deadline: Instant,
+}
+
+impl CountInputs<'_> {
+    fn budget_spent(&self) -> bool {
+        self.budget.remaining(self.client.requests_sent()) == 0
+    }
+}
+
+impl Counting {
+    pub(super) fn new(ledger: Ledger) -> Self {
+        Self { ledger }
+    }
+
+    /// The totals to publish, once counting has begun.
+    pub(super) fn totals(&self) -> Option<Arc<CounterTotals>> {
+        self.ledger.next_day(CounterKind::Activity).map(|_| self.ledger.totals())
+    }
+
     /// Adds the company days completed since the last count to the
     /// cumulative counters: activity from day-by-day, reviews from the
     /// cycle's answered scorecards (or their own query for days before the
     /// largest window). Each piece is committed to storage before the next
-    /// is fetched, so a long catch-up keeps what it got. `None` until the
-    /// company's zone is known: without it days cannot be told apart.
-    pub(super) async fn update_ledger(
-        &mut self,
-        cycle: Option<&CycleResults>,
-        deadline: Instant,
-    ) -> Option<PollOutcome> {
-        let tz = self.zone.zone().cloned()?;
-        let now = self.settings.clock.now();
-        let today = company_date(now, &tz);
-        // Under the settling schedule yesterday may still change until it
-        // settles: it is counted then, late calls and reviews included (a
-        // count is never taken back).
-        let until = match self.settings.schedule {
-            PollSchedule::Settling if now < self.settled_at(today, &tz) => today.yesterday().unwrap_or(today),
-            _ => today,
-        };
+    /// is fetched, so a long catch-up keeps what it got.
+    pub(super) async fn update(&mut self, input: CountInputs<'_>) -> PollOutcome {
         let started = Instant::now();
         let mut outcome = PollOutcome::success();
-        let activity = self.count_activity(until, &tz, deadline, &mut outcome).await;
-        let reviews = self.count_reviews(cycle, until, &tz, deadline).await;
+        let activity = self.count_activity(&input, &mut outcome).await;
+        let reviews = self.count_reviews(&input).await;
         if let Err(error) = activity.and(reviews) {
             tracing::error!(%error, "cannot keep the counter state");
             outcome.fail(&error, false);
         }
         for kind in [CounterKind::Activity, CounterKind::Scorecards] {
             if let Some(next) = self.ledger.next_day(kind) {
-                self.shared.self_metrics.set_counted_until(kind.as_str(), start_of_day(next, &tz).as_second());
+                input.metrics.set_counted_until(kind.as_str(), start_of_day(next, input.tz).as_second());
             }
         }
         outcome.elapsed = started.elapsed();
-        Some(outcome)
+        outcome
     }
 
     /// Adds the days of activity before `until` not yet counted, a chunk at
     /// a time. Gong's failures go
     /// into `outcome`; a storage failure is returned.
-    async fn count_activity(
-        &mut self,
-        until: Date,
-        tz: &TimeZone,
-        deadline: Instant,
-        outcome: &mut PollOutcome,
-    ) -> Result<(), StorageError> {
-        let Some((from, to)) = self.ledger.due(CounterKind::Activity, until)? else {
+    async fn count_activity(&mut self, input: &CountInputs<'_>, outcome: &mut PollOutcome) -> Result<(), StorageError> {
+        let (tz, deadline) = (input.tz, input.deadline);
+        let Some((from, to)) = self.ledger.due(CounterKind::Activity, input.until)? else {
             return Ok(());
         };
         let mut listed = 0;
         for (a, b) in chunks(from, to, CHUNK_DAYS) {
             // Days the settling schedule keeps cost no request.
-            if self.days.covers(PartKind::Activity, a, b) {
-                let days = &self.days;
+            if input.days.covers(PartKind::Activity, a, b) {
+                let days = input.days;
                 self.ledger.commit(CounterKind::Activity, a, b, |t| {
                     for day in crate::days::days_of(a, b) {
                         for (user, counts) in
@@ -87,11 +110,11 @@ impl Poller {
                 })?;
                 continue;
             }
-            if self.budget_spent() {
+            if input.budget_spent() {
                 tracing::info!(next_day = %a, "daily budget spent: counters catch up from here at a later cycle");
                 break;
             }
-            let users = match activity::day_by_day(&self.client, a, b, deadline).await {
+            let users = match activity::day_by_day(input.client, a, b, deadline).await {
                 Ok(fetched) => {
                     log_skipped(Endpoint::ActivityDayByDay, fetched.skipped, fetched.skipped_request_id.as_deref());
                     fetched.items
@@ -115,13 +138,8 @@ impl Poller {
     /// where it covers them (no extra request), else from their own query.
     /// A failed query is logged (the scorecards endpoint's own metrics show
     /// Gong's trouble) and tried again next cycle.
-    async fn count_reviews(
-        &mut self,
-        cycle: Option<&CycleResults>,
-        until: Date,
-        tz: &TimeZone,
-        deadline: Instant,
-    ) -> Result<(), StorageError> {
+    async fn count_reviews(&mut self, input: &CountInputs<'_>) -> Result<(), StorageError> {
+        let (cycle, until, tz, deadline) = (input.cycle, input.until, input.tz, input.deadline);
         let Some((from, to)) = self.ledger.due(CounterKind::Scorecards, until)? else {
             return Ok(());
         };
@@ -131,8 +149,8 @@ impl Poller {
         });
         let cycle_reviews = cycle.and_then(|cycle| cycle.scorecards.results.first().map(|(_, r)| r.as_ref()));
         for (a, b) in chunks(from, to, CHUNK_DAYS) {
-            if self.days.covers(PartKind::Reviews, a, b) {
-                let days = &self.days;
+            if input.days.covers(PartKind::Reviews, a, b) {
+                let days = input.days;
                 self.ledger
                     .commit(CounterKind::Scorecards, a, b, |t| days.reviews(a, b).for_each(|r| t.add_review(r)))?;
                 continue;
@@ -142,8 +160,8 @@ impl Poller {
                 (Some(w), Some(Ok(fetched))) if w.from <= a && b <= w.to => &fetched.items,
                 // Already logged and counted for the scorecards endpoint.
                 (Some(w), Some(Err(_))) if w.from <= a && b <= w.to => break,
-                _ if self.budget_spent() => break,
-                _ => match scorecards::fetch(&self.client, a, b, deadline).await {
+                _ if input.budget_spent() => break,
+                _ => match scorecards::fetch(input.client, a, b, deadline).await {
                     Ok(fetched) => {
                         log_skipped(Endpoint::Scorecards, fetched.skipped, fetched.skipped_request_id.as_deref());
                         owned = fetched.items;
@@ -158,5 +176,93 @@ impl Poller {
             self.ledger.commit(CounterKind::Scorecards, a, b, |t| t.add_reviews(records, a, b, tz))?;
         }
         Ok(())
+    }
+}
+
+impl Poller {
+    /// [`Counting::update`] for the days completed by now: under the
+    /// settling schedule yesterday may still change until it settles, so it
+    /// is counted then, late calls and reviews included (a count is never
+    /// taken back). `None` until the company's zone is known: without it
+    /// days cannot be told apart.
+    pub(super) async fn update_ledger(
+        &mut self,
+        cycle: Option<&CycleResults>,
+        deadline: Instant,
+    ) -> Option<PollOutcome> {
+        let tz = self.zone.zone().cloned()?;
+        let now = self.settings.clock.now();
+        let today = company_date(now, &tz);
+        let until = match self.settings.schedule {
+            PollSchedule::Settling if now < self.settled_at(today, &tz) => today.yesterday().unwrap_or(today),
+            _ => today,
+        };
+        let input = CountInputs {
+            client: &self.client,
+            days: &self.days,
+            tz: &tz,
+            until,
+            cycle,
+            budget: &self.budget,
+            metrics: &self.shared.self_metrics,
+            deadline,
+        };
+        Some(self.counting.update(input).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use jiff::Timestamp;
+    use jiff::civil::date;
+
+    use super::*;
+    use crate::days::DayCounts;
+    use crate::gong::models::GongId;
+
+    /// Days the settling schedule keeps are counted from the store, with no
+    /// request; the first day not kept is asked of Gong (here: nobody
+    /// listens, so it fails and is tried again next cycle).
+    #[tokio::test]
+    async fn kept_days_are_counted_without_a_request() {
+        let (first, until) = (date(2026, 11, 1), date(2026, 11, 4));
+        let now = Timestamp::now();
+        let mut days = DayStore::in_memory();
+        for (n, day) in crate::days::days_of(first, until).enumerate() {
+            let mut counts = DayCounts::default();
+            counts.known[0] = n as u32 + 1;
+            days.keep_activity(day, now, BTreeMap::from([(GongId(7), counts)]), &BTreeMap::new()).unwrap();
+            days.keep_reviews(day, now, Vec::new()).unwrap();
+        }
+        let metrics = Arc::new(SelfMetrics::new());
+        let mut options = crate::config::Config::demo(5).client;
+        options.base_url = "http://127.0.0.1:9".parse().unwrap();
+        options.max_retries = 0;
+        let client = GongClient::new(options, Arc::clone(&metrics)).unwrap();
+        let mut counting = Counting::new(Ledger::open(None, Some(first), now).unwrap());
+        let budget = DailyBudget::new(10_000, 0.25);
+        let tz = TimeZone::UTC;
+        let input = |until| CountInputs {
+            client: &client,
+            days: &days,
+            tz: &tz,
+            until,
+            cycle: None,
+            budget: &budget,
+            metrics: &metrics,
+            deadline: Instant::now() + std::time::Duration::from_secs(5),
+        };
+        let outcome = counting.update(input(until)).await;
+        assert!(outcome.ok, "{:?}", outcome.error);
+        assert_eq!(client.requests_sent(), 0, "kept days cost no request");
+        let totals = counting.totals().expect("counting began");
+        assert_eq!(totals.activity[&GongId(7)].fields["callsAsHost"], 1 + 2 + 3);
+
+        let outcome = counting.update(input(until.tomorrow().unwrap())).await;
+        assert!(!outcome.ok, "a day not kept is asked of Gong, which did not answer");
+        assert!(client.requests_sent() > 0);
+        assert_eq!(counting.totals().unwrap().activity[&GongId(7)].fields["callsAsHost"], 6, "nothing added");
     }
 }

@@ -36,13 +36,14 @@ use crate::collectors::Enabled;
 use crate::days::DayStore;
 use crate::endpoint::Endpoint;
 use crate::gong::{GongClient, GongError};
-use crate::ledger::{CounterKind, Ledger};
+use crate::ledger::Ledger;
 use crate::published::{Exposition, HEARTBEAT_EVERY, Plan, Shared};
 use crate::self_metrics::PollOutcome;
 use crate::snapshot::DataSnapshot;
 use crate::windows::{Window, company_date, next_company_midnight};
 use budget::{DailyBudget, Pace};
 use coaching::CoachingState;
+use counting::Counting;
 pub use cycle::log_skipped;
 use zone::ZoneTracker;
 
@@ -90,7 +91,7 @@ pub struct Poller {
     /// Company zone: configured, or learned from Gong and followed.
     zone: ZoneTracker,
     budget: DailyBudget,
-    ledger: Ledger,
+    counting: Counting,
     coaching: CoachingState,
     /// Kept company days (settling schedule).
     days: DayStore,
@@ -123,7 +124,7 @@ impl Poller {
             snapshot: DataSnapshot::default(),
             zone,
             budget,
-            ledger,
+            counting: Counting::new(ledger),
             coaching: CoachingState::Due,
             days,
             settle: settling::Settle::default(),
@@ -310,8 +311,8 @@ impl Poller {
         deadline: Instant,
     ) {
         outcomes.extend(counting.map(|outcome| (Endpoint::ActivityDayByDay, outcome)));
-        if self.ledger.next_day(CounterKind::Activity).is_some() {
-            self.snapshot.counters = Some(self.ledger.totals());
+        if let Some(totals) = self.counting.totals() {
+            self.snapshot.counters = Some(totals);
         }
         self.publish().await;
         // After publishing, so that a success never shows before its data.
@@ -394,11 +395,6 @@ impl Poller {
             requests_total = self.client.requests_sent(),
             "poll cycle published"
         );
-    }
-
-    /// Whether this exporter has sent its whole share of today's requests.
-    fn budget_spent(&self) -> bool {
-        self.budget.remaining(self.client.requests_sent()) == 0
     }
 }
 
