@@ -10,21 +10,23 @@
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
+use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use tokio::time::Instant;
 
 use super::cycle::fail_request;
 use super::{Poller, log_failure};
+use crate::cli::PollSchedule;
 use crate::collectors::CollectorName;
 use crate::collectors::coaching::{
     self as collector, CallIds, CoachingAnswer, CoachingTable, CoachingUser, ManagerCoaching, ReportCoaching,
 };
 use crate::collectors::users::UserTable;
-use crate::days::{KeptCoaching, PartKind};
+use crate::days::{DayStore, KeptCoaching, PartKind};
 use crate::endpoint::Endpoint;
-use crate::gong::GongError;
 use crate::gong::models::GongId;
+use crate::gong::{GongClient, GongError};
 use crate::self_metrics::PollOutcome;
 use crate::windows::{Window, WindowBounds, company_date, iso_instant};
 
@@ -32,11 +34,6 @@ use crate::windows::{Window, WindowBounds, company_date, iso_instant};
 /// before the collector concludes the plan lacks coaching: one manager
 /// without data must not turn it off.
 const COACHING_PROBES: usize = 5;
-
-/// This collector's entry in the registry: its label and endpoints.
-fn registration() -> &'static crate::collectors::Registration {
-    CollectorName::Coaching.registration()
-}
 
 /// Where the collector stands on a company day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,58 +129,87 @@ pub(super) fn plan<'a>(workspaces: &[GongId], managers: &[GongId], periods: &'a 
     requests
 }
 
-impl Poller {
-    /// Runs the collector if it is due today. `None` when it did not run
-    /// this cycle (off, refused today, done today, or no zone/users yet).
-    pub(super) async fn update_coaching(
-        &mut self,
-        bounds: &[WindowBounds],
-        cycle_zone: &TimeZone,
-        deadline: Instant,
-    ) -> Option<PollOutcome> {
-        let metrics = Arc::clone(&self.shared.self_metrics);
-        if !self.settings.collectors.contains(CollectorName::Coaching) {
-            metrics.set_collector_enabled(registration().label, registration().endpoints, false);
-            return None;
-        }
-        let tz = self.zone.zone().cloned().filter(|tz| tz == cycle_zone)?;
-        let today = company_date(self.settings.clock.now(), &tz);
-        self.coaching = self.coaching.on(today);
-        match self.coaching {
-            CoachingState::Refused(_) => return None,
-            CoachingState::Done(_) => {
-                metrics.set_collector_enabled(registration().label, registration().endpoints, true);
-                return None;
-            }
-            CoachingState::Due => metrics.set_collector_enabled(registration().label, registration().endpoints, true),
-        }
-        // This cycle's users when they arrived, else the last good ones.
-        let users = Arc::clone(self.snapshot.users.as_ref()?);
-        let managers = managers(&users);
+/// The coaching collector's day: whether it ran, and one run when due. It
+/// owns only its state; the poller hands it what it reads
+/// ([`CoachingInputs`]) and applies what it returns ([`CoachingRun`]).
+#[derive(Debug)]
+pub(super) struct CoachingCollector {
+    state: CoachingState,
+}
 
+/// What one run reads, and the kept days it writes yesterday into.
+pub(super) struct CoachingInputs<'a> {
+    pub client: &'a GongClient,
+    /// This cycle's users when they arrived, else the last good ones.
+    pub users: &'a UserTable,
+    pub bounds: &'a [WindowBounds],
+    pub tz: &'a TimeZone,
+    pub today: Date,
+    pub now: Timestamp,
+    /// The settling schedule: yesterday is kept as a day and windows are
+    /// built from kept days.
+    pub from_kept_days: bool,
+    pub days: &'a mut DayStore,
+    /// Requests left of today's share, and how many of them today's planned
+    /// re-polls need first.
+    pub remaining: u64,
+    pub reserved: u64,
+    pub deadline: Instant,
+}
+
+/// What a run came to.
+#[derive(Debug)]
+pub(super) enum CoachingRun {
+    /// Gong will not serve coaching to this account (why): off for the
+    /// rest of the company day, its series gone rather than stale.
+    Refused(String),
+    /// More requests than the budget leaves: skipped until tomorrow.
+    LeftOut { outcome: PollOutcome, requests: usize },
+    /// Asked; the new table when every request answered and was kept.
+    Ran { outcome: PollOutcome, table: Option<CoachingTable> },
+}
+
+impl CoachingCollector {
+    pub(super) fn new() -> Self {
+        Self { state: CoachingState::Due }
+    }
+
+    /// Where the collector stands on `today`: a new company day makes it
+    /// due again.
+    pub(super) fn state_on(&mut self, today: Date) -> CoachingState {
+        self.state = self.state.on(today);
+        self.state
+    }
+
+    /// Runs today's requests: the workspaces, then workspace x manager x
+    /// period, within what the budget leaves after the re-polls.
+    pub(super) async fn run(&mut self, input: CoachingInputs<'_>) -> CoachingRun {
+        let CoachingInputs { client, users, bounds, tz, today, now, deadline, .. } = input;
+        let managers = managers(users);
         let started = Instant::now();
         let mut outcome = PollOutcome::success();
-        let workspaces: Vec<GongId> = match collector::workspaces(&self.client, deadline).await {
-            Ok(fetched) if fetched.pages == 0 => return self.coaching_refused(today, "404 on /v2/workspaces"),
+        let workspaces: Vec<GongId> = match collector::workspaces(client, deadline).await {
+            Ok(fetched) if fetched.pages == 0 => return self.refused(today, "404 on /v2/workspaces".to_owned()),
             Ok(fetched) => fetched.items.iter().map(|w| w.id).collect(),
             Err(GongError::MissingScope { status, .. }) => {
-                return self.coaching_refused(today, &format!("{status} on /v2/workspaces: the key lacks its scope"));
+                return self.refused(today, format!("{status} on /v2/workspaces: the key lacks its scope"));
             }
             Err(error) => {
                 log_failure(Endpoint::Coaching, None, &error);
                 fail_request(&mut outcome, &error);
                 outcome.elapsed = started.elapsed();
-                return Some(outcome);
+                return CoachingRun::Ran { outcome, table: None };
             }
         };
-        let windows: Vec<Period> = bounds.iter().map(|b| Period::of(b, &tz)).collect();
+        let windows: Vec<Period> = bounds.iter().map(|b| Period::of(b, tz)).collect();
         let yesterday = today.yesterday().unwrap_or(today);
-        let CoachingPeriods { periods, union_windows, keep_yesterday } = self.coaching_periods(bounds, today, &tz);
+        let CoachingPeriods { periods, union_windows, keep_yesterday } =
+            coaching_periods(bounds, today, tz, input.from_kept_days, input.days);
         let requests = plan(&workspaces, &managers, &periods);
         // Yesterday's stats come first: coaching may only use what today's
         // planned re-polls leave of the budget share.
-        let reserved = self.reserved_for_repolls(&tz);
-        let left = self.budget.remaining(self.client.requests_sent()).saturating_sub(reserved);
+        let reserved = input.reserved;
+        let left = input.remaining.saturating_sub(reserved);
         if requests.len() as u64 > left {
             let reason = format!(
                 "coaching needs {} requests ({} workspaces x {} managers x {} periods) but only {left} are left of the budget share for today after the planned re-polls ({reserved}): skipped until tomorrow; raise --gong.budget-share, narrow --stats.windows, or set --collector.coaching=false",
@@ -193,11 +219,10 @@ impl Poller {
                 periods.len()
             );
             tracing::warn!("{reason}");
-            self.plan.leave_out(format!("coaching: {} requests, more than the budget leaves", requests.len()));
-            self.coaching = CoachingState::Done(today);
+            self.state = CoachingState::Done(today);
             outcome.fail(&reason, false);
             outcome.elapsed = started.elapsed();
-            return Some(outcome);
+            return CoachingRun::LeftOut { outcome, requests: requests.len() };
         }
 
         let probes = requests.len().min(COACHING_PROBES);
@@ -206,7 +231,7 @@ impl Poller {
         let mut day = Vec::new();
         for request in requests {
             let CoachingRequest { workspace, manager, period } = request;
-            match collector::fetch(&self.client, workspace, manager, &period.from, &period.to, deadline).await {
+            match collector::fetch(client, workspace, manager, &period.from, &period.to, deadline).await {
                 // The day period is kept.
                 Ok(Some(data)) if period.span == Span::Day => {
                     day.push(KeptCoaching { workspace_id: workspace, manager_id: manager, data })
@@ -218,11 +243,11 @@ impl Poller {
                 Ok(None) => {
                     not_found += 1;
                     if answers.is_empty() && day.is_empty() && not_found >= probes {
-                        return self.coaching_refused(today, "404 on /v2/coaching");
+                        return self.refused(today, "404 on /v2/coaching".to_owned());
                     }
                 }
                 Err(GongError::MissingScope { status, .. }) => {
-                    return self.coaching_refused(today, &format!("{status} on /v2/coaching: the key lacks its scope"));
+                    return self.refused(today, format!("{status} on /v2/coaching: the key lacks its scope"));
                 }
                 Err(error) => {
                     log_failure(Endpoint::Coaching, window_of(period.span), &error);
@@ -233,69 +258,128 @@ impl Poller {
         }
         outcome.elapsed = started.elapsed();
         if !outcome.ok {
-            return Some(outcome);
+            return CoachingRun::Ran { outcome, table: None };
         }
-        if keep_yesterday && let Err(error) = self.days.keep_coaching(yesterday, self.settings.clock.now(), day) {
+        if keep_yesterday && let Err(error) = input.days.keep_coaching(yesterday, now, day) {
             tracing::error!(%error, "cannot keep yesterday's coaching; it is fetched again");
             outcome.fail(&error, false);
-            return Some(outcome);
+            return CoachingRun::Ran { outcome, table: None };
         }
         for b in union_windows {
-            answers.extend(union_of_days(b.window, self.days.coaching(b.from, b.to)));
+            answers.extend(union_of_days(b.window, input.days.coaching(b.from, b.to)));
         }
-        let table = CoachingTable::build(answers, Some(&users));
+        let table = CoachingTable::build(answers, Some(users));
         for period in &windows {
             let rows = table.rows.iter().filter(|r| Span::Window(r.window) == period.span).count();
             outcome.records.push((window_of(period.span), rows));
         }
-        self.snapshot.coaching = Some(Arc::new(table));
-        self.coaching = CoachingState::Done(today);
-        Some(outcome)
-    }
-
-    /// Requests today's planned re-polls will need (settling schedule).
-    fn reserved_for_repolls(&self, tz: &TimeZone) -> u64 {
-        if self.settings.schedule != crate::cli::PollSchedule::Settling {
-            return 0;
-        }
-        self.plan_rest_of_day(self.settings.clock.now(), tz).iter().map(|p| p.requests).sum()
-    }
-
-    /// What to ask Gong for. Settling: yesterday as a day (kept), windows
-    /// whose days are all kept as their union, only the others whole (the
-    /// first days after a start without storage). Fixed: every window whole.
-    fn coaching_periods<'b>(&self, bounds: &'b [WindowBounds], today: Date, tz: &TimeZone) -> CoachingPeriods<'b> {
-        let settling = self.settings.schedule == crate::cli::PollSchedule::Settling;
-        let yesterday = today.yesterday().unwrap_or(today);
-        let keep_yesterday = settling && !self.days.covers(PartKind::Coaching, yesterday, today);
-        let from_kept = |b: &WindowBounds| {
-            settling
-                && self.days.missing(PartKind::Coaching, b.from, b.to).iter().all(|d| keep_yesterday && *d == yesterday)
-        };
-        let union_windows = bounds.iter().filter(|b| from_kept(b)).collect();
-        let mut periods: Vec<Period> = bounds.iter().filter(|b| !from_kept(b)).map(|b| Period::of(b, tz)).collect();
-        if keep_yesterday {
-            let day = crate::windows::window_bounds(&Window::ONE_DAY, today, tz);
-            periods.push(Period { span: Span::Day, ..Period::of(&day, tz) });
-        }
-        CoachingPeriods { periods, union_windows, keep_yesterday }
+        self.state = CoachingState::Done(today);
+        CoachingRun::Ran { outcome, table: Some(table) }
     }
 
     /// Gong will not serve coaching to this account: off for the rest of
-    /// the company day, its series gone rather than stale.
-    fn coaching_refused(&mut self, today: Date, reason: &str) -> Option<PollOutcome> {
+    /// the company day.
+    fn refused(&mut self, today: Date, reason: String) -> CoachingRun {
         tracing::warn!(
             reason,
             "Gong's coaching endpoint is not available to this account (plan without coaching, or a key without api:coaching:read): the coaching collector is off until tomorrow (company time); other endpoints are unaffected"
         );
-        self.coaching = CoachingState::Refused(today);
-        self.snapshot.coaching = None;
-        self.shared.collector_off(
-            registration().label,
-            registration().endpoints,
-            format!("off until tomorrow: Gong refused coaching ({reason})"),
-        );
-        None
+        self.state = CoachingState::Refused(today);
+        CoachingRun::Refused(reason)
+    }
+}
+
+/// What to ask Gong for. Settling: yesterday as a day (kept), windows whose
+/// days are all kept as their union, only the others whole (the first days
+/// after a start without storage). Fixed: every window whole.
+fn coaching_periods<'b>(
+    bounds: &'b [WindowBounds],
+    today: Date,
+    tz: &TimeZone,
+    settling: bool,
+    days: &DayStore,
+) -> CoachingPeriods<'b> {
+    let yesterday = today.yesterday().unwrap_or(today);
+    let keep_yesterday = settling && !days.covers(PartKind::Coaching, yesterday, today);
+    let from_kept = |b: &WindowBounds| {
+        settling && days.missing(PartKind::Coaching, b.from, b.to).iter().all(|d| keep_yesterday && *d == yesterday)
+    };
+    let union_windows = bounds.iter().filter(|b| from_kept(b)).collect();
+    let mut periods: Vec<Period> = bounds.iter().filter(|b| !from_kept(b)).map(|b| Period::of(b, tz)).collect();
+    if keep_yesterday {
+        let day = crate::windows::window_bounds(&Window::ONE_DAY, today, tz);
+        periods.push(Period { span: Span::Day, ..Period::of(&day, tz) });
+    }
+    CoachingPeriods { periods, union_windows, keep_yesterday }
+}
+
+impl Poller {
+    /// Runs the coaching collector if it is on and due today, and applies
+    /// what it returns. `None` when it did not run this cycle (off, refused
+    /// today, done today, or no zone/users yet).
+    pub(super) async fn update_coaching(
+        &mut self,
+        bounds: &[WindowBounds],
+        cycle_zone: &TimeZone,
+        deadline: Instant,
+    ) -> Option<PollOutcome> {
+        let metrics = Arc::clone(&self.shared.self_metrics);
+        let registration = CollectorName::Coaching.registration();
+        if !self.settings.collectors.contains(CollectorName::Coaching) {
+            metrics.set_collector_enabled(registration.label, registration.endpoints, false);
+            return None;
+        }
+        let tz = self.zone.zone().cloned().filter(|tz| tz == cycle_zone)?;
+        let now = self.settings.clock.now();
+        let today = company_date(now, &tz);
+        match self.coaching.state_on(today) {
+            CoachingState::Refused(_) => return None,
+            CoachingState::Done(_) => {
+                metrics.set_collector_enabled(registration.label, registration.endpoints, true);
+                return None;
+            }
+            CoachingState::Due => metrics.set_collector_enabled(registration.label, registration.endpoints, true),
+        }
+        let users = Arc::clone(self.snapshot.users.as_ref()?);
+        let input = CoachingInputs {
+            client: &self.client,
+            users: &users,
+            bounds,
+            tz: &tz,
+            today,
+            now,
+            from_kept_days: self.settings.schedule == PollSchedule::Settling,
+            remaining: self.budget.remaining(self.client.requests_sent()),
+            reserved: self.reserved_for_repolls(&tz),
+            days: &mut self.days,
+            deadline,
+        };
+        match self.coaching.run(input).await {
+            CoachingRun::Refused(reason) => {
+                self.snapshot.coaching = None;
+                let why = format!("off until tomorrow: Gong refused coaching ({reason})");
+                self.shared.collector_off(registration.label, registration.endpoints, why);
+                None
+            }
+            CoachingRun::LeftOut { outcome, requests } => {
+                self.plan.leave_out(format!("coaching: {requests} requests, more than the budget leaves"));
+                Some(outcome)
+            }
+            CoachingRun::Ran { outcome, table } => {
+                if let Some(table) = table {
+                    self.snapshot.coaching = Some(Arc::new(table));
+                }
+                Some(outcome)
+            }
+        }
+    }
+
+    /// Requests today's planned re-polls will need (settling schedule).
+    fn reserved_for_repolls(&self, tz: &TimeZone) -> u64 {
+        if self.settings.schedule != PollSchedule::Settling {
+            return 0;
+        }
+        self.plan_rest_of_day(self.settings.clock.now(), tz).iter().map(|p| p.requests).sum()
     }
 }
 
@@ -430,5 +514,65 @@ mod tests {
         assert_eq!(CoachingState::Refused(monday).on(monday), CoachingState::Refused(monday));
         assert_eq!(CoachingState::Done(monday).on(tuesday), CoachingState::Due);
         assert_eq!(CoachingState::Refused(monday).on(tuesday), CoachingState::Due);
+    }
+
+    /// The collector run on its own against the simulator: a day the
+    /// budget cannot carry is left out (and not tried again today); a run
+    /// with room builds the table and keeps yesterday under settling.
+    #[tokio::test]
+    async fn a_run_the_budget_cannot_carry_is_left_out_and_one_with_room_builds_the_table() {
+        use crate::simulator::dataset::GeneratedDataset;
+        use crate::simulator::{Simulator, SimulatorOptions, spawn};
+
+        let tz = TimeZone::get("US/Pacific").unwrap();
+        let simulator =
+            Simulator::new(Arc::new(GeneratedDataset::new(40, tz.clone())), SimulatorOptions::new("US/Pacific"))
+                .unwrap();
+        let running = spawn(simulator, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let mut options = crate::config::Config::demo(5).client;
+        options.base_url = running.base_url().parse().unwrap();
+        let client = GongClient::new(options, Arc::new(crate::self_metrics::SelfMetrics::new())).unwrap();
+        let deadline = Instant::now() + std::time::Duration::from_secs(60);
+        let users = UserTable::build(crate::collectors::users::fetch(&client, deadline).await.unwrap().items);
+        let now = Timestamp::now();
+        let today = company_date(now, &tz);
+        let windows = [Window::ONE_DAY, Window::from_days(7).unwrap()];
+        let bounds = crate::windows::all_window_bounds(&windows, now, &tz);
+        let mut days = DayStore::in_memory();
+        macro_rules! input {
+            ($remaining:expr) => {
+                CoachingInputs {
+                    client: &client,
+                    users: &users,
+                    bounds: &bounds,
+                    tz: &tz,
+                    today,
+                    now,
+                    from_kept_days: true,
+                    days: &mut days,
+                    remaining: $remaining,
+                    reserved: 0,
+                    deadline,
+                }
+            };
+        }
+
+        let mut short = CoachingCollector::new();
+        match short.run(input!(1)).await {
+            CoachingRun::LeftOut { outcome, requests } => assert!(requests > 1 && !outcome.ok, "{requests}"),
+            other => panic!("expected LeftOut, got {other:?}"),
+        }
+        assert_eq!(short.state_on(today), CoachingState::Done(today), "not tried again today");
+
+        let mut roomy = CoachingCollector::new();
+        match roomy.run(input!(10_000)).await {
+            CoachingRun::Ran { outcome, table: Some(table) } => {
+                assert!(outcome.ok, "{:?}", outcome.error);
+                assert!(!table.rows.is_empty());
+            }
+            other => panic!("expected a table, got {other:?}"),
+        }
+        assert_eq!(roomy.state_on(today), CoachingState::Done(today));
+        assert!(days.covers(PartKind::Coaching, today.yesterday().unwrap(), today), "yesterday is kept");
     }
 }

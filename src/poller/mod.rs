@@ -42,7 +42,7 @@ use crate::self_metrics::PollOutcome;
 use crate::snapshot::DataSnapshot;
 use crate::windows::{Window, company_date, next_company_midnight};
 use budget::{DailyBudget, Pace};
-use coaching::CoachingState;
+use coaching::CoachingCollector;
 use counting::Counting;
 pub use cycle::log_skipped;
 use zone::ZoneTracker;
@@ -92,7 +92,7 @@ pub struct Poller {
     zone: ZoneTracker,
     budget: DailyBudget,
     counting: Counting,
-    coaching: CoachingState,
+    coaching: CoachingCollector,
     /// Kept company days (settling schedule).
     days: DayStore,
     settle: settling::Settle,
@@ -125,7 +125,7 @@ impl Poller {
             zone,
             budget,
             counting: Counting::new(ledger),
-            coaching: CoachingState::Due,
+            coaching: CoachingCollector::new(),
             days,
             settle: settling::Settle::default(),
             plan: Plan::default(),
