@@ -21,7 +21,7 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use tokio::time::Instant;
 
-use crate::collectors::activity::{self, ActivityTable, UserAggregateActivity};
+use crate::collectors::activity::{self, ActivityTable};
 use crate::collectors::interaction::{self, InteractionTable};
 use crate::collectors::scorecards::{self, AnsweredScorecard, ScorecardTable};
 use crate::collectors::users::{self, UserTable};
@@ -214,7 +214,7 @@ impl History {
             .map(|w| {
                 let skip = self.days.len().saturating_sub(w.days() as usize);
                 let recent = self.days.iter().skip(skip).map(|(_, r)| &r.activity);
-                Arc::new(ActivityTable::build(*w, sum_activity(recent)))
+                Arc::new(activity_window(*w, recent))
             })
             .collect();
         // Reviews of the kept days, borrowed: each lands in the windows
@@ -243,26 +243,23 @@ async fn learn_time_zone(client: &GongClient, to: Date, deadline: Instant) -> Re
     }
 }
 
-/// Days of day-by-day counts summed per user (in time order, so the latest
-/// email wins), in the aggregate endpoint's shape, so the window gauges are
-/// built by the same code as the live ones.
-fn sum_activity<'a>(days: impl Iterator<Item = &'a CounterTotals>) -> Vec<UserAggregateActivity> {
+/// A window's activity table from its days of day-by-day counts, summed per
+/// user (in time order, so the latest email wins), built by the same code as
+/// the live windows.
+fn activity_window<'a>(window: Window, days: impl Iterator<Item = &'a CounterTotals>) -> ActivityTable {
     let mut sum = CounterTotals::default();
     for day in days {
         sum.add_activity_totals(day);
     }
-    sum.activity
-        .into_iter()
-        .map(|(user_id, totals)| UserAggregateActivity {
-            user_id,
-            user_email_address: totals.email,
-            user_aggregate_activity_stats: totals
-                .fields
-                .into_iter()
-                .map(|(field, count)| (field, serde_json::Value::from(count)))
-                .collect(),
+    let rows = sum
+        .activity
+        .iter()
+        .map(|(user_id, totals)| {
+            let values = totals.fields.iter().map(|(field, count)| (field.as_str(), *count as f64)).collect();
+            (*user_id, totals.email.as_str(), values)
         })
-        .collect()
+        .collect();
+    ActivityTable::from_counts(window, rows)
 }
 
 /// Collects timestamped samples per family in scratch files beside the

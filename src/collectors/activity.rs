@@ -291,6 +291,9 @@ pub struct ActivityRow {
     pub values: Vec<(u16, f64)>,
 }
 
+/// One user's ID, email and `(Gong field name, value)` pairs.
+pub type UserCounts<'a, N> = (GongId, &'a str, Vec<(N, f64)>);
+
 /// `usersAggregateActivityStats` for one window.
 #[derive(Debug, Clone)]
 pub struct ActivityTable {
@@ -310,25 +313,32 @@ impl ActivityTable {
     /// Builds the table; non-numeric fields are skipped, and a field whose
     /// metric name clashes with another's keeps only the first (in name order).
     pub fn build(window: Window, users: Vec<UserAggregateActivity>) -> Self {
-        let numeric = users.iter().flat_map(|user| {
-            user.user_aggregate_activity_stats.iter().filter(|(_, v)| v.as_f64().is_some()).map(|(n, _)| n.as_str())
+        let rows = users.iter().map(|user| {
+            let numeric =
+                user.user_aggregate_activity_stats.iter().filter_map(|(n, v)| Some((n.as_str(), v.as_f64()?)));
+            (user.user_id, user.user_email_address.as_str(), numeric.collect())
         });
-        let fields: Vec<ActivityField> = family_owners(numeric, activity_metric_name)
+        Self::from_counts(window, rows.collect())
+    }
+
+    /// The table of `rows`: each user's ID, email and `(Gong field name,
+    /// value)` pairs. Windows built from kept days come here directly, with
+    /// no detour through Gong's JSON shape.
+    pub fn from_counts<N: AsRef<str>>(window: Window, rows: Vec<UserCounts<'_, N>>) -> Self {
+        let names = rows.iter().flat_map(|(_, _, values)| values.iter().map(|(n, _)| n.as_ref()));
+        let fields: Vec<ActivityField> = family_owners(names, activity_metric_name)
             .into_iter()
             .map(|(metric, gong_name)| ActivityField { gong_name: gong_name.to_owned(), metric })
             .collect();
         let index: BTreeMap<&str, u16> =
             fields.iter().enumerate().map(|(i, f)| (f.gong_name.as_str(), i as u16)).collect();
-        let rows = users
-            .into_iter()
-            .map(|user| {
-                let mut values: Vec<(u16, f64)> = user
-                    .user_aggregate_activity_stats
-                    .iter()
-                    .filter_map(|(name, value)| Some((*index.get(name.as_str())?, value.as_f64()?)))
-                    .collect();
+        let rows = rows
+            .iter()
+            .map(|(user_id, email, values)| {
+                let mut values: Vec<(u16, f64)> =
+                    values.iter().filter_map(|(name, value)| Some((*index.get(name.as_ref())?, *value))).collect();
                 values.sort_by_key(|(i, _)| *i);
-                ActivityRow { user_id: user.user_id, email: user.user_email_address, values }
+                ActivityRow { user_id: *user_id, email: (*email).to_owned(), values }
             })
             .collect();
         Self { window, fields, rows }

@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use super::cycle::{EndpointRun, fail_request, keep_users, log_skipped};
 use super::schedule::{PartSchedule, after_fetch};
 use super::{AFTER_MIDNIGHT, Poller, log_failure};
-use crate::collectors::activity::{self, ActivityTable, UserAggregateActivity, UserDailyActivity};
+use crate::collectors::activity::{self, ActivityTable, UserDailyActivity};
 use crate::collectors::interaction::{self, InteractionTable, PersonInteraction};
 use crate::collectors::replace_window;
 use crate::collectors::scorecards::{self, AnsweredScorecard, ScorecardTable};
@@ -585,17 +585,13 @@ fn activity_window(days: &DayStore, b: &WindowBounds, users: Option<&UserTable>)
     let email_of: BTreeMap<GongId, &str> =
         users.iter().flat_map(|t| t.users.iter()).map(|u| (u.id, u.email.as_str())).collect();
     let rows = sum
-        .into_iter()
-        .map(|(id, counts)| UserAggregateActivity {
-            user_id: id,
-            user_email_address: days.email(id).or_else(|| email_of.get(&id).copied()).unwrap_or_default().to_owned(),
-            user_aggregate_activity_stats: counts
-                .fields()
-                .map(|(name, count)| (name.to_owned(), serde_json::Value::from(count)))
-                .collect(),
+        .iter()
+        .map(|(id, counts)| {
+            let email = days.email(*id).or_else(|| email_of.get(id).copied()).unwrap_or_default();
+            (*id, email, counts.fields().map(|(name, count)| (name, count as f64)).collect())
         })
         .collect();
-    ActivityTable::build(b.window, rows)
+    ActivityTable::from_counts(b.window, rows)
 }
 
 /// A hash of an interaction answer, to tell a changed answer from the same.
