@@ -127,7 +127,8 @@ struct DayFile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PartKind {
     Activity,
-    Reviews,
+    /// Answered scorecards, by the day of the review.
+    Scorecards,
     Coaching,
 }
 
@@ -202,7 +203,7 @@ impl DayStore {
         let kept = self.days.get(&day)?;
         match kind {
             PartKind::Activity => kept.activity.as_ref().map(|p| p.fetched_at),
-            PartKind::Reviews => kept.reviews.as_ref().map(|p| p.fetched_at),
+            PartKind::Scorecards => kept.reviews.as_ref().map(|p| p.fetched_at),
             PartKind::Coaching => kept.coaching.as_ref().map(|p| p.fetched_at),
         }
     }
@@ -401,7 +402,7 @@ mod tests {
 
         let store = DayStore::open(Some(dir.path())).unwrap();
         assert_eq!(store.fetched_at(date(2024, 6, 1), PartKind::Activity), Some(at));
-        assert_eq!(store.fetched_at(date(2024, 6, 1), PartKind::Reviews), Some(at));
+        assert_eq!(store.fetched_at(date(2024, 6, 1), PartKind::Scorecards), Some(at));
         assert_eq!(store.activity_sum(date(2024, 6, 1), date(2024, 6, 2))[&GongId(1)].known[0], 2);
         assert_eq!(store.email(GongId(1)), Some("a@x.io"));
         assert!(store.day(date(2024, 6, 2)).is_none(), "the corrupt day is fetched again");

@@ -149,7 +149,7 @@ impl Counting {
         });
         let cycle_reviews = cycle.and_then(|cycle| cycle.scorecards.results.first().map(|(_, r)| r.as_ref()));
         for (a, b) in chunks(from, to, CHUNK_DAYS) {
-            if input.days.covers(PartKind::Reviews, a, b) {
+            if input.days.covers(PartKind::Scorecards, a, b) {
                 let days = input.days;
                 self.ledger
                     .commit(CounterKind::Scorecards, a, b, |t| days.reviews(a, b).for_each(|r| t.add_review(r)))?;

@@ -48,19 +48,19 @@ pub enum SettlingPart {
     /// Day-by-day activity of the days that can change.
     Activity,
     /// Answered scorecards reviewed on the days that can change.
-    Reviews,
+    Scorecards,
     /// Interaction stats of every window.
     Interaction,
 }
 
 impl SettlingPart {
-    pub const ALL: [Self; 3] = [Self::Activity, Self::Reviews, Self::Interaction];
+    pub const ALL: [Self; 3] = [Self::Activity, Self::Scorecards, Self::Interaction];
 
     /// What the plan calls it.
     pub fn describe(self) -> &'static str {
         match self {
             Self::Activity => "yesterday's activity (day-by-day)",
-            Self::Reviews => "yesterday's answered scorecards",
+            Self::Scorecards => "yesterday's answered scorecards",
             Self::Interaction => "interaction stats of every window",
         }
     }
@@ -240,7 +240,7 @@ impl Poller {
             from.filter(|f| *f < today).map(|f| (f, today))
         };
         let activity_range = range(PartKind::Activity, SettlingPart::Activity);
-        let reviews_range = range(PartKind::Reviews, SettlingPart::Reviews);
+        let reviews_range = range(PartKind::Scorecards, SettlingPart::Scorecards);
         let interaction_due = self.settle.due(SettlingPart::Interaction, now);
         let users_due = self.settle.users_day != Some(today) || self.snapshot.users.is_none();
 
@@ -283,7 +283,8 @@ impl Poller {
         let DueFetches { activity, reviews, interaction, users } = fetched;
         // A part with nothing to fetch (its days kept as final before a
         // restart) is settled for today.
-        for (part, range) in [(SettlingPart::Activity, activity.is_some()), (SettlingPart::Reviews, reviews.is_some())]
+        for (part, range) in
+            [(SettlingPart::Activity, activity.is_some()), (SettlingPart::Scorecards, reviews.is_some())]
         {
             if !range {
                 self.settle.parts.entry(part).or_insert(PartSchedule { gap: timing.interval, next: None });
@@ -315,10 +316,10 @@ impl Poller {
         }
         if let Some(((from, to), result)) = reviews {
             let (outcome, fetch) =
-                self.keep_part(SettlingPart::Reviews, Endpoint::Scorecards, result, |poller, fetched| {
+                self.keep_part(SettlingPart::Scorecards, Endpoint::Scorecards, result, |poller, fetched| {
                     poller.keep_reviews(fetched, from, to, tz, timing.now, yesterday)
                 });
-            fetches.push((SettlingPart::Reviews, fetch));
+            fetches.push((SettlingPart::Scorecards, fetch));
             outcomes.push((Endpoint::Scorecards, outcome));
         }
 
@@ -472,7 +473,7 @@ impl Poller {
         }
         let (from, to) = (bounds.iter().map(|b| b.from).min(), bounds.iter().map(|b| b.to).max());
         if let (Some(from), Some(to)) = (from, to)
-            && self.days.covers(PartKind::Reviews, from, to)
+            && self.days.covers(PartKind::Scorecards, from, to)
         {
             self.snapshot.scorecards = Some(Arc::new(ScorecardTable::build(self.days.reviews(from, to), bounds, tz)));
         }
@@ -637,8 +638,8 @@ mod tests {
         settle.cycle_fetched(all([false, false, false]), &timing(2));
         assert!(settle.parts.values().all(|p| p.gap == 2 * HOUR), "{:?}", settle.parts);
         // A failure retries soon and keeps its gap.
-        settle.cycle_fetched(vec![(SettlingPart::Reviews, Fetch::Failed)], &timing(4));
-        let reviews = settle.parts[&SettlingPart::Reviews];
+        settle.cycle_fetched(vec![(SettlingPart::Scorecards, Fetch::Failed)], &timing(4));
+        let reviews = settle.parts[&SettlingPart::Scorecards];
         assert_eq!((reviews.gap, reviews.next), (2 * HOUR, Some(timing(4).now + jiff::SignedDuration::from_secs(60))));
     }
 }
