@@ -379,7 +379,7 @@ impl Poller {
         if self.settings.schedule != PollSchedule::Settling {
             return 0;
         }
-        self.plan_rest_of_day(self.settings.clock.now(), tz).iter().map(|p| p.requests).sum()
+        self.settle.plan_rest_of_day(self.settings.clock.now(), tz).iter().map(|p| p.requests).sum()
     }
 }
 

@@ -194,7 +194,7 @@ impl Poller {
         let now = self.settings.clock.now();
         let today = company_date(now, &tz);
         let until = match self.settings.schedule {
-            PollSchedule::Settling if now < self.settled_at(today, &tz) => today.yesterday().unwrap_or(today),
+            PollSchedule::Settling if now < self.settle.settled_at(today, &tz) => today.yesterday().unwrap_or(today),
             _ => today,
         };
         let input = CountInputs {

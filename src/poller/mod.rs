@@ -117,6 +117,11 @@ impl Poller {
         if let Some((day, baseline)) = client.budget_day() {
             budget.resume(day, baseline);
         }
+        let settle = settling::Settle::new(settling::SettleSettings {
+            settle_for: settings.settle_for,
+            interval: settings.settle_interval,
+            floor: settings.poll_interval,
+        });
         Self {
             client,
             settings,
@@ -127,7 +132,7 @@ impl Poller {
             counting: Counting::new(ledger),
             coaching: CoachingCollector::new(),
             days,
-            settle: settling::Settle::default(),
+            settle,
             plan: Plan::default(),
         }
     }

@@ -66,9 +66,24 @@ impl SettlingPart {
     }
 }
 
-/// The settling schedule's state for the current company day.
-#[derive(Debug, Default)]
+/// The settling schedule's flags: how long yesterday may change and how
+/// often it is re-polled meanwhile.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SettleSettings {
+    /// `--poll.settle-for`: yesterday is final this long after midnight.
+    pub settle_for: Duration,
+    /// `--poll.settle-interval`: the first gap between re-polls.
+    pub interval: Duration,
+    /// `--poll.interval`: the shortest gap between cycles, and the wait
+    /// before a failed fetch is tried again.
+    pub floor: Duration,
+}
+
+/// The settling schedule's state for the current company day, and the
+/// plan and next cycle that follow from it.
+#[derive(Debug)]
 pub(super) struct Settle {
+    settings: SettleSettings,
     /// The company day the part schedules belong to.
     day: Option<Date>,
     /// `None`: not fetched yet this company day (due now).
@@ -81,7 +96,76 @@ pub(super) struct Settle {
     users_refetched: Option<Date>,
 }
 
+/// When the next settling cycle runs, and the plan behind it.
+#[derive(Debug)]
+pub(super) struct NextCycle {
+    pub at: Timestamp,
+    /// The re-polls still planned today.
+    pub planned: Vec<PlannedCycle>,
+    /// The next re-poll was due before midnight but costs more than the
+    /// budget leaves (its cost): moved to after midnight.
+    pub over_budget: Option<u64>,
+}
+
 impl Settle {
+    pub(super) fn new(settings: SettleSettings) -> Self {
+        Self {
+            settings,
+            day: None,
+            parts: BTreeMap::new(),
+            costs: BTreeMap::new(),
+            interaction_hashes: BTreeMap::new(),
+            users_day: None,
+            users_refetched: None,
+        }
+    }
+
+    /// When yesterday has settled: the start of `today` plus
+    /// `--poll.settle-for`.
+    pub(super) fn settled_at(&self, today: Date, tz: &TimeZone) -> Timestamp {
+        let settle_for = jiff::SignedDuration::try_from(self.settings.settle_for).unwrap_or(jiff::SignedDuration::MAX);
+        start_of_day(today, tz).checked_add(settle_for).unwrap_or(Timestamp::MAX)
+    }
+
+    /// The re-polls still planned today, as if every answer changed (the
+    /// most they can cost), with each part's last cost.
+    pub(super) fn plan_rest_of_day(&self, now: Timestamp, tz: &TimeZone) -> Vec<PlannedCycle> {
+        let settled_at = self.settled_at(company_date(now, tz), tz);
+        let mut at: BTreeMap<Timestamp, (Vec<&'static str>, u64)> = BTreeMap::new();
+        for part in SettlingPart::ALL {
+            let cost = self.costs.get(&part).copied().unwrap_or(0);
+            let mut state = self.parts.get(&part).copied();
+            while let Some(t) = state.and_then(|s| s.next) {
+                let entry = at.entry(t).or_default();
+                entry.0.push(part.describe());
+                entry.1 += cost;
+                state = Some(after_fetch(state, t, true, self.settings.interval, settled_at));
+            }
+        }
+        at.into_iter().map(|(at, (what, requests))| PlannedCycle { at, what: what.join(", "), requests }).collect()
+    }
+
+    /// When the next cycle runs: the earliest re-poll due (never sooner
+    /// than `--poll.interval` after the cycle that `started`), else the
+    /// cycle after the next company midnight. The daily budget stays the
+    /// safety net: a re-poll `remaining` cannot pay for waits for midnight.
+    pub(super) fn next_cycle(&self, started: Timestamp, now: Timestamp, tz: &TimeZone, remaining: u64) -> NextCycle {
+        // The midnight after the cycle's start: one that passed while the
+        // cycle ran is due at once, not skipped for the next.
+        let midnight = next_company_midnight(started, tz) + AFTER_MIDNIGHT;
+        let floor = started + self.settings.floor;
+        let planned = self.plan_rest_of_day(now, tz);
+        let next = match self.next_due() {
+            Some(due) => due.max(floor).min(midnight),
+            None => midnight,
+        };
+        let next_cost = planned.first().map_or(0, |p| p.requests);
+        if next < midnight && next_cost > remaining {
+            return NextCycle { at: midnight, planned, over_budget: Some(next_cost) };
+        }
+        NextCycle { at: next, planned, over_budget: None }
+    }
+
     /// A new company day: every part and the users are due.
     fn roll(&mut self, today: Date) {
         if self.day != Some(today) {
@@ -199,7 +283,7 @@ impl Poller {
             now,
             interval: self.settings.settle_interval,
             retry: self.settings.poll_interval,
-            settled_at: self.settled_at(today, &tz),
+            settled_at: self.settle.settled_at(today, &tz),
         };
         let sent_before = self.client.requests_sent();
         let fetched = self.fetch_due(&bounds, first, today, &timing, deadline).await;
@@ -479,65 +563,26 @@ impl Poller {
         }
     }
 
-    /// When the next settling cycle runs: the earliest re-poll due (never
-    /// sooner than `--poll.interval` after this cycle), else the cycle after
-    /// the next company midnight. The daily budget stays the safety net: a
-    /// re-poll it cannot afford waits for midnight.
+    /// [`Settle::next_cycle`], with its plan published and a re-poll the
+    /// budget cannot pay for logged.
     fn next_settling_cycle(&mut self, started: Timestamp, tz: &TimeZone) -> Timestamp {
-        let now = self.settings.clock.now();
-        // The midnight after the cycle's start: one that passed while the
-        // cycle ran is due at once, not skipped for the next.
-        let midnight = next_company_midnight(started, tz) + AFTER_MIDNIGHT;
-        let floor = started + self.settings.poll_interval;
         let sent = self.client.requests_sent();
-        let planned = self.plan_rest_of_day(now, tz);
-        self.shared
-            .self_metrics
-            .set_planned_today(self.budget.used(sent) + planned.iter().map(|p| p.requests).sum::<u64>());
-        let next = match self.settle.next_due() {
-            Some(due) => due.max(floor).min(midnight),
-            None => midnight,
-        };
-        let next_cost = planned.first().map_or(0, |p| p.requests);
-        let next = if next < midnight && next_cost > self.budget.remaining(sent) {
+        let remaining = self.budget.remaining(sent);
+        let NextCycle { at, planned, over_budget } =
+            self.settle.next_cycle(started, self.settings.clock.now(), tz, remaining);
+        let metrics = &self.shared.self_metrics;
+        metrics.set_planned_today(self.budget.used(sent) + planned.iter().map(|p| p.requests).sum::<u64>());
+        if let Some(next_cost) = over_budget {
             tracing::warn!(
                 next_cost,
-                remaining = self.budget.remaining(sent),
+                remaining,
                 "daily budget: the next re-poll does not fit in what is left of today's share; next cycle shortly after midnight (company time)"
             );
-            midnight
-        } else {
-            next
-        };
+        }
         self.plan.set_future(planned);
         self.shared.set_plan(self.plan.clone());
-        self.shared.self_metrics.set_next_cycle(next.as_millisecond() as f64 / 1000.0);
-        next
-    }
-
-    /// The re-polls still planned today, as if every answer changed (the
-    /// most they can cost), with each part's last cost.
-    pub(super) fn plan_rest_of_day(&self, now: Timestamp, tz: &TimeZone) -> Vec<PlannedCycle> {
-        let settled_at = self.settled_at(company_date(now, tz), tz);
-        let mut at: BTreeMap<Timestamp, (Vec<&'static str>, u64)> = BTreeMap::new();
-        for part in SettlingPart::ALL {
-            let cost = self.settle.costs.get(&part).copied().unwrap_or(0);
-            let mut state = self.settle.parts.get(&part).copied();
-            while let Some(t) = state.and_then(|s| s.next) {
-                let entry = at.entry(t).or_default();
-                entry.0.push(part.describe());
-                entry.1 += cost;
-                state = Some(after_fetch(state, t, true, self.settings.settle_interval, settled_at));
-            }
-        }
-        at.into_iter().map(|(at, (what, requests))| PlannedCycle { at, what: what.join(", "), requests }).collect()
-    }
-
-    /// When yesterday has settled: the start of `today` plus
-    /// `--poll.settle-for`.
-    pub(super) fn settled_at(&self, today: Date, tz: &TimeZone) -> Timestamp {
-        let settle_for = jiff::SignedDuration::try_from(self.settings.settle_for).unwrap_or(jiff::SignedDuration::MAX);
-        start_of_day(today, tz).checked_add(settle_for).unwrap_or(Timestamp::MAX)
+        metrics.set_next_cycle(at.as_millisecond() as f64 / 1000.0);
+        at
     }
 }
 
@@ -625,7 +670,7 @@ mod tests {
 
     #[test]
     fn an_unchanged_part_keeps_the_short_gap_while_another_part_still_changes() {
-        let mut settle = Settle::default();
+        let mut settle = Settle::new(SettleSettings { settle_for: 12 * HOUR, interval: HOUR, floor: HOUR });
         let all = |changed: [bool; 3]| {
             SettlingPart::ALL.into_iter().zip(changed.map(|c| Fetch::Answered { changed: c })).collect()
         };
@@ -641,5 +686,22 @@ mod tests {
         settle.cycle_fetched(vec![(SettlingPart::Scorecards, Fetch::Failed)], &timing(4));
         let reviews = settle.parts[&SettlingPart::Scorecards];
         assert_eq!((reviews.gap, reviews.next), (2 * HOUR, Some(timing(4).now + jiff::SignedDuration::from_secs(60))));
+    }
+
+    #[test]
+    fn the_next_cycle_is_the_earliest_repoll_unless_the_budget_cannot_pay_for_it() {
+        let mut settle = Settle::new(SettleSettings { settle_for: 12 * HOUR, interval: HOUR, floor: HOUR });
+        let all = SettlingPart::ALL.into_iter().map(|p| (p, Fetch::Answered { changed: true })).collect();
+        settle.cycle_fetched(all, &timing(0));
+        settle.costs.insert(SettlingPart::Activity, 3);
+        let (start, tz) = (timing(0).now, TimeZone::UTC);
+        let next = settle.next_cycle(start, start, &tz, 100);
+        assert_eq!((next.at, next.over_budget), (timing(1).now, None));
+        assert_eq!(next.planned.first().map(|p| (p.at, p.requests)), Some((timing(1).now, 3)));
+        assert!(next.planned.iter().all(|p| p.at <= timing(12).now), "no re-poll after yesterday settles");
+
+        let broke = settle.next_cycle(start, start, &tz, 2);
+        let midnight = timing(24).now + jiff::SignedDuration::try_from(AFTER_MIDNIGHT).unwrap();
+        assert_eq!((broke.at, broke.over_budget), (midnight, Some(3)), "waits for midnight, and says why");
     }
 }
