@@ -68,6 +68,9 @@ pub struct Registration {
     pub flags: Option<Flags>,
     /// On unless switched off.
     pub enabled_by_default: bool,
+    /// What the day's plan calls its re-poll while yesterday settles
+    /// (`--poll.schedule=settling`); `None` when it is not re-polled.
+    pub repoll: Option<&'static str>,
 }
 
 /// A collector's two switches, spelt as node_exporter spells them.
@@ -79,7 +82,8 @@ pub struct Flags {
     pub help: &'static str,
 }
 
-/// Every collector, in the order the exposition lists their families.
+/// Every collector; the settling schedule re-polls (and its plan lists)
+/// them in this order.
 pub const REGISTRY: [Registration; 5] = [
     Registration {
         name: CollectorName::Activity,
@@ -87,13 +91,7 @@ pub const REGISTRY: [Registration; 5] = [
         endpoints: &[Endpoint::ActivityAggregate, Endpoint::ActivityDayByDay],
         flags: None,
         enabled_by_default: true,
-    },
-    Registration {
-        name: CollectorName::Interaction,
-        label: "interaction",
-        endpoints: &[Endpoint::Interaction],
-        flags: None,
-        enabled_by_default: true,
+        repoll: Some("yesterday's activity (day-by-day)"),
     },
     Registration {
         name: CollectorName::Scorecards,
@@ -101,6 +99,15 @@ pub const REGISTRY: [Registration; 5] = [
         endpoints: &[Endpoint::Scorecards],
         flags: None,
         enabled_by_default: true,
+        repoll: Some("yesterday's answered scorecards"),
+    },
+    Registration {
+        name: CollectorName::Interaction,
+        label: "interaction",
+        endpoints: &[Endpoint::Interaction],
+        flags: None,
+        enabled_by_default: true,
+        repoll: Some("interaction stats of every window"),
     },
     // The coaching collector asks for each manager's coaching, and the users
     // say who the managers are: users cannot be switched off.
@@ -110,6 +117,7 @@ pub const REGISTRY: [Registration; 5] = [
         endpoints: &[Endpoint::Users],
         flags: None,
         enabled_by_default: true,
+        repoll: None,
     },
     Registration {
         name: CollectorName::Coaching,
@@ -121,8 +129,15 @@ pub const REGISTRY: [Registration; 5] = [
             help: "Collect manager coaching from Gong's coaching endpoint, once a day: one request per workspace x manager x window. `--no-collector.coaching` (or `=false`) turns it off, as node_exporter spells collector switches.",
         }),
         enabled_by_default: true,
+        repoll: None,
     },
 ];
+
+/// The collectors the settling schedule re-polls while yesterday settles,
+/// in the registry's order.
+pub fn repolled() -> impl Iterator<Item = CollectorName> {
+    REGISTRY.iter().filter(|r| r.repoll.is_some()).map(|r| r.name)
+}
 
 /// The collectors that are on.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,6 +24,7 @@ use tokio::time::Instant;
 use super::cycle::{EndpointRun, fail_request, keep_users, log_skipped};
 use super::schedule::{PartSchedule, after_fetch};
 use super::{AFTER_MIDNIGHT, Poller, log_failure};
+use crate::collectors::CollectorName;
 use crate::collectors::activity::{self, ActivityTable, UserDailyActivity};
 use crate::collectors::interaction::{self, InteractionTable, PersonInteraction};
 use crate::collectors::replace_window;
@@ -42,28 +43,13 @@ use crate::windows::{Window, WindowBounds, all_window_bounds, company_date, next
 /// in a cycle of their own a few minutes later.
 const COALESCE: Duration = Duration::from_secs(15 * 60);
 
-/// The parts the settling schedule re-polls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum SettlingPart {
-    /// Day-by-day activity of the days that can change.
-    Activity,
-    /// Answered scorecards reviewed on the days that can change.
-    Scorecards,
-    /// Interaction stats of every window.
-    Interaction,
-}
+/// The parts the settling schedule re-polls: the collectors whose
+/// registration names a re-poll ([`crate::collectors::repolled`]).
+pub type SettlingPart = CollectorName;
 
-impl SettlingPart {
-    pub const ALL: [Self; 3] = [Self::Activity, Self::Scorecards, Self::Interaction];
-
-    /// What the plan calls it.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Self::Activity => "yesterday's activity (day-by-day)",
-            Self::Scorecards => "yesterday's answered scorecards",
-            Self::Interaction => "interaction stats of every window",
-        }
-    }
+/// What the plan calls a part's re-poll.
+fn describe(part: SettlingPart) -> &'static str {
+    part.registration().repoll.unwrap_or(part.as_str())
 }
 
 /// The settling schedule's flags: how long yesterday may change and how
@@ -132,12 +118,12 @@ impl Settle {
     pub(super) fn plan_rest_of_day(&self, now: Timestamp, tz: &TimeZone) -> Vec<PlannedCycle> {
         let settled_at = self.settled_at(company_date(now, tz), tz);
         let mut at: BTreeMap<Timestamp, (Vec<&'static str>, u64)> = BTreeMap::new();
-        for part in SettlingPart::ALL {
+        for part in crate::collectors::repolled() {
             let cost = self.costs.get(&part).copied().unwrap_or(0);
             let mut state = self.parts.get(&part).copied();
             while let Some(t) = state.and_then(|s| s.next) {
                 let entry = at.entry(t).or_default();
-                entry.0.push(part.describe());
+                entry.0.push(describe(part));
                 entry.1 += cost;
                 state = Some(after_fetch(state, t, true, self.settings.interval, settled_at));
             }
@@ -184,7 +170,7 @@ impl Settle {
 
     /// The earliest time any part is due; `None` when all have settled.
     pub fn next_due(&self) -> Option<Timestamp> {
-        if SettlingPart::ALL.iter().any(|p| !self.parts.contains_key(p)) {
+        if crate::collectors::repolled().any(|p| !self.parts.contains_key(&p)) {
             return Some(Timestamp::UNIX_EPOCH);
         }
         self.parts.values().filter_map(|s| s.next).min()
@@ -323,9 +309,9 @@ impl Poller {
             };
             from.filter(|f| *f < today).map(|f| (f, today))
         };
-        let activity_range = range(PartKind::Activity, SettlingPart::Activity);
-        let reviews_range = range(PartKind::Scorecards, SettlingPart::Scorecards);
-        let interaction_due = self.settle.due(SettlingPart::Interaction, now);
+        let activity_range = range(PartKind::Activity, CollectorName::Activity);
+        let reviews_range = range(PartKind::Scorecards, CollectorName::Scorecards);
+        let interaction_due = self.settle.due(CollectorName::Interaction, now);
         let users_due = self.settle.users_day != Some(today) || self.snapshot.users.is_none();
 
         let client = Arc::clone(&self.client);
@@ -368,7 +354,7 @@ impl Poller {
         // A part with nothing to fetch (its days kept as final before a
         // restart) is settled for today.
         for (part, range) in
-            [(SettlingPart::Activity, activity.is_some()), (SettlingPart::Scorecards, reviews.is_some())]
+            [(CollectorName::Activity, activity.is_some()), (CollectorName::Scorecards, reviews.is_some())]
         {
             if !range {
                 self.settle.parts.entry(part).or_insert(PartSchedule { gap: timing.interval, next: None });
@@ -392,18 +378,18 @@ impl Poller {
 
         if let Some(((from, to), result)) = activity {
             let (outcome, fetch) =
-                self.keep_part(SettlingPart::Activity, Endpoint::ActivityDayByDay, result, |poller, fetched| {
+                self.keep_part(CollectorName::Activity, Endpoint::ActivityDayByDay, result, |poller, fetched| {
                     poller.keep_activity(&fetched, from, to, tz, timing.now, yesterday)
                 });
-            fetches.push((SettlingPart::Activity, fetch));
+            fetches.push((CollectorName::Activity, fetch));
             outcomes.push((Endpoint::ActivityDayByDay, outcome));
         }
         if let Some(((from, to), result)) = reviews {
             let (outcome, fetch) =
-                self.keep_part(SettlingPart::Scorecards, Endpoint::Scorecards, result, |poller, fetched| {
+                self.keep_part(CollectorName::Scorecards, Endpoint::Scorecards, result, |poller, fetched| {
                     poller.keep_reviews(fetched, from, to, tz, timing.now, yesterday)
                 });
-            fetches.push((SettlingPart::Scorecards, fetch));
+            fetches.push((CollectorName::Scorecards, fetch));
             outcomes.push((Endpoint::Scorecards, outcome));
         }
 
@@ -420,9 +406,9 @@ impl Poller {
                 replace_window(&mut snapshot.interaction, InteractionTable::build(window, items));
                 records
             });
-            self.settle.costs.insert(SettlingPart::Interaction, pages);
+            self.settle.costs.insert(CollectorName::Interaction, pages);
             let fetch = if outcome.ok { Fetch::Answered { changed } } else { Fetch::Failed };
-            fetches.push((SettlingPart::Interaction, fetch));
+            fetches.push((CollectorName::Interaction, fetch));
             outcomes.push((Endpoint::Interaction, outcome));
             if let Some(name) = zone {
                 self.check_reported_zone(&name, Endpoint::Interaction);
@@ -672,7 +658,7 @@ mod tests {
     fn an_unchanged_part_keeps_the_short_gap_while_another_part_still_changes() {
         let mut settle = Settle::new(SettleSettings { settle_for: 12 * HOUR, interval: HOUR, floor: HOUR });
         let all = |changed: [bool; 3]| {
-            SettlingPart::ALL.into_iter().zip(changed.map(|c| Fetch::Answered { changed: c })).collect()
+            crate::collectors::repolled().zip(changed.map(|c| Fetch::Answered { changed: c })).collect()
         };
         settle.cycle_fetched(all([true, true, true]), &timing(0));
         // Reviews stopped changing, activity did not: reviews stay on the
@@ -683,17 +669,17 @@ mod tests {
         settle.cycle_fetched(all([false, false, false]), &timing(2));
         assert!(settle.parts.values().all(|p| p.gap == 2 * HOUR), "{:?}", settle.parts);
         // A failure retries soon and keeps its gap.
-        settle.cycle_fetched(vec![(SettlingPart::Scorecards, Fetch::Failed)], &timing(4));
-        let reviews = settle.parts[&SettlingPart::Scorecards];
+        settle.cycle_fetched(vec![(CollectorName::Scorecards, Fetch::Failed)], &timing(4));
+        let reviews = settle.parts[&CollectorName::Scorecards];
         assert_eq!((reviews.gap, reviews.next), (2 * HOUR, Some(timing(4).now + jiff::SignedDuration::from_secs(60))));
     }
 
     #[test]
     fn the_next_cycle_is_the_earliest_repoll_unless_the_budget_cannot_pay_for_it() {
         let mut settle = Settle::new(SettleSettings { settle_for: 12 * HOUR, interval: HOUR, floor: HOUR });
-        let all = SettlingPart::ALL.into_iter().map(|p| (p, Fetch::Answered { changed: true })).collect();
+        let all = crate::collectors::repolled().map(|p| (p, Fetch::Answered { changed: true })).collect();
         settle.cycle_fetched(all, &timing(0));
-        settle.costs.insert(SettlingPart::Activity, 3);
+        settle.costs.insert(CollectorName::Activity, 3);
         let (start, tz) = (timing(0).now, TimeZone::UTC);
         let next = settle.next_cycle(start, start, &tz, 100);
         assert_eq!((next.at, next.over_budget), (timing(1).now, None));
