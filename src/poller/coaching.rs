@@ -8,7 +8,6 @@
 //! plan lists.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::sync::Arc;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -16,9 +15,7 @@ use jiff::tz::TimeZone;
 use tokio::time::Instant;
 
 use super::cycle::fail_request;
-use super::{Poller, log_failure};
-use crate::cli::PollSchedule;
-use crate::collectors::CollectorName;
+use super::log_failure;
 use crate::collectors::coaching::{
     self as collector, CallIds, CoachingAnswer, CoachingTable, CoachingUser, ManagerCoaching, ReportCoaching,
 };
@@ -28,7 +25,7 @@ use crate::endpoint::Endpoint;
 use crate::gong::models::GongId;
 use crate::gong::{GongClient, GongError};
 use crate::self_metrics::PollOutcome;
-use crate::windows::{Window, WindowBounds, company_date, iso_instant};
+use crate::windows::{Window, WindowBounds, iso_instant};
 
 /// Coaching requests that must all answer 404, with none answering data,
 /// before the collector concludes the plan lacks coaching: one manager
@@ -313,76 +310,6 @@ fn coaching_periods<'b>(
     CoachingPeriods { periods, union_windows, keep_yesterday }
 }
 
-impl Poller {
-    /// Runs the coaching collector if it is on and due today, and applies
-    /// what it returns. `None` when it did not run this cycle (off, refused
-    /// today, done today, or no zone/users yet).
-    pub(super) async fn update_coaching(
-        &mut self,
-        bounds: &[WindowBounds],
-        cycle_zone: &TimeZone,
-        deadline: Instant,
-    ) -> Option<PollOutcome> {
-        let metrics = Arc::clone(&self.shared.self_metrics);
-        let registration = CollectorName::Coaching.registration();
-        if !self.settings.collectors.contains(CollectorName::Coaching) {
-            metrics.set_collector_enabled(registration.label, registration.endpoints, false);
-            return None;
-        }
-        let tz = self.zone.zone().cloned().filter(|tz| tz == cycle_zone)?;
-        let now = self.settings.clock.now();
-        let today = company_date(now, &tz);
-        match self.coaching.state_on(today) {
-            CoachingState::Refused(_) => return None,
-            CoachingState::Done(_) => {
-                metrics.set_collector_enabled(registration.label, registration.endpoints, true);
-                return None;
-            }
-            CoachingState::Due => metrics.set_collector_enabled(registration.label, registration.endpoints, true),
-        }
-        let users = Arc::clone(self.snapshot.users.as_ref()?);
-        let input = CoachingInputs {
-            client: &self.client,
-            users: &users,
-            bounds,
-            tz: &tz,
-            today,
-            now,
-            from_kept_days: self.settings.schedule == PollSchedule::Settling,
-            remaining: self.budget.remaining(self.client.requests_sent()),
-            reserved: self.reserved_for_repolls(&tz),
-            days: &mut self.days,
-            deadline,
-        };
-        match self.coaching.run(input).await {
-            CoachingRun::Refused(reason) => {
-                self.snapshot.coaching = None;
-                let why = format!("off until tomorrow: Gong refused coaching ({reason})");
-                self.shared.collector_off(registration.label, registration.endpoints, why);
-                None
-            }
-            CoachingRun::LeftOut { outcome, requests } => {
-                self.plan.leave_out(format!("coaching: {requests} requests, more than the budget leaves"));
-                Some(outcome)
-            }
-            CoachingRun::Ran { outcome, table } => {
-                if let Some(table) = table {
-                    self.snapshot.coaching = Some(Arc::new(table));
-                }
-                Some(outcome)
-            }
-        }
-    }
-
-    /// Requests today's planned re-polls will need (settling schedule).
-    fn reserved_for_repolls(&self, tz: &TimeZone) -> u64 {
-        if self.settings.schedule != PollSchedule::Settling {
-            return 0;
-        }
-        self.settle.plan_rest_of_day(self.settings.clock.now(), tz).iter().map(|p| p.requests).sum()
-    }
-}
-
 /// A window's coaching as the union of its kept days: per workspace,
 /// manager, report and metric, every call ID once (a call listened to on
 /// two days is one call of the window).
@@ -521,8 +448,11 @@ mod tests {
     /// with room builds the table and keeps yesterday under settling.
     #[tokio::test]
     async fn a_run_the_budget_cannot_carry_is_left_out_and_one_with_room_builds_the_table() {
+        use std::sync::Arc;
+
         use crate::simulator::dataset::GeneratedDataset;
         use crate::simulator::{Simulator, SimulatorOptions, spawn};
+        use crate::windows::company_date;
 
         let tz = TimeZone::get("US/Pacific").unwrap();
         let simulator =

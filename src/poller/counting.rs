@@ -12,8 +12,7 @@ use std::sync::Arc;
 
 use super::budget::DailyBudget;
 use super::cycle::{CycleResults, fail_request, log_skipped};
-use super::{Poller, log_failure};
-use crate::cli::PollSchedule;
+use super::log_failure;
 use crate::collectors::activity;
 use crate::collectors::scorecards::{self, AnsweredScorecard};
 use crate::days::{DayStore, PartKind};
@@ -21,7 +20,7 @@ use crate::endpoint::Endpoint;
 use crate::gong::GongClient;
 use crate::ledger::{CHUNK_DAYS, CounterKind, CounterTotals, Ledger, StorageError, chunks};
 use crate::self_metrics::{PollOutcome, SelfMetrics};
-use crate::windows::{company_date, start_of_day};
+use crate::windows::start_of_day;
 
 /// The cumulative counters: the ledger and how completed days are added to
 /// it. Owns the ledger; everything else a count needs comes in
@@ -176,38 +175,6 @@ impl Counting {
             self.ledger.commit(CounterKind::Scorecards, a, b, |t| t.add_reviews(records, a, b, tz))?;
         }
         Ok(())
-    }
-}
-
-impl Poller {
-    /// [`Counting::update`] for the days completed by now: under the
-    /// settling schedule yesterday may still change until it settles, so it
-    /// is counted then, late calls and reviews included (a count is never
-    /// taken back). `None` until the company's zone is known: without it
-    /// days cannot be told apart.
-    pub(super) async fn update_ledger(
-        &mut self,
-        cycle: Option<&CycleResults>,
-        deadline: Instant,
-    ) -> Option<PollOutcome> {
-        let tz = self.zone.zone().cloned()?;
-        let now = self.settings.clock.now();
-        let today = company_date(now, &tz);
-        let until = match self.settings.schedule {
-            PollSchedule::Settling if now < self.settle.settled_at(today, &tz) => today.yesterday().unwrap_or(today),
-            _ => today,
-        };
-        let input = CountInputs {
-            client: &self.client,
-            days: &self.days,
-            tz: &tz,
-            until,
-            cycle,
-            budget: &self.budget,
-            metrics: &self.shared.self_metrics,
-            deadline,
-        };
-        Some(self.counting.update(input).await)
     }
 }
 

@@ -4,15 +4,19 @@
 //! every `--poll.interval` (`fixed`). A cycle replaces only the parts whose
 //! pages all arrived, and publishes one new encoded snapshot.
 //!
-//! The pieces, each in its own file:
-//! - [`schedule`]: when the next cycle runs (pure, unit-tested);
+//! The pieces, each in its own file, each owning its state and taking what
+//! it reads as explicit inputs, so each is read and unit-tested alone; the
+//! poller runs them in order and applies what they return:
+//! - [`schedule`]: when the next cycle runs (pure);
+//! - [`budget`]: today's share of Gong's quota (pure);
+//! - [`zone`]: the company's time zone, learned and followed (`ZoneTracker`);
 //! - [`settling`]: the default schedule: everything after company midnight,
-//!   then only what can still change, with windows built from kept days;
-//! - [`budget`]: today's share of Gong's quota (pure, unit-tested);
-//! - `cycle`: fetch every endpoint, fold what completed into the snapshot;
-//! - `counting`: add completed days to the cumulative ledger;
-//! - `coaching`: the once-a-day coaching collector and its request plan;
-//! - [`zone`]: learning and following the company's time zone.
+//!   then only what can still change, with windows built from kept days
+//!   (`Settle` owns the parts' schedules, the day's plan and the next cycle);
+//! - `counting`: completed days added to the cumulative ledger (`Counting`);
+//! - `coaching`: the once-a-day coaching collector (`CoachingCollector`);
+//! - `cycle`: the fixed schedule's cycle, every endpoint fetched and folded
+//!   into the snapshot.
 
 pub mod budget;
 mod coaching;
@@ -32,6 +36,7 @@ use tokio::time::Instant;
 
 use crate::cli::PollSchedule;
 use crate::clock::Clock;
+use crate::collectors::CollectorName;
 use crate::collectors::Enabled;
 use crate::days::DayStore;
 use crate::endpoint::Endpoint;
@@ -40,10 +45,12 @@ use crate::ledger::Ledger;
 use crate::published::{Exposition, HEARTBEAT_EVERY, Plan, Shared};
 use crate::self_metrics::PollOutcome;
 use crate::snapshot::DataSnapshot;
+use crate::windows::WindowBounds;
 use crate::windows::{Window, company_date, next_company_midnight};
 use budget::{DailyBudget, Pace};
-use coaching::CoachingCollector;
-use counting::Counting;
+use coaching::{CoachingCollector, CoachingInputs, CoachingRun, CoachingState};
+use counting::{CountInputs, Counting};
+use cycle::CycleResults;
 pub use cycle::log_skipped;
 use zone::ZoneTracker;
 
@@ -400,6 +407,120 @@ impl Poller {
             requests_total = self.client.requests_sent(),
             "poll cycle published"
         );
+    }
+}
+
+/// The poller's side of each component (the zone tracker, the counting,
+/// the coaching collector): what it hands them, and what it does with what
+/// they return. The components themselves hold no reference to the poller.
+impl Poller {
+    /// [`ZoneTracker::probe`], its line shown on the landing page.
+    async fn probe_time_zone(&mut self, deadline: Instant) {
+        let (now, largest) = (self.settings.clock.now(), *self.settings.largest_window());
+        if let Some(line) = self.zone.probe(&self.client, now, largest, deadline).await {
+            self.shared.set_time_zone(line);
+        }
+    }
+
+    /// [`ZoneTracker::reported`], its line shown on the landing page.
+    fn check_reported_zone(&mut self, name: &str, source: Endpoint) {
+        if let Some(line) = self.zone.reported(name, source) {
+            self.shared.set_time_zone(line);
+        }
+    }
+
+    /// [`Counting::update`] for the days completed by now: under the
+    /// settling schedule yesterday may still change until it settles, so it
+    /// is counted then, late calls and reviews included (a count is never
+    /// taken back). `None` until the company's zone is known: without it
+    /// days cannot be told apart.
+    async fn update_ledger(&mut self, cycle: Option<&CycleResults>, deadline: Instant) -> Option<PollOutcome> {
+        let tz = self.zone.zone().cloned()?;
+        let now = self.settings.clock.now();
+        let today = company_date(now, &tz);
+        let until = match self.settings.schedule {
+            PollSchedule::Settling if now < self.settle.settled_at(today, &tz) => today.yesterday().unwrap_or(today),
+            _ => today,
+        };
+        let input = CountInputs {
+            client: &self.client,
+            days: &self.days,
+            tz: &tz,
+            until,
+            cycle,
+            budget: &self.budget,
+            metrics: &self.shared.self_metrics,
+            deadline,
+        };
+        Some(self.counting.update(input).await)
+    }
+
+    /// Runs the coaching collector if it is on and due today, and applies
+    /// what it returns. `None` when it did not run this cycle (off, refused
+    /// today, done today, or no zone/users yet).
+    async fn update_coaching(
+        &mut self,
+        bounds: &[WindowBounds],
+        cycle_zone: &TimeZone,
+        deadline: Instant,
+    ) -> Option<PollOutcome> {
+        let metrics = Arc::clone(&self.shared.self_metrics);
+        let registration = CollectorName::Coaching.registration();
+        if !self.settings.collectors.contains(CollectorName::Coaching) {
+            metrics.set_collector_enabled(registration.label, registration.endpoints, false);
+            return None;
+        }
+        let tz = self.zone.zone().cloned().filter(|tz| tz == cycle_zone)?;
+        let now = self.settings.clock.now();
+        let today = company_date(now, &tz);
+        match self.coaching.state_on(today) {
+            CoachingState::Refused(_) => return None,
+            CoachingState::Done(_) => {
+                metrics.set_collector_enabled(registration.label, registration.endpoints, true);
+                return None;
+            }
+            CoachingState::Due => metrics.set_collector_enabled(registration.label, registration.endpoints, true),
+        }
+        let users = Arc::clone(self.snapshot.users.as_ref()?);
+        let input = CoachingInputs {
+            client: &self.client,
+            users: &users,
+            bounds,
+            tz: &tz,
+            today,
+            now,
+            from_kept_days: self.settings.schedule == PollSchedule::Settling,
+            remaining: self.budget.remaining(self.client.requests_sent()),
+            reserved: self.reserved_for_repolls(&tz),
+            days: &mut self.days,
+            deadline,
+        };
+        match self.coaching.run(input).await {
+            CoachingRun::Refused(reason) => {
+                self.snapshot.coaching = None;
+                let why = format!("off until tomorrow: Gong refused coaching ({reason})");
+                self.shared.collector_off(registration.label, registration.endpoints, why);
+                None
+            }
+            CoachingRun::LeftOut { outcome, requests } => {
+                self.plan.leave_out(format!("coaching: {requests} requests, more than the budget leaves"));
+                Some(outcome)
+            }
+            CoachingRun::Ran { outcome, table } => {
+                if let Some(table) = table {
+                    self.snapshot.coaching = Some(Arc::new(table));
+                }
+                Some(outcome)
+            }
+        }
+    }
+
+    /// Requests today's planned re-polls will need (settling schedule).
+    fn reserved_for_repolls(&self, tz: &TimeZone) -> u64 {
+        if self.settings.schedule != PollSchedule::Settling {
+            return 0;
+        }
+        self.settle.plan_rest_of_day(self.settings.clock.now(), tz).iter().map(|p| p.requests).sum()
     }
 }
 

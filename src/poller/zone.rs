@@ -8,7 +8,6 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use tokio::time::Instant;
 
-use super::Poller;
 use crate::collectors::{activity, interaction};
 use crate::endpoint::Endpoint;
 use crate::gong::{GongClient, GongError};
@@ -160,23 +159,6 @@ impl ZoneTracker {
             "Gong reports a new company time zone; next cycle uses it"
         );
         Some(self.learn(reported, name, source))
-    }
-}
-
-impl Poller {
-    /// [`ZoneTracker::probe`], its line shown on the landing page.
-    pub(super) async fn probe_time_zone(&mut self, deadline: Instant) {
-        let (now, largest) = (self.settings.clock.now(), *self.settings.largest_window());
-        if let Some(line) = self.zone.probe(&self.client, now, largest, deadline).await {
-            self.shared.set_time_zone(line);
-        }
-    }
-
-    /// [`ZoneTracker::reported`], its line shown on the landing page.
-    pub(super) fn check_reported_zone(&mut self, name: &str, source: Endpoint) {
-        if let Some(line) = self.zone.reported(name, source) {
-            self.shared.set_time_zone(line);
-        }
     }
 }
 
