@@ -115,7 +115,7 @@ pub struct BackfillArgs {
 #[derive(Debug, Args)]
 pub struct GongArgs {
     /// Gong API root; `/v2/...` is appended. Your tenant's host is shown on
-    /// Gong's API settings page (e.g. https://us-12345.api.gong.io).
+    /// Gong's API settings page (e.g. `https://us-12345.api.gong.io`).
     #[arg(long = "gong.base-url", env = "GONG_BASE_URL", default_value = "https://api.gong.io", value_parser = parse_base_url)]
     pub base_url: Url,
 

@@ -33,7 +33,7 @@ pub enum GongError {
     Unauthorized { endpoint: Endpoint, detail: ErrorDetail },
 
     /// A 403, or a 401 whose message is Gong's "You don't have permission
-    /// to use '<scope>'": the key is fine but lacks this endpoint's scope.
+    /// to use '`<scope>`'": the key is fine but lacks this endpoint's scope.
     #[error(
         "Gong denied {endpoint} ({status}): the API key needs the scope '{scope}' (Gong: Company settings > API); other endpoints keep exporting{detail}",
         scope = endpoint.scope()
