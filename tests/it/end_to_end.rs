@@ -2,11 +2,9 @@
 //! hand-written data: every value on /metrics is checked against what the
 //! fixture says Gong reports.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::*;
+use crate::common::*;
 use gong_exporter::simulator::RecordedRequest;
 
 fn id(n: u64) -> String {

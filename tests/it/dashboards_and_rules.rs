@@ -2,12 +2,10 @@
 //! well-formed for Grafana, and every metric they use is one the exporter
 //! really serves.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::grafana::*;
-use common::*;
+use crate::common::grafana::*;
+use crate::common::*;
 
 #[test]
 fn dashboards_are_well_formed_for_grafana() {

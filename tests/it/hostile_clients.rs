@@ -1,12 +1,10 @@
 //! Hostile clients on our port: slow and idle connections (slowloris),
 //! plain and TLS, are closed and capped, and scrapes still get through.
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use gong_exporter::http::webconfig::WebConfig;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;

@@ -2,12 +2,10 @@
 //! later page. The process stays up, the endpoint keeps its last good data,
 //! nothing half-fetched is published.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use gong_exporter::gong::Credentials;
 use gong_exporter::secret::Secret;
 use gong_exporter::simulator::dataset::field_index;

@@ -5,12 +5,10 @@
 //! The exporter and the simulator share a [`Clock`] the test moves, so a
 //! company midnight passes in milliseconds.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use gong_exporter::clock::Clock;
 use gong_exporter::config::Config;
 use gong_exporter::simulator::RunningSimulator;

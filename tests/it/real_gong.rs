@@ -4,13 +4,11 @@
 //! time zone from whichever stats answer the key can read, and one pause
 //! for every endpoint after a 429.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use gong_exporter::gong::Credentials;
 use gong_exporter::secret::Secret;
 use gong_exporter::simulator::faults::{Fault, FaultRule};

@@ -227,7 +227,7 @@ fn config_for_url(url: &str) -> Config {
             poll_interval: Duration::from_secs(3600),
             // Most tests poll every few hundred milliseconds and expect
             // every cycle to fetch everything; the settling schedule has
-            // its own tests (tests/settling.rs).
+            // its own tests (tests/it/settling.rs).
             schedule: PollSchedule::Fixed,
             settle_for: Duration::from_secs(12 * 3600),
             settle_interval: Duration::from_secs(2 * 3600 + 45 * 60),

@@ -2,13 +2,11 @@
 //! report and window; once a day; off for the day when Gong refuses it;
 //! within the budget; off by flag.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use gong_exporter::clock::Clock;
 use gong_exporter::config::Config;
 use gong_exporter::simulator::dataset::{FixtureDataset, WORKSPACE_ID};

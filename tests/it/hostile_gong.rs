@@ -2,11 +2,9 @@
 //! endless, redirects, a Retry-After as a date, a spent budget. Each query
 //! is bounded, fails naming why, and the rest of the exporter goes on.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use gong_exporter::config::Config;
 use gong_exporter::simulator::RunningSimulator;
 use gong_exporter::simulator::faults::{Fault, FaultRule};

@@ -6,14 +6,12 @@
 //! `scripts/test` and CI require it; a bare `cargo test` without it says so
 //! and skips.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use common::grafana::*;
-use common::prometheus::*;
-use common::*;
+use crate::common::grafana::*;
+use crate::common::prometheus::*;
+use crate::common::*;
 use serde_json::Value;
 
 /// Queries that legitimately return nothing right after start, and why.

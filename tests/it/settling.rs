@@ -7,13 +7,11 @@
 //! The exporter and the simulator share a [`Clock`] the test moves, so
 //! hours pass in milliseconds.
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use gong_exporter::cli::PollSchedule;
 use gong_exporter::clock::Clock;
 use gong_exporter::config::Config;

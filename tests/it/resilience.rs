@@ -1,10 +1,8 @@
 //! Rate limits, retries, faults and outages, against the simulator.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use gong_exporter::simulator::RecordedRequest;
 use gong_exporter::simulator::faults::{Fault, FaultRule};
 

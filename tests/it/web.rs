@@ -1,12 +1,10 @@
 //! `--web.config.file`: TLS with certificates generated here, certificate
 //! rotation, client certificates, basic auth, headers, reload.
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use gong_exporter::http::webconfig::WebConfig;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 
