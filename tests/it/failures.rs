@@ -17,7 +17,7 @@ async fn wrong_credentials_fail_every_endpoint_once_and_keep_the_process_healthy
     let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
     let mut config = config_for(&sim);
     config.client.credentials = Credentials::Basic { access_key: "demo".into(), secret: Secret::new("wrong-secret") };
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     let addr = exporter.local_addr();
     wait_ready(addr).await;
     let m = scrape(addr).await;
@@ -47,7 +47,7 @@ async fn malformed_json_marks_the_endpoint_failed_and_keeps_its_last_good_data()
     let mut config = config_for(&sim);
     config.poller.poll_interval = Duration::from_millis(300);
     config.client.max_retries = 1;
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     let addr = exporter.local_addr();
     wait_ready(addr).await;
     let a = REP_A.to_string();
@@ -95,7 +95,7 @@ async fn failure_on_page_two_publishes_nothing_and_changes_show_after_recovery()
     config.poller.poll_interval = Duration::from_millis(300);
     config.client.max_retries = 1;
     config.poller.time_zone = Some(cal.tz.clone());
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     let addr = exporter.local_addr();
     wait_ready(addr).await;
     let (a, b) = (REP_A.to_string(), REP_B.to_string());

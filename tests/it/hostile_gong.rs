@@ -37,7 +37,7 @@ async fn a_cursor_that_never_ends_stops_at_the_pages_the_total_announces() {
         let cal = Calendar::now();
         let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
         sim.simulator.add_fault(FaultRule::always(Some(USERS), Fault::EndlessCursor { alternate }));
-        let exporter = gong_exporter::start(quick_config(&sim, &cal)).await.unwrap();
+        let exporter = start_exporter(quick_config(&sim, &cal)).await;
         let addr = exporter.local_addr();
         wait_ready(addr).await;
         let landing = failed_cycles(addr, "users", 2.0).await;
@@ -64,7 +64,7 @@ async fn a_runaway_cycle_is_cut_off_by_the_daily_budget_as_requests_are_sent() {
     // = 8 requests; the budget allows 5 a day.
     config.poller.daily_limit = 5;
     config.poller.budget_share = 1.0;
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     let addr = exporter.local_addr();
     wait_ready(addr).await;
     a_few_cycles().await;
@@ -86,7 +86,7 @@ async fn bodies_past_the_size_cap_fail_their_request_without_reading_on() {
         config.client.max_response_bytes = 1 << 20;
         // An endless body must fail at the cap, long before the timeout.
         config.client.timeout = Duration::from_secs(120);
-        let exporter = gong_exporter::start(config).await.unwrap();
+        let exporter = start_exporter(config).await;
         let addr = exporter.local_addr();
         wait_ready(addr).await;
         let m = wait_for_metrics(addr, "users failed", |m| {
@@ -114,7 +114,7 @@ async fn a_redirect_is_not_followed_and_the_error_names_its_location() {
     let location = format!("{}{USERS}", sim.base_url());
     sim.simulator
         .add_fault(FaultRule::always(Some(INTERACTION), Fault::Redirect { status: 302, location: location.clone() }));
-    let exporter = gong_exporter::start(quick_config(&sim, &cal)).await.unwrap();
+    let exporter = start_exporter(quick_config(&sim, &cal)).await;
     let addr = exporter.local_addr();
     wait_ready(addr).await;
     let m = scrape(addr).await;
@@ -133,7 +133,7 @@ async fn a_retry_after_given_as_an_http_date_is_honoured() {
     sim.simulator.add_fault(FaultRule::nth(Some(USERS), 1, Fault::RetryAfterDate { status: 429, seconds: 3 }));
     let mut config = quick_config(&sim, &cal);
     config.poller.poll_interval = Duration::from_secs(3600);
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     wait_ready(exporter.local_addr()).await;
     exporter.shutdown().await;
     let users = requests_to(&sim, USERS);
@@ -153,7 +153,7 @@ async fn a_record_repeated_on_the_next_page_is_published_once_and_counted() {
     for path in [USERS, "/v2/stats/activity/aggregate"] {
         sim.simulator.add_fault(FaultRule::always(Some(path), Fault::RepeatRecords { records: 1 }));
     }
-    let exporter = gong_exporter::start(quick_config(&sim, &cal)).await.unwrap();
+    let exporter = start_exporter(quick_config(&sim, &cal)).await;
     let addr = exporter.local_addr();
     wait_ready(addr).await;
     let m = scrape(addr).await;
@@ -184,7 +184,7 @@ async fn a_megabyte_label_skips_its_record_and_keeps_the_exposition_small() {
     for path in [USERS, "/v2/stats/activity/aggregate", INTERACTION] {
         sim.simulator.add_fault(FaultRule::always(Some(path), Fault::LongLabel { bytes: 1 << 20 }));
     }
-    let exporter = gong_exporter::start(quick_config(&sim, &cal)).await.unwrap();
+    let exporter = start_exporter(quick_config(&sim, &cal)).await;
     let addr = exporter.local_addr();
     wait_ready(addr).await;
     let m = scrape(addr).await;
@@ -215,7 +215,7 @@ async fn numbers_as_strings_or_negative_follow_one_rule_on_every_endpoint() {
     let baseline = {
         let cal = Calendar::now();
         let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
-        let exporter = gong_exporter::start(quick_config(&sim, &cal)).await.unwrap();
+        let exporter = start_exporter(quick_config(&sim, &cal)).await;
         wait_ready(exporter.local_addr()).await;
         let m = scrape(exporter.local_addr()).await;
         exporter.shutdown().await;
@@ -227,7 +227,7 @@ async fn numbers_as_strings_or_negative_follow_one_rule_on_every_endpoint() {
         for (path, _) in endpoints {
             sim.simulator.add_fault(FaultRule::always(Some(path), Fault::Numbers { records: 1, form }));
         }
-        let exporter = gong_exporter::start(quick_config(&sim, &cal)).await.unwrap();
+        let exporter = start_exporter(quick_config(&sim, &cal)).await;
         wait_ready(exporter.local_addr()).await;
         let m = scrape(exporter.local_addr()).await;
         exporter.shutdown().await;
@@ -270,7 +270,7 @@ async fn an_answer_of_the_wrong_shape_is_not_asked_again() {
     sim.simulator.add_fault(FaultRule::always(Some(USERS), Fault::WrongShape));
     let mut config = regular_config(&sim, &cal);
     config.client.max_retries = 3;
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     let addr = exporter.local_addr();
     wait_ready(addr).await;
     let m = scrape(addr).await;

@@ -31,7 +31,7 @@ async fn a_429_pauses_every_endpoint_including_requests_waiting_for_a_slot() {
     let mut config = regular_config(&sim, &cal);
     config.client.rate_limit = 2.0;
     config.client.max_retries = 3;
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     wait_ready(exporter.local_addr()).await;
 
     let requests = sim.simulator.requests();
@@ -60,7 +60,7 @@ async fn a_404_without_gongs_error_object_is_an_error_naming_the_url_not_empty_d
     // request to /v2/v2/..., which the server answers with a bare 404.
     let mut config = regular_config(&sim, &cal);
     config.client.base_url = format!("{}/v2", sim.base_url()).parse().unwrap();
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     let addr = exporter.local_addr();
     wait_ready(addr).await;
 
@@ -108,7 +108,7 @@ async fn a_key_without_the_aggregate_scope_learns_the_zone_from_interaction_and_
     let cal = Calendar::now();
     let sim = start_without_scope(&cal, "api:stats:user-actions").await;
     // The zone is learned, not configured.
-    let exporter = gong_exporter::start(config_for(&sim)).await.unwrap();
+    let exporter = start_exporter(config_for(&sim)).await;
     let addr = exporter.local_addr();
     wait_ready(addr).await;
     let m = wait_for_metrics(addr, "coaching", |m| {
@@ -157,7 +157,7 @@ async fn a_key_without_the_coaching_scope_turns_the_collector_off_without_an_ale
     let mut config = config_for(&sim);
     config.poller.time_zone = Some(cal.tz.clone());
     config.poller.poll_interval = Duration::from_millis(300);
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     let addr = exporter.local_addr();
     wait_ready(addr).await;
     // Several cycles, however slow the machine: the users list is asked
@@ -184,7 +184,7 @@ async fn wrong_credentials_are_counted_as_credentials_not_scope() {
     let mut config = config_for(&sim);
     config.client.credentials = Credentials::Basic { access_key: "demo".into(), secret: Secret::new("wrong") };
     config.poller.time_zone = Some(cal.tz.clone());
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     wait_ready(exporter.local_addr()).await;
     let m = scrape(exporter.local_addr()).await;
     let failures =
@@ -199,7 +199,7 @@ async fn a_record_without_its_id_is_skipped_counted_and_the_rest_published() {
     sim.simulator.add_fault(FaultRule::always(Some("/v2/users"), Fault::NullIds { records: 1 }));
     sim.simulator.add_fault(FaultRule::always(Some("/v2/stats/activity/scorecards"), Fault::NullIds { records: 1 }));
     let config = regular_config(&sim, &cal);
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     wait_ready(exporter.local_addr()).await;
     let m = scrape(exporter.local_addr()).await;
 
@@ -217,7 +217,7 @@ async fn a_record_without_its_id_is_skipped_counted_and_the_rest_published() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_serves_every_coaching_metric_gong_names() {
-    let exporter = gong_exporter::start(demo_config(40)).await.unwrap();
+    let exporter = start_exporter(demo_config(40)).await;
     let m = wait_for_metrics(exporter.local_addr(), "coaching series", |m| {
         m.series.iter().any(|s| s.name.starts_with("gong_coaching_"))
     })
@@ -250,7 +250,7 @@ async fn an_absurd_retry_after_is_capped_and_never_kills_the_poller() {
     ));
     let mut config = regular_config(&sim, &cal);
     config.poller.poll_interval = Duration::from_millis(300);
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     let addr = exporter.local_addr();
     wait_ready(addr).await;
     // The poller lives on: every later cycle gives up at once while Gong's
@@ -279,7 +279,7 @@ async fn an_unknown_zone_is_probed_once_not_every_cycle() {
     let sim = start_simulator(quiet, 100, 1000.0).await;
     let mut config = config_for(&sim);
     config.poller.poll_interval = Duration::from_millis(300);
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     // One users request per cycle.
     wait_until("four cycles", || requests_to(&sim, "/v2/users").len() >= 4).await;
     exporter.shutdown().await;

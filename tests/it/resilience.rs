@@ -31,7 +31,7 @@ async fn rate_limit_storm_waits_retry_after_everywhere_and_completes() {
     let mut config = config_for(&sim);
     config.poller.time_zone = Some(cal.tz.clone());
     config.client.max_retries = 5;
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     wait_ready(exporter.local_addr()).await;
     let m = scrape(exporter.local_addr()).await;
 
@@ -68,7 +68,7 @@ async fn server_error_on_page_two_and_a_garbled_page_are_retried_and_data_is_com
     sim.simulator.add_fault(FaultRule::nth(Some(USERS), 2, Fault::Malformed));
     let mut config = config_for(&sim);
     config.poller.time_zone = Some(cal.tz.clone());
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     wait_ready(exporter.local_addr()).await;
     let m = scrape(exporter.local_addr()).await;
     for endpoint in ENDPOINTS {
@@ -95,7 +95,7 @@ async fn a_request_that_hangs_times_out_and_is_retried() {
     config.poller.time_zone = Some(cal.tz.clone());
     config.client.timeout = Duration::from_millis(300);
     let started = Instant::now();
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     wait_ready(exporter.local_addr()).await;
     assert!(started.elapsed() < Duration::from_secs(5), "the cycle did not wait for the hung request");
     let m = scrape(exporter.local_addr()).await;
@@ -114,7 +114,7 @@ async fn outage_after_a_good_cycle_keeps_serving_last_good_data_then_recovers() 
     config.poller.time_zone = Some(cal.tz.clone());
     config.poller.poll_interval = Duration::from_millis(300);
     config.client.max_retries = 1;
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     let addr = exporter.local_addr();
     wait_ready(addr).await;
     let good = scrape(addr).await;
@@ -158,7 +158,7 @@ async fn spent_daily_quota_abandons_the_cycle_at_once_and_stops_sending() {
     config.poller.time_zone = Some(cal.tz.clone());
     config.poller.poll_interval = Duration::from_millis(300);
     let started = Instant::now();
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     let addr = exporter.local_addr();
     wait_ready(addr).await;
     assert!(started.elapsed() < Duration::from_secs(2), "abandoned quickly, not after hours");
@@ -186,7 +186,7 @@ async fn key_without_scope_for_one_endpoint_still_exports_the_others() {
     sim.simulator.add_fault(FaultRule::always(Some("/v2/stats/activity/scorecards"), status(403, None)));
     let mut config = config_for(&sim);
     config.poller.time_zone = Some(cal.tz.clone());
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     wait_ready(exporter.local_addr()).await;
     let m = scrape(exporter.local_addr()).await;
     assert_eq!(m.value("gong_exporter_poll_success", &[("endpoint", "scorecards")]), 0.0);
@@ -207,7 +207,7 @@ async fn a_cycle_longer_than_the_interval_skips_the_next_one_and_never_overlaps(
     let mut config = config_for(&sim);
     config.poller.time_zone = Some(cal.tz.clone());
     config.poller.poll_interval = Duration::from_millis(250);
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     let addr = exporter.local_addr();
     // Each 700 ms cycle skips the two 250 ms ticks that fall inside it.
     wait_for_metrics(addr, "two long cycles", |m| {
@@ -238,7 +238,7 @@ async fn daily_budget_spaces_cycles_beyond_the_interval() {
     config.poller.daily_limit = 100;
     config.poller.budget_share = 0.2;
     config.poller.coaching = false;
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     let addr = exporter.local_addr();
     wait_ready(addr).await;
     let m = wait_for_metrics(addr, "the next cycle to be planned", |m| {
@@ -267,7 +267,7 @@ async fn requests_stay_under_gongs_three_per_second_without_a_single_429() {
     let mut config = config_for(&sim);
     config.poller.time_zone = Some(cal.tz.clone());
     config.client.rate_limit = 3.0;
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     wait_ready(exporter.local_addr()).await;
     let requests = sim.simulator.requests();
     assert!(requests.len() >= 20, "{}", requests.len());

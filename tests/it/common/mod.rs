@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use gong_exporter::Exporter;
 use gong_exporter::cli::PollSchedule;
 use gong_exporter::clock::Clock;
 use gong_exporter::config::{Config, Source};
@@ -254,6 +255,50 @@ pub fn demo_config(users: u32) -> Config {
     config.client.rate_limit = 1000.0;
     config.listen_addresses = vec![SocketAddr::from(([127, 0, 0, 1], 0))];
     config
+}
+
+/// An in-process exporter that stops when dropped: a failing assertion
+/// unwinds through the test and leaves no poller polling and no port
+/// listening for the tests that run after it in this process. Derefs to
+/// [`Exporter`]; [`ExporterGuard::shutdown`] stops it as the product does.
+pub struct ExporterGuard(Option<Exporter>);
+
+/// Starts an exporter (`gong_exporter::start`) under an [`ExporterGuard`].
+pub async fn start_exporter(config: Config) -> ExporterGuard {
+    ExporterGuard(Some(gong_exporter::start(config).await.unwrap()))
+}
+
+impl ExporterGuard {
+    /// Stops polling and lets in-flight scrapes finish.
+    pub async fn shutdown(mut self) {
+        if let Some(exporter) = self.0.take() {
+            exporter.shutdown().await;
+        }
+    }
+}
+
+impl std::ops::Deref for ExporterGuard {
+    type Target = Exporter;
+    fn deref(&self) -> &Exporter {
+        self.0.as_ref().expect("an exporter until shut down")
+    }
+}
+
+impl Drop for ExporterGuard {
+    /// `shutdown` polled once, here: it aborts the poller and tells every
+    /// server to stop before its first await. What it then waits for (the
+    /// servers' in-flight requests) goes on as a task of the test's runtime,
+    /// which drops it, and every task left, as it ends.
+    fn drop(&mut self) {
+        let Some(exporter) = self.0.take() else { return };
+        // `shutdown` sets timers: it needs the runtime the exporter runs on.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let mut stopping = Box::pin(exporter.shutdown());
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        if stopping.as_mut().poll(&mut cx).is_pending() {
+            runtime.spawn(stopping);
+        }
+    }
 }
 
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
