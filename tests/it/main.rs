@@ -1,5 +1,9 @@
 //! Every integration test, in one binary: one link of the crate instead of
-//! one per file. Tests of all modules run concurrently in this one process.
+//! one per file. Tests of all modules run concurrently in this one process,
+//! so none may measure the process as a whole: `hostile_clients` counts
+//! only the descriptors on its exporter's port, every other test opening
+//! and closing its own meanwhile. An exporter started here is stopped when
+//! its [`common::ExporterGuard`] drops, however the test ends.
 
 mod common;
 
