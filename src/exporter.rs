@@ -328,8 +328,15 @@ async fn start_demo_simulator(
 
 /// Runs the exporter until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> Result<(), StartError> {
+    // Polled once before `start` logs that it listens, which installs the
+    // handlers: a SIGTERM sent on that line shuts down like any other,
+    // instead of killing the process (the signal's default action).
+    let mut signal = std::pin::pin!(shutdown_signal());
+    let signalled = std::future::poll_fn(|cx| std::task::Poll::Ready(signal.as_mut().poll(cx).is_ready())).await;
     let exporter = start(config).await?;
-    shutdown_signal().await;
+    if !signalled {
+        signal.await;
+    }
     tracing::info!("shutting down");
     exporter.shutdown().await;
     Ok(())
