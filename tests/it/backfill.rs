@@ -143,6 +143,7 @@ async fn backfill_blocks_load_into_prometheus_with_the_daily_values() {
     else {
         return;
     };
+    let _heavy = heavy().await;
     let data = dir.path().join("data");
     let created = Command::new(&promtool)
         .args(["tsdb", "create-blocks-from", "openmetrics"])

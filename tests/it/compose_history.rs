@@ -22,6 +22,7 @@ async fn the_demo_stack_starts_with_weeks_of_history_and_baselines() {
     else {
         return;
     };
+    let _heavy = heavy().await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let script = Command::new("sh")

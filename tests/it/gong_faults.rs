@@ -259,6 +259,7 @@ async fn a_404_without_gongs_error_object_is_an_error_naming_the_url_not_empty_d
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_storm_waits_retry_after_everywhere_and_completes() {
+    let _alone = timed().await;
     let cal = Calendar::now();
     let sim = simulator(&cal, 100).await;
     sim.simulator.add_fault(FaultRule {
@@ -373,6 +374,7 @@ async fn an_absurd_retry_after_is_capped_and_never_kills_the_poller() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spent_daily_quota_abandons_the_cycle_at_once_and_stops_sending() {
+    let _alone = timed().await;
     let cal = Calendar::now();
     let sim = simulator(&cal, 100).await;
     sim.simulator.add_fault(FaultRule::always(None, status(429, Some(7200))));
@@ -403,6 +405,7 @@ async fn spent_daily_quota_abandons_the_cycle_at_once_and_stops_sending() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_stay_under_gongs_three_per_second_without_a_single_429() {
+    let _alone = timed().await;
     let cal = Calendar::now();
     // One record per page makes ~25 requests; Gong's real limit.
     let sim = start_simulator(fixture(&cal), 1, 3.0).await;
@@ -513,6 +516,7 @@ async fn failure_on_page_two_publishes_nothing_and_changes_show_after_recovery()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_that_hangs_times_out_and_is_retried() {
+    let _alone = timed().await;
     let cal = Calendar::now();
     let sim = simulator(&cal, 100).await;
     sim.simulator.add_fault(FaultRule::nth(Some(USERS), 1, Fault::Delay { millis: 30_000 }));
@@ -533,6 +537,7 @@ async fn a_request_that_hangs_times_out_and_is_retried() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outage_after_a_good_cycle_keeps_serving_last_good_data_then_recovers() {
+    let _alone = timed().await;
     let cal = Calendar::now();
     let sim = simulator(&cal, 100).await;
     let mut config = config_for(&sim);
@@ -582,6 +587,7 @@ async fn outage_after_a_good_cycle_keeps_serving_last_good_data_then_recovers() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cycle_longer_than_the_interval_skips_the_next_one_and_never_overlaps() {
+    let _alone = timed().await;
     let cal = Calendar::now();
     let sim = simulator(&cal, 100).await;
     sim.simulator.add_fault(FaultRule::always(Some(USERS), Fault::Delay { millis: 700 }));

@@ -2,8 +2,10 @@
 //! one per file. Tests of all modules run concurrently in this one process,
 //! so none may measure the process as a whole: `hostile_clients` counts
 //! only the descriptors on its exporter's port, every other test opening
-//! and closing its own meanwhile. An exporter started here is stopped when
-//! its [`common::ExporterGuard`] drops, however the test ends.
+//! and closing its own meanwhile; the tests that run Prometheus and those
+//! timing Gong's traffic tightly keep apart ([`common::heavy`],
+//! [`common::timed`]). An exporter started here is stopped when its
+//! [`common::ExporterGuard`] drops, however the test ends.
 
 mod common;
 

@@ -93,6 +93,7 @@ async fn demo_with_prometheus(bin: &str) -> (ExporterGuard, Prometheus) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_panel_variable_and_rule_evaluates_in_a_real_prometheus() {
     let Some(bin) = tool("prometheus", "PROMETHEUS_BIN") else { return };
+    let _heavy = heavy().await;
     let (exporter, prom) = demo_with_prometheus(&bin).await;
 
     // Every rule loaded and evaluates without error.
@@ -154,6 +155,7 @@ async fn every_panel_variable_and_rule_evaluates_in_a_real_prometheus() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_value_of_every_variable_renders_queries_that_parse_and_find_data() {
     let Some(bin) = tool("prometheus", "PROMETHEUS_BIN") else { return };
+    let _heavy = heavy().await;
     let (exporter, prom) = demo_with_prometheus(&bin).await;
     let mut rendered = 0;
     let mut values_tried = 0;

@@ -257,6 +257,23 @@ pub fn demo_config(users: u32) -> Config {
     config
 }
 
+/// The tests that run Prometheus (a minute of both cores, with promtool)
+/// hold this shared; the tests that time Gong's traffic against tight
+/// bounds (3 requests in any second, a recovery within 3 s) hold it alone,
+/// so that the two never share the machine. Each kind ran in binaries of
+/// its own when every file was one. Other tests ignore it.
+static HEAVY_OR_TIMED: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// Held by a test that runs Prometheus, for as long as it runs.
+pub async fn heavy() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    HEAVY_OR_TIMED.read().await
+}
+
+/// Held by a test whose assertions are timings, for as long as it runs.
+pub async fn timed() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    HEAVY_OR_TIMED.write().await
+}
+
 /// An in-process exporter that stops when dropped: a failing assertion
 /// unwinds through the test and leaves no poller polling and no port
 /// listening for the tests that run after it in this process. Derefs to
