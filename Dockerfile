@@ -1,6 +1,6 @@
 # gong-exporter: a static (musl) binary on distroless, running as non-root.
 # Build: docker build --build-arg GIT_REVISION=$(git rev-parse --short=12 HEAD) -t gong-exporter .
-# This project's CI has no Docker engine; tests/deploy.rs checks this file.
+# This project's CI has no Docker engine; tests/it/deploy.rs checks this file.
 
 FROM rust:1.95-alpine AS build
 # A C toolchain and cmake/perl for aws-lc (the TLS crypto library).

@@ -13,7 +13,7 @@
 #    RULES_DIR/gong-recording.yml over the same days, one pass per level of
 #    rules that read other rules (a pass sees only blocks already loaded).
 #
-# docker-compose.yml runs it in the `history` service; tests/compose_history.rs
+# docker-compose.yml runs it in the `history` service; tests/it/compose_history.rs
 # runs it with Debian's prometheus package. Runs once per data directory.
 # Tools come from PATH unless GONG_EXPORTER, PROMTOOL or PROMETHEUS name them.
 set -eu

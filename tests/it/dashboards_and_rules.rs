@@ -2,12 +2,10 @@
 //! well-formed for Grafana, and every metric they use is one the exporter
 //! really serves.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use common::grafana::*;
-use common::*;
+use crate::common::grafana::*;
+use crate::common::*;
 
 #[test]
 fn dashboards_are_well_formed_for_grafana() {
@@ -98,7 +96,7 @@ const CONDITIONAL: [(&str, &str); 1] =
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_metric_used_by_dashboards_and_rules_exists_in_the_exporters_output() {
-    let exporter = gong_exporter::start(demo_config(40)).await.unwrap();
+    let exporter = start_exporter(demo_config(40)).await;
     // The coaching collector publishes after the regular endpoints.
     let m = wait_for_metrics(exporter.local_addr(), "coaching series", |m| {
         m.series.iter().any(|s| s.name.starts_with("gong_coaching_"))

@@ -5,14 +5,12 @@
 //! time range, the 7-day series of past weeks and the coaching baselines.
 //! Needs `prometheus` and `promtool` (Debian: `apt-get install prometheus`).
 
-mod common;
-
 use std::net::TcpListener;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::grafana::repo_path;
-use common::*;
+use crate::common::grafana::repo_path;
+use crate::common::*;
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -24,6 +22,7 @@ async fn the_demo_stack_starts_with_weeks_of_history_and_baselines() {
     else {
         return;
     };
+    let _heavy = heavy().await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let script = Command::new("sh")
@@ -43,8 +42,8 @@ async fn the_demo_stack_starts_with_weeks_of_history_and_baselines() {
 
     // Prometheus as the stack runs it: the rules, the lookback the script
     // used, the data directory the script filled.
-    let config = format!("global:\n  evaluation_interval: 1s\n{}", common::prometheus::rule_files_yaml());
-    let prom = common::prometheus::Prometheus::spawn(
+    let config = format!("global:\n  evaluation_interval: 1s\n{}", crate::common::prometheus::rule_files_yaml());
+    let prom = crate::common::prometheus::Prometheus::spawn(
         &prometheus,
         dir.path(),
         &config,

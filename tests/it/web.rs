@@ -1,12 +1,10 @@
 //! `--web.config.file`: TLS with certificates generated here, certificate
 //! rotation, client certificates, basic auth, headers, reload.
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use gong_exporter::http::webconfig::WebConfig;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 
@@ -27,11 +25,11 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     path.display().to_string()
 }
 
-async fn start_with(dir: &Path) -> gong_exporter::Exporter {
+async fn start_with(dir: &Path) -> ExporterGuard {
     let path = dir.join("web.yml");
     let mut config = demo_config(5);
     config.web_config = Some((path.clone(), WebConfig::load(&path).unwrap()));
-    gong_exporter::start(config).await.unwrap()
+    start_exporter(config).await
 }
 
 fn client_trusting(cert_pem: &str) -> reqwest::Client {

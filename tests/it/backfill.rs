@@ -2,13 +2,11 @@
 //! turns it into blocks, and a real Prometheus loaded with them answers the
 //! simulator's daily values at each day's timestamp.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use gong_exporter::backfill::{BackfillConfig, run};
 use gong_exporter::gong::Credentials;
 use gong_exporter::secret::Secret;
@@ -145,6 +143,7 @@ async fn backfill_blocks_load_into_prometheus_with_the_daily_values() {
     else {
         return;
     };
+    let _heavy = heavy().await;
     let data = dir.path().join("data");
     let created = Command::new(&promtool)
         .args(["tsdb", "create-blocks-from", "openmetrics"])
@@ -155,7 +154,7 @@ async fn backfill_blocks_load_into_prometheus_with_the_daily_values() {
     assert!(created.status.success(), "promtool: {}", String::from_utf8_lossy(&created.stderr));
 
     // Blocks older than the retention would be deleted on load.
-    let prom = common::prometheus::Prometheus::spawn(
+    let prom = crate::common::prometheus::Prometheus::spawn(
         &prometheus,
         dir.path(),
         "global:\n  scrape_interval: 1m\n",

@@ -1,15 +1,13 @@
 //! The real `gong-exporter` binary: demo mode, flag errors, credentials and
 //! secrets, signals.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_gong-exporter");
 

@@ -2,13 +2,11 @@
 //! report and window; once a day; off for the day when Gong refuses it;
 //! within the budget; off by flag.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use gong_exporter::clock::Clock;
 use gong_exporter::config::Config;
 use gong_exporter::simulator::dataset::{FixtureDataset, WORKSPACE_ID};
@@ -51,7 +49,7 @@ async fn exact_values_per_manager_report_and_window() {
     let cal = Calendar::now();
     let clock = Clock::system();
     let sim = simulator(data(&cal), &clock, true).await;
-    let exporter = gong_exporter::start(config(&sim, &clock)).await.unwrap();
+    let exporter = start_exporter(config(&sim, &clock)).await;
     let m = wait_for_metrics(exporter.local_addr(), "coaching", |m| {
         !m.matching("gong_coaching_calls_listened_to", &[]).is_empty()
     })
@@ -101,7 +99,7 @@ async fn collected_at_start_then_once_after_each_company_midnight() {
     let clock = Clock::system();
     clock.set(cal.at(cal.today, 23, 0));
     let sim = simulator(data(&cal), &clock, true).await;
-    let exporter = gong_exporter::start(config(&sim, &clock)).await.unwrap();
+    let exporter = start_exporter(config(&sim, &clock)).await;
     wait_ready(exporter.local_addr()).await;
     a_few_cycles().await;
     assert!(requests_to(&sim, "/v2/users").len() >= 3, "several cycles ran");
@@ -120,7 +118,7 @@ async fn a_plan_without_coaching_turns_the_collector_off_for_the_day() {
     let clock = Clock::system();
     clock.set(cal.at(cal.today, 23, 0));
     let sim = simulator(data(&cal), &clock, false).await;
-    let exporter = gong_exporter::start(config(&sim, &clock)).await.unwrap();
+    let exporter = start_exporter(config(&sim, &clock)).await;
     let addr = exporter.local_addr();
     let m = wait_for_metrics(addr, "the collector off", |m| {
         m.get("gong_exporter_collector_enabled", &[("collector", "coaching")]) == Some(0.0)
@@ -151,7 +149,7 @@ async fn forbidden_turns_the_collector_off_after_one_request() {
     let sim = simulator(data(&cal), &clock, true).await;
     sim.simulator
         .add_fault(FaultRule::always(Some("/v2/coaching"), Fault::Status { status: 403, retry_after_seconds: None }));
-    let exporter = gong_exporter::start(config(&sim, &clock)).await.unwrap();
+    let exporter = start_exporter(config(&sim, &clock)).await;
     let m = wait_for_metrics(exporter.local_addr(), "the collector off", |m| {
         m.get("gong_exporter_collector_enabled", &[("collector", "coaching")]) == Some(0.0)
     })
@@ -173,7 +171,7 @@ async fn a_404_for_one_manager_after_data_is_an_empty_answer() {
         2,
         Fault::Status { status: 404, retry_after_seconds: None },
     ));
-    let exporter = gong_exporter::start(config(&sim, &clock)).await.unwrap();
+    let exporter = start_exporter(config(&sim, &clock)).await;
     let m = wait_for_metrics(exporter.local_addr(), "coaching", |m| {
         !m.matching("gong_coaching_calls_listened_to", &[]).is_empty()
     })
@@ -198,7 +196,7 @@ async fn skipped_for_the_day_when_it_does_not_fit_the_budget_and_off_by_flag() {
     // coaching needs 6.
     tight.poller.daily_limit = 100;
     tight.poller.budget_share = 0.1;
-    let exporter = gong_exporter::start(tight).await.unwrap();
+    let exporter = start_exporter(tight).await;
     let m = wait_for_metrics(exporter.local_addr(), "coaching skipped", |m| {
         m.get("gong_exporter_poll_success", &[("endpoint", "coaching")]) == Some(0.0)
     })
@@ -212,7 +210,7 @@ async fn skipped_for_the_day_when_it_does_not_fit_the_budget_and_off_by_flag() {
     let sim = simulator(data(&cal), &clock, true).await;
     let mut off = config(&sim, &clock);
     off.poller.collectors.set(gong_exporter::collectors::CollectorName::Coaching, false);
-    let exporter = gong_exporter::start(off).await.unwrap();
+    let exporter = start_exporter(off).await;
     wait_ready(exporter.local_addr()).await;
     let m = scrape(exporter.local_addr()).await;
     assert_eq!(m.value("gong_exporter_collector_enabled", &[("collector", "coaching")]), 0.0);
@@ -222,7 +220,7 @@ async fn skipped_for_the_day_when_it_does_not_fit_the_budget_and_off_by_flag() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_coaching_agrees_with_the_managers_activity_and_reviews() {
-    let exporter = gong_exporter::start(demo_config(40)).await.unwrap();
+    let exporter = start_exporter(demo_config(40)).await;
     let m = wait_for_metrics(exporter.local_addr(), "demo coaching", |m| {
         !m.matching("gong_coaching_calls_with_scorecard_filled", &[]).is_empty()
     })
@@ -259,7 +257,7 @@ async fn coaching_series_disappear_when_gong_stops_serving_coaching() {
     let clock = Clock::system();
     clock.set(cal.at(cal.today, 23, 0));
     let sim = simulator(data(&cal), &clock, true).await;
-    let exporter = gong_exporter::start(config(&sim, &clock)).await.unwrap();
+    let exporter = start_exporter(config(&sim, &clock)).await;
     let addr = exporter.local_addr();
     wait_for_metrics(addr, "coaching", |m| !m.matching("gong_coaching_calls_listened_to", &[]).is_empty()).await;
     // The account loses coaching overnight.
@@ -281,7 +279,7 @@ async fn a_malformed_coaching_answer_keeps_the_last_good_data_and_says_where() {
     let clock = Clock::system();
     clock.set(cal.at(cal.today, 23, 0));
     let sim = simulator(data(&cal), &clock, true).await;
-    let exporter = gong_exporter::start(config(&sim, &clock)).await.unwrap();
+    let exporter = start_exporter(config(&sim, &clock)).await;
     let addr = exporter.local_addr();
     wait_for_metrics(addr, "coaching", |m| !m.matching("gong_coaching_calls_listened_to", &[]).is_empty()).await;
     // Next day Gong's coaching answers are garbled, retries included.
@@ -327,7 +325,7 @@ async fn settling_builds_windows_from_kept_coaching_days() {
     config.storage_path = Some(storage.path().to_owned());
     // Each morning after yesterday settled: one cycle a day.
     clock.set(cal.at(cal.today, 13, 0));
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     let addr = exporter.local_addr();
     let listened = |m: &Metrics, window: &str| {
         m.get(
@@ -369,7 +367,7 @@ async fn settling_leaves_coaching_out_after_the_reserved_repolls_and_the_plan_sa
     // the 5 planned re-polls of 5 requests take 25 of them.
     config.poller.daily_limit = 30;
     config.poller.budget_share = 1.0;
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     let addr = exporter.local_addr();
     wait_for_metrics(addr, "coaching skipped", |m| {
         m.get("gong_exporter_poll_success", &[("endpoint", "coaching")]) == Some(0.0)

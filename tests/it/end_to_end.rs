@@ -2,11 +2,9 @@
 //! hand-written data: every value on /metrics is checked against what the
 //! fixture says Gong reports.
 
-mod common;
-
 use std::collections::BTreeSet;
 
-use common::*;
+use crate::common::*;
 use gong_exporter::simulator::RecordedRequest;
 
 fn id(n: u64) -> String {
@@ -23,7 +21,7 @@ async fn exact_values_for_users_and_scorecards_across_windows_and_pages() {
     let cal = Calendar::now();
     // Two records per page: every list spans several pages.
     let sim = start_simulator(fixture(&cal), 2, 1000.0).await;
-    let exporter = gong_exporter::start(config_for(&sim)).await.unwrap();
+    let exporter = start_exporter(config_for(&sim)).await;
     let addr = exporter.local_addr();
     wait_ready(addr).await;
     let m = scrape(addr).await;
@@ -164,7 +162,7 @@ async fn configured_time_zone_is_used_without_probing() {
     let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
     let mut config = config_for(&sim);
     config.poller.time_zone = Some(cal.tz.clone());
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     wait_ready(exporter.local_addr()).await;
     let aggregate: Vec<_> =
         sim.simulator.requests().into_iter().filter(|r| r.path == "/v2/stats/activity/aggregate").collect();
@@ -179,7 +177,7 @@ async fn user_email_label_can_be_dropped() {
     let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
     let mut config = config_for(&sim);
     config.poller.include_user_email = false;
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     wait_ready(exporter.local_addr()).await;
     let m = scrape(exporter.local_addr()).await;
     assert!(!m.text.contains("user_email"), "no user_email label anywhere");
@@ -190,7 +188,7 @@ async fn user_email_label_can_be_dropped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn process_metrics_as_every_exporter_has_them_unless_disabled() {
-    let exporter = gong_exporter::start(demo_config(5)).await.unwrap();
+    let exporter = start_exporter(demo_config(5)).await;
     wait_ready(exporter.local_addr()).await;
     let m = scrape(exporter.local_addr()).await;
     assert_eq!(m.types["process_cpu_seconds"], "counter");
@@ -204,7 +202,7 @@ async fn process_metrics_as_every_exporter_has_them_unless_disabled() {
 
     let mut config = demo_config(5);
     config.process_metrics = false;
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     wait_ready(exporter.local_addr()).await;
     let m = scrape(exporter.local_addr()).await;
     assert!(m.series.iter().all(|s| !s.name.starts_with("process_")), "--web.disable-exporter-metrics");
@@ -216,7 +214,7 @@ async fn every_listen_address_serves_the_same_endpoints() {
     let mut config = demo_config(5);
     let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     config.listen_addresses = vec![loopback, loopback];
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     let addrs = exporter.local_addrs();
     assert_eq!(addrs.len(), 2);
     assert_ne!(addrs[0], addrs[1]);

@@ -2,11 +2,9 @@
 //! CI): the Dockerfile, the compose demo stack, the Kubernetes manifests, and
 //! the PrometheusRule kept in sync with alerts/.
 
-mod common;
-
 use std::process::Command;
 
-use common::grafana::{repo_path, rule_files};
+use crate::common::grafana::{repo_path, rule_files};
 use serde_yaml_ng::{Mapping, Value};
 
 fn yaml(relative: &str) -> Value {
@@ -45,7 +43,7 @@ fn generated_prometheus_rule() -> String {
     rule.insert("metadata".into(), Value::Mapping(metadata));
     rule.insert("spec".into(), Value::Mapping(spec));
     format!(
-        "# Generated from alerts/*.yml; do not edit. Regenerate: GONG_EXPORTER_BLESS=1 cargo test --test deploy\n{}",
+        "# Generated from alerts/*.yml; do not edit. Regenerate: GONG_EXPORTER_BLESS=1 cargo test --test it deploy::\n{}",
         serde_yaml_ng::to_string(&Value::Mapping(rule)).unwrap()
     )
 }
@@ -60,7 +58,7 @@ fn prometheus_rule_is_in_sync_with_alerts() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == expected,
-        "deploy/kubernetes/prometheusrule.yaml is out of date with alerts/: run GONG_EXPORTER_BLESS=1 cargo test --test deploy"
+        "deploy/kubernetes/prometheusrule.yaml is out of date with alerts/: run GONG_EXPORTER_BLESS=1 cargo test --test it deploy::"
     );
     let rule = yaml("deploy/kubernetes/prometheusrule.yaml");
     let names: Vec<String> = get(&rule, "spec.groups")
@@ -329,7 +327,7 @@ fn compose_fills_prometheus_history_before_prometheus_starts() {
     assert_eq!(text(history, "build.target"), "demo-history");
     let dockerfile = std::fs::read_to_string(repo_path("Dockerfile")).unwrap();
     assert!(dockerfile.contains("AS demo-history"), "the Dockerfile builds the history image");
-    // The script compose runs is the one tests/compose_history.rs runs.
+    // The script compose runs is the one tests/it/compose_history.rs runs.
     let volumes: Vec<&str> = history["volumes"].as_sequence().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert!(volumes.contains(&"./deploy/compose/backfill.sh:/backfill.sh:ro"), "{volumes:?}");
     let command: Vec<&str> = history["command"].as_sequence().unwrap().iter().map(|v| v.as_str().unwrap()).collect();

@@ -7,13 +7,11 @@
 //! The exporter and the simulator share a [`Clock`] the test moves, so
 //! hours pass in milliseconds.
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use gong_exporter::cli::PollSchedule;
 use gong_exporter::clock::Clock;
 use gong_exporter::config::Config;
@@ -62,7 +60,7 @@ struct Started {
     cal: Calendar,
     clock: Clock,
     sim: RunningSimulator,
-    exporter: gong_exporter::Exporter,
+    exporter: ExporterGuard,
     addr: std::net::SocketAddr,
 }
 
@@ -71,7 +69,7 @@ async fn started_just_after_midnight() -> Started {
     let clock = Clock::system();
     clock.set(cal.at(cal.today, 0, 10));
     let sim = start_simulator_with_clock(fixture(&cal), 2, 1000.0, clock.clone()).await;
-    let exporter = gong_exporter::start(settling_config(&sim, &clock, None)).await.unwrap();
+    let exporter = start_exporter(settling_config(&sim, &clock, None)).await;
     let addr = exporter.local_addr();
     Started { cal, clock, sim, exporter, addr }
 }
@@ -153,7 +151,7 @@ async fn a_restart_with_storage_fetches_no_kept_day_and_without_storage_everythi
     let storage = tempfile::tempdir().unwrap();
     let whole = (cal.days_ago(28).to_string(), cal.today.to_string());
 
-    let exporter = gong_exporter::start(settling_config(&sim, &clock, Some(storage.path()))).await.unwrap();
+    let exporter = start_exporter(settling_config(&sim, &clock, Some(storage.path()))).await;
     hosted(exporter.local_addr(), "7d", 7.0).await;
     exporter.shutdown().await;
     assert_eq!(queries(&sim, DAY_BY_DAY), std::slice::from_ref(&whole));
@@ -162,7 +160,7 @@ async fn a_restart_with_storage_fetches_no_kept_day_and_without_storage_everythi
 
     // Restart with the same storage: windows are built from the kept days
     // at once, and no day is asked again.
-    let exporter = gong_exporter::start(settling_config(&sim, &clock, Some(storage.path()))).await.unwrap();
+    let exporter = start_exporter(settling_config(&sim, &clock, Some(storage.path()))).await;
     let m = hosted(exporter.local_addr(), "7d", 7.0).await;
     assert_eq!(m.value(HOSTED, &[("user_id", &REP_A.to_string()), ("window", "28d")]), 17.0);
     a_few_cycles().await;
@@ -171,7 +169,7 @@ async fn a_restart_with_storage_fetches_no_kept_day_and_without_storage_everythi
     exporter.shutdown().await;
 
     // Without storage, a restart fetches every day once.
-    let exporter = gong_exporter::start(settling_config(&sim, &clock, None)).await.unwrap();
+    let exporter = start_exporter(settling_config(&sim, &clock, None)).await;
     hosted(exporter.local_addr(), "7d", 7.0).await;
     a_few_cycles().await;
     assert_eq!(queries(&sim, DAY_BY_DAY), [whole.clone(), whole.clone()]);
@@ -250,7 +248,7 @@ async fn a_cycle_running_over_midnight_does_not_skip_the_day_that_ended() {
     let sim = start_simulator_with_clock(fixture(&cal), 2, 1000.0, clock.clone()).await;
     // The first cycle's users list is slow: midnight passes while it waits.
     sim.simulator.add_fault(FaultRule::nth(Some("/v2/users"), 1, Fault::Delay { millis: 1500 }));
-    let exporter = gong_exporter::start(settling_config(&sim, &clock, None)).await.unwrap();
+    let exporter = start_exporter(settling_config(&sim, &clock, None)).await;
     wait_until("the slow users request", || sim.simulator.pending() > 0).await;
     clock.set(cal.at(cal.today, 23, 59) + SignedDuration::from_mins(3));
     let tomorrow = cal.today.tomorrow().unwrap().to_string();
@@ -270,7 +268,7 @@ async fn counters_add_yesterday_once_it_settled_late_changes_included() {
     let sim = start_simulator_with_clock(fixture(&cal), 2, 1000.0, clock.clone()).await;
     let mut config = settling_config(&sim, &clock, None);
     config.counters_start_date = Some(cal.days_ago(1));
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     let addr = exporter.local_addr();
     hosted(addr, "1d", 3.0).await;
 

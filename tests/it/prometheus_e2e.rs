@@ -6,14 +6,12 @@
 //! `scripts/test` and CI require it; a bare `cargo test` without it says so
 //! and skips.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use common::grafana::*;
-use common::prometheus::*;
-use common::*;
+use crate::common::grafana::*;
+use crate::common::prometheus::*;
+use crate::common::*;
 use serde_json::Value;
 
 /// Queries that legitimately return nothing right after start, and why.
@@ -73,8 +71,8 @@ fn uses(expr: &str, name: &str) -> bool {
 
 /// The demo exporter and a Prometheus scraping it with every rule loaded,
 /// once the coaching collector's series are in and the rules evaluated.
-async fn demo_with_prometheus(bin: &str) -> (gong_exporter::Exporter, Prometheus) {
-    let exporter = gong_exporter::start(demo_config(40)).await.unwrap();
+async fn demo_with_prometheus(bin: &str) -> (ExporterGuard, Prometheus) {
+    let exporter = start_exporter(demo_config(40)).await;
     wait_ready(exporter.local_addr()).await;
     let prom = start_prometheus(bin, exporter.local_addr());
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -95,6 +93,7 @@ async fn demo_with_prometheus(bin: &str) -> (gong_exporter::Exporter, Prometheus
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_panel_variable_and_rule_evaluates_in_a_real_prometheus() {
     let Some(bin) = tool("prometheus", "PROMETHEUS_BIN") else { return };
+    let _heavy = heavy().await;
     let (exporter, prom) = demo_with_prometheus(&bin).await;
 
     // Every rule loaded and evaluates without error.
@@ -156,6 +155,7 @@ async fn every_panel_variable_and_rule_evaluates_in_a_real_prometheus() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_value_of_every_variable_renders_queries_that_parse_and_find_data() {
     let Some(bin) = tool("prometheus", "PROMETHEUS_BIN") else { return };
+    let _heavy = heavy().await;
     let (exporter, prom) = demo_with_prometheus(&bin).await;
     let mut rendered = 0;
     let mut values_tried = 0;
@@ -211,7 +211,7 @@ async fn every_value_of_every_variable_renders_queries_that_parse_and_find_data(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_text_format_passes_promtool_check_metrics_and_openmetrics_a_strict_parser() {
     let Some(promtool) = tool("promtool", "PROMTOOL_BIN") else { return };
-    let exporter = gong_exporter::start(demo_config(40)).await.unwrap();
+    let exporter = start_exporter(demo_config(40)).await;
     let addr = exporter.local_addr();
     // With coaching and counters in, every kind of family is there.
     let strict =

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use gong_exporter::Exporter;
 use gong_exporter::cli::PollSchedule;
 use gong_exporter::clock::Clock;
 use gong_exporter::collectors::{CollectorName, Enabled};
@@ -228,7 +229,7 @@ fn config_for_url(url: &str) -> Config {
             poll_interval: Duration::from_secs(3600),
             // Most tests poll every few hundred milliseconds and expect
             // every cycle to fetch everything; the settling schedule has
-            // its own tests (tests/settling.rs).
+            // its own tests (tests/it/settling.rs).
             schedule: PollSchedule::Fixed,
             settle_for: Duration::from_secs(12 * 3600),
             settle_interval: Duration::from_secs(2 * 3600 + 45 * 60),
@@ -255,6 +256,67 @@ pub fn demo_config(users: u32) -> Config {
     config.client.rate_limit = 1000.0;
     config.listen_addresses = vec![SocketAddr::from(([127, 0, 0, 1], 0))];
     config
+}
+
+/// The tests that run Prometheus (a minute of both cores, with promtool)
+/// hold this shared; the tests that time Gong's traffic against tight
+/// bounds (3 requests in any second, a recovery within 3 s) hold it alone,
+/// so that the two never share the machine. Each kind ran in binaries of
+/// its own when every file was one. Other tests ignore it.
+static HEAVY_OR_TIMED: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// Held by a test that runs Prometheus, for as long as it runs.
+pub async fn heavy() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    HEAVY_OR_TIMED.read().await
+}
+
+/// Held by a test whose assertions are timings, for as long as it runs.
+pub async fn timed() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    HEAVY_OR_TIMED.write().await
+}
+
+/// An in-process exporter that stops when dropped: a failing assertion
+/// unwinds through the test and leaves no poller polling and no port
+/// listening for the tests that run after it in this process. Derefs to
+/// [`Exporter`]; [`ExporterGuard::shutdown`] stops it as the product does.
+pub struct ExporterGuard(Option<Exporter>);
+
+/// Starts an exporter (`gong_exporter::start`) under an [`ExporterGuard`].
+pub async fn start_exporter(config: Config) -> ExporterGuard {
+    ExporterGuard(Some(gong_exporter::start(config).await.unwrap()))
+}
+
+impl ExporterGuard {
+    /// Stops polling and lets in-flight scrapes finish.
+    pub async fn shutdown(mut self) {
+        if let Some(exporter) = self.0.take() {
+            exporter.shutdown().await;
+        }
+    }
+}
+
+impl std::ops::Deref for ExporterGuard {
+    type Target = Exporter;
+    fn deref(&self) -> &Exporter {
+        self.0.as_ref().expect("an exporter until shut down")
+    }
+}
+
+impl Drop for ExporterGuard {
+    /// `shutdown` polled once, here: it aborts the poller and tells every
+    /// server to stop before its first await. What it then waits for (the
+    /// servers' in-flight requests) goes on as a task of the test's runtime,
+    /// which drops it, and every task left, as it ends.
+    fn drop(&mut self) {
+        let Some(exporter) = self.0.take() else { return };
+        // `shutdown` sets timers: it needs the runtime the exporter runs on.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let mut stopping = Box::pin(exporter.shutdown());
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        if stopping.as_mut().poll(&mut cx).is_pending() {
+            runtime.spawn(stopping);
+        }
+    }
 }
 
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {

@@ -5,12 +5,10 @@
 //! The exporter and the simulator share a [`Clock`] the test moves, so a
 //! company midnight passes in milliseconds.
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use gong_exporter::clock::Clock;
 use gong_exporter::config::Config;
 use gong_exporter::simulator::RunningSimulator;
@@ -77,7 +75,7 @@ async fn each_day_counts_once_across_restarts_and_midnights() {
     let (a, b, vp) = (REP_A.to_string(), REP_B.to_string(), VP.to_string());
 
     // Days 4..1 ago: 4 + 3 calls hosted (day 10 ago is before the start).
-    let exporter = gong_exporter::start(config()).await.unwrap();
+    let exporter = start_exporter(config()).await;
     let m = hosted_total(exporter.local_addr(), 7.0).await;
     assert_eq!(m.types["gong_activity_calls_as_host_cumulative"], "counter");
     assert_eq!(m.value("gong_activity_calls_gave_feedback_cumulative_total", &[("user_id", &b)]), 5.0);
@@ -99,7 +97,7 @@ async fn each_day_counts_once_across_restarts_and_midnights() {
     exporter.shutdown().await;
 
     // Restart the same day: the same totals at once, no request for them.
-    let exporter = gong_exporter::start(config()).await.unwrap();
+    let exporter = start_exporter(config()).await;
     wait_ready(exporter.local_addr()).await;
     assert_eq!(scrape(exporter.local_addr()).await.value(CALLS_AS_HOST, &[("user_id", &a)]), 7.0);
     assert_eq!(day_by_day_requests(&sim), first_run);
@@ -116,7 +114,7 @@ async fn each_day_counts_once_across_restarts_and_midnights() {
 
     // Midnight passes while down: tomorrow's 5 calls are added on start.
     clock.shift(SignedDuration::from_hours(24));
-    let exporter = gong_exporter::start(config()).await.unwrap();
+    let exporter = start_exporter(config()).await;
     hosted_total(exporter.local_addr(), 14.0).await;
     a_few_cycles().await;
     assert_eq!(scrape(exporter.local_addr()).await.value(CALLS_AS_HOST, &[("user_id", &a)]), 14.0);
@@ -137,13 +135,13 @@ async fn days_missed_while_down_are_fetched_on_start() {
     let sim = start_simulator_with_clock(data(&cal), 100, 1000.0, clock.clone()).await;
     let storage = tempfile::tempdir().unwrap();
     let config = counting_config(&sim, &clock, Some(storage.path()), Some(cal.days_ago(12)));
-    let exporter = gong_exporter::start(config.clone()).await.unwrap();
+    let exporter = start_exporter(config.clone()).await;
     hosted_total(exporter.local_addr(), 10.0).await;
     exporter.shutdown().await;
 
     // Down for a week: days 8..1 ago come in on start, in one query.
     clock.set(cal.at(cal.today, 9, 0));
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     let m = hosted_total(exporter.local_addr(), 17.0).await;
     let requests = day_by_day_requests(&sim);
     assert_eq!(
@@ -164,7 +162,7 @@ async fn without_storage_counting_starts_with_the_first_completed_day() {
     let clock = Clock::system();
     clock.set(cal.at(cal.today, 23, 30));
     let sim = start_simulator_with_clock(data(&cal), 100, 1000.0, clock.clone()).await;
-    let exporter = gong_exporter::start(counting_config(&sim, &clock, None, None)).await.unwrap();
+    let exporter = start_exporter(counting_config(&sim, &clock, None, None)).await;
     wait_ready(exporter.local_addr()).await;
     a_few_cycles().await;
     let m = scrape(exporter.local_addr()).await;
@@ -185,7 +183,7 @@ async fn a_corrupt_state_file_is_moved_aside_and_counting_restarts() {
     let storage = tempfile::tempdir().unwrap();
     std::fs::write(storage.path().join("counters.json"), b"{\"format\": 1, \"activity\": {\"12\": tru").unwrap();
     let config = counting_config(&sim, &clock, Some(storage.path()), Some(cal.days_ago(2)));
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     hosted_total(exporter.local_addr(), 3.0).await;
     exporter.shutdown().await;
     let names: Vec<String> =
@@ -212,7 +210,7 @@ async fn a_key_without_the_day_by_day_scope_still_counts_reviews() {
     ));
     let storage = tempfile::tempdir().unwrap();
     let config = counting_config(&sim, &clock, Some(storage.path()), Some(cal.days_ago(2)));
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     let m = wait_for_metrics(exporter.local_addr(), "review counters", |m| !m.matching(REVIEWS, &[]).is_empty()).await;
     assert_eq!(m.value(REVIEWS, &[("scorecard_id", &SCORECARD_1.to_string()), ("review_method", "MANUAL")]), 1.0);
     assert!(m.matching(CALLS_AS_HOST, &[]).is_empty());
@@ -223,7 +221,7 @@ async fn a_key_without_the_day_by_day_scope_still_counts_reviews() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_counts_the_largest_window_and_day_by_day_agrees_with_aggregate() {
-    let exporter = gong_exporter::start(demo_config(40)).await.unwrap();
+    let exporter = start_exporter(demo_config(40)).await;
     let m =
         wait_for_metrics(exporter.local_addr(), "demo counters", |m| !m.matching(CALLS_AS_HOST, &[]).is_empty()).await;
     // Counting starts with the 28d window's first day, so every user's
@@ -265,7 +263,7 @@ async fn a_state_file_dated_in_the_future_is_moved_aside() {
     std::fs::write(storage.path().join("counters.json"), state.to_string()).unwrap();
 
     let config = counting_config(&sim, &clock, Some(storage.path()), Some(cal.days_ago(2)));
-    let exporter = gong_exporter::start(config).await.unwrap();
+    let exporter = start_exporter(config).await;
     hosted_total(exporter.local_addr(), 3.0).await;
     exporter.shutdown().await;
     let names: Vec<String> =
@@ -282,12 +280,12 @@ async fn a_second_exporter_on_the_same_storage_fails_at_start() {
     let clock = Clock::system();
     let sim = start_simulator_with_clock(data(&cal), 100, 1000.0, clock.clone()).await;
     let storage = tempfile::tempdir().unwrap();
-    let first = gong_exporter::start(counting_config(&sim, &clock, Some(storage.path()), None)).await.unwrap();
+    let first = start_exporter(counting_config(&sim, &clock, Some(storage.path()), None)).await;
     let second = gong_exporter::start(counting_config(&sim, &clock, Some(storage.path()), None)).await;
     let error = second.expect_err("the second exporter must not start").to_string();
     assert!(error.contains("another gong-exporter is using --storage.path"), "{error}");
     assert!(error.contains(&storage.path().display().to_string()), "{error}");
     first.shutdown().await;
-    let third = gong_exporter::start(counting_config(&sim, &clock, Some(storage.path()), None)).await.unwrap();
+    let third = start_exporter(counting_config(&sim, &clock, Some(storage.path()), None)).await;
     third.shutdown().await;
 }
