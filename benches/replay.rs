@@ -21,7 +21,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use gong_exporter::cli::PollSchedule;
 use gong_exporter::clock::Clock;
 use gong_exporter::collectors::interaction::{InteractionStat, InteractionTable, PersonInteraction};
 use gong_exporter::collectors::{CollectorName, Enabled};
@@ -29,6 +28,7 @@ use gong_exporter::days::DayStore;
 use gong_exporter::gong::models::GongId;
 use gong_exporter::gong::{ClientOptions, Credentials, GongClient};
 use gong_exporter::ledger::Ledger;
+use gong_exporter::poller::Schedule;
 use gong_exporter::poller::{Poller, PollerSettings};
 use gong_exporter::published::Shared;
 use gong_exporter::secret::Secret;
@@ -46,7 +46,7 @@ const GONG_RATE_LIMIT: f64 = 3.0;
 struct Run {
     users: usize,
     coaching: bool,
-    schedule: PollSchedule,
+    schedule: Schedule,
     days: i64,
 }
 
@@ -65,19 +65,19 @@ fn main() {
     let smoke = args.iter().any(|a| a == "--smoke");
     let runs = if smoke {
         vec![
-            Run { users: 200, coaching: true, schedule: PollSchedule::Settling, days: 2 },
-            Run { users: 200, coaching: true, schedule: PollSchedule::Fixed, days: 1 },
+            Run { users: 200, coaching: true, schedule: Schedule::Settling, days: 2 },
+            Run { users: 200, coaching: true, schedule: Schedule::Fixed, days: 1 },
         ]
     } else {
         vec![
-            Run { users: 100, coaching: true, schedule: PollSchedule::Settling, days: 30 },
-            Run { users: 100, coaching: true, schedule: PollSchedule::Fixed, days: 2 },
-            Run { users: 1000, coaching: true, schedule: PollSchedule::Settling, days: 30 },
-            Run { users: 1000, coaching: true, schedule: PollSchedule::Fixed, days: 2 },
-            Run { users: 1000, coaching: false, schedule: PollSchedule::Settling, days: 2 },
-            Run { users: 10_000, coaching: false, schedule: PollSchedule::Settling, days: 3 },
-            Run { users: 10_000, coaching: false, schedule: PollSchedule::Fixed, days: 2 },
-            Run { users: 10_000, coaching: true, schedule: PollSchedule::Settling, days: 2 },
+            Run { users: 100, coaching: true, schedule: Schedule::Settling, days: 30 },
+            Run { users: 100, coaching: true, schedule: Schedule::Fixed, days: 2 },
+            Run { users: 1000, coaching: true, schedule: Schedule::Settling, days: 30 },
+            Run { users: 1000, coaching: true, schedule: Schedule::Fixed, days: 2 },
+            Run { users: 1000, coaching: false, schedule: Schedule::Settling, days: 2 },
+            Run { users: 10_000, coaching: false, schedule: Schedule::Settling, days: 3 },
+            Run { users: 10_000, coaching: false, schedule: Schedule::Fixed, days: 2 },
+            Run { users: 10_000, coaching: true, schedule: Schedule::Settling, days: 2 },
         ]
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -184,8 +184,8 @@ async fn replay(run: &Run) {
         run.users,
         if run.coaching { "on" } else { "off" },
         match run.schedule {
-            PollSchedule::Settling => "settling",
-            PollSchedule::Fixed => "fixed (hourly, every window whole)",
+            Schedule::Settling => "settling",
+            Schedule::Fixed => "fixed (hourly, every window whole)",
         }
     );
     println!("\n## {label}\n");

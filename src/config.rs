@@ -12,11 +12,11 @@ use clap::Parser as _;
 use jiff::civil::Date;
 use reqwest::Url;
 
-use crate::cli::{BackfillArgs, Cli, ExporterArgs, GongArgs};
+use crate::cli::{BackfillArgs, Cli, ExporterArgs, GongArgs, PollSchedule};
 use crate::clock::Clock;
 use crate::gong::{ClientOptions, Credentials, MAX_BACKOFF, MIN_BACKOFF};
 use crate::http::webconfig::{WebConfig, WebConfigError};
-use crate::poller::PollerSettings;
+use crate::poller::{PollerSettings, Schedule};
 use crate::secret::Secret;
 use crate::windows::Window;
 
@@ -129,7 +129,10 @@ impl Config {
             budget_share: args.budget_share,
             time_zone: args.gong.timezone,
             poll_interval: args.poll_interval,
-            schedule: args.poll_schedule,
+            schedule: match args.poll_schedule {
+                PollSchedule::Settling => Schedule::Settling,
+                PollSchedule::Fixed => Schedule::Fixed,
+            },
             settle_for: args.settle_for,
             settle_interval: args.settle_interval,
             include_user_email: args.user_email,

@@ -34,7 +34,6 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use tokio::time::Instant;
 
-use crate::cli::PollSchedule;
 use crate::clock::Clock;
 use crate::collectors::CollectorName;
 use crate::collectors::Enabled;
@@ -52,6 +51,7 @@ use coaching::{CoachingCollector, CoachingInputs, CoachingRun, CoachingState};
 use counting::{CountInputs, Counting};
 use cycle::CycleResults;
 pub use cycle::log_skipped;
+pub use schedule::Schedule;
 use zone::ZoneTracker;
 
 /// Gong finalises a day's stats shortly after it ends; polling a few minutes
@@ -71,7 +71,7 @@ pub struct PollerSettings {
     pub time_zone: Option<TimeZone>,
     pub poll_interval: Duration,
     /// `--poll.schedule`, `--poll.settle-for`, `--poll.settle-interval`.
-    pub schedule: PollSchedule,
+    pub schedule: Schedule,
     pub settle_for: Duration,
     pub settle_interval: Duration,
     pub include_user_email: bool,
@@ -158,11 +158,11 @@ impl Poller {
         let mut last_pace = Pace::Interval;
         loop {
             match self.settings.schedule {
-                PollSchedule::Fixed => {
+                Schedule::Fixed => {
                     let next = beating(&shared, self.fixed_cycle(&mut last_pace)).await;
                     beating(&shared, tokio::time::sleep_until(next)).await;
                 }
-                PollSchedule::Settling => {
+                Schedule::Settling => {
                     let next = beating(&shared, self.settling_cycle()).await;
                     beating(&shared, self.sleep_until_clock(next)).await;
                 }
@@ -175,13 +175,13 @@ impl Poller {
     /// and what a replay of whole days (`benches/replay.rs`) jumps to.
     pub async fn cycle(&mut self) -> Timestamp {
         match self.settings.schedule {
-            PollSchedule::Fixed => {
+            Schedule::Fixed => {
                 let mut pace = Pace::Interval;
                 let next = self.fixed_cycle(&mut pace).await;
                 self.settings.clock.now()
                     + jiff::SignedDuration::try_from(next.saturating_duration_since(Instant::now())).unwrap_or_default()
             }
-            PollSchedule::Settling => self.settling_cycle().await,
+            Schedule::Settling => self.settling_cycle().await,
         }
     }
 
@@ -439,7 +439,7 @@ impl Poller {
         let now = self.settings.clock.now();
         let today = company_date(now, &tz);
         let until = match self.settings.schedule {
-            PollSchedule::Settling if now < self.settle.settled_at(today, &tz) => today.yesterday().unwrap_or(today),
+            Schedule::Settling if now < self.settle.settled_at(today, &tz) => today.yesterday().unwrap_or(today),
             _ => today,
         };
         let input = CountInputs {
@@ -489,7 +489,7 @@ impl Poller {
             tz: &tz,
             today,
             now,
-            from_kept_days: self.settings.schedule == PollSchedule::Settling,
+            from_kept_days: self.settings.schedule == Schedule::Settling,
             remaining: self.budget.remaining(self.client.requests_sent()),
             reserved: self.reserved_for_repolls(&tz),
             days: &mut self.days,
@@ -517,7 +517,7 @@ impl Poller {
 
     /// Requests today's planned re-polls will need (settling schedule).
     fn reserved_for_repolls(&self, tz: &TimeZone) -> u64 {
-        if self.settings.schedule != PollSchedule::Settling {
+        if self.settings.schedule != Schedule::Settling {
             return 0;
         }
         self.settle.plan_rest_of_day(self.settings.clock.now(), tz).iter().map(|p| p.requests).sum()

@@ -9,6 +9,16 @@ use tokio::time::Instant;
 
 use super::budget::Pace;
 
+/// Which schedule the poller keeps (`--poll.schedule`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// Everything after company midnight, then only what can still change
+    /// until yesterday settles, with windows built from kept days.
+    Settling,
+    /// Every window whole every `--poll.interval`.
+    Fixed,
+}
+
 /// The next cycle's start and how many due cycles were passed over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NextCycle {

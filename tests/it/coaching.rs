@@ -321,7 +321,7 @@ async fn settling_builds_windows_from_kept_coaching_days() {
     let sim = simulator(data, &clock, true).await;
     let storage = tempfile::tempdir().unwrap();
     let mut config = config(&sim, &clock);
-    config.poller.schedule = gong_exporter::cli::PollSchedule::Settling;
+    config.poller.schedule = gong_exporter::poller::Schedule::Settling;
     config.storage_path = Some(storage.path().to_owned());
     // Each morning after yesterday settled: one cycle a day.
     clock.set(cal.at(cal.today, 13, 0));
@@ -362,7 +362,7 @@ async fn settling_leaves_coaching_out_after_the_reserved_repolls_and_the_plan_sa
     clock.set(cal.at(cal.today, 0, 10));
     let sim = simulator(data(&cal), &clock, true).await;
     let mut config = config(&sim, &clock);
-    config.poller.schedule = gong_exporter::cli::PollSchedule::Settling;
+    config.poller.schedule = gong_exporter::poller::Schedule::Settling;
     // 30 a day: the first cycle's 6 and the workspaces request leave 23,
     // the 5 planned re-polls of 5 requests take 25 of them.
     config.poller.daily_limit = 30;

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::*;
-use gong_exporter::cli::PollSchedule;
 use gong_exporter::clock::Clock;
 use gong_exporter::config::Config;
+use gong_exporter::poller::Schedule;
 use gong_exporter::simulator::RunningSimulator;
 use gong_exporter::simulator::dataset::field_index;
 use jiff::SignedDuration;
@@ -25,7 +25,7 @@ const SCORECARDS: &str = "/v2/stats/activity/scorecards";
 
 fn settling_config(sim: &RunningSimulator, clock: &Clock, storage: Option<&Path>) -> Config {
     let mut config = config_for(sim);
-    config.poller.schedule = PollSchedule::Settling;
+    config.poller.schedule = Schedule::Settling;
     config.poller.time_zone = Some(Calendar::now().tz);
     // The floor between re-polls and the retry delay.
     config.poller.poll_interval = Duration::from_millis(300);

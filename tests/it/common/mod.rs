@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gong_exporter::Exporter;
-use gong_exporter::cli::PollSchedule;
 use gong_exporter::clock::Clock;
 use gong_exporter::collectors::{CollectorName, Enabled};
 use gong_exporter::config::{Config, Source};
 use gong_exporter::gong::{ClientOptions, Credentials};
 use gong_exporter::poller::PollerSettings;
+use gong_exporter::poller::Schedule;
 use gong_exporter::secret::Secret;
 use gong_exporter::simulator::dataset::{DayActivity, FixtureDataset, SimAnswer, SimScorecard, SimUser, field_index};
 use gong_exporter::simulator::{RunningSimulator, Simulator, SimulatorOptions};
@@ -230,7 +230,7 @@ fn config_for_url(url: &str) -> Config {
             // Most tests poll every few hundred milliseconds and expect
             // every cycle to fetch everything; the settling schedule has
             // its own tests (tests/it/settling.rs).
-            schedule: PollSchedule::Fixed,
+            schedule: Schedule::Fixed,
             settle_for: Duration::from_secs(12 * 3600),
             settle_interval: Duration::from_secs(2 * 3600 + 45 * 60),
             include_user_email: true,
