@@ -155,9 +155,11 @@ impl DayStore {
         Self::default()
     }
 
-    /// Loads `<storage>/days/*.json`. An unreadable day file is moved aside
+    /// Loads `<storage>/days/*.json`. An unreadable day file, or one with a
+    /// part fetched after `now` (a clock set wrong when it was written: its
+    /// day would pass for final and never be polled again), is moved aside
     /// and that day is fetched again; it never stops the start.
-    pub fn open(storage: Option<&Path>) -> Result<Self, StorageError> {
+    pub fn open(storage: Option<&Path>, now: Timestamp) -> Result<Self, StorageError> {
         let Some(storage) = storage else {
             return Ok(Self::in_memory());
         };
@@ -171,7 +173,7 @@ impl DayStore {
             .collect();
         files.sort();
         for path in files {
-            match read_day_file(&path) {
+            match read_day_file(&path).and_then(|file| fetched_by(file, now)) {
                 Ok(file) => {
                     store.emails.extend(file.emails);
                     store.days.insert(file.day, file.kept);
@@ -339,6 +341,20 @@ impl DayStore {
     }
 }
 
+/// `file`, unless a part of it was fetched after `now`.
+fn fetched_by(file: DayFile, now: Timestamp) -> Result<DayFile, String> {
+    let kept = &file.kept;
+    let parts = [
+        kept.activity.as_ref().map(|p| p.fetched_at),
+        kept.reviews.as_ref().map(|p| p.fetched_at),
+        kept.coaching.as_ref().map(|p| p.fetched_at),
+    ];
+    match parts.into_iter().flatten().find(|at| *at > now) {
+        Some(at) => Err(format!("a part of it was fetched at {at}, after now ({now}); it would pass for final")),
+        None => Ok(file),
+    }
+}
+
 fn read_day_file(path: &Path) -> Result<DayFile, String> {
     let bytes = crate::storage::read(path)
         .map_err(|e| e.to_string())?
@@ -393,14 +409,15 @@ mod tests {
     fn stored_days_survive_a_reopen_and_a_corrupt_one_is_moved_aside() {
         let dir = tempfile::tempdir().unwrap();
         let emails = BTreeMap::from([(GongId(1), "a@x.io".to_owned())]);
-        let mut store = DayStore::open(Some(dir.path())).unwrap();
+        let now: Timestamp = "2024-06-03T00:00:00Z".parse().unwrap();
+        let mut store = DayStore::open(Some(dir.path()), now).unwrap();
         let at: Timestamp = "2024-06-02T09:00:00Z".parse().unwrap();
         store.keep_activity(date(2024, 6, 1), at, activity(&[(1, 2)]), &emails).unwrap();
         store.keep_reviews(date(2024, 6, 1), at, Vec::new()).unwrap();
         store.keep_activity(date(2024, 6, 2), at, activity(&[(1, 5)]), &emails).unwrap();
         std::fs::write(dir.path().join(DAYS_DIR).join("2024-06-02.json"), b"{not json").unwrap();
 
-        let store = DayStore::open(Some(dir.path())).unwrap();
+        let store = DayStore::open(Some(dir.path()), now).unwrap();
         assert_eq!(store.fetched_at(date(2024, 6, 1), PartKind::Activity), Some(at));
         assert_eq!(store.fetched_at(date(2024, 6, 1), PartKind::Scorecards), Some(at));
         assert_eq!(store.activity_sum(date(2024, 6, 1), date(2024, 6, 2))[&GongId(1)].known[0], 2);
@@ -411,6 +428,28 @@ mod tests {
             .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains("corrupt"))
             .count();
         assert_eq!(aside, 1);
+    }
+
+    /// A day file written by a clock set ahead would pass for final (its
+    /// fetch after the day settled) and the day would never be polled again:
+    /// it is moved aside and fetched again, as the counters' state file is.
+    #[test]
+    fn a_day_file_fetched_in_the_future_is_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let ahead: Timestamp = "2024-06-09T09:00:00Z".parse().unwrap();
+        let mut store = DayStore::open(Some(dir.path()), ahead).unwrap();
+        store.keep_activity(date(2024, 6, 1), ahead, activity(&[(1, 2)]), &BTreeMap::new()).unwrap();
+        store.keep_reviews(date(2024, 6, 2), "2024-06-02T09:00:00Z".parse().unwrap(), Vec::new()).unwrap();
+
+        let now: Timestamp = "2024-06-03T00:00:00Z".parse().unwrap();
+        let store = DayStore::open(Some(dir.path()), now).unwrap();
+        assert!(store.day(date(2024, 6, 1)).is_none(), "the day from the future is fetched again");
+        assert!(store.day(date(2024, 6, 2)).is_some(), "the other day stays");
+        let names: Vec<String> = std::fs::read_dir(dir.path().join(DAYS_DIR))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().any(|n| n.starts_with("2024-06-01.json.corrupt-")), "{names:?}");
     }
 
     #[test]

@@ -117,7 +117,7 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
     // Before anything in the directory is read or moved.
     let storage_lock = config.storage_path.as_deref().map(crate::storage::lock).transpose()?;
     let ledger = Ledger::open(config.storage_path.as_deref(), counting_start(&config), config.poller.clock.now())?;
-    let days = crate::days::DayStore::open(config.storage_path.as_deref())?;
+    let days = crate::days::DayStore::open(config.storage_path.as_deref(), config.poller.clock.now())?;
 
     let mut client_options = config.client.clone();
     let simulator = match config.source {
@@ -208,7 +208,8 @@ fn spawn_poller(
             None => {
                 let ledger =
                     Ledger::open(storage.as_deref(), start, settings.clock.now()).map_err(|e| e.to_string())?;
-                let days = crate::days::DayStore::open(storage.as_deref()).map_err(|e| e.to_string())?;
+                let days =
+                    crate::days::DayStore::open(storage.as_deref(), settings.clock.now()).map_err(|e| e.to_string())?;
                 Poller::new(Arc::clone(&client), settings.clone(), Arc::clone(&restart_shared), ledger, days)
             }
         };

@@ -588,7 +588,7 @@ mod tests {
             config.poller.clone(),
             shared,
             Ledger::open(None, None, Timestamp::now()).unwrap(),
-            DayStore::open(None).unwrap(),
+            DayStore::open(None, Timestamp::now()).unwrap(),
         );
         assert_eq!(poller.budget.day(), Some((today, 40)));
     }
