@@ -141,6 +141,7 @@ pub struct SelfMetrics {
     counted_until: Family<CounterLabels, Gauge>,
     collector_enabled: Family<CollectorLabels, Gauge>,
     demo: Gauge,
+    time_zone_known: Gauge,
 }
 
 /// prometheus-client appends the final period to HELP texts it registers.
@@ -173,6 +174,7 @@ impl SelfMetrics {
             counted_until: Family::default(),
             collector_enabled: Family::default(),
             demo: Gauge::default(),
+            time_zone_known: Gauge::default(),
         };
         let mut registry = Registry::default();
         t.register(&mut registry);
@@ -331,6 +333,11 @@ impl SelfMetrics {
             "1 when the exporter runs with --demo: every gong_* series comes from the built-in simulator, not from Gong",
             self.demo.clone(),
         );
+        registry.register(
+            "gong_exporter_time_zone_known",
+            "1 once the company's time zone is known (--gong.timezone, or named in Gong's answers); 0 while requests are dated in UTC-12 and the counters and coaching wait for it",
+            self.time_zone_known.clone(),
+        );
     }
 
     /// Adds the `process_*` metrics (unless `--web.disable-exporter-metrics`).
@@ -434,6 +441,11 @@ impl SelfMetrics {
     /// Whether the data is simulated (`--demo`).
     pub fn set_demo(&self, demo: bool) {
         self.demo.set(i64::from(demo));
+    }
+
+    /// Whether the company's time zone is known.
+    pub fn set_time_zone_known(&self, known: bool) {
+        self.time_zone_known.set(i64::from(known));
     }
 
     /// The poller is alive at `unix_seconds`.

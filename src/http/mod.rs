@@ -214,7 +214,7 @@ async fn landing(State(state): State<AppState>) -> Html<String> {
     };
     let plan = plan_section(state.shared.plan(), state.shared.self_metrics.budget_allowance());
     let zone = escape_html(&state.shared.time_zone().unwrap_or_else(|| {
-        "not known yet: windows are dated in UTC-12 until Gong names it (or set --gong.timezone)".to_owned()
+        "not known: no Gong answer has named it and --gong.timezone is unset, so requests are dated in UTC-12 and the counters and coaching wait; set --gong.timezone".to_owned()
     }));
     Html(format!(
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>gong-exporter</title></head>\n<body>\n\

@@ -149,6 +149,7 @@ impl Poller {
     pub async fn run(mut self) {
         let metrics = Arc::clone(&self.shared.self_metrics);
         metrics.set_budget(self.budget.allowance(), 0);
+        metrics.set_time_zone_known(self.zone.zone().is_some());
         for collector in &crate::collectors::REGISTRY {
             let on = self.settings.collectors.contains(collector.name);
             metrics.set_collector_enabled(collector.label, collector.endpoints, on);
@@ -415,10 +416,21 @@ impl Poller {
 /// they return. The components themselves hold no reference to the poller.
 impl Poller {
     /// [`ZoneTracker::probe`], its line shown on the landing page.
+    /// While it stays unknown, every cycle says so (log and
+    /// `gong_exporter_time_zone_known`): no recorded Gong answer confirms
+    /// that `timeZone` is always there, and without it requests stay dated
+    /// in UTC-12 and the counters and coaching never start.
     async fn probe_time_zone(&mut self, deadline: Instant) {
         let (now, largest) = (self.settings.clock.now(), *self.settings.largest_window());
         if let Some(line) = self.zone.probe(&self.client, now, largest, deadline).await {
             self.shared.set_time_zone(line);
+        }
+        let known = self.zone.zone().is_some();
+        self.shared.self_metrics.set_time_zone_known(known);
+        if !known {
+            tracing::warn!(
+                "the company's time zone is not known: no Gong answer has named it and --gong.timezone is unset, so requests are dated in UTC-12 and the cumulative counters and coaching wait; set --gong.timezone (gong_exporter_time_zone_known is 0)"
+            );
         }
     }
 
@@ -426,6 +438,7 @@ impl Poller {
     fn check_reported_zone(&mut self, name: &str, source: Endpoint) {
         if let Some(line) = self.zone.reported(name, source) {
             self.shared.set_time_zone(line);
+            self.shared.self_metrics.set_time_zone_known(true);
         }
     }
 

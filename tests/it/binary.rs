@@ -493,3 +493,45 @@ async fn a_second_exporter_on_the_same_storage_exits_1_naming_it() {
     let (status, _) = first.terminate();
     assert!(status.success());
 }
+
+/// A company whose zone no Gong answer names (here: no activity, so every
+/// stats answer is Gong's 404 without `timeZone`) and no --gong.timezone:
+/// every cycle says so in the log, the self-metric reads 0 and the landing
+/// page tells the operator to set the flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zone_nobody_names_is_said_every_cycle_in_the_log_the_metric_and_the_page() {
+    let cal = Calendar::now();
+    let mut quiet = fixture(&cal);
+    quiet.activity.clear();
+    quiet.interaction.clear();
+    let sim = start_simulator(quiet, 100, 1000.0).await;
+    let base_url = sim.base_url();
+    let (addr, warnings, exporter) = tokio::task::spawn_blocking(move || {
+        let args = [
+            "--gong.base-url",
+            &base_url,
+            "--gong.rate-limit",
+            "1000",
+            "--poll.interval",
+            "300ms",
+            "--no-collector.coaching",
+            "--web.listen-address",
+            "127.0.0.1:0",
+        ];
+        let mut exporter = Running::start(&args, &[("GONG_ACCESS_KEY", "demo"), ("GONG_ACCESS_KEY_SECRET", "demo")]);
+        let addr = exporter.listening_addr();
+        for _ in 0..3 {
+            exporter.wait_for_line("the company's time zone is not known");
+        }
+        let warnings = exporter.seen.iter().filter(|l| l.contains("time zone is not known")).count();
+        (addr, warnings, exporter)
+    })
+    .await
+    .unwrap();
+    assert!(warnings >= 3, "one warning a cycle");
+    let metrics = scrape(addr).await;
+    assert_eq!(metrics.value("gong_exporter_time_zone_known", &[]), 0.0);
+    let (_, page) = http_get(addr, "/").await;
+    assert!(page.contains("--gong.timezone is unset"), "{page}");
+    drop(exporter);
+}
