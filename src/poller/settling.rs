@@ -131,17 +131,20 @@ impl Settle {
         at.into_iter().map(|(at, (what, requests))| PlannedCycle { at, what: what.join(", "), requests }).collect()
     }
 
-    /// When the next cycle runs: the earliest re-poll due (never sooner
-    /// than `--poll.interval` after the cycle that `started`), else the
-    /// cycle after the next company midnight. The daily budget stays the
-    /// safety net: a re-poll `remaining` cannot pay for waits for midnight.
+    /// When the next cycle runs: the earliest re-poll due, or the moment
+    /// yesterday settles if that comes first (the counters add yesterday
+    /// then; with nothing due that cycle sends no request), never sooner
+    /// than `--poll.interval` after the cycle that `started`; else the cycle
+    /// after the next company midnight. The daily budget stays the safety
+    /// net: a re-poll `remaining` cannot pay for waits for midnight.
     pub(super) fn next_cycle(&self, started: Timestamp, now: Timestamp, tz: &TimeZone, remaining: u64) -> NextCycle {
         // The midnight after the cycle's start: one that passed while the
         // cycle ran is due at once, not skipped for the next.
         let midnight = next_company_midnight(started, tz) + AFTER_MIDNIGHT;
         let floor = started + self.settings.floor;
         let planned = self.plan_rest_of_day(now, tz);
-        let next = match self.next_due() {
+        let settles = Some(self.settled_at(company_date(started, tz), tz)).filter(|at| started < *at);
+        let next = match [self.next_due(), settles].into_iter().flatten().min() {
             Some(due) => due.max(floor).min(midnight),
             None => midnight,
         };
@@ -685,6 +688,15 @@ mod tests {
         assert_eq!((next.at, next.over_budget), (timing(1).now, None));
         assert_eq!(next.planned.first().map(|p| (p.at, p.requests)), Some((timing(1).now, 3)));
         assert!(next.planned.iter().all(|p| p.at <= timing(12).now), "no re-poll after yesterday settles");
+
+        // Every part settled early (nothing changed): the next cycle is the
+        // moment yesterday settles, when the counters add it.
+        let mut quiet = Settle::new(SettleSettings { settle_for: 12 * HOUR, interval: HOUR, floor: HOUR });
+        let unchanged = crate::collectors::repolled().map(|p| (p, PartSchedule { gap: 8 * HOUR, next: None }));
+        quiet.parts.extend(unchanged);
+        assert_eq!(quiet.next_cycle(timing(9).now, timing(9).now, &tz, 100).at, timing(12).now);
+        let after = quiet.next_cycle(timing(12).now, timing(12).now, &tz, 100).at;
+        assert_eq!(after, timing(24).now + jiff::SignedDuration::try_from(AFTER_MIDNIGHT).unwrap(), "then midnight");
 
         let broke = settle.next_cycle(start, start, &tz, 2);
         let midnight = timing(24).now + jiff::SignedDuration::try_from(AFTER_MIDNIGHT).unwrap();

@@ -288,3 +288,45 @@ async fn counters_add_yesterday_once_it_settled_late_changes_included() {
     assert_eq!(m.value(COUNTER, &[("user_id", &REP_A.to_string())]), 4.0, "the late call is counted");
     exporter.shutdown().await;
 }
+
+/// A day is counted when it settles, not a day later: once no answer
+/// changes, the re-polls stop before the settle point, and a cycle must
+/// still run there for the counters (one that sends no request). It used to
+/// be the next midnight's, so the counters stayed a day behind for most of
+/// every day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_is_counted_at_its_settle_point_without_a_request_when_nothing_changed() {
+    const COUNTER: &str = "gong_activity_calls_as_host_cumulative_total";
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    clock.set(cal.at(cal.today, 0, 10));
+    let sim = start_simulator_with_clock(fixture(&cal), 2, 1000.0, clock.clone()).await;
+    let mut config = settling_config(&sim, &clock, None);
+    config.counters_start_date = Some(cal.days_ago(1));
+    let exporter = start_exporter(config).await;
+    let addr = exporter.local_addr();
+    hosted(addr, "1d", 3.0).await;
+
+    // Nothing changes: the re-polls at 02:55 and 08:40 find the same
+    // answers, and the next (20:10) would be after yesterday settles.
+    for (hours, fetches) in [(3, 2), (6, 3)] {
+        clock.shift(SignedDuration::from_hours(hours));
+        wait_until("a re-poll", || queries(&sim, DAY_BY_DAY).len() >= fetches).await;
+    }
+    a_few_cycles().await;
+    let fetched = queries(&sim, DAY_BY_DAY).len();
+    let m = scrape(addr).await;
+    assert_eq!(m.get(COUNTER, &[("user_id", &REP_A.to_string())]), None, "not counted before noon");
+
+    // 12:10: past the settle point (noon), long before midnight.
+    clock.shift(SignedDuration::from_hours(3));
+    let m = wait_for_metrics(addr, "yesterday counted", |m| {
+        m.get(COUNTER, &[("user_id", &REP_A.to_string())]).is_some_and(|v| v > 0.0)
+    })
+    .await;
+    assert_eq!(m.value(COUNTER, &[("user_id", &REP_A.to_string())]), 3.0);
+    let counted_until = m.value("gong_exporter_counted_until_timestamp_seconds", &[("counters", "activity")]);
+    assert_eq!(counted_until, cal.at(cal.today, 0, 0).as_second() as f64, "counted up to today");
+    assert_eq!(queries(&sim, DAY_BY_DAY).len(), fetched, "counted from kept days, no request");
+    exporter.shutdown().await;
+}
