@@ -48,11 +48,9 @@ pub async fn reported_zone(
     to: Date,
     deadline: Instant,
 ) -> Result<Option<String>, GongError> {
-    let query = Query::dates(from, to);
-    let page = client
-        .fetch_page_with_retries::<AggregateActivityPage>(Endpoint::ActivityAggregate, &query, None, deadline)
-        .await?;
-    Ok(page.and_then(|p| p.time_zone))
+    client
+        .first_page_zone::<AggregateActivityPage>(Endpoint::ActivityAggregate, &Query::dates(from, to), deadline)
+        .await
 }
 
 /// `POST /v2/stats/activity/day-by-day` for `[from, to)`, all pages: each

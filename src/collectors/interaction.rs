@@ -45,10 +45,7 @@ pub async fn reported_zone(
     to: Date,
     deadline: Instant,
 ) -> Result<Option<String>, GongError> {
-    let page = client
-        .fetch_page_with_retries::<InteractionPage>(Endpoint::Interaction, &Query::dates(from, to), None, deadline)
-        .await?;
-    Ok(page.and_then(|p| p.time_zone))
+    client.first_page_zone::<InteractionPage>(Endpoint::Interaction, &Query::dates(from, to), deadline).await
 }
 
 /// Interaction stats with their own family: Gong's name, metric base name

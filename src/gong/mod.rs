@@ -235,6 +235,19 @@ impl GongClient {
         Ok(fetched)
     }
 
+    /// The company's zone as the first page of `query` names it (the stats
+    /// answers that carry `timeZone`); `None` when Gong answers 404, which
+    /// carries no zone. One request.
+    pub async fn first_page_zone<P: Page>(
+        &self,
+        endpoint: Endpoint,
+        query: &Query,
+        deadline: Instant,
+    ) -> Result<Option<String>, GongError> {
+        let page = self.fetch_page_with_retries::<P>(endpoint, query, None, deadline).await?;
+        Ok(page.and_then(|p| p.time_zone().map(str::to_owned)))
+    }
+
     /// One page (the first when `cursor` is `None`), retried on transient
     /// failures; `Ok(None)` is Gong's 404.
     pub async fn fetch_page_with_retries<P: Page>(

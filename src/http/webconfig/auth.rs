@@ -214,13 +214,7 @@ fn add_headers(response: &mut Response, config: &WebConfig) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn load(yaml: &str) -> Result<WebConfig, String> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("web.yml");
-        std::fs::write(&path, yaml).unwrap();
-        WebConfig::load(&path).map_err(|e| e.to_string())
-    }
+    use crate::http::webconfig::load_for_test as load;
 
     #[test]
     fn hash_costs_outside_bcrypts_range_are_refused_at_start() {

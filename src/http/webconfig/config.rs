@@ -210,13 +210,7 @@ impl WebState {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn load(yaml: &str) -> Result<WebConfig, String> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("web.yml");
-        std::fs::write(&path, yaml).unwrap();
-        WebConfig::load(&path).map_err(|e| e.to_string())
-    }
+    use crate::http::webconfig::load_for_test as load;
 
     #[test]
     fn empty_file_means_plain_http_without_auth() {

@@ -14,3 +14,12 @@ mod tls;
 
 pub use auth::{WebState, guard};
 pub use config::{WebConfig, WebConfigError};
+
+/// The config in `yaml`, loaded from a file as at start (tests of each part).
+#[cfg(test)]
+fn load_for_test(yaml: &str) -> Result<WebConfig, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("web.yml");
+    std::fs::write(&path, yaml).unwrap();
+    WebConfig::load(&path).map_err(|e| e.to_string())
+}
