@@ -96,7 +96,7 @@ pub async fn run(config: BackfillConfig) -> Result<BackfillSummary, BackfillErro
     let mut history =
         History { days: VecDeque::new(), keep: largest as usize, totals: Arc::new(CounterTotals::default()) };
     for (index, (from, to)) in chunk_list.iter().copied().enumerate() {
-        let activity = activity::day_by_day(&client, from, to, deadline()).await?;
+        let activity = activity::day_by_day(&client, from, to, &tz, deadline()).await?;
         log_skipped(Endpoint::ActivityDayByDay, activity.skipped, activity.skipped_request_id.as_deref());
         let activity = activity.items;
         let mut by_day: BTreeMap<Date, DayRecord> = BTreeMap::new();

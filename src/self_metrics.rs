@@ -493,6 +493,19 @@ impl PollOutcome {
         self.abandoned |= abandoned;
         self.error.get_or_insert_with(|| error.to_string());
     }
+
+    /// Another part of the same endpoint's cycle (the settling fetch and
+    /// the counters both ask day-by-day): a failure in either is the
+    /// endpoint's, the first error is shown, and the records of both count.
+    pub fn merge(&mut self, other: PollOutcome) {
+        if let Some(error) = &other.error {
+            self.fail(error, other.abandoned);
+        } else if !other.ok {
+            self.ok = false;
+        }
+        self.records.extend(other.records);
+        self.elapsed += other.elapsed;
+    }
 }
 
 impl Default for SelfMetrics {

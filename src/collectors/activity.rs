@@ -12,6 +12,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use jiff::civil::Date;
+use jiff::tz::TimeZone;
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
 use serde::Deserialize;
@@ -53,15 +54,47 @@ pub async fn reported_zone(
         .await
 }
 
-/// `POST /v2/stats/activity/day-by-day` for `[from, to)`, all pages: each
-/// user with activity in the range, one entry per day.
+/// `POST /v2/stats/activity/day-by-day` for the company days `[from, to)`,
+/// all pages: each user with activity in the range, one entry per day. Each
+/// entry carries its own day (`fromDate`, an instant); an answer with an
+/// entry outside the days asked, in the company's zone `tz`, fails as
+/// [`GongError::WrongDays`] rather than be kept as the days asked.
 pub async fn day_by_day(
     client: &GongClient,
     from: Date,
     to: Date,
+    tz: &TimeZone,
     deadline: Instant,
 ) -> Result<Fetched<UserDailyActivity>, GongError> {
-    client.fetch_all::<DayByDayPage>(Endpoint::ActivityDayByDay, Query::dates(from, to), deadline).await
+    let fetched =
+        client.fetch_all::<DayByDayPage>(Endpoint::ActivityDayByDay, Query::dates(from, to), deadline).await?;
+    let outside = days_outside(&fetched.items, from, to, tz);
+    match (outside.first(), outside.last()) {
+        (Some(first), Some(last)) => Err(GongError::WrongDays {
+            endpoint: Endpoint::ActivityDayByDay,
+            asked: format!("{from} to {}", to.yesterday().unwrap_or(to)),
+            received: if first == last {
+                format!("entries for {first}")
+            } else {
+                format!("entries for {first} to {last}")
+            },
+            zone: tz.iana_name().unwrap_or("a fixed offset").to_owned(),
+        }),
+        _ => Ok(fetched),
+    }
+}
+
+/// The company days of `users`' entries that fall outside `[from, to)`;
+/// an entry without a readable `fromDate` is placed by its position.
+fn days_outside(users: &[UserDailyActivity], from: Date, to: Date, tz: &TimeZone) -> Vec<Date> {
+    let dated = users.iter().flat_map(|user| {
+        user.user_daily_activity_stats.iter().filter_map(|day| {
+            let at = day.from_date.as_deref()?.parse::<jiff::Timestamp>().ok()?;
+            Some(crate::windows::company_date(at, tz))
+        })
+    });
+    let outside: std::collections::BTreeSet<Date> = dated.filter(|d| *d < from || *d >= to).collect();
+    outside.into_iter().collect()
 }
 
 /// One page of `POST /v2/stats/activity/aggregate`.

@@ -95,6 +95,14 @@ pub enum GongError {
     )]
     Paging { endpoint: Endpoint, reason: String, detail: ErrorDetail },
 
+    /// Records dated outside the days asked for, in the company's zone (a
+    /// range off by a day, or Gong dating by another zone): kept as the days
+    /// asked, they would overwrite those days; asking again gets the same.
+    #[error(
+        "Gong's answer on {endpoint} is about other days than asked: asked {asked}, received {received} (company days in {zone}); nothing of it is kept and the part keeps its last good data"
+    )]
+    WrongDays { endpoint: Endpoint, asked: String, received: String, zone: String },
+
     #[error(
         "this exporter's share of today's Gong requests is spent ({allowance} requests: --gong.daily-limit x --gong.budget-share): no more requests to {endpoint} until the company day ends"
     )]
@@ -126,6 +134,7 @@ impl GongError {
             | Self::TooLarge { .. }
             | Self::Redirected { .. }
             | Self::Paging { .. }
+            | Self::WrongDays { .. }
             | Self::BudgetSpent { .. } => None,
         }
     }
@@ -186,5 +195,7 @@ mod tests {
         assert!(!GongError::Redirected { endpoint: e, status: 302, location: String::new() }.is_retriable());
         assert!(!GongError::Paging { endpoint: e, reason: String::new(), detail: d() }.is_retriable());
         assert!(!GongError::BudgetSpent { endpoint: e, allowance: 1 }.is_retriable());
+        let zone = String::new;
+        assert!(!GongError::WrongDays { endpoint: e, asked: zone(), received: zone(), zone: zone() }.is_retriable());
     }
 }

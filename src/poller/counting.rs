@@ -113,7 +113,7 @@ impl Counting {
                 tracing::info!(next_day = %a, "daily budget spent: counters catch up from here at a later cycle");
                 break;
             }
-            let users = match activity::day_by_day(input.client, a, b, deadline).await {
+            let users = match activity::day_by_day(input.client, a, b, tz, deadline).await {
                 Ok(fetched) => {
                     log_skipped(Endpoint::ActivityDayByDay, fetched.skipped, fetched.skipped_request_id.as_deref());
                     fetched.items

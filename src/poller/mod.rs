@@ -323,7 +323,14 @@ impl Poller {
         time_zone: &TimeZone,
         deadline: Instant,
     ) {
-        outcomes.extend(counting.map(|outcome| (Endpoint::ActivityDayByDay, outcome)));
+        if let Some(counting) = counting {
+            // One outcome per endpoint: the counters' must not hide a failed
+            // fetch of the same endpoint earlier in the cycle.
+            match outcomes.iter_mut().find(|(e, _)| *e == Endpoint::ActivityDayByDay) {
+                Some((_, fetched)) => fetched.merge(counting),
+                None => outcomes.push((Endpoint::ActivityDayByDay, counting)),
+            }
+        }
         if let Some(totals) = self.counting.totals() {
             self.snapshot.counters = Some(totals);
         }

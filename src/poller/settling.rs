@@ -275,7 +275,7 @@ impl Poller {
             settled_at: self.settle.settled_at(today, &tz),
         };
         let sent_before = self.client.requests_sent();
-        let fetched = self.fetch_due(&bounds, first, today, &timing, deadline).await;
+        let fetched = self.fetch_due(&bounds, first, today, &tz, &timing, deadline).await;
         let what = fetched.describe();
         let outcomes = self.keep_and_build(fetched, &bounds, &tz, &timing, deadline).await;
         let counting = self.update_ledger(None, deadline).await;
@@ -291,6 +291,7 @@ impl Poller {
         bounds: &[WindowBounds],
         first: Date,
         today: Date,
+        tz: &TimeZone,
         timing: &Timing,
         deadline: Instant,
     ) -> DueFetches {
@@ -320,7 +321,7 @@ impl Poller {
         let client = Arc::clone(&self.client);
         let activity = async {
             match activity_range {
-                Some((a, b)) => Some(((a, b), activity::day_by_day(&client, a, b, deadline).await)),
+                Some((a, b)) => Some(((a, b), activity::day_by_day(&client, a, b, tz, deadline).await)),
                 None => None,
             }
         };

@@ -48,6 +48,12 @@ pub enum Fault {
     /// The first `records` records carry their numbers (activity counts,
     /// interaction values, scores) in another `form`.
     Numbers { records: u64, form: NumberForm },
+    /// Day-by-day entries dated `days` days off the days asked (their
+    /// `fromDate`/`toDate` moved), as an answer computed for another range
+    /// or in another zone reads. No recorded Gong answer shows it; the
+    /// client checks each entry's own dates because the reference gives
+    /// them, and this is what that check is for.
+    DaysOff { days: i64 },
     /// A `Retry-After` sent as an HTTP-date this many seconds from now,
     /// with `status`. Gong documents whole seconds; RFC 9110 allows either
     /// form, and a proxy in front of Gong may send a date.

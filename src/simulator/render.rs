@@ -70,8 +70,8 @@ fn not_found(endpoint: Endpoint) -> &'static str {
     }
 }
 
-/// Spoils a page's records as a [`Fault::NullIds`], [`Fault::LongLabel`]
-/// or [`Fault::Numbers`] asks.
+/// Spoils a page's records as a [`Fault::NullIds`], [`Fault::LongLabel`],
+/// [`Fault::Numbers`] or [`Fault::DaysOff`] asks.
 pub(super) fn spoil(endpoint: Endpoint, records: &mut [Value], fault: &Fault) {
     match fault {
         Fault::NullIds { records: n } => {
@@ -113,6 +113,22 @@ pub(super) fn spoil(endpoint: Endpoint, records: &mut [Value], fault: &Fault) {
                 };
                 for value in numbers {
                     *value = form.apply(value);
+                }
+            }
+        }
+        Fault::DaysOff { days } => {
+            let shift = jiff::SignedDuration::from_hours(24 * days);
+            let entries = records
+                .iter_mut()
+                .filter_map(|r| r.get_mut("userDailyActivityStats").and_then(Value::as_array_mut))
+                .flatten();
+            for entry in entries {
+                for field in ["fromDate", "toDate"] {
+                    let moved =
+                        entry[field].as_str().and_then(|t| t.parse::<jiff::Timestamp>().ok()).map(|t| t + shift);
+                    if let Some(moved) = moved {
+                        entry[field] = Value::String(moved.to_string());
+                    }
                 }
             }
         }

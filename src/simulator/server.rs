@@ -181,7 +181,12 @@ impl Simulator {
                 let shifted = request.cursor.as_deref().map(|c| cursor::shift(c, back).unwrap_or_else(|| c.to_owned()));
                 or_reject(answered(shifted.as_deref()))
             }
-            Some(fault @ (Fault::NullIds { .. } | Fault::LongLabel { .. } | Fault::Numbers { .. })) => {
+            Some(
+                fault @ (Fault::NullIds { .. }
+                | Fault::LongLabel { .. }
+                | Fault::Numbers { .. }
+                | Fault::DaysOff { .. }),
+            ) => {
                 let answer = answered(request.cursor.as_deref()).map(|mut page| {
                     if let Some(Value::Array(items)) = page.get_mut(render::list_key(request.endpoint)) {
                         render::spoil(request.endpoint, items, &fault);

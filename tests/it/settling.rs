@@ -330,3 +330,32 @@ async fn a_day_is_counted_at_its_settle_point_without_a_request_when_nothing_cha
     assert_eq!(queries(&sim, DAY_BY_DAY).len(), fetched, "counted from kept days, no request");
     exporter.shutdown().await;
 }
+
+/// An answer must be about the days asked: day-by-day entries dated a day
+/// off (each carries its own fromDate) fail the request, which says which
+/// days were asked and which came, and yesterday keeps its last good data.
+/// They used to be dropped as outside the range, and yesterday kept as an
+/// empty day, with poll_success 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn day_by_day_entries_dated_off_the_days_asked_fail_and_keep_the_last_good_data() {
+    use gong_exporter::simulator::faults::{Fault, FaultRule};
+    let Started { cal, clock, sim, exporter, addr } = started_just_after_midnight().await;
+    hosted(addr, "1d", 3.0).await;
+
+    sim.simulator.add_fault(FaultRule::always(Some(DAY_BY_DAY), Fault::DaysOff { days: -1 }));
+    let fetched = queries(&sim, DAY_BY_DAY).len();
+    clock.shift(SignedDuration::from_hours(3));
+    wait_until("a re-poll", || queries(&sim, DAY_BY_DAY).len() > fetched).await;
+    let m = wait_for_metrics(addr, "the day-by-day re-poll failed", |m| {
+        m.get("gong_exporter_poll_success", &[("endpoint", "activity_day_by_day")]) == Some(0.0)
+    })
+    .await;
+    assert!(queries(&sim, DAY_BY_DAY).len() > fetched, "asked again");
+    assert_eq!(m.value(HOSTED, &[("user_id", &REP_A.to_string()), ("window", "1d")]), 3.0, "last good data");
+    let (_, page) = http_get(addr, "/").await;
+    let yesterday = cal.days_ago(1);
+    let asked = format!("asked {yesterday} to {yesterday}, received entries for {}", cal.days_ago(2));
+    assert!(page.contains("about other days than asked") && page.contains(&asked), "{page}");
+    drop(clock);
+    exporter.shutdown().await;
+}
