@@ -70,6 +70,19 @@ fn not_found(endpoint: Endpoint) -> &'static str {
     }
 }
 
+/// A user's record in an aggregate activity answer: every documented field
+/// and any extra one, as counts over the period.
+fn aggregate_record(user: &SimUser, total: DayActivity) -> Value {
+    let mut stats = serde_json::Map::new();
+    for (name, count) in ACTIVITY_FIELDS.iter().zip(total.counts) {
+        stats.insert((*name).to_owned(), json!(count));
+    }
+    for (name, count) in total.extra {
+        stats.insert(name, json!(count));
+    }
+    json!({ "userId": user.id.to_string(), "userEmailAddress": user.email, "userAggregateActivityStats": stats })
+}
+
 /// Spoils a page's records as a [`Fault::NullIds`], [`Fault::LongLabel`],
 /// [`Fault::Numbers`] or [`Fault::DaysOff`] asks.
 pub(super) fn spoil(endpoint: Endpoint, records: &mut [Value], fault: &Fault) {
@@ -235,14 +248,7 @@ impl Simulator {
                 for day in days(range) {
                     total.add(&dataset.activity(user, day));
                 }
-                let mut stats = serde_json::Map::new();
-                for (name, count) in ACTIVITY_FIELDS.iter().zip(total.counts) {
-                    stats.insert((*name).to_owned(), json!(count));
-                }
-                for (name, count) in total.extra {
-                    stats.insert(name, json!(count));
-                }
-                json!({ "userId": u.id.to_string(), "userEmailAddress": u.email, "userAggregateActivityStats": stats })
+                aggregate_record(u, total)
             }
             (Endpoint::ActivityDayByDay, Some(range)) => {
                 let entries: Vec<Value> =
@@ -438,14 +444,7 @@ mod tests {
                             total.add(&dataset.activity(i, day));
                         }
                         any_activity |= !total.is_empty();
-                        let mut stats = serde_json::Map::new();
-                        for (name, count) in ACTIVITY_FIELDS.iter().zip(total.counts) {
-                            stats.insert((*name).to_owned(), json!(count));
-                        }
-                        for (name, count) in total.extra {
-                            stats.insert(name, json!(count));
-                        }
-                        json!({ "userId": u.id.to_string(), "userEmailAddress": u.email, "userAggregateActivityStats": stats })
+                        aggregate_record(u, total)
                     })
                     .collect();
                 if any_activity { rows } else { Vec::new() }
