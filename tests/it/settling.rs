@@ -22,6 +22,7 @@ use jiff::SignedDuration;
 const HOSTED: &str = "gong_activity_calls_as_host";
 const DAY_BY_DAY: &str = "/v2/stats/activity/day-by-day";
 const SCORECARDS: &str = "/v2/stats/activity/scorecards";
+const COUNTER: &str = "gong_activity_calls_as_host_cumulative_total";
 
 fn settling_config(sim: &RunningSimulator, clock: &Clock, storage: Option<&Path>) -> Config {
     let mut config = config_for(sim);
@@ -65,11 +66,27 @@ struct Started {
 }
 
 async fn started_just_after_midnight() -> Started {
+    start_settling(false).await
+}
+
+/// [`started_just_after_midnight`], its counters counting from yesterday,
+/// the first cycle published.
+async fn started_counting_yesterday() -> Started {
+    let started = start_settling(true).await;
+    hosted(started.addr, "1d", 3.0).await;
+    started
+}
+
+async fn start_settling(count_yesterday: bool) -> Started {
     let cal = Calendar::now();
     let clock = Clock::system();
     clock.set(cal.at(cal.today, 0, 10));
     let sim = start_simulator_with_clock(fixture(&cal), 2, 1000.0, clock.clone()).await;
-    let exporter = start_exporter(settling_config(&sim, &clock, None)).await;
+    let mut config = settling_config(&sim, &clock, None);
+    if count_yesterday {
+        config.counters_start_date = Some(cal.days_ago(1));
+    }
+    let exporter = start_exporter(config).await;
     let addr = exporter.local_addr();
     Started { cal, clock, sim, exporter, addr }
 }
@@ -261,16 +278,7 @@ async fn a_cycle_running_over_midnight_does_not_skip_the_day_that_ended() {
 /// yesterday's processed late is in the counter, as it is in the windows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counters_add_yesterday_once_it_settled_late_changes_included() {
-    const COUNTER: &str = "gong_activity_calls_as_host_cumulative_total";
-    let cal = Calendar::now();
-    let clock = Clock::system();
-    clock.set(cal.at(cal.today, 0, 10));
-    let sim = start_simulator_with_clock(fixture(&cal), 2, 1000.0, clock.clone()).await;
-    let mut config = settling_config(&sim, &clock, None);
-    config.counters_start_date = Some(cal.days_ago(1));
-    let exporter = start_exporter(config).await;
-    let addr = exporter.local_addr();
-    hosted(addr, "1d", 3.0).await;
+    let Started { cal, clock, sim, exporter, addr } = started_counting_yesterday().await;
 
     // A late call of yesterday's, seen at the 03:00 re-poll.
     let mut late = fixture(&cal);
@@ -296,16 +304,7 @@ async fn counters_add_yesterday_once_it_settled_late_changes_included() {
 /// every day.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_day_is_counted_at_its_settle_point_without_a_request_when_nothing_changed() {
-    const COUNTER: &str = "gong_activity_calls_as_host_cumulative_total";
-    let cal = Calendar::now();
-    let clock = Clock::system();
-    clock.set(cal.at(cal.today, 0, 10));
-    let sim = start_simulator_with_clock(fixture(&cal), 2, 1000.0, clock.clone()).await;
-    let mut config = settling_config(&sim, &clock, None);
-    config.counters_start_date = Some(cal.days_ago(1));
-    let exporter = start_exporter(config).await;
-    let addr = exporter.local_addr();
-    hosted(addr, "1d", 3.0).await;
+    let Started { cal, clock, sim, exporter, addr } = started_counting_yesterday().await;
 
     // Nothing changes: the re-polls at 02:55 and 08:40 find the same
     // answers, and the next (20:10) would be after yesterday settles.
