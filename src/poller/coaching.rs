@@ -14,6 +14,7 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use tokio::time::Instant;
 
+use super::budget::DailyBudget;
 use super::cycle::fail_request;
 use super::log_failure;
 use crate::collectors::coaching::{
@@ -147,9 +148,10 @@ pub(super) struct CoachingInputs<'a> {
     /// built from kept days.
     pub from_kept_days: bool,
     pub days: &'a mut DayStore,
-    /// Requests left of today's share, and how many of them today's planned
-    /// re-polls need first.
-    pub remaining: u64,
+    /// Today's share of the quota, read after the workspaces request (which
+    /// it pays for too), and how much of it today's planned re-polls need
+    /// first.
+    pub budget: &'a DailyBudget,
     pub reserved: u64,
     pub deadline: Instant,
 }
@@ -198,7 +200,6 @@ impl CoachingCollector {
                 return CoachingRun::Ran { outcome, table: None };
             }
         };
-        let windows: Vec<Period> = bounds.iter().map(|b| Period::of(b, tz)).collect();
         let yesterday = today.yesterday().unwrap_or(today);
         let CoachingPeriods { periods, union_windows, keep_yesterday } =
             coaching_periods(bounds, today, tz, input.from_kept_days, input.days);
@@ -206,7 +207,7 @@ impl CoachingCollector {
         // Yesterday's stats come first: coaching may only use what today's
         // planned re-polls leave of the budget share.
         let reserved = input.reserved;
-        let left = input.remaining.saturating_sub(reserved);
+        let left = input.budget.remaining(client.requests_sent()).saturating_sub(reserved);
         if requests.len() as u64 > left {
             let reason = format!(
                 "coaching needs {} requests ({} workspaces x {} managers x {} periods) but only {left} are left of the budget share for today after the planned re-polls ({reserved}): skipped until tomorrow; raise --gong.budget-share, narrow --stats.windows, or set --collector.coaching=false",
@@ -266,9 +267,9 @@ impl CoachingCollector {
             answers.extend(union_of_days(b.window, input.days.coaching(b.from, b.to)));
         }
         let table = CoachingTable::build(answers, Some(users));
-        for period in &windows {
-            let rows = table.rows.iter().filter(|r| Span::Window(r.window) == period.span).count();
-            outcome.records.push((window_of(period.span), rows));
+        for b in bounds {
+            let rows = table.rows.iter().filter(|r| r.window == b.window).count();
+            outcome.records.push((Some(b.window), rows));
         }
         self.state = CoachingState::Done(today);
         CoachingRun::Ran { outcome, table: Some(table) }
@@ -470,7 +471,7 @@ mod tests {
         let bounds = crate::windows::all_window_bounds(&windows, now, &tz);
         let mut days = DayStore::in_memory();
         macro_rules! input {
-            ($remaining:expr) => {
+            ($budget:expr) => {
                 CoachingInputs {
                     client: &client,
                     users: &users,
@@ -480,22 +481,38 @@ mod tests {
                     now,
                     from_kept_days: true,
                     days: &mut days,
-                    remaining: $remaining,
+                    budget: $budget,
                     reserved: 0,
                     deadline,
                 }
             };
         }
 
+        let budget_of = |allowance: u64| {
+            let mut budget = DailyBudget::new(u32::try_from(allowance).unwrap(), 1.0);
+            budget.roll(today, client.requests_sent());
+            budget
+        };
         let mut short = CoachingCollector::new();
-        match short.run(input!(1)).await {
-            CoachingRun::LeftOut { outcome, requests } => assert!(requests > 1 && !outcome.ok, "{requests}"),
+        let requests = match short.run(input!(&budget_of(1))).await {
+            CoachingRun::LeftOut { outcome, requests } => {
+                assert!(requests > 1 && !outcome.ok, "{requests}");
+                requests
+            }
             other => panic!("expected LeftOut, got {other:?}"),
-        }
+        };
         assert_eq!(short.state_on(today), CoachingState::Done(today), "not tried again today");
+        // Exactly the day's requests left before the run: the workspaces
+        // request takes one of them, so the day no longer fits.
+        let mut tight = CoachingCollector::new();
+        let exact = budget_of(requests as u64);
+        assert!(
+            matches!(tight.run(input!(&exact)).await, CoachingRun::LeftOut { .. }),
+            "the workspaces request counts"
+        );
 
         let mut roomy = CoachingCollector::new();
-        match roomy.run(input!(10_000)).await {
+        match roomy.run(input!(&budget_of(10_000))).await {
             CoachingRun::Ran { outcome, table: Some(table) } => {
                 assert!(outcome.ok, "{:?}", outcome.error);
                 assert!(!table.rows.is_empty());

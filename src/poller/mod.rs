@@ -486,8 +486,8 @@ impl Poller {
     ) -> Option<PollOutcome> {
         let metrics = Arc::clone(&self.shared.self_metrics);
         let registration = CollectorName::Coaching.registration();
+        // Off by flag: said once, at start.
         if !self.settings.collectors.contains(CollectorName::Coaching) {
-            metrics.set_collector_enabled(registration.label, registration.endpoints, false);
             return None;
         }
         let tz = self.zone.zone().cloned().filter(|tz| tz == cycle_zone)?;
@@ -510,7 +510,7 @@ impl Poller {
             today,
             now,
             from_kept_days: self.settings.schedule == Schedule::Settling,
-            remaining: self.budget.remaining(self.client.requests_sent()),
+            budget: &self.budget,
             reserved: self.reserved_for_repolls(&tz),
             days: &mut self.days,
             deadline,
