@@ -84,8 +84,9 @@ pub async fn day_by_day(
     }
 }
 
-/// The company days of `users`' entries that fall outside `[from, to)`;
-/// an entry without a readable `fromDate` is placed by its position.
+/// The company days of `users`' entries that fall outside `[from, to)`.
+/// An entry without a readable `fromDate` is not judged here: the keeping
+/// code places it by its position in the range.
 fn days_outside(users: &[UserDailyActivity], from: Date, to: Date, tz: &TimeZone) -> Vec<Date> {
     let dated = users.iter().flat_map(|user| {
         user.user_daily_activity_stats.iter().filter_map(|day| {

@@ -323,6 +323,7 @@ impl Poller {
         time_zone: &TimeZone,
         deadline: Instant,
     ) {
+        self.report_zone();
         if let Some(counting) = counting {
             // One outcome per endpoint: the counters' must not hide a failed
             // fetch of the same endpoint earlier in the cycle.
@@ -423,15 +424,18 @@ impl Poller {
 /// they return. The components themselves hold no reference to the poller.
 impl Poller {
     /// [`ZoneTracker::probe`], its line shown on the landing page.
-    /// While it stays unknown, every cycle says so (log and
-    /// `gong_exporter_time_zone_known`): no recorded Gong answer confirms
-    /// that `timeZone` is always there, and without it requests stay dated
-    /// in UTC-12 and the counters and coaching never start.
     async fn probe_time_zone(&mut self, deadline: Instant) {
         let (now, largest) = (self.settings.clock.now(), *self.settings.largest_window());
         if let Some(line) = self.zone.probe(&self.client, now, largest, deadline).await {
             self.shared.set_time_zone(line);
         }
+    }
+
+    /// Once a cycle, at its end: while the zone stays unknown, the log and
+    /// `gong_exporter_time_zone_known` say so. No recorded Gong answer
+    /// confirms that `timeZone` is always there, and without it requests
+    /// stay dated in UTC-12 and the counters and coaching never start.
+    fn report_zone(&self) {
         let known = self.zone.zone().is_some();
         self.shared.self_metrics.set_time_zone_known(known);
         if !known {
@@ -445,7 +449,6 @@ impl Poller {
     fn check_reported_zone(&mut self, name: &str, source: Endpoint) {
         if let Some(line) = self.zone.reported(name, source) {
             self.shared.set_time_zone(line);
-            self.shared.self_metrics.set_time_zone_known(true);
         }
     }
 
