@@ -26,8 +26,10 @@ use crate::collectors::interaction::{self, InteractionTable};
 use crate::collectors::scorecards::{self, AnsweredScorecard, ScorecardTable};
 use crate::collectors::users::{self, UserTable};
 pub use crate::config::BackfillConfig;
+use crate::days::{DayActivity, distinct_calls};
 use crate::encoding::encode_snapshot;
 use crate::endpoint::Endpoint;
+use crate::gong::models::GongId;
 use crate::gong::{GongClient, GongError};
 use crate::ledger::{CHUNK_DAYS, CounterTotals, activity_days, chunks, review_day};
 use crate::poller::log_skipped;
@@ -101,7 +103,9 @@ pub async fn run(config: BackfillConfig) -> Result<BackfillSummary, BackfillErro
         let activity = activity.items;
         let mut by_day: BTreeMap<Date, DayRecord> = BTreeMap::new();
         for (date, user, day) in activity_days(&activity, from, to, &tz) {
-            by_day.entry(date).or_default().activity.add_day(user, day);
+            let record = by_day.entry(date).or_default();
+            record.activity.insert(user.user_id, day.calls.clone());
+            record.emails.insert(user.user_id, user.user_email_address.clone());
         }
         let reviews = scorecards::fetch(&client, from, to, deadline()).await?;
         log_skipped(Endpoint::Scorecards, reviews.skipped, reviews.skipped_request_id.as_deref());
@@ -163,11 +167,12 @@ fn announce(config: &BackfillConfig, tz: &TimeZone, users: &UserTable, chunks: u
     );
 }
 
-/// One company day of Gong data: each user's day-by-day counts and the
-/// reviews published that day.
+/// One company day of Gong data: each user's day-by-day calls (and email)
+/// and the reviews published that day.
 #[derive(Debug, Default)]
 struct DayRecord {
-    activity: CounterTotals,
+    activity: DayActivity,
+    emails: BTreeMap<GongId, String>,
     reviews: Vec<AnsweredScorecard>,
 }
 
@@ -186,7 +191,10 @@ impl History {
     fn push(&mut self, day: Date, record: DayRecord, counted: bool) {
         if counted {
             let totals = Arc::make_mut(&mut self.totals);
-            totals.add_activity_totals(&record.activity);
+            for (user, calls) in &record.activity {
+                let email = record.emails.get(user).map_or("", String::as_str);
+                totals.add_counts(*user, email, calls.counts());
+            }
             for review in &record.reviews {
                 totals.add_review(review);
             }
@@ -198,8 +206,8 @@ impl History {
     }
 
     /// What the live exporter would have shown the morning of `next`: each
-    /// window's activity summed over its days (activity counts of a period
-    /// are the sums of its days), reviews placed in windows by their day,
+    /// window's activity from its days (each call once, however many days
+    /// list it, as in Gong's aggregate), reviews placed in windows by their day,
     /// interaction for `1d` only (ratios of a period are not sums of days).
     fn snapshot(
         &self,
@@ -213,7 +221,7 @@ impl History {
             .iter()
             .map(|w| {
                 let skip = self.days.len().saturating_sub(w.days() as usize);
-                let recent = self.days.iter().skip(skip).map(|(_, r)| &r.activity);
+                let recent = self.days.iter().skip(skip).map(|(_, r)| r);
                 Arc::new(activity_window(*w, recent))
             })
             .collect();
@@ -243,20 +251,21 @@ async fn learn_time_zone(client: &GongClient, to: Date, deadline: Instant) -> Re
     }
 }
 
-/// A window's activity table from its days of day-by-day counts, summed per
-/// user (in time order, so the latest email wins), built by the same code as
-/// the live windows.
-fn activity_window<'a>(window: Window, days: impl Iterator<Item = &'a CounterTotals>) -> ActivityTable {
-    let mut sum = CounterTotals::default();
-    for day in days {
-        sum.add_activity_totals(day);
+/// A window's activity table from its days of day-by-day calls (each user's
+/// latest email: days come in time order), counted by the same code as the
+/// live windows.
+fn activity_window<'a>(window: Window, days: impl Iterator<Item = &'a DayRecord> + Clone) -> ActivityTable {
+    let mut email_of: BTreeMap<GongId, &str> = BTreeMap::new();
+    for (user, email) in days.clone().flat_map(|d| &d.emails) {
+        if !email.is_empty() {
+            email_of.insert(*user, email);
+        }
     }
-    let rows = sum
-        .activity
-        .iter()
-        .map(|(user_id, totals)| {
-            let values = totals.fields.iter().map(|(field, count)| (field.as_str(), *count as f64)).collect();
-            (*user_id, totals.email.as_str(), values)
+    let rows = distinct_calls(days.map(|d| &d.activity))
+        .into_iter()
+        .map(|(user_id, counts)| {
+            let values = counts.into_iter().map(|(field, count)| (field, count as f64)).collect();
+            (user_id, email_of.get(&user_id).copied().unwrap_or_default(), values)
         })
         .collect();
     ActivityTable::from_counts(window, rows)

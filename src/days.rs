@@ -20,7 +20,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde::{Deserialize, Serialize};
 
-use crate::collectors::activity::{ACTIVITY_FIELDS, DailyActivity};
+use crate::collectors::activity::{ACTIVITY_FIELDS, DayCalls};
 use crate::collectors::coaching::ManagerCoaching;
 use crate::collectors::scorecards::AnsweredScorecard;
 use crate::gong::models::GongId;
@@ -29,56 +29,25 @@ use crate::storage::{StorageError, write_atomically};
 /// Directory inside `--storage.path`.
 pub const DAYS_DIR: &str = "days";
 /// Version of a day file's layout.
-const FORMAT: u32 = 1;
-
-/// One user's counts on one day: Gong's documented fields by position
-/// (60 bytes instead of 15 strings: 10,000 users x 28 days are kept), and
-/// any field Gong adds later by name.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct DayCounts {
-    pub known: [u32; ACTIVITY_FIELDS.len()],
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub extra: Vec<(String, u64)>,
-}
-
-impl DayCounts {
-    /// The counts of one day-by-day entry.
-    pub fn of(day: &DailyActivity) -> Self {
-        let mut counts = Self::default();
-        for (field, count) in &day.counts {
-            match ACTIVITY_FIELDS.iter().position(|known| *known == field.as_ref()) {
-                Some(i) => counts.known[i] = u32::try_from(*count).unwrap_or(u32::MAX),
-                None => counts.extra.push((field.to_string(), *count)),
-            }
-        }
-        counts
-    }
-
-    /// Adds another day's counts.
-    pub fn add(&mut self, other: &DayCounts) {
-        for (a, b) in self.known.iter_mut().zip(other.known) {
-            *a = a.saturating_add(b);
-        }
-        for (name, count) in &other.extra {
-            match self.extra.iter_mut().find(|(n, _)| n == name) {
-                Some((_, c)) => *c += count,
-                None => self.extra.push((name.clone(), *count)),
-            }
-        }
-    }
-
-    /// `(Gong field name, count)` for every field.
-    pub fn fields(&self) -> impl Iterator<Item = (&str, u64)> {
-        ACTIVITY_FIELDS
-            .iter()
-            .zip(self.known)
-            .map(|(name, count)| (*name, u64::from(count)))
-            .chain(self.extra.iter().map(|(name, count)| (name.as_str(), *count)))
-    }
-}
+/// 2 keeps call IDs where 1 kept only how many there were; a day kept in
+/// layout 1 is fetched again (its part of the window cannot be told apart
+/// from the other days' calls).
+const FORMAT: u32 = 2;
 
 /// One day of activity: users with any activity that day, by ID.
-pub type DayActivity = BTreeMap<GongId, DayCounts>;
+pub type DayActivity = BTreeMap<GongId, DayCalls>;
+
+/// Each user's distinct calls per field over `days`: a call on several
+/// days' lists counts once, as in Gong's aggregate.
+pub fn distinct_calls<'a>(days: impl Iterator<Item = &'a DayActivity>) -> BTreeMap<GongId, Vec<(&'a str, u64)>> {
+    let mut by_user: BTreeMap<GongId, Vec<&DayCalls>> = BTreeMap::new();
+    for day in days {
+        for (user, calls) in day {
+            by_user.entry(*user).or_default().push(calls);
+        }
+    }
+    by_user.into_iter().map(|(user, days)| (user, DayCalls::distinct(&days))).collect()
+}
 
 /// A manager's coaching answer for one day in one workspace.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -297,15 +266,10 @@ impl DayStore {
         self.emails.retain(|id, _| listed.contains(id));
     }
 
-    /// Every user's activity summed over `[from, to)`.
-    pub fn activity_sum(&self, from: Date, to: Date) -> BTreeMap<GongId, DayCounts> {
-        let mut sum: BTreeMap<GongId, DayCounts> = BTreeMap::new();
-        for (_, kept) in self.days.range(from..to) {
-            for (user, counts) in kept.activity.iter().flat_map(|p| p.data.iter()) {
-                sum.entry(*user).or_default().add(counts);
-            }
-        }
-        sum
+    /// Every user's distinct calls per field over `[from, to)`: a call on
+    /// several days' lists counts once, as in Gong's aggregate.
+    pub fn activity_window(&self, from: Date, to: Date) -> BTreeMap<GongId, Vec<(&str, u64)>> {
+        distinct_calls(self.days.range(from..to).filter_map(|(_, kept)| Some(&kept.activity.as_ref()?.data)))
     }
 
     /// The reviews kept for `[from, to)`, day by day.
@@ -359,7 +323,17 @@ fn read_day_file(path: &Path) -> Result<DayFile, String> {
     let bytes = crate::storage::read(path)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| "it was removed while being read".to_owned())?;
-    let file: DayFile = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+    let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+    if value.get("format") == Some(&serde_json::Value::from(1))
+        && let Some(fields) = value.as_object_mut()
+    {
+        // Layout 1 kept how many calls, not which: its activity is fetched
+        // again, its reviews and coaching (unchanged since) stay.
+        fields.remove("activity");
+        fields.insert("format".to_owned(), FORMAT.into());
+        tracing::info!(path = %path.display(), "kept day in an older layout: its activity will be fetched again");
+    }
+    let file: DayFile = serde_json::from_value(value).map_err(|e| e.to_string())?;
     if file.format != FORMAT {
         return Err(format!("unknown format {}", file.format));
     }
@@ -376,18 +350,23 @@ mod tests {
     use super::*;
     use jiff::civil::date;
 
-    fn counts(host: u32) -> DayCounts {
-        let mut c = DayCounts::default();
-        c.known[0] = host;
-        c
+    /// A day of `host` hosted calls, numbered from `first`.
+    fn hosted(first: u64, host: u32) -> DayCalls {
+        DayCalls::from_lists(vec![("callsAsHost".into(), (first..first + u64::from(host)).collect())])
     }
 
+    fn hosted_in(window: &BTreeMap<GongId, Vec<(&str, u64)>>, user: u64) -> u64 {
+        window[&GongId(user)].iter().find(|(f, _)| *f == "callsAsHost").map_or(0, |(_, n)| *n)
+    }
+
+    /// Users' hosted calls on a day: each user's calls are numbered from
+    /// 100 x their ID, so the same count on two days lists the same calls.
     fn activity(pairs: &[(u64, u32)]) -> DayActivity {
-        pairs.iter().map(|(id, host)| (GongId(*id), counts(*host))).collect()
+        pairs.iter().map(|(id, host)| (GongId(*id), hosted(id * 100, *host))).collect()
     }
 
     #[test]
-    fn windows_sum_kept_days_and_changes_are_detected() {
+    fn windows_count_distinct_calls_of_kept_days_and_changes_are_detected() {
         let mut store = DayStore::in_memory();
         let at = Timestamp::UNIX_EPOCH;
         let emails = BTreeMap::from([(GongId(1), "a@x.io".to_owned())]);
@@ -395,9 +374,9 @@ mod tests {
         assert!(store.keep_activity(date(2024, 6, 2), at, activity(&[(1, 3), (2, 1)]), &emails).unwrap());
         assert!(!store.keep_activity(date(2024, 6, 2), at, activity(&[(1, 3), (2, 1)]), &emails).unwrap(), "same");
         assert!(store.keep_activity(date(2024, 6, 2), at, activity(&[(1, 4), (2, 1)]), &emails).unwrap(), "late call");
-        let sum = store.activity_sum(date(2024, 6, 1), date(2024, 6, 3));
-        assert_eq!(sum[&GongId(1)].known[0], 6);
-        assert_eq!(sum[&GongId(2)].known[0], 1);
+        let window = store.activity_window(date(2024, 6, 1), date(2024, 6, 3));
+        assert_eq!(hosted_in(&window, 1), 4, "calls 100 and 101 are on both days' lists");
+        assert_eq!(hosted_in(&window, 2), 1);
         assert!(store.covers(PartKind::Activity, date(2024, 6, 1), date(2024, 6, 3)));
         assert_eq!(store.missing(PartKind::Activity, date(2024, 5, 31), date(2024, 6, 3)), [date(2024, 5, 31)]);
         assert_eq!(store.email(GongId(1)), Some("a@x.io"));
@@ -420,7 +399,7 @@ mod tests {
         let store = DayStore::open(Some(dir.path()), now).unwrap();
         assert_eq!(store.fetched_at(date(2024, 6, 1), PartKind::Activity), Some(at));
         assert_eq!(store.fetched_at(date(2024, 6, 1), PartKind::Scorecards), Some(at));
-        assert_eq!(store.activity_sum(date(2024, 6, 1), date(2024, 6, 2))[&GongId(1)].known[0], 2);
+        assert_eq!(hosted_in(&store.activity_window(date(2024, 6, 1), date(2024, 6, 2)), 1), 2);
         assert_eq!(store.email(GongId(1)), Some("a@x.io"));
         assert!(store.day(date(2024, 6, 2)).is_none(), "the corrupt day is fetched again");
         let aside = std::fs::read_dir(dir.path().join(DAYS_DIR))
@@ -460,12 +439,23 @@ mod tests {
         assert_eq!(hash_of("abc"), 0xc6cf_8fb5_38aa_dbab, "FNV-1a of the JSON `\"abc\"`");
     }
 
+    /// A day kept before call IDs were kept cannot join a window of
+    /// distinct calls: its activity is fetched again, its reviews stay.
     #[test]
-    fn counts_keep_documented_fields_by_position_and_new_ones_by_name() {
-        let day =
-            DailyActivity { from_date: None, counts: vec![("callsAttended".into(), 2), ("callsBrandNew".into(), 1)] };
-        let counts = DayCounts::of(&day);
-        let fields: BTreeMap<&str, u64> = counts.fields().filter(|(_, c)| *c > 0).collect();
-        assert_eq!(fields, BTreeMap::from([("callsAttended", 2), ("callsBrandNew", 1)]));
+    fn a_day_kept_in_layout_1_keeps_its_reviews_and_fetches_its_activity_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let days = dir.path().join(DAYS_DIR);
+        std::fs::create_dir_all(&days).unwrap();
+        let fields: Vec<&str> = ACTIVITY_FIELDS.to_vec();
+        let file = serde_json::json!({
+            "format": 1, "day": "2024-06-01", "fields": fields, "emails": {"1": "a@x.io"},
+            "activity": {"fetched_at": "2024-06-02T09:00:00Z", "hash": 1,
+                         "data": {"1": {"known": [2,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}}},
+            "reviews": {"fetched_at": "2024-06-02T09:00:00Z", "hash": 2, "data": []},
+        });
+        std::fs::write(days.join("2024-06-01.json"), file.to_string()).unwrap();
+        let store = DayStore::open(Some(dir.path()), "2024-06-03T00:00:00Z".parse().unwrap()).unwrap();
+        assert_eq!(store.fetched_at(date(2024, 6, 1), PartKind::Activity), None);
+        assert!(store.fetched_at(date(2024, 6, 1), PartKind::Scorecards).is_some());
     }
 }

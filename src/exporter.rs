@@ -346,6 +346,7 @@ pub async fn run_simulator(args: SimulateArgs) -> Result<(), StartError> {
         bearer_token: None,
         clock: clock::Clock::system(),
         coaching_enabled: args.coaching,
+        aggregate_sums_day_lists: false,
         scopes: args.scopes.map(|scopes| scopes.into_iter().collect()),
     };
     let rules = match &args.faults {

@@ -82,7 +82,7 @@ impl CounterTotals {
 
     /// Adds one day of one user.
     pub fn add_day(&mut self, user: &UserDailyActivity, day: &DailyActivity) {
-        self.add_counts(user.user_id, &user.user_email_address, day.counts.iter().map(|(f, c)| (f.as_ref(), *c)));
+        self.add_counts(user.user_id, &user.user_email_address, day.calls.counts());
     }
 
     /// Adds counts of one user; a non-empty `email` replaces the one kept.

@@ -130,6 +130,7 @@ pub struct SelfMetrics {
     records: Family<RecordLabels, Gauge>,
     window_start: Family<WindowLabels, Gauge>,
     window_end: Family<WindowLabels, Gauge>,
+    window_mismatches: Family<WindowLabels, Gauge>,
     cycles_skipped: Counter,
     cycles_abandoned: Family<EndpointLabels, Counter>,
     requests_today: Gauge,
@@ -163,6 +164,7 @@ impl SelfMetrics {
             records: Family::default(),
             window_start: Family::default(),
             window_end: Family::default(),
+            window_mismatches: Family::default(),
             cycles_skipped: Counter::default(),
             cycles_abandoned: Family::default(),
             requests_today: Gauge::default(),
@@ -268,6 +270,11 @@ impl SelfMetrics {
             "Unix time the window ends (midnight starting today in the company's time zone, exclusive)",
             Unit::Seconds,
             self.window_end.clone(),
+        );
+        registry.register(
+            "gong_exporter_window_mismatches",
+            "Users whose activity built from kept days differed from Gong's aggregate for the window at today's check, after yesterday settled (Gong's numbers are published for them until the next check)",
+            self.window_mismatches.clone(),
         );
         registry.register(
             "gong_exporter_cycles_skipped",
@@ -410,6 +417,11 @@ impl SelfMetrics {
         let labels = WindowLabels { window: window.to_owned() };
         self.window_start.get_or_create(&labels).set(start);
         self.window_end.get_or_create(&labels).set(end);
+    }
+
+    /// Users whose built activity differed from Gong's at the window's check.
+    pub fn set_window_mismatches(&self, window: &str, users: usize) {
+        self.window_mismatches.get_or_create(&WindowLabels { window: window.to_owned() }).set(users as i64);
     }
 
     /// Start of the first company day the `counters` ledger has not counted.

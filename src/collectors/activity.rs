@@ -15,8 +15,8 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::metrics::MetricType;
-use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::Families;
@@ -147,18 +147,152 @@ pub struct UserDailyActivity {
     pub user_daily_activity_stats: Vec<DailyActivity>,
 }
 
-/// One user's day. Gong lists the call IDs behind each counter; only how
-/// many there are is kept, so a page of 100 users x 31 days never holds
-/// its call-ID strings.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// One user's day: the calls behind each counter, and when the day began.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DailyActivity {
     /// Start of the day as an instant (Gong writes UTC, e.g. `2024-11-01T07:00:00Z`).
     pub from_date: Option<String>,
-    /// `(field, number of call IDs)` for every list-valued field, including
-    /// fields Gong adds later, in the order Gong sent them. Documented field
-    /// names are shared, not allocated per day: a 31-day catch-up of 10,000
-    /// users holds 4.6 million of them.
-    pub counts: Vec<(Cow<'static, str>, u64)>,
+    pub calls: DayCalls,
+}
+
+/// The calls behind one user's counters on one day, by call ID.
+///
+/// Gong's aggregate counts calls ("the number of calls..."), while each day
+/// of day-by-day lists the calls acted on that day: a call listened to on
+/// Monday and again on Tuesday is on both lists. A window built from days
+/// must count it once, so the IDs are kept, not only how many there are.
+///
+/// IDs are kept as integers, never as strings: Gong's documented fields
+/// share one slice cut by `ends` (a `Vec` per field would add 360 bytes per
+/// user-day, and 10,000 users x 28 days are kept). A field Gong adds later
+/// is kept by name. Gong writes IDs as digit strings of up to 20 digits; one
+/// beyond `u64` (or not digits at all) is kept as its stable hash.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "StoredCalls")]
+pub struct DayCalls {
+    /// Where each documented field's IDs end in `ids`; field `i` is
+    /// `ids[ends[i - 1]..ends[i]]`.
+    ends: [u32; ACTIVITY_FIELDS.len()],
+    /// Sorted and without repeats within each field.
+    ids: Box<[u64]>,
+    /// Bit `i` set when Gong sent documented field `i` (even as `[]`): a
+    /// counter exists only for fields Gong reports.
+    present: u16,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    extra: Vec<(String, Vec<u64>)>,
+}
+
+/// [`DayCalls`] as read from a kept day file, checked before use: a
+/// hand-edited or damaged file must not cut the slice out of bounds.
+#[derive(Deserialize)]
+struct StoredCalls {
+    ends: [u32; ACTIVITY_FIELDS.len()],
+    ids: Box<[u64]>,
+    present: u16,
+    #[serde(default)]
+    extra: Vec<(String, Vec<u64>)>,
+}
+
+impl TryFrom<StoredCalls> for DayCalls {
+    type Error = String;
+
+    fn try_from(stored: StoredCalls) -> Result<Self, String> {
+        let StoredCalls { ends, ids, present, extra } = stored;
+        let ordered = ends.windows(2).all(|w| w[0] <= w[1]);
+        if !ordered || ends[ACTIVITY_FIELDS.len() - 1] as usize != ids.len() {
+            return Err(format!("call lists cut at {ends:?} do not fit {} call IDs", ids.len()));
+        }
+        Ok(Self { ends, ids, present, extra })
+    }
+}
+
+impl DayCalls {
+    /// A day from each field's call IDs, in any order and with repeats.
+    pub fn from_lists(lists: Vec<(Cow<'static, str>, Vec<u64>)>) -> Self {
+        let mut known: Vec<(usize, u64)> = Vec::new();
+        let mut present = 0u16;
+        let mut extra: Vec<(String, Vec<u64>)> = Vec::new();
+        for (name, mut ids) in lists {
+            match ACTIVITY_FIELDS.iter().position(|f| *f == name.as_ref()) {
+                Some(field) => {
+                    present |= 1 << field;
+                    known.extend(ids.into_iter().map(|id| (field, id)));
+                }
+                None => {
+                    ids.sort_unstable();
+                    ids.dedup();
+                    match extra.iter_mut().find(|(n, _)| *n == name) {
+                        Some((_, kept)) => {
+                            kept.extend(ids);
+                            kept.sort_unstable();
+                            kept.dedup();
+                        }
+                        None => extra.push((name.into_owned(), ids)),
+                    }
+                }
+            }
+        }
+        known.sort_unstable();
+        known.dedup();
+        let mut ends = [0u32; ACTIVITY_FIELDS.len()];
+        for (field, end) in ends.iter_mut().enumerate() {
+            *end = known.partition_point(|(f, _)| *f <= field) as u32;
+        }
+        Self { ends, ids: known.into_iter().map(|(_, id)| id).collect(), present, extra }
+    }
+
+    /// The IDs of documented field `field`.
+    fn field(&self, field: usize) -> &[u64] {
+        let start = if field == 0 { 0 } else { self.ends[field - 1] as usize };
+        &self.ids[start..self.ends[field] as usize]
+    }
+
+    /// `(Gong field name, number of calls)` for each field Gong sent.
+    pub fn counts(&self) -> impl Iterator<Item = (&str, u64)> {
+        (0..ACTIVITY_FIELDS.len())
+            .filter(|f| self.present & (1 << f) != 0)
+            .map(|f| (ACTIVITY_FIELDS[f], self.field(f).len() as u64))
+            .chain(self.extra.iter().map(|(name, ids)| (name.as_str(), ids.len() as u64)))
+    }
+
+    /// Whether no call is listed and Gong added no field: nothing to keep.
+    pub fn is_idle(&self) -> bool {
+        self.ids.is_empty() && self.extra.is_empty()
+    }
+
+    /// Names of the fields Gong added beyond the documented ones.
+    pub fn added_fields(&self) -> impl Iterator<Item = &str> {
+        self.extra.iter().map(|(name, _)| name.as_str())
+    }
+
+    /// Distinct calls per field over several days: a call on two days'
+    /// lists counts once, as in Gong's aggregate. Every documented field is
+    /// listed (Gong's aggregate lists them all), added ones when a day has them.
+    pub fn distinct<'a>(days: &[&'a DayCalls]) -> Vec<(&'a str, u64)> {
+        let mut scratch = Vec::new();
+        let mut distinct = |lists: &mut dyn Iterator<Item = &[u64]>| {
+            scratch.clear();
+            lists.for_each(|ids| scratch.extend_from_slice(ids));
+            scratch.sort_unstable();
+            scratch.dedup();
+            scratch.len() as u64
+        };
+        let mut out: Vec<(&'a str, u64)> = (0..ACTIVITY_FIELDS.len())
+            .map(|f| (ACTIVITY_FIELDS[f], distinct(&mut days.iter().map(|d| d.field(f)))))
+            .collect();
+        let mut names: Vec<&'a str> = Vec::new();
+        for name in days.iter().copied().flat_map(DayCalls::added_fields) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        for name in names {
+            let lists =
+                days.iter().flat_map(|d| d.extra.iter().filter(|(n, _)| n == name).map(|(_, ids)| ids.as_slice()));
+            out.push((name, distinct(&mut lists.into_iter())));
+        }
+        out
+    }
 }
 
 /// The activity fields Gong documents (`userAggregateActivityStats` and,
@@ -196,68 +330,122 @@ impl<'de> Deserialize<'de> for DailyActivity {
                 f.write_str("a day of activity: lists of call IDs plus fromDate/toDate")
             }
             fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<DailyActivity, A::Error> {
-                let mut day = DailyActivity::default();
+                let mut from_date = None;
+                let mut lists = Vec::new();
                 while let Some(key) = map.next_key::<String>()? {
                     if key == "fromDate" {
-                        day.from_date = map.next_value::<Option<String>>()?;
-                    } else if let Some(n) = map.next_value::<ListLength>()?.0 {
-                        day.counts.push((field_name(key), n));
+                        from_date = map.next_value::<Option<String>>()?;
+                    } else if let Some(ids) = map.next_value::<CallIds>()?.0 {
+                        lists.push((field_name(key), ids));
                     }
                 }
-                Ok(day)
+                Ok(DailyActivity { from_date, calls: DayCalls::from_lists(lists) })
             }
         }
         deserializer.deserialize_map(DayVisitor)
     }
 }
 
-/// The length of a JSON list, reading past its elements without keeping
-/// them; `None` for anything that is not a list.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ListLength(pub Option<u64>);
+/// A JSON list of call IDs, read straight into integers; `None` for
+/// anything that is not a list (a field Gong may add in another shape).
+/// An element that is neither a string nor a number names no call and is
+/// left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallIds(pub Option<Vec<u64>>);
 
-impl<'de> Deserialize<'de> for ListLength {
+/// One element of a call-ID list: the ID, or `None` for anything else.
+struct CallId(Option<u64>);
+
+/// A call ID as an integer: its digits, or (beyond `u64`, or not digits)
+/// its stable hash, so equal IDs stay equal across days and restarts.
+fn call_id(text: &str) -> u64 {
+    text.parse().unwrap_or_else(|_| crate::gong::models::stable_hash(text.as_bytes()))
+}
+
+impl<'de> Deserialize<'de> for CallId {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct LengthVisitor;
-        impl<'de> Visitor<'de> for LengthVisitor {
-            type Value = ListLength;
+        struct IdVisitor;
+        impl<'de> Visitor<'de> for IdVisitor {
+            type Value = CallId;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a call ID")
+            }
+            fn visit_str<E>(self, text: &str) -> Result<CallId, E> {
+                Ok(CallId(Some(call_id(text))))
+            }
+            fn visit_u64<E>(self, id: u64) -> Result<CallId, E> {
+                Ok(CallId(Some(id)))
+            }
+            fn visit_i64<E>(self, id: i64) -> Result<CallId, E> {
+                Ok(CallId(Some(call_id(&id.to_string()))))
+            }
+            fn visit_f64<E>(self, id: f64) -> Result<CallId, E> {
+                Ok(CallId(Some(call_id(&id.to_string()))))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<CallId, E> {
+                Ok(CallId(None))
+            }
+            fn visit_unit<E>(self) -> Result<CallId, E> {
+                Ok(CallId(None))
+            }
+            fn visit_none<E>(self) -> Result<CallId, E> {
+                Ok(CallId(None))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<CallId, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(CallId(None))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<CallId, A::Error> {
+                while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
+                Ok(CallId(None))
+            }
+        }
+        deserializer.deserialize_any(IdVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for CallIds {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ListVisitor;
+        impl<'de> Visitor<'de> for ListVisitor {
+            type Value = CallIds;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<ListLength, A::Error> {
-                let mut n = 0;
-                while seq.next_element::<de::IgnoredAny>()?.is_some() {
-                    n += 1;
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<CallIds, A::Error> {
+                let mut ids = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+                while let Some(CallId(id)) = seq.next_element()? {
+                    ids.extend(id);
                 }
-                Ok(ListLength(Some(n)))
+                Ok(CallIds(Some(ids)))
             }
-            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<ListLength, A::Error> {
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<CallIds, A::Error> {
                 while map.next_entry::<de::IgnoredAny, de::IgnoredAny>()?.is_some() {}
-                Ok(ListLength(None))
+                Ok(CallIds(None))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<ListLength, E> {
-                Ok(ListLength(None))
+            fn visit_bool<E>(self, _: bool) -> Result<CallIds, E> {
+                Ok(CallIds(None))
             }
-            fn visit_i64<E>(self, _: i64) -> Result<ListLength, E> {
-                Ok(ListLength(None))
+            fn visit_i64<E>(self, _: i64) -> Result<CallIds, E> {
+                Ok(CallIds(None))
             }
-            fn visit_u64<E>(self, _: u64) -> Result<ListLength, E> {
-                Ok(ListLength(None))
+            fn visit_u64<E>(self, _: u64) -> Result<CallIds, E> {
+                Ok(CallIds(None))
             }
-            fn visit_f64<E>(self, _: f64) -> Result<ListLength, E> {
-                Ok(ListLength(None))
+            fn visit_f64<E>(self, _: f64) -> Result<CallIds, E> {
+                Ok(CallIds(None))
             }
-            fn visit_str<E>(self, _: &str) -> Result<ListLength, E> {
-                Ok(ListLength(None))
+            fn visit_str<E>(self, _: &str) -> Result<CallIds, E> {
+                Ok(CallIds(None))
             }
-            fn visit_unit<E>(self) -> Result<ListLength, E> {
-                Ok(ListLength(None))
+            fn visit_unit<E>(self) -> Result<CallIds, E> {
+                Ok(CallIds(None))
             }
-            fn visit_none<E>(self) -> Result<ListLength, E> {
-                Ok(ListLength(None))
+            fn visit_none<E>(self) -> Result<CallIds, E> {
+                Ok(CallIds(None))
             }
         }
-        deserializer.deserialize_any(LengthVisitor)
+        deserializer.deserialize_any(ListVisitor)
     }
 }
 
@@ -295,10 +483,11 @@ impl Record for UserDailyActivity {
         Some(self.user_id.0)
     }
 
-    /// Counts here are lengths of lists of call IDs: never negative.
+    /// Counts here are numbers of listed calls, never negative; only the
+    /// names of fields Gong added become labels.
     fn check(&mut self) -> Result<(), Unusable> {
         short_labels(std::iter::once(self.user_email_address.as_str()))?;
-        short_labels(self.user_daily_activity_stats.iter().flat_map(|d| d.counts.iter().map(|(name, _)| name.as_ref())))
+        short_labels(self.user_daily_activity_stats.iter().flat_map(|d| d.calls.added_fields()))
     }
 }
 
@@ -419,13 +608,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn day_by_day_keeps_list_lengths_of_known_and_new_fields() {
+    fn day_by_day_keeps_the_call_ids_of_known_and_new_fields() {
         let page: DayByDayPage = serde_json::from_str(
             r#"{"requestId":"r","records":{"totalRecords":1,"cursor":"c1"},
                 "usersDetailedActivities":[{"userId":"9007199254740993","userEmailAddress":"a@x.io",
                   "userDailyActivityStats":[
-                    {"callsAsHost":["1","2"],"callsAttended":[],"callsBrandNew":["3"],"weird":{"x":[1]},
-                     "note":"text","n":1.5,"fromDate":"2024-11-01T07:00:00Z","toDate":"2024-11-02T07:00:00Z"},
+                    {"callsAsHost":["2","1","2"],"callsAttended":[],"callsBrandNew":["3", null, {"id":1}],
+                     "ownCallsListenedTo":["37555663966526330000", 37555663966526330000, 5],
+                     "weird":{"x":[1]},"note":"text","n":1.5,
+                     "fromDate":"2024-11-01T07:00:00Z","toDate":"2024-11-02T07:00:00Z"},
                     {"callsAsHost":null,"fromDate":null}]}]}"#,
         )
         .unwrap();
@@ -434,8 +625,40 @@ mod tests {
         assert_eq!(user.user_id, GongId(9_007_199_254_740_993));
         let day = &user.user_daily_activity_stats[0];
         assert_eq!(day.from_date.as_deref(), Some("2024-11-01T07:00:00Z"));
-        assert_eq!(day.counts, [("callsAsHost".into(), 2), ("callsAttended".into(), 0), ("callsBrandNew".into(), 1)]);
+        let counts: BTreeMap<&str, u64> = day.calls.counts().filter(|(_, n)| *n > 0).collect();
+        // A call listed twice on one day is one call; a 20-digit ID beyond
+        // u64 is still an ID, equal to itself written as a number.
+        assert_eq!(counts, BTreeMap::from([("callsAsHost", 2), ("callsBrandNew", 1), ("ownCallsListenedTo", 2)]));
+        assert_eq!(day.calls.added_fields().collect::<Vec<_>>(), ["callsBrandNew"]);
         assert_eq!(user.user_daily_activity_stats[1], DailyActivity::default());
+    }
+
+    fn calls(lists: &[(&'static str, &[u64])]) -> DayCalls {
+        DayCalls::from_lists(lists.iter().map(|(name, ids)| (Cow::Borrowed(*name), ids.to_vec())).collect())
+    }
+
+    #[test]
+    fn a_window_counts_a_call_listed_on_several_days_once() {
+        let monday = calls(&[("othersCallsListenedTo", &[10, 11]), ("callsAsHost", &[1]), ("callsNew", &[7])]);
+        let tuesday = calls(&[("othersCallsListenedTo", &[11, 12]), ("callsAsHost", &[2]), ("callsNew", &[7, 8])]);
+        let window: BTreeMap<&str, u64> = DayCalls::distinct(&[&monday, &tuesday]).into_iter().collect();
+        assert_eq!(window["othersCallsListenedTo"], 3, "call 11 was listened to on both days");
+        assert_eq!(window["callsAsHost"], 2);
+        assert_eq!(window["callsNew"], 2);
+        assert_eq!(window["callsAttended"], 0);
+        let summed: u64 = [&monday, &tuesday].iter().map(|d| d.counts().map(|(_, n)| n).sum::<u64>()).sum();
+        assert_eq!(summed, 9, "each day alone still counts its own list");
+    }
+
+    #[test]
+    fn kept_calls_round_trip_and_a_damaged_cut_is_refused() {
+        let day = calls(&[("callsAttended", &[3, 1]), ("callsAsHost", &[9]), ("callsNew", &[4])]);
+        let json = serde_json::to_string(&day).unwrap();
+        assert_eq!(serde_json::from_str::<DayCalls>(&json).unwrap(), day);
+        let damaged = json.replace("\"ids\":[9,1,3]", "\"ids\":[9]");
+        assert_ne!(damaged, json, "{json}");
+        let error = serde_json::from_str::<DayCalls>(&damaged).unwrap_err().to_string();
+        assert!(error.contains("do not fit 1 call IDs"), "{error}");
     }
 
     #[test]

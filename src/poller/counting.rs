@@ -100,10 +100,10 @@ impl Counting {
                 let days = input.days;
                 self.ledger.commit(CounterKind::Activity, a, b, |t| {
                     for day in crate::days::days_of(a, b) {
-                        for (user, counts) in
+                        for (user, calls) in
                             days.day(day).and_then(|d| d.activity.as_ref()).iter().flat_map(|p| &p.data)
                         {
-                            t.add_counts(*user, days.email(*user).unwrap_or_default(), counts.fields());
+                            t.add_counts(*user, days.email(*user).unwrap_or_default(), calls.counts());
                         }
                     }
                 })?;
@@ -186,7 +186,7 @@ mod tests {
     use jiff::civil::date;
 
     use super::*;
-    use crate::days::DayCounts;
+    use crate::collectors::activity::DayCalls;
     use crate::gong::models::GongId;
 
     /// Days the settling schedule keeps are counted from the store, with no
@@ -198,9 +198,8 @@ mod tests {
         let now = Timestamp::now();
         let mut days = DayStore::in_memory();
         for (n, day) in crate::days::days_of(first, until).enumerate() {
-            let mut counts = DayCounts::default();
-            counts.known[0] = n as u32 + 1;
-            days.keep_activity(day, now, BTreeMap::from([(GongId(7), counts)]), &BTreeMap::new()).unwrap();
+            let hosted = DayCalls::from_lists(vec![("callsAsHost".into(), (0..n as u64 + 1).collect())]);
+            days.keep_activity(day, now, BTreeMap::from([(GongId(7), hosted)]), &BTreeMap::new()).unwrap();
             days.keep_reviews(day, now, Vec::new()).unwrap();
         }
         let metrics = Arc::new(SelfMetrics::new());

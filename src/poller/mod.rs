@@ -15,6 +15,8 @@
 //!   (`Settle` owns the parts' schedules, the day's plan and the next cycle);
 //! - `counting`: completed days added to the cumulative ledger (`Counting`);
 //! - `coaching`: the once-a-day coaching collector (`CoachingCollector`);
+//! - `reconcile`: once a day, the activity windows built from kept days
+//!   checked against Gong's aggregate (`Reconciler`);
 //! - `cycle`: the fixed schedule's cycle, every endpoint fetched and folded
 //!   into the snapshot.
 
@@ -22,6 +24,7 @@ pub mod budget;
 mod coaching;
 mod counting;
 mod cycle;
+mod reconcile;
 pub mod schedule;
 pub mod settling;
 pub mod zone;
@@ -103,6 +106,8 @@ pub struct Poller {
     /// Kept company days (settling schedule).
     days: DayStore,
     settle: settling::Settle,
+    /// Today's check of the built activity windows against Gong's.
+    reconcile: reconcile::Reconciler,
     plan: Plan,
 }
 
@@ -140,6 +145,7 @@ impl Poller {
             coaching: CoachingCollector::new(),
             days,
             settle,
+            reconcile: reconcile::Reconciler::new(),
             plan: Plan::default(),
         }
     }

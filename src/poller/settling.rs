@@ -22,15 +22,16 @@ use jiff::tz::TimeZone;
 use tokio::time::Instant;
 
 use super::cycle::{EndpointRun, fail_request, keep_users, log_skipped};
+use super::reconcile::{ReconcileInputs, Reconciler};
 use super::schedule::{PartSchedule, after_fetch};
 use super::{AFTER_MIDNIGHT, Poller, log_failure};
 use crate::collectors::CollectorName;
-use crate::collectors::activity::{self, ActivityTable, UserDailyActivity};
+use crate::collectors::activity::{self, ACTIVITY_FIELDS, ActivityTable, UserDailyActivity};
 use crate::collectors::interaction::{self, InteractionTable, PersonInteraction};
 use crate::collectors::replace_window;
 use crate::collectors::scorecards::{self, AnsweredScorecard, ScorecardTable};
 use crate::collectors::users::{self, GongUser, UserTable};
-use crate::days::{DayActivity, DayCounts, DayStore, PartKind};
+use crate::days::{DayActivity, DayStore, PartKind};
 use crate::endpoint::Endpoint;
 use crate::gong::models::GongId;
 use crate::gong::{Fetched, GongError};
@@ -276,8 +277,13 @@ impl Poller {
         };
         let sent_before = self.client.requests_sent();
         let fetched = self.fetch_due(&bounds, first, today, &tz, &timing, deadline).await;
-        let what = fetched.describe();
-        let outcomes = self.keep_and_build(fetched, &bounds, &tz, &timing, deadline).await;
+        let mut what = fetched.describe();
+        let mut outcomes = self.keep_and_build(fetched, &bounds, &tz, &timing, deadline).await;
+        if let Some(outcome) = self.check_windows(&bounds, &timing, deadline).await {
+            what.push_str(", activity windows checked against Gong's aggregate");
+            outcomes.push((Endpoint::ActivityAggregate, outcome));
+        }
+        self.reconcile.correct(today, &mut self.snapshot.activity);
         let counting = self.update_ledger(None, deadline).await;
         self.publish_cycle(outcomes, counting, &bounds, &tz, deadline).await;
         let cost = self.client.requests_sent() - sent_before;
@@ -473,9 +479,8 @@ impl Poller {
             crate::days::days_of(from, to).map(|d| (d, BTreeMap::new())).collect();
         let mut emails = BTreeMap::new();
         for (day, user, entry) in activity_days(&fetched.items, from, to, tz) {
-            let counts = DayCounts::of(entry);
-            if counts != DayCounts::default() {
-                days.entry(day).or_default().insert(user.user_id, counts);
+            if !entry.calls.is_idle() {
+                days.entry(day).or_default().insert(user.user_id, entry.calls.clone());
             }
             emails.insert(user.user_id, user.user_email_address.clone());
         }
@@ -553,13 +558,77 @@ impl Poller {
         }
     }
 
+    /// Once a day, from the settle point on (yesterday's activity is what
+    /// the windows keep for the rest of the day) and once every window is
+    /// built from kept days, checks the windows against Gong's aggregate
+    /// ([`Reconciler`]). `None` when no check ran.
+    async fn check_windows(
+        &mut self,
+        bounds: &[WindowBounds],
+        timing: &Timing,
+        deadline: Instant,
+    ) -> Option<PollOutcome> {
+        let today = self.settle.day?;
+        let all_built = bounds.iter().all(|b| self.days.covers(PartKind::Activity, b.from, b.to));
+        if !self.reconcile.due(today) || timing.now < timing.settled_at || !all_built {
+            return None;
+        }
+        let cost = self.check_cost(bounds.len());
+        let remaining = self.budget.remaining(self.client.requests_sent());
+        if cost > remaining {
+            tracing::warn!(
+                cost,
+                remaining,
+                "daily budget: no room to check the activity windows against Gong's aggregate today"
+            );
+            self.reconcile.skip(today);
+            return None;
+        }
+        let input = ReconcileInputs {
+            client: &self.client,
+            bounds,
+            built: &self.snapshot.activity,
+            today,
+            metrics: &self.shared.self_metrics,
+            deadline,
+        };
+        Some(self.reconcile.check(input).await)
+    }
+
+    /// Requests one check of `windows` windows costs, at today's user count.
+    fn check_cost(&self, windows: usize) -> u64 {
+        let users = self.snapshot.users.as_ref().map_or(0, |t| t.users.iter().filter(|u| u.active).count());
+        Reconciler::cost(windows, users)
+    }
+
     /// [`Settle::next_cycle`], with its plan published and a re-poll the
     /// budget cannot pay for logged.
     fn next_settling_cycle(&mut self, started: Timestamp, tz: &TimeZone) -> Timestamp {
         let sent = self.client.requests_sent();
         let remaining = self.budget.remaining(sent);
-        let NextCycle { at, planned, over_budget } =
+        let NextCycle { at, mut planned, over_budget } =
             self.settle.next_cycle(started, self.settings.clock.now(), tz, remaining);
+        if let Some(today) = self.settle.day
+            && self.reconcile.due(today)
+            && self.settings.collectors.contains(CollectorName::Activity)
+        {
+            // The check runs in the cycle at the settle point.
+            let check = PlannedCycle {
+                at: self.settle.settled_at(today, tz).max(started),
+                what: "activity windows checked against Gong's aggregate".to_owned(),
+                requests: self.check_cost(self.settings.windows.len()),
+            };
+            match planned.iter_mut().find(|p| p.at == check.at) {
+                Some(cycle) => {
+                    cycle.what = format!("{}, {}", cycle.what, check.what);
+                    cycle.requests += check.requests;
+                }
+                None => {
+                    planned.push(check);
+                    planned.sort_by_key(|p| p.at);
+                }
+            }
+        }
         let metrics = &self.shared.self_metrics;
         metrics.set_planned_today(self.budget.used(sent) + planned.iter().map(|p| p.requests).sum::<u64>());
         if let Some(next_cost) = over_budget {
@@ -608,14 +677,14 @@ impl DueFetches {
     }
 }
 
-/// A window of activity summed from kept days. Like Gong's aggregate
-/// answer, every active user is listed (zeros when idle), unless nobody
-/// did anything in the window.
+/// A window of activity from kept days: each call once, however many
+/// days list it. Like Gong's aggregate answer, every active user is listed
+/// (zeros when idle), unless nobody did anything in the window.
 fn activity_window(days: &DayStore, b: &WindowBounds, users: Option<&UserTable>) -> ActivityTable {
-    let mut sum = days.activity_sum(b.from, b.to);
+    let mut sum = days.activity_window(b.from, b.to);
     if !sum.is_empty() {
         for user in users.iter().flat_map(|t| t.users.iter()).filter(|u| u.active) {
-            sum.entry(user.id).or_default();
+            sum.entry(user.id).or_insert_with(|| ACTIVITY_FIELDS.iter().map(|f| (*f, 0)).collect());
         }
     }
     let email_of: BTreeMap<GongId, &str> =
@@ -624,7 +693,7 @@ fn activity_window(days: &DayStore, b: &WindowBounds, users: Option<&UserTable>)
         .iter()
         .map(|(id, counts)| {
             let email = days.email(*id).or_else(|| email_of.get(id).copied()).unwrap_or_default();
-            (*id, email, counts.fields().map(|(name, count)| (name, count as f64)).collect())
+            (*id, email, counts.iter().map(|(name, count)| (*name, *count as f64)).collect())
         })
         .collect();
     ActivityTable::from_counts(b.window, rows)

@@ -17,6 +17,51 @@ pub fn field_index(name: &str) -> Option<usize> {
     ACTIVITY_FIELDS.iter().position(|f| *f == name)
 }
 
+/// Fields where people act on the same call again on a later day: they
+/// listen to it again, share it again, comment or give feedback on it again.
+/// Hosting and attending happen once per call; scorecards come from reviews.
+const REPEATABLE_FIELDS: [&str; 8] = [
+    "callsGaveFeedback",
+    "callsReceivedFeedback",
+    "ownCallsListenedTo",
+    "othersCallsListenedTo",
+    "callsSharedInternally",
+    "callsSharedExternally",
+    "callsCommentsGiven",
+    "callsCommentsReceived",
+];
+
+/// How many days back a repeated act can reach.
+const REPEAT_DAYS: u32 = 3;
+
+/// The IDs of the `count` calls listed in `user_id`'s field `field` on
+/// `day`. In a repeatable field about one call in three is the call of the
+/// same position a day earlier (and so on, up to [`REPEAT_DAYS`] back), so
+/// a window's days list some calls more than once, while Gong's aggregate
+/// counts each call once. The reference writes day-by-day fields as "List
+/// of IDs of calls ..." and aggregate ones as "The number of calls ...".
+pub fn call_ids(user_id: u64, day: Date, field: usize, count: u32) -> impl Iterator<Item = u64> {
+    let repeatable = REPEATABLE_FIELDS.contains(&ACTIVITY_FIELDS[field]);
+    (0..count).map(move |k| {
+        let mut origin = day;
+        for _ in 0..REPEAT_DAYS {
+            let again =
+                repeatable && hash(&[user_id, day_number(origin), field as u64, u64::from(k), 7]).is_multiple_of(3);
+            match origin.yesterday() {
+                Ok(earlier) if again => origin = earlier,
+                _ => break,
+            }
+        }
+        super::fnv1a(&format!("{user_id}{origin}{field}{k}")) >> 2
+    })
+}
+
+/// IDs of `count` calls of coaching metric `name` drawn from no activity
+/// field: new calls of that manager, report and day.
+fn coaching_call_ids(manager_id: u64, report_id: u64, name: &str, day: Date, count: u32) -> Vec<u64> {
+    (0..count).map(|k| super::fnv1a(&format!("{manager_id}{report_id}{name}{k}{day}")) >> 2).collect()
+}
+
 /// A simulated Gong user.
 #[derive(Debug, Clone)]
 pub struct SimUser {
@@ -112,8 +157,8 @@ pub trait Dataset: Send + Sync + 'static {
         vec![(WORKSPACE_ID, "Sales".to_owned())]
     }
     /// What `users()[manager]` did on `users()[report]`'s calls on `day`:
-    /// coaching metric name to number of calls.
-    fn coaching(&self, manager: usize, report: usize, day: Date) -> Vec<(String, u32)> {
+    /// coaching metric name to the IDs of those calls.
+    fn coaching(&self, manager: usize, report: usize, day: Date) -> Vec<(String, Vec<u64>)> {
         let _ = (manager, report, day);
         Vec::new()
     }
@@ -499,7 +544,7 @@ impl Dataset for GeneratedDataset {
             .collect()
     }
 
-    fn coaching(&self, manager: usize, report: usize, day: Date) -> Vec<(String, u32)> {
+    fn coaching(&self, manager: usize, report: usize, day: Date) -> Vec<(String, Vec<u64>)> {
         self.coaching_of(manager, report, day)
     }
 }
@@ -615,28 +660,30 @@ impl GeneratedDataset {
     /// The manager's own activity that day, shared out among the reports
     /// (so coaching agrees with the manager's aggregate activity), and the
     /// scorecards the manager filled for that report.
-    fn coaching_of(&self, manager: usize, report: usize, day: Date) -> Vec<(String, u32)> {
+    fn coaching_of(&self, manager: usize, report: usize, day: Date) -> Vec<(String, Vec<u64>)> {
         let reports = &self.reports[manager];
         let Some(k) = reports.iter().position(|r| *r == report) else {
             return Vec::new();
         };
         let activity = self.activity(manager, day);
-        let uid = self.users[manager].id;
+        let (uid, report_id) = (self.users[manager].id, self.users[report].id);
         COACHING_METRICS
             .iter()
-            .enumerate()
-            .map(|(f, (name, source))| {
-                let count = match source.and_then(field_index) {
-                    Some(field) => (0..activity.counts[field])
-                        .filter(|j| {
-                            hash(&[uid, day_number(day), f as u64, u64::from(*j)]) % reports.len() as u64 == k as u64
-                        })
-                        .count() as u32,
+            .map(|(name, source)| {
+                let ids = match source.and_then(field_index) {
+                    // The manager's own calls of that field, each on one
+                    // report's calls (the same report every day it is
+                    // listed again).
+                    Some(field) => call_ids(uid, day, field, activity.counts[field])
+                        .filter(|id| mix(*id) % reports.len() as u64 == k as u64)
+                        .collect(),
                     None => {
-                        self.rep_reviews(report, day).iter().filter(|s| s.reviewer_user_id == Some(uid)).count() as u32
+                        let scored =
+                            self.rep_reviews(report, day).iter().filter(|s| s.reviewer_user_id == Some(uid)).count();
+                        coaching_call_ids(uid, report_id, name, day, scored as u32)
                     }
                 };
-                ((*name).to_owned(), count)
+                ((*name).to_owned(), ids)
             })
             .collect()
     }
@@ -671,8 +718,13 @@ impl Dataset for FixtureDataset {
         self.interaction.get(&(user, from, to)).cloned().unwrap_or_default()
     }
 
-    fn coaching(&self, manager: usize, report: usize, day: Date) -> Vec<(String, u32)> {
-        self.coaching.get(&(manager, report, day)).cloned().unwrap_or_default()
+    fn coaching(&self, manager: usize, report: usize, day: Date) -> Vec<(String, Vec<u64>)> {
+        let (manager_id, report_id) = (self.users[manager].id, self.users[report].id);
+        let counts = self.coaching.get(&(manager, report, day)).cloned().unwrap_or_default();
+        counts
+            .into_iter()
+            .map(|(name, n)| (name.clone(), coaching_call_ids(manager_id, report_id, &name, day, n)))
+            .collect()
     }
 
     fn scorecards_reviewed_on(&self, day: Date) -> Vec<SimScorecard> {

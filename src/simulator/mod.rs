@@ -69,6 +69,11 @@ pub struct SimulatorOptions {
     /// `false` answers `/v2/coaching` with 404, as Gong does for accounts
     /// whose plan lacks coaching.
     pub coaching_enabled: bool,
+    /// `true` makes the aggregate sum the days' list lengths (a call on two
+    /// days counted twice) instead of counting calls as the reference
+    /// describes: the other way Gong might count, for the exporter's daily
+    /// check against the aggregate.
+    pub aggregate_sums_day_lists: bool,
     /// The API scopes the key holds; `None` is every scope. An endpoint
     /// whose scope is missing answers 401 naming it, as the real Gong does.
     pub scopes: Option<std::collections::BTreeSet<String>>,
@@ -86,6 +91,7 @@ impl SimulatorOptions {
             bearer_token: None,
             clock: Clock::system(),
             coaching_enabled: true,
+            aggregate_sums_day_lists: false,
             scopes: None,
         }
     }

@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde_json::{Value, json};
 
-use super::dataset::{ACTIVITY_FIELDS, Dataset, DayActivity, SimScorecard, SimUser};
+use super::dataset::{ACTIVITY_FIELDS, Dataset, DayActivity, SimScorecard, SimUser, call_ids};
 use super::faults::Fault;
 use super::index::RecordIndex;
 use super::query::{self, ParsedQuery, Request};
@@ -68,6 +68,27 @@ fn not_found(endpoint: Endpoint) -> &'static str {
         Endpoint::Interaction => "No stats found for the specified period",
         Endpoint::Scorecards => "Answered scorecards not found",
     }
+}
+
+/// What `users()[user]` did over `range`, as Gong's aggregate counts it:
+/// each call once, however many days list it ("The number of calls ...").
+/// Fields Gong adds later are summed (their calls are never repeated).
+pub(super) fn aggregate_over(dataset: &dyn Dataset, user: usize, range: (Date, Date)) -> DayActivity {
+    let user_id = dataset.users()[user].id;
+    let mut total = DayActivity::default();
+    let mut calls: Vec<std::collections::BTreeSet<u64>> = vec![Default::default(); ACTIVITY_FIELDS.len()];
+    for day in days(range) {
+        let mut activity = dataset.activity(user, day);
+        for (f, count) in activity.counts.iter_mut().enumerate() {
+            calls[f].extend(call_ids(user_id, day, f, *count));
+            *count = 0;
+        }
+        total.add(&activity);
+    }
+    for (count, ids) in total.counts.iter_mut().zip(calls) {
+        *count = ids.len() as u32;
+    }
+    total
 }
 
 /// A user's record in an aggregate activity answer: every documented field
@@ -243,13 +264,12 @@ impl Simulator {
     fn user_record(&self, dataset: &dyn Dataset, endpoint: Endpoint, query: &ParsedQuery, user: usize) -> Value {
         let u = &dataset.users()[user];
         match (endpoint, query.dates) {
-            (Endpoint::ActivityAggregate, Some(range)) => {
+            (Endpoint::ActivityAggregate, Some(range)) if self.options.aggregate_sums_day_lists => {
                 let mut total = DayActivity::default();
-                for day in days(range) {
-                    total.add(&dataset.activity(user, day));
-                }
+                days(range).for_each(|day| total.add(&dataset.activity(user, day)));
                 aggregate_record(u, total)
             }
+            (Endpoint::ActivityAggregate, Some(range)) => aggregate_record(u, aggregate_over(dataset, user, range)),
             (Endpoint::ActivityDayByDay, Some(range)) => {
                 let entries: Vec<Value> =
                     days(range).map(|day| self.day_json(u.id, day, &dataset.activity(user, day))).collect();
@@ -312,20 +332,18 @@ impl Simulator {
             .enumerate()
             .filter(|(_, u)| u.manager_id == Some(manager_id))
             .map(|(r, u)| {
-                // A call belongs to one day, so its ID depends on the day:
-                // a window's list is the union of its days' lists.
-                let mut calls: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                // A window's list is the union of its days' lists: a call
+                // the manager acted on over two days is listed once.
+                let mut calls: BTreeMap<String, std::collections::BTreeSet<u64>> = BTreeMap::new();
                 for day in &days {
-                    for (name, count) in dataset.coaching(manager, r, *day) {
-                        let ids = calls.entry(name.clone()).or_default();
-                        ids.extend(
-                            (0..count)
-                                .map(|k| (fnv1a(&format!("{manager_id}{}{name}{k}{day}", u.id)) >> 2).to_string()),
-                        );
+                    for (name, ids) in dataset.coaching(manager, r, *day) {
+                        calls.entry(name).or_default().extend(ids);
                     }
                 }
-                let metrics: serde_json::Map<String, Value> =
-                    calls.into_iter().map(|(name, ids)| (name, json!(ids))).collect();
+                let metrics: serde_json::Map<String, Value> = calls
+                    .into_iter()
+                    .map(|(name, ids)| (name, json!(ids.iter().map(u64::to_string).collect::<Vec<_>>())))
+                    .collect();
                 json!({ "report": person(u), "metrics": metrics })
             })
             .collect();
@@ -342,8 +360,7 @@ impl Simulator {
     fn day_json(&self, user_id: u64, day: Date, activity: &DayActivity) -> Value {
         let mut entry = serde_json::Map::new();
         for (f, (name, count)) in ACTIVITY_FIELDS.iter().zip(activity.counts).enumerate() {
-            let ids: Vec<String> =
-                (0..count).map(|k| (fnv1a(&format!("{user_id}{day}{f}{k}")) >> 2).to_string()).collect();
+            let ids: Vec<String> = call_ids(user_id, day, f, count).map(|id| id.to_string()).collect();
             entry.insert((*name).to_owned(), json!(ids));
         }
         for (k, (name, count)) in activity.extra.iter().enumerate() {
@@ -439,10 +456,7 @@ mod tests {
                     .enumerate()
                     .filter(|(_, u)| u.active && wanted(u.id))
                     .map(|(i, u)| {
-                        let mut total = DayActivity::default();
-                        for day in days(range) {
-                            total.add(&dataset.activity(i, day));
-                        }
+                        let total = aggregate_over(&*dataset, i, range);
                         any_activity |= !total.is_empty();
                         aggregate_record(u, total)
                     })
@@ -627,5 +641,29 @@ mod tests {
             total(Endpoint::Scorecards, &reviews(json!({ "reviewMethod": "BOTH", "reviewedUserIds": some_users }))) > 0
         );
         assert_eq!(total(Endpoint::Scorecards, &reviews(json!({ "reviewedUserIds": idle_users }))), 0);
+    }
+
+    /// The generated company acts on some calls again on later days: the
+    /// days' lists hold more entries than the aggregate has calls, which is
+    /// what windows built from days must not sum.
+    #[test]
+    fn day_lists_repeat_calls_the_aggregate_counts_once() {
+        let tz = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
+        let data = dataset::GeneratedDataset::new(40, tz);
+        let range = (jiff::civil::date(2026, 11, 2), jiff::civil::date(2026, 11, 30));
+        let field = dataset::field_index("othersCallsListenedTo").unwrap();
+        let hosted = dataset::field_index("callsAsHost").unwrap();
+        let (mut listed, mut calls, mut hosted_listed, mut hosted_calls) = (0, 0, 0, 0);
+        for user in 0..40 {
+            let total = aggregate_over(&data, user, range);
+            calls += total.counts[field];
+            hosted_calls += total.counts[hosted];
+            for day in days(range) {
+                listed += data.activity(user, day).counts[field];
+                hosted_listed += data.activity(user, day).counts[hosted];
+            }
+        }
+        assert!(calls > 0 && listed > calls + calls / 10, "listed {listed}, distinct {calls}");
+        assert_eq!(hosted_listed, hosted_calls, "a call is hosted once");
     }
 }

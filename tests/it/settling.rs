@@ -7,6 +7,7 @@
 //! The exporter and the simulator share a [`Clock`] the test moves, so
 //! hours pass in milliseconds.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -204,9 +205,11 @@ async fn the_plan_lists_todays_repolls_and_the_gauge_counts_sent_plus_planned() 
     assert_eq!(sent, sim.simulator.requests().len() as f64);
     // Re-polls at +2h45m, +5h30m, +8h15m, +11h and 12:00 of yesterday's
     // activity (planned as its last answer: 3 pages, 5 users 2 a page),
-    // reviews (1 page) and interaction (3 windows of 1 page).
+    // reviews (1 page) and interaction (3 windows of 1 page); at 12:00
+    // the check of the 3 activity windows against Gong's aggregate (1 page
+    // each).
     let (_, page) = http_get(addr, "/").await;
-    assert_eq!(planned, sent + 5.0 * (3.0 + 1.0 + 3.0), "sent {sent}, planned {planned}: {page}");
+    assert_eq!(planned, sent + 5.0 * (3.0 + 1.0 + 3.0) + 3.0, "sent {sent}, planned {planned}: {page}");
     assert!(page.contains("Today's plan"), "{page}");
     assert!(page.contains("interaction stats of every window"), "{page}");
     assert_eq!(page.matches("<td>planned</td>").count(), 5, "{page}");
@@ -357,4 +360,138 @@ async fn day_by_day_entries_dated_off_the_days_asked_fail_and_keep_the_last_good
     assert!(page.contains("about other days than asked") && page.contains(&asked), "{page}");
     drop(clock);
     exporter.shutdown().await;
+}
+
+/// Each day of day-by-day lists the calls acted on that day, so a call
+/// listened to (shared, commented on...) on two days is on both lists, while
+/// Gong's aggregate counts calls. Windows built from kept days must equal
+/// the aggregate the fixed schedule publishes under the same name; they
+/// used to sum the lists' lengths and came out higher.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windows_from_kept_days_count_each_call_once_as_the_aggregate_does() {
+    use gong_exporter::collectors::CollectorName;
+    use gong_exporter::simulator::dataset::GeneratedDataset;
+    use gong_exporter::simulator::{Simulator, SimulatorOptions};
+    let _heavy = heavy().await;
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    clock.set(cal.at(cal.today, 0, 10));
+    let mut options = SimulatorOptions::new(ZONE);
+    options.clock = clock.clone();
+    // Two exporters share it: Gong's 3 a second would leave one waiting.
+    options.rate_limit = 1000.0;
+    let company = Simulator::new(Arc::new(GeneratedDataset::new(40, cal.tz.clone())), options).unwrap();
+    let sim = gong_exporter::simulator::spawn(company, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+
+    let mut settling = settling_config(&sim, &clock, None);
+    settling.poller.collectors.set(CollectorName::Coaching, false);
+    let mut fixed = regular_config(&sim, &cal);
+    fixed.poller.clock = clock.clone();
+    let (settling, fixed) = (start_exporter(settling).await, start_exporter(fixed).await);
+    let published = |m: &Metrics| {
+        ["1d", "7d", "28d"]
+            .iter()
+            .all(|w| m.matching("gong_activity_others_calls_listened_to", &[("window", w)]).len() > 10)
+    };
+    let from_days = wait_for_metrics(settling.local_addr(), "windows from kept days", published).await;
+    let aggregate = wait_for_metrics(fixed.local_addr(), "windows from the aggregate", published).await;
+
+    let activity = |m: &Metrics| -> BTreeMap<(String, String, String), f64> {
+        m.series
+            .iter()
+            .filter(|s| s.name.starts_with("gong_activity_") && !s.name.ends_with("_total"))
+            .map(|s| ((s.name.clone(), s.labels["user_id"].clone(), s.labels["window"].clone()), s.value))
+            .collect()
+    };
+    let (built, gong) = (activity(&from_days), activity(&aggregate));
+    assert!(!built.is_empty());
+    let differ: Vec<_> =
+        built.iter().filter(|(k, v)| gong.get(*k) != Some(*v)).map(|(k, v)| (k, v, gong.get(k))).take(5).collect();
+    assert!(differ.is_empty(), "built from days vs Gong's aggregate: {differ:?}");
+    assert_eq!(built.len(), gong.len(), "the same series");
+    let listened: f64 =
+        built.iter().filter(|(k, _)| k.0 == "gong_activity_others_calls_listened_to").map(|(_, v)| v).sum();
+    assert!(listened > 0.0, "the company listens to calls");
+    settling.shutdown().await;
+    fixed.shutdown().await;
+}
+
+/// Whichever way Gong counts, the exporter publishes Gong's numbers: once
+/// yesterday settled it asks the aggregate for each window (a page per 100
+/// users), counts the users that differ, and publishes Gong's values for
+/// the rest of the day. Here Gong sums the days' lists, where the windows
+/// built from days count each call once. The check is in the day's plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_settle_point_windows_are_checked_against_gong_and_gong_wins() {
+    use gong_exporter::collectors::CollectorName;
+    use gong_exporter::simulator::dataset::GeneratedDataset;
+    use gong_exporter::simulator::{Simulator, SimulatorOptions};
+    let _heavy = heavy().await;
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    clock.set(cal.at(cal.today, 0, 10));
+    let mut options = SimulatorOptions::new(ZONE);
+    options.clock = clock.clone();
+    options.rate_limit = 1000.0;
+    options.aggregate_sums_day_lists = true;
+    let company = Simulator::new(Arc::new(GeneratedDataset::new(40, cal.tz.clone())), options).unwrap();
+    let sim = gong_exporter::simulator::spawn(company, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+
+    let mut settling = settling_config(&sim, &clock, None);
+    settling.poller.collectors.set(CollectorName::Coaching, false);
+    let mut fixed = regular_config(&sim, &cal);
+    fixed.poller.clock = clock.clone();
+    let (settling, fixed) = (start_exporter(settling).await, start_exporter(fixed).await);
+    let addr = settling.local_addr();
+    let published = |m: &Metrics| {
+        ["1d", "7d", "28d"]
+            .iter()
+            .all(|w| m.matching("gong_activity_others_calls_listened_to", &[("window", w)]).len() > 10)
+    };
+    let before = wait_for_metrics(addr, "windows from kept days", published).await;
+    let gong = wait_for_metrics(fixed.local_addr(), "windows from Gong's aggregate", published).await;
+    let listened = |m: &Metrics, window: &str| -> BTreeMap<String, f64> {
+        m.matching("gong_activity_others_calls_listened_to", &[("window", window)])
+            .iter()
+            .map(|s| (s.labels["user_id"].clone(), s.value))
+            .collect()
+    };
+    assert_ne!(listened(&before, "28d"), listened(&gong, "28d"), "Gong counts repeats here; days do not");
+    assert!(before.get("gong_exporter_window_mismatches", &[("window", "28d")]).is_none(), "not checked yet");
+    let aggregate = "/v2/stats/activity/aggregate";
+    let asked_before = requests_to(&sim, aggregate).len();
+    let (_, page) = http_get(addr, "/").await;
+    assert!(
+        page.contains("activity windows checked against Gong&#39;s aggregate")
+            || page.contains("activity windows checked against Gong's aggregate"),
+        "{page}"
+    );
+
+    // 12:10: yesterday settled; the cycle there checks the three windows.
+    clock.shift(SignedDuration::from_hours(12));
+    let checked = wait_for_metrics(addr, "the check", |m| {
+        m.get("gong_exporter_window_mismatches", &[("window", "28d")]).is_some_and(|n| n > 0.0)
+    })
+    .await;
+    // Every activity field of a window: (user, metric) to value.
+    let activity = |m: &Metrics, window: &str| -> BTreeMap<(String, String), f64> {
+        m.series
+            .iter()
+            .filter(|s| s.name.starts_with("gong_activity_") && s.labels.get("window").is_some_and(|w| w == window))
+            .map(|s| ((s.labels["user_id"].clone(), s.name.clone()), s.value))
+            .collect()
+    };
+    for window in ["1d", "7d", "28d"] {
+        let (built, from_gong) = (activity(&before, window), activity(&gong, window));
+        assert_eq!(activity(&checked, window), from_gong, "Gong's numbers for {window}");
+        let differing: std::collections::BTreeSet<&String> =
+            built.iter().filter(|(k, v)| from_gong.get(*k) != Some(*v)).map(|((user, _), _)| user).collect();
+        let mismatches = checked.value("gong_exporter_window_mismatches", &[("window", window)]);
+        assert_eq!(mismatches, differing.len() as f64, "{window}");
+    }
+    assert_eq!(requests_to(&sim, aggregate).len() - asked_before, 3, "one page per window at 40 users");
+    a_few_cycles().await;
+    assert_eq!(requests_to(&sim, aggregate).len() - asked_before, 3, "once a day");
+    settling.shutdown().await;
+    fixed.shutdown().await;
 }
