@@ -332,6 +332,34 @@ impl Ledger {
         self.days.map(|mut d| *d.next(kind))
     }
 
+    /// Whether `day` of `kind` is already in the counters.
+    pub fn counted(&self, kind: CounterKind, day: Date) -> bool {
+        self.days.is_some_and(|mut d| d.start <= day && day < *d.next(kind))
+    }
+
+    /// Adds `add` for a day already counted (Gong changed it since), writes
+    /// the state, and only then makes the new totals current. The days
+    /// counted stay as they are; on a write error nothing changes.
+    pub fn amend(
+        &mut self,
+        kind: CounterKind,
+        day: Date,
+        add: impl FnOnce(&mut CounterTotals),
+    ) -> Result<(), StorageError> {
+        let Some(days) = self.days else {
+            return Ok(());
+        };
+        if !self.counted(kind, day) {
+            tracing::error!(kind = kind.as_str(), %day, "amending a day not counted; not added");
+            return Ok(());
+        }
+        let mut totals = (*self.totals).clone();
+        add(&mut totals);
+        self.save(days, &totals)?;
+        self.totals = Arc::new(totals);
+        Ok(())
+    }
+
     /// Adds the days `[from, to)` of `kind` with `add`, writes the state,
     /// and only then makes the new totals current. `from` must be the
     /// kind's next day; on a write error nothing changes.

@@ -98,6 +98,11 @@ struct WindowLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChangeLabels {
+    change: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
     revision: &'static str,
@@ -131,6 +136,7 @@ pub struct SelfMetrics {
     window_start: Family<WindowLabels, Gauge>,
     window_end: Family<WindowLabels, Gauge>,
     window_mismatches: Family<WindowLabels, Gauge>,
+    counted_day_changes: Family<ChangeLabels, Counter>,
     cycles_skipped: Counter,
     cycles_abandoned: Family<EndpointLabels, Counter>,
     requests_today: Gauge,
@@ -165,6 +171,7 @@ impl SelfMetrics {
             window_start: Family::default(),
             window_end: Family::default(),
             window_mismatches: Family::default(),
+            counted_day_changes: Family::default(),
             cycles_skipped: Counter::default(),
             cycles_abandoned: Family::default(),
             requests_today: Gauge::default(),
@@ -180,6 +187,9 @@ impl SelfMetrics {
         };
         let mut registry = Registry::default();
         t.register(&mut registry);
+        for change in ["grew", "shrank"] {
+            drop(t.counted_day_changes.get_or_create(&ChangeLabels { change }));
+        }
         // Series that only move on trouble exist from the start at 0, so
         // `increase()` and alert rules see the first retry or skip.
         for endpoint in Endpoint::ALL {
@@ -275,6 +285,11 @@ impl SelfMetrics {
             "gong_exporter_window_mismatches",
             "Users whose activity built from kept days differed from Gong's aggregate for the window at today's check, after yesterday settled (Gong's numbers are published for them until the next check)",
             self.window_mismatches.clone(),
+        );
+        registry.register(
+            "gong_exporter_counted_day_changes",
+            "Days already in the cumulative counters that Gong changed since, found by the daily re-read of the last 7 days: grew (the difference was added) or shrank (logged; a counter never goes down)",
+            self.counted_day_changes.clone(),
         );
         registry.register(
             "gong_exporter_cycles_skipped",
@@ -417,6 +432,11 @@ impl SelfMetrics {
         let labels = WindowLabels { window: window.to_owned() };
         self.window_start.get_or_create(&labels).set(start);
         self.window_end.get_or_create(&labels).set(end);
+    }
+
+    /// A counted day Gong changed since: `change` is `grew` or `shrank`.
+    pub fn count_day_change(&self, change: &'static str) {
+        self.counted_day_changes.get_or_create(&ChangeLabels { change }).inc();
     }
 
     /// Users whose built activity differed from Gong's at the window's check.

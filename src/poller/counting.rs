@@ -15,12 +15,14 @@ use super::cycle::{CycleResults, fail_request, log_skipped};
 use super::log_failure;
 use crate::collectors::activity;
 use crate::collectors::scorecards::{self, AnsweredScorecard};
-use crate::days::{DayStore, PartKind};
+use crate::days::{DayActivity, DayStore, PartKind};
 use crate::endpoint::Endpoint;
 use crate::gong::GongClient;
+use crate::gong::models::GongId;
 use crate::ledger::{CHUNK_DAYS, CounterKind, CounterTotals, Ledger, StorageError, chunks};
 use crate::self_metrics::{PollOutcome, SelfMetrics};
 use crate::windows::start_of_day;
+use std::collections::BTreeMap;
 
 /// The cumulative counters: the ledger and how completed days are added to
 /// it. Owns the ledger; everything else a count needs comes in
@@ -60,6 +62,43 @@ impl Counting {
     /// The totals to publish, once counting has begun.
     pub(super) fn totals(&self) -> Option<Arc<CounterTotals>> {
         self.ledger.next_day(CounterKind::Activity).map(|_| self.ledger.totals())
+    }
+
+    /// Whether `day`'s activity is already in the counters.
+    pub(super) fn activity_counted(&self, day: Date) -> bool {
+        self.ledger.counted(CounterKind::Activity, day)
+    }
+
+    /// A counted day Gong changed since (a re-read found it): `before` is
+    /// what was counted, `after` what Gong says now. Fields that grew add
+    /// the difference; fields that shrank are logged and counted in
+    /// `gong_exporter_counted_day_changes_total{change="shrank"}`, and their
+    /// counters stay put: a counter never goes down.
+    pub(super) fn amend_activity(
+        &mut self,
+        day: Date,
+        before: &DayActivity,
+        after: &DayActivity,
+        days: &DayStore,
+        metrics: &SelfMetrics,
+    ) -> Result<(), StorageError> {
+        let (grown, shrank) = activity_changes(before, after);
+        if shrank > 0 {
+            tracing::warn!(%day, fields = shrank, "a day already counted shrank at Gong; the counters stay where they are");
+            metrics.count_day_change("shrank");
+        }
+        if grown.is_empty() {
+            return Ok(());
+        }
+        let added: u64 = grown.iter().map(|(_, _, n)| n).sum();
+        self.ledger.amend(CounterKind::Activity, day, |t| {
+            for (user, field, n) in &grown {
+                t.add_counts(*user, days.email(*user).unwrap_or_default(), std::iter::once((*field, *n)));
+            }
+        })?;
+        tracing::info!(%day, added, "a day already counted grew at Gong; the difference is added to the counters");
+        metrics.count_day_change("grew");
+        Ok(())
     }
 
     /// Adds the company days completed since the last count to the
@@ -178,6 +217,32 @@ impl Counting {
     }
 }
 
+/// Per user and field, what grew from `before` to `after` (and by how
+/// much), and how many user-fields shrank.
+fn activity_changes<'a>(before: &DayActivity, after: &'a DayActivity) -> (Vec<(GongId, &'a str, u64)>, usize) {
+    let mut grown = Vec::new();
+    let mut shrank = 0;
+    for (user, calls) in after {
+        let was: BTreeMap<&str, u64> = before.get(user).map(|c| c.counts().collect()).unwrap_or_default();
+        for (field, now) in calls.counts() {
+            let then = was.get(field).copied().unwrap_or(0);
+            if now > then {
+                grown.push((*user, field, now - then));
+            }
+        }
+        shrank += was
+            .iter()
+            .filter(|(field, then)| calls.counts().find(|(f, _)| f == *field).map_or(0, |(_, n)| n) < **then)
+            .count();
+    }
+    for (user, calls) in before {
+        if !after.contains_key(user) {
+            shrank += calls.counts().filter(|(_, n)| *n > 0).count();
+        }
+    }
+    (grown, shrank)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -230,5 +295,27 @@ mod tests {
         assert!(!outcome.ok, "a day not kept is asked of Gong, which did not answer");
         assert!(client.requests_sent() > 0);
         assert_eq!(counting.totals().unwrap().activity[&GongId(7)].fields["callsAsHost"], 6, "nothing added");
+    }
+
+    /// A re-read day compared with what was counted: growth by field, and
+    /// how many fields shrank (a user gone counts each field it had).
+    #[test]
+    fn changes_of_a_counted_day_are_growth_and_shrinkage() {
+        let calls = |lists: &[(&'static str, &[u64])]| {
+            DayCalls::from_lists(lists.iter().map(|(f, ids)| ((*f).into(), ids.to_vec())).collect())
+        };
+        let before = BTreeMap::from([
+            (GongId(1), calls(&[("callsAsHost", &[1, 2]), ("callsAttended", &[3])])),
+            (GongId(2), calls(&[("callsAsHost", &[9])])),
+        ]);
+        let after = BTreeMap::from([
+            (GongId(1), calls(&[("callsAsHost", &[1, 2, 4]), ("callsAttended", &[])])),
+            (GongId(3), calls(&[("callsAttended", &[5, 6])])),
+        ]);
+        let (grown, shrank) = activity_changes(&before, &after);
+        assert_eq!(grown, [(GongId(1), "callsAsHost", 1), (GongId(3), "callsAttended", 2)]);
+        assert_eq!(shrank, 2, "user 1's callsAttended, and user 2 gone");
+        let (grown, shrank) = activity_changes(&before, &before);
+        assert!(grown.is_empty() && shrank == 0);
     }
 }

@@ -83,6 +83,13 @@ pub(super) struct Settle {
     users_refetched: Option<Date>,
 }
 
+/// Days before yesterday read again once a day, in the first cycle after
+/// company midnight: Gong keeps changing days for longer than a settle
+/// period (PostHog's Gong source re-reads the last 7 days of day-by-day "as
+/// Gong finishes processing its calls"). Yesterday is fetched then anyway,
+/// so the re-read widens that one query rather than adding one.
+pub const REREAD_DAYS: i64 = 7;
+
 /// When the next settling cycle runs, and the plan behind it.
 #[derive(Debug)]
 pub(super) struct NextCycle {
@@ -319,7 +326,21 @@ impl Poller {
             };
             from.filter(|f| *f < today).map(|f| (f, today))
         };
-        let activity_range = range(PartKind::Activity, CollectorName::Activity);
+        // Today's re-read is due while the day before yesterday was last
+        // fetched before today began (kept days carry when they were
+        // fetched, so a restart does not read them again).
+        let before_yesterday = yesterday.yesterday().unwrap_or(yesterday);
+        let reread = self
+            .days
+            .fetched_at(before_yesterday, PartKind::Activity)
+            .is_some_and(|at| at < start_of_day(today, tz))
+            .then(|| today.checked_sub(jiff::Span::new().days(REREAD_DAYS + 1)).unwrap_or(today).max(first))
+            .filter(|from| *from < yesterday);
+        let activity_range = match (range(PartKind::Activity, CollectorName::Activity), reread) {
+            (Some((from, to)), Some(back)) => Some((from.min(back), to)),
+            (None, Some(back)) => Some((back, today)),
+            (range, None) => range,
+        };
         let reviews_range = range(PartKind::Scorecards, CollectorName::Scorecards);
         let interaction_due = self.settle.due(CollectorName::Interaction, now);
         let users_due = self.settle.users_day != Some(today) || self.snapshot.users.is_none();
@@ -347,7 +368,7 @@ impl Poller {
         let users =
             async { if users_due { Some(EndpointRun::once(users::fetch(&client, deadline)).await) } else { None } };
         let (activity, reviews, interaction, users) = tokio::join!(activity, reviews, interaction, users);
-        DueFetches { activity, reviews, interaction, users }
+        DueFetches { activity, reviews, interaction, users, reread: reread.is_some() && activity_range.is_some() }
     }
 
     /// Keeps what arrived, schedules each part again, and rebuilds the
@@ -360,7 +381,7 @@ impl Poller {
         timing: &Timing,
         deadline: Instant,
     ) -> Vec<(Endpoint, PollOutcome)> {
-        let DueFetches { activity, reviews, interaction, users } = fetched;
+        let DueFetches { activity, reviews, interaction, users, .. } = fetched;
         // A part with nothing to fetch (its days kept as final before a
         // restart) is settled for today.
         for (part, range) in
@@ -484,8 +505,23 @@ impl Poller {
             }
             emails.insert(user.user_id, user.user_email_address.clone());
         }
+        // Days already counted that Gong may have changed since (a re-read):
+        // what was counted, to add what grew.
+        let counted: Vec<(Date, DayActivity)> = days
+            .keys()
+            .filter(|d| self.counting.activity_counted(**d))
+            .filter_map(|d| Some((*d, self.days.day(*d)?.activity.as_ref()?.data.clone())))
+            .collect();
         let store = &mut self.days;
-        keep_each_day(days, from, yesterday, |day, activity| store.keep_activity(day, now, activity, &emails))
+        let changed =
+            keep_each_day(days, from, yesterday, |day, activity| store.keep_activity(day, now, activity, &emails))?;
+        for (day, before) in counted {
+            let Some(after) = self.days.day(day).and_then(|d| d.activity.as_ref()) else { continue };
+            if after.data != before {
+                self.counting.amend_activity(day, &before, &after.data, &self.days, &self.shared.self_metrics)?;
+            }
+        }
+        Ok(changed)
     }
 
     /// Keeps each day of an answered-scorecards answer for `[from, to)`, by
@@ -613,21 +649,10 @@ impl Poller {
             && self.settings.collectors.contains(CollectorName::Activity)
         {
             // The check runs in the cycle at the settle point.
-            let check = PlannedCycle {
-                at: self.settle.settled_at(today, tz).max(started),
-                what: "activity windows checked against Gong's aggregate".to_owned(),
-                requests: self.check_cost(self.settings.windows.len()),
-            };
-            match planned.iter_mut().find(|p| p.at == check.at) {
-                Some(cycle) => {
-                    cycle.what = format!("{}, {}", cycle.what, check.what);
-                    cycle.requests += check.requests;
-                }
-                None => {
-                    planned.push(check);
-                    planned.sort_by_key(|p| p.at);
-                }
-            }
+            let at = self.settle.settled_at(today, tz).max(started);
+            let what = "activity windows checked against Gong's aggregate".to_owned();
+            let requests = self.check_cost(self.settings.windows.len());
+            plan_at(&mut planned, PlannedCycle { at, what, requests });
         }
         let metrics = &self.shared.self_metrics;
         metrics.set_planned_today(self.budget.used(sent) + planned.iter().map(|p| p.requests).sum::<u64>());
@@ -645,12 +670,28 @@ impl Poller {
     }
 }
 
+/// Adds `cycle` to the plan, into the cycle planned at the same time if any.
+fn plan_at(planned: &mut Vec<PlannedCycle>, cycle: PlannedCycle) {
+    match planned.iter_mut().find(|p| p.at == cycle.at) {
+        Some(same) => {
+            same.what = format!("{}, {}", same.what, cycle.what);
+            same.requests += cycle.requests;
+        }
+        None => {
+            planned.push(cycle);
+            planned.sort_by_key(|p| p.at);
+        }
+    }
+}
+
 /// What a settling cycle fetched.
 struct DueFetches {
     activity: Ranged<UserDailyActivity>,
     reviews: Ranged<AnsweredScorecard>,
     interaction: Option<EndpointRun<PersonInteraction>>,
     users: Option<EndpointRun<GongUser>>,
+    /// The activity range includes today's re-read of the last days.
+    reread: bool,
 }
 
 impl DueFetches {
@@ -662,7 +703,8 @@ impl DueFetches {
             if n == 1 { format!("{a}") } else { format!("{n} days from {a}") }
         };
         if let Some((range, _)) = &self.activity {
-            what.push(format!("activity {}", days(*range)));
+            let reread = if self.reread { " (the last days re-read)" } else { "" };
+            what.push(format!("activity {}{reread}", days(*range)));
         }
         if let Some((range, _)) = &self.reviews {
             what.push(format!("scorecards {}", days(*range)));

@@ -16,6 +16,7 @@ use crate::common::*;
 use gong_exporter::clock::Clock;
 use gong_exporter::config::Config;
 use gong_exporter::poller::Schedule;
+use gong_exporter::poller::settling::REREAD_DAYS;
 use gong_exporter::simulator::RunningSimulator;
 use gong_exporter::simulator::dataset::field_index;
 use jiff::SignedDuration;
@@ -136,8 +137,9 @@ async fn settled_days_are_not_fetched_again_and_a_late_change_shows_at_the_next_
     a_few_cycles().await;
     assert_eq!(queries(&sim, DAY_BY_DAY).len(), settled, "no re-poll after yesterday settled");
 
-    // The next company day fetches its new yesterday only: the 27 other
-    // days of the largest window are kept.
+    // The next company day fetches its new yesterday with the 7 days
+    // before it (the daily re-read, one query); the 20 other days of the
+    // largest window are kept.
     let tomorrow = cal.today.tomorrow().unwrap();
     clock.set(cal.at(tomorrow, 0, 10));
     // Nobody did anything on the new yesterday: no 1d rows, as Gong's 404.
@@ -147,11 +149,12 @@ async fn settled_days_are_not_fetched_again_and_a_late_change_shows_at_the_next_
     .await;
     let new_yesterday = (today.clone(), tomorrow.to_string());
     wait_until("the new yesterday's queries", || queries(&sim, SCORECARDS).last() == Some(&new_yesterday)).await;
-    assert_eq!(queries(&sim, DAY_BY_DAY).last(), Some(&new_yesterday));
+    let reread = (cal.days_ago(7).to_string(), tomorrow.to_string());
+    assert_eq!(queries(&sim, DAY_BY_DAY).last(), Some(&reread));
     assert_eq!(
-        queries(&sim, DAY_BY_DAY).iter().filter(|q| q.0 != d1 && q.0 != today && q.0 != d28).count(),
+        queries(&sim, DAY_BY_DAY).iter().filter(|q| q.0 != d1 && q.0 != d28 && **q != reread).count(),
         0,
-        "settled days are never fetched again: {:?}",
+        "settled days are fetched again only in the daily re-read: {:?}",
         queries(&sim, DAY_BY_DAY)
     );
     let m = hosted(addr, "7d", 8.0).await;
@@ -494,4 +497,73 @@ async fn after_the_settle_point_windows_are_checked_against_gong_and_gong_wins()
     assert_eq!(requests_to(&sim, aggregate).len() - asked_before, 3, "once a day");
     settling.shutdown().await;
     fixed.shutdown().await;
+}
+
+/// Gong keeps changing days after they settle. Once a day, in the first
+/// cycle after company midnight, the last 7 days before yesterday are read
+/// again with yesterday (one day-by-day query): the windows follow what
+/// changed, a counted day that grew adds the difference to its counters,
+/// and one that shrank is logged and counted while its counters stay put.
+/// Before, a change 3 days back was never seen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_days_are_read_again_once_a_day_and_counters_only_grow() {
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    clock.set(cal.at(cal.today, 0, 10));
+    let sim = start_simulator_with_clock(fixture(&cal), 2, 1000.0, clock.clone()).await;
+    let mut config = settling_config(&sim, &clock, None);
+    config.counters_start_date = Some(cal.days_ago(6));
+    let exporter = start_exporter(config).await;
+    let addr = exporter.local_addr();
+    let rep_a = REP_A.to_string();
+    const COMMENTS: &str = "gong_activity_calls_comments_given";
+    let comments_total = format!("{COMMENTS}_cumulative_total");
+    let counted = |m: &Metrics, name: &str, user: u64| m.get(name, &[("user_id", &user.to_string())]);
+    hosted(addr, "7d", 7.0).await;
+    let m = wait_for_metrics(addr, "days 6 to 2 ago counted", |m| counted(m, COUNTER, REP_A) == Some(4.0)).await;
+    assert_eq!(counted(&m, &comments_total, VP), Some(6.0));
+
+    // Gong changes a day 3 days back: a late call of REP_A's, a comment of
+    // the VP's taken back.
+    let mut late = fixture(&cal);
+    let d3 = cal.days_ago(3);
+    late.activity.get_mut(&(1, d3)).unwrap().counts[field_index("callsAsHost").unwrap()] = 6;
+    late.activity.get_mut(&(0, d3)).unwrap().counts[field_index("callsCommentsGiven").unwrap()] = 5;
+    sim.simulator.set_dataset(Arc::new(late));
+
+    // Today's re-polls ask yesterday alone. At the settle point the check
+    // against Gong's aggregate finds the difference and publishes Gong's
+    // numbers; the kept day, and so the counters, are not changed yet.
+    clock.shift(SignedDuration::from_hours(12));
+    let m = wait_for_metrics(addr, "yesterday counted", |m| counted(m, COUNTER, REP_A) == Some(4.0 + 3.0)).await;
+    let m = if m.get("gong_exporter_window_mismatches", &[("window", "7d")]).is_some() {
+        m
+    } else {
+        wait_for_metrics(addr, "the check", |m| m.get("gong_exporter_window_mismatches", &[("window", "7d")]).is_some())
+            .await
+    };
+    assert_eq!(m.value("gong_exporter_window_mismatches", &[("window", "7d")]), 2.0, "REP_A and the VP");
+    assert_eq!(m.value(HOSTED, &[("user_id", &rep_a), ("window", "7d")]), 3.0 + 6.0, "Gong's number");
+    assert_eq!(counted(&m, COUNTER, REP_A), Some(4.0 + 3.0));
+    let before = queries(&sim, DAY_BY_DAY).len();
+
+    // The next company day: its first cycle reads the last days again.
+    let tomorrow = cal.today.tomorrow().unwrap();
+    clock.set(cal.at(tomorrow, 0, 10));
+    let m = hosted(addr, "7d", 3.0 + 6.0).await;
+    let m = if counted(&m, COUNTER, REP_A) == Some(9.0) {
+        m
+    } else {
+        wait_for_metrics(addr, "the growth counted", |m| counted(m, COUNTER, REP_A) == Some(4.0 + 3.0 + 2.0)).await
+    };
+    assert_eq!(m.value(COMMENTS, &[("user_id", &VP.to_string()), ("window", "7d")]), 5.0, "the gauge follows Gong");
+    assert_eq!(counted(&m, &comments_total, VP), Some(6.0), "a counter never goes down");
+    let changes = |change: &str| m.value("gong_exporter_counted_day_changes_total", &[("change", change)]);
+    assert_eq!((changes("grew"), changes("shrank")), (1.0, 1.0));
+    let back = tomorrow.checked_sub(jiff::Span::new().days(REREAD_DAYS + 1)).unwrap();
+    let asked = &queries(&sim, DAY_BY_DAY)[before..];
+    assert_eq!(asked, [(back.to_string(), tomorrow.to_string())], "one query, yesterday and the 7 days before");
+    a_few_cycles().await;
+    assert_eq!(queries(&sim, DAY_BY_DAY).len(), before + 1, "once a day");
+    exporter.shutdown().await;
 }
