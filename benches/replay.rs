@@ -6,7 +6,7 @@
 //! whole: the schedule before settling) for comparison.
 //!
 //! ```sh
-//! cargo bench --bench replay                 # the runs recorded in BENCHMARKS.md (~15 minutes)
+//! cargo bench --bench replay                 # the runs recorded in BENCHMARKS.md (~4 minutes)
 //! cargo bench --bench replay -- --smoke      # seconds: 200 users, 2 days (CI)
 //! ```
 //!
@@ -57,6 +57,9 @@ struct DayReport {
     /// Largest delay of a late arrival until a matching publish.
     max_delay: Option<SignedDuration>,
     mismatched_cycles: u32,
+    /// Largest delay of a hosted call Gong processed days late, until the
+    /// published 7d hosted calls matched again.
+    max_days_late_delay: Option<SignedDuration>,
     left_out: Vec<String>,
 }
 
@@ -147,6 +150,13 @@ async fn replay(run: &Run) {
     let mut at = start;
     // Late arrivals of the day that just ended, not yet seen published.
     let mut pending: Vec<Timestamp> = Vec::new();
+    // Hosted calls processed days late, during the run, not yet published.
+    let mut days_late: Vec<Timestamp> =
+        days_from(first_day.checked_sub(jiff::Span::new().days(7)).unwrap(), run.days + 7)
+            .flat_map(|day| dataset.very_late_arrivals(day))
+            .filter(|a| *a > start && *a < end)
+            .collect();
+    days_late.sort_unstable();
     while at < end {
         clock.freeze(at);
         let today = company_date(at, &tz);
@@ -177,6 +187,13 @@ async fn replay(run: &Run) {
         } else {
             report.mismatched_cycles += 1;
         }
+        if published_week_matches(&shared, dataset.as_ref(), today) {
+            for arrival in days_late.iter().filter(|a| **a <= at) {
+                let delay = published_at.duration_since(*arrival);
+                report.max_days_late_delay = Some(report.max_days_late_delay.map_or(delay, |d| d.max(delay)));
+            }
+            days_late.retain(|a| *a > at);
+        }
         at = next.max(at + SignedDuration::from_secs(60));
     }
     let label = format!(
@@ -190,16 +207,18 @@ async fn replay(run: &Run) {
     );
     println!("\n## {label}\n");
     println!(
-        "| company day | requests | cycles | largest delay of a late change | cycles not matching Gong | left out |"
+        "| company day | requests | cycles | largest delay of a late change | of a call days late (7d) | cycles not matching Gong | left out |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|");
+    let minutes = |d: Option<SignedDuration>| d.map_or("none".to_owned(), |d| format!("{}m", d.as_secs() / 60));
     for (day, r) in &reports {
-        let delay = r.max_delay.map_or("none".to_owned(), |d| format!("{}m", d.as_secs() / 60));
         println!(
-            "| {day} ({:?}) | {} | {} | {delay} | {} | {} |",
+            "| {day} ({:?}) | {} | {} | {} | {} | {} | {} |",
             day.weekday(),
             r.requests,
             r.cycles,
+            minutes(r.max_delay),
+            minutes(r.max_days_late_delay),
             r.mismatched_cycles,
             r.left_out.join("; ")
         );
@@ -207,6 +226,37 @@ async fn replay(run: &Run) {
     if !pending.is_empty() {
         println!("\n{} late arrivals of the last day were never seen published", pending.len());
     }
+    if !days_late.is_empty() {
+        println!("\n{} calls processed days late were not yet published when the run ended", days_late.len());
+    }
+}
+
+/// `n` days from `first`.
+fn days_from(first: Date, n: i64) -> impl Iterator<Item = Date> {
+    gong_exporter::windows::days_of(first, first.checked_add(jiff::Span::new().days(n)).unwrap())
+}
+
+/// Whether the published 7d hosted calls equal what the simulator serves
+/// for the 7 days before `today` (hosted calls happen once per call, so
+/// the days' sum is the window's count).
+fn published_week_matches(shared: &Shared, dataset: &GeneratedDataset, today: Date) -> bool {
+    let snapshot = &shared.exposition.load().snapshot;
+    let Some(week) = snapshot.activity.iter().find(|t| t.window == Window::from_days(7).unwrap()) else {
+        return false;
+    };
+    let published: f64 = match week.fields.iter().position(|f| f.gong_name == "callsAsHost") {
+        Some(field) => week
+            .rows
+            .iter()
+            .flat_map(|r| r.values.iter().filter(|(f, _)| usize::from(*f) == field).map(|(_, v)| *v))
+            .sum(),
+        None => 0.0,
+    };
+    let from = today.checked_sub(jiff::Span::new().days(7)).unwrap();
+    let served: u32 = days_from(from, 7)
+        .flat_map(|day| (0..dataset.users().len()).map(move |u| dataset.activity(u, day).counts[0]))
+        .sum();
+    published == f64::from(served)
 }
 
 /// Whether the published 1d activity, interaction and review totals equal

@@ -4,10 +4,12 @@
 //! Gong dates day-by-day activity by the day of the call, answered
 //! scorecards by the day of the review, and coaching by the day of the
 //! manager's action. Once a day has settled (its `--poll.settle-for` after
-//! the company midnight that ended it has passed), its answers no longer
-//! change, and every window that contains it is a sum (activity, reviews) or
-//! a union (coaching call IDs) of kept days. Interaction stats are ratios
-//! over a whole window and cannot be built from days; they are not kept.
+//! the company midnight that ended it has passed) it is re-polled no more,
+//! only read again in the daily re-read of the last 7 days. Every window
+//! that contains it is built from kept days: activity and coaching as the
+//! distinct call IDs of its days, reviews as a sum. Interaction stats are
+//! ratios over a whole window and cannot be built from days; they are not
+//! kept.
 //!
 //! Days live in memory and, with `--storage.path`, one file per day under
 //! `days/`, written atomically whenever a part of that day changes, so a

@@ -48,7 +48,7 @@ fn encode_counters(
         }
         let shown = help_name(gong_name);
         let help = format!(
-            "Gong activity `{shown}` of the user summed over every completed company day since counting began (each day added once). {CACHED}"
+            "Gong activity `{shown}` of the user summed over every completed company day since counting began (each day added once, and what Gong adds to it later). {CACHED}"
         );
         let mut family = encoder.encode_descriptor(metric, &help, None, MetricType::Counter)?;
         for (user_id, user) in &totals.activity {

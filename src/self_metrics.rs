@@ -283,7 +283,7 @@ impl SelfMetrics {
         );
         registry.register(
             "gong_exporter_window_mismatches",
-            "Users whose activity built from kept days differed from Gong's aggregate for the window at today's check, after yesterday settled (Gong's numbers are published for them until the next check)",
+            "Users whose activity built from kept days differed from Gong's aggregate for the window at the last check, once a day after yesterday settled (Gong's numbers are published for them for the rest of that company day)",
             self.window_mismatches.clone(),
         );
         registry.register(

@@ -544,12 +544,15 @@ impl Poller {
         }
     }
 
-    /// Requests today's planned re-polls will need (settling schedule).
+    /// Requests today's planned re-polls and the windows' check will need
+    /// (settling schedule).
     fn reserved_for_repolls(&self, tz: &TimeZone) -> u64 {
         if self.settings.schedule != Schedule::Settling {
             return 0;
         }
-        self.settle.plan_rest_of_day(self.settings.clock.now(), tz).iter().map(|p| p.requests).sum()
+        let now = self.settings.clock.now();
+        let check = self.check_planned_at(now, tz).map_or(0, |_| self.check_cost(self.settings.windows.len()));
+        self.settle.plan_rest_of_day(now, tz).iter().map(|p| p.requests).sum::<u64>() + check
     }
 }
 

@@ -7,11 +7,12 @@
 //! whether a call it adds late lands where the day-by-day placed it. So the
 //! exporter asks: one aggregate query per window (a page per 100 users),
 //! compares user by user, and publishes what it found:
-//! `gong_exporter_window_mismatches{window}` (users that differ), the first
-//! few differences in the log, and Gong's numbers for the rest of the
-//! company day wherever they differ. Gong is the truth.
+//! `gong_exporter_window_mismatches{window}` (users that differ at the last
+//! check), the first few differences in the log, and Gong's numbers for the
+//! rest of the company day wherever they differ. Gong is the truth. A window
+//! whose query fails is asked again in the next cycle.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use jiff::civil::Date;
@@ -35,9 +36,13 @@ const PAGE: u64 = 100;
 /// Today's check and Gong's numbers where the built ones differed.
 #[derive(Debug, Default)]
 pub(super) struct Reconciler {
-    /// The company day whose windows were last checked (whatever came of it).
-    checked: Option<Date>,
-    /// Per window checked today: the built table, corrected where Gong
+    /// The company day `done` and `corrected` are about.
+    day: Option<Date>,
+    /// Windows checked that day (or all, when the budget had no room).
+    done: BTreeSet<Window>,
+    /// Every window of the day is done.
+    complete: bool,
+    /// Per window checked that day: the built table, corrected where Gong
     /// differs. Only windows that differed are kept.
     corrected: BTreeMap<Window, Arc<ActivityTable>>,
 }
@@ -67,15 +72,22 @@ impl Reconciler {
         Self::default()
     }
 
-    /// Whether today's windows still await their check.
+    /// Whether some of today's windows still await their check.
     pub(super) fn due(&self, today: Date) -> bool {
-        self.checked != Some(today)
+        self.day != Some(today) || !self.complete
+    }
+
+    /// Starts `today` over when the last check was another day's.
+    fn roll(&mut self, today: Date) {
+        if self.day != Some(today) {
+            *self = Self { day: Some(today), ..Self::default() };
+        }
     }
 
     /// Leaves today's windows unchecked (the budget cannot pay for it).
     pub(super) fn skip(&mut self, today: Date) {
-        self.checked = Some(today);
-        self.corrected.clear();
+        self.roll(today);
+        self.complete = true;
     }
 
     /// Requests a check costs: one aggregate query per window, a page per
@@ -84,16 +96,19 @@ impl Reconciler {
         windows as u64 * (users as u64).div_ceil(PAGE).max(1)
     }
 
-    /// Asks Gong's aggregate for each window, compares, and keeps Gong's
-    /// numbers where the built ones differ. A window whose query fails
-    /// keeps its built numbers; the check is not retried today (it is a
-    /// check, and the built windows are still published).
+    /// Asks Gong's aggregate for each window not checked yet today,
+    /// compares, and keeps Gong's numbers where the built ones differ. A
+    /// window whose query fails keeps its built numbers until the next
+    /// cycle asks again.
     pub(super) async fn check(&mut self, input: ReconcileInputs<'_>) -> PollOutcome {
-        self.checked = Some(input.today);
-        self.corrected.clear();
+        self.roll(input.today);
         let mut outcome = PollOutcome::success();
-        for b in input.bounds {
-            let Some(built) = input.built.iter().find(|t| t.window == b.window) else { continue };
+        let todo: Vec<&WindowBounds> = input.bounds.iter().filter(|b| !self.done.contains(&b.window)).collect();
+        for b in todo {
+            let Some(built) = input.built.iter().find(|t| t.window == b.window) else {
+                self.done.insert(b.window);
+                continue;
+            };
             let answer = match activity::aggregate(input.client, b.from, b.to, input.deadline).await {
                 Ok(answer) => answer,
                 Err(error) => {
@@ -102,10 +117,11 @@ impl Reconciler {
                     continue;
                 }
             };
+            self.done.insert(b.window);
             outcome.records.push((Some(b.window), answer.items.len()));
             let gong = ActivityTable::build(b.window, answer.items);
             let differences = differences(built, &gong);
-            let users: std::collections::BTreeSet<GongId> = differences.iter().map(|d| d.user).collect();
+            let users: BTreeSet<GongId> = differences.iter().map(|d| d.user).collect();
             input.metrics.set_window_mismatches(&b.window.label(), users.len());
             if differences.is_empty() {
                 tracing::info!(window = %b.window, "activity built from kept days equals Gong's aggregate");
@@ -118,19 +134,20 @@ impl Reconciler {
                     field = d.field,
                     built = d.built,
                     gong = d.gong,
-                    "activity built from kept days differs from Gong's aggregate; publishing Gong's numbers until the next check"
+                    "activity built from kept days differs from Gong's aggregate; publishing Gong's numbers for the rest of the company day"
                 );
             }
             tracing::warn!(window = %b.window, users = users.len(), differences = differences.len(), "activity window check: differences found");
             self.corrected.insert(b.window, Arc::new(corrected(built, &gong)));
         }
+        self.complete = input.bounds.iter().all(|b| self.done.contains(&b.window));
         outcome
     }
 
     /// Puts Gong's numbers in place of today's built windows that differed.
     /// Windows of another day (or never checked) stay as built.
     pub(super) fn correct(&self, today: Date, activity: &mut [Arc<ActivityTable>]) {
-        if self.checked != Some(today) {
+        if self.day != Some(today) {
             return;
         }
         for table in activity.iter_mut() {
@@ -161,8 +178,7 @@ fn values(table: &ActivityTable) -> BTreeMap<(GongId, &str), f64> {
 /// reference for what it counts.
 pub(super) fn differences(built: &ActivityTable, gong: &ActivityTable) -> Vec<Difference> {
     let (built_values, gong_values) = (values(built), values(gong));
-    let users: std::collections::BTreeSet<GongId> =
-        built.rows.iter().chain(gong.rows.iter()).map(|r| r.user_id).collect();
+    let users: BTreeSet<GongId> = built.rows.iter().chain(gong.rows.iter()).map(|r| r.user_id).collect();
     let mut out = Vec::new();
     for user in users {
         for field in &gong.fields {
@@ -191,10 +207,16 @@ fn corrected(built: &ActivityTable, gong: &ActivityTable) -> ActivityTable {
             }
         }
     }
-    // A field Gong reports but a user's row lacks there is 0 in Gong's eyes.
-    for (_, values) in rows.values_mut() {
+    // A field Gong reports is 0 in Gong's eyes for a user whose row lacks
+    // it, and for a user Gong does not list at all.
+    let listed: BTreeSet<GongId> = gong.rows.iter().map(|r| r.user_id).collect();
+    for (user, (_, values)) in rows.iter_mut() {
         for field in &gong.fields {
-            values.entry(field.gong_name.as_str()).or_insert(0.0);
+            if listed.contains(user) {
+                values.entry(field.gong_name.as_str()).or_insert(0.0);
+            } else {
+                values.insert(field.gong_name.as_str(), 0.0);
+            }
         }
     }
     let rows = rows.into_iter().map(|(user, (email, values))| (user, email, values.into_iter().collect())).collect();
@@ -234,6 +256,11 @@ mod tests {
         );
         let fixed = corrected(&built, &gong);
         assert!(differences(&fixed, &gong).is_empty(), "Gong's numbers are published");
+        // A user Gong does not list is 0 in every field Gong reports.
+        let with_stranger = table(&[(1, &[("callsAsHost", 3.0)]), (4, &[("callsAsHost", 5.0)])]);
+        let fixed_stranger = corrected(&with_stranger, &gong);
+        assert!(differences(&fixed_stranger, &gong).is_empty());
+        assert_eq!(values(&fixed_stranger).get(&(GongId(4), "callsAsHost")), Some(&0.0));
         let of = |user: u64, field: &str| values(&fixed).get(&(GongId(user), field)).copied();
         assert_eq!(of(1, "callsOnlyBuilt"), Some(2.0), "a field Gong does not report stays as built");
         assert_eq!(of(3, "othersCallsListenedTo"), Some(0.0));
@@ -254,7 +281,8 @@ mod tests {
         let gong = table(&[(1, &[("callsAsHost", 2.0)])]);
         let today = jiff::civil::date(2026, 12, 6);
         let mut reconciler = Reconciler::new();
-        reconciler.checked = Some(today);
+        reconciler.roll(today);
+        reconciler.complete = true;
         reconciler.corrected.insert(built.window, Arc::new(corrected(&built, &gong)));
         let mut tomorrow = vec![Arc::clone(&built)];
         reconciler.correct(today.tomorrow().unwrap(), &mut tomorrow);

@@ -381,7 +381,7 @@ impl Poller {
         timing: &Timing,
         deadline: Instant,
     ) -> Vec<(Endpoint, PollOutcome)> {
-        let DueFetches { activity, reviews, interaction, users, .. } = fetched;
+        let DueFetches { activity, reviews, interaction, users, reread } = fetched;
         // A part with nothing to fetch (its days kept as final before a
         // restart) is settled for today.
         for (part, range) in
@@ -408,10 +408,16 @@ impl Poller {
         }
 
         if let Some(((from, to), result)) = activity {
+            // The re-read's pages (8 days of users) are not what a re-poll
+            // of yesterday costs: the plan keeps the last re-poll's.
+            let repoll_cost = self.settle.costs.get(&CollectorName::Activity).copied();
             let (outcome, fetch) =
                 self.keep_part(CollectorName::Activity, Endpoint::ActivityDayByDay, result, |poller, fetched| {
                     poller.keep_activity(&fetched, from, to, tz, timing.now, yesterday)
                 });
+            if reread && let Some(cost) = repoll_cost {
+                self.settle.costs.insert(CollectorName::Activity, cost);
+            }
             fetches.push((CollectorName::Activity, fetch));
             outcomes.push((Endpoint::ActivityDayByDay, outcome));
         }
@@ -505,23 +511,20 @@ impl Poller {
             }
             emails.insert(user.user_id, user.user_email_address.clone());
         }
-        // Days already counted that Gong may have changed since (a re-read):
-        // what was counted, to add what grew.
-        let counted: Vec<(Date, DayActivity)> = days
-            .keys()
-            .filter(|d| self.counting.activity_counted(**d))
-            .filter_map(|d| Some((*d, self.days.day(*d)?.activity.as_ref()?.data.clone())))
-            .collect();
-        let store = &mut self.days;
-        let changed =
-            keep_each_day(days, from, yesterday, |day, activity| store.keep_activity(day, now, activity, &emails))?;
-        for (day, before) in counted {
-            let Some(after) = self.days.day(day).and_then(|d| d.activity.as_ref()) else { continue };
-            if after.data != before {
-                self.counting.amend_activity(day, &before, &after.data, &self.days, &self.shared.self_metrics)?;
+        let (store, counting, metrics) = (&mut self.days, &mut self.counting, &self.shared.self_metrics);
+        keep_each_day(days, from, yesterday, |day, activity| {
+            // A day already counted that Gong changed since (the daily
+            // re-read): the counters take what grew before the day is
+            // replaced, so a failed write leaves the kept day as it was and
+            // the next re-read compares against it again.
+            if counting.activity_counted(day)
+                && let Some(before) = store.day(day).and_then(|d| d.activity.as_ref())
+                && before.hash != crate::days::hash_of(&activity)
+            {
+                counting.amend_activity(day, &before.data, &activity, store, metrics)?;
             }
-        }
-        Ok(changed)
+            store.keep_activity(day, now, activity, &emails)
+        })
     }
 
     /// Keeps each day of an answered-scorecards answer for `[from, to)`, by
@@ -631,8 +634,19 @@ impl Poller {
         Some(self.reconcile.check(input).await)
     }
 
+    /// When today's check of the activity windows against Gong's is due (the
+    /// settle point, or now when it passed), if it is still to come today:
+    /// a settle point past midnight (`--poll.settle-for` of a day or more)
+    /// has no check.
+    pub(super) fn check_planned_at(&self, now: Timestamp, tz: &TimeZone) -> Option<Timestamp> {
+        let today = self.settle.day?;
+        let at = self.settle.settled_at(today, tz);
+        let due = self.reconcile.due(today) && self.settings.collectors.contains(CollectorName::Activity);
+        (due && at < next_company_midnight(now, tz)).then_some(at)
+    }
+
     /// Requests one check of `windows` windows costs, at today's user count.
-    fn check_cost(&self, windows: usize) -> u64 {
+    pub(super) fn check_cost(&self, windows: usize) -> u64 {
         let users = self.snapshot.users.as_ref().map_or(0, |t| t.users.iter().filter(|u| u.active).count());
         Reconciler::cost(windows, users)
     }
@@ -642,17 +656,14 @@ impl Poller {
     fn next_settling_cycle(&mut self, started: Timestamp, tz: &TimeZone) -> Timestamp {
         let sent = self.client.requests_sent();
         let remaining = self.budget.remaining(sent);
-        let NextCycle { at, mut planned, over_budget } =
-            self.settle.next_cycle(started, self.settings.clock.now(), tz, remaining);
-        if let Some(today) = self.settle.day
-            && self.reconcile.due(today)
-            && self.settings.collectors.contains(CollectorName::Activity)
-        {
-            // The check runs in the cycle at the settle point.
-            let at = self.settle.settled_at(today, tz).max(started);
+        let now = self.settings.clock.now();
+        let NextCycle { mut at, mut planned, over_budget } = self.settle.next_cycle(started, now, tz, remaining);
+        if let Some(check_at) = self.check_planned_at(now, tz) {
+            // A check that failed part way is asked again a --poll.interval on.
+            at = at.min(check_at.max(now + self.settings.poll_interval));
             let what = "activity windows checked against Gong's aggregate".to_owned();
             let requests = self.check_cost(self.settings.windows.len());
-            plan_at(&mut planned, PlannedCycle { at, what, requests });
+            plan_at(&mut planned, PlannedCycle { at: check_at.max(now), what, requests });
         }
         let metrics = &self.shared.self_metrics;
         metrics.set_planned_today(self.budget.used(sent) + planned.iter().map(|p| p.requests).sum::<u64>());

@@ -293,6 +293,11 @@ const LATE_CALLS_MAX_HOURS: f64 = 8.0;
 /// ended, and the longest that takes.
 const LATE_REVIEWS_PER_MILLE: u64 = 100;
 const LATE_REVIEWS_MAX_HOURS: f64 = 2.0;
+/// Share of a day's hosted calls (per mille) Gong processes days late, and
+/// when: between one and five days after the day ended.
+const VERY_LATE_CALLS_PER_MILLE: u64 = 5;
+const VERY_LATE_MIN_HOURS: f64 = 24.0;
+const VERY_LATE_MAX_HOURS: f64 = 120.0;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -357,10 +362,12 @@ impl GeneratedDataset {
     /// Makes each day's numbers arrive late, as a real company's do: 15% of
     /// a day's calls are processed after the day ended (up to 8 hours after
     /// midnight, most within the first hours), 10% of its reviews are listed
-    /// up to 2 hours late. That Gong's data lags is on record (amp-labs/
-    /// connectors PR #1064: a new call took most of a day to show in
-    /// `/v2/calls`); these shares and delays are our assumption, not a
-    /// measurement of Gong. Until then they are missing from day-by-day,
+    /// up to 2 hours late, and 0.5% of hosted calls one to five days late.
+    /// That Gong's data lags is on record (amp-labs/connectors PR #1064: a
+    /// new call took most of a day to show in `/v2/calls`; PostHog's Gong
+    /// source re-reads the last 7 days of day-by-day "as Gong finishes
+    /// processing its calls"); these shares and delays are our assumption,
+    /// not a measurement of Gong. Until then they are missing from day-by-day,
     /// aggregate and interaction answers, and from coaching; `clock` says
     /// what "now" is.
     pub fn with_late_data(mut self, clock: crate::clock::Clock) -> Self {
@@ -388,6 +395,43 @@ impl GeneratedDataset {
         end.checked_add(lag).ok()
     }
 
+    /// When a hosted call of `day` (hashed from `parts`) Gong processes days
+    /// late becomes visible, if it is one of those.
+    fn very_late_arrival(&self, day: Date, parts: &[u64]) -> Option<Timestamp> {
+        let h = hash(&[hash(parts), 9]);
+        if h % 1000 >= VERY_LATE_CALLS_PER_MILLE {
+            return None;
+        }
+        let hours = VERY_LATE_MIN_HOURS + (VERY_LATE_MAX_HOURS - VERY_LATE_MIN_HOURS) * unit(hash(&[h, 1]));
+        let end = day.tomorrow().ok()?.to_zoned(self.tz.clone()).ok()?.timestamp();
+        end.checked_add(jiff::SignedDuration::from_secs_f64(hours * 3600.0)).ok()
+    }
+
+    /// Every instant at which a hosted call of `day` processed days late
+    /// arrives, in order. For the replay benchmark.
+    pub fn very_late_arrivals(&self, day: Date) -> Vec<Timestamp> {
+        let hosted = field_index("callsAsHost").unwrap_or(0);
+        let mut at: Vec<Timestamp> = (0..self.users.len())
+            .flat_map(|user| {
+                let count = self.activity_at(user, day, None).counts[hosted];
+                let id = self.users[user].id;
+                (0..count).filter_map(move |j| {
+                    self.very_late_arrival(day, &[id, day_number(day), hosted as u64, u64::from(j), 5])
+                })
+            })
+            .collect();
+        at.sort_unstable();
+        at
+    }
+
+    /// The clock's now while calls of `day` may still be missing (the
+    /// days-late ones included): what `day`'s activity is as of.
+    fn activity_as_of(&self, day: Date) -> Option<Timestamp> {
+        let now = self.late.as_ref()?.now();
+        let end = day.tomorrow().ok()?.to_zoned(self.tz.clone()).ok()?.timestamp();
+        (now < end + jiff::SignedDuration::from_secs_f64(VERY_LATE_MAX_HOURS * 3600.0)).then_some(now)
+    }
+
     /// Whether late data of `day` may still be missing at the clock's now.
     fn unsettled(&self, day: Date) -> Option<Timestamp> {
         let now = self.late.as_ref()?.now();
@@ -405,6 +449,9 @@ impl GeneratedDataset {
             for (f, count) in full.counts.iter().enumerate() {
                 for j in 0..*count {
                     let parts = [self.users[user].id, day_number(day), f as u64, u64::from(j), 5];
+                    if Some(f) == field_index("callsAsHost") && self.very_late_arrival(day, &parts).is_some() {
+                        continue; // in very_late_arrivals
+                    }
                     at.extend(self.arrival(day, &parts, LATE_CALLS_PER_MILLE, LATE_CALLS_MAX_HOURS));
                 }
             }
@@ -514,7 +561,7 @@ impl Dataset for GeneratedDataset {
     }
 
     fn activity(&self, user: usize, day: Date) -> DayActivity {
-        self.activity_at(user, day, self.unsettled(day))
+        self.activity_at(user, day, self.activity_as_of(day))
     }
 
     fn interaction(&self, user: usize, from: Date, to: Date) -> Vec<(String, f64)> {
@@ -532,7 +579,7 @@ impl Dataset for GeneratedDataset {
     fn as_of(&self, range: Option<(Date, Date)>) -> u64 {
         let Some(clock) = &self.late else { return 0 };
         let changing = match range {
-            Some((from, to)) => crate::windows::days_of(from, to).any(|d| self.unsettled(d).is_some()),
+            Some((from, to)) => crate::windows::days_of(from, to).any(|d| self.activity_as_of(d).is_some()),
             None => true,
         };
         if changing { (clock.now().as_second() / 60) as u64 } else { 0 }
@@ -611,11 +658,15 @@ impl GeneratedDataset {
             .sum();
         out.counts[field_index("callsScorecardsFilled").unwrap_or(8)] = filled;
         if let Some(now) = now {
+            let hosted = field_index("callsAsHost");
             for (f, count) in out.counts.iter_mut().enumerate() {
                 let pending = (0..*count)
                     .filter(|j| {
                         let parts = [uid, dn, f as u64, u64::from(*j), 5];
-                        self.arrival(day, &parts, LATE_CALLS_PER_MILLE, LATE_CALLS_MAX_HOURS).is_some_and(|at| at > now)
+                        let very_late = (Some(f) == hosted).then(|| self.very_late_arrival(day, &parts)).flatten();
+                        very_late
+                            .or_else(|| self.arrival(day, &parts, LATE_CALLS_PER_MILLE, LATE_CALLS_MAX_HOURS))
+                            .is_some_and(|at| at > now)
                     })
                     .count() as u32;
                 *count -= pending;
@@ -773,14 +824,39 @@ mod tests {
         clock.set(midnight + 9.hours());
         let settled = total(&d);
         assert!(at_midnight < settled, "{at_midnight} < {settled}");
-        clock.set(midnight + 48.hours());
-        assert_eq!(total(&d), settled, "a settled day never changes");
-        // Cache keys: a settled range keeps its index, a changing one not.
+        clock.set(midnight + 121.hours());
+        let complete = total(&d);
+        assert!(complete >= settled, "calls days late only add");
+        clock.set(midnight + 200.hours());
+        assert_eq!(total(&d), complete, "a day never changes once its days-late calls are in");
+        // Cache keys: a range whose late calls are all in keeps its index,
+        // a changing one not.
         let earlier = day.yesterday().unwrap();
         assert_eq!(d.as_of(Some((earlier, day))), 0);
         clock.set(midnight + 1.hours());
         assert_ne!(d.as_of(Some((earlier, day.tomorrow().unwrap()))), 0);
-        assert_eq!(d.as_of(Some((earlier, day))), 0, "the day before has settled");
+        clock.set(midnight + 150.hours());
+        assert_eq!(d.as_of(Some((earlier, day.tomorrow().unwrap()))), 0, "both days are complete");
+    }
+
+    /// A few hosted calls are processed one to five days after their day:
+    /// what the daily re-read of the last 7 days is for.
+    #[test]
+    fn some_hosted_calls_arrive_days_late() {
+        let tz = TimeZone::get("US/Pacific").unwrap();
+        let clock = crate::clock::Clock::system();
+        let d = GeneratedDataset::new(1000, tz.clone()).with_late_data(clock.clone());
+        let day = jiff::civil::date(2024, 6, 4);
+        let midnight = day.tomorrow().unwrap().to_zoned(tz).unwrap().timestamp();
+        let arrivals = d.very_late_arrivals(day);
+        assert!(!arrivals.is_empty());
+        assert!(arrivals.iter().all(|a| *a >= midnight + 24.hours() && *a <= midnight + 120.hours()));
+        let hosted = |d: &GeneratedDataset| -> u32 { (0..1000).map(|u| d.activity(u, day).counts[0]).sum() };
+        clock.set(arrivals[0] - 1.second());
+        let before = hosted(&d);
+        clock.set(*arrivals.last().unwrap());
+        assert_eq!(hosted(&d) - before, arrivals.len() as u32);
+        assert!(d.late_arrivals(day).iter().all(|a| *a <= midnight + 8.hours()), "listed once, as days late");
     }
 
     #[test]

@@ -472,8 +472,9 @@ async fn after_the_settle_point_windows_are_checked_against_gong_and_gong_wins()
 
     // 12:10: yesterday settled; the cycle there checks the three windows.
     clock.shift(SignedDuration::from_hours(12));
-    let checked = wait_for_metrics(addr, "the check", |m| {
-        m.get("gong_exporter_window_mismatches", &[("window", "28d")]).is_some_and(|n| n > 0.0)
+    let checked = wait_for_metrics(addr, "every window checked", |m| {
+        let mismatches = |w: &str| m.get("gong_exporter_window_mismatches", &[("window", w)]);
+        ["1d", "7d"].iter().all(|w| mismatches(w).is_some()) && mismatches("28d").is_some_and(|n| n > 0.0)
     })
     .await;
     // Every activity field of a window: (user, metric) to value.
