@@ -78,7 +78,14 @@ pub struct KeptDay {
     pub reviews: Option<Part<Vec<AnsweredScorecard>>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coaching: Option<Part<Vec<KeptCoaching>>>,
+    /// What the counters counted of fields Gong later lowered: a counter
+    /// never goes down, so growth back up to these is not counted again.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub counted_peaks: CountedPeaks,
 }
+
+/// User to field to the count the counters hold for a day.
+pub type CountedPeaks = BTreeMap<GongId, BTreeMap<String, u64>>;
 
 /// A day file.
 #[derive(Debug, Serialize, Deserialize)]
@@ -211,6 +218,11 @@ impl DayStore {
             }
         }
         self.keep(day, fetched_at, activity, |kept| &mut kept.activity)
+    }
+
+    /// Sets a day's counted peaks; written with the day's next keep.
+    pub fn set_counted_peaks(&mut self, day: Date, peaks: CountedPeaks) {
+        self.days.entry(day).or_default().counted_peaks = peaks;
     }
 
     /// Keeps a day's reviews; returns whether they changed.

@@ -15,7 +15,7 @@ use super::cycle::{CycleResults, fail_request, log_skipped};
 use super::log_failure;
 use crate::collectors::activity;
 use crate::collectors::scorecards::{self, AnsweredScorecard};
-use crate::days::{DayActivity, DayStore, PartKind};
+use crate::days::{CountedPeaks, DayActivity, DayStore, PartKind};
 use crate::endpoint::Endpoint;
 use crate::gong::GongClient;
 use crate::gong::models::GongId;
@@ -70,25 +70,27 @@ impl Counting {
     }
 
     /// A counted day Gong changed since (a re-read found it): `before` is
-    /// what was counted, `after` what Gong says now. Fields that grew add
-    /// the difference; fields that shrank are logged and counted in
-    /// `gong_exporter_counted_day_changes_total{change="shrank"}`, and their
-    /// counters stay put: a counter never goes down.
+    /// the day as kept, `peaks` what the counters hold of fields Gong
+    /// lowered before, `after` what Gong says now. Fields that grew past
+    /// what was counted add the difference; fields that shrank are logged
+    /// and counted in `gong_exporter_counted_day_changes_total{change="shrank"}`,
+    /// and their counters stay put: a counter never goes down. Returns the
+    /// day's peaks to keep with it.
     pub(super) fn amend_activity(
         &mut self,
         day: Date,
-        before: &DayActivity,
+        counted: (&DayActivity, &CountedPeaks),
         after: &DayActivity,
         days: &DayStore,
         metrics: &SelfMetrics,
-    ) -> Result<(), StorageError> {
-        let (grown, shrank) = activity_changes(before, after);
+    ) -> Result<CountedPeaks, StorageError> {
+        let Changes { grown, shrank, peaks } = activity_changes(counted.0, counted.1, after);
         if shrank > 0 {
             tracing::warn!(%day, fields = shrank, "a day already counted shrank at Gong; the counters stay where they are");
             metrics.count_day_change("shrank");
         }
         if grown.is_empty() {
-            return Ok(());
+            return Ok(peaks);
         }
         let added: u64 = grown.iter().map(|(_, _, n)| n).sum();
         self.ledger.amend(CounterKind::Activity, day, |t| {
@@ -98,7 +100,7 @@ impl Counting {
         })?;
         tracing::info!(%day, added, "a day already counted grew at Gong; the difference is added to the counters");
         metrics.count_day_change("grew");
-        Ok(())
+        Ok(peaks)
     }
 
     /// Adds the company days completed since the last count to the
@@ -217,30 +219,51 @@ impl Counting {
     }
 }
 
-/// Per user and field, what grew from `before` to `after` (and by how
-/// much), and how many user-fields shrank.
-fn activity_changes<'a>(before: &DayActivity, after: &'a DayActivity) -> (Vec<(GongId, &'a str, u64)>, usize) {
-    let mut grown = Vec::new();
-    let mut shrank = 0;
+/// How a counted day changed.
+#[derive(Debug, PartialEq)]
+struct Changes<'a> {
+    /// `(user, field, amount)` past what was counted.
+    grown: Vec<(GongId, &'a str, u64)>,
+    /// User-fields now below what was counted.
+    shrank: usize,
+    /// What was counted of the fields now below it.
+    peaks: CountedPeaks,
+}
+
+/// A re-read day against what was counted: the kept day, raised by the
+/// peaks of fields Gong lowered earlier.
+fn activity_changes<'a>(before: &DayActivity, peaks: &CountedPeaks, after: &'a DayActivity) -> Changes<'a> {
+    let mut counted: BTreeMap<GongId, BTreeMap<String, u64>> =
+        before.iter().map(|(user, calls)| (*user, calls.counts().map(|(f, n)| (f.to_owned(), n)).collect())).collect();
+    for (user, fields) in peaks {
+        let held = counted.entry(*user).or_default();
+        for (field, peak) in fields {
+            let n = held.entry(field.clone()).or_default();
+            *n = (*n).max(*peak);
+        }
+    }
+    let mut changes = Changes { grown: Vec::new(), shrank: 0, peaks: CountedPeaks::new() };
+    let empty = BTreeMap::new();
     for (user, calls) in after {
-        let was: BTreeMap<&str, u64> = before.get(user).map(|c| c.counts().collect()).unwrap_or_default();
+        let held = counted.get(user).unwrap_or(&empty);
         for (field, now) in calls.counts() {
-            let then = was.get(field).copied().unwrap_or(0);
+            let then = held.get(field).copied().unwrap_or(0);
             if now > then {
-                grown.push((*user, field, now - then));
+                changes.grown.push((*user, field, now - then));
             }
         }
-        shrank += was
-            .iter()
-            .filter(|(field, then)| calls.counts().find(|(f, _)| f == *field).map_or(0, |(_, n)| n) < **then)
-            .count();
     }
-    for (user, calls) in before {
-        if !after.contains_key(user) {
-            shrank += calls.counts().filter(|(_, n)| *n > 0).count();
+    for (user, held) in &counted {
+        let now_of =
+            |field: &str| after.get(user).and_then(|c| c.counts().find(|(f, _)| *f == field)).map_or(0, |(_, n)| n);
+        for (field, then) in held {
+            if now_of(field) < *then {
+                changes.shrank += 1;
+                changes.peaks.entry(*user).or_default().insert(field.clone(), *then);
+            }
         }
     }
-    (grown, shrank)
+    changes
 }
 
 #[cfg(test)]
@@ -312,10 +335,24 @@ mod tests {
             (GongId(1), calls(&[("callsAsHost", &[1, 2, 4]), ("callsAttended", &[])])),
             (GongId(3), calls(&[("callsAttended", &[5, 6])])),
         ]);
-        let (grown, shrank) = activity_changes(&before, &after);
-        assert_eq!(grown, [(GongId(1), "callsAsHost", 1), (GongId(3), "callsAttended", 2)]);
-        assert_eq!(shrank, 2, "user 1's callsAttended, and user 2 gone");
-        let (grown, shrank) = activity_changes(&before, &before);
-        assert!(grown.is_empty() && shrank == 0);
+        let none = CountedPeaks::new();
+        let changes = activity_changes(&before, &none, &after);
+        assert_eq!(changes.grown, [(GongId(1), "callsAsHost", 1), (GongId(3), "callsAttended", 2)]);
+        assert_eq!(changes.shrank, 2, "user 1's callsAttended, and user 2 gone");
+        assert_eq!(changes.peaks[&GongId(1)]["callsAttended"], 1);
+        assert_eq!(changes.peaks[&GongId(2)]["callsAsHost"], 1);
+        let same = activity_changes(&before, &none, &before);
+        assert!(same.grown.is_empty() && same.shrank == 0 && same.peaks.is_empty());
+
+        // Gong lowers a counted field, then raises it back: nothing is
+        // added until it passes what was counted.
+        let lowered = BTreeMap::from([(GongId(1), calls(&[("callsAsHost", &[1])]))]);
+        let first = activity_changes(&before, &none, &lowered);
+        assert!(first.grown.is_empty());
+        let back = BTreeMap::from([(GongId(1), calls(&[("callsAsHost", &[1, 2])]))]);
+        let second = activity_changes(&lowered, &first.peaks, &back);
+        assert!(second.grown.is_empty(), "{:?}", second.grown);
+        let past = BTreeMap::from([(GongId(1), calls(&[("callsAsHost", &[1, 2, 7])]))]);
+        assert_eq!(activity_changes(&back, &second.peaks, &past).grown, [(GongId(1), "callsAsHost", 1)]);
     }
 }

@@ -518,10 +518,13 @@ impl Poller {
             // replaced, so a failed write leaves the kept day as it was and
             // the next re-read compares against it again.
             if counting.activity_counted(day)
-                && let Some(before) = store.day(day).and_then(|d| d.activity.as_ref())
+                && let Some(kept) = store.day(day)
+                && let Some(before) = kept.activity.as_ref()
                 && before.hash != crate::days::hash_of(&activity)
             {
-                counting.amend_activity(day, &before.data, &activity, store, metrics)?;
+                let peaks =
+                    counting.amend_activity(day, (&before.data, &kept.counted_peaks), &activity, store, metrics)?;
+                store.set_counted_peaks(day, peaks);
             }
             store.keep_activity(day, now, activity, &emails)
         })
