@@ -262,6 +262,13 @@ impl DayStore {
         Ok(changed)
     }
 
+    /// Forgets every kept day, in memory and on disk; how many there were.
+    pub fn forget_all(&mut self) -> usize {
+        let kept = self.days.len();
+        self.forget_before(Date::MAX);
+        kept
+    }
+
     /// Forgets days before `first` (no window reaches them any more), in
     /// memory and on disk.
     pub fn forget_before(&mut self, first: Date) {

@@ -453,8 +453,29 @@ impl Poller {
 
     /// [`ZoneTracker::reported`], its line shown on the landing page.
     fn check_reported_zone(&mut self, name: &str, source: Endpoint) {
+        let before = self.zone.zone().cloned();
         if let Some(line) = self.zone.reported(name, source) {
             self.shared.set_time_zone(line);
+            if before.is_some() {
+                self.forget_days_of_old_zone();
+            }
+        }
+    }
+
+    /// The company's zone changed: every kept day is a day of the old zone,
+    /// and none is a day of the new one. They are dropped as a whole, so the
+    /// next cycle fetches every window's days again under the new zone (one
+    /// query per endpoint); a kept day is never overwritten by a day of
+    /// another zone. The counters go on from their next day.
+    fn forget_days_of_old_zone(&mut self) {
+        let dropped = self.days.forget_all();
+        self.settle.reset();
+        self.reconcile = reconcile::Reconciler::new();
+        if dropped > 0 {
+            tracing::warn!(
+                days = dropped,
+                "kept days were dated in the old time zone; every window's days are fetched again under the new one"
+            );
         }
     }
 

@@ -114,6 +114,11 @@ impl Settle {
         }
     }
 
+    /// Forgets the day's schedules: every part is due at the next cycle.
+    pub(super) fn reset(&mut self) {
+        *self = Self::new(self.settings);
+    }
+
     /// When yesterday has settled: the start of `today` plus
     /// `--poll.settle-for`.
     pub(super) fn settled_at(&self, today: Date, tz: &TimeZone) -> Timestamp {
@@ -661,6 +666,11 @@ impl Poller {
         let remaining = self.budget.remaining(sent);
         let now = self.settings.clock.now();
         let NextCycle { mut at, mut planned, over_budget } = self.settle.next_cycle(started, now, tz, remaining);
+        if self.settle.day.is_none() {
+            // Reset mid-cycle (the company's zone changed): every window's
+            // days are fetched again a --poll.interval on, not at midnight.
+            at = at.min(now + self.settings.poll_interval);
+        }
         if let Some(check_at) = self.check_planned_at(now, tz) {
             // A check that failed part way is asked again a --poll.interval on.
             at = at.min(check_at.max(now + self.settings.poll_interval));

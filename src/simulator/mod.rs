@@ -109,7 +109,9 @@ struct Served {
 pub struct Simulator {
     served: Mutex<Served>,
     options: SimulatorOptions,
-    time_zone: TimeZone,
+    /// The company's zone: its name as answers carry it, and the zone
+    /// days are dated in. A company can change it ([`Simulator::set_time_zone`]).
+    time_zone: Mutex<(String, TimeZone)>,
     limiter: DefaultDirectRateLimiter,
     log: Mutex<Vec<RecordedRequest>>,
     index_cache: Mutex<IndexCache>,
@@ -135,9 +137,9 @@ impl Simulator {
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
             .allow_burst(burst);
         Ok(Arc::new(Self {
+            time_zone: Mutex::new((options.time_zone_name.clone(), time_zone)),
             served: Mutex::new(Served { dataset, generation: 0 }),
             options,
-            time_zone,
             limiter: RateLimiter::direct(quota),
             log: Mutex::new(Vec::new()),
             index_cache: Mutex::new(IndexCache::new(CACHED_QUERIES, CACHED_RECORDS)),
@@ -179,7 +181,27 @@ impl Simulator {
 
     /// The company's current day: later dates are rejected.
     fn today(&self) -> Date {
-        crate::windows::company_date(self.options.clock.now(), &self.time_zone)
+        crate::windows::company_date(self.options.clock.now(), &self.zone())
+    }
+
+    /// The zone days are dated in.
+    fn zone(&self) -> TimeZone {
+        self.time_zone.lock().expect("zone lock").1.clone()
+    }
+
+    /// The zone's name as Gong's answers carry it.
+    fn zone_name(&self) -> String {
+        self.time_zone.lock().expect("zone lock").0.clone()
+    }
+
+    /// The company moves to another zone (Gong's company settings): answers
+    /// name it and date days in it from the next request on. Fails on an
+    /// unknown zone name.
+    pub fn set_time_zone(&self, name: &str) -> Result<(), String> {
+        let zone = crate::windows::parse_time_zone(name)?;
+        *self.time_zone.lock().expect("zone lock") = (name.to_owned(), zone);
+        self.index_cache.lock().expect("index cache lock").clear();
+        Ok(())
     }
 }
 

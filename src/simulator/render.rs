@@ -227,9 +227,9 @@ impl Simulator {
         }
         let mut answer = json!({ "requestId": request_id, "records": records_block, list_key(endpoint): page });
         if let (Endpoint::ActivityAggregate | Endpoint::Interaction, Some((from, to))) = (endpoint, query.dates) {
-            answer["timeZone"] = json!(self.options.time_zone_name);
-            answer["fromDateTime"] = json!(self.format_instant(crate::windows::start_of_day(from, &self.time_zone)));
-            answer["toDateTime"] = json!(self.format_instant(crate::windows::start_of_day(to, &self.time_zone)));
+            answer["timeZone"] = json!(self.zone_name());
+            answer["fromDateTime"] = json!(self.format_instant(crate::windows::start_of_day(from, &self.zone())));
+            answer["toDateTime"] = json!(self.format_instant(crate::windows::start_of_day(to, &self.zone())));
         }
         Ok(answer)
     }
@@ -315,14 +315,12 @@ impl Simulator {
             return Err(Reject::not_found("User not found"));
         };
         // Company days wholly inside [from, to).
-        let starts = |day: Date| crate::windows::start_of_day(day, &self.time_zone);
+        let starts = |day: Date| crate::windows::start_of_day(day, &self.zone());
         let days: Vec<Date> =
-            std::iter::successors(Some(crate::windows::company_date(asked.from, &self.time_zone)), |d| {
-                d.tomorrow().ok()
-            })
-            .take_while(|d| d.tomorrow().is_ok_and(|next| starts(next) <= asked.to))
-            .filter(|d| starts(*d) >= asked.from)
-            .collect();
+            std::iter::successors(Some(crate::windows::company_date(asked.from, &self.zone())), |d| d.tomorrow().ok())
+                .take_while(|d| d.tomorrow().is_ok_and(|next| starts(next) <= asked.to))
+                .filter(|d| starts(*d) >= asked.from)
+                .collect();
         let person = |u: &SimUser| {
             json!({ "id": u.id.to_string(), "emailAddress": u.email, "firstName": u.first_name,
                     "lastName": u.last_name, "title": u.title })
@@ -354,7 +352,7 @@ impl Simulator {
     }
 
     fn format_instant(&self, t: Timestamp) -> String {
-        crate::windows::iso_instant(t, &self.time_zone)
+        crate::windows::iso_instant(t, &self.zone())
     }
 
     fn day_json(&self, user_id: u64, day: Date, activity: &DayActivity) -> Value {
@@ -368,8 +366,8 @@ impl Simulator {
                 (0..*count).map(|i| (fnv1a(&format!("{user_id}{day}x{k}{i}")) >> 2).to_string()).collect();
             entry.insert(name.clone(), json!(ids));
         }
-        let start = crate::windows::start_of_day(day, &self.time_zone);
-        let end = crate::windows::start_of_day(day.tomorrow().unwrap_or(day), &self.time_zone);
+        let start = crate::windows::start_of_day(day, &self.zone());
+        let end = crate::windows::start_of_day(day.tomorrow().unwrap_or(day), &self.zone());
         entry.insert("fromDate".to_owned(), json!(start.to_string()));
         entry.insert("toDate".to_owned(), json!(end.to_string()));
         Value::Object(entry)

@@ -568,3 +568,44 @@ async fn the_last_days_are_read_again_once_a_day_and_counters_only_grow() {
     assert_eq!(queries(&sim, DAY_BY_DAY).len(), before + 1, "once a day");
     exporter.shutdown().await;
 }
+
+/// The company moves to another zone: its days are other days. The kept
+/// days (dated in the old zone) are dropped as a whole and every window's
+/// days fetched again under the new zone, one query per endpoint; no kept
+/// day is overwritten day by day with a day of another zone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_company_zone_fetches_every_kept_day_again_as_a_whole() {
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    clock.set(cal.at(cal.today, 0, 10));
+    let sim = start_simulator_with_clock(fixture(&cal), 2, 1000.0, clock.clone()).await;
+    let mut config = settling_config(&sim, &clock, None);
+    // Learned from Gong, so it follows Gong.
+    config.poller.time_zone = None;
+    let exporter = start_exporter(config).await;
+    let addr = exporter.local_addr();
+    hosted(addr, "7d", 7.0).await;
+    let fetched = queries(&sim, DAY_BY_DAY).len();
+
+    // Tokyo to Auckland (3 to 4 hours ahead): the company's today and
+    // yesterday stay the same dates, but each day starts at another instant.
+    sim.simulator.set_time_zone("Pacific/Auckland").unwrap();
+    let (_, page) = http_get(addr, "/").await;
+    assert!(!page.contains("Pacific/Auckland"), "not seen before an answer names it");
+    clock.shift(SignedDuration::from_hours(3));
+    wait_until("every kept day fetched again", || {
+        let all = queries(&sim, DAY_BY_DAY);
+        all.len() > fetched && all.last().is_some_and(|q| q.0 == cal.days_ago(28).to_string())
+    })
+    .await;
+    let again: Vec<_> = queries(&sim, DAY_BY_DAY)[fetched..].to_vec();
+    assert!(
+        again.iter().all(|q| q.0 == cal.days_ago(1).to_string() || q.0 == cal.days_ago(28).to_string()),
+        "a re-poll of yesterday (old zone) at most, then the whole range: {again:?}"
+    );
+    let m = hosted(addr, "7d", 7.0).await;
+    assert_eq!(m.value(HOSTED, &[("user_id", &REP_A.to_string()), ("window", "28d")]), 17.0);
+    let (_, page) = http_get(addr, "/").await;
+    assert!(page.contains("Pacific/Auckland"), "{page}");
+    exporter.shutdown().await;
+}
