@@ -12,7 +12,8 @@
 //! - [`zone`]: the company's time zone, learned and followed (`ZoneTracker`);
 //! - [`settling`]: the default schedule: everything after company midnight,
 //!   then only what can still change, with windows built from kept days
-//!   (`Settle` owns the parts' schedules, the day's plan and the next cycle);
+//!   (`Settle` owns the parts' schedules, what a cycle asks Gong for, the
+//!   day's plan and the next cycle);
 //! - `counting`: completed days added to the cumulative ledger (`Counting`);
 //! - `coaching`: the once-a-day coaching collector (`CoachingCollector`);
 //! - `reconcile`: once a day, the activity windows built from kept days

@@ -177,6 +177,56 @@ impl Settle {
         }
     }
 
+    /// What to ask Gong at `timing.now`, from the schedule and the kept
+    /// days alone (no request). A due part fetches yesterday and any day of
+    /// the windows not kept (a fresh start, a failed fetch): one query from
+    /// the earliest. Yesterday kept from a fetch after it settled (before a
+    /// restart with --storage.path) is final. Today's re-read of the 7 days
+    /// before yesterday is due while the day before yesterday was last
+    /// fetched before today began (kept days carry when they were fetched,
+    /// so a restart does not read them again); it widens the activity query.
+    pub(super) fn due_queries(
+        &self,
+        days: &DayStore,
+        first: Date,
+        today: Date,
+        tz: &TimeZone,
+        timing: &Timing,
+        users_known: bool,
+    ) -> DueQueries {
+        let yesterday = today.yesterday().unwrap_or(today);
+        let range = |kind: PartKind, part: SettlingPart| -> Option<(Date, Date)> {
+            let final_kept = days.fetched_at(yesterday, kind).is_some_and(|at| at >= timing.settled_at);
+            let due = self.due(part, timing.now) && !final_kept;
+            let missing = days.missing(kind, first, today);
+            let from = match (due, missing.first()) {
+                (true, Some(m)) => Some((*m).min(yesterday)),
+                (true, None) => Some(yesterday),
+                (false, Some(m)) => Some(*m),
+                (false, None) => None,
+            };
+            from.filter(|f| *f < today).map(|f| (f, today))
+        };
+        let before_yesterday = yesterday.yesterday().unwrap_or(yesterday);
+        let reread = days
+            .fetched_at(before_yesterday, PartKind::Activity)
+            .is_some_and(|at| at < start_of_day(today, tz))
+            .then(|| today.checked_sub(jiff::Span::new().days(REREAD_DAYS + 1)).unwrap_or(today).max(first))
+            .filter(|from| *from < yesterday);
+        let activity = match (range(PartKind::Activity, CollectorName::Activity), reread) {
+            (Some((from, to)), Some(back)) => Some((from.min(back), to)),
+            (None, Some(back)) => Some((back, today)),
+            (range, None) => range,
+        };
+        DueQueries {
+            activity,
+            reread: reread.is_some(),
+            reviews: range(PartKind::Scorecards, CollectorName::Scorecards),
+            interaction: self.due(CollectorName::Interaction, timing.now),
+            users: self.users_day != Some(today) || !users_known,
+        }
+    }
+
     fn due(&self, part: SettlingPart, now: Timestamp) -> bool {
         match self.parts.get(&part) {
             None => true,
@@ -232,7 +282,7 @@ enum Fetch {
 }
 
 /// The clock readings a cycle schedules by.
-struct Timing {
+pub(super) struct Timing {
     now: Timestamp,
     interval: Duration,
     retry: Duration,
@@ -303,7 +353,7 @@ impl Poller {
         self.next_settling_cycle(now, &tz)
     }
 
-    /// Sends the queries of every part due at `now`.
+    /// Sends the queries of every part due at `timing.now`.
     async fn fetch_due(
         &mut self,
         bounds: &[WindowBounds],
@@ -313,67 +363,32 @@ impl Poller {
         timing: &Timing,
         deadline: Instant,
     ) -> DueFetches {
-        let now = timing.now;
-        let yesterday = today.yesterday().unwrap_or(today);
-        // A due part fetches yesterday and any day of the windows not kept
-        // (a fresh start, a failed fetch): one query from the earliest.
-        // Yesterday kept from a fetch after it settled (before a restart
-        // with --storage.path) is final.
-        let range = |kind: PartKind, part: SettlingPart| -> Option<(Date, Date)> {
-            let final_kept = self.days.fetched_at(yesterday, kind).is_some_and(|at| at >= timing.settled_at);
-            let due = self.settle.due(part, now) && !final_kept;
-            let missing = self.days.missing(kind, first, today);
-            let from = match (due, missing.first()) {
-                (true, Some(m)) => Some((*m).min(yesterday)),
-                (true, None) => Some(yesterday),
-                (false, Some(m)) => Some(*m),
-                (false, None) => None,
-            };
-            from.filter(|f| *f < today).map(|f| (f, today))
-        };
-        // Today's re-read is due while the day before yesterday was last
-        // fetched before today began (kept days carry when they were
-        // fetched, so a restart does not read them again).
-        let before_yesterday = yesterday.yesterday().unwrap_or(yesterday);
-        let reread = self
-            .days
-            .fetched_at(before_yesterday, PartKind::Activity)
-            .is_some_and(|at| at < start_of_day(today, tz))
-            .then(|| today.checked_sub(jiff::Span::new().days(REREAD_DAYS + 1)).unwrap_or(today).max(first))
-            .filter(|from| *from < yesterday);
-        let activity_range = match (range(PartKind::Activity, CollectorName::Activity), reread) {
-            (Some((from, to)), Some(back)) => Some((from.min(back), to)),
-            (None, Some(back)) => Some((back, today)),
-            (range, None) => range,
-        };
-        let reviews_range = range(PartKind::Scorecards, CollectorName::Scorecards);
-        let interaction_due = self.settle.due(CollectorName::Interaction, now);
-        let users_due = self.settle.users_day != Some(today) || self.snapshot.users.is_none();
-
+        let users_known = self.snapshot.users.is_some();
+        let due = self.settle.due_queries(&self.days, first, today, tz, timing, users_known);
         let client = Arc::clone(&self.client);
         let activity = async {
-            match activity_range {
+            match due.activity {
                 Some((a, b)) => Some(((a, b), activity::day_by_day(&client, a, b, tz, deadline).await)),
                 None => None,
             }
         };
         let reviews = async {
-            match reviews_range {
+            match due.reviews {
                 Some((a, b)) => Some(((a, b), scorecards::fetch(&client, a, b, deadline).await)),
                 None => None,
             }
         };
         let interaction = async {
-            if interaction_due {
+            if due.interaction {
                 Some(EndpointRun::per_window(bounds, |b| interaction::fetch(&client, b.from, b.to, deadline)).await)
             } else {
                 None
             }
         };
         let users =
-            async { if users_due { Some(EndpointRun::once(users::fetch(&client, deadline)).await) } else { None } };
+            async { if due.users { Some(EndpointRun::once(users::fetch(&client, deadline)).await) } else { None } };
         let (activity, reviews, interaction, users) = tokio::join!(activity, reviews, interaction, users);
-        DueFetches { activity, reviews, interaction, users, reread: reread.is_some() && activity_range.is_some() }
+        DueFetches { activity, reviews, interaction, users, reread: due.reread }
     }
 
     /// Keeps what arrived, schedules each part again, and rebuilds the
@@ -708,6 +723,20 @@ fn plan_at(planned: &mut Vec<PlannedCycle>, cycle: PlannedCycle) {
     }
 }
 
+/// What a settling cycle asks Gong for.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct DueQueries {
+    /// Day-by-day activity for these company days.
+    activity: Option<(Date, Date)>,
+    /// `activity` includes today's re-read of the last days.
+    reread: bool,
+    /// Answered scorecards reviewed on these days.
+    reviews: Option<(Date, Date)>,
+    /// Every interaction window, whole.
+    interaction: bool,
+    users: bool,
+}
+
 /// What a settling cycle fetched.
 struct DueFetches {
     activity: Ranged<UserDailyActivity>,
@@ -837,5 +866,51 @@ mod tests {
         let broke = settle.next_cycle(start, start, &tz, 2);
         let midnight = timing(24).now + jiff::SignedDuration::try_from(AFTER_MIDNIGHT).unwrap();
         assert_eq!((broke.at, broke.over_budget), (midnight, Some(3)), "waits for midnight, and says why");
+    }
+
+    /// What a cycle asks for comes from the schedule and the kept days
+    /// alone: the first cycle of a day widens yesterday's activity query to
+    /// the 7 days before it; once those were fetched today (this run or
+    /// before a restart) they are not read again; yesterday fetched after
+    /// it settled is final; a day not kept is fetched from.
+    #[test]
+    fn the_first_cycle_of_a_day_reads_the_last_days_again_and_no_later_one() {
+        use jiff::civil::date;
+        let tz = TimeZone::UTC;
+        let (first, today) = (date(2026, 11, 12), date(2026, 12, 10));
+        let yesterday = today.yesterday().unwrap();
+        let midnight = start_of_day(today, &tz);
+        let at = |minutes: i64| midnight + jiff::SignedDuration::from_mins(minutes);
+        let timing = |minutes: i64| Timing { now: at(minutes), interval: HOUR, retry: HOUR, settled_at: at(12 * 60) };
+        let keep_all = |days: &mut DayStore, from: Date, fetched: Timestamp| {
+            for day in crate::days::days_of(from, today) {
+                days.keep_activity(day, fetched, BTreeMap::new(), &BTreeMap::new()).unwrap();
+                days.keep_reviews(day, fetched, Vec::new()).unwrap();
+            }
+        };
+        let settle = Settle::new(SettleSettings { settle_for: 12 * HOUR, interval: HOUR, floor: HOUR });
+        let mut days = DayStore::in_memory();
+        keep_all(&mut days, first, at(-12 * 60));
+
+        let q = settle.due_queries(&days, first, today, &tz, &timing(10), true);
+        let back = date(2026, 12, 2);
+        assert_eq!((q.activity, q.reread), (Some((back, today)), true), "yesterday and the 7 days before");
+        assert_eq!(q.reviews, Some((yesterday, today)), "reviews are not read again");
+        assert!(q.interaction && q.users, "the day's first cycle fetches interaction and the users");
+
+        keep_all(&mut days, back, at(10));
+        let q = settle.due_queries(&days, first, today, &tz, &timing(180), true);
+        assert_eq!((q.activity, q.reread), (Some((yesterday, today)), false), "read again once a day");
+
+        keep_all(&mut days, yesterday, at(12 * 60 + 5));
+        let q = settle.due_queries(&days, first, today, &tz, &timing(13 * 60), true);
+        assert_eq!((q.activity, q.reviews), (None, None), "yesterday is final");
+
+        let mut missing = DayStore::in_memory();
+        for day in crate::days::days_of(first, today).filter(|d| *d != date(2026, 11, 20)) {
+            missing.keep_activity(day, at(10), BTreeMap::new(), &BTreeMap::new()).unwrap();
+        }
+        let q = settle.due_queries(&missing, first, today, &tz, &timing(13 * 60), false);
+        assert_eq!(q.activity, Some((date(2026, 11, 20), today)), "from the day not kept");
     }
 }
