@@ -12,7 +12,7 @@ use clap::Parser as _;
 use jiff::civil::Date;
 use reqwest::Url;
 
-use crate::cli::{BackfillArgs, Cli, ExporterArgs, GongArgs, PollSchedule};
+use crate::cli::{BackfillArgs, Cli, ExporterArgs, GongArgs, PollSchedule, SimulateArgs};
 use crate::clock::Clock;
 use crate::gong::{ClientOptions, Credentials, MAX_BACKOFF, MIN_BACKOFF};
 use crate::http::webconfig::{WebConfig, WebConfigError};
@@ -56,6 +56,57 @@ pub struct Config {
     /// `process_*` metrics on `/metrics` (`--web.disable-exporter-metrics`
     /// turns them off).
     pub process_metrics: bool,
+}
+
+/// A validated `gong-exporter simulate`: the simulator's options and the
+/// fault rules read from `--faults`.
+#[derive(Debug)]
+pub struct SimulateConfig {
+    pub listen: SocketAddr,
+    pub users: usize,
+    pub workspaces: u64,
+    pub time_zone: jiff::tz::TimeZone,
+    pub options: crate::simulator::SimulatorOptions,
+    pub faults: Vec<crate::simulator::faults::FaultRule>,
+}
+
+impl SimulateConfig {
+    /// Reads `--faults`: a file that cannot be read or parsed fails the
+    /// start, as any other bad flag does.
+    pub fn from_args(args: SimulateArgs) -> Result<Self, ConfigError> {
+        let faults = match &args.faults {
+            Some(path) => {
+                let unreadable = |reason: String| ConfigError::UnreadableFile {
+                    flag: "--faults",
+                    path: path.display().to_string(),
+                    reason,
+                };
+                let text = std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?;
+                crate::simulator::faults::Faults::parse(&text).map_err(unreadable)?
+            }
+            None => Vec::new(),
+        };
+        let options = crate::simulator::SimulatorOptions {
+            page_size: args.page_size as usize,
+            rate_limit: args.rate_limit,
+            time_zone_name: args.timezone.iana_name().unwrap_or(crate::simulator::DEMO_TIME_ZONE).to_owned(),
+            access_key: args.access_key,
+            access_key_secret: args.access_key_secret,
+            bearer_token: None,
+            clock: Clock::system(),
+            coaching_enabled: args.coaching,
+            aggregate_sums_day_lists: false,
+            scopes: args.scopes.map(|scopes| scopes.into_iter().collect()),
+        };
+        Ok(Self {
+            listen: args.listen,
+            users: args.users as usize,
+            workspaces: u64::from(args.workspaces),
+            time_zone: args.timezone,
+            options,
+            faults,
+        })
+    }
 }
 
 /// A validated backfill.

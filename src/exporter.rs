@@ -3,13 +3,12 @@
 //! simulator alone.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use crate::cli::SimulateArgs;
+use crate::config::SimulateConfig;
 use crate::config::{Config, Source};
 use crate::gong::GongClient;
 use crate::http::listener::{LimitedAddr, LimitedListener};
@@ -26,14 +25,11 @@ use crate::{clock, http, signals, windows};
 pub enum SimulatorError {
     #[error("{0}")]
     Options(String),
-    #[error("cannot read --faults '{}': {reason}", path.display())]
-    Faults { path: PathBuf, reason: String },
     #[error("cannot listen on a loopback port: {0}")]
     Listen(std::io::Error),
 }
 
-/// Zone of the simulated company in `--demo`, named as Gong names it.
-pub const DEMO_TIME_ZONE: &str = "US/Pacific";
+pub use crate::simulator::DEMO_TIME_ZONE;
 
 /// Why the exporter could not start.
 #[derive(Debug, thiserror::Error)]
@@ -335,39 +331,19 @@ pub async fn run(config: Config) -> Result<(), StartError> {
 }
 
 /// Runs only the simulator until SIGINT or SIGTERM.
-pub async fn run_simulator(args: SimulateArgs) -> Result<(), StartError> {
-    let name = args.timezone.iana_name().unwrap_or(DEMO_TIME_ZONE).to_owned();
-    let options = SimulatorOptions {
-        page_size: args.page_size as usize,
-        rate_limit: args.rate_limit,
-        time_zone_name: name,
-        access_key: args.access_key,
-        access_key_secret: args.access_key_secret,
-        bearer_token: None,
-        clock: clock::Clock::system(),
-        coaching_enabled: args.coaching,
-        aggregate_sums_day_lists: false,
-        scopes: args.scopes.map(|scopes| scopes.into_iter().collect()),
-    };
-    let rules = match &args.faults {
-        Some(path) => {
-            let unreadable = |reason: String| SimulatorError::Faults { path: path.clone(), reason };
-            let text = std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?;
-            simulator::faults::Faults::parse(&text).map_err(unreadable)?
-        }
-        None => Vec::new(),
-    };
-    let dataset = GeneratedDataset::new(args.users as usize, args.timezone)
+pub async fn run_simulator(config: SimulateConfig) -> Result<(), StartError> {
+    let dataset = GeneratedDataset::new(config.users, config.time_zone)
         .with_late_data(clock::Clock::system())
-        .with_workspaces(u64::from(args.workspaces));
-    let sim = Simulator::new(Arc::new(dataset), options).map_err(SimulatorError::Options)?;
-    for rule in rules {
+        .with_workspaces(config.workspaces);
+    let sim = Simulator::new(Arc::new(dataset), config.options).map_err(SimulatorError::Options)?;
+    for rule in config.faults {
         sim.add_fault(rule);
     }
     let shutdown = signals::Shutdown::listen();
-    let running =
-        simulator::spawn(sim, args.listen).await.map_err(|source| StartError::Listen { addr: args.listen, source })?;
-    tracing::info!(addr = %running.addr, users = args.users, "Gong simulator listening");
+    let running = simulator::spawn(sim, config.listen)
+        .await
+        .map_err(|source| StartError::Listen { addr: config.listen, source })?;
+    tracing::info!(addr = %running.addr, users = config.users, "Gong simulator listening");
     shutdown.wait().await;
     Ok(())
 }

@@ -127,14 +127,14 @@ impl Error {
 }
 
 /// `gong-exporter healthcheck`: whether `url` answers 200 within `timeout`.
-pub async fn healthcheck(args: cli::HealthcheckArgs) -> Result<(), Error> {
+pub async fn healthcheck(url: reqwest::Url, timeout: std::time::Duration) -> Result<(), Error> {
     let client = reqwest::Client::builder()
-        .timeout(args.timeout)
+        .timeout(timeout)
         .build()
         .map_err(|e| Error::Unhealthy(format!("cannot build an HTTP client: {e}")))?;
-    match client.get(args.url.clone()).send().await {
+    match client.get(url.clone()).send().await {
         Ok(response) if response.status().is_success() => Ok(()),
-        Ok(response) => Err(Error::Unhealthy(format!("{} answered {}", args.url, response.status()))),
-        Err(error) => Err(Error::Unhealthy(format!("{} did not answer: {error}", args.url))),
+        Ok(response) => Err(Error::Unhealthy(format!("{url} answered {}", response.status()))),
+        Err(error) => Err(Error::Unhealthy(format!("{url} did not answer: {error}"))),
     }
 }

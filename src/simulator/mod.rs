@@ -51,6 +51,10 @@ const CACHED_QUERIES: usize = 64;
 /// Records those indices may name in all (16 bytes each at most).
 const CACHED_RECORDS: usize = 1_000_000;
 
+/// Zone of the simulated company in `--demo`, and of `simulate` when its
+/// `--timezone` has no name, named as Gong names it.
+pub const DEMO_TIME_ZONE: &str = "US/Pacific";
+
 /// How the simulator behaves.
 #[derive(Debug, Clone)]
 pub struct SimulatorOptions {

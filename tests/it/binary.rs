@@ -137,6 +137,8 @@ fn bad_flags_exit_2_with_one_line_naming_the_flag() {
         (&["--demo", "--gong.max-response-size", "0"], "must be larger than zero"),
         (&["--demo", "--web.max-connections", "0"], "--web.max-connections"),
         (&["--demo", "--web.idle-timeout", "0s"], "--web.idle-timeout"),
+        // Read with the other flags, before anything starts.
+        (&["simulate", "--faults", "/nonexistent/faults.json"], "cannot read --faults '/nonexistent/faults.json'"),
     ];
     for (args, named) in cases {
         let (code, stderr) = run_to_exit(args);
@@ -144,6 +146,17 @@ fn bad_flags_exit_2_with_one_line_naming_the_flag() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: one line, got {stderr:?}");
         assert!(stderr.starts_with("error: ") && stderr.contains(named), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn a_faults_file_that_is_not_fault_rules_fails_at_start_as_a_bad_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("faults.json");
+    std::fs::write(&path, b"[{\"fault\": \"meteor\"}]").unwrap();
+    let (code, stderr) = run_to_exit(&["simulate", "--faults", path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--faults") && stderr.contains("faults.json"), "{stderr}");
 }
 
 #[test]
