@@ -365,17 +365,24 @@ async fn day_by_day_entries_dated_off_the_days_asked_fail_and_keep_the_last_good
     exporter.shutdown().await;
 }
 
-/// Each day of day-by-day lists the calls acted on that day, so a call
-/// listened to (shared, commented on...) on two days is on both lists, while
-/// Gong's aggregate counts calls. Windows built from kept days must equal
-/// the aggregate the fixed schedule publishes under the same name; they
-/// used to sum the lists' lengths and came out higher.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn windows_from_kept_days_count_each_call_once_as_the_aggregate_does() {
+/// A generated company of 40 (days that repeat calls) served to a settling
+/// exporter and a fixed one, the clock ten minutes past company midnight;
+/// both have published every window.
+struct SettlingBesideFixed {
+    clock: Clock,
+    sim: RunningSimulator,
+    settling: ExporterGuard,
+    fixed: ExporterGuard,
+    /// The first scrapes with every window: built from kept days, and from
+    /// Gong's aggregate.
+    from_days: Metrics,
+    aggregate: Metrics,
+}
+
+async fn settling_beside_fixed(aggregate_sums_day_lists: bool) -> SettlingBesideFixed {
     use gong_exporter::collectors::CollectorName;
     use gong_exporter::simulator::dataset::GeneratedDataset;
     use gong_exporter::simulator::{Simulator, SimulatorOptions};
-    let _heavy = heavy().await;
     let cal = Calendar::now();
     let clock = Clock::system();
     clock.set(cal.at(cal.today, 0, 10));
@@ -383,6 +390,7 @@ async fn windows_from_kept_days_count_each_call_once_as_the_aggregate_does() {
     options.clock = clock.clone();
     // Two exporters share it: Gong's 3 a second would leave one waiting.
     options.rate_limit = 1000.0;
+    options.aggregate_sums_day_lists = aggregate_sums_day_lists;
     let company = Simulator::new(Arc::new(GeneratedDataset::new(40, cal.tz.clone())), options).unwrap();
     let sim = gong_exporter::simulator::spawn(company, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
 
@@ -397,23 +405,39 @@ async fn windows_from_kept_days_count_each_call_once_as_the_aggregate_does() {
             .all(|w| m.matching("gong_activity_others_calls_listened_to", &[("window", w)]).len() > 10)
     };
     let from_days = wait_for_metrics(settling.local_addr(), "windows from kept days", published).await;
-    let aggregate = wait_for_metrics(fixed.local_addr(), "windows from the aggregate", published).await;
+    let aggregate = wait_for_metrics(fixed.local_addr(), "windows from Gong's aggregate", published).await;
+    SettlingBesideFixed { clock, sim, settling, fixed, from_days, aggregate }
+}
 
-    let activity = |m: &Metrics| -> BTreeMap<(String, String, String), f64> {
-        m.series
-            .iter()
-            .filter(|s| s.name.starts_with("gong_activity_") && !s.name.ends_with("_total"))
-            .map(|s| ((s.name.clone(), s.labels["user_id"].clone(), s.labels["window"].clone()), s.value))
-            .collect()
-    };
-    let (built, gong) = (activity(&from_days), activity(&aggregate));
-    assert!(!built.is_empty());
-    let differ: Vec<_> =
-        built.iter().filter(|(k, v)| gong.get(*k) != Some(*v)).map(|(k, v)| (k, v, gong.get(k))).take(5).collect();
-    assert!(differ.is_empty(), "built from days vs Gong's aggregate: {differ:?}");
-    assert_eq!(built.len(), gong.len(), "the same series");
-    let listened: f64 =
-        built.iter().filter(|(k, _)| k.0 == "gong_activity_others_calls_listened_to").map(|(_, v)| v).sum();
+/// Every activity gauge of `window`: (user, metric) to value.
+fn activity_of(m: &Metrics, window: &str) -> BTreeMap<(String, String), f64> {
+    m.series
+        .iter()
+        .filter(|s| s.name.starts_with("gong_activity_") && s.labels.get("window").is_some_and(|w| w == window))
+        .map(|s| ((s.labels["user_id"].clone(), s.name.clone()), s.value))
+        .collect()
+}
+
+/// Each day of day-by-day lists the calls acted on that day, so a call
+/// listened to (shared, commented on...) on two days is on both lists, while
+/// Gong's aggregate counts calls. Windows built from kept days must equal
+/// the aggregate the fixed schedule publishes under the same name; they
+/// used to sum the lists' lengths and came out higher.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windows_from_kept_days_count_each_call_once_as_the_aggregate_does() {
+    let _heavy = heavy().await;
+    let SettlingBesideFixed { settling, fixed, from_days, aggregate, .. } = settling_beside_fixed(false).await;
+    let mut listened = 0.0;
+    for window in ["1d", "7d", "28d"] {
+        let (built, gong) = (activity_of(&from_days, window), activity_of(&aggregate, window));
+        assert!(!built.is_empty());
+        let differ: Vec<_> =
+            built.iter().filter(|(k, v)| gong.get(*k) != Some(*v)).map(|(k, v)| (k, v, gong.get(k))).take(5).collect();
+        assert!(differ.is_empty(), "{window} built from days vs Gong's aggregate: {differ:?}");
+        assert_eq!(built.len(), gong.len(), "the same series");
+        listened +=
+            built.iter().filter(|(k, _)| k.1 == "gong_activity_others_calls_listened_to").map(|(_, v)| v).sum::<f64>();
+    }
     assert!(listened > 0.0, "the company listens to calls");
     settling.shutdown().await;
     fixed.shutdown().await;
@@ -426,40 +450,11 @@ async fn windows_from_kept_days_count_each_call_once_as_the_aggregate_does() {
 /// built from days count each call once. The check is in the day's plan.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_the_settle_point_windows_are_checked_against_gong_and_gong_wins() {
-    use gong_exporter::collectors::CollectorName;
-    use gong_exporter::simulator::dataset::GeneratedDataset;
-    use gong_exporter::simulator::{Simulator, SimulatorOptions};
     let _heavy = heavy().await;
-    let cal = Calendar::now();
-    let clock = Clock::system();
-    clock.set(cal.at(cal.today, 0, 10));
-    let mut options = SimulatorOptions::new(ZONE);
-    options.clock = clock.clone();
-    options.rate_limit = 1000.0;
-    options.aggregate_sums_day_lists = true;
-    let company = Simulator::new(Arc::new(GeneratedDataset::new(40, cal.tz.clone())), options).unwrap();
-    let sim = gong_exporter::simulator::spawn(company, std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
-
-    let mut settling = settling_config(&sim, &clock, None);
-    settling.poller.collectors.set(CollectorName::Coaching, false);
-    let mut fixed = regular_config(&sim, &cal);
-    fixed.poller.clock = clock.clone();
-    let (settling, fixed) = (start_exporter(settling).await, start_exporter(fixed).await);
+    let SettlingBesideFixed { clock, sim, settling, fixed, from_days: before, aggregate: gong } =
+        settling_beside_fixed(true).await;
     let addr = settling.local_addr();
-    let published = |m: &Metrics| {
-        ["1d", "7d", "28d"]
-            .iter()
-            .all(|w| m.matching("gong_activity_others_calls_listened_to", &[("window", w)]).len() > 10)
-    };
-    let before = wait_for_metrics(addr, "windows from kept days", published).await;
-    let gong = wait_for_metrics(fixed.local_addr(), "windows from Gong's aggregate", published).await;
-    let listened = |m: &Metrics, window: &str| -> BTreeMap<String, f64> {
-        m.matching("gong_activity_others_calls_listened_to", &[("window", window)])
-            .iter()
-            .map(|s| (s.labels["user_id"].clone(), s.value))
-            .collect()
-    };
-    assert_ne!(listened(&before, "28d"), listened(&gong, "28d"), "Gong counts repeats here; days do not");
+    assert_ne!(activity_of(&before, "28d"), activity_of(&gong, "28d"), "Gong counts repeats here; days do not");
     assert!(before.get("gong_exporter_window_mismatches", &[("window", "28d")]).is_none(), "not checked yet");
     let aggregate = "/v2/stats/activity/aggregate";
     let asked_before = requests_to(&sim, aggregate).len();
@@ -477,17 +472,9 @@ async fn after_the_settle_point_windows_are_checked_against_gong_and_gong_wins()
         ["1d", "7d"].iter().all(|w| mismatches(w).is_some()) && mismatches("28d").is_some_and(|n| n > 0.0)
     })
     .await;
-    // Every activity field of a window: (user, metric) to value.
-    let activity = |m: &Metrics, window: &str| -> BTreeMap<(String, String), f64> {
-        m.series
-            .iter()
-            .filter(|s| s.name.starts_with("gong_activity_") && s.labels.get("window").is_some_and(|w| w == window))
-            .map(|s| ((s.labels["user_id"].clone(), s.name.clone()), s.value))
-            .collect()
-    };
     for window in ["1d", "7d", "28d"] {
-        let (built, from_gong) = (activity(&before, window), activity(&gong, window));
-        assert_eq!(activity(&checked, window), from_gong, "Gong's numbers for {window}");
+        let (built, from_gong) = (activity_of(&before, window), activity_of(&gong, window));
+        assert_eq!(activity_of(&checked, window), from_gong, "Gong's numbers for {window}");
         let differing: std::collections::BTreeSet<&String> =
             built.iter().filter(|(k, v)| from_gong.get(*k) != Some(*v)).map(|((user, _), _)| user).collect();
         let mismatches = checked.value("gong_exporter_window_mismatches", &[("window", window)]);
