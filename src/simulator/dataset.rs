@@ -293,6 +293,10 @@ const LATE_CALLS_MAX_HOURS: f64 = 8.0;
 /// ended, and the longest that takes.
 const LATE_REVIEWS_PER_MILLE: u64 = 100;
 const LATE_REVIEWS_MAX_HOURS: f64 = 2.0;
+/// `callsAsHost`'s position in [`ACTIVITY_FIELDS`]: the calls that arrive
+/// days late.
+const HOSTED: usize = 0;
+
 /// Share of a day's hosted calls (per mille) Gong processes days late, and
 /// when: between one and five days after the day ended.
 const VERY_LATE_CALLS_PER_MILLE: u64 = 5;
@@ -381,6 +385,11 @@ impl GeneratedDataset {
         self
     }
 
+    /// The instant `day` ends (the next company midnight).
+    fn day_end(&self, day: Date) -> Option<Timestamp> {
+        crate::windows::start_of_day(day.tomorrow().ok()?, &self.tz).into()
+    }
+
     /// When a late item of `day` (hashed from `parts`) becomes visible, if
     /// it is late at all.
     fn arrival(&self, day: Date, parts: &[u64], per_mille: u64, max_hours: f64) -> Option<Timestamp> {
@@ -391,7 +400,7 @@ impl GeneratedDataset {
         // Squared: most late items arrive in the first hours.
         let u = unit(hash(&[h, 1]));
         let lag = jiff::SignedDuration::from_secs_f64(max_hours * 3600.0 * u * u);
-        let end = day.tomorrow().ok()?.to_zoned(self.tz.clone()).ok()?.timestamp();
+        let end = self.day_end(day)?;
         end.checked_add(lag).ok()
     }
 
@@ -403,14 +412,14 @@ impl GeneratedDataset {
             return None;
         }
         let hours = VERY_LATE_MIN_HOURS + (VERY_LATE_MAX_HOURS - VERY_LATE_MIN_HOURS) * unit(hash(&[h, 1]));
-        let end = day.tomorrow().ok()?.to_zoned(self.tz.clone()).ok()?.timestamp();
+        let end = self.day_end(day)?;
         end.checked_add(jiff::SignedDuration::from_secs_f64(hours * 3600.0)).ok()
     }
 
     /// Every instant at which a hosted call of `day` processed days late
     /// arrives, in order. For the replay benchmark.
     pub fn very_late_arrivals(&self, day: Date) -> Vec<Timestamp> {
-        let hosted = field_index("callsAsHost").unwrap_or(0);
+        let hosted = HOSTED;
         let mut at: Vec<Timestamp> = (0..self.users.len())
             .flat_map(|user| {
                 let count = self.activity_at(user, day, None).counts[hosted];
@@ -428,14 +437,14 @@ impl GeneratedDataset {
     /// days-late ones included): what `day`'s activity is as of.
     fn activity_as_of(&self, day: Date) -> Option<Timestamp> {
         let now = self.late.as_ref()?.now();
-        let end = day.tomorrow().ok()?.to_zoned(self.tz.clone()).ok()?.timestamp();
+        let end = self.day_end(day)?;
         (now < end + jiff::SignedDuration::from_secs_f64(VERY_LATE_MAX_HOURS * 3600.0)).then_some(now)
     }
 
     /// Whether late data of `day` may still be missing at the clock's now.
     fn unsettled(&self, day: Date) -> Option<Timestamp> {
         let now = self.late.as_ref()?.now();
-        let end = day.tomorrow().ok()?.to_zoned(self.tz.clone()).ok()?.timestamp();
+        let end = self.day_end(day)?;
         (now < end + jiff::SignedDuration::from_secs_f64(LATE_CALLS_MAX_HOURS.max(LATE_REVIEWS_MAX_HOURS) * 3600.0))
             .then_some(now)
     }
@@ -449,7 +458,7 @@ impl GeneratedDataset {
             for (f, count) in full.counts.iter().enumerate() {
                 for j in 0..*count {
                     let parts = [self.users[user].id, day_number(day), f as u64, u64::from(j), 5];
-                    if Some(f) == field_index("callsAsHost") && self.very_late_arrival(day, &parts).is_some() {
+                    if f == HOSTED && self.very_late_arrival(day, &parts).is_some() {
                         continue; // in very_late_arrivals
                     }
                     at.extend(self.arrival(day, &parts, LATE_CALLS_PER_MILLE, LATE_CALLS_MAX_HOURS));
@@ -658,12 +667,11 @@ impl GeneratedDataset {
             .sum();
         out.counts[field_index("callsScorecardsFilled").unwrap_or(8)] = filled;
         if let Some(now) = now {
-            let hosted = field_index("callsAsHost");
             for (f, count) in out.counts.iter_mut().enumerate() {
                 let pending = (0..*count)
                     .filter(|j| {
                         let parts = [uid, dn, f as u64, u64::from(*j), 5];
-                        let very_late = (Some(f) == hosted).then(|| self.very_late_arrival(day, &parts)).flatten();
+                        let very_late = (f == HOSTED).then(|| self.very_late_arrival(day, &parts)).flatten();
                         very_late
                             .or_else(|| self.arrival(day, &parts, LATE_CALLS_PER_MILLE, LATE_CALLS_MAX_HOURS))
                             .is_some_and(|at| at > now)
@@ -806,13 +814,20 @@ mod tests {
         assert!(a.activity(10, monday).is_empty(), "every 11th user is idle");
     }
 
-    #[test]
-    fn late_data_arrives_within_hours_after_midnight_and_then_stays() {
+    /// A company of `n` with late data on a clock the test moves; the day
+    /// it looks at and the midnight that ends it.
+    fn late_company(n: usize) -> (crate::clock::Clock, GeneratedDataset, Date, Timestamp) {
         let tz = TimeZone::get("US/Pacific").unwrap();
         let clock = crate::clock::Clock::system();
-        let d = GeneratedDataset::new(200, tz.clone()).with_late_data(clock.clone());
+        let d = GeneratedDataset::new(n, tz.clone()).with_late_data(clock.clone());
         let day = jiff::civil::date(2024, 6, 4);
         let midnight = day.tomorrow().unwrap().to_zoned(tz).unwrap().timestamp();
+        (clock, d, day, midnight)
+    }
+
+    #[test]
+    fn late_data_arrives_within_hours_after_midnight_and_then_stays() {
+        let (clock, d, day, midnight) = late_company(200);
         let arrivals = d.late_arrivals(day);
         assert!(arrivals.len() > 20, "{}", arrivals.len());
         assert!(arrivals.iter().all(|a| *a >= midnight && *a <= midnight + 8.hours()));
@@ -843,11 +858,8 @@ mod tests {
     /// what the daily re-read of the last 7 days is for.
     #[test]
     fn some_hosted_calls_arrive_days_late() {
-        let tz = TimeZone::get("US/Pacific").unwrap();
-        let clock = crate::clock::Clock::system();
-        let d = GeneratedDataset::new(1000, tz.clone()).with_late_data(clock.clone());
-        let day = jiff::civil::date(2024, 6, 4);
-        let midnight = day.tomorrow().unwrap().to_zoned(tz).unwrap().timestamp();
+        let (clock, d, day, midnight) = late_company(1000);
+        assert_eq!(ACTIVITY_FIELDS[HOSTED], "callsAsHost");
         let arrivals = d.very_late_arrivals(day);
         assert!(!arrivals.is_empty());
         assert!(arrivals.iter().all(|a| *a >= midnight + 24.hours() && *a <= midnight + 120.hours()));
