@@ -141,11 +141,16 @@ fn bad_flags_exit_2_with_one_line_naming_the_flag() {
         (&["simulate", "--faults", "/nonexistent/faults.json"], "cannot read --faults '/nonexistent/faults.json'"),
     ];
     for (args, named) in cases {
-        let (code, stderr) = run_to_exit(args);
-        assert_eq!(code, 2, "{args:?}: {stderr}");
-        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: one line, got {stderr:?}");
-        assert!(stderr.starts_with("error: ") && stderr.contains(named), "{args:?}: {stderr}");
+        exits_2_with_one_line_naming(args, named);
     }
+}
+
+/// Running with `args` exits 2 with one `error: ` line that contains `named`.
+fn exits_2_with_one_line_naming(args: &[&str], named: &str) {
+    let (code, stderr) = run_to_exit(args);
+    assert_eq!(code, 2, "{args:?}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: one line, got {stderr:?}");
+    assert!(stderr.starts_with("error: ") && stderr.contains(named), "{args:?}: {stderr}");
 }
 
 #[test]
@@ -153,10 +158,8 @@ fn a_faults_file_that_is_not_fault_rules_fails_at_start_as_a_bad_flag() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("faults.json");
     std::fs::write(&path, b"[{\"fault\": \"meteor\"}]").unwrap();
-    let (code, stderr) = run_to_exit(&["simulate", "--faults", path.to_str().unwrap()]);
-    assert_eq!(code, 2, "{stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("--faults") && stderr.contains("faults.json"), "{stderr}");
+    let path = path.to_str().unwrap();
+    exits_2_with_one_line_naming(&["simulate", "--faults", path], &format!("--faults '{path}'"));
 }
 
 #[test]
@@ -175,10 +178,7 @@ fn bad_web_config_fails_at_start_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("web.yml");
     std::fs::write(&path, "tls_server_config:\n  cert_file: c.pem\n  key_flie: k.pem\n").unwrap();
-    let (code, stderr) = run_to_exit(&["--demo", "--web.config.file", path.to_str().unwrap()]);
-    assert_eq!(code, 2, "{stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("key_flie"), "{stderr}");
+    exits_2_with_one_line_naming(&["--demo", "--web.config.file", path.to_str().unwrap()], "key_flie");
 }
 
 #[test]
