@@ -25,6 +25,7 @@ pub mod budget;
 mod coaching;
 mod counting;
 mod cycle;
+mod keeping;
 mod reconcile;
 pub mod schedule;
 pub mod settling;

@@ -22,6 +22,7 @@ use jiff::tz::TimeZone;
 use tokio::time::Instant;
 
 use super::cycle::{EndpointRun, fail_request, keep_users, log_skipped};
+use super::keeping::DayKeeper;
 use super::reconcile::{ReconcileInputs, Reconciler};
 use super::schedule::{PartSchedule, after_fetch};
 use super::{AFTER_MIDNIGHT, Poller, log_failure};
@@ -31,11 +32,11 @@ use crate::collectors::interaction::{self, InteractionTable, PersonInteraction};
 use crate::collectors::replace_window;
 use crate::collectors::scorecards::{self, AnsweredScorecard, ScorecardTable};
 use crate::collectors::users::{self, GongUser, UserTable};
-use crate::days::{DayActivity, DayStore, PartKind};
+use crate::days::{DayStore, PartKind};
 use crate::endpoint::Endpoint;
 use crate::gong::models::GongId;
 use crate::gong::{Fetched, GongError};
-use crate::ledger::{activity_days, review_day};
+use crate::ledger::StorageError;
 use crate::published::PlannedCycle;
 use crate::self_metrics::PollOutcome;
 use crate::windows::{Window, WindowBounds, all_window_bounds, company_date, next_company_midnight, start_of_day};
@@ -290,21 +291,38 @@ pub(super) struct Timing {
     settled_at: Timestamp,
 }
 
-/// Keeps each of `days` with `keep` (which says whether the kept day
-/// changed); whether the answer for `[from, ..)` counts as changed: when
-/// yesterday changed, or when it reached further back (days fetched for the
-/// first time are new to the windows).
-fn keep_each_day<T>(
-    days: BTreeMap<Date, T>,
-    from: Date,
-    yesterday: Date,
-    mut keep: impl FnMut(Date, T) -> Result<bool, crate::ledger::StorageError>,
-) -> Result<bool, crate::ledger::StorageError> {
-    let mut changed = false;
-    for (day, kept) in days {
-        changed |= keep(day, kept)? && day == yesterday;
-    }
-    Ok(changed || from < yesterday)
+/// Keeps a dated part's answer with `keep` (which says whether the answer
+/// changed) and notes what it cost; what the fetch came to, for the
+/// schedule.
+fn keep_part<T>(
+    costs: &mut BTreeMap<SettlingPart, u64>,
+    part: SettlingPart,
+    endpoint: Endpoint,
+    result: Result<Fetched<T>, GongError>,
+    keep: impl FnOnce(Fetched<T>) -> Result<bool, StorageError>,
+) -> (PollOutcome, Fetch) {
+    let mut outcome = PollOutcome::success();
+    let fetch = match result {
+        Ok(fetched) => {
+            log_skipped(endpoint, fetched.skipped, fetched.skipped_request_id.as_deref());
+            costs.insert(part, u64::from(fetched.pages.max(1)));
+            outcome.records.push((Some(Window::ONE_DAY), fetched.items.len()));
+            match keep(fetched) {
+                Ok(changed) => Fetch::Answered { changed },
+                Err(error) => {
+                    tracing::error!(%error, "cannot keep the fetched days; they are fetched again");
+                    outcome.fail(&error, false);
+                    Fetch::Failed
+                }
+            }
+        }
+        Err(error) => {
+            log_failure(endpoint, None, &error);
+            fail_request(&mut outcome, &error);
+            Fetch::Failed
+        }
+    };
+    (outcome, fetch)
 }
 
 /// A date range to fetch, and the fetch.
@@ -427,14 +445,25 @@ impl Poller {
             outcomes.push((Endpoint::Users, outcome));
         }
 
+        let mut keeper = DayKeeper {
+            store: &mut self.days,
+            counting: &mut self.counting,
+            metrics: &self.shared.self_metrics,
+            tz,
+            now: timing.now,
+            yesterday,
+        };
         if let Some(((from, to), result)) = activity {
             // The re-read's pages (8 days of users) are not what a re-poll
             // of yesterday costs: the plan keeps the last re-poll's.
             let repoll_cost = self.settle.costs.get(&CollectorName::Activity).copied();
-            let (outcome, fetch) =
-                self.keep_part(CollectorName::Activity, Endpoint::ActivityDayByDay, result, |poller, fetched| {
-                    poller.keep_activity(&fetched, from, to, tz, timing.now, yesterday)
-                });
+            let (outcome, fetch) = keep_part(
+                &mut self.settle.costs,
+                CollectorName::Activity,
+                Endpoint::ActivityDayByDay,
+                result,
+                |fetched| keeper.activity(&fetched, from, to),
+            );
             if reread && let Some(cost) = repoll_cost {
                 self.settle.costs.insert(CollectorName::Activity, cost);
             }
@@ -443,8 +472,8 @@ impl Poller {
         }
         if let Some(((from, to), result)) = reviews {
             let (outcome, fetch) =
-                self.keep_part(CollectorName::Scorecards, Endpoint::Scorecards, result, |poller, fetched| {
-                    poller.keep_reviews(fetched, from, to, tz, timing.now, yesterday)
+                keep_part(&mut self.settle.costs, CollectorName::Scorecards, Endpoint::Scorecards, result, |fetched| {
+                    keeper.reviews(fetched, from, to)
                 });
             fetches.push((CollectorName::Scorecards, fetch));
             outcomes.push((Endpoint::Scorecards, outcome));
@@ -476,105 +505,6 @@ impl Poller {
         self.refetch_users_for_unknown(today, yesterday, deadline, &mut outcomes).await;
         self.build_windows(bounds, tz);
         outcomes
-    }
-
-    /// Keeps a dated part's answer with `keep` (which says whether
-    /// yesterday changed); what the fetch came to, for the schedule.
-    fn keep_part<T>(
-        &mut self,
-        part: SettlingPart,
-        endpoint: Endpoint,
-        result: Result<Fetched<T>, GongError>,
-        keep: impl FnOnce(&mut Self, Fetched<T>) -> Result<bool, crate::ledger::StorageError>,
-    ) -> (PollOutcome, Fetch) {
-        let mut outcome = PollOutcome::success();
-        let fetch = match result {
-            Ok(fetched) => {
-                log_skipped(endpoint, fetched.skipped, fetched.skipped_request_id.as_deref());
-                self.settle.costs.insert(part, u64::from(fetched.pages.max(1)));
-                outcome.records.push((Some(Window::ONE_DAY), fetched.items.len()));
-                match keep(self, fetched) {
-                    Ok(changed) => Fetch::Answered { changed },
-                    Err(error) => {
-                        tracing::error!(%error, "cannot keep the fetched days; they are fetched again");
-                        outcome.fail(&error, false);
-                        Fetch::Failed
-                    }
-                }
-            }
-            Err(error) => {
-                log_failure(endpoint, None, &error);
-                fail_request(&mut outcome, &error);
-                Fetch::Failed
-            }
-        };
-        (outcome, fetch)
-    }
-
-    /// Keeps each day of a day-by-day answer for `[from, to)`; whether
-    /// `yesterday` changed.
-    fn keep_activity(
-        &mut self,
-        fetched: &Fetched<UserDailyActivity>,
-        from: Date,
-        to: Date,
-        tz: &TimeZone,
-        now: Timestamp,
-        yesterday: Date,
-    ) -> Result<bool, crate::ledger::StorageError> {
-        let mut days: BTreeMap<Date, DayActivity> =
-            crate::days::days_of(from, to).map(|d| (d, BTreeMap::new())).collect();
-        let mut emails = BTreeMap::new();
-        for (day, user, entry) in activity_days(&fetched.items, from, to, tz) {
-            if !entry.calls.is_idle() {
-                days.entry(day).or_default().insert(user.user_id, entry.calls.clone());
-            }
-            emails.insert(user.user_id, user.user_email_address.clone());
-        }
-        let (store, counting, metrics) = (&mut self.days, &mut self.counting, &self.shared.self_metrics);
-        keep_each_day(days, from, yesterday, |day, activity| {
-            // A day already counted that Gong changed since (the daily
-            // re-read): the counters take what grew before the day is
-            // replaced, so a failed write leaves the kept day as it was and
-            // the next re-read compares against it again.
-            if counting.activity_counted(day)
-                && let Some(kept) = store.day(day)
-                && let Some(before) = kept.activity.as_ref()
-                && before.hash != crate::days::hash_of(&activity)
-            {
-                let peaks =
-                    counting.amend_activity(day, (&before.data, &kept.counted_peaks), &activity, store, metrics)?;
-                store.set_counted_peaks(day, peaks);
-            }
-            store.keep_activity(day, now, activity, &emails)
-        })
-    }
-
-    /// Keeps each day of an answered-scorecards answer for `[from, to)`, by
-    /// review day; whether `yesterday` changed. A review without a readable
-    /// time cannot be placed in a day and is left out (logged).
-    fn keep_reviews(
-        &mut self,
-        fetched: Fetched<AnsweredScorecard>,
-        from: Date,
-        to: Date,
-        tz: &TimeZone,
-        now: Timestamp,
-        yesterday: Date,
-    ) -> Result<bool, crate::ledger::StorageError> {
-        let mut days: BTreeMap<Date, Vec<_>> = crate::days::days_of(from, to).map(|d| (d, Vec::new())).collect();
-        let mut undated = 0;
-        for record in fetched.items {
-            match review_day(&record, tz).and_then(|d| days.get_mut(&d)) {
-                Some(day) => day.push(record),
-                None => undated += 1,
-            }
-        }
-        if undated > 0 {
-            tracing::warn!(undated, "answered scorecards without a readable reviewTime were left out");
-        }
-        let store = &mut self.days;
-        keep_each_day(days, from, yesterday, |day, reviews| store.keep_reviews(day, now, reviews))
     }
 
     /// Fetches the users again, once a day, when yesterday's activity or an

@@ -1,0 +1,223 @@
+//! Turning a dated answer (day-by-day activity, answered scorecards) into
+//! kept company days.
+//!
+//! The settling schedule fetches a range of days and builds its windows
+//! from what is kept; what a fetch changed decides when the part is polled
+//! again. Keeping is apart from fetching and scheduling because it is where
+//! the counters meet late data: a day already counted that Gong changed is
+//! amended in the counters *before* the kept day is replaced, so a failed
+//! write leaves both as they were and the next re-read compares again.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+
+use super::counting::Counting;
+use crate::collectors::activity::UserDailyActivity;
+use crate::collectors::scorecards::AnsweredScorecard;
+use crate::days::{DayActivity, DayStore, hash_of};
+use crate::gong::Fetched;
+use crate::ledger::{StorageError, activity_days, review_day};
+use crate::self_metrics::SelfMetrics;
+use crate::windows::days_of;
+
+/// Where fetched days go, and what a kept day's change means for the
+/// counters.
+pub(super) struct DayKeeper<'a> {
+    pub store: &'a mut DayStore,
+    pub counting: &'a mut Counting,
+    pub metrics: &'a SelfMetrics,
+    pub tz: &'a TimeZone,
+    /// When the answer was fetched (each kept day's `fetched_at`).
+    pub now: Timestamp,
+    /// The day still settling: only its change makes the answer "changed".
+    pub yesterday: Date,
+}
+
+impl DayKeeper<'_> {
+    /// Keeps each day of a day-by-day answer for `[from, to)`; whether the
+    /// answer counts as changed ([`keep_each_day`]).
+    pub fn activity(
+        &mut self,
+        fetched: &Fetched<UserDailyActivity>,
+        from: Date,
+        to: Date,
+    ) -> Result<bool, StorageError> {
+        let mut days: BTreeMap<Date, DayActivity> = days_of(from, to).map(|d| (d, BTreeMap::new())).collect();
+        let mut emails = BTreeMap::new();
+        for (day, user, entry) in activity_days(&fetched.items, from, to, self.tz) {
+            if !entry.calls.is_idle() {
+                days.entry(day).or_default().insert(user.user_id, entry.calls.clone());
+            }
+            emails.insert(user.user_id, user.user_email_address.clone());
+        }
+        let (store, counting, metrics, now) = (&mut *self.store, &mut *self.counting, self.metrics, self.now);
+        keep_each_day(days, from, self.yesterday, |day, activity| {
+            if counting.activity_counted(day)
+                && let Some(kept) = store.day(day)
+                && let Some(before) = kept.activity.as_ref()
+                && before.hash != hash_of(&activity)
+            {
+                let peaks =
+                    counting.amend_activity(day, (&before.data, &kept.counted_peaks), &activity, store, metrics)?;
+                store.set_counted_peaks(day, peaks);
+            }
+            store.keep_activity(day, now, activity, &emails)
+        })
+    }
+
+    /// Keeps each day of an answered-scorecards answer for `[from, to)`, by
+    /// review day; whether the answer counts as changed. A review without a
+    /// readable time cannot be placed in a day and is left out (logged).
+    pub fn reviews(&mut self, fetched: Fetched<AnsweredScorecard>, from: Date, to: Date) -> Result<bool, StorageError> {
+        let mut days: BTreeMap<Date, Vec<_>> = days_of(from, to).map(|d| (d, Vec::new())).collect();
+        let mut undated = 0;
+        for record in fetched.items {
+            match review_day(&record, self.tz).and_then(|d| days.get_mut(&d)) {
+                Some(day) => day.push(record),
+                None => undated += 1,
+            }
+        }
+        if undated > 0 {
+            tracing::warn!(undated, "answered scorecards without a readable reviewTime were left out");
+        }
+        let (store, now) = (&mut *self.store, self.now);
+        keep_each_day(days, from, self.yesterday, |day, reviews| store.keep_reviews(day, now, reviews))
+    }
+}
+
+/// Keeps each of `days` with `keep` (which says whether the kept day
+/// changed); whether the answer for `[from, ..)` counts as changed: when
+/// yesterday changed, or when it reached further back (days fetched for the
+/// first time are new to the windows).
+fn keep_each_day<T>(
+    days: BTreeMap<Date, T>,
+    from: Date,
+    yesterday: Date,
+    mut keep: impl FnMut(Date, T) -> Result<bool, StorageError>,
+) -> Result<bool, StorageError> {
+    let mut changed = false;
+    for (day, kept) in days {
+        changed |= keep(day, kept)? && day == yesterday;
+    }
+    Ok(changed || from < yesterday)
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::civil::date;
+
+    use super::*;
+    use crate::gong::models::GongId;
+    use crate::ledger::{CounterKind, Ledger};
+
+    fn fetched<T>(items: Vec<T>) -> Fetched<T> {
+        Fetched { items, time_zone: None, pages: 1, skipped: Default::default(), skipped_request_id: None }
+    }
+
+    /// One user hosting `calls` on `day` (UTC).
+    fn hosting(day: Date, calls: &[u64]) -> Vec<UserDailyActivity> {
+        let ids: Vec<String> = calls.iter().map(u64::to_string).collect();
+        serde_json::from_value(serde_json::json!([{
+            "userId": "7", "userEmailAddress": "rep@example.com",
+            "userDailyActivityStats": [{"callsAsHost": ids, "fromDate": format!("{day}T00:00:00Z")}]
+        }]))
+        .unwrap()
+    }
+
+    fn hosted(store: &DayStore, day: Date) -> u64 {
+        store
+            .activity_window(day, day.tomorrow().unwrap())
+            .get(&GongId(7))
+            .map_or(0, |fields| fields.iter().find(|(f, _)| *f == "callsAsHost").map_or(0, |(_, n)| *n))
+    }
+
+    /// Yesterday's re-poll counts as changed only when yesterday changed;
+    /// a reach further back always does (its days are new to the windows).
+    #[test]
+    fn an_answer_is_changed_when_yesterday_changed_or_it_reached_back() {
+        let (before, yesterday) = (date(2026, 11, 2), date(2026, 11, 3));
+        let today = yesterday.tomorrow().unwrap();
+        let mut store = DayStore::in_memory();
+        let mut counting = Counting::new(Ledger::open(None, Some(today), Timestamp::now()).unwrap());
+        let metrics = SelfMetrics::new();
+        let tz = TimeZone::UTC;
+        let mut keeper = DayKeeper {
+            store: &mut store,
+            counting: &mut counting,
+            metrics: &metrics,
+            tz: &tz,
+            now: Timestamp::now(),
+            yesterday,
+        };
+        assert!(keeper.activity(&fetched(hosting(yesterday, &[1])), yesterday, today).unwrap(), "new day");
+        assert!(!keeper.activity(&fetched(hosting(yesterday, &[1])), yesterday, today).unwrap(), "same answer");
+        assert!(keeper.activity(&fetched(hosting(yesterday, &[1, 2])), yesterday, today).unwrap(), "a late call");
+        assert!(keeper.activity(&fetched(hosting(yesterday, &[1, 2])), before, today).unwrap(), "reached back");
+        assert_eq!(hosted(&store, yesterday), 2);
+        assert_eq!(hosted(&store, before), 0, "kept as a day without activity");
+    }
+
+    /// A counted day that grew at Gong adds the difference to the counters
+    /// as it is kept; one that shrank leaves them where they are.
+    #[test]
+    fn a_counted_day_that_changed_amends_the_counters_as_it_is_kept() {
+        let day = date(2026, 11, 3);
+        let today = day.tomorrow().unwrap();
+        let now = Timestamp::now();
+        let mut store = DayStore::in_memory();
+        let mut ledger = Ledger::open(None, Some(day), now).unwrap();
+        assert_eq!(ledger.due(CounterKind::Activity, today).unwrap(), Some((day, today)));
+        ledger
+            .commit(CounterKind::Activity, day, today, |t| {
+                t.add_counts(GongId(7), "rep@example.com", std::iter::once(("callsAsHost", 1)));
+            })
+            .unwrap();
+        let mut counting = Counting::new(ledger);
+        let metrics = SelfMetrics::new();
+        let tz = TimeZone::UTC;
+        let mut keeper =
+            DayKeeper { store: &mut store, counting: &mut counting, metrics: &metrics, tz: &tz, now, yesterday: day };
+        keeper.activity(&fetched(hosting(day, &[1])), day, today).unwrap();
+        keeper.activity(&fetched(hosting(day, &[1, 2, 3])), day, today).unwrap();
+        let counted = |c: &Counting| c.totals().unwrap().activity[&GongId(7)].fields["callsAsHost"];
+        assert_eq!(counted(keeper.counting), 3, "two late calls added");
+        keeper.activity(&fetched(hosting(day, &[1])), day, today).unwrap();
+        assert_eq!(counted(keeper.counting), 3, "a counter never goes down");
+        assert_eq!(hosted(keeper.store, day), 1, "the kept day is what Gong says now");
+    }
+
+    /// Reviews are kept by the company day they were published; one without
+    /// a readable time is left out.
+    #[test]
+    fn reviews_are_kept_by_review_day_and_undated_ones_left_out() {
+        let (first, second) = (date(2026, 11, 2), date(2026, 11, 3));
+        let mut store = DayStore::in_memory();
+        let mut counting = Counting::new(Ledger::open(None, Some(second), Timestamp::now()).unwrap());
+        let metrics = SelfMetrics::new();
+        let tz = TimeZone::get("America/New_York").unwrap();
+        let review = |time: Option<&str>| -> AnsweredScorecard {
+            serde_json::from_value(serde_json::json!({"scorecardId": "5", "reviewTime": time})).unwrap()
+        };
+        let answer = vec![
+            // 02:00 UTC on the 3rd is still the 2nd in New York.
+            review(Some("2026-11-03T02:00:00Z")),
+            review(Some("2026-11-03T15:00:00Z")),
+            review(Some("not a time")),
+            review(None),
+        ];
+        let mut keeper = DayKeeper {
+            store: &mut store,
+            counting: &mut counting,
+            metrics: &metrics,
+            tz: &tz,
+            now: Timestamp::now(),
+            yesterday: second,
+        };
+        keeper.reviews(fetched(answer), first, second.tomorrow().unwrap()).unwrap();
+        assert_eq!(store.reviews(first, second).count(), 1);
+        assert_eq!(store.reviews(second, second.tomorrow().unwrap()).count(), 1);
+    }
+}
