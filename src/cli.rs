@@ -56,9 +56,19 @@ pub enum Command {
 /// Flags of `gong-exporter healthcheck`.
 #[derive(Debug, Args)]
 pub struct HealthcheckArgs {
-    /// What to ask.
-    #[arg(long = "url", default_value = "http://127.0.0.1:9863/-/healthy")]
-    pub url: Url,
+    /// What to ask; by default `/-/healthy` at the exporter's first
+    /// `--web.listen-address`, over TLS when its `--web.config.file` sets
+    /// up TLS.
+    #[arg(long = "url")]
+    pub url: Option<Url>,
+
+    /// The exporter's listen address (the first, when it has several).
+    #[arg(long = "web.listen-address", env = "WEB_LISTEN_ADDRESS", default_value = ":9863", value_parser = parse_listen_address)]
+    pub listen_address: SocketAddr,
+
+    /// The exporter's web config: whether to ask over TLS.
+    #[arg(long = "web.config.file", env = "WEB_CONFIG_FILE", value_name = "PATH")]
+    pub web_config_file: Option<PathBuf>,
 
     /// How long to wait for the answer.
     #[arg(long = "timeout", default_value = "5s", value_parser = parse_positive_duration)]
@@ -214,8 +224,9 @@ pub struct ExporterArgs {
     #[arg(long = "gong.budget-share", default_value_t = 0.25, value_parser = parse_share)]
     pub budget_share: f64,
 
-    /// Address to listen on, `HOST:PORT` or `:PORT` (every interface);
-    /// repeat the flag to listen on several.
+    /// Address to listen on, `HOST:PORT` or `:PORT` (every interface, IPv6
+    /// and IPv4, as Go exporters' `:PORT`); repeat the flag to listen on
+    /// several.
     #[arg(
         long = "web.listen-address",
         env = "WEB_LISTEN_ADDRESS",
@@ -227,7 +238,7 @@ pub struct ExporterArgs {
 
     /// TLS, basic auth and headers, in Prometheus exporter-toolkit's web
     /// config format; re-read when it or the files it names change.
-    #[arg(long = "web.config.file", value_name = "PATH")]
+    #[arg(long = "web.config.file", env = "WEB_CONFIG_FILE", value_name = "PATH")]
     pub web_config_file: Option<PathBuf>,
 
     /// Most connections served at once (as Prometheus's flag of the same
@@ -472,9 +483,11 @@ fn parse_log_filter(s: &str) -> Result<String, String> {
     }
 }
 
-/// `HOST:PORT`, or `:PORT` for every interface, as exporter-toolkit takes it.
+/// `HOST:PORT`, or `:PORT` for every interface, as exporter-toolkit takes
+/// it. `:PORT` is `[::]:PORT`, which the exporter binds dual-stack (IPv4
+/// too), as Go does; `0.0.0.0:PORT` stays IPv4 only.
 fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
-    let full = if s.starts_with(':') { format!("0.0.0.0{s}") } else { s.to_owned() };
+    let full = if s.starts_with(':') { format!("[::]{s}") } else { s.to_owned() };
     full.parse().map_err(|_| format!("'{s}' is not HOST:PORT or :PORT, e.g. :9863 or 127.0.0.1:9863"))
 }
 
@@ -541,7 +554,8 @@ mod tests {
 
     #[test]
     fn listen_addresses_may_omit_the_host() {
-        assert_eq!(parse_listen_address(":9863").unwrap().to_string(), "0.0.0.0:9863");
+        assert_eq!(parse_listen_address(":9863").unwrap().to_string(), "[::]:9863");
+        assert_eq!(parse_listen_address("0.0.0.0:9863").unwrap().to_string(), "0.0.0.0:9863");
         assert_eq!(parse_listen_address("127.0.0.1:0").unwrap().to_string(), "127.0.0.1:0");
         assert_eq!(parse_listen_address("[::1]:9863").unwrap().to_string(), "[::1]:9863");
         assert!(parse_listen_address("9863").is_err());

@@ -12,7 +12,7 @@ use clap::Parser as _;
 use jiff::civil::Date;
 use reqwest::Url;
 
-use crate::cli::{BackfillArgs, Cli, ExporterArgs, GongArgs, PollSchedule, SimulateArgs};
+use crate::cli::{BackfillArgs, Cli, ExporterArgs, GongArgs, HealthcheckArgs, PollSchedule, SimulateArgs};
 use crate::clock::Clock;
 use crate::gong::{ClientOptions, Credentials, MAX_BACKOFF, MIN_BACKOFF};
 use crate::http::webconfig::{WebConfig, WebConfigError};
@@ -56,6 +56,43 @@ pub struct Config {
     /// `process_*` metrics on `/metrics` (`--web.disable-exporter-metrics`
     /// turns them off).
     pub process_metrics: bool,
+}
+
+/// A validated `gong-exporter healthcheck`: what to ask and how long to
+/// wait.
+#[derive(Debug)]
+pub struct HealthcheckConfig {
+    pub url: Url,
+    pub timeout: Duration,
+}
+
+impl HealthcheckConfig {
+    /// `--url`, or `/-/healthy` where the exporter listens: a container's
+    /// health check runs with the exporter's environment, so a
+    /// `WEB_LISTEN_ADDRESS` or `WEB_CONFIG_FILE` that moves the exporter
+    /// moves the check with it.
+    pub fn from_args(args: HealthcheckArgs) -> Result<Self, ConfigError> {
+        let url = match args.url {
+            Some(url) => url,
+            None => {
+                let tls = match &args.web_config_file {
+                    Some(path) => WebConfig::load(path)?.tls.is_some(),
+                    None => false,
+                };
+                health_url(args.listen_address, tls)
+            }
+        };
+        Ok(Self { url, timeout: args.timeout })
+    }
+}
+
+/// `/-/healthy` at `listen`: an address for every interface is asked on
+/// `localhost`, which resolves to whichever of IPv4 and IPv6 the host has.
+fn health_url(listen: SocketAddr, tls: bool) -> Url {
+    let scheme = if tls { "https" } else { "http" };
+    let host = if listen.ip().is_unspecified() { "localhost".to_owned() } else { listen.ip().to_string() };
+    let host = if host.contains(':') { format!("[{host}]") } else { host };
+    format!("{scheme}://{host}:{}/-/healthy", listen.port()).parse().expect("an IP address or localhost, and a port")
 }
 
 /// A validated `gong-exporter simulate`: the simulator's options and the
@@ -366,7 +403,7 @@ mod tests {
         assert_eq!(c.client.rate_limit, 3.0);
         assert_eq!(c.client.timeout, Duration::from_secs(30));
         assert_eq!(c.client.max_retries, 5);
-        assert_eq!(c.listen_addresses, ["0.0.0.0:9863".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(c.listen_addresses, ["[::]:9863".parse::<SocketAddr>().unwrap()]);
         assert_eq!(c.telemetry_path, "/metrics");
         assert!(c.poller.include_user_email);
         assert_eq!((c.poller.daily_limit, c.poller.budget_share), (10_000, 0.25));
@@ -392,7 +429,7 @@ mod tests {
     #[test]
     fn the_listen_address_may_be_given_more_than_once() {
         let c = parse(&["--demo", "--web.listen-address", ":9100", "--web.listen-address", "127.0.0.1:9101"]).unwrap();
-        let expected: Vec<SocketAddr> = vec!["0.0.0.0:9100".parse().unwrap(), "127.0.0.1:9101".parse().unwrap()];
+        let expected: Vec<SocketAddr> = vec!["[::]:9100".parse().unwrap(), "127.0.0.1:9101".parse().unwrap()];
         assert_eq!(c.listen_addresses, expected);
     }
 
@@ -524,5 +561,14 @@ mod tests {
     fn missing_credential_file_names_flag_and_path() {
         let err = parse(&["--gong.bearer-token-file", "/nonexistent/token"]).unwrap_err();
         assert!(err.contains("--gong.bearer-token-file") && err.contains("/nonexistent/token"), "{err}");
+    }
+
+    #[test]
+    fn the_health_check_asks_where_the_exporter_listens() {
+        let url = |listen: &str, tls| health_url(listen.parse().unwrap(), tls).to_string();
+        assert_eq!(url("[::]:9863", false), "http://localhost:9863/-/healthy");
+        assert_eq!(url("0.0.0.0:9000", true), "https://localhost:9000/-/healthy");
+        assert_eq!(url("[::1]:9863", false), "http://[::1]:9863/-/healthy");
+        assert_eq!(url("10.1.2.3:8080", false), "http://10.1.2.3:8080/-/healthy");
     }
 }

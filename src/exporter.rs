@@ -150,9 +150,7 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
     let mut servers = Vec::with_capacity(config.listen_addresses.len());
     for requested in &config.listen_addresses {
         let listen_error = |source| StartError::Listen { addr: *requested, source };
-        let listener = std::net::TcpListener::bind(requested)
-            .and_then(|l| l.set_nonblocking(true).map(|()| l))
-            .map_err(listen_error)?;
+        let listener = bind(*requested).and_then(|l| l.set_nonblocking(true).map(|()| l)).map_err(listen_error)?;
         let addr = listener.local_addr().map_err(listen_error)?;
         let handle = axum_server::Handle::new();
         let service = app.clone().into_make_service();
@@ -181,6 +179,32 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
 
     let poller = spawn_poller(&config, Arc::new(client), &shared, ledger, days);
     Ok(Exporter { servers, shared, poller, watcher: Some(watcher), _simulator: simulator, _storage_lock: storage_lock })
+}
+
+/// Binds `addr`. `[::]` (what `:PORT` means) is bound dual-stack, taking
+/// IPv4 too whatever the host's `net.ipv6.bindv6only` says, as Go
+/// exporters' `:PORT` does; on a host without IPv6 it falls back to
+/// `0.0.0.0`. Every other address is bound as given.
+fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    if addr.ip() != std::net::Ipv6Addr::UNSPECIFIED {
+        return std::net::TcpListener::bind(addr);
+    }
+    let socket = match Socket::new(Domain::IPV6, Type::STREAM, None) {
+        Ok(socket) => socket,
+        Err(error) => {
+            let v4 = SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, addr.port()));
+            tracing::info!(%addr, fallback = %v4, %error, "no IPv6 on this host; listening on IPv4 only");
+            return std::net::TcpListener::bind(v4);
+        }
+    };
+    socket.set_only_v6(false)?;
+    // As std's bind does: a restart may bind while old connections linger
+    // in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(socket.into())
 }
 
 /// Starts the poller under [`supervise`]: `ledger` and `days` for the first

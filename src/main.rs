@@ -7,7 +7,7 @@ use clap::Parser as _;
 use gong_exporter::Error;
 use gong_exporter::backfill::{self, BackfillConfig};
 use gong_exporter::cli::{Cli, Command};
-use gong_exporter::config::{Config, SimulateConfig};
+use gong_exporter::config::{Config, HealthcheckConfig, SimulateConfig};
 use gong_exporter::logging;
 
 fn main() -> ExitCode {
@@ -33,7 +33,10 @@ fn run(cli: Cli) -> Result<(), Error> {
             let config = BackfillConfig::from_args(*args)?;
             runtime.block_on(backfill::run(config))?;
         }
-        Some(Command::Healthcheck(args)) => runtime.block_on(gong_exporter::healthcheck(args.url, args.timeout))?,
+        Some(Command::Healthcheck(args)) => {
+            let config = HealthcheckConfig::from_args(args)?;
+            runtime.block_on(gong_exporter::healthcheck(config))?;
+        }
         Some(Command::Simulate(args)) => {
             logging::init(&cli.exporter.log_level, cli.exporter.log_format.into());
             let config = SimulateConfig::from_args(args)?;

@@ -56,10 +56,13 @@ impl Running {
 
     fn listening_addr(&mut self) -> SocketAddr {
         let line = self.wait_for_line("gong-exporter listening");
-        // logfmt: `addr=127.0.0.1:N`; JSON: `"addr":"127.0.0.1:N"`.
-        let start = line.find("127.0.0.1:").unwrap_or_else(|| panic!("no address in {line}"));
-        let addr: String = line[start..].chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':').collect();
-        addr.parse().unwrap()
+        // logfmt: `addr=127.0.0.1:N`; JSON: `"addr":"[::1]:N"`.
+        let (_, after) = line
+            .split_once("addr=")
+            .or_else(|| line.split_once("\"addr\":\""))
+            .unwrap_or_else(|| panic!("no address in {line}"));
+        let addr: String = after.chars().take_while(|c| !c.is_whitespace() && *c != '"').collect();
+        addr.parse().unwrap_or_else(|e| panic!("{addr}: {e}"))
     }
 
     fn all_output(&mut self) -> String {
@@ -92,11 +95,19 @@ impl Drop for Running {
 }
 
 fn run_to_exit(args: &[&str]) -> (i32, String) {
+    run_to_exit_with(args, &[])
+}
+
+/// [`run_to_exit`] with `env` set.
+fn run_to_exit_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     let output = Command::new(BIN)
         .args(args)
         .env_remove("GONG_ACCESS_KEY")
         .env_remove("GONG_ACCESS_KEY_SECRET")
         .env_remove("GONG_BEARER_TOKEN")
+        .env_remove("WEB_LISTEN_ADDRESS")
+        .env_remove("WEB_CONFIG_FILE")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     (output.status.code().unwrap_or(-1), String::from_utf8(output.stderr).unwrap())
@@ -365,6 +376,62 @@ async fn healthcheck_subcommand_exits_0_for_a_healthy_exporter_and_1_otherwise()
     let (code, stderr) = check(format!("http://{addr}/-/healthy")).await.unwrap();
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.starts_with("error: ") && stderr.contains("did not answer"), "{stderr}");
+}
+
+/// A container's health check runs with the exporter's environment and no
+/// flags: moved to another port, or serving TLS, it must stay healthy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthcheck_without_url_follows_the_listen_address_and_tls_of_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["gong-exporter.monitoring.svc".to_owned()]).unwrap();
+    std::fs::write(dir.path().join("cert.pem"), cert.self_signed(&key).unwrap().pem()).unwrap();
+    std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();
+    let web = dir.path().join("web.yml");
+    std::fs::write(&web, "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n").unwrap();
+    let web = web.to_str().unwrap();
+    let mut exporter = Running::start(&["--demo"], &[("WEB_LISTEN_ADDRESS", "127.0.0.1:0"), ("WEB_CONFIG_FILE", web)]);
+    let addr = exporter.listening_addr().to_string();
+    let check = |env: Vec<(&'static str, String)>| {
+        tokio::task::spawn_blocking(move || {
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            run_to_exit_with(&["healthcheck", "--timeout", "5s"], &env)
+        })
+    };
+    let both = vec![("WEB_LISTEN_ADDRESS", addr.clone()), ("WEB_CONFIG_FILE", web.to_owned())];
+    let (code, stderr) = check(both).await.unwrap();
+    assert_eq!(code, 0, "TLS on the exporter's port: {stderr}");
+    let (code, stderr) = check(vec![("WEB_LISTEN_ADDRESS", addr.clone())]).await.unwrap();
+    assert_eq!(code, 1, "plain HTTP to a TLS port is not healthy");
+    assert!(stderr.contains(&format!("http://{addr}/-/healthy")), "names what it asked: {stderr}");
+    let (code, stderr) = check(vec![]).await.unwrap();
+    assert_eq!(code, 1, "nothing on the default port");
+    assert!(stderr.contains("http://localhost:9863/-/healthy"), "{stderr}");
+    let (status, _) = exporter.terminate();
+    assert!(status.success());
+}
+
+/// `:PORT` is every interface, IPv6 and IPv4, as Go exporters' `:PORT`;
+/// `[::1]:PORT` serves IPv6 loopback alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_addresses_serve_ipv6_and_ipv4() {
+    let mut exporter =
+        Running::start(&["--demo", "--web.listen-address", ":0", "--web.listen-address", "[::1]:0"], &[]);
+    let any = exporter.listening_addr();
+    let loopback6 = exporter.listening_addr();
+    assert_eq!(any.ip(), std::net::Ipv6Addr::UNSPECIFIED, "{any}");
+    assert_eq!(loopback6.ip(), std::net::Ipv6Addr::LOCALHOST, "{loopback6}");
+    let port = any.port();
+    for addr in
+        [SocketAddr::from(([127, 0, 0, 1], port)), SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)), loopback6]
+    {
+        let (status, body) = http_get(addr, "/-/healthy").await;
+        assert_eq!(status, 200, "{addr}: {body}");
+    }
+    let v4 = SocketAddr::from(([127, 0, 0, 1], loopback6.port()));
+    assert!(std::net::TcpStream::connect_timeout(&v4, Duration::from_secs(2)).is_err(), "[::1] is IPv6 only");
+    let (status, _) = exporter.terminate();
+    assert!(status.success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
