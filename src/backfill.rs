@@ -243,7 +243,7 @@ impl History {
 
 async fn learn_time_zone(client: &GongClient, to: Date, deadline: Instant) -> Result<TimeZone, BackfillError> {
     let end = to.min(zone::probe_today(Timestamp::now()));
-    match zone::learn(client, end, 28, deadline).await {
+    match zone::learn(client, end, 28, deadline).await.1 {
         ZoneProbe::Learned(tz, ..) => Ok(tz),
         ZoneProbe::NoActivity => Err(BackfillError::UnknownTimeZone),
         ZoneProbe::Unknown(name) => Err(BackfillError::UnsupportedTimeZone(name)),

@@ -71,8 +71,12 @@ pub struct EndpointStatus {
     pub last_attempt: Option<Timestamp>,
     pub last_success: Option<Timestamp>,
     pub ok: bool,
-    pub records: usize,
+    /// Records in the last successful poll; `None` while no poll of the
+    /// data succeeded (a zone probe's answer is not kept).
+    pub records: Option<usize>,
     pub error: Option<String>,
+    /// What the endpoint feeds and when this schedule asks it.
+    pub role: String,
 }
 
 /// One cycle of today's plan: when, what it fetches, what it costs.
@@ -136,7 +140,7 @@ pub struct Shared {
     ready: AtomicBool,
     status: std::sync::Mutex<BTreeMap<Endpoint, EndpointStatus>>,
     /// The company's zone and where it came from, for the landing page.
-    time_zone: std::sync::Mutex<Option<String>>,
+    time_zone: std::sync::Mutex<Option<(jiff::tz::TimeZone, String)>>,
     /// `--demo`: every number comes from the built-in simulator.
     demo: AtomicBool,
     plan: std::sync::Mutex<Option<Plan>>,
@@ -225,13 +229,36 @@ impl Shared {
 
     /// The company's zone and where it came from (e.g. "US/Pacific, learned
     /// from Gong's interaction answer").
-    pub fn set_time_zone(&self, described: String) {
-        *self.time_zone.lock().expect("zone lock") = Some(described);
+    pub fn set_time_zone(&self, zone: jiff::tz::TimeZone, described: String) {
+        *self.time_zone.lock().expect("zone lock") = Some((zone, described));
     }
 
     /// What [`Shared::set_time_zone`] said last; `None` while unknown.
-    pub fn time_zone(&self) -> Option<String> {
+    pub fn time_zone(&self) -> Option<(jiff::tz::TimeZone, String)> {
         self.time_zone.lock().expect("zone lock").clone()
+    }
+
+    /// What `endpoint` feeds and when it is asked, for the landing page.
+    pub fn set_role(&self, endpoint: Endpoint, role: String) {
+        self.status.lock().expect("status lock").entry(endpoint).or_default().role = role;
+    }
+
+    /// A request that is not a data poll (the zone probe at start) asked
+    /// `endpoint`: the landing page shows the attempt, and the poll metrics
+    /// stay about data polls.
+    pub fn record_probe(&self, endpoint: Endpoint, result: Result<(), String>) {
+        let now = Timestamp::now();
+        let mut status = self.status.lock().expect("status lock");
+        let entry = status.entry(endpoint).or_default();
+        entry.last_attempt = Some(now);
+        entry.ok = result.is_ok();
+        match result {
+            Ok(()) => {
+                entry.last_success = Some(now);
+                entry.error = None;
+            }
+            Err(error) => entry.error = Some(error),
+        }
     }
 
     /// Today's polling plan, for the landing page.
@@ -258,7 +285,7 @@ impl Shared {
         entry.error = outcome.error;
         if outcome.ok {
             entry.last_success = Some(now);
-            entry.records = total;
+            entry.records = Some(total);
         }
     }
 

@@ -179,69 +179,95 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
     }
 }
 
+/// exporter-toolkit's landing page keeps to a little inline CSS and no
+/// external assets (the page must work air-gapped and behind auth).
+const LANDING_STYLE: &str = "body{font-family:-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif;margin:0 1.5em 2em;color:#1f2328;max-width:80em}\
+header{background:#e6522c;color:#fff;margin:0 -1.5em 1em;padding:.6em 1.5em}header h1{margin:0;font-size:1.4em}\
+table{border-collapse:collapse;margin:.5em 0 1.5em}th,td{border:1px solid #d0d7de;padding:.3em .6em;text-align:left;vertical-align:top}\
+th{background:#f6f8fa}td.n{text-align:right}.ok{color:#1a7f37}.failed{color:#cf222e}.muted{color:#656d76}\
+.demo{background:#fff8c5;border:1px solid #d4a72c;padding:.5em}time{white-space:nowrap}";
+
 async fn landing(State(state): State<AppState>) -> Html<String> {
     let status = state.shared.status();
+    let zone = state.shared.time_zone();
+    let time = |t: Option<jiff::Timestamp>| time_html(t, zone.as_ref().map(|(tz, _)| tz));
     let mut rows = String::new();
     // `/v2/workspaces` is part of the coaching collector, whose row it shares.
     for endpoint in Endpoint::ALL.into_iter().filter(|e| *e != Endpoint::Workspaces) {
         let s = status.get(&endpoint).cloned().unwrap_or_default();
-        let time = |t: Option<jiff::Timestamp>| {
-            t.map_or_else(
-                || "never".to_owned(),
-                |t| t.round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default(),
-            )
-        };
         let result = match (s.last_attempt, s.ok) {
-            (None, _) => "pending",
-            (Some(_), true) => "ok",
-            (Some(_), false) => "failed",
+            (None, _) => "<span class=\"muted\">not asked yet</span>",
+            (Some(_), true) => "<span class=\"ok\">ok</span>",
+            (Some(_), false) => "<span class=\"failed\">failed</span>",
         };
         rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            endpoint,
+            "<tr><td>{endpoint}</td><td>{}</td><td>{}</td><td>{result}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>\n",
+            escape_html(&s.role),
             time(s.last_attempt),
-            result,
             time(s.last_success),
-            s.records,
+            s.records.map_or_else(|| "-".to_owned(), |n| n.to_string()),
             escape_html(s.error.as_deref().unwrap_or("")),
         ));
     }
     let path = escape_html(&state.telemetry_path);
     let demo = if state.shared.is_demo() {
-        "<p><strong>Demo mode: every number here comes from the built-in Gong simulator, not from Gong.</strong></p>\n"
+        "<p class=\"demo\"><strong>Demo mode: every number here comes from the built-in Gong simulator, not from Gong.</strong></p>\n"
     } else {
         ""
     };
-    let plan = plan_section(state.shared.plan(), state.shared.self_metrics.budget_allowance());
-    let zone = escape_html(&state.shared.time_zone().unwrap_or_else(|| {
-        "not known: no Gong answer has named it and --gong.timezone is unset, so requests are dated in UTC-12 and the counters and coaching wait; set --gong.timezone".to_owned()
-    }));
+    let plan = plan_section(
+        state.shared.plan(),
+        state.shared.self_metrics.budget_allowance(),
+        zone.as_ref().map(|(tz, _)| tz),
+    );
+    let (zone_line, times_in) = match &zone {
+        Some((_, line)) => (escape_html(line), "the company's zone (UTC on hover)"),
+        None => (
+            "not known: no Gong answer has named it and --gong.timezone is unset, so requests are dated in UTC-12 and the counters and coaching wait; set --gong.timezone".to_owned(),
+            "UTC",
+        ),
+    };
     Html(format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>gong-exporter</title></head>\n<body>\n\
-         <h1>gong-exporter</h1>\n{demo}<p>Version {version} (revision {revision}). Gong data is polled in the background and cached.</p>\n\
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>gong-exporter</title>\n\
+         <style>{LANDING_STYLE}</style></head>\n<body>\n\
+         <header><h1>gong-exporter</h1></header>\n{demo}<p>Prometheus exporter for the Gong.io Stats API. Version {version} (revision {revision}). Gong is polled in the background; scrapes read the cache.</p>\n\
          <ul><li><a href=\"{path}\">Metrics</a></li><li><a href=\"/-/healthy\">Health</a></li><li><a href=\"/-/ready\">Readiness</a></li></ul>\n\
-         <p>Company time zone: {zone}</p>\n\
-         <h2>Last poll per endpoint</h2>\n<table border=\"1\">\n\
-         <tr><th>Endpoint</th><th>Last attempt</th><th>Result</th><th>Last success</th><th>Records</th><th>Last error</th></tr>\n\
+         <p>Company time zone: {zone_line}. Times below are in {times_in}.</p>\n\
+         <h2>Gong endpoints</h2>\n<table>\n\
+         <tr><th>Endpoint</th><th>Asked for</th><th>Last attempt</th><th>Result</th><th>Last success</th><th>Records</th><th>Last error</th></tr>\n\
          {rows}</table>\n{plan}</body></html>\n",
         version = crate::VERSION,
         revision = crate::REVISION,
     ))
 }
 
+/// A time in the company's zone, with UTC in its title (shown on hover);
+/// in UTC while the zone is not known.
+fn time_html(t: Option<jiff::Timestamp>, tz: Option<&jiff::tz::TimeZone>) -> String {
+    let Some(t) = t.and_then(|t| t.round(jiff::Unit::Second).ok()) else {
+        return "<span class=\"muted\">never</span>".to_owned();
+    };
+    match tz {
+        Some(tz) => {
+            let local = t.to_zoned(tz.clone()).strftime("%Y-%m-%d %H:%M:%S %Z").to_string();
+            format!("<time datetime=\"{t}\" title=\"{t}\">{}</time>", escape_html(&local))
+        }
+        None => format!("<time datetime=\"{t}\">{t}</time>"),
+    }
+}
+
 /// Today's polling plan: cycles that ran, cycles to come with the requests
 /// they are expected to cost, and what the budget left out.
-fn plan_section(plan: Option<crate::published::Plan>, allowance: u64) -> String {
+fn plan_section(plan: Option<crate::published::Plan>, allowance: u64, tz: Option<&jiff::tz::TimeZone>) -> String {
     let Some(plan) = plan else {
         return String::new();
     };
-    let time = |t: jiff::Timestamp| t.round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default();
     let mut rows = String::new();
     for (cycles, state) in [(&plan.done, "ran"), (&plan.future, "planned")] {
         for cycle in cycles {
             rows.push_str(&format!(
-                "<tr><td>{}</td><td>{state}</td><td>{}</td><td>{}</td></tr>\n",
-                time(cycle.at),
+                "<tr><td>{}</td><td>{state}</td><td>{}</td><td class=\"n\">{}</td></tr>\n",
+                time_html(Some(cycle.at), tz),
                 escape_html(&cycle.what),
                 cycle.requests
             ));
@@ -251,8 +277,8 @@ fn plan_section(plan: Option<crate::published::Plan>, allowance: u64) -> String 
     let left_out: String =
         plan.left_out.iter().map(|what| format!("<li>Left out: {}</li>\n", escape_html(what))).collect();
     format!(
-        "<h2>Today's plan (company day {day})</h2>\n         <p>Sent in today's cycles: {sent}; still planned (every re-poll as if its answer changed): {planned}; \
-         daily budget share: {allowance}.</p>\n<ul>{left_out}</ul>\n<table border=\"1\">\n\
+        "<h2>Today's plan (company day {day})</h2>\n<p>Sent in today's cycles: {sent}; still planned (every re-poll as if its answer changed): {planned}; \
+         daily budget share: {allowance}.</p>\n<ul>{left_out}</ul>\n<table>\n\
          <tr><th>Time</th><th>State</th><th>Fetches</th><th>Requests</th></tr>\n{rows}</table>\n",
         day = plan.day.map(|d| d.to_string()).unwrap_or_default(),
         sent = plan.sent(),
@@ -462,5 +488,25 @@ mod tests {
         assert!(!body.contains("<td>workspaces</td>"), "part of the coaching row");
         assert!(body.contains("&lt;script&gt;") && !body.contains("<script>"));
         assert!(body.contains("failed"));
+        assert!(body.contains("not asked yet"), "an endpoint never asked says so");
+        assert!(!body.contains("http://") && !body.contains("https://"), "no external assets");
+    }
+
+    /// Times are the company's, as the plan's company day is; UTC stays on
+    /// hover. Each row says what its endpoint is asked for.
+    #[tokio::test]
+    async fn landing_page_shows_times_in_the_company_zone_and_each_endpoints_role() {
+        let shared = Shared::new(Arc::new(SelfMetrics::new()));
+        let (status, _, body) = get(app(Arc::clone(&shared), "/metrics"), "/").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.contains("Times below are in UTC"), "zone unknown");
+        shared.set_time_zone(jiff::tz::TimeZone::get("Asia/Tokyo").unwrap(), "Asia/Tokyo, configured".into());
+        shared.set_role(Endpoint::Users, "names and managers".into());
+        shared.record(Endpoint::Users, PollOutcome { ok: true, ..Default::default() });
+        let (_, _, body) = get(app(shared, "/metrics"), "/").await;
+        let row = body.lines().find(|l| l.starts_with("<tr><td>users</td>")).expect("a users row");
+        assert!(row.contains("<td>names and managers</td>"), "{row}");
+        assert!(row.contains(" JST</time>") && row.contains("Z\" title=\""), "Tokyo time, UTC on hover: {row}");
+        assert!(row.contains("<td class=\"n\">0</td>"), "a successful poll's record count: {row}");
     }
 }

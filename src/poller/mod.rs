@@ -41,7 +41,7 @@ use tokio::time::Instant;
 
 use crate::clock::Clock;
 use crate::collectors::CollectorName;
-use crate::collectors::Enabled;
+use crate::collectors::{Enabled, REGISTRY};
 use crate::days::DayStore;
 use crate::endpoint::Endpoint;
 use crate::gong::{GongClient, GongError};
@@ -86,6 +86,44 @@ pub struct PollerSettings {
     pub collectors: Enabled,
 }
 
+/// What `endpoint` feeds and when `schedule` asks it, as the landing page
+/// says it.
+fn endpoint_role(endpoint: Endpoint, schedule: Schedule, collectors: &Enabled) -> String {
+    if let Some(off) = REGISTRY.iter().find(|r| r.endpoints.contains(&endpoint) && !collectors.contains(r.name)) {
+        return format!("nothing: the {} collector is off", off.label);
+    }
+    let role = match (endpoint, schedule) {
+        (Endpoint::ActivityAggregate, Schedule::Settling) => {
+            "learns the company's zone at start; once a day from the settle point, checks the activity windows built from day-by-day"
+        }
+        (Endpoint::ActivityAggregate, Schedule::Fixed) => "the activity windows: every window, every cycle",
+        (Endpoint::ActivityDayByDay, Schedule::Settling) => {
+            "the activity windows and counters: every window's days after company midnight, then yesterday until it settles"
+        }
+        (Endpoint::ActivityDayByDay, Schedule::Fixed) => {
+            "the activity counters: the company days completed, after midnight"
+        }
+        (Endpoint::Scorecards, Schedule::Settling) => {
+            "the scorecard windows and counters: every window's days after company midnight, then yesterday until it settles"
+        }
+        (Endpoint::Scorecards, Schedule::Fixed) => {
+            "the scorecard windows and counters: the largest window, every cycle"
+        }
+        (Endpoint::Interaction, Schedule::Settling) => {
+            "the interaction windows: each whole window after company midnight, then again until yesterday settles"
+        }
+        (Endpoint::Interaction, Schedule::Fixed) => "the interaction windows: every window, every cycle",
+        (Endpoint::Users, Schedule::Settling) => {
+            "names and managers: once a company day, and again when an answer names a user it lacks"
+        }
+        (Endpoint::Users, Schedule::Fixed) => "names and managers: every cycle",
+        (Endpoint::Coaching | Endpoint::Workspaces, _) => {
+            "the managers' coaching: once a company day, per workspace, manager and window"
+        }
+    };
+    role.to_owned()
+}
+
 impl PollerSettings {
     /// The longest window, which scorecards are fetched for.
     pub fn largest_window(&self) -> &Window {
@@ -123,8 +161,11 @@ impl Poller {
         days: DayStore,
     ) -> Self {
         let zone = ZoneTracker::new(settings.time_zone.clone());
-        if let Some(line) = zone.configured_description() {
-            shared.set_time_zone(line);
+        if let (Some(line), Some(tz)) = (zone.configured_description(), zone.zone()) {
+            shared.set_time_zone(tz.clone(), line);
+        }
+        for endpoint in Endpoint::ALL {
+            shared.set_role(endpoint, endpoint_role(endpoint, settings.schedule, &settings.collectors));
         }
         let mut budget = DailyBudget::new(settings.daily_limit, settings.budget_share);
         // A poller started again after a panic: today's count goes on.
@@ -434,8 +475,11 @@ impl Poller {
     /// [`ZoneTracker::probe`], its line shown on the landing page.
     async fn probe_time_zone(&mut self, deadline: Instant) {
         let (now, largest) = (self.settings.clock.now(), *self.settings.largest_window());
-        if let Some(line) = self.zone.probe(&self.client, now, largest, deadline).await {
-            self.shared.set_time_zone(line);
+        if let Some(probed) = self.zone.probe(&self.client, now, largest, deadline).await {
+            self.shared.record_probe(probed.asked, probed.result);
+            if let (Some(line), Some(tz)) = (probed.learned, self.zone.zone()) {
+                self.shared.set_time_zone(tz.clone(), line);
+            }
         }
     }
 
@@ -457,7 +501,9 @@ impl Poller {
     fn check_reported_zone(&mut self, name: &str, source: Endpoint) {
         let before = self.zone.zone().cloned();
         if let Some(line) = self.zone.reported(name, source) {
-            self.shared.set_time_zone(line);
+            if let Some(tz) = self.zone.zone() {
+                self.shared.set_time_zone(tz.clone(), line);
+            }
             if before.is_some() {
                 self.forget_days_of_old_zone();
             }

@@ -25,6 +25,15 @@ pub enum ZoneProbe {
     Failed(GongError),
 }
 
+/// What a probe at start came to: the endpoint it asked and how that went
+/// (for the landing page), and the zone's line when it learned one.
+#[derive(Debug)]
+pub struct Probed {
+    pub learned: Option<String>,
+    pub asked: Endpoint,
+    pub result: Result<(), String>,
+}
+
 /// The last day of a probe may be at most the company's today, which is
 /// unknown: today in UTC-12 is never after it anywhere, so Gong never
 /// rejects the dates with a 400.
@@ -39,7 +48,7 @@ const ZONE_SOURCES: [Endpoint; 2] = [Endpoint::ActivityAggregate, Endpoint::Inte
 /// before `end` (the period likeliest to hold records) of the first
 /// endpoint the key may read. A key without the aggregate scope falls
 /// through to the interaction endpoint.
-pub async fn learn(client: &GongClient, end: Date, days: i64, deadline: Instant) -> ZoneProbe {
+pub async fn learn(client: &GongClient, end: Date, days: i64, deadline: Instant) -> (Endpoint, ZoneProbe) {
     let from = end.checked_sub(days.days()).unwrap_or(end);
     let mut last_error = None;
     for endpoint in ZONE_SOURCES {
@@ -47,19 +56,22 @@ pub async fn learn(client: &GongClient, end: Date, days: i64, deadline: Instant)
             Endpoint::Interaction => interaction::reported_zone(client, from, end, deadline).await,
             _ => activity::reported_zone(client, from, end, deadline).await,
         };
-        match reported {
-            Ok(Some(name)) => {
-                return match parse_time_zone(&name) {
-                    Ok(tz) => ZoneProbe::Learned(tz, name, endpoint),
-                    Err(_) => ZoneProbe::Unknown(name),
-                };
+        let probe = match reported {
+            Ok(Some(name)) => match parse_time_zone(&name) {
+                Ok(tz) => ZoneProbe::Learned(tz, name, endpoint),
+                Err(_) => ZoneProbe::Unknown(name),
+            },
+            Ok(None) => ZoneProbe::NoActivity,
+            Err(error @ GongError::MissingScope { .. }) => {
+                last_error = Some((endpoint, error));
+                continue;
             }
-            Ok(None) => return ZoneProbe::NoActivity,
-            Err(error @ GongError::MissingScope { .. }) => last_error = Some(error),
-            Err(error) => return ZoneProbe::Failed(error),
-        }
+            Err(error) => ZoneProbe::Failed(error),
+        };
+        return (endpoint, probe);
     }
-    ZoneProbe::Failed(last_error.expect("every source was tried"))
+    let (endpoint, error) = last_error.expect("every source was tried");
+    (endpoint, ZoneProbe::Failed(error))
 }
 
 /// The company's zone as this start knows it: configured, or learned from
@@ -103,21 +115,26 @@ impl ZoneTracker {
         now: Timestamp,
         largest: Window,
         deadline: Instant,
-    ) -> Option<String> {
+    ) -> Option<Probed> {
         if self.zone.is_some() || std::mem::replace(&mut self.probed, true) {
             return None;
         }
-        match learn(client, probe_today(now), i64::from(largest.days()), deadline).await {
-            ZoneProbe::Learned(tz, name, source) => return Some(self.learn(tz, &name, source)),
+        let (endpoint, probe) = learn(client, probe_today(now), i64::from(largest.days()), deadline).await;
+        let mut probed = Probed { learned: None, asked: endpoint, result: Ok(()) };
+        match probe {
+            ZoneProbe::Learned(tz, name, source) => probed.learned = Some(self.learn(tz, &name, source)),
             ZoneProbe::Unknown(name) => {
                 tracing::warn!(zone = %name, "Gong reported a time zone this build does not know; set --gong.timezone")
             }
             ZoneProbe::NoActivity => tracing::warn!(
                 "Gong has no activity in the last {largest} to learn the company's time zone from; using UTC-12 dates until it does (set --gong.timezone to avoid this)"
             ),
-            ZoneProbe::Failed(error) => tracing::warn!(%error, "cannot learn the company's time zone this cycle"),
+            ZoneProbe::Failed(error) => {
+                tracing::warn!(%error, "cannot learn the company's time zone this cycle");
+                probed.result = Err(error.to_string());
+            }
         }
-        None
+        Some(probed)
     }
 
     /// Takes the zone Gong named in `source`'s answer; the landing page's

@@ -233,6 +233,27 @@ async fn demo_mode_serves_full_metrics_and_stops_on_sigterm() {
     assert_eq!(m.value("gong_exporter_demo", &[]), 1.0);
     let (_, landing) = http_get(addr, "/").await;
     assert!(landing.contains("Demo mode: every number here comes from the built-in Gong simulator"), "{landing}");
+    // Every row true in the default schedule: the aggregate was asked for
+    // the zone (not "never"), day-by-day's records are the users it listed.
+    let row = |endpoint: &str| {
+        let start = format!("<tr><td>{endpoint}</td>");
+        landing
+            .lines()
+            .find(|l| l.starts_with(&start))
+            .unwrap_or_else(|| panic!("no {endpoint} row: {landing}"))
+            .to_owned()
+    };
+    let aggregate = row("activity_aggregate");
+    assert!(
+        aggregate.contains("learns the company&#39;s zone") || aggregate.contains("learns the company's zone"),
+        "{aggregate}"
+    );
+    assert!(aggregate.contains("class=\"ok\"") && !aggregate.contains("never"), "the zone probe asked it: {aggregate}");
+    let day_by_day = row("activity_day_by_day");
+    let records: usize =
+        day_by_day.split("<td class=\"n\">").nth(1).and_then(|r| r.split('<').next()).unwrap().parse().unwrap();
+    assert!(records > 30, "{day_by_day}");
+    assert!(landing.contains(" PST</time>") || landing.contains(" PDT</time>"), "company times (US/Pacific)");
 
     let (status, took) = exporter.terminate();
     assert!(status.success(), "{status:?}");
