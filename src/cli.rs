@@ -48,7 +48,7 @@ pub enum Command {
     /// Write past days as timestamped OpenMetrics for
     /// `promtool tsdb create-blocks-from openmetrics`.
     Backfill(Box<BackfillArgs>),
-    /// Exit 0 if the exporter at --url answers 200, else 1: the container
+    /// Exit 0 if the exporter answers 200 on /-/healthy, else 1: the container
     /// health check where there is no shell or curl (distroless).
     Healthcheck(HealthcheckArgs),
 }
@@ -344,7 +344,7 @@ pub struct SimulateArgs {
     #[arg(long = "scopes", value_delimiter = ',', value_name = "SCOPE,...")]
     pub scopes: Option<Vec<String>>,
 
-    /// JSON file of fault rules to inject (see README, "Simulator").
+    /// JSON file of fault rules to inject (see docs/design.md, "Simulator").
     #[arg(long = "faults", value_name = "FILE")]
     pub faults: Option<PathBuf>,
 

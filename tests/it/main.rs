@@ -16,6 +16,7 @@ mod compose_history;
 mod counters;
 mod dashboards_and_rules;
 mod deploy;
+mod docs;
 mod end_to_end;
 mod gong_faults;
 mod hostile_clients;

@@ -1,0 +1,141 @@
+//! The user's docs against what they describe: README's alert table is the
+//! rules' alerts, docs/flags.md is the command line as clap defines it, and
+//! the README stays a guide a newcomer reads from the top. The generated
+//! parts sit between markers; `GONG_EXPORTER_BLESS=1 cargo test --test it
+//! docs::` writes them.
+
+use clap::CommandFactory as _;
+use gong_exporter::cli::Cli;
+use serde_yaml_ng::Value;
+
+use crate::common::grafana::repo_path;
+
+/// Replaces what sits between `<!-- NAME:begin -->` and `<!-- NAME:end -->`
+/// in `file` with `generated`, when blessing; otherwise fails when it
+/// differs.
+fn check_generated(file: &str, name: &str, generated: &str) {
+    let path = repo_path(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (begin, end) = (format!("<!-- {name}:begin -->\n"), format!("<!-- {name}:end -->"));
+    let start = text.find(&begin).unwrap_or_else(|| panic!("{file}: no {begin:?}")) + begin.len();
+    let stop = start + text[start..].find(&end).unwrap_or_else(|| panic!("{file}: no {end:?}"));
+    if text[start..stop] == *generated {
+        return;
+    }
+    if std::env::var_os("GONG_EXPORTER_BLESS").is_some() {
+        std::fs::write(&path, format!("{}{generated}{}", &text[..start], &text[stop..])).unwrap();
+        return;
+    }
+    panic!(
+        "{file}'s {name} section is out of date: run GONG_EXPORTER_BLESS=1 cargo test --test it docs:: and commit\nwant:\n{generated}\nhave:\n{}",
+        &text[start..stop]
+    );
+}
+
+fn cell(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ").replace('|', "\\|")
+}
+
+/// One row per alert of `alerts/*.yml`, files in name order, alerts in file
+/// order.
+fn alert_table() -> String {
+    let mut files: Vec<_> = std::fs::read_dir(repo_path("alerts"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .collect();
+    files.sort();
+    let mut table = String::from("| Alert | Severity | For | Summary |\n|---|---|---|---|\n");
+    for file in files {
+        let rules: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        for group in rules["groups"].as_sequence().unwrap() {
+            for rule in group["rules"].as_sequence().unwrap() {
+                let Some(alert) = rule["alert"].as_str() else { continue };
+                let text = |v: &Value| v.as_str().map_or_else(|| "-".to_owned(), cell);
+                table.push_str(&format!(
+                    "| {alert} | {} | {} | {} |\n",
+                    text(&rule["labels"]["severity"]),
+                    text(&rule["for"]),
+                    text(&rule["annotations"]["summary"]),
+                ));
+            }
+        }
+    }
+    table
+}
+
+/// The flags of `command` as a table: flag, env var, default, help.
+fn flag_table(command: &clap::Command) -> String {
+    let mut table = String::from("| Flag | Env | Default | Meaning |\n|---|---|---|---|\n");
+    for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
+        let Some(long) = arg.get_long() else { continue };
+        if matches!(long, "help" | "version") {
+            continue;
+        }
+        let env = arg.get_env().map(|e| format!("`{}`", e.to_string_lossy())).unwrap_or_default();
+        let defaults: Vec<_> = arg.get_default_values().iter().map(|v| v.to_string_lossy().into_owned()).collect();
+        let default = if defaults.is_empty() || defaults == ["false"] {
+            String::new()
+        } else {
+            format!("`{}`", defaults.join(","))
+        };
+        let help = arg.get_long_help().or(arg.get_help()).map(|h| cell(&h.to_string())).unwrap_or_default();
+        table.push_str(&format!("| `--{long}` | {env} | {default} | {help} |\n"));
+    }
+    table
+}
+
+/// Every flag of the exporter and of each subcommand.
+fn flags_reference() -> String {
+    let cli = Cli::command();
+    let mut text = format!("### gong-exporter\n\n{}", flag_table(&cli));
+    for sub in cli.get_subcommands().filter(|s| s.get_name() != "help") {
+        let about = sub.get_about().map(|a| cell(&a.to_string())).unwrap_or_default();
+        text.push_str(&format!("\n### gong-exporter {}\n\n{about}\n\n{}", sub.get_name(), flag_table(sub)));
+    }
+    text
+}
+
+#[test]
+fn the_readme_alert_table_is_the_rules_alerts() {
+    let table = alert_table();
+    assert!(table.lines().count() > 10, "alerts found: {table}");
+    check_generated("README.md", "alerts", &table);
+}
+
+#[test]
+fn the_flags_reference_is_the_command_line() {
+    let reference = flags_reference();
+    for flag in ["--web.listen-address", "--gong.base-url", "--collector.coaching", "--output", "--url"] {
+        assert!(reference.contains(&format!("`{flag}`")), "{flag} in {reference}");
+    }
+    check_generated("docs/flags.md", "flags", &reference);
+}
+
+/// A newcomer's first screen has the two commands; the rest is a guide,
+/// not design notes.
+#[test]
+fn the_readme_is_a_short_guide_with_the_two_commands_first() {
+    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
+    assert!(readme.lines().count() <= 400, "README is {} lines; design notes go in docs/", readme.lines().count());
+    let first_screen: String = readme.lines().take(40).collect::<Vec<_>>().join("\n");
+    for command in ["cargo run --release -- --demo", "scripts/test"] {
+        assert!(first_screen.contains(command), "{command} in the first 40 lines");
+    }
+    let headings: Vec<&str> = readme.lines().filter(|l| l.starts_with("## ")).collect();
+    let order = [
+        "## Quick start",
+        "## Install",
+        "## Configuration",
+        "## Dashboards and alerts",
+        "## Backfill",
+        "## Troubleshooting",
+    ];
+    assert_eq!(headings, order, "the guide's sections, in order");
+    for link in readme.split("](").skip(1).filter_map(|l| l.split(')').next()) {
+        let file = link.split('#').next().unwrap();
+        if !file.is_empty() && !file.contains("://") {
+            assert!(repo_path(file).exists(), "README links to {file}, which does not exist");
+        }
+    }
+}
