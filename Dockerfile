@@ -22,6 +22,11 @@ RUN mkdir -p benches && echo 'fn main() {}' > benches/encode.rs \
  && strip target/release/gong-exporter \
  && mkdir -p /state
 
+# The static binary alone, for release tarballs:
+#   docker buildx build --target binary --output type=local,dest=out .
+FROM scratch AS binary
+COPY --from=build /src/target/release/gong-exporter /gong-exporter
+
 # The demo stack's `history` service (docker-compose.yml): Prometheus's image,
 # which has promtool, prometheus and a shell, plus this binary, to run
 # deploy/compose/backfill.sh before the stack's Prometheus first starts.

@@ -357,3 +357,71 @@ fn the_license_file_is_the_one_the_crate_and_image_declare() {
     let dockerfile = std::fs::read_to_string(repo_path("Dockerfile")).unwrap();
     assert!(dockerfile.contains("org.opencontainers.image.licenses=\"Apache-2.0\""));
 }
+
+/// scripts/dist packs a release tarball as Prometheus exporters ship them;
+/// the release workflow runs it on the binary its Docker build made.
+#[test]
+fn dist_packs_the_binary_docs_dashboards_and_alerts_with_a_checksum() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let out = tempfile::tempdir().unwrap();
+    // A stand-in: the debug binary is 180 MB, and what is packed is not
+    // what this test is about.
+    let binary = out.path().join("built");
+    std::fs::write(&binary, "#!/bin/sh\necho gong-exporter\n").unwrap();
+    std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dist = || {
+        std::process::Command::new(repo_path("scripts/dist"))
+            .arg("--binary")
+            .arg(&binary)
+            .args(["--arch", "arm64", "--out"])
+            .arg(out.path())
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .output()
+            .unwrap()
+    };
+    let run = dist();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let version = env!("CARGO_PKG_VERSION");
+    let name = format!("gong-exporter-{version}.linux-arm64");
+    let tarball = out.path().join(format!("{name}.tar.gz"));
+    let list = std::process::Command::new("tar").arg("tzf").arg(&tarball).output().unwrap();
+    let list = String::from_utf8(list.stdout).unwrap();
+    for file in [
+        "gong-exporter",
+        "LICENSE",
+        "README.md",
+        "docs/runbook.md",
+        "alerts/gong-exporter.yml",
+        "dashboards/gong-team-activity.json",
+    ] {
+        assert!(list.lines().any(|l| l == format!("{name}/{file}")), "{file} in {list}");
+    }
+    assert!(!list.contains("alerts/tests"), "rule unit tests stay out: {list}");
+    let check = std::process::Command::new("sha256sum")
+        .arg("-c")
+        .arg("sha256sums.txt")
+        .current_dir(out.path())
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    // Reproducible: the same inputs give the same bytes.
+    let first = std::fs::read(&tarball).unwrap();
+    assert!(dist().status.success());
+    assert_eq!(std::fs::read(&tarball).unwrap(), first, "a second run writes the same tarball");
+    let sums = std::fs::read_to_string(out.path().join("sha256sums.txt")).unwrap();
+    assert_eq!(sums.lines().count(), 1, "one line per tarball: {sums}");
+}
+
+/// The release workflow builds both architectures natively, packs them with
+/// scripts/dist from the Dockerfile's `binary` stage, and pushes one image.
+#[test]
+fn the_release_workflow_ships_both_architectures_from_the_dockerfile() {
+    let workflow = std::fs::read_to_string(repo_path(".github/workflows/release.yml")).unwrap();
+    let dockerfile = std::fs::read_to_string(repo_path("Dockerfile")).unwrap();
+    assert!(dockerfile.contains("FROM scratch AS binary"), "the Dockerfile has the binary stage");
+    for needed in
+        ["arch: amd64", "arch: arm64", "--target binary", "scripts/dist --binary", "imagetools create", "sha256sum"]
+    {
+        assert!(workflow.contains(needed), "release.yml: {needed}");
+    }
+}
