@@ -1,5 +1,5 @@
 //! scripts/install-test-tools (run first by scripts/test, the README's test
-//! command): on a machine without Prometheus or Node, it installs exactly the
+//! command): on a machine without Prometheus, Node or jsonnet, it installs exactly the
 //! missing Debian packages, so the test command passes with nothing
 //! installed by hand. Run here with a stand-in apt-get on a PATH that holds
 //! only what the script needs.
@@ -42,10 +42,10 @@ fn installs_only_the_missing_packages() {
     if root {
         assert!(out.status.success(), "{stderr}");
         let calls = std::fs::read_to_string(&log).unwrap();
-        assert_eq!(calls, "update -qq\ninstall -y -qq npm prometheus\n", "{calls}");
+        assert_eq!(calls, "update -qq\ninstall -y -qq jsonnet npm prometheus\n", "{calls}");
     } else {
         assert_eq!(out.status.code(), Some(1));
-        assert!(stderr.contains("apt-get install npm prometheus"), "{stderr}");
+        assert!(stderr.contains("apt-get install jsonnet npm prometheus"), "{stderr}");
         assert!(!log.exists(), "nothing installed without root");
     }
 }
@@ -55,7 +55,7 @@ fn does_nothing_when_everything_is_there() {
     let dir = tempfile::tempdir().unwrap();
     let bin = dir.path().join("bin");
     std::fs::create_dir(&bin).unwrap();
-    for tool in ["prometheus", "promtool", "node", "npm"] {
+    for tool in ["prometheus", "promtool", "node", "npm", "jsonnet"] {
         executable(&bin.join(tool), "#!/bin/sh\n");
     }
     executable(&bin.join("apt-get"), "#!/bin/sh\nexit 7\n");

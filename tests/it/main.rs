@@ -22,6 +22,7 @@ mod gong_faults;
 mod hostile_clients;
 mod install_test_tools;
 mod layout;
+mod mixin;
 mod prometheus_e2e;
 mod settling;
 mod web;

@@ -73,6 +73,19 @@ pub fn rule_files() -> Vec<(String, String)> {
     out
 }
 
+/// Every rule of `alerts/*.yml` (files in name order, rules in file
+/// order), with its file's name.
+pub fn rules() -> Vec<(String, serde_yaml_ng::Value)> {
+    let mut out = Vec::new();
+    for (file, text) in rule_files() {
+        let parsed: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+        for group in parsed["groups"].as_sequence().unwrap() {
+            out.extend(group["rules"].as_sequence().unwrap().iter().map(|r| (file.clone(), r.clone())));
+        }
+    }
+    out
+}
+
 /// Metric names a PromQL text (or rule file) uses: `gong_*` names, with
 /// `gong_activity_(a|b)` alternations expanded, and `gong:*` rule names.
 pub fn metric_names(text: &str) -> (BTreeSet<String>, BTreeSet<String>) {

@@ -449,7 +449,7 @@ pub fn tool(name: &str, env_var: &str) -> Option<String> {
         return Some(bin);
     }
     if std::env::var_os("CI").is_some() || std::env::var_os("GONG_EXPORTER_REQUIRE_TOOLS").is_some() {
-        panic!("{name} is not installed: apt-get install prometheus (or set {env_var})");
+        panic!("{name} is not installed: scripts/install-test-tools installs it as root (or set {env_var})");
     }
     eprintln!("SKIPPED: {name} not on PATH; scripts/test installs-and-requires it");
     None
