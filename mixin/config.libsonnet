@@ -30,5 +30,10 @@
     // when the usual level is at least repBaselineMin calls a week.
     repDropRatio: 0.25,
     repBaselineMin: 5,
+
+    // The longest gap between two samples of a recorded series: the
+    // baselines look this far back from each week ago. scripts/backfill
+    // records rule history every 2 hours; live rules run far more often.
+    historySampleInterval: '2h',
   },
 }

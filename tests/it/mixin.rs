@@ -88,3 +88,50 @@ fn the_job_selector_runbook_and_thresholds_are_configuration() {
     }
     assert!(Path::new(&repo_path("mixin/mixin.libsonnet")).exists());
 }
+
+/// The recording rules' groups are ordered: a rule reads only rules of
+/// earlier groups, so backfill records history group by group (each group
+/// sees the ones before it) and a live evaluation never reads a rule a
+/// group later.
+#[test]
+fn each_recording_rule_reads_only_rules_of_earlier_groups() {
+    let text = std::fs::read_to_string(repo_path("alerts/gong-recording.yml")).unwrap();
+    let parsed: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap();
+    let groups = parsed["groups"].as_sequence().unwrap();
+    assert!(groups.len() > 1, "recording rules in ordered groups");
+    let recorded_in: Vec<Vec<String>> = groups
+        .iter()
+        .map(|g| g["rules"].as_sequence().unwrap().iter().map(|r| r["record"].as_str().unwrap().to_owned()).collect())
+        .collect();
+    for (index, group) in groups.iter().enumerate() {
+        for rule in group["rules"].as_sequence().unwrap() {
+            let (name, expr) = (rule["record"].as_str().unwrap(), rule["expr"].as_str().unwrap());
+            for (later, names) in recorded_in.iter().enumerate().skip(index) {
+                for read in names.iter().filter(|n| crate::common::grafana::metric_names(expr).1.contains(*n)) {
+                    panic!("{name} (group {index}) reads {read}, recorded in group {later}: move it to a later group");
+                }
+            }
+        }
+    }
+}
+
+/// One sampling interval for backfilled rule history everywhere: the
+/// mixin's `historySampleInterval` (what the baselines look back over),
+/// scripts/backfill's evaluation step, and the dashboards' last_over_time.
+#[test]
+fn backfill_rules_and_dashboards_agree_on_the_history_sample_interval() {
+    let Some(jsonnet) = tool("jsonnet", "JSONNET") else { return };
+    let interval = evaluate(&jsonnet, "(import 'mixin.libsonnet')._config.historySampleInterval");
+    let interval = interval.as_str().unwrap();
+    let script = std::fs::read_to_string(repo_path("scripts/backfill")).unwrap();
+    assert!(script.contains(&format!("--eval-interval {interval}")), "scripts/backfill evaluates every {interval}");
+    let mut seen = 0;
+    for (_, title, expr) in crate::common::grafana::dashboard_queries() {
+        for range in expr.split("last_over_time(").skip(1) {
+            let window = range.split('[').nth(1).and_then(|r| r.split(']').next()).unwrap();
+            assert_eq!(window, interval, "{title}: {expr}");
+            seen += 1;
+        }
+    }
+    assert!(seen >= 3, "the history panels read recorded series with last_over_time");
+}

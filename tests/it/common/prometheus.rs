@@ -92,6 +92,26 @@ impl Prometheus {
             .collect()
     }
 
+    /// A range query, as a Grafana time series panel sends it: for each
+    /// step, how many series had a value.
+    pub async fn series_per_step(&self, expr: &str, start: i64, end: i64, step: i64) -> Vec<usize> {
+        let mut url = reqwest::Url::parse(&format!("{}/api/v1/query_range", self.url)).unwrap();
+        url.query_pairs_mut()
+            .append_pair("query", expr)
+            .append_pair("start", &start.to_string())
+            .append_pair("end", &end.to_string())
+            .append_pair("step", &step.to_string());
+        let data = self.get(url).await.unwrap_or_else(|e| panic!("{expr}: {e}"));
+        let mut counts = vec![0; usize::try_from((end - start) / step + 1).unwrap()];
+        for series in data["result"].as_array().into_iter().flatten() {
+            for point in series["values"].as_array().into_iter().flatten() {
+                let at = point[0].as_f64().unwrap() as i64;
+                counts[usize::try_from((at - start) / step).unwrap()] += 1;
+            }
+        }
+        counts
+    }
+
     /// A Prometheus someone else runs, at `url`.
     pub fn attach(url: String) -> Self {
         Self { child: None, url, _dir: None }

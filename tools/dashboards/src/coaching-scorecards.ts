@@ -1,5 +1,5 @@
 import { bars, dashboard, row, stat, table, timeseries, windowVariable } from "./lib.js";
-import { managerVariable, methodVariable, NEEDS_HISTORY, scorecardVariable, userVariable, WHO } from "./common.js";
+import { managerVariable, methodVariable, NEEDS_HISTORY, overTime, scorecardVariable, userVariable, WHO } from "./common.js";
 
 const SC = 'scorecard_id=~"$scorecard"';
 const named = (idLabel: string) =>
@@ -10,7 +10,9 @@ const managers = (metric: string) =>
   `sort_desc(${metric}{window="$window"} * on (user_id) group_left (manager_name) label_replace(gong:manager_info{manager_id=~"$manager"} and on (manager_id) gong:team_members:count, "user_id", "$1", "manager_id", "(.+)"))`;
 
 const byManager = 'on (manager_id) group_left (manager_name) gong:manager_info{manager_id=~"$manager"}';
-const teamCoaching = `gong:team_coaching:7d * ${byManager}`;
+/** byManager for a panel over time: the names are recorded too. */
+const byManagerOverTime = `on (manager_id) group_left (manager_name) ${overTime('gong:manager_info{manager_id=~"$manager"}')}`;
+const teamCoaching = `${overTime("gong:team_coaching:7d")} * ${byManagerOverTime}`;
 /** A coaching-endpoint metric per manager (summed over reports), for the selected window and managers. */
 const coached = (metric: string) => `sort_desc(sum by (manager_id) (gong_coaching_${metric}{window="$window"}) * ${byManager})`;
 
@@ -25,7 +27,7 @@ export default dashboard({
       "Team coaching acts, last 7 days, vs usual",
       [
         { expr: teamCoaching, legend: "{{manager_name}} ({{signal}})" },
-        { expr: `gong:team_coaching:7d:baseline * ${byManager}`, legend: "{{manager_name}} usual ({{signal}})" },
+        { expr: `${overTime("gong:team_coaching:7d:baseline")} * ${byManagerOverTime}`, legend: "{{manager_name}} usual ({{signal}})" },
       ],
       { description: "signal=coaching_endpoint: calls of direct reports the manager listened to, attended, commented on, gave feedback on or scored (Gong's coaching data, once it has three weeks of history). signal=activity: feedback given, others' calls listened to, scorecards filled and comments by the manager and direct reports. Usual = median of the same 7 days 1-3 weeks earlier. " + NEEDS_HISTORY },
       24,

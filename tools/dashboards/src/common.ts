@@ -21,6 +21,15 @@ export function team(field: string, window = "$window"): string {
   return `gong:team_activity:sum{field="${field}", window="${window}", manager_id=~"$manager"}`;
 }
 
+/**
+ * A recorded series in a panel over time. Backfilled rule history
+ * (scripts/backfill) is one sample every 2 hours, which Prometheus's
+ * 5-minute lookback would show as dots; live rules run far more often.
+ */
+export function overTime(selector: string): string {
+  return `last_over_time(${selector}[2h])`;
+}
+
 // Managers with a team; the value is the ID, the text the name (the name is
 // the last label, so the text runs to the closing brace whatever it holds).
 export const managerVariable = idVariable(
@@ -53,4 +62,4 @@ export const peopleVariables = [windowVariable, managerVariable, userVariable];
  * until it has scraped for a while, unless the history was backfilled.
  */
 export const NEEDS_HISTORY =
-  "Needs history in Prometheus: a new install shows little until it has scraped for the range shown (baselines: three weeks), unless past days were loaded with gong-exporter backfill (README, Backfill). The demo stack loads four weeks.";
+  "Needs history in Prometheus: a new install shows little until it has scraped for the range shown (baselines: three weeks), unless past days were loaded with scripts/backfill (README, Backfill). The demo stack loads four weeks.";

@@ -1,5 +1,5 @@
 import { bars, dashboard, row, stat, table, timeseries } from "./lib.js";
-import { NEEDS_HISTORY, WHO, peopleVariables, perUser, team } from "./common.js";
+import { NEEDS_HISTORY, WHO, overTime, peopleVariables, perUser, team } from "./common.js";
 
 const FIELDS: Array<[string, string]> = [
   ["calls_as_host", "Calls hosted"],
@@ -48,7 +48,7 @@ export default dashboard({
     bars("Feedback given per day", [{ expr: perDay("calls_gave_feedback"), legend: "{{window}}" }], { decimals: 1 }),
     timeseries(
       "Calls hosted over time, by team (7 days)",
-      [{ expr: `sum by (manager_name) (${team("calls_as_host", "7d")})`, legend: "{{manager_name}}" }],
+      [{ expr: `sum by (manager_name) (${overTime(team("calls_as_host", "7d"))})`, legend: "{{manager_name}}" }],
       { description: NEEDS_HISTORY },
       24,
     ),
