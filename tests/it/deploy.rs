@@ -421,3 +421,29 @@ fn the_release_workflow_ships_both_architectures_from_the_dockerfile() {
         assert!(workflow.contains(needed), "release.yml: {needed}");
     }
 }
+
+/// Grafana's dashboard sidecar loads ConfigMaps labelled
+/// `grafana_dashboard: "1"`: kustomize generates one per dashboard from
+/// dashboards/*.json itself (no copy to drift), and the Kubernetes
+/// kustomization includes them.
+#[test]
+fn every_dashboard_is_a_configmap_for_grafanas_sidecar() {
+    let kustomization = yaml("dashboards/kustomization.yaml");
+    assert_eq!(text(&kustomization, "generatorOptions.labels.grafana_dashboard"), "1");
+    assert_eq!(get(&kustomization, "generatorOptions.disableNameSuffixHash"), &Value::Bool(true), "stable names");
+    let mut listed = Vec::new();
+    for generator in get(&kustomization, "configMapGenerator").as_sequence().unwrap() {
+        let files: Vec<&str> = generator["files"].as_sequence().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+        assert_eq!(files.len(), 1, "one dashboard per ConfigMap (the 256 KiB apply annotation): {files:?}");
+        let size = std::fs::metadata(repo_path(&format!("dashboards/{}", files[0]))).unwrap().len();
+        assert!(size < 200_000, "{}: {size} bytes, near the 256 KiB annotation limit", files[0]);
+        let name = generator["name"].as_str().unwrap();
+        assert!(name.starts_with("gong-exporter-dashboard-") && name.len() <= 63, "{name}");
+        listed.extend(files.into_iter().map(str::to_owned));
+    }
+    listed.sort();
+    let shipped: Vec<String> = crate::common::grafana::dashboards().into_iter().map(|(name, _)| name).collect();
+    assert_eq!(listed, shipped, "every dashboards/*.json, once");
+    let resources = get(&yaml("deploy/kubernetes/kustomization.yaml"), "resources").clone();
+    assert!(resources.as_sequence().unwrap().iter().any(|r| r.as_str() == Some("../../dashboards")), "{resources:?}");
+}

@@ -80,10 +80,7 @@ fn the_job_selector_runbook_and_thresholds_are_configuration() {
         assert_eq!(url, format!("https://wiki.example.com/gong#{name}"));
     }
     let dashboards = mixin["grafanaDashboards"].as_object().unwrap();
-    for file in std::fs::read_dir(repo_path("dashboards")).unwrap() {
-        let name = file.unwrap().file_name().to_string_lossy().into_owned();
-        let shipped: Value =
-            serde_json::from_str(&std::fs::read_to_string(repo_path(&format!("dashboards/{name}"))).unwrap()).unwrap();
+    for (name, shipped) in crate::common::grafana::dashboards() {
         assert_eq!(dashboards.get(&name), Some(&shipped), "{name}: in the mixin as shipped");
     }
     assert!(Path::new(&repo_path("mixin/mixin.libsonnet")).exists());
