@@ -104,7 +104,8 @@ fn each_recording_rule_reads_only_rules_of_earlier_groups() {
         for rule in group["rules"].as_sequence().unwrap() {
             let (name, expr) = (rule["record"].as_str().unwrap(), rule["expr"].as_str().unwrap());
             for (later, names) in recorded_in.iter().enumerate().skip(index) {
-                for read in names.iter().filter(|n| crate::common::grafana::metric_names(expr).1.contains(*n)) {
+                let reads = crate::common::grafana::metric_names(expr).1;
+                if let Some(read) = names.iter().find(|n| reads.contains(*n)) {
                     panic!("{name} (group {index}) reads {read}, recorded in group {later}: move it to a later group");
                 }
             }
