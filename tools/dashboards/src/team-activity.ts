@@ -18,9 +18,13 @@ const FIELDS: Array<[string, string]> = [
 ];
 
 const total = (field: string) => `sum(${team(field)})`;
-/** A team's count over the dashboard's time range, from the counters. */
+/**
+ * A team's count over the dashboard's time range, from the counters; the
+ * team names as recorded at the range's end, which may be in backfilled
+ * history.
+ */
 const overRange = (field: string) =>
-  `sum by (manager_name) (increase(gong_activity_${field}_cumulative_total[$__range]) * on (user_id) group_left (manager_name) ${WHO})`;
+  `sum by (manager_name) (increase(gong_activity_${field}_cumulative_total[$__range]) * on (user_id) group_left (manager_name) ${overTime(WHO)})`;
 const perDay = (field: string) =>
   `sum by (window) (gong:team_activity:sum{field="${field}", manager_id=~"$manager"})` +
   ` / on (window) ((gong_exporter_window_end_timestamp_seconds - gong_exporter_window_start_timestamp_seconds) / 86400)`;
