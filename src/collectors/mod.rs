@@ -35,6 +35,9 @@ pub enum CollectorName {
     Scorecards,
     Users,
     Coaching,
+    /// The cumulative counters: no endpoint of their own, they add up what
+    /// the activity and scorecards collectors fetch.
+    Counters,
 }
 
 impl CollectorName {
@@ -84,12 +87,16 @@ pub struct Flags {
 
 /// Every collector; the settling schedule re-polls (and its plan lists)
 /// them in this order.
-pub const REGISTRY: [Registration; 5] = [
+pub const REGISTRY: [Registration; 6] = [
     Registration {
         name: CollectorName::Activity,
         label: "activity",
         endpoints: &[Endpoint::ActivityAggregate, Endpoint::ActivityDayByDay],
-        flags: None,
+        flags: Some(Flags {
+            on: "collector.activity",
+            off: "no-collector.activity",
+            help: "Collect each user's activity (calls hosted and attended, listening, feedback, comments, scorecards, shares) per window from Gong's activity stats.",
+        }),
         enabled_by_default: true,
         repoll: Some("yesterday's activity (day-by-day)"),
     },
@@ -97,7 +104,11 @@ pub const REGISTRY: [Registration; 5] = [
         name: CollectorName::Scorecards,
         label: "scorecards",
         endpoints: &[Endpoint::Scorecards],
-        flags: None,
+        flags: Some(Flags {
+            on: "collector.scorecards",
+            off: "no-collector.scorecards",
+            help: "Collect answered scorecards: reviews per scorecard, rep and reviewer, and scores per question, per window.",
+        }),
         enabled_by_default: true,
         repoll: Some("yesterday's answered scorecards"),
     },
@@ -105,7 +116,11 @@ pub const REGISTRY: [Registration; 5] = [
         name: CollectorName::Interaction,
         label: "interaction",
         endpoints: &[Endpoint::Interaction],
-        flags: None,
+        flags: Some(Flags {
+            on: "collector.interaction",
+            off: "no-collector.interaction",
+            help: "Collect each user's interaction stats (talk ratio, longest monologue and customer story, interactivity, patience, question rate) per window.",
+        }),
         enabled_by_default: true,
         repoll: Some("interaction stats of every window"),
     },
@@ -127,6 +142,20 @@ pub const REGISTRY: [Registration; 5] = [
             on: "collector.coaching",
             off: "no-collector.coaching",
             help: "Collect manager coaching from Gong's coaching endpoint, once a day: one request per workspace x manager x window. `--no-collector.coaching` (or `=false`) turns it off, as node_exporter spells collector switches.",
+        }),
+        enabled_by_default: true,
+        repoll: None,
+    },
+    // Counts what activity and scorecards fetch: with either off, its part
+    // of the counters stays away too.
+    Registration {
+        name: CollectorName::Counters,
+        label: "counters",
+        endpoints: &[],
+        flags: Some(Flags {
+            on: "collector.counters",
+            off: "no-collector.counters",
+            help: "Serve the cumulative counters (`*_cumulative_total`): each completed company day's activity and reviews added once, for increase() over any range. Needs the activity or scorecards collector for its part.",
         }),
         enabled_by_default: true,
         repoll: None,
@@ -268,6 +297,25 @@ mod tests {
         let distinct: BTreeSet<_> = endpoints.iter().collect();
         assert_eq!(distinct.len(), endpoints.len(), "an endpoint belongs to one collector");
         assert_eq!(distinct.len(), Endpoint::ALL.len(), "every endpoint belongs to a collector");
+    }
+
+    #[test]
+    fn every_collector_but_users_can_be_switched_off() {
+        let off: Vec<String> = REGISTRY.iter().filter_map(|r| r.flags.as_ref()).map(|f| f.off.to_owned()).collect();
+        assert_eq!(
+            off,
+            [
+                "no-collector.activity",
+                "no-collector.scorecards",
+                "no-collector.interaction",
+                "no-collector.coaching",
+                "no-collector.counters"
+            ]
+        );
+        let args: Vec<String> = off.iter().map(|f| format!("--{f}")).collect();
+        let enabled = parse(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let on: Vec<_> = REGISTRY.iter().map(|r| r.name).filter(|c| enabled.contains(*c)).collect();
+        assert_eq!(on, [CollectorName::Users], "the users are what every other collector labels by");
     }
 
     #[test]

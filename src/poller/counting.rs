@@ -46,6 +46,10 @@ pub(super) struct CountInputs<'a> {
     pub budget: &'a DailyBudget,
     pub metrics: &'a SelfMetrics,
     pub deadline: Instant,
+    /// Which parts to count: activity (day-by-day) and reviews (answered
+    /// scorecards), each only while its collector is on.
+    pub activity: bool,
+    pub reviews: bool,
 }
 
 impl CountInputs<'_> {
@@ -111,14 +115,14 @@ impl Counting {
     pub(super) async fn update(&mut self, input: CountInputs<'_>) -> PollOutcome {
         let started = Instant::now();
         let mut outcome = PollOutcome::success();
-        let activity = self.count_activity(&input, &mut outcome).await;
-        let reviews = self.count_reviews(&input).await;
+        let activity = if input.activity { self.count_activity(&input, &mut outcome).await } else { Ok(()) };
+        let reviews = if input.reviews { self.count_reviews(&input).await } else { Ok(()) };
         if let Err(error) = activity.and(reviews) {
             tracing::error!(%error, "cannot keep the counter state");
             outcome.fail(&error, false);
         }
-        for kind in [CounterKind::Activity, CounterKind::Scorecards] {
-            if let Some(next) = self.ledger.next_day(kind) {
+        for (kind, on) in [(CounterKind::Activity, input.activity), (CounterKind::Scorecards, input.reviews)] {
+            if let Some(next) = self.ledger.next_day(kind).filter(|_| on) {
                 input.metrics.set_counted_until(kind.as_str(), start_of_day(next, input.tz).as_second());
             }
         }
@@ -307,6 +311,8 @@ mod tests {
             budget: &budget,
             metrics: &metrics,
             deadline: Instant::now() + std::time::Duration::from_secs(5),
+            activity: true,
+            reviews: true,
         };
         let outcome = counting.update(input(until)).await;
         assert!(outcome.ok, "{:?}", outcome.error);

@@ -10,6 +10,7 @@ use jiff::tz::TimeZone;
 use tokio::time::Instant;
 
 use super::{Poller, log_failure};
+use crate::collectors::CollectorName;
 use crate::collectors::activity::{self, ActivityTable, UserAggregateActivity};
 use crate::collectors::interaction::{self, InteractionTable, PersonInteraction};
 use crate::collectors::replace_window;
@@ -54,6 +55,12 @@ impl<T> EndpointRun<T> {
             results.push((Some(b.clone()), query(b).await));
         }
         Self { results, elapsed: started.elapsed() }
+    }
+
+    /// Runs `run` when its collector is `on`; else nothing is asked and
+    /// nothing is kept.
+    pub(super) async fn when(on: bool, run: impl Future<Output = Self>) -> Self {
+        if on { run.await } else { Self { results: Vec::new(), elapsed: Duration::ZERO } }
     }
 
     /// Runs an unwindowed query.
@@ -126,11 +133,21 @@ impl Poller {
         let bounds = all_window_bounds(&self.settings.windows, now, &time_zone);
         let largest = bounds.iter().max_by_key(|b| b.window.days()).expect("at least one window");
 
-        let activity = EndpointRun::per_window(&bounds, |b| activity::aggregate(&client, b.from, b.to, deadline));
-        let interaction = EndpointRun::per_window(&bounds, |b| interaction::fetch(&client, b.from, b.to, deadline));
+        let on = |c| self.settings.collectors.contains(c);
+        let activity = EndpointRun::when(
+            on(CollectorName::Activity),
+            EndpointRun::per_window(&bounds, |b| activity::aggregate(&client, b.from, b.to, deadline)),
+        );
+        let interaction = EndpointRun::when(
+            on(CollectorName::Interaction),
+            EndpointRun::per_window(&bounds, |b| interaction::fetch(&client, b.from, b.to, deadline)),
+        );
         // Once for the largest window: smaller windows are cut from it by
         // each review's time.
-        let scorecards = EndpointRun::once(scorecards::fetch(&client, largest.from, largest.to, deadline));
+        let scorecards = EndpointRun::when(
+            on(CollectorName::Scorecards),
+            EndpointRun::once(scorecards::fetch(&client, largest.from, largest.to, deadline)),
+        );
         let users = EndpointRun::once(users::fetch(&client, deadline));
         let (activity, interaction, scorecards, users) = tokio::join!(activity, interaction, scorecards, users);
         let reported = first_zone(&activity)

@@ -172,11 +172,13 @@ impl Poller {
         if let Some((day, baseline)) = client.budget_day() {
             budget.resume(day, baseline);
         }
+        let off = REGISTRY.iter().map(|r| r.name).filter(|c| !settings.collectors.contains(*c));
         let settle = settling::Settle::new(settling::SettleSettings {
             settle_for: settings.settle_for,
             interval: settings.settle_interval,
             floor: settings.poll_interval,
-        });
+        })
+        .without(off);
         Self {
             client,
             settings,
@@ -373,12 +375,20 @@ impl Poller {
         deadline: Instant,
     ) {
         self.report_zone();
+        // A collector switched off has no poll to report, not a success.
+        outcomes.retain(|(endpoint, _)| self.endpoint_on(*endpoint));
         if let Some(counting) = counting {
             // One outcome per endpoint: the counters' must not hide a failed
             // fetch of the same endpoint earlier in the cycle.
-            match outcomes.iter_mut().find(|(e, _)| *e == Endpoint::ActivityDayByDay) {
+            // With the activity collector off, the counters only ask for
+            // answered scorecards.
+            let endpoint = match self.endpoint_on(Endpoint::ActivityDayByDay) {
+                true => Endpoint::ActivityDayByDay,
+                false => Endpoint::Scorecards,
+            };
+            match outcomes.iter_mut().find(|(e, _)| *e == endpoint) {
                 Some((_, fetched)) => fetched.merge(counting),
-                None => outcomes.push((Endpoint::ActivityDayByDay, counting)),
+                None => outcomes.push((endpoint, counting)),
             }
         }
         if let Some(totals) = self.counting.totals() {
@@ -532,7 +542,22 @@ impl Poller {
     /// is counted then, late calls and reviews included (a count is never
     /// taken back). `None` until the company's zone is known: without it
     /// days cannot be told apart.
+    /// Whether the collector `endpoint` belongs to is on.
+    fn endpoint_on(&self, endpoint: Endpoint) -> bool {
+        REGISTRY
+            .iter()
+            .find(|r| r.endpoints.contains(&endpoint))
+            .is_none_or(|r| self.settings.collectors.contains(r.name))
+    }
+
     async fn update_ledger(&mut self, cycle: Option<&CycleResults>, deadline: Instant) -> Option<PollOutcome> {
+        let on = |c| self.settings.collectors.contains(c);
+        // Each part of the counters adds what its collector fetches.
+        let activity = on(CollectorName::Counters) && on(CollectorName::Activity);
+        let reviews = on(CollectorName::Counters) && on(CollectorName::Scorecards);
+        if !activity && !reviews {
+            return None;
+        }
         let tz = self.zone.zone().cloned()?;
         let now = self.settings.clock.now();
         let today = company_date(now, &tz);
@@ -549,6 +574,8 @@ impl Poller {
             budget: &self.budget,
             metrics: &self.shared.self_metrics,
             deadline,
+            activity,
+            reviews,
         };
         Some(self.counting.update(input).await)
     }

@@ -11,7 +11,7 @@
 //! over a whole window and are fetched whole. Users are fetched once a day,
 //! and again when a stats answer names a user the last list did not have.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,6 +82,8 @@ pub(super) struct Settle {
     users_day: Option<Date>,
     /// The day users were fetched again for an unknown user ID (once a day).
     users_refetched: Option<Date>,
+    /// Parts whose collector is switched off: never fetched nor planned.
+    off: BTreeSet<SettlingPart>,
 }
 
 /// Days before yesterday read again once a day, in the first cycle after
@@ -112,12 +114,25 @@ impl Settle {
             interaction_hashes: BTreeMap::new(),
             users_day: None,
             users_refetched: None,
+            off: BTreeSet::new(),
         }
+    }
+
+    /// The same schedule without the parts of collectors switched off.
+    pub(super) fn without(mut self, off: impl IntoIterator<Item = SettlingPart>) -> Self {
+        self.off.extend(off);
+        self
+    }
+
+    /// The parts re-polled while yesterday settles, off ones left out.
+    fn repolled(&self) -> impl Iterator<Item = SettlingPart> + '_ {
+        crate::collectors::repolled().filter(|p| !self.off.contains(p))
     }
 
     /// Forgets the day's schedules: every part is due at the next cycle.
     pub(super) fn reset(&mut self) {
-        *self = Self::new(self.settings);
+        let off = std::mem::take(&mut self.off);
+        *self = Self::new(self.settings).without(off);
     }
 
     /// When yesterday has settled: the start of `today` plus
@@ -132,7 +147,7 @@ impl Settle {
     pub(super) fn plan_rest_of_day(&self, now: Timestamp, tz: &TimeZone) -> Vec<PlannedCycle> {
         let settled_at = self.settled_at(company_date(now, tz), tz);
         let mut at: BTreeMap<Timestamp, (Vec<&'static str>, u64)> = BTreeMap::new();
-        for part in crate::collectors::repolled() {
+        for part in self.repolled() {
             let cost = self.costs.get(&part).copied().unwrap_or(0);
             let mut state = self.parts.get(&part).copied();
             while let Some(t) = state.and_then(|s| s.next) {
@@ -197,6 +212,9 @@ impl Settle {
     ) -> DueQueries {
         let yesterday = today.yesterday().unwrap_or(today);
         let range = |kind: PartKind, part: SettlingPart| -> Option<(Date, Date)> {
+            if self.off.contains(&part) {
+                return None;
+            }
             let final_kept = days.fetched_at(yesterday, kind).is_some_and(|at| at >= timing.settled_at);
             let due = self.due(part, timing.now) && !final_kept;
             let missing = days.missing(kind, first, today);
@@ -209,8 +227,9 @@ impl Settle {
             from.filter(|f| *f < today).map(|f| (f, today))
         };
         let before_yesterday = yesterday.yesterday().unwrap_or(yesterday);
-        let reread = days
-            .fetched_at(before_yesterday, PartKind::Activity)
+        let reread = (!self.off.contains(&CollectorName::Activity))
+            .then(|| days.fetched_at(before_yesterday, PartKind::Activity))
+            .flatten()
             .is_some_and(|at| at < start_of_day(today, tz))
             .then(|| today.checked_sub(jiff::Span::new().days(REREAD_DAYS + 1)).unwrap_or(today).max(first))
             .filter(|from| *from < yesterday);
@@ -223,7 +242,8 @@ impl Settle {
             activity,
             reread: reread.is_some(),
             reviews: range(PartKind::Scorecards, CollectorName::Scorecards),
-            interaction: self.due(CollectorName::Interaction, timing.now),
+            interaction: !self.off.contains(&CollectorName::Interaction)
+                && self.due(CollectorName::Interaction, timing.now),
             users: self.users_day != Some(today) || !users_known,
         }
     }
@@ -237,7 +257,7 @@ impl Settle {
 
     /// The earliest time any part is due; `None` when all have settled.
     pub fn next_due(&self) -> Option<Timestamp> {
-        if crate::collectors::repolled().any(|p| !self.parts.contains_key(&p)) {
+        if self.repolled().any(|p| !self.parts.contains_key(&p)) {
             return Some(Timestamp::UNIX_EPOCH);
         }
         self.parts.values().filter_map(|s| s.next).min()

@@ -225,3 +225,65 @@ async fn every_listen_address_serves_the_same_endpoints() {
     }
     exporter.shutdown().await;
 }
+
+/// A collector switched off, as node_exporter's are, in either schedule:
+/// no request to its endpoints, none of its families, no poll series, and
+/// nothing of it in the day's plan; the others go on as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_switched_off_sends_no_request_and_serves_no_series() {
+    use gong_exporter::collectors::CollectorName;
+    use gong_exporter::endpoint::Endpoint;
+    use gong_exporter::poller::Schedule;
+    let cases = [
+        (Schedule::Settling, vec![CollectorName::Interaction, CollectorName::Scorecards, CollectorName::Counters]),
+        (Schedule::Fixed, vec![CollectorName::Interaction, CollectorName::Scorecards, CollectorName::Counters]),
+        (Schedule::Settling, vec![CollectorName::Activity]),
+        (Schedule::Fixed, vec![CollectorName::Activity]),
+    ];
+    for (schedule, off) in cases {
+        let cal = Calendar::now();
+        let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
+        let mut config = regular_config(&sim, &cal);
+        config.poller.schedule = schedule;
+        for collector in &off {
+            config.poller.collectors.set(*collector, false);
+        }
+        let exporter = start_exporter(config).await;
+        let addr = exporter.local_addr();
+        wait_ready(addr).await;
+        let m = scrape(addr).await;
+        let (_, page) = http_get(addr, "/").await;
+        let case = format!("{schedule:?} without {off:?}");
+        let families = |prefix: &str| m.text.lines().any(|l| l.starts_with(prefix));
+        for collector in
+            [CollectorName::Activity, CollectorName::Interaction, CollectorName::Scorecards, CollectorName::Counters]
+        {
+            let is_on = !off.contains(&collector);
+            let enabled = m.value("gong_exporter_collector_enabled", &[("collector", collector.as_str())]);
+            assert_eq!(enabled, f64::from(u8::from(is_on)), "{case}: {collector}");
+            let registration = collector.registration();
+            for &endpoint in registration.endpoints {
+                // The fixed schedule asks day-by-day only for the counters,
+                // and not before the first day is complete.
+                let fixed_counters = schedule == Schedule::Fixed && endpoint == Endpoint::ActivityDayByDay;
+                let counters_on = !off.contains(&CollectorName::Counters);
+                let asked = requests_to(&sim, endpoint.path()).len();
+                assert_eq!(asked > 0, is_on && !fixed_counters, "{case}: {asked} requests to {endpoint}");
+                let polled = m.get("gong_exporter_poll_success", &[("endpoint", endpoint.as_str())]);
+                let reported = is_on && (!fixed_counters || counters_on);
+                assert_eq!(polled.is_some(), reported, "{case}: poll series of {endpoint}");
+            }
+        }
+        assert_eq!(families("gong_interaction_"), !off.contains(&CollectorName::Interaction), "{case}");
+        assert_eq!(families("gong_scorecard_reviews{"), !off.contains(&CollectorName::Scorecards), "{case}");
+        assert_eq!(families("gong_activity_calls_as_host{"), !off.contains(&CollectorName::Activity), "{case}");
+        if off.contains(&CollectorName::Counters) {
+            assert!(!m.text.contains("_cumulative_total"), "{case}: no counters");
+        }
+        if off.contains(&CollectorName::Interaction) {
+            assert!(!page.contains("interaction stats of every window"), "{case}: not in the plan");
+            assert!(page.contains("the interaction collector is off"), "{case}: the landing page says so");
+        }
+        exporter.shutdown().await;
+    }
+}

@@ -151,14 +151,36 @@ function fieldConfig(look: Look): FieldConfigSource {
   };
 }
 
+/**
+ * The collector each metric comes from, as `--collector.<name>` names it:
+ * a panel whose collector is off shows which flag it needs instead of a
+ * bare "No data".
+ */
+const COLLECTOR_OF: Array<[RegExp, string]> = [
+  [/_cumulative_total/, "counters"],
+  [/gong_activity_|gong:(team_activity|user_call_activity|user_coaching_activity|team_coaching)/, "activity"],
+  [/gong_interaction_/, "interaction"],
+  [/gong_scorecard_/, "scorecards"],
+  [/gong_coaching_|gong:manager_coaching/, "coaching"],
+];
+
+/** What a panel shows when its queries return nothing. */
+export function noValue(queries: Q[]): string | undefined {
+  const needed = COLLECTOR_OF.filter(([pattern]) => queries.some((q) => pattern.test(q.expr))).map(([, name]) => `--collector.${name}`);
+  return needed.length === 0 ? undefined : `No data: needs ${needed.join(" and ")} (on by default)`;
+}
+
 function panel(type: string, title: string, queries: Q[], look: Look, options: object, table = false): Panel {
+  const config = fieldConfig(look);
+  const empty = noValue(queries);
+  if (empty) config.defaults.noValue = empty;
   return {
     type,
     title,
     ...(look.description ? { description: look.description } : {}),
     datasource: DS,
     targets: targets(queries, table),
-    fieldConfig: fieldConfig(look),
+    fieldConfig: config,
     options: { ...options },
   };
 }
