@@ -139,3 +139,74 @@ fn the_readme_is_a_short_guide_with_the_two_commands_first() {
         }
     }
 }
+
+/// The series each collector costs per user, as docs/metrics.md's table says
+/// and `--no-collector.NAME` saves: the demo company of 1,000 users, once
+/// the coaching collector has published. The simulated days move with the
+/// calendar, so a row may drift by 10% before the table must be written
+/// again (`GONG_EXPORTER_BLESS=1`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_series_per_user_table_is_what_the_demo_serves() {
+    use crate::common::{demo_config, start_exporter, wait_for_metrics};
+    const USERS: f64 = 1000.0;
+    let exporter = start_exporter(demo_config(USERS as u32)).await;
+    let m = wait_for_metrics(exporter.local_addr(), "coaching series", |m| {
+        m.text.lines().any(|l| l.starts_with("gong_coaching_"))
+    })
+    .await;
+    exporter.shutdown().await;
+    // (collector, what it serves, the flag that removes it, which samples)
+    let groups: [(&str, &str, &str, fn(&str) -> bool); 6] = [
+        ("activity", "`gong_activity_*` per window", "`--no-collector.activity`", |n| {
+            n.starts_with("gong_activity_") && !n.ends_with("_cumulative_total")
+        }),
+        ("interaction", "`gong_interaction_*` per window", "`--no-collector.interaction`", |n| {
+            n.starts_with("gong_interaction_")
+        }),
+        ("scorecards", "`gong_scorecard_*` per window", "`--no-collector.scorecards`", |n| {
+            n.starts_with("gong_scorecard_") && !n.ends_with("_cumulative_total")
+        }),
+        ("counters", "`*_cumulative_total`", "`--no-collector.counters`", |n| n.ends_with("_cumulative_total")),
+        ("coaching", "`gong_coaching_*` per window", "`--no-collector.coaching`", |n| n.starts_with("gong_coaching_")),
+        ("users", "`gong_user_info`", "(always on)", |n| n == "gong_user_info"),
+    ];
+    let names: Vec<&str> = m
+        .text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| l.split(['{', ' ']).next().unwrap())
+        .collect();
+    let mut table = String::from("| Collector | Serves | Series per user | Off with |\n|---|---|---|---|\n");
+    let mut rows = Vec::new();
+    for (collector, serves, flag, of) in groups {
+        let per_user = names.iter().filter(|n| of(n)).count() as f64 / USERS;
+        rows.push((collector, per_user));
+        table.push_str(&format!("| {collector} | {serves} | {per_user:.1} | {flag} |\n"));
+    }
+    let total: f64 = rows.iter().map(|(_, n)| n).sum();
+    table.push_str(&format!("| all | | **{total:.1}** | |\n"));
+    assert!(rows.iter().all(|(_, n)| *n > 0.0), "every collector serves series: {rows:?}");
+
+    let path = repo_path("docs/metrics.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (begin, end) = ("<!-- series:begin -->\n", "<!-- series:end -->");
+    let start = text.find(begin).expect("docs/metrics.md: no series table markers") + begin.len();
+    let stop = start + text[start..].find(end).unwrap();
+    let committed: Vec<f64> = text[start..stop]
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split('|').nth(3))
+        .filter_map(|c| c.trim().trim_matches('*').parse().ok())
+        .collect();
+    let measured: Vec<f64> = rows.iter().map(|(_, n)| *n).chain([total]).collect();
+    let close = committed.len() == measured.len()
+        && committed.iter().zip(&measured).all(|(c, m)| (c - m).abs() <= 0.1 * m.max(1.0));
+    if std::env::var_os("GONG_EXPORTER_BLESS").is_some() {
+        std::fs::write(&path, format!("{}{table}{}", &text[..start], &text[stop..])).unwrap();
+    } else {
+        assert!(
+            close,
+            "docs/metrics.md's series table is out of date: run GONG_EXPORTER_BLESS=1 cargo test --test it docs::\n{table}"
+        );
+    }
+}
