@@ -156,7 +156,8 @@ async fn the_series_per_user_table_is_what_the_demo_serves() {
     .await;
     exporter.shutdown().await;
     // (collector, what it serves, the flag that removes it, which samples)
-    let groups: [(&str, &str, &str, fn(&str) -> bool); 6] = [
+    type Group = (&'static str, &'static str, &'static str, fn(&str) -> bool);
+    let groups: [Group; 6] = [
         ("activity", "`gong_activity_*` per window", "`--no-collector.activity`", |n| {
             n.starts_with("gong_activity_") && !n.ends_with("_cumulative_total")
         }),
