@@ -268,14 +268,8 @@ impl GongClient {
             .sleep(tokio::time::sleep)
             .when(GongError::is_retriable)
             .adjust(|error, backoff| {
-                let wait = match error {
-                    GongError::RateLimited { retry_after: Some(retry_after), .. } => {
-                        // Retry-After overrides the backoff step, but retries
-                        // stay bounded by --gong.max-retries.
-                        backoff.map(|_| *retry_after)
-                    }
-                    _ => backoff.map(|step| step.mul_f64(fastrand::f64())),
-                }?;
+                // Retries stay bounded by --gong.max-retries either way.
+                let wait = backoff.map(|step| retry_wait(error, step))?;
                 // A wait past the deadline would stall the cycle: give up now.
                 (Instant::now() + wait <= deadline).then_some(wait)
             })
@@ -563,6 +557,18 @@ fn quota(rate_per_second: f64) -> Quota {
     Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX)).allow_burst(NonZeroU32::MIN)
 }
 
+/// How long to wait before retrying after `error`, the backoff being at
+/// `step`: the step with full jitter, or Gong's `Retry-After` when it says
+/// longer. A `Retry-After` of 0 or a date in the past never means at once:
+/// a Gong (or proxy) answering that to every request would otherwise get
+/// every retry back to back.
+fn retry_wait(error: &GongError, step: Duration) -> Duration {
+    match error {
+        GongError::RateLimited { retry_after: Some(retry_after), .. } => (*retry_after).max(step),
+        _ => step.mul_f64(fastrand::f64()),
+    }
+}
+
 /// The longest pause a `Retry-After` can impose: a day, past which Gong's
 /// daily quota has renewed. A larger value (a broken or hostile answer)
 /// would otherwise stop polling for good, or overflow an `Instant`.
@@ -637,6 +643,20 @@ mod tests {
         let q = quota(3.0);
         assert_eq!(q.burst_size().get(), 1);
         assert_eq!(q.replenish_interval(), Duration::from_secs_f64(1.01 / 3.0));
+    }
+
+    #[test]
+    fn a_retry_after_of_zero_still_waits_the_backoff() {
+        let limited = |seconds| GongError::RateLimited {
+            endpoint: Endpoint::Users,
+            retry_after: Some(Duration::from_secs(seconds)),
+            detail: Default::default(),
+        };
+        let step = Duration::from_secs(2);
+        assert_eq!(retry_wait(&limited(0), step), step, "Retry-After: 0 (or a past date) waits the backoff step");
+        assert_eq!(retry_wait(&limited(30), step), Duration::from_secs(30), "a longer Retry-After wins");
+        let other = GongError::Timeout { endpoint: Endpoint::Users, timeout: Duration::from_secs(1) };
+        assert!(retry_wait(&other, step) <= step, "other errors: the step with jitter");
     }
 
     #[test]
