@@ -134,30 +134,45 @@ mod tests {
             .map_or(0, |fields| fields.iter().find(|(f, _)| *f == "callsAsHost").map_or(0, |(_, n)| *n))
     }
 
+    /// What a [`DayKeeper`] borrows, owned by the test.
+    struct Kept {
+        store: DayStore,
+        counting: Counting,
+        metrics: SelfMetrics,
+        tz: TimeZone,
+    }
+
+    impl Kept {
+        fn new(ledger: Ledger, tz: TimeZone) -> Self {
+            Self { store: DayStore::in_memory(), counting: Counting::new(ledger), metrics: SelfMetrics::new(), tz }
+        }
+
+        fn keeper(&mut self, yesterday: Date) -> DayKeeper<'_> {
+            DayKeeper {
+                store: &mut self.store,
+                counting: &mut self.counting,
+                metrics: &self.metrics,
+                tz: &self.tz,
+                now: Timestamp::now(),
+                yesterday,
+            }
+        }
+    }
+
     /// Yesterday's re-poll counts as changed only when yesterday changed;
     /// a reach further back always does (its days are new to the windows).
     #[test]
     fn an_answer_is_changed_when_yesterday_changed_or_it_reached_back() {
         let (before, yesterday) = (date(2026, 11, 2), date(2026, 11, 3));
         let today = yesterday.tomorrow().unwrap();
-        let mut store = DayStore::in_memory();
-        let mut counting = Counting::new(Ledger::open(None, Some(today), Timestamp::now()).unwrap());
-        let metrics = SelfMetrics::new();
-        let tz = TimeZone::UTC;
-        let mut keeper = DayKeeper {
-            store: &mut store,
-            counting: &mut counting,
-            metrics: &metrics,
-            tz: &tz,
-            now: Timestamp::now(),
-            yesterday,
-        };
+        let mut kept = Kept::new(Ledger::open(None, Some(today), Timestamp::now()).unwrap(), TimeZone::UTC);
+        let mut keeper = kept.keeper(yesterday);
         assert!(keeper.activity(&fetched(hosting(yesterday, &[1])), yesterday, today).unwrap(), "new day");
         assert!(!keeper.activity(&fetched(hosting(yesterday, &[1])), yesterday, today).unwrap(), "same answer");
         assert!(keeper.activity(&fetched(hosting(yesterday, &[1, 2])), yesterday, today).unwrap(), "a late call");
         assert!(keeper.activity(&fetched(hosting(yesterday, &[1, 2])), before, today).unwrap(), "reached back");
-        assert_eq!(hosted(&store, yesterday), 2);
-        assert_eq!(hosted(&store, before), 0, "kept as a day without activity");
+        assert_eq!(hosted(&kept.store, yesterday), 2);
+        assert_eq!(hosted(&kept.store, before), 0, "kept as a day without activity");
     }
 
     /// A counted day that grew at Gong adds the difference to the counters
@@ -166,20 +181,15 @@ mod tests {
     fn a_counted_day_that_changed_amends_the_counters_as_it_is_kept() {
         let day = date(2026, 11, 3);
         let today = day.tomorrow().unwrap();
-        let now = Timestamp::now();
-        let mut store = DayStore::in_memory();
-        let mut ledger = Ledger::open(None, Some(day), now).unwrap();
+        let mut ledger = Ledger::open(None, Some(day), Timestamp::now()).unwrap();
         assert_eq!(ledger.due(CounterKind::Activity, today).unwrap(), Some((day, today)));
         ledger
             .commit(CounterKind::Activity, day, today, |t| {
                 t.add_counts(GongId(7), "rep@example.com", std::iter::once(("callsAsHost", 1)));
             })
             .unwrap();
-        let mut counting = Counting::new(ledger);
-        let metrics = SelfMetrics::new();
-        let tz = TimeZone::UTC;
-        let mut keeper =
-            DayKeeper { store: &mut store, counting: &mut counting, metrics: &metrics, tz: &tz, now, yesterday: day };
+        let mut kept = Kept::new(ledger, TimeZone::UTC);
+        let mut keeper = kept.keeper(day);
         keeper.activity(&fetched(hosting(day, &[1])), day, today).unwrap();
         keeper.activity(&fetched(hosting(day, &[1, 2, 3])), day, today).unwrap();
         let counted = |c: &Counting| c.totals().unwrap().activity[&GongId(7)].fields["callsAsHost"];
@@ -194,10 +204,8 @@ mod tests {
     #[test]
     fn reviews_are_kept_by_review_day_and_undated_ones_left_out() {
         let (first, second) = (date(2026, 11, 2), date(2026, 11, 3));
-        let mut store = DayStore::in_memory();
-        let mut counting = Counting::new(Ledger::open(None, Some(second), Timestamp::now()).unwrap());
-        let metrics = SelfMetrics::new();
-        let tz = TimeZone::get("America/New_York").unwrap();
+        let ledger = Ledger::open(None, Some(second), Timestamp::now()).unwrap();
+        let mut kept = Kept::new(ledger, TimeZone::get("America/New_York").unwrap());
         let review = |time: Option<&str>| -> AnsweredScorecard {
             serde_json::from_value(serde_json::json!({"scorecardId": "5", "reviewTime": time})).unwrap()
         };
@@ -208,16 +216,8 @@ mod tests {
             review(Some("not a time")),
             review(None),
         ];
-        let mut keeper = DayKeeper {
-            store: &mut store,
-            counting: &mut counting,
-            metrics: &metrics,
-            tz: &tz,
-            now: Timestamp::now(),
-            yesterday: second,
-        };
-        keeper.reviews(fetched(answer), first, second.tomorrow().unwrap()).unwrap();
-        assert_eq!(store.reviews(first, second).count(), 1);
-        assert_eq!(store.reviews(second, second.tomorrow().unwrap()).count(), 1);
+        kept.keeper(second).reviews(fetched(answer), first, second.tomorrow().unwrap()).unwrap();
+        assert_eq!(kept.store.reviews(first, second).count(), 1);
+        assert_eq!(kept.store.reviews(second, second.tomorrow().unwrap()).count(), 1);
     }
 }
