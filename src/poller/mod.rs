@@ -399,6 +399,9 @@ impl Poller {
         for (endpoint, outcome) in outcomes {
             self.shared.record(endpoint, outcome);
         }
+        for (window, users) in self.reconcile.take_unpublished() {
+            self.shared.self_metrics.set_window_mismatches(&window.label(), users);
+        }
         // Ready once the regular endpoints are in: the once-a-day coaching
         // collector can take minutes in a large company and publishes on
         // its own.

@@ -24,7 +24,7 @@ use crate::collectors::activity::{self, ActivityTable};
 use crate::endpoint::Endpoint;
 use crate::gong::GongClient;
 use crate::gong::models::GongId;
-use crate::self_metrics::{PollOutcome, SelfMetrics};
+use crate::self_metrics::PollOutcome;
 use crate::windows::{Window, WindowBounds};
 
 /// Differences logged per window: enough to see the pattern, not a flood.
@@ -45,6 +45,10 @@ pub(super) struct Reconciler {
     /// Per window checked that day: the built table, corrected where Gong
     /// differs. Only windows that differed are kept.
     corrected: BTreeMap<Window, Arc<ActivityTable>>,
+    /// Users that differ per window checked since the last publish: shown
+    /// only once the corrected windows are served, so that a scrape never
+    /// sees a count of differences beside the numbers that differed.
+    unpublished: Vec<(Window, usize)>,
 }
 
 /// What a check reads.
@@ -54,7 +58,6 @@ pub(super) struct ReconcileInputs<'a> {
     /// The activity tables built from kept days.
     pub built: &'a [Arc<ActivityTable>],
     pub today: Date,
-    pub metrics: &'a SelfMetrics,
     pub deadline: Instant,
 }
 
@@ -122,7 +125,7 @@ impl Reconciler {
             let gong = ActivityTable::build(b.window, answer.items);
             let differences = differences(built, &gong);
             let users: BTreeSet<GongId> = differences.iter().map(|d| d.user).collect();
-            input.metrics.set_window_mismatches(&b.window.label(), users.len());
+            self.unpublished.push((b.window, users.len()));
             if differences.is_empty() {
                 tracing::info!(window = %b.window, "activity built from kept days equals Gong's aggregate");
                 continue;
@@ -142,6 +145,12 @@ impl Reconciler {
         }
         self.complete = input.bounds.iter().all(|b| self.done.contains(&b.window));
         outcome
+    }
+
+    /// Users that differed per window checked since the last call: for the
+    /// self-metrics, once the corrected windows are published.
+    pub(super) fn take_unpublished(&mut self) -> Vec<(Window, usize)> {
+        std::mem::take(&mut self.unpublished)
     }
 
     /// Puts Gong's numbers in place of today's built windows that differed.

@@ -596,14 +596,7 @@ impl Poller {
             self.reconcile.skip(today);
             return None;
         }
-        let input = ReconcileInputs {
-            client: &self.client,
-            bounds,
-            built: &self.snapshot.activity,
-            today,
-            metrics: &self.shared.self_metrics,
-            deadline,
-        };
+        let input = ReconcileInputs { client: &self.client, bounds, built: &self.snapshot.activity, today, deadline };
         Some(self.reconcile.check(input).await)
     }
 
