@@ -95,7 +95,7 @@ pub struct BackfillArgs {
 
     /// Windows each day shows, as the exporter's --stats.windows: `7d` on a
     /// day is that day and the six before (fetched from before --from).
-    #[arg(long = "stats.windows", value_delimiter = ',', default_value = "1d,7d,28d")]
+    #[arg(long = "stats.windows", value_delimiter = ',', default_value = "7d")]
     pub windows: Vec<Window>,
 
     /// A label added to every sample, repeatable: the job and instance
@@ -186,7 +186,7 @@ pub struct ExporterArgs {
 
     /// Windows of whole days ending at the start of today (company zone,
     /// exclusive); `1d` is yesterday.
-    #[arg(long = "stats.windows", value_delimiter = ',', default_value = "1d,7d,28d")]
+    #[arg(long = "stats.windows", value_delimiter = ',', default_value = "7d")]
     pub windows: Vec<Window>,
 
     /// With --poll.schedule=settling: the shortest time between two

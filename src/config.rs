@@ -398,7 +398,7 @@ mod tests {
     #[test]
     fn defaults_follow_the_spec() {
         let c = parse(&["--demo"]).unwrap();
-        assert_eq!(c.poller.windows.iter().map(Window::label).collect::<Vec<_>>(), ["1d", "7d", "28d"]);
+        assert_eq!(c.poller.windows.iter().map(Window::label).collect::<Vec<_>>(), ["7d"]);
         assert_eq!(c.poller.poll_interval, Duration::from_secs(3600));
         assert_eq!(c.client.rate_limit, 3.0);
         assert_eq!(c.client.timeout, Duration::from_secs(30));

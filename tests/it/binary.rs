@@ -222,9 +222,11 @@ async fn demo_mode_serves_full_metrics_and_stops_on_sigterm() {
         assert_eq!(m.value("gong_exporter_poll_success", &[("endpoint", endpoint)]), 1.0, "{endpoint}");
     }
     assert_eq!(m.matching("gong_user_info", &[]).len(), 40);
-    assert!(m.matching("gong_activity_calls_as_host", &[("window", "28d")]).len() > 30);
-    assert!(!m.matching("gong_scorecard_reviews", &[("window", "28d")]).is_empty());
-    assert!(!m.matching("gong_interaction_talk_ratio", &[("window", "28d")]).is_empty());
+    // One window by default.
+    assert!(m.matching("gong_activity_calls_as_host", &[("window", "7d")]).len() > 30);
+    assert!(m.matching("gong_activity_calls_as_host", &[]).iter().all(|s| s.labels["window"] == "7d"));
+    assert!(!m.matching("gong_scorecard_reviews", &[("window", "7d")]).is_empty());
+    assert!(!m.matching("gong_interaction_talk_ratio", &[("window", "7d")]).is_empty());
     assert_eq!(m.matching("gong_exporter_build_info", &[]).len(), 1);
     assert!(ready_after < Duration::from_secs(10), "ready after {ready_after:?}");
     exporter.wait_for_line("company time zone learned from Gong");

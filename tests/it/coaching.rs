@@ -220,7 +220,7 @@ async fn skipped_for_the_day_when_it_does_not_fit_the_budget_and_off_by_flag() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_coaching_agrees_with_the_managers_activity_and_reviews() {
-    let exporter = start_exporter(demo_config(40)).await;
+    let exporter = start_exporter(demo_config_three_windows(40)).await;
     let m = wait_for_metrics(exporter.local_addr(), "demo coaching", |m| {
         !m.matching("gong_coaching_calls_with_scorecard_filled", &[]).is_empty()
     })

@@ -221,7 +221,7 @@ async fn a_key_without_the_day_by_day_scope_still_counts_reviews() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_counts_the_largest_window_and_day_by_day_agrees_with_aggregate_call_by_call() {
-    let exporter = start_exporter(demo_config(40)).await;
+    let exporter = start_exporter(demo_config_three_windows(40)).await;
     let m =
         wait_for_metrics(exporter.local_addr(), "demo counters", |m| !m.matching(CALLS_AS_HOST, &[]).is_empty()).await;
     // Counting starts with the 28d window's first day. A counter adds each

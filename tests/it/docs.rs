@@ -142,19 +142,18 @@ fn the_readme_is_a_short_guide_with_the_two_commands_first() {
 
 /// The series each collector costs per user, as docs/metrics.md's table says
 /// and `--no-collector.NAME` saves: the demo company of 1,000 users, once
-/// the coaching collector has published. The simulated days move with the
+/// the coaching collector has published, with the default window and with
+/// three. The defaults stay within 50 series per user. The simulated days move with the
 /// calendar, so a row may drift by 10% before the table must be written
 /// again (`GONG_EXPORTER_BLESS=1`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_series_per_user_table_is_what_the_demo_serves() {
     use crate::common::{demo_config, start_exporter, wait_for_metrics};
+    use gong_exporter::windows::Window;
     const USERS: f64 = 1000.0;
-    let exporter = start_exporter(demo_config(USERS as u32)).await;
-    let m = wait_for_metrics(exporter.local_addr(), "coaching series", |m| {
-        m.text.lines().any(|l| l.starts_with("gong_coaching_"))
-    })
-    .await;
-    exporter.shutdown().await;
+    /// Series per user the defaults may serve: a 1,000-rep company then
+    /// takes a third of a default Mimir tenant (150,000 series).
+    const DEFAULT_BUDGET: f64 = 50.0;
     // (collector, what it serves, the flag that removes it, which samples)
     type Group = (&'static str, &'static str, &'static str, fn(&str) -> bool);
     let groups: [Group; 6] = [
@@ -171,22 +170,45 @@ async fn the_series_per_user_table_is_what_the_demo_serves() {
         ("coaching", "`gong_coaching_*` per window", "`--no-collector.coaching`", |n| n.starts_with("gong_coaching_")),
         ("users", "`gong_user_info`", "(always on)", |n| n == "gong_user_info"),
     ];
-    let names: Vec<&str> = m
-        .text
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| l.split(['{', ' ']).next().unwrap())
-        .collect();
-    let mut table = String::from("| Collector | Serves | Series per user | Off with |\n|---|---|---|---|\n");
-    let mut rows = Vec::new();
-    for (collector, serves, flag, of) in groups {
-        let per_user = names.iter().filter(|n| of(n)).count() as f64 / USERS;
-        rows.push((collector, per_user));
-        table.push_str(&format!("| {collector} | {serves} | {per_user:.1} | {flag} |\n"));
+    // Series per user of each group: the defaults, then three windows.
+    let mut columns: Vec<Vec<f64>> = Vec::new();
+    for windows in [None, Some(["1d", "7d", "28d"])] {
+        let mut config = demo_config(USERS as u32);
+        if let Some(windows) = windows {
+            config.poller.windows = windows.iter().map(|w| w.parse::<Window>().unwrap()).collect();
+        }
+        let exporter = start_exporter(config).await;
+        let m = wait_for_metrics(exporter.local_addr(), "coaching series", |m| {
+            m.text.lines().any(|l| l.starts_with("gong_coaching_"))
+        })
+        .await;
+        exporter.shutdown().await;
+        let names: Vec<&str> = m
+            .text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(|l| l.split(['{', ' ']).next().unwrap())
+            .collect();
+        let mut column: Vec<f64> =
+            groups.iter().map(|(_, _, _, of)| names.iter().filter(|n| of(n)).count() as f64 / USERS).collect();
+        assert!(column.iter().all(|n| *n > 0.0), "every collector serves series: {column:?}");
+        column.push(column.iter().sum());
+        columns.push(column);
     }
-    let total: f64 = rows.iter().map(|(_, n)| n).sum();
-    table.push_str(&format!("| all | | **{total:.1}** | |\n"));
-    assert!(rows.iter().all(|(_, n)| *n > 0.0), "every collector serves series: {rows:?}");
+    let (default, three) = (&columns[0], &columns[1]);
+    assert!(
+        default[groups.len()] <= DEFAULT_BUDGET,
+        "the defaults serve {:.1} series per user, over the budget of {DEFAULT_BUDGET}",
+        default[groups.len()]
+    );
+    let mut table = String::from(
+        "| Collector | Serves | Series per user, default (`7d`) | with `--stats.windows=1d,7d,28d` | Off with |\n|---|---|---|---|---|\n",
+    );
+    for (i, (collector, serves, flag, _)) in groups.iter().enumerate() {
+        table.push_str(&format!("| {collector} | {serves} | {:.1} | {:.1} | {flag} |\n", default[i], three[i]));
+    }
+    let n = groups.len();
+    table.push_str(&format!("| all | | **{:.1}** | **{:.1}** | |\n", default[n], three[n]));
 
     let path = repo_path("docs/metrics.md");
     let text = std::fs::read_to_string(&path).unwrap();
@@ -196,10 +218,10 @@ async fn the_series_per_user_table_is_what_the_demo_serves() {
     let committed: Vec<f64> = text[start..stop]
         .lines()
         .skip(2)
-        .filter_map(|l| l.split('|').nth(3))
-        .filter_map(|c| c.trim().trim_matches('*').parse().ok())
+        .flat_map(|l| [3, 4].map(|cell| l.split('|').nth(cell)))
+        .filter_map(|c| c?.trim().trim_matches('*').parse().ok())
         .collect();
-    let measured: Vec<f64> = rows.iter().map(|(_, n)| *n).chain([total]).collect();
+    let measured: Vec<f64> = default.iter().zip(three).flat_map(|(d, t)| [*d, *t]).collect();
     let close = committed.len() == measured.len()
         && committed.iter().zip(&measured).all(|(c, m)| (c - m).abs() <= 0.1 * m.max(1.0));
     if std::env::var_os("GONG_EXPORTER_BLESS").is_some() {

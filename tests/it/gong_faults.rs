@@ -950,7 +950,7 @@ async fn numbers_as_strings_or_negative_follow_one_rule_on_every_endpoint() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_serves_every_coaching_metric_gong_names() {
-    let exporter = start_exporter(demo_config(40)).await;
+    let exporter = start_exporter(demo_config_three_windows(40)).await;
     let m = wait_for_metrics(exporter.local_addr(), "coaching series", |m| {
         m.series.iter().any(|s| s.name.starts_with("gong_coaching_"))
     })

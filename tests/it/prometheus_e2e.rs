@@ -78,7 +78,16 @@ async fn demo_with_prometheus(bin: &str) -> (ExporterGuard, Prometheus) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let mut ready = true;
-        for rule in ["gong:team_activity:sum", "gong:team_coaching_activity:7d", "gong:manager_coaching:7d"] {
+        // The variables read gong:manager_info and gong:team_members:count,
+        // which a group evaluates after gong:team_activity:sum: a query
+        // between the two found no manager (failed once in a full run).
+        for rule in [
+            "gong:manager_info",
+            "gong:team_activity:sum",
+            "gong:team_members:count",
+            "gong:team_coaching_activity:7d",
+            "gong:manager_coaching:7d",
+        ] {
             ready &= prom.query(rule).await.map(|r| !r.is_empty()).unwrap_or(false);
         }
         if ready {

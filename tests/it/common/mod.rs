@@ -258,6 +258,14 @@ pub fn demo_config(users: u32) -> Config {
     config
 }
 
+/// [`demo_config`] with the windows `1d,7d,28d`, for the tests that compare
+/// windows with each other or with the counters.
+pub fn demo_config_three_windows(users: u32) -> Config {
+    let mut config = demo_config(users);
+    config.poller.windows = ["1d", "7d", "28d"].iter().map(|w| w.parse::<Window>().unwrap()).collect();
+    config
+}
+
 /// The tests that run Prometheus (a minute of both cores, with promtool)
 /// hold this shared; the tests that time Gong's traffic against tight
 /// bounds (3 requests in any second, a recovery within 3 s) hold it alone,
