@@ -6,7 +6,6 @@
 //! the activity families' names.
 
 use std::collections::BTreeSet;
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use prometheus_client::collector::Collector;
@@ -156,36 +155,107 @@ fn drop_empty_families(text: &mut String) {
 /// and TYPE), `# UNIT` and `# EOF` lines go, `unknown` becomes `untyped`.
 /// Samples, labels and their escaping are the same in both formats.
 pub fn openmetrics_to_text(openmetrics: &str) -> String {
-    let mut out = String::with_capacity(openmetrics.len());
-    let mut counters: BTreeSet<&str> = BTreeSet::new();
-    // TYPE follows HELP, so a family's type is known only one line later:
-    // find the counter families first.
-    for line in openmetrics.lines() {
-        if let Some(rest) = line.strip_prefix("# TYPE ")
-            && let Some((name, "counter")) = rest.split_once(' ')
-        {
-            counters.insert(name);
+    let mut out = Vec::with_capacity(openmetrics.len());
+    let mut converter = TextConverter::default();
+    converter.push(openmetrics.as_bytes(), &mut out);
+    converter.finish(&mut out);
+    String::from_utf8(out).expect("whole lines of UTF-8 in, whole lines out")
+}
+
+/// [`openmetrics_to_text`] one piece at a time, in one pass: a body
+/// decompressed in chunks is converted without being whole in memory.
+/// Chunks may end anywhere; only whole lines are converted.
+#[derive(Debug, Default)]
+pub struct TextConverter {
+    /// The start of a line the last chunk cut.
+    partial: Vec<u8>,
+    /// A `# HELP` line: prometheus-client writes TYPE after HELP, so whether
+    /// the family is a counter (named with `_total` in 0.0.4) is known one
+    /// line later.
+    help: Option<Vec<u8>>,
+}
+
+impl TextConverter {
+    /// Converts the whole lines of `chunk` (with the start left by the last
+    /// chunk) into `out`.
+    pub fn push(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
+        let mut rest = chunk;
+        if !self.partial.is_empty() {
+            let Some(end) = rest.iter().position(|&b| b == b'\n') else {
+                self.partial.extend_from_slice(rest);
+                return;
+            };
+            let mut line = std::mem::take(&mut self.partial);
+            line.extend_from_slice(&rest[..end]);
+            self.line(&line, out);
+            rest = &rest[end + 1..];
+        }
+        let mut lines = rest.split(|&b| b == b'\n');
+        let last = lines.next_back().unwrap_or_default();
+        for line in lines {
+            self.line(line, out);
+        }
+        self.partial.extend_from_slice(last);
+    }
+
+    /// Converts what is left: a last line without its newline, a HELP
+    /// without its TYPE.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        let partial = std::mem::take(&mut self.partial);
+        if !partial.is_empty() {
+            self.line(&partial, out);
+        }
+        if let Some(help) = self.help.take() {
+            write_line(out, &[&help]);
         }
     }
-    for line in openmetrics.lines() {
-        if line.starts_with("# UNIT ") || line == "# EOF" {
-            continue;
+
+    /// One line, without its newline.
+    fn line(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        if line.starts_with(b"# UNIT ") || line == b"# EOF" {
+            return;
         }
-        let header = ["# HELP ", "# TYPE "].into_iter().find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)));
-        match header {
-            Some((prefix, rest)) => {
-                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
-                let suffix = if counters.contains(name) { "_total" } else { "" };
-                let tail = if prefix == "# TYPE " && tail == "unknown" { "untyped" } else { tail };
-                let _ = writeln!(out, "{prefix}{name}{suffix} {tail}");
+        if line.starts_with(b"# HELP ") {
+            if let Some(help) = self.help.replace(line.to_vec()) {
+                write_line(out, &[&help]);
             }
-            None => {
-                out.push_str(line);
-                out.push('\n');
+            return;
+        }
+        let Some(rest) = line.strip_prefix(b"# TYPE ") else {
+            if let Some(help) = self.help.take() {
+                write_line(out, &[&help]);
+            }
+            write_line(out, &[line]);
+            return;
+        };
+        let (name, kind) = split_name(rest);
+        let suffix: &[u8] = if kind == b"counter" { b"_total" } else { b"" };
+        if let Some(help) = self.help.take() {
+            match help.strip_prefix(b"# HELP ").map(split_name) {
+                Some((help_name, text)) if help_name == name => {
+                    write_line(out, &[b"# HELP ", help_name, suffix, b" ", text]);
+                }
+                _ => write_line(out, &[&help]),
             }
         }
+        let kind: &[u8] = if kind == b"unknown" { b"untyped" } else { kind };
+        write_line(out, &[b"# TYPE ", name, suffix, b" ", kind]);
     }
-    out
+}
+
+/// `name rest` at the first space (all of it the name when there is none).
+fn split_name(text: &[u8]) -> (&[u8], &[u8]) {
+    match text.iter().position(|&b| b == b' ') {
+        Some(at) => (&text[..at], &text[at + 1..]),
+        None => (text, b""),
+    }
+}
+
+fn write_line(out: &mut Vec<u8>, parts: &[&[u8]]) {
+    for part in parts {
+        out.extend_from_slice(part);
+    }
+    out.push(b'\n');
 }
 
 #[cfg(test)]
@@ -322,6 +392,15 @@ mod tests {
     }
 
     #[test]
+    fn the_text_format_names_counters_with_total_and_drops_unit_and_eof() {
+        let openmetrics = "# HELP c Calls.\n# TYPE c counter\n# UNIT c seconds\nc_total{a=\"# HELP x\"} 1\n\
+                           # HELP g Gauge.\n# TYPE g gauge\ng 2\n# HELP u U.\n# TYPE u unknown\nu 3\n# EOF\n";
+        let text = "# HELP c_total Calls.\n# TYPE c_total counter\nc_total{a=\"# HELP x\"} 1\n\
+                    # HELP g Gauge.\n# TYPE g gauge\ng 2\n# HELP u U.\n# TYPE u untyped\nu 3\n";
+        assert_eq!(openmetrics_to_text(openmetrics), text);
+    }
+
+    #[test]
     fn strict_parser_rejects_what_it_should() {
         // The check used on our output can fail: a repeated family, a
         // missing EOF and a sample of an undeclared type are all errors.
@@ -343,6 +422,24 @@ mod tests {
         ) {
             let text = encode_snapshot(Arc::new(sample_snapshot_with_field(&stat, &scorecard, &email, &field)), true);
             prop_assert!(parse_strictly(&text).is_ok(), "{}", text);
+        }
+
+        /// Converted in chunks cut anywhere, the text format is the same as
+        /// converted whole.
+        #[test]
+        fn the_text_format_does_not_depend_on_where_chunks_end(cuts in proptest::collection::vec(1usize..200, 1..40)) {
+            let openmetrics = encode_snapshot(Arc::new(sample_snapshot("Talk Ratio", "Discovery", "a@b.c")), true);
+            let (mut converter, mut out, mut rest) = (TextConverter::default(), Vec::new(), openmetrics.as_bytes());
+            for cut in cuts.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (chunk, tail) = rest.split_at((*cut).min(rest.len()));
+                converter.push(chunk, &mut out);
+                rest = tail;
+            }
+            converter.finish(&mut out);
+            prop_assert_eq!(String::from_utf8(out).unwrap(), openmetrics_to_text(&openmetrics));
         }
     }
 }

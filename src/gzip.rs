@@ -32,22 +32,67 @@ impl Default for GzipHead {
     }
 }
 
+/// Builds a [`GzipHead`] from data written in pieces, so a large body is
+/// compressed without ever being whole in memory.
+pub struct GzipWriter {
+    encoder: flate2::write::DeflateEncoder<Vec<u8>>,
+    crc: crc32fast::Hasher,
+    len: u64,
+}
+
+impl GzipWriter {
+    /// An empty member; `capacity` is the expected compressed size.
+    pub fn new(capacity: usize) -> Self {
+        // Magic, deflate, no flags, no mtime, fastest, unknown OS (RFC 1952).
+        let mut out = Vec::with_capacity(capacity.max(HEADER.len()));
+        out.extend_from_slice(&HEADER);
+        let encoder = flate2::write::DeflateEncoder::new(out, flate2::Compression::fast());
+        Self { encoder, crc: crc32fast::Hasher::new(), len: 0 }
+    }
+
+    /// Compresses the next piece of data.
+    pub fn write(&mut self, data: &[u8]) {
+        use std::io::Write as _;
+        self.encoder.write_all(data).expect("writing to a Vec cannot fail");
+        self.crc.update(data);
+        self.len += data.len() as u64;
+    }
+
+    /// The open member: what was written, flushed to a byte boundary.
+    pub fn finish(mut self) -> GzipHead {
+        use std::io::Write as _;
+        // A sync flush ends on a byte boundary without a final block, so
+        // more blocks can follow.
+        self.encoder.flush().expect("writing to a Vec cannot fail");
+        let mut bytes = std::mem::take(self.encoder.get_mut());
+        bytes.shrink_to_fit();
+        GzipHead { bytes: Bytes::from(bytes), crc: self.crc.finalize(), len: self.len }
+    }
+}
+
+/// The fixed gzip header this module writes: deflate, no name, no time.
+const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 255];
+
 impl GzipHead {
     /// Compresses `data` into the open start of a member.
     pub fn new(data: &[u8]) -> Self {
-        use std::io::Write as _;
-        // Magic, deflate, no flags, no mtime, fastest, unknown OS (RFC 1952).
-        let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 255];
-        out.reserve(data.len() / 8);
-        let mut encoder = flate2::write::DeflateEncoder::new(out, flate2::Compression::fast());
-        encoder.write_all(data).expect("writing to a Vec cannot fail");
-        // A sync flush ends on a byte boundary without a final block, so
-        // more blocks can follow.
-        encoder.flush().expect("writing to a Vec cannot fail");
-        let bytes = std::mem::take(encoder.get_mut());
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(data);
-        Self { bytes: Bytes::from(bytes), crc: crc.finalize(), len: data.len() as u64 }
+        let mut writer = GzipWriter::new(data.len() / 8);
+        writer.write(data);
+        writer.finish()
+    }
+
+    /// Length of the data, uncompressed.
+    pub fn data_len(&self) -> u64 {
+        self.len
+    }
+
+    /// The data again, decompressed a piece at a time ([`Inflate`]).
+    pub fn inflate(&self) -> Inflate {
+        Inflate {
+            deflated: self.bytes.slice(HEADER.len().min(self.bytes.len())..),
+            read: 0,
+            state: flate2::Decompress::new(false),
+        }
     }
 
     /// The whole member as two chunks: the head, shared and not copied,
@@ -78,6 +123,33 @@ impl GzipHead {
         // ISIZE is the length modulo 2^32.
         out.extend_from_slice(&((self.len + tail.len() as u64) as u32).to_le_bytes());
         out
+    }
+}
+
+/// Decompresses a [`GzipHead`]'s data in pieces of a bounded size: a client
+/// that does not accept gzip is served from the compressed bytes without a
+/// second, uncompressed copy of the whole body.
+pub struct Inflate {
+    /// The deflate blocks after the header, shared with the head.
+    deflated: Bytes,
+    read: usize,
+    state: flate2::Decompress,
+}
+
+impl Inflate {
+    /// Up to `max` bytes of the data; `None` once all of it was returned.
+    /// An error means the compressed bytes are corrupt (never ours).
+    pub fn next_chunk(&mut self, max: usize) -> Result<Option<Bytes>, flate2::DecompressError> {
+        let mut out = Vec::with_capacity(max);
+        while out.len() < max {
+            let (read_before, written_before) = (self.state.total_in(), out.len());
+            self.state.decompress_vec(&self.deflated[self.read..], &mut out, flate2::FlushDecompress::None)?;
+            self.read += usize::try_from(self.state.total_in() - read_before).expect("read from a slice");
+            if self.state.total_in() == read_before && out.len() == written_before {
+                break;
+            }
+        }
+        Ok((!out.is_empty()).then(|| Bytes::from(out)))
     }
 }
 
@@ -115,5 +187,47 @@ mod tests {
         member.extend(empty.close(b"# EOF\n"));
         assert_eq!(gunzip(&member), b"# EOF\n");
         assert_eq!(gunzip(&compress(b"abc")), b"abc");
+    }
+
+    /// Data that does not repeat, so the compressed stream is long.
+    fn varied(lines: usize) -> String {
+        (0..lines).map(|i| format!("gong_x{{user_id=\"{}\"}} {}\n", i * 7919 % 100_003, i % 97)).collect()
+    }
+
+    #[test]
+    fn written_in_pieces_is_the_same_member_as_written_whole() {
+        let data = varied(50_000);
+        let mut writer = GzipWriter::new(0);
+        for piece in data.as_bytes().chunks(4_099) {
+            writer.write(piece);
+        }
+        let head = writer.finish();
+        assert_eq!(head.data_len(), data.len() as u64);
+        assert_eq!(
+            gunzip(&[head.bytes.to_vec(), head.close(b"# EOF\n")].concat()),
+            format!("{data}# EOF\n").as_bytes()
+        );
+    }
+
+    #[test]
+    fn inflating_returns_the_data_in_bounded_pieces() {
+        for data in [String::new(), "a\n".to_owned(), varied(50_000)] {
+            let head = GzipHead::new(data.as_bytes());
+            let mut inflate = head.inflate();
+            let mut back = Vec::new();
+            while let Some(chunk) = inflate.next_chunk(65_536).unwrap() {
+                assert!(!chunk.is_empty() && chunk.len() <= 65_536);
+                back.extend_from_slice(&chunk);
+            }
+            assert_eq!(back, data.as_bytes(), "{} bytes", data.len());
+            assert!(inflate.next_chunk(65_536).unwrap().is_none(), "stays at the end");
+        }
+        // Corrupt blocks are an error, not a panic or a silent end.
+        let head = GzipHead::new(varied(1_000).as_bytes());
+        let mut bytes = head.bytes.to_vec();
+        bytes[10] = 0xff;
+        let corrupt = GzipHead { bytes: Bytes::from(bytes), ..head };
+        let mut inflate = corrupt.inflate();
+        assert!((0..100).map(|_| inflate.next_chunk(1_024)).any(|r| r.is_err()));
     }
 }

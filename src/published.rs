@@ -9,58 +9,78 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use axum::body::Bytes;
 use jiff::Timestamp;
 
-use crate::encoding::{encode_snapshot, openmetrics_to_text};
+use crate::encoding::{TextConverter, encode_snapshot};
 use crate::endpoint::Endpoint;
-use crate::gzip::GzipHead;
+use crate::gzip::{GzipHead, GzipWriter};
 use crate::self_metrics::{PollOutcome, SelfMetrics};
 use crate::snapshot::DataSnapshot;
 
 /// The encoded data part of `/metrics`, replaced whole on each publish.
+/// Only compressed: at 10,000 users the text is ~100 MB and its gzip ~10x
+/// smaller, Prometheus always asks for gzip, and a client that does not is
+/// served by decompressing a piece at a time ([`GzipHead::inflate`]). So
+/// no format of the body is ever held uncompressed between scrapes.
 #[derive(Debug, Default)]
 pub struct Exposition {
-    /// OpenMetrics families without `# EOF`.
-    pub data: Bytes,
-    /// `data` as the open start of a gzip member, compressed once per
-    /// publish; a scrape closes it with [`GzipHead::close`].
+    /// OpenMetrics families without `# EOF`, as the open start of a gzip
+    /// member; a scrape closes it with [`GzipHead::close`].
     pub data_gzip: GzipHead,
-    /// `data` in the Prometheus text format 0.0.4, and its gzip head: built
-    /// on the first scrape that asks for it, once per publish (Prometheus
-    /// asks for OpenMetrics, so most exporters never build it).
-    text: std::sync::OnceLock<(Bytes, GzipHead)>,
-    /// Per-user and per-scorecard series in `data`.
+    /// The same in the Prometheus text format 0.0.4: converted on the first
+    /// scrape that asks for it, once per publish, straight from
+    /// `data_gzip` (Prometheus asks for OpenMetrics, so most exporters
+    /// never build it).
+    text_gzip: std::sync::OnceLock<GzipHead>,
+    /// Per-user and per-scorecard series in the data.
     pub series: usize,
-    /// The snapshot `data` encodes (shared with the poller, not a copy).
+    /// The snapshot the data encodes (shared with the poller, not a copy).
     pub snapshot: Arc<DataSnapshot>,
 }
 
+/// Uncompressed bytes converted at a time when building the text format.
+const CONVERT_CHUNK: usize = 1 << 20;
+
 impl Exposition {
-    /// Encodes and compresses `snapshot`. CPU-bound (about a second at
-    /// 10,000 users): call it off the async workers.
+    /// Encodes and compresses `snapshot`; the uncompressed text is dropped
+    /// here. CPU-bound (about a second at 10,000 users): call it off the
+    /// async workers.
     pub fn build(snapshot: Arc<DataSnapshot>, include_email: bool) -> Self {
         let text = encode_snapshot(Arc::clone(&snapshot), include_email);
         let data_gzip = GzipHead::new(text.as_bytes());
-        Self::from_parts(Bytes::from(text), data_gzip, snapshot.series_count(), snapshot)
+        drop(text);
+        Self::from_parts(data_gzip, snapshot.series_count(), snapshot)
     }
 
-    /// An exposition of already encoded `data`.
-    pub fn from_parts(data: Bytes, data_gzip: GzipHead, series: usize, snapshot: Arc<DataSnapshot>) -> Self {
-        Self { data, data_gzip, text: std::sync::OnceLock::new(), series, snapshot }
+    /// An exposition of already compressed data.
+    pub fn from_parts(data_gzip: GzipHead, series: usize, snapshot: Arc<DataSnapshot>) -> Self {
+        Self { data_gzip, text_gzip: std::sync::OnceLock::new(), series, snapshot }
     }
 
-    /// Whether [`Exposition::text`] was built already (no blocking work).
+    /// Whether [`Exposition::text_gzip`] was built already (no blocking work).
     pub fn has_text(&self) -> bool {
-        self.text.get().is_some()
+        self.text_gzip.get().is_some()
     }
 
-    /// `data` in the 0.0.4 text format, and its gzip head.
-    pub fn text(&self) -> &(Bytes, GzipHead) {
-        self.text.get_or_init(|| {
-            let text = openmetrics_to_text(std::str::from_utf8(&self.data).unwrap_or_default());
-            let head = GzipHead::new(text.as_bytes());
-            (Bytes::from(text), head)
+    /// The data in the 0.0.4 text format, compressed: decompressed,
+    /// converted and compressed again a megabyte at a time.
+    pub fn text_gzip(&self) -> &GzipHead {
+        self.text_gzip.get_or_init(|| {
+            let mut inflate = self.data_gzip.inflate();
+            let mut converter = TextConverter::default();
+            let mut writer = GzipWriter::new(self.data_gzip.bytes.len());
+            let mut converted = Vec::with_capacity(CONVERT_CHUNK + CONVERT_CHUNK / 4);
+            // Our own compressed bytes: corrupt only through a bug, which
+            // the blocking task turns into a 500 for this scrape.
+            while let Some(chunk) = inflate.next_chunk(CONVERT_CHUNK).expect("the exposition's gzip decodes") {
+                converted.clear();
+                converter.push(&chunk, &mut converted);
+                writer.write(&converted);
+            }
+            converted.clear();
+            converter.finish(&mut converted);
+            writer.write(&converted);
+            writer.finish()
         })
     }
 }

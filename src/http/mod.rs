@@ -20,6 +20,7 @@ use http_body::Frame;
 
 use crate::encoding::openmetrics_to_text;
 use crate::endpoint::Endpoint;
+use crate::gzip::Inflate;
 use crate::published::Shared;
 
 /// The content type Prometheus negotiates for OpenMetrics.
@@ -50,6 +51,51 @@ impl http_body::Body for Chunks {
     }
 }
 
+/// Bytes of decompressed body per frame for a client without gzip: enough
+/// to keep the socket busy, small enough that 50 such scrapes at once hold
+/// a few megabytes, not 50 bodies.
+const INFLATE_CHUNK: usize = 256 * 1024;
+
+/// A body for a client that does not accept gzip: the compressed data
+/// decompressed a chunk per frame as the client reads (hyper asks for the
+/// next frame only once the last was written), then the live tail.
+struct Inflating {
+    data: Inflate,
+    tail: Option<Bytes>,
+    /// Bytes still to send, for an exact `Content-Length`.
+    remaining: u64,
+}
+
+impl http_body::Body for Inflating {
+    type Data = Bytes;
+    type Error = flate2::DecompressError;
+
+    fn poll_frame(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        let chunk = match this.data.next_chunk(INFLATE_CHUNK) {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => match this.tail.take() {
+                Some(tail) => tail,
+                None => return Poll::Ready(None),
+            },
+            Err(error) => {
+                tracing::error!(%error, "the published exposition did not decompress; this scrape ends short");
+                return Poll::Ready(Some(Err(error)));
+            }
+        };
+        this.remaining = this.remaining.saturating_sub(chunk.len() as u64);
+        Poll::Ready(Some(Ok(Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.remaining == 0 && self.tail.is_none()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.remaining)
+    }
+}
+
 #[derive(Clone)]
 struct AppState {
     shared: Arc<Shared>,
@@ -72,9 +118,9 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
     let mut own = String::with_capacity(4096);
     state.shared.self_metrics.encode(&mut own).expect("writing to a String cannot fail");
     let openmetrics = wants_openmetrics(&headers);
-    let (content_type, data, data_gzip, own) = if openmetrics {
+    let (content_type, data, own) = if openmetrics {
         own.push_str("# EOF\n");
-        (OPENMETRICS_CONTENT_TYPE, &exposition.data, &exposition.data_gzip, own)
+        (OPENMETRICS_CONTENT_TYPE, &exposition.data_gzip, own)
     } else {
         // The first text-format scrape after a publish converts and
         // compresses the whole exposition (about a second at 10,000 users):
@@ -83,20 +129,19 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         let building = Arc::clone(&exposition);
         if !exposition.has_text()
             && tokio::task::spawn_blocking(move || {
-                building.text();
+                building.text_gzip();
             })
             .await
             .is_err()
         {
             return (StatusCode::INTERNAL_SERVER_ERROR, "converting to the text format failed\n").into_response();
         }
-        let (data, data_gzip) = exposition.text();
-        (TEXT_CONTENT_TYPE, data, data_gzip, openmetrics_to_text(&own))
+        (TEXT_CONTENT_TYPE, exposition.text_gzip(), openmetrics_to_text(&own))
     };
     if accepts_gzip(&headers) {
         // One gzip member: the data compressed once per publish, then the
         // few live self-metrics stored uncompressed and the trailer.
-        let body = Chunks(VecDeque::from(data_gzip.finish(own.as_bytes())));
+        let body = Chunks(VecDeque::from(data.finish(own.as_bytes())));
         return (
             [
                 (header::CONTENT_TYPE, content_type),
@@ -107,7 +152,8 @@ async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response 
         )
             .into_response();
     }
-    let body = Chunks(VecDeque::from([data.clone(), Bytes::from(own)]));
+    let body =
+        Inflating { data: data.inflate(), remaining: data.data_len() + own.len() as u64, tail: Some(Bytes::from(own)) };
     ([(header::CONTENT_TYPE, content_type), (header::VARY, "Accept, Accept-Encoding")], Body::new(body)).into_response()
 }
 
@@ -384,9 +430,8 @@ mod tests {
     }
 
     fn publish_one_series(shared: &Shared) {
-        let data = Bytes::from_static(b"# HELP gong_x x.\n# TYPE gong_x gauge\ngong_x 1\n");
-        let data_gzip = GzipHead::new(&data);
-        shared.exposition.store(Arc::new(Exposition::from_parts(data, data_gzip, 1, Default::default())));
+        let data_gzip = GzipHead::new(b"# HELP gong_x x.\n# TYPE gong_x gauge\ngong_x 1\n");
+        shared.exposition.store(Arc::new(Exposition::from_parts(data_gzip, 1, Default::default())));
     }
 
     async fn get(app: Router, path: &str) -> (StatusCode, String, String) {
@@ -407,6 +452,41 @@ mod tests {
         let encoding = response.headers().get(header::CONTENT_ENCODING).map(|v| v.to_str().unwrap().to_owned());
         let body = response.into_body().collect().await.unwrap().to_bytes();
         (status, content_type, encoding, body.to_vec())
+    }
+
+    #[tokio::test]
+    async fn a_client_without_gzip_gets_the_body_in_bounded_frames_with_its_exact_length() {
+        // Several megabytes, so the body spans many decompressed frames.
+        let data: String =
+            (0..120_000).map(|i| format!("gong_x{{user_id=\"{}\"}} {}\n", i * 7919 % 100_003, i % 97)).collect();
+        let shared = Shared::new(Arc::new(SelfMetrics::new()));
+        let exposition = format!("# HELP gong_x x.\n# TYPE gong_x gauge\n{data}");
+        shared.exposition.store(Arc::new(Exposition::from_parts(
+            GzipHead::new(exposition.as_bytes()),
+            1,
+            Default::default(),
+        )));
+        let app = app(shared, "/metrics");
+        for accept in [PROMETHEUS_ACCEPT, "text/plain"] {
+            let request = Request::get("/metrics").header(header::ACCEPT, accept).body(Body::empty()).unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.headers().get(header::CONTENT_ENCODING), None);
+            let mut body = response.into_body();
+            let length = http_body::Body::size_hint(&body).exact().expect("an exact length");
+            let mut received = Vec::new();
+            let mut frames = 0;
+            while let Some(frame) = body.frame().await {
+                let chunk = frame.unwrap().into_data().unwrap();
+                assert!(chunk.len() <= INFLATE_CHUNK, "{} bytes in one frame", chunk.len());
+                received.extend_from_slice(&chunk);
+                frames += 1;
+            }
+            assert_eq!(received.len() as u64, length, "{accept}");
+            assert!(frames > exposition.len() / INFLATE_CHUNK, "{frames} frames");
+            let text = String::from_utf8(received).unwrap();
+            assert!(text.starts_with(&exposition), "{accept}: the data first, unchanged");
+            assert!(text[exposition.len()..].contains("gong_exporter_api_requests_total"), "then the self-metrics");
+        }
     }
 
     #[tokio::test]

@@ -468,7 +468,8 @@ impl Poller {
         let exposition = tokio::task::spawn_blocking(move || Exposition::build(snapshot, include_email))
             .await
             .expect("encoding a snapshot does not panic");
-        let (series, bytes, gzip_bytes) = (exposition.series, exposition.data.len(), exposition.data_gzip.bytes.len());
+        let (series, bytes, gzip_bytes) =
+            (exposition.series, exposition.data_gzip.data_len(), exposition.data_gzip.bytes.len());
         self.shared.exposition.store(Arc::new(exposition));
         tracing::info!(
             series,
