@@ -14,6 +14,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use crate::collectors::Families;
+use crate::gzip::{GzipHead, GzipWriter};
 use crate::collectors::activity::ActivityTable;
 use crate::collectors::labels::{CACHED, LabelOptions, OptionalId, UserSeries};
 use crate::collectors::scorecards::ScorecardSeries;
@@ -104,49 +105,95 @@ impl Collector for SnapshotCollector {
 /// The data part of `/metrics` for `snapshot`: OpenMetrics families without
 /// the closing `# EOF`, which the server appends after the self-metrics.
 pub fn encode_snapshot(snapshot: Arc<DataSnapshot>, include_email: bool) -> String {
-    let mut registry = Registry::default();
-    registry.register_collector(Box::new(SnapshotCollector { snapshot, labels: LabelOptions { include_email } }));
-    let mut out = String::new();
-    prometheus_client::encoding::text::encode_registry(&mut out, &registry).expect("writing to a String cannot fail");
-    drop_empty_families(&mut out);
-    out
+    let mut out = Vec::new();
+    encode_into(snapshot, include_email, |lines| out.extend_from_slice(lines));
+    String::from_utf8(out).expect("the encoder writes UTF-8 in whole lines")
 }
 
-/// Removes the `# HELP`/`# TYPE`/`# UNIT` lines of families that have no
-/// sample (a window without manual reviews, a collector with nothing to
-/// say), as client_golang leaves such families out. In place: at 10,000
-/// users the text is ~100 MB, and a copy would double the publish's peak.
-fn drop_empty_families(text: &mut String) {
-    let mut bytes = std::mem::take(text).into_bytes();
-    let (mut read, mut write) = (0, 0);
-    // Where the descriptor lines of the family being read start in the
-    // output, until its first sample shows it is not empty.
-    let mut descriptor: Option<usize> = None;
-    while read < bytes.len() {
-        let end = bytes[read..].iter().position(|&b| b == b'\n').map_or(bytes.len(), |i| read + i + 1);
-        let line = &bytes[read..end];
+/// [`encode_snapshot`] compressed as it is encoded: the text is never whole
+/// in memory (at 10,000 users it is tens of megabytes, and a `String`
+/// growing by doubling briefly held twice that).
+pub fn encode_snapshot_gzip(snapshot: Arc<DataSnapshot>, include_email: bool) -> GzipHead {
+    let mut writer = GzipWriter::new(0);
+    encode_into(snapshot, include_email, |lines| writer.write(lines));
+    writer.finish()
+}
+
+/// Encodes `snapshot` and hands `sink` whole lines, in batches.
+fn encode_into(snapshot: Arc<DataSnapshot>, include_email: bool, sink: impl FnMut(&[u8])) {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(SnapshotCollector { snapshot, labels: LabelOptions { include_email } }));
+    let mut lines = NonEmptyFamilies::new(sink);
+    prometheus_client::encoding::text::encode_registry(&mut lines, &registry).expect("the sink cannot fail");
+    lines.finish();
+}
+
+/// Lines written through it reach `sink` except the `# HELP`/`# TYPE`/
+/// `# UNIT` lines of families that have no sample (a window without manual
+/// reviews, a collector with nothing to say), as client_golang leaves such
+/// families out; strict OpenMetrics parsers reject one family's descriptor
+/// followed by another's samples.
+struct NonEmptyFamilies<F: FnMut(&[u8])> {
+    sink: F,
+    /// The line being written (the encoder writes pieces of lines).
+    line: Vec<u8>,
+    /// Descriptor lines of the family being read, until its first sample.
+    descriptor: Vec<u8>,
+    /// Whole lines for `sink`, handed over in batches.
+    ready: Vec<u8>,
+}
+
+/// Bytes handed to the sink at a time.
+const BATCH: usize = 64 * 1024;
+
+impl<F: FnMut(&[u8])> NonEmptyFamilies<F> {
+    fn new(sink: F) -> Self {
+        Self { sink, line: Vec::new(), descriptor: Vec::new(), ready: Vec::with_capacity(BATCH + 4096) }
+    }
+
+    fn end_line(&mut self) {
+        let line = std::mem::take(&mut self.line);
         if line.starts_with(b"# HELP ") || line.starts_with(b"# TYPE ") || line.starts_with(b"# UNIT ") {
             let name = |l: &[u8]| l[7..].split(|&b| b == b' ' || b == b'\n').next().map(<[u8]>::to_vec);
-            let same_family = descriptor.is_some_and(|start| name(&bytes[start..]) == name(line));
-            if !same_family {
+            if !self.descriptor.is_empty() && name(&self.descriptor) != name(&line) {
                 // Another family's descriptor: the pending one had no sample.
-                if let Some(start) = descriptor {
-                    write = start;
-                }
-                descriptor = Some(write);
+                self.descriptor.clear();
             }
-        } else if !line.starts_with(b"#") {
-            descriptor = None;
+            self.descriptor.extend_from_slice(&line);
+        } else {
+            self.ready.append(&mut self.descriptor);
+            self.ready.extend_from_slice(&line);
+            if self.ready.len() >= BATCH {
+                (self.sink)(&self.ready);
+                self.ready.clear();
+            }
         }
-        bytes.copy_within(read..end, write);
-        write += end - read;
-        read = end;
+        self.line = line;
+        self.line.clear();
     }
-    if let Some(start) = descriptor {
-        write = start;
+
+    /// Hands over what is left; a last family without samples is dropped.
+    fn finish(mut self) {
+        if !self.line.is_empty() {
+            self.line.push(b'\n');
+            self.end_line();
+        }
+        if !self.ready.is_empty() {
+            (self.sink)(&self.ready);
+        }
     }
-    bytes.truncate(write);
-    *text = String::from_utf8(bytes).expect("whole lines of UTF-8 were kept");
+}
+
+impl<F: FnMut(&[u8])> std::fmt::Write for NonEmptyFamilies<F> {
+    fn write_str(&mut self, mut text: &str) -> std::fmt::Result {
+        while let Some(end) = text.find('\n') {
+            self.line.extend_from_slice(&text.as_bytes()[..=end]);
+            self.end_line();
+            text = &text[end + 1..];
+        }
+        self.line.extend_from_slice(text.as_bytes());
+        Ok(())
+    }
 }
 
 /// OpenMetrics text (as prometheus-client writes it) in the Prometheus text
@@ -372,23 +419,39 @@ mod tests {
 
     #[test]
     fn only_descriptors_without_samples_are_dropped() {
-        let mut text = [
+        let through = |pieces: &[&str]| {
+            let mut out = Vec::new();
+            let mut lines = NonEmptyFamilies::new(|batch: &[u8]| out.extend_from_slice(batch));
+            for piece in pieces {
+                std::fmt::Write::write_str(&mut lines, piece).unwrap();
+            }
+            lines.finish();
+            String::from_utf8(out).unwrap()
+        };
+        // Written in pieces that cut lines, as the encoder writes.
+        let text = [
             "# HELP a A.\n# TYPE a gauge\n",
             "# HELP b B.\n# TYPE b gauge\n# UNIT b seconds\n",
-            "# HELP c C.\n# TYPE c counter\nc_total 1\nc_total{x=\"#\"} 2\n",
+            "# HELP c C.\n# TYPE c count",
+            "er\nc_total 1\nc_total{x=\"#\"} 2\n",
             "# HELP d D.\n# TYPE d gauge\n",
-            "# HELP e E.\n# TYPE e gauge\ne 3\n",
-            "# HELP f F.\n# TYPE f gauge\n",
-        ]
-        .concat();
-        drop_empty_families(&mut text);
-        assert_eq!(
-            text,
-            "# HELP c C.\n# TYPE c counter\nc_total 1\nc_total{x=\"#\"} 2\n# HELP e E.\n# TYPE e gauge\ne 3\n"
-        );
-        let mut none = String::from("# HELP a A.\n# TYPE a gauge\n");
-        drop_empty_families(&mut none);
-        assert_eq!(none, "");
+            "# HELP e E.\n# TYPE e gauge\ne 3",
+            "\n# HELP f F.\n# TYPE f gauge\n",
+        ];
+        let kept = "# HELP c C.\n# TYPE c counter\nc_total 1\nc_total{x=\"#\"} 2\n# HELP e E.\n# TYPE e gauge\ne 3\n";
+        assert_eq!(through(&text), kept);
+        assert_eq!(through(&["# HELP a A.\n# TYPE a gauge\n"]), "");
+    }
+
+    #[test]
+    fn compressed_while_encoded_is_the_encoded_text() {
+        let snapshot = Arc::new(sample_snapshot("Talk Ratio", "Discovery", "a@b.c"));
+        let head = encode_snapshot_gzip(Arc::clone(&snapshot), true);
+        let mut member = head.bytes.to_vec();
+        member.extend(head.close(b""));
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&member[..]), &mut text).unwrap();
+        assert_eq!(text, encode_snapshot(snapshot, true));
     }
 
     #[test]

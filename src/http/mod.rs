@@ -54,7 +54,7 @@ impl http_body::Body for Chunks {
 /// Bytes of decompressed body per frame for a client without gzip: enough
 /// to keep the socket busy, small enough that 50 such scrapes at once hold
 /// a few megabytes, not 50 bodies.
-const INFLATE_CHUNK: usize = 256 * 1024;
+const INFLATE_CHUNK: usize = 64 * 1024;
 
 /// A body for a client that does not accept gzip: the compressed data
 /// decompressed a chunk per frame as the client reads (hyper asks for the
