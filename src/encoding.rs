@@ -14,10 +14,10 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use crate::collectors::Families;
-use crate::gzip::{GzipHead, GzipWriter};
 use crate::collectors::activity::ActivityTable;
 use crate::collectors::labels::{CACHED, LabelOptions, OptionalId, UserSeries};
 use crate::collectors::scorecards::ScorecardSeries;
+use crate::gzip::{GzipHead, GzipWriter};
 use crate::ledger::CounterTotals;
 use crate::naming::{activity_metric_name, family_owners, help_name};
 use crate::snapshot::DataSnapshot;

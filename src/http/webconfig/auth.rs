@@ -1,10 +1,17 @@
 //! Basic auth from the web config's `basic_auth_users`: bcrypt hashes,
 //! checked one at a time, with a cache of passwords that already passed so
 //! that a scrape does not pay for bcrypt each time.
+//!
+//! Under a flood of wrong credentials: unknown users cost no bcrypt at all
+//! (only a wait), a check is refused at once when the checks already
+//! waiting would take more than [`MAX_BCRYPT_WAIT`], and every refusal takes
+//! as long as a check of the highest configured cost, so how long it took
+//! does not tell which user names exist.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use axum::extract::{Request, State};
@@ -16,8 +23,16 @@ use base64::Engine as _;
 use super::config::WebConfig;
 use crate::secret::Secret;
 
-/// The work factors bcrypt allows.
-const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=31;
+/// The work factors accepted. bcrypt allows 4 to 31, but each step doubles
+/// the work: cost 14 takes about a second of a core, 31 about a day and a
+/// half, long enough for one request to pin a core. exporter-toolkit's users
+/// pick 10 to 14 (htpasswd's default is 5, Prometheus's docs show 10).
+const BCRYPT_COSTS: std::ops::RangeInclusive<u32> = 4..=14;
+
+/// The longest a check may wait for the checks ahead of it: beyond it, a
+/// check is refused at once (429) rather than queued, so a flood of wrong
+/// passwords cannot hold a valid login past a scrape's timeout.
+pub const MAX_BCRYPT_WAIT: Duration = Duration::from_secs(1);
 
 /// Salt and hash of the stand-in checked for unknown users (any valid
 /// bcrypt text: no password is meant to match it).
@@ -30,45 +45,57 @@ const OPEN_PATHS: [&str; 2] = ["/-/healthy", "/-/ready"];
 /// Checked `basic_auth_users`: each user's bcrypt hash.
 pub(super) struct Users {
     pub(super) hashes: BTreeMap<String, Secret>,
-    /// A hash of the highest cost among `hashes`, checked for an unknown
-    /// user so that it costs as long as a known one: a faster answer would
-    /// tell which user names exist.
+    /// A hash of the highest cost among `hashes`, which no password
+    /// matches: timed once to learn how long a refusal must take.
     pub(super) unknown_user_hash: Secret,
+    /// The cost of each user's hash.
+    costs: BTreeMap<String, u32>,
+    /// The highest of `costs`: a refusal takes as long as a check of it.
+    highest_cost: u32,
 }
 
 impl Users {
     /// The users and hashes as listed in the file; an error names the user
     /// whose hash is no bcrypt hash or has a cost bcrypt does not allow.
     pub(super) fn parse(listed: BTreeMap<String, String>) -> Result<Self, String> {
-        let mut hashes = BTreeMap::new();
+        let (mut hashes, mut costs) = (BTreeMap::new(), BTreeMap::new());
         let mut highest_cost = BCRYPT_COSTS.start().to_owned();
         for (user, hash) in listed {
             let parts = hash
                 .parse::<bcrypt::HashParts>()
                 .map_err(|e| format!("basic_auth_users.{user}: not a bcrypt hash ({e})"))?;
-            if !BCRYPT_COSTS.contains(&parts.get_cost()) {
+            let cost = parts.get_cost();
+            if !BCRYPT_COSTS.contains(&cost) {
                 return Err(format!(
-                    "basic_auth_users.{user}: bcrypt cost {} is outside the {}..={} bcrypt allows",
-                    parts.get_cost(),
+                    "basic_auth_users.{user}: bcrypt cost {cost} is outside {}..={} (each step doubles the work a \
+                     login costs; hash the password again with a cost of 10 to 12, e.g. htpasswd -nBC 12 {user})",
                     BCRYPT_COSTS.start(),
                     BCRYPT_COSTS.end()
                 ));
             }
-            highest_cost = highest_cost.max(parts.get_cost());
+            highest_cost = highest_cost.max(cost);
+            costs.insert(user.clone(), cost);
             hashes.insert(user, Secret::new(hash));
         }
         let unknown_user_hash = Secret::new(format!("$2b${highest_cost:02}${UNKNOWN_USER_SALT_AND_HASH}"));
-        Ok(Self { hashes, unknown_user_hash })
+        Ok(Self { hashes, unknown_user_hash, costs, highest_cost })
     }
 }
 
 /// bcrypt checks, one at a time (as exporter-toolkit serialises them): a
 /// flood of wrong passwords costs one core, not all of them. Each runs on a
 /// thread of its own that nothing waits for: a client that leaves, or a
-/// shutdown, does not wait out a hash of a high cost.
+/// shutdown, does not wait out a hash of a high cost. A check is admitted
+/// only while the checks admitted before it would take at most
+/// [`MAX_BCRYPT_WAIT`].
 #[derive(Debug)]
 pub struct BcryptGate {
     slot: Arc<tokio::sync::Semaphore>,
+    /// Estimated microseconds of work admitted and not finished.
+    admitted: Arc<AtomicU64>,
+    /// How long the last check took at each cost, in microseconds (0: none
+    /// seen yet).
+    took: Arc<[AtomicU64; 32]>,
     /// Hashes running now, and the most ever at once: what the slot
     /// bounds, counted where the work happens (a thread's name outlives
     /// its work, so counting threads overstates it).
@@ -77,30 +104,94 @@ pub struct BcryptGate {
 
 impl Default for BcryptGate {
     fn default() -> Self {
-        Self { slot: Arc::new(tokio::sync::Semaphore::new(1)), hashing: Arc::default() }
+        Self {
+            slot: Arc::new(tokio::sync::Semaphore::new(1)),
+            admitted: Arc::default(),
+            took: Arc::new(std::array::from_fn(|_| AtomicU64::new(0))),
+            hashing: Arc::default(),
+        }
     }
 }
 
 impl BcryptGate {
-    /// Whether `password` matches `hash`; waits for the one slot first.
-    pub async fn verify(&self, password: String, hash: String) -> bool {
-        let Ok(slot) = Arc::clone(&self.slot).acquire_owned().await else { return false };
+    /// How long one check at `cost` takes: as last seen at that cost, or
+    /// scaled from the nearest cost seen (each step doubles the work); zero
+    /// before any check was timed.
+    fn estimate(&self, cost: u32) -> Duration {
+        let seen = (0..32u32).filter_map(|c| {
+            let micros = self.took[c as usize].load(Ordering::Acquire);
+            (micros > 0).then_some((c, micros))
+        });
+        let Some((nearest, micros)) = seen.min_by_key(|(c, _)| c.abs_diff(cost)) else {
+            return Duration::ZERO;
+        };
+        let scaled = if cost >= nearest {
+            micros.saturating_mul(1u64.checked_shl(cost - nearest).unwrap_or(u64::MAX))
+        } else {
+            micros >> (nearest - cost)
+        };
+        Duration::from_micros(scaled)
+    }
+
+    /// Whether the work already admitted would keep a new check waiting
+    /// longer than [`MAX_BCRYPT_WAIT`].
+    fn over_bound(&self) -> bool {
+        self.admitted.load(Ordering::Acquire) > MAX_BCRYPT_WAIT.as_micros() as u64
+    }
+
+    /// Times a check of `hash` (at `cost`) that no password matches, off the
+    /// slot: how long a refusal must take is known before the first one.
+    fn calibrate(&self, hash: String, cost: u32) {
+        let took = Arc::clone(&self.took);
+        let _ = std::thread::Builder::new().name("bcrypt-calibrate".to_owned()).spawn(move || {
+            let started = Instant::now();
+            let _ = bcrypt::verify("", &hash);
+            took[cost as usize].store(started.elapsed().as_micros().max(1) as u64, Ordering::Release);
+        });
+    }
+
+    /// Whether `password` matches `hash` (of `cost`), after the checks
+    /// admitted before it; `None`, at once, when they would take longer
+    /// than [`MAX_BCRYPT_WAIT`].
+    pub async fn verify(&self, password: String, hash: String, cost: u32) -> Option<bool> {
+        let estimate = self.estimate(cost).as_micros() as u64;
+        if self.admitted.fetch_add(estimate, Ordering::AcqRel) > MAX_BCRYPT_WAIT.as_micros() as u64 {
+            self.admitted.fetch_sub(estimate, Ordering::AcqRel);
+            return None;
+        }
+        let Ok(slot) = Arc::clone(&self.slot).acquire_owned().await else { return Some(false) };
         let (answer, answered) = tokio::sync::oneshot::channel();
-        let hashing = Arc::clone(&self.hashing);
+        let (hashing, admitted, took) = (Arc::clone(&self.hashing), Arc::clone(&self.admitted), Arc::clone(&self.took));
         let spawned = std::thread::Builder::new().name("bcrypt".to_owned()).spawn(move || {
             // The slot is held until the hash is done, even if the client
             // left: the next check waits for the core to be free.
             let (now, most) = &*hashing;
             most.fetch_max(now.fetch_add(1, Ordering::AcqRel) + 1, Ordering::AcqRel);
+            let started = Instant::now();
             let matched = bcrypt::verify(password, &hash).unwrap_or(false);
+            took[cost as usize].store(started.elapsed().as_micros().max(1) as u64, Ordering::Release);
             now.fetch_sub(1, Ordering::AcqRel);
+            admitted.fetch_sub(estimate, Ordering::AcqRel);
             // Free before answering, so a caller that has its answer finds
             // the core free.
             drop(slot);
             let _ = answer.send(matched);
         });
-        spawned.is_ok() && answered.await.unwrap_or(false)
+        if spawned.is_err() {
+            self.admitted.fetch_sub(estimate, Ordering::AcqRel);
+            return Some(false);
+        }
+        Some(answered.await.unwrap_or(false))
     }
+}
+
+/// What a check of credentials found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Allowed,
+    Refused,
+    /// Too many checks waiting: refused at once, without checking.
+    Busy,
 }
 
 /// A password that passed bcrypt, and the hash it passed against: it is
@@ -129,11 +220,9 @@ impl std::fmt::Debug for WebState {
 impl WebState {
     /// State holding `config`.
     pub fn new(config: WebConfig) -> Arc<Self> {
-        Arc::new(Self {
-            current: ArcSwap::from_pointee(config),
-            bcrypt: BcryptGate::default(),
-            verified: Mutex::new(HashMap::new()),
-        })
+        let bcrypt = BcryptGate::default();
+        calibrate(&bcrypt, &config);
+        Arc::new(Self { current: ArcSwap::from_pointee(config), bcrypt, verified: Mutex::new(HashMap::new()) })
     }
 
     /// The config in force.
@@ -144,6 +233,7 @@ impl WebState {
     /// Puts `config` in force; passwords that passed under the old one
     /// must pass bcrypt again.
     pub(super) fn replace(&self, config: WebConfig) {
+        calibrate(&self.bcrypt, &config);
         self.verified.lock().expect("auth cache").clear();
         self.current.store(Arc::new(config));
     }
@@ -159,18 +249,41 @@ impl WebState {
             .is_some_and(|v| hash.constant_time_eq(v.hash.expose()) && v.password.constant_time_eq(password))
     }
 
-    async fn check(&self, config: &WebConfig, user: &str, password: &str) -> bool {
-        let known = config.users.hashes.get(user);
+    /// Checks `user`'s `password`. An unknown user costs no bcrypt; every
+    /// refusal takes as long as a check of the highest configured cost, so
+    /// neither an unknown user nor a known one with a cheaper hash answers
+    /// sooner. Too many checks waiting refuses at once, whoever asks.
+    async fn check(&self, config: &WebConfig, user: &str, password: &str) -> Access {
+        let started = Instant::now();
+        let users = &config.users;
+        let known = users.hashes.get(user);
         if known.is_some_and(|hash| self.remembered(user, hash, password)) {
-            return true;
+            return Access::Allowed;
         }
-        let hash = known.unwrap_or(&config.users.unknown_user_hash).expose().to_owned();
-        let ok = self.bcrypt.verify(password.to_owned(), hash.clone()).await && known.is_some();
-        if ok {
-            let verified = Verified { hash: Secret::new(hash), password: Secret::new(password) };
-            self.verified.lock().expect("auth cache").insert(user.to_owned(), verified);
+        if self.bcrypt.over_bound() {
+            return Access::Busy;
         }
-        ok
+        if let Some(hash) = known {
+            let cost = users.costs.get(user).copied().unwrap_or(users.highest_cost);
+            match self.bcrypt.verify(password.to_owned(), hash.expose().to_owned(), cost).await {
+                Some(true) => {
+                    let verified = Verified { hash: hash.clone(), password: Secret::new(password) };
+                    self.verified.lock().expect("auth cache").insert(user.to_owned(), verified);
+                    return Access::Allowed;
+                }
+                Some(false) => {}
+                None => return Access::Busy,
+            }
+        }
+        tokio::time::sleep_until((started + self.bcrypt.estimate(users.highest_cost)).into()).await;
+        Access::Refused
+    }
+}
+
+/// Times the stand-in hash of `config`'s highest cost, when it has users.
+fn calibrate(gate: &BcryptGate, config: &WebConfig) {
+    if !config.users.hashes.is_empty() {
+        gate.calibrate(config.users.unknown_user_hash.expose().to_owned(), config.users.highest_cost);
     }
 }
 
@@ -187,11 +300,18 @@ pub async fn guard(State(state): State<Arc<WebState>>, request: Request, next: N
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
             .and_then(|(_, b)| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
             .and_then(|raw| String::from_utf8(raw).ok());
-        let allowed = match credentials.as_deref().and_then(|c| c.split_once(':')) {
+        let access = match credentials.as_deref().and_then(|c| c.split_once(':')) {
             Some((user, password)) => state.check(&config, user, password).await,
-            None => false,
+            None => Access::Refused,
         };
-        if !allowed {
+        if access == Access::Busy {
+            let mut response =
+                (StatusCode::TOO_MANY_REQUESTS, "Too many logins being checked; retry in a second\n").into_response();
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            add_headers(&mut response, &config);
+            return response;
+        }
+        if access == Access::Refused {
             let mut response = (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response();
             response
                 .headers_mut()
@@ -217,20 +337,24 @@ mod tests {
     use crate::http::webconfig::load_for_test as load;
 
     #[test]
-    fn hash_costs_outside_bcrypts_range_are_refused_at_start() {
+    fn hash_costs_outside_4_to_14_are_refused_at_start_naming_user_and_cost() {
         let hash = bcrypt::hash("pw", 4).unwrap();
-        for (cost, ok) in [("03", false), ("04", true), ("31", true), ("32", false), ("99", false)] {
+        for (cost, ok) in [("03", false), ("04", true), ("14", true), ("15", false), ("31", false), ("99", false)] {
             let with_cost = format!("{}{cost}{}", &hash[..4], &hash[6..]);
             let loaded = load(&format!("basic_auth_users:\n  alice: '{with_cost}'\n"));
             assert_eq!(loaded.is_ok(), ok, "cost {cost}: {loaded:?}");
             if let Err(error) = loaded {
-                assert!(error.contains("basic_auth_users.alice: bcrypt cost"), "{error}");
+                let cost = cost.trim_start_matches('0');
+                assert!(
+                    error.contains(&format!("basic_auth_users.alice: bcrypt cost {cost} is outside 4..=14")),
+                    "{error}"
+                );
             }
         }
     }
 
     #[test]
-    fn an_unknown_user_is_checked_at_the_highest_cost_of_the_known_ones() {
+    fn the_stand_in_hash_has_the_highest_cost_of_the_known_ones() {
         let (cheap, dear) = (bcrypt::hash("pw", 4).unwrap(), bcrypt::hash("pw", 6).unwrap());
         let c = load(&format!("basic_auth_users:\n  a: '{cheap}'\n  b: '{dear}'\n")).unwrap();
         let unknown_user_hash = &c.users.unknown_user_hash;
@@ -263,7 +387,7 @@ mod tests {
         let checks: Vec<_> = (0..4)
             .map(|_| {
                 let (gate, hash) = (Arc::clone(&gate), hash.clone());
-                tokio::spawn(async move { gate.verify("wrong".to_owned(), hash).await })
+                tokio::spawn(async move { gate.verify("wrong".to_owned(), hash, 8).await })
             })
             .collect();
         for check in &checks {
@@ -274,9 +398,65 @@ mod tests {
         let most = gate.hashing.1.load(Ordering::Acquire);
         assert_eq!(most, 1, "at most one hash at a time, and one was seen");
         for check in checks {
-            assert!(!check.await.unwrap());
+            assert_eq!(check.await.unwrap(), Some(false));
         }
         assert_eq!(gate.slot.available_permits(), 1);
-        assert!(gate.verify("pw".to_owned(), hash).await);
+        assert_eq!(gate.admitted.load(Ordering::Acquire), 0, "finished work is no longer counted");
+        assert_eq!(gate.verify("pw".to_owned(), hash, 8).await, Some(true));
+    }
+
+    #[tokio::test]
+    async fn a_check_that_would_wait_over_a_second_is_refused_at_once() {
+        let gate = Arc::new(BcryptGate::default());
+        let hash = bcrypt::hash("pw", 10).unwrap();
+        // As if a check at cost 10 took 0.6 s: two admitted make 1.2 s of
+        // work ahead of a third.
+        gate.took[10].store(600_000, Ordering::Release);
+        let running: Vec<_> = (0..2)
+            .map(|_| {
+                let (gate, hash) = (Arc::clone(&gate), hash.clone());
+                tokio::spawn(async move { gate.verify("wrong".to_owned(), hash, 10).await })
+            })
+            .collect();
+        while gate.admitted.load(Ordering::Acquire) < 1_200_000 {
+            tokio::task::yield_now().await;
+        }
+        assert!(gate.over_bound());
+        assert_eq!(gate.verify("pw".to_owned(), hash.clone(), 10).await, None, "refused without a hash");
+        for check in running {
+            assert_eq!(check.await.unwrap(), Some(false));
+        }
+        assert!(!gate.over_bound());
+        assert_eq!(gate.verify("pw".to_owned(), hash, 10).await, Some(true), "admitted again");
+    }
+
+    #[test]
+    fn a_cost_not_seen_yet_is_estimated_from_the_nearest_seen() {
+        let gate = BcryptGate::default();
+        assert_eq!(gate.estimate(10), Duration::ZERO, "nothing timed yet");
+        gate.took[8].store(1_000, Ordering::Release);
+        assert_eq!(gate.estimate(8), Duration::from_micros(1_000));
+        assert_eq!(gate.estimate(10), Duration::from_micros(4_000));
+        assert_eq!(gate.estimate(6), Duration::from_micros(250));
+    }
+
+    #[tokio::test]
+    async fn an_unknown_user_costs_no_bcrypt_and_is_refused_no_sooner_than_a_known_one() {
+        let (cheap, dear) = (bcrypt::hash("pw", 4).unwrap(), bcrypt::hash("pw", 9).unwrap());
+        let config = load(&format!("basic_auth_users:\n  a: '{cheap}'\n  b: '{dear}'\n")).unwrap();
+        let state = WebState::new(config);
+        let config = state.current();
+        // The stand-in of cost 9 is timed at start, off the slot.
+        while state.bcrypt.took[9].load(Ordering::Acquire) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let floor = state.bcrypt.estimate(9);
+        for (user, password) in [("nobody", "pw"), ("a", "wrong")] {
+            let started = Instant::now();
+            assert_eq!(state.check(&config, user, password).await, Access::Refused);
+            assert!(started.elapsed() >= floor, "{user}: {:?} < {floor:?}", started.elapsed());
+        }
+        assert_eq!(state.bcrypt.hashing.1.load(Ordering::Acquire), 1, "only the known user's check hashed");
+        assert_eq!(state.check(&config, "a", "pw").await, Access::Allowed);
     }
 }
