@@ -116,6 +116,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// What kind of failure stopped the program, as a log message: the
+    /// error itself goes in the `err` key, as promslog users expect.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Usage(_) => "invalid command line",
+            Self::Config(_) => "invalid configuration",
+            Self::Start(_) | Self::Runtime(_) => "could not start",
+            Self::Backfill(_) => "backfill failed",
+            Self::Unhealthy(_) => "not healthy",
+        }
+    }
+
     /// The exit code for this kind of failure.
     pub fn exit_code(&self) -> Exit {
         match self {

@@ -15,12 +15,28 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         // --help and --version.
         Err(error) if !error.use_stderr() => error.exit(),
-        Err(error) => {
-            return fail(&Error::Usage(one_line(&error.render().to_string())));
-        }
+        // The flags did not parse, so neither did --log.format: a plain line.
+        Err(error) => return fail(&Error::Usage(one_line(&error.render().to_string()))),
     };
+    // Logging first: loading the web config may warn (ignored TLS settings),
+    // and those lines must not be lost. The health check is a probe whose
+    // answer is its exit code and one plain line; it does not log.
+    let logs = match &cli.command {
+        Some(Command::Backfill(args)) => Some(args.log_level.clone()),
+        Some(Command::Healthcheck(_)) => None,
+        Some(Command::Simulate(_)) | None => Some(cli.exporter.log_level.clone()),
+    };
+    if let Some(level) = &logs {
+        logging::init(level, cli.exporter.log_format.into());
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // Once the flags parsed, a fatal error is a log line in the chosen
+        // format (as node_exporter's are), so a log collector parses it.
+        Err(error) if logs.is_some() => {
+            tracing::error!(err = %error, exit_code = error.exit_code() as u8, "{}", error.kind());
+            ExitCode::from(error.exit_code())
+        }
         Err(error) => fail(&error),
     }
 }
@@ -29,7 +45,6 @@ fn run(cli: Cli) -> Result<(), Error> {
     let runtime = tokio::runtime::Runtime::new().map_err(Error::Runtime)?;
     match cli.command {
         Some(Command::Backfill(args)) => {
-            logging::init(&args.log_level, cli.exporter.log_format.into());
             let config = BackfillConfig::from_args(*args)?;
             runtime.block_on(backfill::run(config))?;
         }
@@ -38,14 +53,10 @@ fn run(cli: Cli) -> Result<(), Error> {
             runtime.block_on(gong_exporter::healthcheck(config))?;
         }
         Some(Command::Simulate(args)) => {
-            logging::init(&cli.exporter.log_level, cli.exporter.log_format.into());
             let config = SimulateConfig::from_args(args)?;
             runtime.block_on(gong_exporter::run_simulator(config))?;
         }
         None => {
-            // Logging first: loading the web config may warn (ignored TLS
-            // settings), and those lines must not be lost.
-            logging::init(&cli.exporter.log_level, cli.exporter.log_format.into());
             let config = Config::from_args(cli.exporter)?;
             runtime.block_on(gong_exporter::run(config))?;
         }
