@@ -151,7 +151,10 @@ impl DayStore {
             .collect();
         files.sort();
         for path in files {
-            match read_day_file(&path).and_then(|file| fetched_by(file, now)) {
+            match read_day_file(&path)
+                .and_then(|file| named_by(file, &path, now))
+                .and_then(|file| fetched_by(file, now))
+            {
                 Ok(file) => {
                     store.emails.extend(file.emails);
                     store.days.insert(file.day, file.kept);
@@ -326,6 +329,24 @@ impl DayStore {
     }
 }
 
+/// `file`, if its name is its day (the name is what the store writes and
+/// deletes by) and that day has begun somewhere on Earth by `now`: a day
+/// file named for 2099 would otherwise be kept, and passed over by every
+/// window, for ever.
+fn named_by(file: DayFile, path: &Path, now: Timestamp) -> Result<DayFile, String> {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    let named: Date = stem.parse().map_err(|_| format!("its name {stem:?} is not a day (YYYY-MM-DD)"))?;
+    if file.day != named {
+        return Err(format!("it says it holds {} but is named {named}", file.day));
+    }
+    // UTC+14 is the furthest ahead any zone is.
+    let latest_today = now.to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(14))).date();
+    if named > latest_today {
+        return Err(format!("{named} has not begun in any time zone"));
+    }
+    Ok(file)
+}
+
 /// `file`, unless a part of it was fetched after `now`.
 fn fetched_by(file: DayFile, now: Timestamp) -> Result<DayFile, String> {
     let kept = &file.kept;
@@ -341,9 +362,11 @@ fn fetched_by(file: DayFile, now: Timestamp) -> Result<DayFile, String> {
 }
 
 fn read_day_file(path: &Path) -> Result<DayFile, String> {
-    let bytes = crate::storage::read(path)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| "it was removed while being read".to_owned())?;
+    let bytes = match crate::storage::read(path).map_err(|e| e.to_string())? {
+        crate::storage::Read::Bytes(bytes) => bytes,
+        crate::storage::Read::Missing => return Err("it was removed while being read".to_owned()),
+        crate::storage::Read::Unusable(reason) => return Err(reason),
+    };
     let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
     if value.get("format") == Some(&serde_json::Value::from(1))
         && let Some(fields) = value.as_object_mut()
@@ -428,6 +451,46 @@ mod tests {
             .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains("corrupt"))
             .count();
         assert_eq!(aside, 1);
+    }
+
+    /// What may lie in the days folder that this exporter did not write:
+    /// each is moved aside (or, for a FIFO, never waited on) and its day
+    /// fetched again; the start neither hangs nor reads without end.
+    #[test]
+    fn files_that_are_not_what_their_name_says_are_moved_aside_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let days = dir.path().join(DAYS_DIR);
+        let emails = BTreeMap::from([(GongId(1), "a@x.io".to_owned())]);
+        let now: Timestamp = "2024-06-03T00:00:00Z".parse().unwrap();
+        let at: Timestamp = "2024-06-02T09:00:00Z".parse().unwrap();
+        let mut store = DayStore::open(Some(dir.path()), now).unwrap();
+        store.keep_activity(date(2024, 6, 1), at, activity(&[(1, 2)]), &emails).unwrap();
+        store.keep_activity(date(2024, 6, 2), at, activity(&[(1, 5)]), &emails).unwrap();
+        let good = std::fs::read(days.join("2024-06-01.json")).unwrap();
+        // A day that says it is June 1st under June 2nd's name.
+        std::fs::write(days.join("2024-06-02.json"), &good).unwrap();
+        // The same content under names no store writes.
+        std::fs::write(days.join("x.json"), &good).unwrap();
+        let future = String::from_utf8(good.clone()).unwrap().replace("2024-06-01", "2099-01-01");
+        std::fs::write(days.join("2099-01-01.json"), future).unwrap();
+        // A FIFO (opening it to read would block for ever) and a link to an
+        // endless device.
+        let fifo = days.join("2024-05-30.json");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+        assert!(made.success());
+        std::os::unix::fs::symlink("/dev/zero", days.join("2024-05-31.json")).unwrap();
+
+        let store = DayStore::open(Some(dir.path()), now).unwrap();
+        assert!(store.day(date(2024, 6, 1)).is_some(), "the good day stays");
+        for day in [date(2024, 5, 30), date(2024, 5, 31), date(2024, 6, 2), date(2099, 1, 1)] {
+            assert!(store.day(day).is_none(), "{day} is fetched again");
+        }
+        let mut names: Vec<String> =
+            std::fs::read_dir(&days).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        let kept: Vec<&String> = names.iter().filter(|n| !n.contains(".corrupt-")).collect();
+        assert_eq!(kept, ["2024-06-01.json"], "{names:?}");
+        assert_eq!(names.len(), 6, "five moved aside: {names:?}");
     }
 
     /// A day file written by a clock set ahead would pass for final (its

@@ -252,11 +252,13 @@ impl Ledger {
         crate::storage::create_dir(dir)?;
         let file = dir.join(STATE_FILE);
         counters.file = Some(file.clone());
-        let Some(bytes) = crate::storage::read(&file)? else {
-            return Ok(counters);
+        let bytes = match crate::storage::read(&file)? {
+            crate::storage::Read::Missing => return Ok(counters),
+            crate::storage::Read::Bytes(bytes) => Ok(bytes),
+            crate::storage::Read::Unusable(reason) => Err(reason),
         };
-        match serde_json::from_slice::<StateFile>(&bytes)
-            .map_err(|e| e.to_string())
+        match bytes
+            .and_then(|bytes| serde_json::from_slice::<StateFile>(&bytes).map_err(|e| e.to_string()))
             .and_then(|s| if s.format == FORMAT { Ok(s) } else { Err(format!("unknown format {}", s.format)) })
             .and_then(|s| not_in_the_future(s, now))
         {

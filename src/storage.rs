@@ -66,14 +66,58 @@ pub fn lock(dir: &Path) -> Result<std::fs::File, StorageError> {
     }
 }
 
-/// The whole of `path`, or `None` when it does not exist (nothing kept yet,
-/// which is not an error).
-pub fn read(path: &Path) -> Result<Option<Vec<u8>>, StorageError> {
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(StorageError::Read { path: path.to_owned(), source }),
+/// The largest file read back from `--storage.path`. A kept day of 10,000
+/// users with every collector on is a few megabytes; a file far past that
+/// is not one this exporter wrote, and reading it whole (a link to
+/// `/dev/zero`) would take all the memory there is.
+pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// What a read found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Read {
+    /// Nothing kept yet, which is not an error.
+    Missing,
+    Bytes(Vec<u8>),
+    /// Not a file this exporter wrote: a symbolic link, a FIFO, a device, a
+    /// directory, or one past [`MAX_FILE_BYTES`]. The caller moves it aside.
+    Unusable(String),
+}
+
+/// The whole of `path`, if it is a regular file of at most
+/// [`MAX_FILE_BYTES`]. Opened without following a link and without
+/// blocking, so a FIFO in its place cannot hang the start.
+pub fn read(path: &Path) -> Result<Read, StorageError> {
+    use std::io::Read as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    let file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Read::Missing),
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Ok(Read::Unusable("a symbolic link; only regular files are read".to_owned()));
+        }
+        Err(source) => return Err(StorageError::Read { path: path.to_owned(), source }),
+    };
+    let metadata = file.metadata().map_err(|source| StorageError::Read { path: path.to_owned(), source })?;
+    if !metadata.is_file() {
+        return Ok(Read::Unusable("not a regular file (a FIFO, device or directory)".to_owned()));
     }
+    let too_large = || Read::Unusable(format!("larger than {} MiB", MAX_FILE_BYTES >> 20));
+    if metadata.len() > MAX_FILE_BYTES {
+        return Ok(too_large());
+    }
+    let mut bytes = Vec::with_capacity(metadata.len().min(MAX_FILE_BYTES) as usize);
+    // Bounded by what is read too: the file may grow while it is read.
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| StorageError::Read { path: path.to_owned(), source })?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Ok(too_large());
+    }
+    Ok(Read::Bytes(bytes))
 }
 
 /// Writes `bytes` to `path` so that a crash at any point leaves either the
@@ -146,9 +190,20 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_file_reads_as_none() {
+    fn only_regular_files_up_to_the_cap_are_read() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(read(&dir.path().join("absent.json")).unwrap(), None);
+        assert_eq!(read(&dir.path().join("absent.json")).unwrap(), Read::Missing);
+        let small = dir.path().join("small.json");
+        std::fs::write(&small, b"{}").unwrap();
+        assert_eq!(read(&small).unwrap(), Read::Bytes(b"{}".to_vec()));
+        // Sparse: no disk is used, but reading it whole would fill memory.
+        let huge = dir.path().join("huge.json");
+        std::fs::File::create(&huge).unwrap().set_len(MAX_FILE_BYTES + 1).unwrap();
+        assert!(matches!(read(&huge).unwrap(), Read::Unusable(r) if r.contains("larger than 256 MiB")));
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&small, &link).unwrap();
+        assert!(matches!(read(&link).unwrap(), Read::Unusable(r) if r.contains("symbolic link")));
+        assert!(matches!(read(dir.path()).unwrap(), Read::Unusable(r) if r.contains("not a regular file")));
     }
 
     #[test]
