@@ -80,6 +80,9 @@ pub struct GongClient {
     self_metrics: Arc<SelfMetrics>,
     /// Requests sent since start, retries included.
     sent: AtomicU64,
+    /// Users in the last complete users list (0 before one): how many pages
+    /// a query whose answers announce no total can need.
+    known_users: AtomicU64,
     /// Today's share of the quota, set by the poller as each company day
     /// starts: no request is sent past it, so a runaway cycle is cut off
     /// mid-way, not counted at its end. Kept here, not in the poller, so
@@ -140,6 +143,7 @@ impl GongClient {
             options,
             self_metrics,
             sent: AtomicU64::new(0),
+            known_users: AtomicU64::new(0),
             budget_day: Mutex::new(None),
             paused_until: Mutex::new(None),
         })
@@ -180,7 +184,7 @@ impl GongClient {
             skipped_request_id: None,
         };
         let mut cursor: Option<String> = None;
-        let mut paging = PagingGuard::default();
+        let mut paging = PagingGuard::new(endpoint, self.known_users.load(Ordering::Acquire));
         // Each key's place in `items`: a record that comes again (data
         // shifting between pages) replaces the first, as the later answer.
         let mut places: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
@@ -231,6 +235,10 @@ impl GongClient {
                 Some(next) => cursor = Some(next),
                 None => break,
             }
+        }
+        if endpoint == Endpoint::Users {
+            // What bounds the paging of later queries without a total.
+            self.known_users.store(fetched.items.len() as u64, Ordering::Release);
         }
         Ok(fetched)
     }
@@ -506,22 +514,47 @@ async fn read_capped(response: &mut reqwest::Response, limit: u64) -> Result<Vec
     Ok(body)
 }
 
-/// The most pages one query may take when Gong announces no total: 10,000
-/// pages of 100 records is a million, a hundred times the largest company
-/// Gong sells to.
-const MAX_PAGES_WITHOUT_TOTAL: u32 = 10_000;
+/// The most pages one query may take when Gong announces no total and the
+/// company's size is not known yet: 10,000 records, the largest company this
+/// exporter is sized for. Every list in Gong's reference announces
+/// `totalRecords`; one that does not, and whose cursor never ends, would
+/// otherwise spend the day's whole share on one query.
+const MAX_PAGES_UNKNOWN_SIZE: u64 = 100;
+
+/// Answered scorecards one query may hold per user when Gong announces no
+/// total: a review a day for each of the longest window's days, three
+/// times over.
+const REVIEWS_PER_USER: u64 = 100;
+
+/// Records a page holds when Gong does not say (its documented size).
+const DEFAULT_PAGE_SIZE: i64 = 100;
 
 /// Ends a query whose paging does not: a cursor Gong sent before (A, B, A,
-/// B... would loop for ever), or far more pages than the records Gong
-/// announced fill.
-#[derive(Debug, Default)]
+/// B... would loop for ever), or far more pages than the records can fill:
+/// those Gong announced, or, without a total, what the company's users can
+/// account for.
+#[derive(Debug)]
 struct PagingGuard {
     seen: std::collections::HashSet<String>,
     /// The largest page so far, which sets the page size.
     page_size: i64,
+    /// Records the query can need when Gong announces no total.
+    records_without_total: u64,
 }
 
 impl PagingGuard {
+    /// A guard for a query of `endpoint` in a company of `known_users`
+    /// (0: not known yet).
+    fn new(endpoint: Endpoint, known_users: u64) -> Self {
+        let records_without_total = match (endpoint, known_users) {
+            (_, 0) => MAX_PAGES_UNKNOWN_SIZE * DEFAULT_PAGE_SIZE.unsigned_abs(),
+            (Endpoint::Scorecards, users) => users.saturating_mul(REVIEWS_PER_USER),
+            // One record per user (or per manager, or per workspace).
+            (_, users) => users,
+        };
+        Self { seen: std::collections::HashSet::new(), page_size: 0, records_without_total }
+    }
+
     /// Page `pages` (1-based) came with `next` and `records`: may the
     /// query go on to `next`?
     fn next_page(&mut self, next: &str, records: &models::Records, pages: u32) -> Result<(), String> {
@@ -529,21 +562,23 @@ impl PagingGuard {
             return Err(format!("page {pages} names a cursor Gong already sent on this query"));
         }
         self.page_size = self.page_size.max(records.current_page_size.unwrap_or(0));
-        let bound = match records.total_records {
-            // Twice the pages the total fills, and ten more: records added
-            // while paging shift a few, never this many.
-            Some(total) if total >= 0 => {
-                let pages_needed = total.unsigned_abs().div_ceil(self.page_size.max(1).unsigned_abs());
-                u32::try_from(pages_needed.saturating_mul(2).saturating_add(10)).unwrap_or(u32::MAX)
-            }
-            _ => MAX_PAGES_WITHOUT_TOTAL,
+        let page_size = if self.page_size > 0 { self.page_size } else { DEFAULT_PAGE_SIZE };
+        let (total, announced) = match records.total_records {
+            Some(total) if total >= 0 => (total.unsigned_abs(), true),
+            _ => (self.records_without_total, false),
         };
+        // Twice the pages the records fill, and ten more: records added
+        // while paging shift a few, never this many.
+        let pages_needed = total.div_ceil(page_size.unsigned_abs());
+        let bound = u32::try_from(pages_needed.saturating_mul(2).saturating_add(10)).unwrap_or(u32::MAX);
         if pages >= bound {
-            return Err(format!(
-                "{pages} pages and still a cursor, though Gong announced {} records of {} a page",
-                records.total_records.map_or_else(|| "no total of".to_owned(), |t| t.to_string()),
-                self.page_size
-            ));
+            let expected = match announced {
+                true => format!("Gong announced {total} records of {page_size} a page"),
+                false => {
+                    format!("Gong announced no total, and the company's users fill {pages_needed} pages of {page_size}")
+                }
+            };
+            return Err(format!("{pages} pages and still a cursor, though {expected}"));
         }
         Ok(())
     }
@@ -686,23 +721,39 @@ mod tests {
             current_page_size: Some(100),
             ..Default::default()
         };
-        let mut guard = PagingGuard::default();
+        let mut guard = PagingGuard::new(Endpoint::Users, 0);
         assert!(guard.next_page("A", &records(Some(250)), 1).is_ok());
         assert!(guard.next_page("B", &records(Some(250)), 2).is_ok());
         let error = guard.next_page("A", &records(Some(250)), 3).unwrap_err();
         assert!(error.contains("already sent"), "{error}");
 
         // 250 records fill 3 pages: 16 is the bound (2 x 3 + 10).
-        let mut guard = PagingGuard::default();
+        let mut guard = PagingGuard::new(Endpoint::Users, 0);
         for page in 1..16 {
             assert!(guard.next_page(&format!("c{page}"), &records(Some(250)), page).is_ok(), "page {page}");
         }
         let error = guard.next_page("c16", &records(Some(250)), 16).unwrap_err();
         assert!(error.contains("announced 250 records"), "{error}");
+    }
 
-        let mut guard = PagingGuard::default();
-        assert!(guard.next_page("x", &records(None), MAX_PAGES_WITHOUT_TOTAL - 1).is_ok());
-        assert!(guard.next_page("y", &records(None), MAX_PAGES_WITHOUT_TOTAL).is_err());
+    #[test]
+    fn without_a_total_paging_is_bounded_by_the_users_the_company_has() {
+        let no_total = models::Records { total_records: None, current_page_size: Some(100), ..Default::default() };
+        // (endpoint, users known, the first page refused): 2 x pages + 10.
+        for (endpoint, users, refused) in [
+            (Endpoint::Interaction, 40, 12),
+            (Endpoint::ActivityDayByDay, 1_000, 30),
+            (Endpoint::Scorecards, 40, 2 * 40 + 10),
+            // Before the first users list: 10,000 records.
+            (Endpoint::Users, 0, 210),
+        ] {
+            let mut guard = PagingGuard::new(endpoint, users);
+            for page in 1..refused {
+                assert!(guard.next_page(&format!("c{page}"), &no_total, page).is_ok(), "{endpoint:?} page {page}");
+            }
+            let error = guard.next_page("last", &no_total, refused).unwrap_err();
+            assert!(error.contains("announced no total"), "{error}");
+        }
     }
 
     #[test]

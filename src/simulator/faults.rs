@@ -36,8 +36,13 @@ pub enum Fault {
     /// A 200 whose body never ends.
     Endless,
     /// A normal first page whose cursor never ends: a new one every page,
-    /// or (`alternate`) two that take turns, A, B, A, B.
-    EndlessCursor { alternate: bool },
+    /// or (`alternate`) two that take turns, A, B, A, B; with
+    /// `without_total`, no page announces `totalRecords`.
+    EndlessCursor {
+        alternate: bool,
+        #[serde(default)]
+        without_total: bool,
+    },
     /// The page starts `records` records before where its cursor points,
     /// so the last records of the page before come again (as when users
     /// are added while a client pages).

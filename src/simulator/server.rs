@@ -166,12 +166,15 @@ impl Simulator {
                 padded(faults::Padding::sized(head, "}", bytes))
             }
             Some(Fault::Endless) => padded(faults::Padding::endless(format!("{{\"requestId\":\"{request_id}\""))),
-            Some(Fault::EndlessCursor { alternate }) => {
+            Some(Fault::EndlessCursor { alternate, without_total }) => {
                 // Answered as the first page, whatever cursor came.
                 let answer = answered(None).map(|mut page| {
                     let n = self.request_counter.load(Ordering::Relaxed);
                     let next = if alternate { ["A", "B"][(n % 2) as usize].to_owned() } else { format!("endless-{n}") };
                     page["records"]["cursor"] = json!(next);
+                    if without_total && let Some(records) = page["records"].as_object_mut() {
+                        records.remove("totalRecords");
+                    }
                     page
                 });
                 or_reject(answer)

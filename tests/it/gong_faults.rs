@@ -747,7 +747,8 @@ async fn a_cursor_that_never_ends_stops_at_the_pages_the_total_announces() {
     for alternate in [false, true] {
         let cal = Calendar::now();
         let sim = simulator(&cal, 100).await;
-        sim.simulator.add_fault(FaultRule::always(Some(USERS), Fault::EndlessCursor { alternate }));
+        sim.simulator
+            .add_fault(FaultRule::always(Some(USERS), Fault::EndlessCursor { alternate, without_total: false }));
         let exporter = start_exporter(quick_config(&sim, &cal)).await;
         let addr = exporter.local_addr();
         wait_ready(addr).await;
@@ -764,6 +765,33 @@ async fn a_cursor_that_never_ends_stops_at_the_pages_the_total_announces() {
             "alternate {alternate}: {users} users requests in {cycles} cycles"
         );
     }
+}
+
+/// A cursor that never ends on answers that announce no total stops at the
+/// pages the company's users can fill (2 x 1 + 10 for the fixture's few),
+/// not at the day's share of the quota (2,500 requests before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_that_never_ends_without_a_total_stops_at_the_pages_the_users_fill() {
+    let cal = Calendar::now();
+    let sim = simulator(&cal, 100).await;
+    let exporter = start_exporter(quick_config(&sim, &cal)).await;
+    let addr = exporter.local_addr();
+    wait_ready(addr).await;
+    // Users are known from the first cycle on.
+    let endless = Fault::EndlessCursor { alternate: false, without_total: true };
+    sim.simulator.add_fault(FaultRule::always(Some(INTERACTION), endless));
+    let (before, cycles_before) = (requests_to(&sim, INTERACTION).len(), requests_to(&sim, AGGREGATE).len());
+    let landing = failed_cycles(addr, "interaction", 3.0).await;
+    let (asked, cycles) = (
+        requests_to(&sim, INTERACTION).len() - before,
+        (requests_to(&sim, AGGREGATE).len() - cycles_before) as f64 / 3.0,
+    );
+    exporter.shutdown().await;
+    assert!(landing.contains("paging on interaction does not end"), "{landing}");
+    assert!(landing.contains("announced no total"), "{landing}");
+    // Three windows a cycle, 12 pages each at most; a cycle may be under way.
+    assert!(asked as f64 <= (cycles + 1.0) * 3.0 * 12.0, "{asked} interaction requests in {cycles} cycles");
+    assert!(asked >= 12, "at least one query ran to its bound: {asked}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
