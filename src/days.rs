@@ -118,6 +118,10 @@ pub struct DayStore {
     days: BTreeMap<Date, KeptDay>,
     /// Latest email Gong gave each user in day-by-day answers.
     emails: BTreeMap<GongId, String>,
+    /// Days kept in memory whose last write failed (a full or read-only
+    /// disk): written again by [`DayStore::save_unsaved`], never fetched
+    /// again for it.
+    unsaved: BTreeSet<Date>,
 }
 
 /// A stable 64-bit hash of `value`'s JSON form (FNV-1a): equal records give
@@ -261,8 +265,42 @@ impl DayStore {
         let slot = part(self.days.entry(day).or_default());
         let changed = slot.as_ref().is_none_or(|p| p.hash != hash);
         *slot = Some(Part { fetched_at, hash, data });
-        self.save(day)?;
+        self.save_or_remember(day)?;
         Ok(changed)
+    }
+
+    /// Writes `day`; when that fails the day stays kept in memory and is
+    /// remembered as unsaved, and the error is returned.
+    fn save_or_remember(&mut self, day: Date) -> Result<(), StorageError> {
+        match self.save(day) {
+            Ok(()) => {
+                self.unsaved.remove(&day);
+                Ok(())
+            }
+            Err(error) => {
+                self.unsaved.insert(day);
+                Err(error)
+            }
+        }
+    }
+
+    /// Writes the days whose last write failed; the first error, if any
+    /// day still cannot be written.
+    pub fn save_unsaved(&mut self) -> Result<(), StorageError> {
+        let mut first = None;
+        for day in std::mem::take(&mut self.unsaved) {
+            if self.days.contains_key(&day)
+                && let Err(error) = self.save_or_remember(day)
+            {
+                first.get_or_insert(error);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+
+    /// Days kept in memory only, their write having failed.
+    pub fn unsaved(&self) -> usize {
+        self.unsaved.len()
     }
 
     /// Forgets every kept day, in memory and on disk; how many there were.
@@ -451,6 +489,32 @@ mod tests {
             .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains("corrupt"))
             .count();
         assert_eq!(aside, 1);
+    }
+
+    /// A disk that refuses writes (here the days folder replaced by a file,
+    /// which even root cannot write into) keeps the day in memory for the
+    /// windows, remembered as unsaved; it is written once the disk takes it.
+    #[test]
+    fn a_day_whose_write_fails_stays_in_memory_and_is_written_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let days = dir.path().join(DAYS_DIR);
+        let emails = BTreeMap::from([(GongId(1), "a@x.io".to_owned())]);
+        let now: Timestamp = "2024-06-03T00:00:00Z".parse().unwrap();
+        let mut store = DayStore::open(Some(dir.path()), now).unwrap();
+        std::fs::remove_dir_all(&days).unwrap();
+        std::fs::write(&days, b"not a folder").unwrap();
+        assert!(store.keep_activity(date(2024, 6, 2), now, activity(&[(1, 3)]), &emails).is_err());
+        assert_eq!(hosted_in(&store.activity_window(date(2024, 6, 2), date(2024, 6, 3)), 1), 3, "in memory");
+        assert_eq!(store.unsaved(), 1);
+        assert!(store.save_unsaved().is_err(), "still refused");
+        assert_eq!(store.unsaved(), 1);
+
+        std::fs::remove_file(&days).unwrap();
+        std::fs::create_dir(&days).unwrap();
+        store.save_unsaved().unwrap();
+        assert_eq!(store.unsaved(), 0);
+        let reopened = DayStore::open(Some(dir.path()), now).unwrap();
+        assert_eq!(hosted_in(&reopened.activity_window(date(2024, 6, 2), date(2024, 6, 3)), 1), 3, "written");
     }
 
     /// What may lie in the days folder that this exporter did not write:

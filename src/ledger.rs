@@ -34,6 +34,20 @@ pub const CHUNK_DAYS: i64 = 31;
 
 /// File name of the state inside `--storage.path`.
 pub const STATE_FILE: &str = "counters.json";
+
+/// Which state a failed storage operation was about, as
+/// `gong_exporter_storage_errors_total`'s `file` label names it: the
+/// counters' state file, or the kept days.
+pub fn failed_file(error: &StorageError) -> &'static str {
+    let path = match error {
+        StorageError::CreateDir { path, .. }
+        | StorageError::Read { path, .. }
+        | StorageError::Write { path, .. }
+        | StorageError::MoveAside { path, .. } => path,
+        StorageError::Locked { dir, .. } => dir,
+    };
+    if path.file_name().is_some_and(|name| name == STATE_FILE) { "counters" } else { "days" }
+}
 /// Version of the state file's layout.
 const FORMAT: u32 = 1;
 

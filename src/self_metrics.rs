@@ -102,6 +102,16 @@ struct ChangeLabels {
     change: &'static str,
 }
 
+/// `{file}`: what failed to be written under `--storage.path`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StorageLabels {
+    file: &'static str,
+}
+
+/// Every `file` of `gong_exporter_storage_errors_total`: the kept days and
+/// the counters' state.
+pub const STORAGE_FILES: [&str; 2] = ["days", "counters"];
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: &'static str,
@@ -137,6 +147,7 @@ pub struct SelfMetrics {
     window_end: Family<WindowLabels, Gauge>,
     window_mismatches: Family<WindowLabels, Gauge>,
     counted_day_changes: Family<ChangeLabels, Counter>,
+    storage_errors: Family<StorageLabels, Counter>,
     cycles_skipped: Counter,
     cycles_abandoned: Family<EndpointLabels, Counter>,
     requests_today: Gauge,
@@ -172,6 +183,7 @@ impl SelfMetrics {
             window_end: Family::default(),
             window_mismatches: Family::default(),
             counted_day_changes: Family::default(),
+            storage_errors: Family::default(),
             cycles_skipped: Counter::default(),
             cycles_abandoned: Family::default(),
             requests_today: Gauge::default(),
@@ -189,6 +201,9 @@ impl SelfMetrics {
         t.register(&mut registry);
         for change in ["grew", "shrank"] {
             drop(t.counted_day_changes.get_or_create(&ChangeLabels { change }));
+        }
+        for file in STORAGE_FILES {
+            drop(t.storage_errors.get_or_create(&StorageLabels { file }));
         }
         // Series that only move on trouble exist from the start at 0, so
         // `increase()` and alert rules see the first retry or skip.
@@ -290,6 +305,11 @@ impl SelfMetrics {
             "gong_exporter_counted_day_changes",
             "Days already in the cumulative counters that Gong changed since, found by the daily re-read of the last 7 days: grew (the difference was added) or shrank (logged; a counter never goes down)",
             self.counted_day_changes.clone(),
+        );
+        registry.register(
+            "gong_exporter_storage_errors",
+            "Writes under --storage.path that failed (a full or read-only disk): days are kept in memory and written again each cycle without asking Gong; counters hold until their state is written",
+            self.storage_errors.clone(),
         );
         registry.register(
             "gong_exporter_cycles_skipped",
@@ -432,6 +452,11 @@ impl SelfMetrics {
         let labels = WindowLabels { window: window.to_owned() };
         self.window_start.get_or_create(&labels).set(start);
         self.window_end.get_or_create(&labels).set(end);
+    }
+
+    /// A write of `file` (one of [`STORAGE_FILES`]) failed.
+    pub fn storage_error(&self, file: &'static str) {
+        self.storage_errors.get_or_create(&StorageLabels { file }).inc();
     }
 
     /// A counted day Gong changed since: `change` is `grew` or `shrank`.

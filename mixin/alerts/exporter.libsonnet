@@ -173,6 +173,23 @@
             runbook_url: runbook('gongexporterpollerstopped'),
           },
         },
+        // Writes under --storage.path fail (a full or read-only disk): kept
+        // days wait in memory and a restart would fetch them again; the
+        // counters hold. Each cycle writes again, and cycles may be an hour
+        // apart: a second failure within two hours is no passing hiccup.
+        {
+          alert: 'GongExporterStorageFailing',
+          expr: 'increase(gong_exporter_storage_errors_total[2h]) > 1.5',
+          'for': '5m',
+          labels: {
+            severity: 'warning',
+          },
+          annotations: {
+            summary: 'gong-exporter {{ $labels.instance }} cannot write its {{ $labels.file }} under --storage.path',
+            description: 'Writes of {{ $labels.file }} by {{ $labels.instance }} keep failing (a full or read-only disk): kept days stay in memory and a restart would fetch them from Gong again; the cumulative counters do not advance. The log says which file.',
+            runbook_url: runbook('gongexporterstoragefailing'),
+          },
+        },
         // A panic in the poller: it was started again, but a bug hit.
         {
           alert: 'GongExporterPollerRestarted',

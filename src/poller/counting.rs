@@ -118,8 +118,10 @@ impl Counting {
         let activity = if input.activity { self.count_activity(&input, &mut outcome).await } else { Ok(()) };
         let reviews = if input.reviews { self.count_reviews(&input).await } else { Ok(()) };
         if let Err(error) = activity.and(reviews) {
-            tracing::error!(%error, "cannot keep the counter state");
-            outcome.fail(&error, false);
+            // Gong answered; the disk did not take it. The counters hold
+            // until the state is written, which the storage alert reports.
+            tracing::error!(%error, "cannot write the counter state; the counters hold until it can be written");
+            input.metrics.storage_error(crate::ledger::failed_file(&error));
         }
         for (kind, on) in [(CounterKind::Activity, input.activity), (CounterKind::Scorecards, input.reviews)] {
             if let Some(next) = self.ledger.next_day(kind).filter(|_| on) {

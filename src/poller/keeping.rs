@@ -39,12 +39,7 @@ pub(super) struct DayKeeper<'a> {
 impl DayKeeper<'_> {
     /// Keeps each day of a day-by-day answer for `[from, to)`; whether the
     /// answer counts as changed ([`keep_each_day`]).
-    pub fn activity(
-        &mut self,
-        fetched: &Fetched<UserDailyActivity>,
-        from: Date,
-        to: Date,
-    ) -> Result<bool, StorageError> {
+    pub fn activity(&mut self, fetched: &Fetched<UserDailyActivity>, from: Date, to: Date) -> Kept {
         let mut days: BTreeMap<Date, DayActivity> = days_of(from, to).map(|d| (d, BTreeMap::new())).collect();
         let mut emails = BTreeMap::new();
         for (day, user, entry) in activity_days(&fetched.items, from, to, self.tz) {
@@ -71,7 +66,7 @@ impl DayKeeper<'_> {
     /// Keeps each day of an answered-scorecards answer for `[from, to)`, by
     /// review day; whether the answer counts as changed. A review without a
     /// readable time cannot be placed in a day and is left out (logged).
-    pub fn reviews(&mut self, fetched: Fetched<AnsweredScorecard>, from: Date, to: Date) -> Result<bool, StorageError> {
+    pub fn reviews(&mut self, fetched: Fetched<AnsweredScorecard>, from: Date, to: Date) -> Kept {
         let mut days: BTreeMap<Date, Vec<_>> = days_of(from, to).map(|d| (d, Vec::new())).collect();
         let mut undated = 0;
         for record in fetched.items {
@@ -92,17 +87,38 @@ impl DayKeeper<'_> {
 /// changed); whether the answer for `[from, ..)` counts as changed: when
 /// yesterday changed, or when it reached further back (days fetched for the
 /// first time are new to the windows).
+///
+/// A day whose write fails is kept in memory all the same (or, when the
+/// counters could not be amended, left as it was for the next re-read to
+/// compare again), and the other days are still kept: a full disk must not
+/// empty the windows nor make the answer count as failed, which would ask
+/// Gong again every cycle.
 fn keep_each_day<T>(
     days: BTreeMap<Date, T>,
     from: Date,
     yesterday: Date,
     mut keep: impl FnMut(Date, T) -> Result<bool, StorageError>,
-) -> Result<bool, StorageError> {
-    let mut changed = false;
+) -> Kept {
+    let (mut changed, mut unsaved) = (false, None);
     for (day, kept) in days {
-        changed |= keep(day, kept)? && day == yesterday;
+        match keep(day, kept) {
+            Ok(day_changed) => changed |= day_changed && day == yesterday,
+            Err(error) => {
+                changed |= day == yesterday;
+                unsaved.get_or_insert(error);
+            }
+        }
     }
-    Ok(changed || from < yesterday)
+    Kept { changed: changed || from < yesterday, unsaved }
+}
+
+/// What keeping an answer's days came to.
+#[derive(Debug)]
+pub(super) struct Kept {
+    /// The answer counts as changed (see [`keep_each_day`]).
+    pub changed: bool,
+    /// The first write that failed: the days are kept in memory.
+    pub unsaved: Option<StorageError>,
 }
 
 #[cfg(test)]
@@ -112,6 +128,14 @@ mod tests {
     use super::*;
     use crate::gong::models::GongId;
     use crate::ledger::{CounterKind, Ledger};
+
+    impl super::Kept {
+        /// Whether the answer changed, every day having been written.
+        fn written(self) -> bool {
+            assert!(self.unsaved.is_none(), "{:?}", self.unsaved);
+            self.changed
+        }
+    }
 
     fn fetched<T>(items: Vec<T>) -> Fetched<T> {
         Fetched { items, time_zone: None, pages: 1, skipped: Default::default(), skipped_request_id: None }
@@ -167,10 +191,10 @@ mod tests {
         let today = yesterday.tomorrow().unwrap();
         let mut kept = Kept::new(Ledger::open(None, Some(today), Timestamp::now()).unwrap(), TimeZone::UTC);
         let mut keeper = kept.keeper(yesterday);
-        assert!(keeper.activity(&fetched(hosting(yesterday, &[1])), yesterday, today).unwrap(), "new day");
-        assert!(!keeper.activity(&fetched(hosting(yesterday, &[1])), yesterday, today).unwrap(), "same answer");
-        assert!(keeper.activity(&fetched(hosting(yesterday, &[1, 2])), yesterday, today).unwrap(), "a late call");
-        assert!(keeper.activity(&fetched(hosting(yesterday, &[1, 2])), before, today).unwrap(), "reached back");
+        assert!(keeper.activity(&fetched(hosting(yesterday, &[1])), yesterday, today).written(), "new day");
+        assert!(!keeper.activity(&fetched(hosting(yesterday, &[1])), yesterday, today).written(), "same answer");
+        assert!(keeper.activity(&fetched(hosting(yesterday, &[1, 2])), yesterday, today).written(), "a late call");
+        assert!(keeper.activity(&fetched(hosting(yesterday, &[1, 2])), before, today).written(), "reached back");
         assert_eq!(hosted(&kept.store, yesterday), 2);
         assert_eq!(hosted(&kept.store, before), 0, "kept as a day without activity");
     }
@@ -190,11 +214,11 @@ mod tests {
             .unwrap();
         let mut kept = Kept::new(ledger, TimeZone::UTC);
         let mut keeper = kept.keeper(day);
-        keeper.activity(&fetched(hosting(day, &[1])), day, today).unwrap();
-        keeper.activity(&fetched(hosting(day, &[1, 2, 3])), day, today).unwrap();
+        keeper.activity(&fetched(hosting(day, &[1])), day, today).written();
+        keeper.activity(&fetched(hosting(day, &[1, 2, 3])), day, today).written();
         let counted = |c: &Counting| c.totals().unwrap().activity[&GongId(7)].fields["callsAsHost"];
         assert_eq!(counted(keeper.counting), 3, "two late calls added");
-        keeper.activity(&fetched(hosting(day, &[1])), day, today).unwrap();
+        keeper.activity(&fetched(hosting(day, &[1])), day, today).written();
         assert_eq!(counted(keeper.counting), 3, "a counter never goes down");
         assert_eq!(hosted(keeper.store, day), 1, "the kept day is what Gong says now");
     }
@@ -216,8 +240,28 @@ mod tests {
             review(Some("not a time")),
             review(None),
         ];
-        kept.keeper(second).reviews(fetched(answer), first, second.tomorrow().unwrap()).unwrap();
+        kept.keeper(second).reviews(fetched(answer), first, second.tomorrow().unwrap()).written();
         assert_eq!(kept.store.reviews(first, second).count(), 1);
         assert_eq!(kept.store.reviews(second, second.tomorrow().unwrap()).count(), 1);
+    }
+
+    #[test]
+    fn a_day_that_cannot_be_written_does_not_stop_the_others_nor_fail_the_answer() {
+        let (d1, d2, d3) = (date(2024, 6, 1), date(2024, 6, 2), date(2024, 6, 3));
+        let days = BTreeMap::from([(d1, 1), (d2, 2), (d3, 3)]);
+        let mut kept = Vec::new();
+        let result = keep_each_day(days, d1, d3, |day, n| {
+            kept.push(n);
+            match day == d2 {
+                true => Err(StorageError::Write {
+                    path: "days/2024-06-02.json".into(),
+                    source: std::io::ErrorKind::StorageFull.into(),
+                }),
+                false => Ok(false),
+            }
+        });
+        assert_eq!(kept, [1, 2, 3], "every day kept");
+        assert!(result.changed, "reached back before yesterday");
+        assert!(matches!(result.unsaved, Some(StorageError::Write { .. })));
     }
 }

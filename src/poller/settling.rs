@@ -22,7 +22,7 @@ use jiff::tz::TimeZone;
 use tokio::time::Instant;
 
 use super::cycle::{EndpointRun, fail_request, keep_users, log_skipped};
-use super::keeping::DayKeeper;
+use super::keeping::{DayKeeper, Kept};
 use super::reconcile::{ReconcileInputs, Reconciler};
 use super::schedule::{PartSchedule, after_fetch};
 use super::{AFTER_MIDNIGHT, Poller, log_failure};
@@ -36,9 +36,8 @@ use crate::days::{DayStore, PartKind};
 use crate::endpoint::Endpoint;
 use crate::gong::models::GongId;
 use crate::gong::{Fetched, GongError};
-use crate::ledger::StorageError;
 use crate::published::PlannedCycle;
-use crate::self_metrics::PollOutcome;
+use crate::self_metrics::{PollOutcome, SelfMetrics};
 use crate::windows::{Window, WindowBounds, all_window_bounds, company_date, next_company_midnight, start_of_day};
 
 /// Parts due within this long of a cycle are fetched with it rather than
@@ -319,7 +318,8 @@ fn keep_part<T>(
     part: SettlingPart,
     endpoint: Endpoint,
     result: Result<Fetched<T>, GongError>,
-    keep: impl FnOnce(Fetched<T>) -> Result<bool, StorageError>,
+    metrics: &SelfMetrics,
+    keep: impl FnOnce(Fetched<T>) -> Kept,
 ) -> (PollOutcome, Fetch) {
     let mut outcome = PollOutcome::success();
     let fetch = match result {
@@ -327,14 +327,17 @@ fn keep_part<T>(
             log_skipped(endpoint, fetched.skipped, fetched.skipped_request_id.as_deref());
             costs.insert(part, u64::from(fetched.pages.max(1)));
             outcome.records.push((Some(Window::ONE_DAY), fetched.items.len()));
-            match keep(fetched) {
-                Ok(changed) => Fetch::Answered { changed },
-                Err(error) => {
-                    tracing::error!(%error, "cannot keep the fetched days; they are fetched again");
-                    outcome.fail(&error, false);
-                    Fetch::Failed
-                }
+            let Kept { changed, unsaved } = keep(fetched);
+            if let Some(error) = unsaved {
+                // The poll worked: the days are in memory and serve the
+                // windows. Asking Gong again would not mend the disk.
+                tracing::error!(
+                    %error,
+                    "cannot write the fetched days under --storage.path; they are kept in memory and written again each cycle, without asking Gong again"
+                );
+                metrics.storage_error(crate::ledger::failed_file(&error));
             }
+            Fetch::Answered { changed }
         }
         Err(error) => {
             log_failure(endpoint, None, &error);
@@ -375,6 +378,10 @@ impl Poller {
             retry: self.settings.poll_interval,
             settled_at: self.settle.settled_at(today, &tz),
         };
+        if let Err(error) = self.days.save_unsaved() {
+            tracing::warn!(%error, unsaved_days = self.days.unsaved(), "kept days still cannot be written under --storage.path; they stay in memory");
+            self.shared.self_metrics.storage_error(crate::ledger::failed_file(&error));
+        }
         let sent_before = self.client.requests_sent();
         let fetched = self.fetch_due(&bounds, first, today, &tz, &timing, deadline).await;
         let mut what = fetched.describe();
@@ -482,6 +489,7 @@ impl Poller {
                 CollectorName::Activity,
                 Endpoint::ActivityDayByDay,
                 result,
+                &self.shared.self_metrics,
                 |fetched| keeper.activity(&fetched, from, to),
             );
             if reread && let Some(cost) = repoll_cost {
@@ -491,10 +499,14 @@ impl Poller {
             outcomes.push((Endpoint::ActivityDayByDay, outcome));
         }
         if let Some(((from, to), result)) = reviews {
-            let (outcome, fetch) =
-                keep_part(&mut self.settle.costs, CollectorName::Scorecards, Endpoint::Scorecards, result, |fetched| {
-                    keeper.reviews(fetched, from, to)
-                });
+            let (outcome, fetch) = keep_part(
+                &mut self.settle.costs,
+                CollectorName::Scorecards,
+                Endpoint::Scorecards,
+                result,
+                &self.shared.self_metrics,
+                |fetched| keeper.reviews(fetched, from, to),
+            );
             fetches.push((CollectorName::Scorecards, fetch));
             outcomes.push((Endpoint::Scorecards, outcome));
         }
