@@ -198,6 +198,60 @@ async fn a_restart_with_storage_fetches_no_kept_day_and_without_storage_everythi
     exporter.shutdown().await;
 }
 
+/// A disk that refuses writes (the days folder replaced by a file, which
+/// even root cannot write into): the new day is fetched once as planned, not
+/// again every cycle; its numbers are served from memory; the failure is
+/// counted and the poll still succeeded. Once the disk takes writes, the
+/// next cycle writes the day without asking Gong. Before, the fetch was
+/// retried every --poll.interval while the write failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storage_that_refuses_writes_fetches_as_planned_and_writes_later() {
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    clock.set(cal.at(cal.today, 14, 0));
+    let sim = start_simulator_with_clock(fixture(&cal), 2, 1000.0, clock.clone()).await;
+    let storage = tempfile::tempdir().unwrap();
+    let days = storage.path().join("days");
+    let exporter = start_exporter(settling_config(&sim, &clock, Some(storage.path()))).await;
+    let addr = exporter.local_addr();
+    hosted(addr, "7d", 7.0).await;
+    std::fs::remove_dir_all(&days).unwrap();
+    std::fs::write(&days, b"not a folder").unwrap();
+    let (by_day, reviews) = (queries(&sim, DAY_BY_DAY).len(), queries(&sim, SCORECARDS).len());
+
+    // The next company day: yesterday (today, now) is fetched and cannot be
+    // written.
+    let tomorrow = cal.today.tomorrow().unwrap();
+    clock.set(cal.at(tomorrow, 0, 10));
+    let m = wait_for_metrics(addr, "a failed write", |m| {
+        m.get("gong_exporter_storage_errors_total", &[("file", "days")]).is_some_and(|n| n > 0.0)
+    })
+    .await;
+    assert_eq!(m.value("gong_exporter_poll_success", &[("endpoint", "scorecards")]), 1.0);
+    assert_eq!(m.value("gong_exporter_poll_success", &[("endpoint", "activity_day_by_day")]), 1.0);
+    a_few_cycles().await;
+    assert_eq!(queries(&sim, DAY_BY_DAY).len(), by_day + 1, "one query for the new day (and the re-read)");
+    assert_eq!(queries(&sim, SCORECARDS).len(), reviews + 1, "not again each cycle");
+    let (_, text) = http_get(addr, "/metrics").await;
+    assert!(text.contains("window=\"7d\""), "the windows are served from memory");
+
+    // The disk takes writes again: the next cycle (a planned re-poll of
+    // yesterday at 02:55) writes what waited.
+    std::fs::remove_file(&days).unwrap();
+    std::fs::create_dir(&days).unwrap();
+    clock.set(cal.at(tomorrow, 4, 0));
+    let written = || std::fs::read_dir(&days).unwrap().count();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while written() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the waiting days were never written");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    exporter.shutdown().await;
+    assert!(
+        std::fs::read_dir(&days).unwrap().any(|e| e.unwrap().file_name() == format!("{}.json", cal.today).as_str())
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_plan_lists_todays_repolls_and_the_gauge_counts_sent_plus_planned() {
     let Started { sim, exporter, addr, .. } = started_just_after_midnight().await;
