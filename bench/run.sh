@@ -141,3 +141,12 @@ PY
 # Peak memory (VmHWM) while a hostile Gong sends 500 MB and endless bodies,
 # and while 1,050 slowloris connections stall: memory stays bounded.
 python3 bench/hostile.py $([ $smoke = 1 ] && echo --smoke)
+
+echo "== 8. memory: peak RSS under concurrent mixed scrapes (bench/memory.sh)"
+if [ $smoke = 1 ]; then
+  CONCURRENCY=4 SECONDS_OF_LOAD=2 GONG_EXPORTER_BIN=./target/release/gong-exporter bench/memory.sh exporter 200
+else
+  for windows in 7d 1d,7d,28d; do
+    GONG_EXPORTER_BIN=./target/release/gong-exporter bench/memory.sh exporter "$users" --stats.windows "$windows"
+  done
+fi
