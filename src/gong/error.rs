@@ -103,6 +103,14 @@ pub enum GongError {
     )]
     WrongDays { endpoint: Endpoint, asked: String, received: String, zone: String },
 
+    /// Most records of a whole answer could not be used (every label value
+    /// a megabyte long, IDs missing): published, the rest would make most
+    /// users vanish while the poll looked fine.
+    #[error(
+        "Gong's answer on {endpoint} has {skipped} of {received} records this exporter cannot use (mostly: {reason}); publishing the rest would drop most users, so the part keeps its last good data{detail}"
+    )]
+    MostlySkipped { endpoint: Endpoint, skipped: u64, received: u64, reason: &'static str, detail: ErrorDetail },
+
     #[error(
         "this exporter's share of today's Gong requests is spent ({allowance} requests: --gong.daily-limit x --gong.budget-share): no more requests to {endpoint} until the company day ends"
     )]
@@ -135,6 +143,7 @@ impl GongError {
             | Self::Redirected { .. }
             | Self::Paging { .. }
             | Self::WrongDays { .. }
+            | Self::MostlySkipped { .. }
             | Self::BudgetSpent { .. } => None,
         }
     }

@@ -26,7 +26,7 @@ pub use error::{ErrorDetail, GongError};
 use models::{ErrorBody, Page, Record as _, SkipCounts};
 
 use crate::endpoint::Endpoint;
-use crate::self_metrics::SelfMetrics;
+use crate::self_metrics::{SelfMetrics, SkipReason};
 
 /// How the client talks to Gong.
 #[derive(Debug, Clone)]
@@ -235,6 +235,22 @@ impl GongClient {
                 Some(next) => cursor = Some(next),
                 None => break,
             }
+        }
+        // Most of an answer unusable hides every user it drops behind a
+        // successful poll; one or two bad records in a small answer are
+        // just that, skipped and counted.
+        let skipped = fetched.skipped.total() - fetched.skipped.duplicate;
+        let received = fetched.items.len() as u64 + skipped;
+        if skipped >= MOSTLY_SKIPPED_MIN && skipped * 2 > received {
+            let reason = fetched.skipped.by_reason().into_iter().filter(|(r, _)| *r != SkipReason::Duplicate);
+            let reason = reason.max_by_key(|(_, n)| *n).map_or("unknown", |(r, _)| r.as_str());
+            return Err(GongError::MostlySkipped {
+                endpoint,
+                skipped,
+                received,
+                reason,
+                detail: ErrorDetail { request_id: fetched.skipped_request_id, messages: vec![] },
+            });
         }
         if endpoint == Endpoint::Users {
             // What bounds the paging of later queries without a total.
@@ -525,6 +541,10 @@ const MAX_PAGES_UNKNOWN_SIZE: u64 = 100;
 /// total: a review a day for each of the longest window's days, three
 /// times over.
 const REVIEWS_PER_USER: u64 = 100;
+
+/// Unusable records from which an answer that is more than half unusable
+/// fails its poll instead of being published.
+const MOSTLY_SKIPPED_MIN: u64 = 3;
 
 /// Records a page holds when Gong does not say (its documented size).
 const DEFAULT_PAGE_SIZE: i64 = 100;

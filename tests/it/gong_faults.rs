@@ -898,6 +898,27 @@ async fn a_record_without_its_id_is_skipped_counted_and_the_rest_published() {
     );
 }
 
+/// When most of an answer cannot be used, publishing the rest would make
+/// most users vanish while `poll_success` said 1, so no alert could fire:
+/// the poll fails instead, saying why, and the last good data stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_mostly_skipped_fails_its_poll_and_keeps_the_last_good_data() {
+    let cal = Calendar::now();
+    let sim = simulator(&cal, 100).await;
+    let exporter = start_exporter(quick_config(&sim, &cal)).await;
+    let addr = exporter.local_addr();
+    wait_ready(addr).await;
+    assert_eq!(scrape(addr).await.matching("gong_user_info", &[]).len(), 5);
+    // Every user without an ID.
+    sim.simulator.add_fault(FaultRule::always(Some(USERS), Fault::NullIds { records: 1_000 }));
+    let landing = failed_cycles(addr, "users", 1.0).await;
+    let m = scrape(addr).await;
+    exporter.shutdown().await;
+    assert!(landing.contains("has 5 of 5 records this exporter cannot use (mostly: missing_id)"), "{landing}");
+    assert_eq!(m.matching("gong_user_info", &[]).len(), 5, "the last good list stays");
+    assert!(m.value("gong_exporter_records_skipped_total", &[("endpoint", "users"), ("reason", "missing_id")]) >= 5.0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_megabyte_label_skips_its_record_and_keeps_the_exposition_small() {
     let cal = Calendar::now();
