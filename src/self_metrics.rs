@@ -121,7 +121,7 @@ struct BuildLabels {
 type FloatGauge = Gauge<f64, AtomicU64>;
 
 /// Every `reason` of `gong_exporter_api_auth_failures_total`.
-pub const AUTH_FAILURE_REASONS: [&str; 2] = ["credentials", "scope"];
+pub const AUTH_FAILURE_REASONS: [&str; 3] = ["credentials", "scope", "forbidden"];
 
 /// Every `reason` of `gong_exporter_api_retries_total`.
 pub const RETRY_REASONS: [&str; 5] = ["rate_limited", "server_error", "timeout", "connect", "decode"];

@@ -102,8 +102,10 @@
           },
         },
         // reason="credentials": a 401 without a permission message (wrong or
-        // revoked key). reason="scope": a 403, or Gong's 401 "You don't have
-        // permission to use '<scope>'" (the key lacks that endpoint's scope).
+        // revoked key). reason="scope": Gong's 401 (or 403) "You don't have
+        // permission to use '<scope>' in your app" (the OAuth app lacks that
+        // endpoint's scope). reason="forbidden": a 403 naming no scope (a
+        // revoked token, an IP outside the trusted ones, or a scope).
         // A plan-gated collector Gong refuses is switched off and has no
         // poll_success series, so it does not fire this.
         {
@@ -117,8 +119,8 @@
             severity: 'critical',
           },
           annotations: {
-            summary: 'Gong refuses {{ $labels.endpoint }} to {{ $labels.instance }}: {{ if eq $labels.reason "scope" }}missing API scope{{ else }}credentials rejected{{ end }}',
-            description: "{{ $value | printf \"%.0f\" }} requests to {{ $labels.endpoint }} were refused in the last 2 hours and the endpoint is failing: {{ if eq $labels.reason \"scope\" }}the API key lacks the endpoint's scope (the log and the landing page name it); an admin adds it in Gong's API settings.{{ else }}the access key and secret (or bearer token) are wrong or revoked.{{ end }}",
+            summary: 'Gong refuses {{ $labels.endpoint }} to {{ $labels.instance }}: {{ if eq $labels.reason "scope" }}missing API scope{{ else if eq $labels.reason "forbidden" }}forbidden (403){{ else }}credentials rejected{{ end }}',
+            description: "{{ $value | printf \"%.0f\" }} requests to {{ $labels.endpoint }} were refused in the last 2 hours and the endpoint is failing: {{ if eq $labels.reason \"scope\" }}the OAuth app lacks the endpoint's scope (the log and the landing page name it); an admin grants it to the app in Gong.{{ else if eq $labels.reason \"forbidden\" }}a 403 naming no scope: a revoked or expired key or token, a request from outside the trusted IPs set in Gong, or a missing scope.{{ else }}the access key and secret (or bearer token) are wrong or revoked.{{ end }}",
             runbook_url: runbook('gongexporterauthfailing'),
           },
         },

@@ -32,13 +32,25 @@ pub enum GongError {
     )]
     Unauthorized { endpoint: Endpoint, detail: ErrorDetail },
 
-    /// A 403, or a 401 whose message is Gong's "You don't have permission
-    /// to use '`<scope>`'": the key is fine but lacks this endpoint's scope.
+    /// A 401 or 403 whose message is Gong's "You don't have permission to
+    /// use '`<scope>`' in your app": the credentials are fine but lack this
+    /// endpoint's scope. Scopes belong to OAuth apps (Gong's API keys page
+    /// offers a name, a lifetime and trusted IPs, no scopes).
     #[error(
-        "Gong denied {endpoint} ({status}): the API key needs the scope '{scope}' (Gong: Company settings > API); other endpoints keep exporting{detail}",
+        "Gong denied {endpoint} ({status}): missing the scope '{scope}', which the OAuth app must be granted in Gong (an API key has no scopes to grant: ask Gong which permission it lacks); other endpoints keep exporting{detail}",
         scope = endpoint.scope()
     )]
     MissingScope { endpoint: Endpoint, status: u16, detail: ErrorDetail },
+
+    /// A 403 whose body names no scope. The evidence conflicts on what it
+    /// means: PostHog's Gong source reads a 403 as a missing scope, another
+    /// integration saw one on a revoked token, and Gong refuses requests from
+    /// outside an OAuth integration's trusted IPs. So it is its own reason.
+    #[error(
+        "Gong refused {endpoint} (403) without naming a scope: a revoked or expired key or token, a request from outside the trusted IPs set for it in Gong, or a missing scope ('{scope}' for this endpoint); other endpoints keep exporting{detail}",
+        scope = endpoint.scope()
+    )]
+    Forbidden { endpoint: Endpoint, detail: ErrorDetail },
 
     /// A 404 that is not Gong's "nothing found" (no JSON error object with
     /// a requestId): a wrong URL, a proxy, an unknown route.
@@ -135,6 +147,7 @@ impl GongError {
             Self::Decode { .. } => Some("decode"),
             Self::Unauthorized { .. }
             | Self::MissingScope { .. }
+            | Self::Forbidden { .. }
             | Self::NotFound { .. }
             | Self::RetryAfterTooLong { .. }
             | Self::Rejected { .. }
@@ -154,12 +167,14 @@ impl GongError {
     }
 
     /// The `reason` label of `gong_exporter_api_auth_failures_total`:
-    /// `credentials` (wrong or revoked key) or `scope` (a key without this
-    /// endpoint's scope).
+    /// `credentials` (a 401: wrong or revoked credentials), `scope` (Gong
+    /// named the scope this endpoint lacks) or `forbidden` (a 403 that named
+    /// none).
     pub fn auth_failure(&self) -> Option<&'static str> {
         match self {
             Self::Unauthorized { .. } => Some("credentials"),
             Self::MissingScope { .. } => Some("scope"),
+            Self::Forbidden { .. } => Some("forbidden"),
             _ => None,
         }
     }
@@ -177,8 +192,12 @@ mod tests {
             @"Gong rejected the credentials (401) on users: check GONG_ACCESS_KEY / GONG_ACCESS_KEY_SECRET (or GONG_BEARER_TOKEN) [requestId 4al018gz] Gong says: Access denied"
         );
         insta::assert_snapshot!(
-            GongError::MissingScope { endpoint: Endpoint::Scorecards, status: 403, detail: ErrorDetail::default() }.to_string(),
-            @"Gong denied scorecards (403): the API key needs the scope 'api:stats:scorecards' (Gong: Company settings > API); other endpoints keep exporting"
+            GongError::MissingScope { endpoint: Endpoint::Scorecards, status: 401, detail: ErrorDetail::default() }.to_string(),
+            @"Gong denied scorecards (401): missing the scope 'api:stats:scorecards', which the OAuth app must be granted in Gong (an API key has no scopes to grant: ask Gong which permission it lacks); other endpoints keep exporting"
+        );
+        insta::assert_snapshot!(
+            GongError::Forbidden { endpoint: Endpoint::Scorecards, detail: ErrorDetail::default() }.to_string(),
+            @"Gong refused scorecards (403) without naming a scope: a revoked or expired key or token, a request from outside the trusted IPs set for it in Gong, or a missing scope ('api:stats:scorecards' for this endpoint); other endpoints keep exporting"
         );
         insta::assert_snapshot!(
             GongError::Decode { endpoint: Endpoint::Interaction, reason: "expected value at line 1 column 1".into(), detail }.to_string(),

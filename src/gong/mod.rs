@@ -419,7 +419,10 @@ impl GongClient {
                 GongError::MissingScope { endpoint, status: status.as_u16(), detail }
             }
             StatusCode::UNAUTHORIZED => GongError::Unauthorized { endpoint, detail },
-            StatusCode::FORBIDDEN => GongError::MissingScope { endpoint, status: status.as_u16(), detail },
+            StatusCode::FORBIDDEN if names_a_permission(&detail) => {
+                GongError::MissingScope { endpoint, status: status.as_u16(), detail }
+            }
+            StatusCode::FORBIDDEN => GongError::Forbidden { endpoint, detail },
             StatusCode::TOO_MANY_REQUESTS => {
                 if let Some(wait) = retry_after {
                     self.pause_until(Instant::now() + wait);

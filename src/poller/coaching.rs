@@ -28,6 +28,10 @@ use crate::gong::{GongClient, GongError};
 use crate::self_metrics::PollOutcome;
 use crate::windows::{Window, WindowBounds, iso_instant};
 
+/// Why the collector is off for the day after a 403 that named no scope:
+/// a plan without coaching answers so as well as a revoked key.
+const FORBIDDEN: &str = "403 on /v2/{path} without a scope named: a plan without coaching, a revoked key, or a request from outside its trusted IPs";
+
 /// Coaching requests that must all answer 404, with none answering data,
 /// before the collector concludes the plan lacks coaching: one manager
 /// without data must not turn it off.
@@ -193,6 +197,7 @@ impl CoachingCollector {
             Err(GongError::MissingScope { status, .. }) => {
                 return self.refused(today, format!("{status} on /v2/workspaces: the key lacks its scope"));
             }
+            Err(GongError::Forbidden { .. }) => return self.refused(today, FORBIDDEN.replace("{path}", "workspaces")),
             Err(error) => {
                 log_failure(Endpoint::Coaching, None, &error);
                 fail_request(&mut outcome, &error);
@@ -246,6 +251,9 @@ impl CoachingCollector {
                 }
                 Err(GongError::MissingScope { status, .. }) => {
                     return self.refused(today, format!("{status} on /v2/coaching: the key lacks its scope"));
+                }
+                Err(GongError::Forbidden { .. }) => {
+                    return self.refused(today, FORBIDDEN.replace("{path}", "coaching"));
                 }
                 Err(error) => {
                     log_failure(Endpoint::Coaching, window_of(period.span), &error);

@@ -62,7 +62,7 @@ pub async fn learn(client: &GongClient, end: Date, days: i64, deadline: Instant)
                 Err(_) => ZoneProbe::Unknown(name),
             },
             Ok(None) => ZoneProbe::NoActivity,
-            Err(error @ GongError::MissingScope { .. }) => {
+            Err(error @ (GongError::MissingScope { .. } | GongError::Forbidden { .. })) => {
                 last_error = Some((endpoint, error));
                 continue;
             }

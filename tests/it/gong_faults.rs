@@ -112,8 +112,13 @@ async fn wrong_credentials_are_counted_as_credentials_not_scope() {
     assert_eq!((failures("credentials"), failures("scope")), (1.0, 0.0));
 }
 
+/// A 403 whose body names no scope is its own reason, `forbidden`: the
+/// evidence conflicts (PostHog's Gong source reads a 403 as a missing
+/// scope, another integration saw one on a revoked token, and Gong refuses
+/// requests from outside an OAuth integration's trusted IPs). The message
+/// lists the three; the other endpoints keep exporting.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_without_scope_for_one_endpoint_still_exports_the_others() {
+async fn a_403_naming_no_scope_is_its_own_reason_and_the_others_still_export() {
     let cal = Calendar::now();
     let sim = simulator(&cal, 100).await;
     sim.simulator.add_fault(FaultRule::always(Some(SCORECARDS), status(403, None)));
@@ -124,9 +129,13 @@ async fn key_without_scope_for_one_endpoint_still_exports_the_others() {
     for endpoint in ["activity_aggregate", "interaction", "users"] {
         assert_eq!(m.value("gong_exporter_poll_success", &[("endpoint", endpoint)]), 1.0);
     }
+    let failures =
+        |reason| m.value("gong_exporter_api_auth_failures_total", &[("endpoint", "scorecards"), ("reason", reason)]);
+    assert_eq!((failures("forbidden"), failures("scope"), failures("credentials")), (1.0, 0.0, 0.0));
     assert_eq!(on(&sim.simulator.requests(), SCORECARDS).len(), 1, "403 is not retried");
     let (_, landing) = http_get(exporter.local_addr(), "/").await;
-    assert!(landing.contains("api:stats:scorecards"), "names the missing scope");
+    assert!(landing.contains("without naming a scope"), "{landing}");
+    assert!(landing.contains("trusted IPs") && landing.contains("api:stats:scorecards"), "{landing}");
     exporter.shutdown().await;
 }
 
