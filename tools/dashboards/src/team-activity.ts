@@ -46,7 +46,7 @@ export default dashboard({
     bars("Others' calls listened to by team", [{ expr: `sum by (manager_name) (${team("others_calls_listened_to")})`, legend: "{{manager_name}}" }]),
     bars("Feedback given by team", [{ expr: `sum by (manager_name) (${team("calls_gave_feedback")})`, legend: "{{manager_name}}" }]),
 
-    row("Yesterday vs 7 days vs 28 days (per day)"),
+    row("Per day, in each window served (add 1d and 28d with --stats.windows to compare)"),
     bars("Calls hosted per day", [{ expr: perDay("calls_as_host"), legend: "{{window}}" }], { decimals: 1 }),
     bars("Others' calls listened to per day", [{ expr: perDay("others_calls_listened_to"), legend: "{{window}}" }], { decimals: 1 }),
     bars("Feedback given per day", [{ expr: perDay("calls_gave_feedback"), legend: "{{window}}" }], { decimals: 1 }),
