@@ -44,13 +44,12 @@ const OPEN_PATHS: [&str; 2] = ["/-/healthy", "/-/ready"];
 
 /// Checked `basic_auth_users`: each user's bcrypt hash.
 pub(super) struct Users {
-    pub(super) hashes: BTreeMap<String, Secret>,
+    /// Each user's hash and the bcrypt cost it names.
+    pub(super) hashes: BTreeMap<String, (Secret, u32)>,
     /// A hash of the highest cost among `hashes`, which no password
     /// matches: timed once to learn how long a refusal must take.
     pub(super) unknown_user_hash: Secret,
-    /// The cost of each user's hash.
-    costs: BTreeMap<String, u32>,
-    /// The highest of `costs`: a refusal takes as long as a check of it.
+    /// The highest cost in `hashes`: a refusal takes as long as a check of it.
     highest_cost: u32,
 }
 
@@ -58,7 +57,7 @@ impl Users {
     /// The users and hashes as listed in the file; an error names the user
     /// whose hash is no bcrypt hash or has a cost bcrypt does not allow.
     pub(super) fn parse(listed: BTreeMap<String, String>) -> Result<Self, String> {
-        let (mut hashes, mut costs) = (BTreeMap::new(), BTreeMap::new());
+        let mut hashes = BTreeMap::new();
         let mut highest_cost = BCRYPT_COSTS.start().to_owned();
         for (user, hash) in listed {
             let parts = hash
@@ -74,11 +73,10 @@ impl Users {
                 ));
             }
             highest_cost = highest_cost.max(cost);
-            costs.insert(user.clone(), cost);
-            hashes.insert(user, Secret::new(hash));
+            hashes.insert(user, (Secret::new(hash), cost));
         }
         let unknown_user_hash = Secret::new(format!("$2b${highest_cost:02}${UNKNOWN_USER_SALT_AND_HASH}"));
-        Ok(Self { hashes, unknown_user_hash, costs, highest_cost })
+        Ok(Self { hashes, unknown_user_hash, highest_cost })
     }
 }
 
@@ -257,15 +255,14 @@ impl WebState {
         let started = Instant::now();
         let users = &config.users;
         let known = users.hashes.get(user);
-        if known.is_some_and(|hash| self.remembered(user, hash, password)) {
+        if known.is_some_and(|(hash, _)| self.remembered(user, hash, password)) {
             return Access::Allowed;
         }
         if self.bcrypt.over_bound() {
             return Access::Busy;
         }
-        if let Some(hash) = known {
-            let cost = users.costs.get(user).copied().unwrap_or(users.highest_cost);
-            match self.bcrypt.verify(password.to_owned(), hash.expose().to_owned(), cost).await {
+        if let Some((hash, cost)) = known {
+            match self.bcrypt.verify(password.to_owned(), hash.expose().to_owned(), *cost).await {
                 Some(true) => {
                     let verified = Verified { hash: hash.clone(), password: Secret::new(password) };
                     self.verified.lock().expect("auth cache").insert(user.to_owned(), verified);
@@ -458,5 +455,37 @@ mod tests {
         }
         assert_eq!(state.bcrypt.hashing.1.load(Ordering::Acquire), 1, "only the known user's check hashed");
         assert_eq!(state.check(&config, "a", "pw").await, Access::Allowed);
+    }
+
+    /// Through the middleware: while the admitted work is over the bound,
+    /// a known and an unknown user alike get 429 with Retry-After at once
+    /// (no bcrypt), and once it drains they get their usual answers.
+    #[tokio::test]
+    async fn past_the_bound_every_login_gets_429_at_once_then_the_usual_answer() {
+        use axum::body::Body;
+        use tower::ServiceExt as _;
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        let state = WebState::new(load(&format!("basic_auth_users:\n  alice: '{hash}'\n")).unwrap());
+        let app = axum::Router::new()
+            .route("/metrics", axum::routing::get(|| async { "data" }))
+            .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), guard));
+        let login = |user: &str, password: &str| {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            Request::get("/metrics")
+                .header(header::AUTHORIZATION, format!("Basic {encoded}"))
+                .body(Body::empty())
+                .unwrap()
+        };
+        // As if checks worth two seconds were admitted and still running.
+        state.bcrypt.admitted.store(2_000_000, Ordering::Release);
+        for (user, password) in [("alice", "pw"), ("nobody", "pw")] {
+            let response = app.clone().oneshot(login(user, password)).await.unwrap();
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "{user}");
+            assert_eq!(response.headers()[header::RETRY_AFTER], "1", "{user}");
+        }
+        assert_eq!(state.bcrypt.hashing.1.load(Ordering::Acquire), 0, "no hash was run");
+        state.bcrypt.admitted.store(0, Ordering::Release);
+        assert_eq!(app.clone().oneshot(login("alice", "pw")).await.unwrap().status(), StatusCode::OK);
+        assert_eq!(app.oneshot(login("nobody", "pw")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
     }
 }
