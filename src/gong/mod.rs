@@ -533,12 +533,12 @@ async fn read_capped(response: &mut reqwest::Response, limit: u64) -> Result<Vec
     Ok(body)
 }
 
-/// The most pages one query may take when Gong announces no total and the
-/// company's size is not known yet: 10,000 records, the largest company this
-/// exporter is sized for. Every list in Gong's reference announces
+/// The records one query may page through when Gong announces no total and
+/// the company's size is not known yet: the largest company this exporter
+/// is sized for. Every list in Gong's reference announces
 /// `totalRecords`; one that does not, and whose cursor never ends, would
 /// otherwise spend the day's whole share on one query.
-const MAX_PAGES_UNKNOWN_SIZE: u64 = 100;
+const MAX_RECORDS_UNKNOWN_SIZE: u64 = 10_000;
 
 /// Answered scorecards one query may hold per user when Gong announces no
 /// total: a review a day for each of the longest window's days, three
@@ -570,7 +570,7 @@ impl PagingGuard {
     /// (0: not known yet).
     fn new(endpoint: Endpoint, known_users: u64) -> Self {
         let records_without_total = match (endpoint, known_users) {
-            (_, 0) => MAX_PAGES_UNKNOWN_SIZE * DEFAULT_PAGE_SIZE.unsigned_abs(),
+            (_, 0) => MAX_RECORDS_UNKNOWN_SIZE,
             (Endpoint::Scorecards, users) => users.saturating_mul(REVIEWS_PER_USER),
             // One record per user (or per manager, or per workspace).
             (_, users) => users,
