@@ -39,7 +39,7 @@ pub(super) struct DayKeeper<'a> {
 impl DayKeeper<'_> {
     /// Keeps each day of a day-by-day answer for `[from, to)`; whether the
     /// answer counts as changed ([`keep_each_day`]).
-    pub fn activity(&mut self, fetched: &Fetched<UserDailyActivity>, from: Date, to: Date) -> Kept {
+    pub fn activity(&mut self, fetched: &Fetched<UserDailyActivity>, from: Date, to: Date) -> KeptAnswer {
         let mut days: BTreeMap<Date, DayActivity> = days_of(from, to).map(|d| (d, BTreeMap::new())).collect();
         let mut emails = BTreeMap::new();
         for (day, user, entry) in activity_days(&fetched.items, from, to, self.tz) {
@@ -66,7 +66,7 @@ impl DayKeeper<'_> {
     /// Keeps each day of an answered-scorecards answer for `[from, to)`, by
     /// review day; whether the answer counts as changed. A review without a
     /// readable time cannot be placed in a day and is left out (logged).
-    pub fn reviews(&mut self, fetched: Fetched<AnsweredScorecard>, from: Date, to: Date) -> Kept {
+    pub fn reviews(&mut self, fetched: Fetched<AnsweredScorecard>, from: Date, to: Date) -> KeptAnswer {
         let mut days: BTreeMap<Date, Vec<_>> = days_of(from, to).map(|d| (d, Vec::new())).collect();
         let mut undated = 0;
         for record in fetched.items {
@@ -98,7 +98,7 @@ fn keep_each_day<T>(
     from: Date,
     yesterday: Date,
     mut keep: impl FnMut(Date, T) -> Result<bool, StorageError>,
-) -> Kept {
+) -> KeptAnswer {
     let (mut changed, mut unsaved) = (false, None);
     for (day, kept) in days {
         match keep(day, kept) {
@@ -109,12 +109,12 @@ fn keep_each_day<T>(
             }
         }
     }
-    Kept { changed: changed || from < yesterday, unsaved }
+    KeptAnswer { changed: changed || from < yesterday, unsaved }
 }
 
 /// What keeping an answer's days came to.
 #[derive(Debug)]
-pub(super) struct Kept {
+pub(super) struct KeptAnswer {
     /// The answer counts as changed (see [`keep_each_day`]).
     pub changed: bool,
     /// The first write that failed: the days are kept in memory.
@@ -129,7 +129,7 @@ mod tests {
     use crate::gong::models::GongId;
     use crate::ledger::{CounterKind, Ledger};
 
-    impl super::Kept {
+    impl KeptAnswer {
         /// Whether the answer changed, every day having been written.
         fn written(self) -> bool {
             assert!(self.unsaved.is_none(), "{:?}", self.unsaved);

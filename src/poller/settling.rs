@@ -22,7 +22,7 @@ use jiff::tz::TimeZone;
 use tokio::time::Instant;
 
 use super::cycle::{EndpointRun, fail_request, keep_users, log_skipped};
-use super::keeping::{DayKeeper, Kept};
+use super::keeping::{DayKeeper, KeptAnswer};
 use super::reconcile::{ReconcileInputs, Reconciler};
 use super::schedule::{PartSchedule, after_fetch};
 use super::{AFTER_MIDNIGHT, Poller, log_failure};
@@ -319,7 +319,7 @@ fn keep_part<T>(
     endpoint: Endpoint,
     result: Result<Fetched<T>, GongError>,
     metrics: &SelfMetrics,
-    keep: impl FnOnce(Fetched<T>) -> Kept,
+    keep: impl FnOnce(Fetched<T>) -> KeptAnswer,
 ) -> (PollOutcome, Fetch) {
     let mut outcome = PollOutcome::success();
     let fetch = match result {
@@ -327,7 +327,7 @@ fn keep_part<T>(
             log_skipped(endpoint, fetched.skipped, fetched.skipped_request_id.as_deref());
             costs.insert(part, u64::from(fetched.pages.max(1)));
             outcome.records.push((Some(Window::ONE_DAY), fetched.items.len()));
-            let Kept { changed, unsaved } = keep(fetched);
+            let KeptAnswer { changed, unsaved } = keep(fetched);
             if let Some(error) = unsaved {
                 // The poll worked: the days are in memory and serve the
                 // windows. Asking Gong again would not mend the disk.
