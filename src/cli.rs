@@ -126,8 +126,10 @@ pub struct BackfillArgs {
 pub struct GongArgs {
     /// Gong API root; `/v2/...` is appended. Your tenant's host is shown on
     /// Gong's API settings page (e.g. `https://us-12345.api.gong.io`).
-    #[arg(long = "gong.base-url", env = "GONG_BASE_URL", default_value = "https://api.gong.io", value_parser = parse_base_url)]
-    pub base_url: Url,
+    /// Unset: `https://api.gong.io`, or with --gong.oauth.* the address
+    /// Gong's token answer names for the company.
+    #[arg(long = "gong.base-url", env = "GONG_BASE_URL", value_parser = parse_base_url)]
+    pub base_url: Option<Url>,
 
     /// Gong access key (Basic auth). Pair with GONG_ACCESS_KEY_SECRET.
     #[arg(long = "gong.access-key", env = "GONG_ACCESS_KEY", hide_env_values = true)]
@@ -150,9 +152,38 @@ pub struct GongArgs {
     #[arg(long = "gong.bearer-token", env = "GONG_BEARER_TOKEN", hide_env_values = true)]
     pub bearer_token: Option<Secret>,
 
-    /// File holding the OAuth bearer token.
+    /// File holding the OAuth bearer token; read again when it changes and
+    /// after a 401, so a sidecar or an operator can renew it.
     #[arg(long = "gong.bearer-token-file", value_name = "PATH")]
     pub bearer_token_file: Option<PathBuf>,
+
+    /// OAuth app's client ID: with its secret and a refresh token, the
+    /// exporter gets and refreshes its own access tokens. Needs
+    /// --storage.path, where each new refresh token is kept.
+    #[arg(long = "gong.oauth.client-id", env = "GONG_OAUTH_CLIENT_ID")]
+    pub oauth_client_id: Option<String>,
+
+    /// OAuth app's client secret.
+    #[arg(long = "gong.oauth.client-secret", env = "GONG_OAUTH_CLIENT_SECRET", hide_env_values = true)]
+    pub oauth_client_secret: Option<Secret>,
+
+    /// File holding the OAuth app's client secret.
+    #[arg(long = "gong.oauth.client-secret-file", value_name = "PATH")]
+    pub oauth_client_secret_file: Option<PathBuf>,
+
+    /// Refresh token from authorizing the OAuth app. Gong's are single use:
+    /// the exporter keeps each new one under --storage.path and uses it
+    /// after a restart, until a different token is given here.
+    #[arg(long = "gong.oauth.refresh-token", env = "GONG_OAUTH_REFRESH_TOKEN", hide_env_values = true)]
+    pub oauth_refresh_token: Option<Secret>,
+
+    /// File holding the refresh token.
+    #[arg(long = "gong.oauth.refresh-token-file", value_name = "PATH")]
+    pub oauth_refresh_token_file: Option<PathBuf>,
+
+    /// Gong's OAuth token endpoint.
+    #[arg(long = "gong.oauth.token-url", default_value = crate::gong::GONG_TOKEN_URL, value_parser = parse_token_url)]
+    pub oauth_token_url: Url,
 
     /// IANA time zone that defines "yesterday". Unset: learned from the
     /// `timeZone` field of Gong's responses and cached.
@@ -352,6 +383,17 @@ pub struct SimulateArgs {
     /// lacks coaching.
     #[arg(long = "coaching", default_value_t = true, action = clap::ArgAction::Set)]
     pub coaching: bool,
+
+    /// Serves Gong's OAuth token endpoint (/oauth2/generate-customer-token)
+    /// for an app whose client ID and secret are --access-key and
+    /// --access-key-secret, starting from this refresh token; each refresh
+    /// rotates it, as Gong's do.
+    #[arg(long = "oauth-refresh-token", value_name = "TOKEN")]
+    pub oauth_refresh_token: Option<Secret>,
+
+    /// `expires_in` of the OAuth access tokens the simulator issues.
+    #[arg(long = "oauth-token-lifetime", default_value = "1h", value_parser = parse_positive_duration)]
+    pub oauth_token_lifetime: Duration,
 }
 
 /// Log line formats.
@@ -414,6 +456,15 @@ fn parse_base_url(s: &str) -> Result<Url, String> {
             url.path(),
             root.as_str().trim_end_matches('/')
         ));
+    }
+    Ok(url)
+}
+
+/// An http(s) URL with a host.
+fn parse_token_url(s: &str) -> Result<Url, String> {
+    let url = Url::parse(s).map_err(|e| format!("'{s}' is not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(format!("'{s}' must be an http(s) URL with a host, e.g. {}", crate::gong::GONG_TOKEN_URL));
     }
     Ok(url)
 }

@@ -5,7 +5,7 @@
 //! caller copies flags field by field.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Parser as _;
@@ -14,10 +14,10 @@ use reqwest::Url;
 
 use crate::cli::{BackfillArgs, Cli, ExporterArgs, GongArgs, HealthcheckArgs, PollSchedule, SimulateArgs};
 use crate::clock::Clock;
-use crate::gong::{ClientOptions, Credentials, MAX_BACKOFF, MIN_BACKOFF};
+use crate::gong::{ClientOptions, Credentials, MAX_BACKOFF, MIN_BACKOFF, OAuthApp, REFRESH_TOKEN_FILE};
 use crate::http::webconfig::{WebConfig, WebConfigError};
 use crate::poller::{PollerSettings, Schedule};
-use crate::secret::Secret;
+use crate::secret::{Secret, SecretFileError};
 use crate::windows::Window;
 
 /// Where the exporter gets its data.
@@ -127,6 +127,12 @@ impl SimulateConfig {
             page_size: args.page_size as usize,
             rate_limit: args.rate_limit,
             time_zone_name: args.timezone.iana_name().unwrap_or(crate::simulator::DEMO_TIME_ZONE).to_owned(),
+            oauth: args.oauth_refresh_token.map(|refresh_token| crate::simulator::SimulatedOAuthApp {
+                client_id: args.access_key.clone(),
+                client_secret: args.access_key_secret.clone(),
+                refresh_token,
+                access_token_lifetime: args.oauth_token_lifetime,
+            }),
             access_key: args.access_key,
             access_key_secret: args.access_key_secret,
             bearer_token: None,
@@ -167,15 +173,27 @@ pub struct BackfillConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(
-        "no Gong credentials: set GONG_ACCESS_KEY and GONG_ACCESS_KEY_SECRET (or --gong.access-key-file/--gong.access-key-secret-file), or GONG_BEARER_TOKEN (or --gong.bearer-token-file); or run with --demo"
+        "no Gong credentials: set GONG_ACCESS_KEY and GONG_ACCESS_KEY_SECRET (or --gong.access-key-file/--gong.access-key-secret-file), or GONG_BEARER_TOKEN (or --gong.bearer-token-file), or an OAuth app's GONG_OAUTH_CLIENT_ID, GONG_OAUTH_CLIENT_SECRET and GONG_OAUTH_REFRESH_TOKEN; or run with --demo"
     )]
     MissingCredentials,
     #[error("{present} is set but {missing} is not: Basic auth needs both the access key and its secret")]
     HalfBasicCredentials { present: &'static str, missing: &'static str },
     #[error(
-        "both an access key and a bearer token are set: use GONG_ACCESS_KEY/GONG_ACCESS_KEY_SECRET or GONG_BEARER_TOKEN, not both"
+        "more than one kind of Gong credentials is set: use one of an access key (GONG_ACCESS_KEY/GONG_ACCESS_KEY_SECRET), a bearer token (GONG_BEARER_TOKEN) or an OAuth app (GONG_OAUTH_CLIENT_ID/GONG_OAUTH_CLIENT_SECRET/GONG_OAUTH_REFRESH_TOKEN)"
     )]
     BothCredentialKinds,
+    #[error(
+        "{missing} is not set: refreshing OAuth tokens needs the app's client ID and secret and a refresh token (GONG_OAUTH_CLIENT_ID, GONG_OAUTH_CLIENT_SECRET, GONG_OAUTH_REFRESH_TOKEN, or their --gong.oauth.* flags)"
+    )]
+    HalfOAuth { missing: &'static str },
+    #[error(
+        "--gong.oauth.* needs --storage.path: Gong's refresh tokens are single use, so the one each refresh returns is kept there for the next start"
+    )]
+    OAuthWithoutStorage,
+    #[error(
+        "backfill cannot refresh OAuth tokens: it would use up the refresh token the running exporter holds (Gong's are single use); give backfill an access token with --gong.bearer-token-file"
+    )]
+    OAuthInBackfill,
     #[error("{value} and {file} are both set: use one")]
     ValueAndFile { value: &'static str, file: &'static str },
     #[error("cannot read {flag} '{path}': {reason}")]
@@ -204,8 +222,8 @@ impl Config {
             let placeholder = Url::parse("http://127.0.0.1/").expect("a valid URL");
             (Source::Demo { users: args.demo_users }, client_options(&args.gong, placeholder, demo_credentials()))
         } else {
-            let credentials = credentials(&args.gong)?;
-            (Source::Gong, client_options(&args.gong, args.gong.base_url.clone(), credentials))
+            let credentials = credentials(&args.gong, args.storage_path.as_deref())?;
+            (Source::Gong, client_options(&args.gong, gong_base_url(&args.gong), credentials))
         };
         let windows = sorted_windows(args.windows)?;
         if args.counters_start_date.is_some() && args.storage_path.is_none() {
@@ -266,9 +284,12 @@ impl BackfillConfig {
         if args.from >= args.to {
             return Err(ConfigError::EmptyRange { from: args.from, to: args.to });
         }
-        let credentials = credentials(&args.gong)?;
+        if oauth_given(&args.gong) {
+            return Err(ConfigError::OAuthInBackfill);
+        }
+        let credentials = credentials(&args.gong, None)?;
         Ok(Self {
-            client: client_options(&args.gong, args.gong.base_url.clone(), credentials),
+            client: client_options(&args.gong, gong_base_url(&args.gong), credentials),
             time_zone: args.gong.timezone,
             from: args.from,
             to: args.to,
@@ -310,8 +331,68 @@ fn client_options(args: &GongArgs, base_url: Url, credentials: Credentials) -> C
     }
 }
 
-/// The credentials the flags, env vars and files give.
-pub fn credentials(args: &GongArgs) -> Result<Credentials, ConfigError> {
+/// `--gong.base-url`, else Gong's global address.
+fn gong_base_url(args: &GongArgs) -> Url {
+    args.base_url.clone().unwrap_or_else(|| Url::parse(DEFAULT_BASE_URL).expect("a valid URL"))
+}
+
+/// Where Gong's API answers when no tenant address is known.
+pub const DEFAULT_BASE_URL: &str = "https://api.gong.io";
+
+/// Whether any OAuth app flag is set.
+fn oauth_given(args: &GongArgs) -> bool {
+    args.oauth_client_id.is_some()
+        || args.oauth_client_secret.is_some()
+        || args.oauth_client_secret_file.is_some()
+        || args.oauth_refresh_token.is_some()
+        || args.oauth_refresh_token_file.is_some()
+}
+
+/// The OAuth app the flags give, if any; `storage` is where the rotated
+/// refresh token is kept.
+fn oauth_app(args: &GongArgs, storage: Option<&Path>) -> Result<Option<OAuthApp>, ConfigError> {
+    let client_id = args.oauth_client_id.clone().filter(|id| !id.is_empty());
+    let client_secret = value_or_file(
+        args.oauth_client_secret.as_ref().map(|s| s.expose().to_owned()),
+        args.oauth_client_secret_file.as_ref(),
+        "GONG_OAUTH_CLIENT_SECRET",
+        "--gong.oauth.client-secret-file",
+    )?;
+    let refresh_token = value_or_file(
+        args.oauth_refresh_token.as_ref().map(|s| s.expose().to_owned()),
+        args.oauth_refresh_token_file.as_ref(),
+        "GONG_OAUTH_REFRESH_TOKEN",
+        "--gong.oauth.refresh-token-file",
+    )?;
+    let (client_id, client_secret, refresh_token) = match (client_id, client_secret, refresh_token) {
+        (None, None, None) => return Ok(None),
+        (Some(id), Some(secret), Some(token)) => (id, secret, token),
+        (id, secret, _) => {
+            let missing = if id.is_none() {
+                "GONG_OAUTH_CLIENT_ID"
+            } else if secret.is_none() {
+                "GONG_OAUTH_CLIENT_SECRET"
+            } else {
+                "GONG_OAUTH_REFRESH_TOKEN"
+            };
+            return Err(ConfigError::HalfOAuth { missing });
+        }
+    };
+    let storage = storage.ok_or(ConfigError::OAuthWithoutStorage)?;
+    Ok(Some(OAuthApp {
+        token_url: args.oauth_token_url.clone(),
+        client_id,
+        client_secret: Secret::new(client_secret),
+        refresh_token: Secret::new(refresh_token),
+        state_file: storage.join(REFRESH_TOKEN_FILE),
+        follow_base_url: args.base_url.is_none(),
+    }))
+}
+
+/// The credentials the flags, env vars and files give; `storage` is
+/// `--storage.path`, which refreshing OAuth tokens needs.
+pub fn credentials(args: &GongArgs, storage: Option<&Path>) -> Result<Credentials, ConfigError> {
+    let oauth = oauth_app(args, storage)?;
     let key = value_or_file(
         args.access_key.clone(),
         args.access_key_file.as_ref(),
@@ -333,7 +414,17 @@ pub fn credentials(args: &GongArgs) -> Result<Credentials, ConfigError> {
     )?
     .map(Secret::new);
 
+    let kinds =
+        usize::from(key.is_some() || secret.is_some()) + usize::from(bearer.is_some()) + usize::from(oauth.is_some());
+    if kinds > 1 {
+        return Err(ConfigError::BothCredentialKinds);
+    }
+    if let Some(app) = oauth {
+        return Ok(Credentials::OAuth(app));
+    }
     match (key, secret, bearer) {
+        // Read at start (a bad file fails here), and again as it changes.
+        (None, None, Some(_)) if let Some(path) = &args.bearer_token_file => Ok(Credentials::BearerFile(path.clone())),
         (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => Err(ConfigError::BothCredentialKinds),
         (Some(access_key), Some(secret), None) => Ok(Credentials::Basic { access_key, secret }),
         (Some(_), None, None) => {
@@ -347,8 +438,7 @@ pub fn credentials(args: &GongArgs) -> Result<Credentials, ConfigError> {
     }
 }
 
-/// A credential given directly or as a file; files are trimmed because
-/// editors and `kubectl create secret` add trailing newlines.
+/// A credential given directly or as a file.
 fn value_or_file(
     value: Option<String>,
     file: Option<&PathBuf>,
@@ -357,30 +447,24 @@ fn value_or_file(
 ) -> Result<Option<String>, ConfigError> {
     match (value.filter(|v| !v.is_empty()), file) {
         (Some(_), Some(_)) => Err(ConfigError::ValueAndFile { value: value_name, file: file_flag }),
+        // A newline or other control character cannot go into an HTTP
+        // header: refused here, naming where it came from, never the value.
+        (Some(v), None) if v.chars().any(char::is_control) => Err(ConfigError::ControlCharacter { origin: value_name }),
         (Some(v), None) => Ok(Some(v)),
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::UnreadableFile {
+        (None, Some(path)) => match crate::secret::read_file(path) {
+            Ok(secret) => Ok(Some(secret.expose().to_owned())),
+            Err(SecretFileError::Empty) => {
+                Err(ConfigError::EmptyFile { flag: file_flag, path: path.display().to_string() })
+            }
+            Err(SecretFileError::ControlCharacter) => Err(ConfigError::ControlCharacter { origin: file_flag }),
+            Err(e) => Err(ConfigError::UnreadableFile {
                 flag: file_flag,
                 path: path.display().to_string(),
                 reason: e.to_string(),
-            })?;
-            let trimmed = text.trim();
-            if trimmed.is_empty() {
-                return Err(ConfigError::EmptyFile { flag: file_flag, path: path.display().to_string() });
-            }
-            Ok(Some(trimmed.to_owned()))
-        }
+            }),
+        },
         (None, None) => Ok(None),
     }
-    .and_then(|credential| match credential {
-        // A newline or other control character cannot go into an HTTP
-        // header: refused here, naming where it came from, never the value.
-        Some(text) if text.chars().any(char::is_control) => {
-            let source = if file.is_some() { file_flag } else { value_name };
-            Err(ConfigError::ControlCharacter { origin: source })
-        }
-        other => Ok(other),
-    })
 }
 
 #[cfg(test)]
@@ -515,7 +599,69 @@ mod tests {
         assert!(err.contains("GONG_ACCESS_KEY_SECRET"), "{err}");
         let err = parse(&["--gong.access-key", "k", "--gong.access-key-secret", "s", "--gong.bearer-token", "t"])
             .unwrap_err();
-        assert!(err.contains("not both"), "{err}");
+        assert!(err.contains("use one of"), "{err}");
+    }
+
+    #[test]
+    fn an_oauth_app_needs_all_three_values_storage_and_no_other_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = dir.path().to_str().unwrap();
+        let app =
+            ["--gong.oauth.client-id", "id", "--gong.oauth.client-secret", "s", "--gong.oauth.refresh-token", "r"];
+        let err = parse(&app[..4]).unwrap_err();
+        assert!(err.starts_with("GONG_OAUTH_REFRESH_TOKEN is not set"), "{err}");
+        let err = parse(&app[2..]).unwrap_err();
+        assert!(err.starts_with("GONG_OAUTH_CLIENT_ID is not set"), "{err}");
+        let err = parse(&app).unwrap_err();
+        assert!(err.contains("needs --storage.path"), "{err}");
+        let err = parse(&[&app[..], &["--storage.path", storage, "--gong.bearer-token", "t"]].concat()).unwrap_err();
+        assert!(err.contains("use one of"), "{err}");
+
+        let c = parse(&[&app[..], &["--storage.path", storage]].concat()).unwrap();
+        match &c.client.credentials {
+            Credentials::OAuth(app) => {
+                assert_eq!(app.token_url.as_str(), crate::gong::GONG_TOKEN_URL);
+                assert_eq!(app.state_file, dir.path().join(REFRESH_TOKEN_FILE));
+                assert!(app.follow_base_url, "no --gong.base-url: the token answer's address is used");
+            }
+            other => panic!("unexpected credentials {other:?}"),
+        }
+        assert_eq!(c.client.base_url.as_str(), "https://api.gong.io/");
+        let pinned = [&app[..], &["--storage.path", storage, "--gong.base-url", "https://us-1.api.gong.io"]].concat();
+        match parse(&pinned).unwrap().client.credentials {
+            Credentials::OAuth(app) => assert!(!app.follow_base_url, "--gong.base-url wins"),
+            other => panic!("unexpected credentials {other:?}"),
+        }
+        assert!(!format!("{c:?}").contains("\"s\"") && !format!("{c:?}").contains("\"r\""), "{c:?}");
+    }
+
+    #[test]
+    fn backfill_refuses_to_refresh_the_exporters_oauth_token() {
+        let cli = Cli::try_parse_from([
+            "gong-exporter",
+            "backfill",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-01-02",
+            "--output",
+            "out.om",
+            "--gong.oauth.refresh-token",
+            "r",
+        ])
+        .unwrap();
+        let Some(crate::cli::Command::Backfill(args)) = cli.command else { panic!("not backfill") };
+        let err = BackfillConfig::from_args(*args).unwrap_err().to_string();
+        assert!(err.starts_with("backfill cannot refresh OAuth tokens"), "{err}");
+    }
+
+    #[test]
+    fn a_bearer_token_file_is_kept_as_a_file_to_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "abc\n").unwrap();
+        let c = parse(&["--gong.bearer-token-file", token.to_str().unwrap()]).unwrap();
+        assert!(matches!(&c.client.credentials, Credentials::BearerFile(path) if *path == token));
     }
 
     #[test]

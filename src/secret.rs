@@ -1,6 +1,8 @@
 //! A string that must never be printed: access key secrets and bearer tokens.
 
 use std::fmt;
+use std::io::Read as _;
+use std::path::Path;
 use std::str::FromStr;
 
 use subtle::ConstantTimeEq as _;
@@ -49,6 +51,44 @@ impl FromStr for Secret {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(Self::new(s))
     }
+}
+
+/// The largest credential file read: tokens are a few KiB at most, and a
+/// path that turns out to be `/dev/zero` must not fill memory.
+const MAX_FILE_BYTES: u64 = 64 * 1024;
+
+/// Why a credential file cannot be used (what it holds is never said).
+#[derive(Debug, thiserror::Error)]
+pub enum SecretFileError {
+    #[error("{0}")]
+    Unreadable(std::io::Error),
+    #[error("it is empty")]
+    Empty,
+    #[error("it is larger than {MAX_FILE_BYTES} bytes, which no credential is")]
+    TooLarge,
+    /// A newline or other control character cannot go into an HTTP header.
+    #[error("it contains a control character (a newline or tab inside the value?): remove it")]
+    ControlCharacter,
+}
+
+/// A credential read from a file, trimmed because editors and `kubectl
+/// create secret` add trailing newlines.
+pub fn read_file(path: &Path) -> Result<Secret, SecretFileError> {
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text))
+        .map_err(SecretFileError::Unreadable)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(SecretFileError::TooLarge);
+    }
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(SecretFileError::Empty);
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(SecretFileError::ControlCharacter);
+    }
+    Ok(Secret::new(trimmed))
 }
 
 #[cfg(test)]

@@ -108,9 +108,9 @@ struct StorageLabels {
     file: &'static str,
 }
 
-/// Every `file` of `gong_exporter_storage_errors_total`: the kept days and
-/// the counters' state.
-pub const STORAGE_FILES: [&str; 2] = ["days", "counters"];
+/// Every `file` of `gong_exporter_storage_errors_total`: the kept days,
+/// the counters' state and the OAuth refresh token.
+pub const STORAGE_FILES: [&str; 3] = ["days", "counters", "oauth"];
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
@@ -121,10 +121,11 @@ struct BuildLabels {
 type FloatGauge = Gauge<f64, AtomicU64>;
 
 /// Every `reason` of `gong_exporter_api_auth_failures_total`.
-pub const AUTH_FAILURE_REASONS: [&str; 3] = ["credentials", "scope", "forbidden"];
+pub const AUTH_FAILURE_REASONS: [&str; 4] = ["credentials", "scope", "forbidden", "token_refresh"];
 
 /// Every `reason` of `gong_exporter_api_retries_total`.
-pub const RETRY_REASONS: [&str; 5] = ["rate_limited", "server_error", "timeout", "connect", "decode"];
+pub const RETRY_REASONS: [&str; 7] =
+    ["rate_limited", "server_error", "timeout", "connect", "decode", "credentials_renewed", "token_refresh"];
 
 fn request_duration_histogram() -> Histogram {
     Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
@@ -404,7 +405,7 @@ impl SelfMetrics {
         self.api_retries.get_or_create(&ReasonLabels { endpoint, reason }).inc();
     }
 
-    /// Gong refused a request: `reason` is `credentials` or `scope`.
+    /// Gong refused a request: `reason` is one of [`AUTH_FAILURE_REASONS`].
     pub fn auth_failed(&self, endpoint: Endpoint, reason: &'static str) {
         self.auth_failures.get_or_create(&ReasonLabels { endpoint, reason }).inc();
     }

@@ -125,11 +125,24 @@ pub fn read(path: &Path) -> Result<Read, StorageError> {
 /// renamed over `path`, then the directory synced so the rename itself
 /// survives a power cut.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomically_with(path, bytes, &std::fs::OpenOptions::new())
+}
+
+/// [`write_atomically`] for a secret: readable by this user alone from the
+/// moment it exists, not after a `chmod`.
+pub fn write_private_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    write_atomically_with(path, bytes, &options)
+}
+
+fn write_atomically_with(path: &Path, bytes: &[u8], options: &std::fs::OpenOptions) -> std::io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
     let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
+        let mut file = options.clone().write(true).create(true).truncate(true).open(&temp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         drop(file);

@@ -119,8 +119,8 @@
             severity: 'critical',
           },
           annotations: {
-            summary: 'Gong refuses {{ $labels.endpoint }} to {{ $labels.instance }}: {{ if eq $labels.reason "scope" }}missing API scope{{ else if eq $labels.reason "forbidden" }}forbidden (403){{ else }}credentials rejected{{ end }}',
-            description: "{{ $value | printf \"%.0f\" }} requests to {{ $labels.endpoint }} were refused in the last 2 hours and the endpoint is failing: {{ if eq $labels.reason \"scope\" }}the OAuth app lacks the endpoint's scope (the log and the landing page name it); an admin grants it to the app in Gong.{{ else if eq $labels.reason \"forbidden\" }}a 403 naming no scope: a revoked or expired key or token, a request from outside the trusted IPs set in Gong, or a missing scope.{{ else }}the access key and secret (or bearer token) are wrong or revoked.{{ end }}",
+            summary: 'Gong refuses {{ $labels.endpoint }} to {{ $labels.instance }}: {{ if eq $labels.reason "scope" }}missing API scope{{ else if eq $labels.reason "forbidden" }}forbidden (403){{ else if eq $labels.reason "token_refresh" }}OAuth refresh refused{{ else }}credentials rejected{{ end }}',
+            description: "{{ $value | printf \"%.0f\" }} requests to {{ $labels.endpoint }} were refused in the last 2 hours and the endpoint is failing: {{ if eq $labels.reason \"scope\" }}the OAuth app lacks the endpoint's scope (the log and the landing page name it); an admin grants it to the app in Gong.{{ else if eq $labels.reason \"forbidden\" }}a 403 naming no scope: a revoked or expired key or token, a request from outside the trusted IPs set in Gong, or a missing scope.{{ else if eq $labels.reason \"token_refresh\" }}no OAuth access token could be had: Gong refused the refresh token (single use: used elsewhere, or the app's access revoked) or the app's client ID and secret; the log says which.{{ else }}the access key and secret (or bearer token) are wrong or revoked.{{ end }}",
             runbook_url: runbook('gongexporterauthfailing'),
           },
         },
@@ -179,16 +179,19 @@
         // days wait in memory and a restart would fetch them again; the
         // counters hold. Each cycle writes again, and cycles may be an hour
         // apart: a second failure within two hours is no passing hiccup.
+        // The OAuth refresh token is written once per refresh (a day apart,
+        // or more): one failure is enough, since a restart would then hold
+        // a token Gong refuses.
         {
           alert: 'GongExporterStorageFailing',
-          expr: 'increase(gong_exporter_storage_errors_total[2h]) > 1.5',
+          expr: 'increase(gong_exporter_storage_errors_total{file!="oauth"}[2h]) > 1.5 or increase(gong_exporter_storage_errors_total{file="oauth"}[2h]) > 0',
           'for': '5m',
           labels: {
             severity: 'warning',
           },
           annotations: {
             summary: 'gong-exporter {{ $labels.instance }} cannot write its {{ $labels.file }} under --storage.path',
-            description: 'Writes of {{ $labels.file }} by {{ $labels.instance }} keep failing (a full or read-only disk): kept days stay in memory and a restart would fetch them from Gong again; the cumulative counters do not advance. The log says which file.',
+            description: 'Writes of {{ $labels.file }} by {{ $labels.instance }} keep failing (a full or read-only disk): {{ if eq $labels.file "oauth" }}the refresh token Gong rotated is in memory only, and after a restart Gong would refuse the used one.{{ else }}kept days stay in memory and a restart would fetch them from Gong again; the cumulative counters do not advance.{{ end }} The log says which file.',
             runbook_url: runbook('gongexporterstoragefailing'),
           },
         },

@@ -32,6 +32,11 @@ pub enum GongError {
     )]
     Unauthorized { endpoint: Endpoint, detail: ErrorDetail },
 
+    /// A 401 after which other credentials were at hand (a token file
+    /// rewritten, an OAuth token refreshed): the request is sent again.
+    #[error("Gong refused the credentials (401) on {endpoint}; trying again with renewed ones{detail}")]
+    Renewed { endpoint: Endpoint, detail: ErrorDetail },
+
     /// A 401 or 403 whose message is Gong's "You don't have permission to
     /// use '`<scope>`' in your app": the credentials are fine but lack this
     /// endpoint's scope. Scopes belong to OAuth apps (Gong's API keys page
@@ -51,6 +56,11 @@ pub enum GongError {
         scope = endpoint.scope()
     )]
     Forbidden { endpoint: Endpoint, detail: ErrorDetail },
+
+    /// Getting an OAuth access token failed: Gong refused the refresh
+    /// token or the app (not retriable), or its token endpoint failed.
+    #[error("cannot get an OAuth access token for {endpoint}: {reason}")]
+    TokenRefresh { endpoint: Endpoint, retriable: bool, reason: String },
 
     /// A 404 that is not Gong's "nothing found" (no JSON error object with
     /// a requestId): a wrong URL, a proxy, an unknown route.
@@ -145,7 +155,10 @@ impl GongError {
             Self::Timeout { .. } => Some("timeout"),
             Self::Connect { .. } => Some("connect"),
             Self::Decode { .. } => Some("decode"),
+            Self::Renewed { .. } => Some("credentials_renewed"),
+            Self::TokenRefresh { retriable: true, .. } => Some("token_refresh"),
             Self::Unauthorized { .. }
+            | Self::TokenRefresh { retriable: false, .. }
             | Self::MissingScope { .. }
             | Self::Forbidden { .. }
             | Self::NotFound { .. }
@@ -175,6 +188,7 @@ impl GongError {
             Self::Unauthorized { .. } => Some("credentials"),
             Self::MissingScope { .. } => Some("scope"),
             Self::Forbidden { .. } => Some("forbidden"),
+            Self::TokenRefresh { .. } => Some("token_refresh"),
             _ => None,
         }
     }

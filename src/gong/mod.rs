@@ -3,6 +3,7 @@
 //! endpoint's pages through [`GongClient::fetch_all`], and [`models`] holds
 //! what every answer shares (IDs, paging, records left out).
 
+mod auth;
 mod credentials;
 mod error;
 pub mod models;
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use auth::Authorizer;
 use backon::{ExponentialBuilder, Retryable};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use jiff::civil::Date;
@@ -21,7 +23,7 @@ use reqwest::{StatusCode, Url};
 use serde_json::json;
 use tokio::time::Instant;
 
-pub use credentials::Credentials;
+pub use credentials::{Credentials, GONG_TOKEN_URL, OAuthApp, REFRESH_TOKEN_FILE};
 pub use error::{ErrorDetail, GongError};
 use models::{ErrorBody, Page, Record as _, SkipCounts};
 
@@ -74,7 +76,9 @@ pub struct Fetched<T> {
 /// `--gong.rate-limit`.
 pub struct GongClient {
     http: reqwest::Client,
-    authorization: HeaderValue,
+    /// Each request's credentials, renewed when they expire or Gong
+    /// refuses them.
+    auth: Authorizer,
     limiter: DefaultDirectRateLimiter,
     options: ClientOptions,
     self_metrics: Arc<SelfMetrics>,
@@ -135,10 +139,10 @@ impl GongClient {
             // means a wrong base URL or a proxy: fail, naming where to.
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        let authorization = options.credentials.authorization();
+        let auth = Authorizer::new(&options.credentials, Arc::clone(&self_metrics));
         Ok(Self {
             http,
-            authorization,
+            auth,
             limiter: RateLimiter::direct(quota(options.rate_limit)),
             options,
             self_metrics,
@@ -327,8 +331,13 @@ impl GongClient {
         deadline: Instant,
     ) -> Result<Option<P>, GongError> {
         self.wait_for_slot(endpoint, deadline).await?;
+        let auth = self.auth.current(&self.http, endpoint).await.inspect_err(|e| {
+            if let Some(reason) = e.auth_failure() {
+                self.self_metrics.auth_failed(endpoint, reason);
+            }
+        })?;
         self.count_within_budget(endpoint)?;
-        let url = self.url(endpoint);
+        let url = self.url(auth.base_url.as_ref(), endpoint);
         let request = match query {
             Query::Post(filter) => {
                 let mut body = json!({ "filter": filter });
@@ -358,7 +367,7 @@ impl GongClient {
         let limit = self.options.max_response_bytes;
         let outcome = async {
             let mut response =
-                request.header(AUTHORIZATION, self.authorization.clone()).timeout(self.options.timeout).send().await?;
+                request.header(AUTHORIZATION, auth.header.clone()).timeout(self.options.timeout).send().await?;
             let status = response.status();
             let retry_after = response.headers().get(RETRY_AFTER).and_then(parse_retry_after);
             let location = response.headers().get(LOCATION).map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
@@ -394,6 +403,7 @@ impl GongClient {
         );
 
         if status.is_success() {
+            self.auth.worked();
             return serde_json::from_slice::<P>(&body).map(Some).map_err(|e| {
                 let (reason, detail) = (e.to_string(), error_detail(&body));
                 match e.classify() {
@@ -418,7 +428,12 @@ impl GongClient {
             StatusCode::UNAUTHORIZED if names_a_permission(&detail) => {
                 GongError::MissingScope { endpoint, status: status.as_u16(), detail }
             }
-            StatusCode::UNAUTHORIZED => GongError::Unauthorized { endpoint, detail },
+            StatusCode::UNAUTHORIZED => {
+                if self.auth.renew_after_unauthorized(&self.http, endpoint, &auth.header).await? {
+                    return Err(GongError::Renewed { endpoint, detail });
+                }
+                GongError::Unauthorized { endpoint, detail }
+            }
             StatusCode::FORBIDDEN if names_a_permission(&detail) => {
                 GongError::MissingScope { endpoint, status: status.as_u16(), detail }
             }
@@ -494,8 +509,10 @@ impl GongClient {
         Ok(())
     }
 
-    fn url(&self, endpoint: Endpoint) -> Url {
-        let mut url = self.options.base_url.clone();
+    /// `endpoint` under `base_url` (the token answer's), else under
+    /// `--gong.base-url`.
+    fn url(&self, base_url: Option<&Url>, endpoint: Endpoint) -> Url {
+        let mut url = base_url.unwrap_or(&self.options.base_url).clone();
         let base_path = url.path().trim_end_matches('/').to_owned();
         url.set_path(&format!("{base_path}{}", endpoint.path()));
         url
@@ -623,6 +640,8 @@ fn quota(rate_per_second: f64) -> Quota {
 fn retry_wait(error: &GongError, step: Duration) -> Duration {
     match error {
         GongError::RateLimited { retry_after: Some(retry_after), .. } => (*retry_after).max(step),
+        // Nothing to wait for: the credentials are new.
+        GongError::Renewed { .. } => Duration::ZERO,
         _ => step.mul_f64(fastrand::f64()),
     }
 }

@@ -25,6 +25,7 @@ mod cursor;
 pub mod dataset;
 pub mod faults;
 mod index;
+mod oauth;
 mod query;
 mod render;
 mod server;
@@ -44,6 +45,7 @@ use dataset::Dataset;
 use faults::{FaultRule, Faults};
 use index::IndexCache;
 
+pub use oauth::{SimulatedOAuthApp, TOKEN_PATH};
 pub use server::{RecordedRequest, RunningSimulator, spawn};
 
 /// Queries whose record indices are kept.
@@ -81,6 +83,9 @@ pub struct SimulatorOptions {
     /// The API scopes the key holds; `None` is every scope. An endpoint
     /// whose scope is missing answers 401 naming it, as the real Gong does.
     pub scopes: Option<std::collections::BTreeSet<String>>,
+    /// An OAuth app whose refresh token the token endpoint takes; its
+    /// access tokens are accepted as Bearer auth until they expire.
+    pub oauth: Option<SimulatedOAuthApp>,
 }
 
 impl SimulatorOptions {
@@ -97,6 +102,7 @@ impl SimulatorOptions {
             coaching_enabled: true,
             aggregate_sums_day_lists: false,
             scopes: None,
+            oauth: None,
         }
     }
 }
@@ -123,6 +129,7 @@ pub struct Simulator {
     /// Requests received and not yet answered.
     in_flight: AtomicU64,
     faults: Faults,
+    oauth: Option<oauth::TokenIssuer>,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -141,6 +148,7 @@ impl Simulator {
             .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
             .allow_burst(burst);
         Ok(Arc::new(Self {
+            oauth: options.oauth.clone().map(oauth::TokenIssuer::new),
             time_zone: Mutex::new((options.time_zone_name.clone(), time_zone)),
             served: Mutex::new(Served { dataset, generation: 0 }),
             options,
@@ -156,6 +164,20 @@ impl Simulator {
     /// Adds a fault rule; it applies to the next matching requests.
     pub fn add_fault(&self, rule: FaultRule) {
         self.faults.add(rule);
+    }
+
+    /// Every OAuth access token issued so far stops working, as when Gong
+    /// expires or revokes them early. No-op without an OAuth app.
+    pub fn revoke_access_tokens(&self) {
+        if let Some(issuer) = &self.oauth {
+            issuer.revoke_access_tokens();
+        }
+    }
+
+    /// A new OAuth access token (as an operator's own refresh would get),
+    /// or `None` without an OAuth app.
+    pub fn issue_access_token(&self) -> Option<String> {
+        self.oauth.as_ref().map(oauth::TokenIssuer::issue_access_token)
     }
 
     /// Removes every fault rule: the simulator behaves normally again.

@@ -71,6 +71,16 @@ impl Simulator {
         Endpoint::ALL
             .into_iter()
             .fold(Router::new(), |router, endpoint| router.route(endpoint.path(), route(endpoint)))
+            .route(
+                super::TOKEN_PATH,
+                post(
+                    |State(sim): State<Arc<Simulator>>,
+                     headers: HeaderMap,
+                     Query(params): Query<HashMap<String, String>>| async move {
+                        sim.refresh_token(&headers, params)
+                    },
+                ),
+            )
             .with_state(self)
     }
 
@@ -98,7 +108,27 @@ impl Simulator {
             STANDARD.encode(format!("{}:{}", self.options.access_key, self.options.access_key_secret.expose()))
         );
         let bearer = self.options.bearer_token.as_ref().map(|t| format!("Bearer {}", t.expose()));
-        given == basic || bearer.as_deref() == Some(given)
+        let issued = given.strip_prefix("Bearer ").zip(self.oauth.as_ref()).is_some_and(|(t, o)| o.accepts(t));
+        given == basic || bearer.as_deref() == Some(given) || issued
+    }
+
+    /// `POST /oauth2/generate-customer-token`: 404 without an OAuth app.
+    fn refresh_token(&self, headers: &HeaderMap, params: HashMap<String, String>) -> Response {
+        let arrived = Instant::now();
+        let response = match &self.oauth {
+            Some(issuer) => issuer.refresh(headers, &params),
+            None => StatusCode::NOT_FOUND.into_response(),
+        };
+        self.log.lock().expect("log lock").push(RecordedRequest {
+            method: "POST".to_owned(),
+            path: super::TOKEN_PATH.to_owned(),
+            body: None,
+            cursor: None,
+            query: params,
+            status: response.status().as_u16(),
+            at: arrived,
+        });
+        response
     }
 
     async fn handle(&self, request: Request, headers: &HeaderMap) -> Response {

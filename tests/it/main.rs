@@ -23,6 +23,7 @@ mod hostile_clients;
 mod install_test_tools;
 mod layout;
 mod mixin;
+mod oauth;
 mod prometheus_e2e;
 mod settling;
 mod web;
