@@ -136,6 +136,7 @@ async fn replay(run: &Run) {
             on.set(CollectorName::Coaching, run.coaching);
             on
         },
+        private_reviews: Default::default(),
     };
     let mut poller = Poller::new(
         Arc::new(client),

@@ -107,7 +107,7 @@ pub async fn run(config: BackfillConfig) -> Result<BackfillSummary, BackfillErro
             record.activity.insert(user.user_id, day.calls.clone());
             record.emails.insert(user.user_id, user.user_email_address.clone());
         }
-        let reviews = scorecards::fetch(&client, from, to, deadline()).await?;
+        let reviews = scorecards::fetch(&client, from, to, config.private_reviews, deadline()).await?;
         log_skipped(Endpoint::Scorecards, reviews.skipped, reviews.skipped_request_id.as_deref());
         for review in reviews.items {
             if let Some(date) = review_day(&review, &tz) {

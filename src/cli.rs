@@ -115,6 +115,10 @@ pub struct BackfillArgs {
     #[arg(long = "metrics.user-email", default_value_t = true, action = clap::ArgAction::Set)]
     pub user_email: bool,
 
+    /// Also export reviews Gong marks PRIVATE or OPT_IN_USERS per user.
+    #[arg(long = "scorecards.include-private")]
+    pub include_private: bool,
+
     /// Log level: error, warn, info, debug (this exporter's own events), trace
     /// (everything, TLS and HTTP client internals included).
     #[arg(long = "log.level", default_value = "info", value_parser = parse_log_filter)]
@@ -316,6 +320,13 @@ pub struct ExporterArgs {
     /// personal data; `false` keeps them out of Prometheus.
     #[arg(long = "metrics.user-email", default_value_t = true, action = clap::ArgAction::Set)]
     pub user_email: bool,
+
+    /// Also export scorecard reviews Gong marks PRIVATE or OPT_IN_USERS per
+    /// reviewed user and reviewer, with their answers. By default they are
+    /// counted per scorecard only (gong_scorecard_reviews_not_public): team
+    /// dashboards are shared more widely than the reviews were.
+    #[arg(long = "scorecards.include-private")]
+    pub include_private: bool,
 
     /// Directory for the cumulative counters' state (counters.json). Unset:
     /// counters start at zero at start-up and count only days completed

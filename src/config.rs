@@ -14,6 +14,7 @@ use reqwest::Url;
 
 use crate::cli::{BackfillArgs, Cli, ExporterArgs, GongArgs, HealthcheckArgs, PollSchedule, SimulateArgs};
 use crate::clock::Clock;
+use crate::collectors::scorecards::PrivateReviews;
 use crate::gong::{ClientOptions, Credentials, MAX_BACKOFF, MIN_BACKOFF, OAuthApp, REFRESH_TOKEN_FILE};
 use crate::http::webconfig::{WebConfig, WebConfigError};
 use crate::poller::{PollerSettings, Schedule};
@@ -167,6 +168,8 @@ pub struct BackfillConfig {
     pub labels: Vec<(String, String)>,
     pub interaction: bool,
     pub include_user_email: bool,
+    /// `--scorecards.include-private`.
+    pub private_reviews: PrivateReviews,
 }
 
 /// A configuration that cannot run; the message names the flag or env var.
@@ -244,6 +247,7 @@ impl Config {
             include_user_email: args.user_email,
             clock: Clock::system(),
             collectors: args.collectors.enabled,
+            private_reviews: private_reviews(args.include_private),
         };
         Ok(Self {
             source,
@@ -298,6 +302,7 @@ impl BackfillConfig {
             labels: args.labels,
             interaction: args.interaction,
             include_user_email: args.user_email,
+            private_reviews: private_reviews(args.include_private),
         })
     }
 }
@@ -329,6 +334,11 @@ fn client_options(args: &GongArgs, base_url: Url, credentials: Credentials) -> C
         min_backoff: MIN_BACKOFF,
         max_backoff: MAX_BACKOFF,
     }
+}
+
+/// `--scorecards.include-private`.
+fn private_reviews(include: bool) -> PrivateReviews {
+    if include { PrivateReviews::Include } else { PrivateReviews::Withhold }
 }
 
 /// `--gong.base-url`, else Gong's global address.

@@ -33,8 +33,10 @@ pub const DAYS_DIR: &str = "days";
 /// Version of a day file's layout.
 /// 2 keeps call IDs where 1 kept only how many there were; a day kept in
 /// layout 1 is fetched again (its part of the window cannot be told apart
-/// from the other days' calls).
-const FORMAT: u32 = 2;
+/// from the other days' calls). 3 keeps each review's visibility and keeps
+/// reviews that are not public withheld; reviews kept in layouts 1 and 2
+/// carry no visibility, so they are fetched again.
+const FORMAT: u32 = 3;
 
 /// One day of activity: users with any activity that day, by ID.
 pub type DayActivity = BTreeMap<GongId, DayCalls>;
@@ -406,14 +408,20 @@ fn read_day_file(path: &Path) -> Result<DayFile, String> {
         crate::storage::Read::Unusable(reason) => return Err(reason),
     };
     let mut value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
-    if value.get("format") == Some(&serde_json::Value::from(1))
+    let layout = value.get("format").and_then(serde_json::Value::as_u64);
+    if let Some(older @ (1 | 2)) = layout
         && let Some(fields) = value.as_object_mut()
     {
         // Layout 1 kept how many calls, not which: its activity is fetched
-        // again, its reviews and coaching (unchanged since) stay.
-        fields.remove("activity");
+        // again. Layouts 1 and 2 kept reviews without their visibility,
+        // which decides whether they may be exported per user: fetched
+        // again. Coaching (unchanged since) stays.
+        if older == 1 {
+            fields.remove("activity");
+        }
+        fields.remove("reviews");
         fields.insert("format".to_owned(), FORMAT.into());
-        tracing::info!(path = %path.display(), "kept day in an older layout: its activity will be fetched again");
+        tracing::info!(path = %path.display(), layout = older, "kept day in an older layout: the parts it lacks will be fetched again");
     }
     let file: DayFile = serde_json::from_value(value).map_err(|e| e.to_string())?;
     if file.format != FORMAT {
@@ -588,9 +596,10 @@ mod tests {
     }
 
     /// A day kept before call IDs were kept cannot join a window of
-    /// distinct calls: its activity is fetched again, its reviews stay.
+    /// distinct calls, and reviews kept before their visibility was cannot
+    /// be told private: both are fetched again.
     #[test]
-    fn a_day_kept_in_layout_1_keeps_its_reviews_and_fetches_its_activity_again() {
+    fn a_day_kept_in_layout_1_fetches_its_activity_and_reviews_again() {
         let dir = tempfile::tempdir().unwrap();
         let days = dir.path().join(DAYS_DIR);
         std::fs::create_dir_all(&days).unwrap();
@@ -604,6 +613,23 @@ mod tests {
         std::fs::write(days.join("2024-06-01.json"), file.to_string()).unwrap();
         let store = DayStore::open(Some(dir.path()), "2024-06-03T00:00:00Z".parse().unwrap()).unwrap();
         assert_eq!(store.fetched_at(date(2024, 6, 1), PartKind::Activity), None);
-        assert!(store.fetched_at(date(2024, 6, 1), PartKind::Scorecards).is_some());
+        assert_eq!(store.fetched_at(date(2024, 6, 1), PartKind::Scorecards), None);
+    }
+
+    #[test]
+    fn a_day_kept_in_layout_2_keeps_its_activity_and_fetches_its_reviews_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let days = dir.path().join(DAYS_DIR);
+        std::fs::create_dir_all(&days).unwrap();
+        let fields: Vec<&str> = ACTIVITY_FIELDS.to_vec();
+        let file = serde_json::json!({
+            "format": 2, "day": "2024-06-01", "fields": fields,
+            "activity": {"fetched_at": "2024-06-02T09:00:00Z", "hash": 1, "data": {}},
+            "reviews": {"fetched_at": "2024-06-02T09:00:00Z", "hash": 2, "data": []},
+        });
+        std::fs::write(days.join("2024-06-01.json"), file.to_string()).unwrap();
+        let store = DayStore::open(Some(dir.path()), "2024-06-03T00:00:00Z".parse().unwrap()).unwrap();
+        assert!(store.fetched_at(date(2024, 6, 1), PartKind::Activity).is_some());
+        assert_eq!(store.fetched_at(date(2024, 6, 1), PartKind::Scorecards), None);
     }
 }

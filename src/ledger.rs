@@ -127,8 +127,12 @@ impl CounterTotals {
         }
     }
 
-    /// Adds one answered scorecard.
+    /// Adds one answered scorecard; a withheld one (not public) is not
+    /// counted, as the windows' `gong_scorecard_reviews` does not count it.
     pub fn add_review(&mut self, record: &AnsweredScorecard) {
+        if record.withheld {
+            return;
+        }
         let method = record.review_method_label().to_owned();
         *self.reviews.entry((record.scorecard_id, record.reviewed_user_id, method)).or_default() += 1;
         if !record.scorecard_name.is_empty() {

@@ -4,6 +4,14 @@
 //! every window by each review's day in the company's zone. Families are
 //! per scorecard: reviews per reviewed user and method, overall scores,
 //! reviews given per reviewer, and per-question scores.
+//!
+//! Reviews Gong marks `PRIVATE` or `OPT_IN_USERS` (`visibilityType`, Gong's
+//! reference page for this endpoint) are withheld by default as they are
+//! fetched: who reviewed whom, and the answers, are dropped before the
+//! record is kept, counted or published, so a team dashboard shared widely
+//! cannot show them. They are counted per scorecard in
+//! `gong_scorecard_reviews_not_public`, without user labels.
+//! `--scorecards.include-private` exports them as public ones.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -26,12 +34,24 @@ use crate::gong::models::{
 use crate::gong::{Fetched, GongClient, GongError, Query};
 use crate::windows::{Window, WindowBounds, company_date};
 
+/// What becomes of reviews Gong does not mark `PUBLIC`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PrivateReviews {
+    /// Counted per scorecard only: no user, no answers.
+    #[default]
+    Withhold,
+    /// Exported as public ones (`--scorecards.include-private`).
+    Include,
+}
+
 /// `POST /v2/stats/activity/scorecards`, manual and automatic reviews
-/// published in `[from, to)`, all pages.
+/// published in `[from, to)`, all pages; reviews that are not public are
+/// withheld here, before anything keeps them, unless `private` includes them.
 pub async fn fetch(
     client: &GongClient,
     from: Date,
     to: Date,
+    private: PrivateReviews,
     deadline: Instant,
 ) -> Result<Fetched<AnsweredScorecard>, GongError> {
     let filter = json!({
@@ -39,7 +59,21 @@ pub async fn fetch(
         "reviewToDate": to.to_string(),
         "reviewMethod": "BOTH",
     });
-    client.fetch_all::<AnsweredScorecardsPage>(Endpoint::Scorecards, Query::Post(filter), deadline).await
+    let mut fetched =
+        client.fetch_all::<AnsweredScorecardsPage>(Endpoint::Scorecards, Query::Post(filter), deadline).await?;
+    if private == PrivateReviews::Withhold {
+        let unmarked = fetched.items.iter().filter(|r| r.visibility_type.is_none()).count();
+        fetched.items.iter_mut().for_each(AnsweredScorecard::withhold_unless_public);
+        if unmarked > 0 {
+            // Gong's reference lists the field; an answer without it cannot
+            // say a review is public, so it is withheld, and said.
+            tracing::warn!(
+                reviews = unmarked,
+                "answered scorecards without visibilityType are withheld as not public (gong_scorecard_reviews_not_public{{visibility=\"UNKNOWN\"}}); if your company has no private scorecards, --scorecards.include-private exports them per user"
+            );
+        }
+    }
+    Ok(fetched)
 }
 
 /// One page of `POST /v2/stats/activity/scorecards`.
@@ -72,6 +106,13 @@ pub struct AnsweredScorecard {
     pub review_time: Option<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub answers: Vec<ScorecardAnswer>,
+    /// `PUBLIC`, `PRIVATE` or `OPT_IN_USERS`; `None` when Gong sent none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility_type: Option<String>,
+    /// Not public and withheld: the users and answers were dropped as it
+    /// was fetched. Not Gong's field: ours, kept with the day.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub withheld: bool,
 }
 
 impl AnsweredScorecard {
@@ -79,6 +120,24 @@ impl AnsweredScorecard {
     /// time (such a review cannot be placed in a day).
     pub fn reviewed_at(&self) -> Option<jiff::Timestamp> {
         self.review_time.as_deref().and_then(|t| t.parse().ok())
+    }
+
+    /// Drops who reviewed whom and the answers of a review Gong does not
+    /// mark `PUBLIC` (none marked is not public either).
+    pub fn withhold_unless_public(&mut self) {
+        if self.visibility_type.as_deref() == Some("PUBLIC") {
+            return;
+        }
+        self.call_id = None;
+        self.reviewed_user_id = None;
+        self.reviewer_user_id = None;
+        self.answers.clear();
+        self.withheld = true;
+    }
+
+    /// The `visibility` label value: Gong's, `UNKNOWN` when it sent none.
+    pub fn visibility_label(&self) -> &str {
+        self.visibility_type.as_deref().unwrap_or("UNKNOWN")
     }
 
     /// The `review_method` label value: Gong's method, `UNKNOWN` when it
@@ -108,7 +167,7 @@ impl Record for AnsweredScorecard {
     }
 
     fn check(&mut self) -> Result<(), Unusable> {
-        short_labels([self.scorecard_name.as_str(), self.review_method.as_str()])?;
+        short_labels([self.scorecard_name.as_str(), self.review_method.as_str(), self.visibility_label()])?;
         self.answers.iter().try_for_each(|a| valid_number(a.score))
     }
 }
@@ -148,6 +207,8 @@ pub struct ScorecardWindow {
     pub reviews_given: BTreeMap<(GongId, GongId), u64>,
     /// `(scorecard, question)` -> scores and not-applicable answers.
     pub questions: BTreeMap<(GongId, GongId), QuestionStats>,
+    /// `(scorecard, visibility)` -> withheld reviews.
+    pub not_public: BTreeMap<(GongId, String), u64>,
 }
 
 impl ScorecardWindow {
@@ -159,6 +220,7 @@ impl ScorecardWindow {
             overall: BTreeMap::new(),
             reviews_given: BTreeMap::new(),
             questions: BTreeMap::new(),
+            not_public: BTreeMap::new(),
         }
     }
 }
@@ -216,6 +278,10 @@ impl ScorecardTable {
 
 fn add_review(window: &mut ScorecardWindow, record: &AnsweredScorecard) {
     let scorecard = record.scorecard_id;
+    if record.withheld {
+        *window.not_public.entry((scorecard, record.visibility_label().to_owned())).or_default() += 1;
+        return;
+    }
     let method = record.review_method_label().to_owned();
     let is_manual = method.eq_ignore_ascii_case("MANUAL");
     *window.reviews.entry((scorecard, record.reviewed_user_id, method)).or_default() += 1;
@@ -258,6 +324,23 @@ impl EncodeLabelSet for ScorecardSeries<'_> {
             label(encoder, "review_method", method)?;
         }
         Ok(())
+    }
+}
+
+/// `{scorecard_id, scorecard_name, window, visibility}`: no user.
+struct NotPublicSeries<'a> {
+    scorecard_id: GongId,
+    scorecard_name: &'a str,
+    window: Window,
+    visibility: &'a str,
+}
+
+impl EncodeLabelSet for NotPublicSeries<'_> {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> std::fmt::Result {
+        label(encoder, "scorecard_id", self.scorecard_id)?;
+        label(encoder, "scorecard_name", self.scorecard_name)?;
+        label(encoder, "window", self.window)?;
+        label(encoder, "visibility", self.visibility)
     }
 }
 
@@ -373,13 +456,38 @@ impl Families for ScorecardTable {
                 }
             }
         }
+        let mut family = encoder.encode_descriptor(
+            "gong_scorecard_reviews_not_public",
+            &format!(
+                "Answered scorecards Gong does not mark PUBLIC, reviewed in the window: withheld from every per-user family (--scorecards.include-private exports them). {CACHED}"
+            ),
+            None,
+            MetricType::Gauge,
+        )?;
+        for w in windows {
+            for ((id, visibility), count) in &w.not_public {
+                let labels = NotPublicSeries {
+                    scorecard_id: *id,
+                    scorecard_name: table.names.get(id).map_or("", String::as_str),
+                    window: w.window,
+                    visibility,
+                };
+                family.encode_family(&labels)?.encode_gauge(count)?;
+            }
+        }
         Ok(())
     }
 
     fn series(&self) -> usize {
         self.windows
             .iter()
-            .map(|w| w.reviews.len() + 2 * w.overall.len() + w.reviews_given.len() + 3 * w.questions.len())
+            .map(|w| {
+                w.reviews.len()
+                    + 2 * w.overall.len()
+                    + w.reviews_given.len()
+                    + 3 * w.questions.len()
+                    + w.not_public.len()
+            })
             .sum()
     }
 }
@@ -416,7 +524,45 @@ mod tests {
                     not_applicable,
                 })
                 .collect(),
+            visibility_type: Some("PUBLIC".to_owned()),
+            withheld: false,
         }
+    }
+
+    /// Gong's reference lists PUBLIC, PRIVATE and OPT_IN_USERS; an answer
+    /// without the field cannot say a review is public.
+    #[test]
+    fn reviews_not_public_are_counted_per_scorecard_without_users_or_answers() {
+        let tz = TimeZone::get("America/Los_Angeles").unwrap();
+        let bounds = [window_bounds(&Window::from_days(7).unwrap(), date(2024, 6, 10), &tz)];
+        let answers = [(100, true, Some(4.0), false), (101, false, Some(1.0), false)];
+        let mut records: Vec<AnsweredScorecard> = ["PUBLIC", "PRIVATE", "OPT_IN_USERS", "PRIVATE", ""]
+            .iter()
+            .enumerate()
+            .map(|(i, visibility)| {
+                let mut r = scorecard(1, "Coaching", 10 + i as u64, Some(99), "2024-06-08T18:00:00Z", &answers);
+                r.visibility_type = (!visibility.is_empty()).then(|| (*visibility).to_owned());
+                r
+            })
+            .collect();
+        records.iter_mut().for_each(AnsweredScorecard::withhold_unless_public);
+        assert_eq!(records.iter().filter(|r| r.withheld).count(), 4);
+        for kept in records.iter().filter(|r| r.withheld).map(|r| serde_json::to_value(r).unwrap()) {
+            assert!(kept["reviewedUserId"].is_null() && kept["reviewerUserId"].is_null(), "no people kept: {kept}");
+            assert!(kept["callId"].is_null() && kept["answers"] == serde_json::json!([]), "no call or answers: {kept}");
+        }
+        let table = ScorecardTable::build(&records, &bounds, &tz);
+        let w = &table.windows[0];
+        assert_eq!(w.reviews.values().sum::<u64>(), 1, "only the public review, per user");
+        assert_eq!(w.reviews_given[&(GongId(1), GongId(99))], 1);
+        assert_eq!(w.overall[&(GongId(1), Some(GongId(10)))].answers, 1);
+        assert_eq!(
+            w.questions[&(GongId(1), GongId(100))].score.answers,
+            1,
+            "withheld answers are not in the questions"
+        );
+        let not_public: Vec<_> = w.not_public.iter().map(|((_, v), n)| (v.as_str(), *n)).collect();
+        assert_eq!(not_public, [("OPT_IN_USERS", 1), ("PRIVATE", 2), ("UNKNOWN", 1)]);
     }
 
     #[test]

@@ -338,31 +338,7 @@ impl GongClient {
         })?;
         self.count_within_budget(endpoint)?;
         let url = self.url(auth.base_url.as_ref(), endpoint);
-        let request = match query {
-            Query::Post(filter) => {
-                let mut body = json!({ "filter": filter });
-                if let Some(cursor) = cursor {
-                    body["cursor"] = json!(cursor);
-                }
-                self.http
-                    .post(url.clone())
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .body(body.to_string())
-            }
-            Query::Get(params) => {
-                let mut url = url.clone();
-                if !params.is_empty() || cursor.is_some() {
-                    let mut pairs = url.query_pairs_mut();
-                    for (key, value) in params {
-                        pairs.append_pair(key, value);
-                    }
-                    if let Some(cursor) = cursor {
-                        pairs.append_pair("cursor", cursor);
-                    }
-                }
-                self.http.get(url)
-            }
-        };
+        let request = self.request(url.clone(), query, cursor);
         let started = Instant::now();
         let limit = self.options.max_response_bytes;
         let outcome = async {
@@ -451,6 +427,31 @@ impl GongClient {
             self.self_metrics.auth_failed(endpoint, reason);
         }
         Err(error)
+    }
+
+    /// The request of `query` at `cursor`, without its credentials.
+    fn request(&self, mut url: Url, query: &Query, cursor: Option<&str>) -> reqwest::RequestBuilder {
+        match query {
+            Query::Post(filter) => {
+                let mut body = json!({ "filter": filter });
+                if let Some(cursor) = cursor {
+                    body["cursor"] = json!(cursor);
+                }
+                self.http.post(url).header(reqwest::header::CONTENT_TYPE, "application/json").body(body.to_string())
+            }
+            Query::Get(params) => {
+                if !params.is_empty() || cursor.is_some() {
+                    let mut pairs = url.query_pairs_mut();
+                    for (key, value) in params {
+                        pairs.append_pair(key, value);
+                    }
+                    if let Some(cursor) = cursor {
+                        pairs.append_pair("cursor", cursor);
+                    }
+                }
+                self.http.get(url)
+            }
+        }
     }
 
     /// Counts a request about to be sent, or refuses it once today's

@@ -14,7 +14,7 @@ use super::budget::DailyBudget;
 use super::cycle::{CycleResults, fail_request, log_skipped};
 use super::log_failure;
 use crate::collectors::activity;
-use crate::collectors::scorecards::{self, AnsweredScorecard};
+use crate::collectors::scorecards::{self, AnsweredScorecard, PrivateReviews};
 use crate::days::{CountedPeaks, DayActivity, DayStore, PartKind};
 use crate::endpoint::Endpoint;
 use crate::gong::GongClient;
@@ -46,6 +46,8 @@ pub(super) struct CountInputs<'a> {
     pub budget: &'a DailyBudget,
     pub metrics: &'a SelfMetrics,
     pub deadline: Instant,
+    /// What becomes of reviews that are not public, fetched here.
+    pub private_reviews: PrivateReviews,
     /// Which parts to count: activity (day-by-day) and reviews (answered
     /// scorecards), each only while its collector is on.
     pub activity: bool,
@@ -207,7 +209,7 @@ impl Counting {
                 // Already logged and counted for the scorecards endpoint.
                 (Some(w), Some(Err(_))) if w.from <= a && b <= w.to => break,
                 _ if input.budget_spent() => break,
-                _ => match scorecards::fetch(input.client, a, b, deadline).await {
+                _ => match scorecards::fetch(input.client, a, b, input.private_reviews, deadline).await {
                     Ok(fetched) => {
                         log_skipped(Endpoint::Scorecards, fetched.skipped, fetched.skipped_request_id.as_deref());
                         owned = fetched.items;
@@ -315,6 +317,7 @@ mod tests {
             deadline: Instant::now() + std::time::Duration::from_secs(5),
             activity: true,
             reviews: true,
+            private_reviews: PrivateReviews::Withhold,
         };
         let outcome = counting.update(input(until)).await;
         assert!(outcome.ok, "{:?}", outcome.error);

@@ -146,7 +146,13 @@ impl Poller {
         // each review's time.
         let scorecards = EndpointRun::when(
             on(CollectorName::Scorecards),
-            EndpointRun::once(scorecards::fetch(&client, largest.from, largest.to, deadline)),
+            EndpointRun::once(scorecards::fetch(
+                &client,
+                largest.from,
+                largest.to,
+                self.settings.private_reviews,
+                deadline,
+            )),
         );
         let users = EndpointRun::once(users::fetch(&client, deadline));
         let (activity, interaction, scorecards, users) = tokio::join!(activity, interaction, scorecards, users);

@@ -41,6 +41,7 @@ use tokio::time::Instant;
 
 use crate::clock::Clock;
 use crate::collectors::CollectorName;
+use crate::collectors::scorecards::PrivateReviews;
 use crate::collectors::{Enabled, REGISTRY};
 use crate::days::DayStore;
 use crate::endpoint::Endpoint;
@@ -84,6 +85,8 @@ pub struct PollerSettings {
     pub clock: Clock,
     /// The collectors that are on (`--[no-]collector.<name>`).
     pub collectors: Enabled,
+    /// `--scorecards.include-private`.
+    pub private_reviews: PrivateReviews,
 }
 
 /// What `endpoint` feeds and when `schedule` asks it, as the landing page
@@ -580,6 +583,7 @@ impl Poller {
             deadline,
             activity,
             reviews,
+            private_reviews: self.settings.private_reviews,
         };
         Some(self.counting.update(input).await)
     }

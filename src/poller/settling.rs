@@ -417,9 +417,10 @@ impl Poller {
                 None => None,
             }
         };
+        let private = self.settings.private_reviews;
         let reviews = async {
             match due.reviews {
-                Some((a, b)) => Some(((a, b), scorecards::fetch(&client, a, b, deadline).await)),
+                Some((a, b)) => Some(((a, b), scorecards::fetch(&client, a, b, private, deadline).await)),
                 None => None,
             }
         };

@@ -125,6 +125,9 @@ pub struct SimScorecard {
     pub reviewer_user_id: Option<u64>,
     pub review_time: Timestamp,
     pub answers: Vec<SimAnswer>,
+    /// `PUBLIC`, `PRIVATE` or `OPT_IN_USERS` (Gong's reference page for
+    /// answered scorecards lists the three).
+    pub visibility: &'static str,
 }
 
 impl SimScorecard {
@@ -547,6 +550,13 @@ impl GeneratedDataset {
                     reviewer_user_id: reviewer,
                     review_time,
                     answers,
+                    // One review in ten private, one in twenty shown to
+                    // chosen users: a company's mix is not documented.
+                    visibility: match hash(&[h, 7]) % 20 {
+                        0 | 1 => "PRIVATE",
+                        2 => "OPT_IN_USERS",
+                        _ => "PUBLIC",
+                    },
                 }
             })
             .filter(|review| {

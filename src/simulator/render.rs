@@ -400,7 +400,7 @@ impl Simulator {
             "reviewMethod": s.review_method(),
             "editorUserId": null,
             "reviewTime": self.format_instant(s.review_time),
-            "visibilityType": "PUBLIC",
+            "visibilityType": s.visibility,
             "answers": answers,
         })
     }

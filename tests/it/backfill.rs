@@ -31,6 +31,7 @@ fn backfill_config(
         labels: Vec::new(),
         interaction: true,
         include_user_email: true,
+        private_reviews: Default::default(),
     }
 }
 

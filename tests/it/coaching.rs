@@ -220,7 +220,9 @@ async fn skipped_for_the_day_when_it_does_not_fit_the_budget_and_off_by_flag() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_coaching_agrees_with_the_managers_activity_and_reviews() {
-    let exporter = start_exporter(demo_config_three_windows(40)).await;
+    let mut config = demo_config_three_windows(40);
+    config.poller.private_reviews = gong_exporter::collectors::scorecards::PrivateReviews::Include;
+    let exporter = start_exporter(config).await;
     let m = wait_for_metrics(exporter.local_addr(), "demo coaching", |m| {
         !m.matching("gong_coaching_calls_with_scorecard_filled", &[]).is_empty()
     })
@@ -237,6 +239,8 @@ async fn demo_coaching_agrees_with_the_managers_activity_and_reviews() {
         };
         let listened = m.value("gong_activity_others_calls_listened_to", &[("user_id", manager), ("window", "28d")]);
         assert_eq!(sum("gong_coaching_calls_listened_to"), listened, "{manager}: listening shared among the reports");
+        // With --scorecards.include-private (set above): Gong's coaching
+        // counts every scorecard a manager filled, private ones too.
         let reviews_given: f64 = m
             .matching("gong_scorecard_reviews_given", &[("reviewer_user_id", manager), ("window", "28d")])
             .iter()

@@ -24,6 +24,7 @@ mod install_test_tools;
 mod layout;
 mod mixin;
 mod oauth;
+mod private_reviews;
 mod prometheus_e2e;
 mod settling;
 mod web;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use gong_exporter::Exporter;
 use gong_exporter::clock::Clock;
+use gong_exporter::collectors::scorecards::PrivateReviews;
 use gong_exporter::collectors::{CollectorName, Enabled};
 use gong_exporter::config::{Config, Source};
 use gong_exporter::gong::{ClientOptions, Credentials};
@@ -137,6 +138,7 @@ pub fn fixture(cal: &Calendar) -> FixtureDataset {
             reviewer_user_id: Some(VP),
             review_time: cal.at(d1, 10, 0),
             answers: answers(&[(111, true, Some(4), false), (112, false, Some(2), false), (113, false, None, true)]),
+            visibility: "PUBLIC",
         },
         // 00:30 in Tokyo is the previous day in UTC: windows must use the
         // company's calendar.
@@ -150,6 +152,7 @@ pub fn fixture(cal: &Calendar) -> FixtureDataset {
             reviewer_user_id: None,
             review_time: cal.at(d3, 0, 30),
             answers: answers(&[(111, true, Some(2), false), (112, false, Some(5), false)]),
+            visibility: "PUBLIC",
         },
         SimScorecard {
             answered_scorecard_id: 3,
@@ -161,6 +164,7 @@ pub fn fixture(cal: &Calendar) -> FixtureDataset {
             reviewer_user_id: Some(VP),
             review_time: cal.at(d10, 15, 0),
             answers: answers(&[(211, true, Some(3), false)]),
+            visibility: "PUBLIC",
         },
     ];
     data
@@ -236,6 +240,7 @@ fn config_for_url(url: &str) -> Config {
             include_user_email: true,
             clock: Clock::system(),
             collectors: Enabled::default(),
+            private_reviews: PrivateReviews::Withhold,
         },
         listen_addresses: vec![SocketAddr::from(([127, 0, 0, 1], 0))],
         max_connections: 512,
