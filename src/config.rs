@@ -139,6 +139,7 @@ impl SimulateConfig {
             bearer_token: None,
             clock: Clock::system(),
             coaching_enabled: args.coaching,
+            coaching_lists_managers_below: true,
             aggregate_sums_day_lists: false,
             scopes: args.scopes.map(|scopes| scopes.into_iter().collect()),
         };

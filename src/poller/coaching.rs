@@ -100,13 +100,29 @@ fn window_of(span: Span) -> Option<Window> {
 }
 
 /// Managers are active users someone reports to; inactive ones coach
-/// nobody. Sorted, each once.
+/// nobody. Each once, top down (those nobody above manages first, then by
+/// how far below the top they are, then by ID): an answer for a manager may
+/// hold the managers below, whose own requests are then not sent.
 pub(super) fn managers(users: &UserTable) -> Vec<GongId> {
     let active: HashSet<GongId> = users.users.iter().filter(|u| u.active).map(|u| u.id).collect();
+    let manager_of: BTreeMap<GongId, GongId> = users.users.iter().filter_map(|u| Some((u.id, u.manager_id?))).collect();
+    // Steps up to the top, bounded by the company's size (a loop in the
+    // hierarchy must not hang).
+    let depth = |mut id: GongId| {
+        let mut steps = 0;
+        while let Some(&above) = manager_of.get(&id)
+            && steps < manager_of.len()
+        {
+            id = above;
+            steps += 1;
+        }
+        steps
+    };
     let mut managers: Vec<GongId> = users.users.iter().filter_map(|u| u.manager_id).collect();
     managers.sort_unstable();
     managers.dedup();
     managers.retain(|m| active.contains(m));
+    managers.sort_by_cached_key(|&m| (depth(m), m));
     managers
 }
 
@@ -232,9 +248,24 @@ impl CoachingCollector {
         let mut not_found = 0;
         let mut answers = Vec::new();
         let mut day = Vec::new();
+        let planned: HashSet<GongId> = managers.iter().copied().collect();
+        // (workspace, manager, span) an answer already held.
+        let mut held: HashSet<(GongId, GongId, Span)> = HashSet::new();
+        let mut not_asked = 0;
         for request in requests {
             let CoachingRequest { workspace, manager, period } = request;
-            match collector::fetch(client, workspace, manager, &period.from, &period.to, deadline).await {
+            if held.contains(&(workspace, manager, period.span)) {
+                not_asked += 1;
+                continue;
+            }
+            let mut fetched = collector::fetch(client, workspace, manager, &period.from, &period.to, deadline).await;
+            if let Ok(Some(data)) = &mut fetched {
+                // Managers the plan does not ask for (inactive ones) stay
+                // out, as when each answer holds the manager asked alone.
+                data.retain(|d| d.manager.as_ref().is_none_or(|m| planned.contains(&m.id)));
+                held.extend(data.iter().filter_map(|d| Some((workspace, d.manager.as_ref()?.id, period.span))));
+            }
+            match fetched {
                 // The day period is kept.
                 Ok(Some(data)) if period.span == Span::Day => {
                     day.push(KeptCoaching { workspace_id: workspace, manager_id: manager, data })
@@ -263,6 +294,9 @@ impl CoachingCollector {
             }
         }
         outcome.elapsed = started.elapsed();
+        if not_asked > 0 {
+            tracing::debug!(not_asked, "coaching requests not sent: an earlier answer held their managers' data");
+        }
         if !outcome.ok {
             return CoachingRun::Ran { outcome, table: None };
         }
@@ -327,7 +361,10 @@ pub(super) fn union_of_days<'a>(window: Window, days: impl Iterator<Item = &'a K
     let mut merged: BTreeMap<(GongId, GongId), (Option<CoachingUser>, Reports)> = BTreeMap::new();
     for kept in days {
         for data in &kept.data {
-            let entry = merged.entry((kept.workspace_id, kept.manager_id)).or_default();
+            // An answer may hold managers below the one asked: each item
+            // is its own manager's.
+            let manager = data.manager.as_ref().map_or(kept.manager_id, |m| m.id);
+            let entry = merged.entry((kept.workspace_id, manager)).or_default();
             if entry.0.is_none() {
                 entry.0.clone_from(&data.manager);
             }
@@ -440,6 +477,53 @@ mod tests {
         assert_eq!(answers.len(), 1);
         let metrics = &answers[0].data[0].direct_reports_metrics[0].metrics;
         assert_eq!(metrics["callsListenedTo"].count(), Some(3), "call 8 on two days is one call");
+    }
+
+    /// An answer asked for manager 1 may hold manager 3, below: its
+    /// reports stay manager 3's in the window (they were merged into
+    /// manager 1's when the union was keyed by the manager asked).
+    #[test]
+    fn a_kept_answer_holding_a_manager_below_keeps_each_managers_reports_apart() {
+        let person = |id| CoachingUser { id: GongId(id), email_address: format!("{id}@x.io") };
+        let item = |manager, report, ids: &[u64]| ManagerCoaching {
+            manager: Some(person(manager)),
+            direct_reports_metrics: vec![ReportCoaching {
+                report: Some(person(report)),
+                metrics: BTreeMap::from([("callsListenedTo".to_owned(), CallIds(Some(ids.to_vec())))]),
+            }],
+        };
+        let day = |ids: &[u64]| KeptCoaching {
+            workspace_id: GongId(10),
+            manager_id: GongId(1),
+            data: vec![item(1, 3, ids), item(3, 4, ids)],
+        };
+        let days = [day(&[7]), day(&[8])];
+        let answers = union_of_days(Window::from_days(7).unwrap(), days.iter());
+        let mut managers: Vec<(u64, Vec<u64>)> = answers
+            .iter()
+            .flat_map(|a| &a.data)
+            .map(|d| {
+                let reports = d.direct_reports_metrics.iter().map(|r| r.report.as_ref().unwrap().id.0).collect();
+                (d.manager.as_ref().unwrap().id.0, reports)
+            })
+            .collect();
+        managers.sort();
+        assert_eq!(managers, [(1, vec![3]), (3, vec![4])]);
+    }
+
+    #[test]
+    fn managers_are_asked_top_down() {
+        let users = UserTable {
+            users: vec![
+                user(50, None, true),
+                // 2 is below 40, which is below the top (50): asked last
+                // though its ID is smallest.
+                user(2, Some(40), true),
+                user(40, Some(50), true),
+                user(7, Some(2), true),
+            ],
+        };
+        assert_eq!(managers(&users), [GongId(50), GongId(40), GongId(2)]);
     }
 
     #[test]

@@ -75,6 +75,10 @@ pub struct SimulatorOptions {
     /// `false` answers `/v2/coaching` with 404, as Gong does for accounts
     /// whose plan lacks coaching.
     pub coaching_enabled: bool,
+    /// `true` lists, in one `/v2/coaching` answer, the asked manager and
+    /// every manager below (as the evidence suggests Gong does); `false`
+    /// the asked manager alone (what Gong's reference does not rule out).
+    pub coaching_lists_managers_below: bool,
     /// `true` makes the aggregate sum the days' list lengths (a call on two
     /// days counted twice) instead of counting calls as the reference
     /// describes: the other way Gong might count, for the exporter's daily
@@ -100,6 +104,7 @@ impl SimulatorOptions {
             bearer_token: None,
             clock: Clock::system(),
             coaching_enabled: true,
+            coaching_lists_managers_below: true,
             aggregate_sums_day_lists: false,
             scopes: None,
             oauth: None,

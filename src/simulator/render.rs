@@ -325,30 +325,55 @@ impl Simulator {
             json!({ "id": u.id.to_string(), "emailAddress": u.email, "firstName": u.first_name,
                     "lastName": u.last_name, "title": u.title })
         };
-        let reports: Vec<Value> = users
-            .iter()
-            .enumerate()
-            .filter(|(_, u)| u.manager_id == Some(manager_id))
-            .map(|(r, u)| {
-                // A window's list is the union of its days' lists: a call
-                // the manager acted on over two days is listed once.
-                let mut calls: BTreeMap<String, std::collections::BTreeSet<u64>> = BTreeMap::new();
-                for day in &days {
-                    for (name, ids) in dataset.coaching(manager, r, *day) {
-                        calls.entry(name).or_default().extend(ids);
+        let item = |manager: usize| {
+            let manager_id = users[manager].id;
+            let reports: Vec<Value> = users
+                .iter()
+                .enumerate()
+                .filter(|(_, u)| u.manager_id == Some(manager_id))
+                .map(|(r, u)| {
+                    // A window's list is the union of its days' lists: a call
+                    // the manager acted on over two days is listed once.
+                    let mut calls: BTreeMap<String, std::collections::BTreeSet<u64>> = BTreeMap::new();
+                    for day in &days {
+                        for (name, ids) in dataset.coaching(manager, r, *day) {
+                            calls.entry(name).or_default().extend(ids);
+                        }
                     }
+                    let metrics: serde_json::Map<String, Value> = calls
+                        .into_iter()
+                        .map(|(name, ids)| (name, json!(ids.iter().map(u64::to_string).collect::<Vec<_>>())))
+                        .collect();
+                    json!({ "report": person(u), "metrics": metrics })
+                })
+                .collect();
+            json!({ "manager": person(&users[manager]), "directReportsMetrics": reports })
+        };
+        // Gong's reference calls the answer "a list, in which each item
+        // specifies one manager's coaching data", and a public script reads
+        // several managers out of one answer for one manager-id: the asked
+        // manager comes first, then every manager below, top down.
+        let mut listed = vec![manager];
+        if self.options.coaching_lists_managers_below {
+            let mut reports_of: HashMap<u64, Vec<usize>> = HashMap::new();
+            for (i, u) in users.iter().enumerate() {
+                if let Some(m) = u.manager_id {
+                    reports_of.entry(m).or_default().push(i);
                 }
-                let metrics: serde_json::Map<String, Value> = calls
-                    .into_iter()
-                    .map(|(name, ids)| (name, json!(ids.iter().map(u64::to_string).collect::<Vec<_>>())))
+            }
+            let mut next = 0;
+            while let Some(&above) = listed.get(next) {
+                next += 1;
+                let below = reports_of.get(&users[above].id).into_iter().flatten();
+                let managers_below: Vec<usize> = below
+                    .filter(|&&r| reports_of.contains_key(&users[r].id) && !listed.contains(&r))
+                    .copied()
                     .collect();
-                json!({ "report": person(u), "metrics": metrics })
-            })
-            .collect();
-        Ok(json!({
-            "requestId": request_id,
-            "coachingData": [{ "manager": person(&users[manager]), "directReportsMetrics": reports }],
-        }))
+                listed.extend(managers_below);
+            }
+        }
+        let data: Vec<Value> = listed.into_iter().map(item).collect();
+        Ok(json!({ "requestId": request_id, "coachingData": data }))
     }
 
     fn format_instant(&self, t: Timestamp) -> String {

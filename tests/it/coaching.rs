@@ -27,11 +27,15 @@ fn data(cal: &Calendar) -> FixtureDataset {
     data
 }
 
+/// The fixture's simulator; each coaching answer holds the manager asked
+/// alone, so that these tests see one request per manager and window (the
+/// simulator's default lists the managers below too: tested at the end).
 async fn simulator(data: FixtureDataset, clock: &Clock, coaching_enabled: bool) -> RunningSimulator {
     let mut options = SimulatorOptions::new(ZONE);
     options.rate_limit = 1000.0;
     options.clock = clock.clone();
     options.coaching_enabled = coaching_enabled;
+    options.coaching_lists_managers_below = false;
     let sim = Simulator::new(Arc::new(data), options).unwrap();
     gong_exporter::simulator::spawn(sim, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap()
 }
@@ -164,11 +168,11 @@ async fn a_404_for_one_manager_after_data_is_an_empty_answer() {
     let cal = Calendar::now();
     let clock = Clock::system();
     let sim = simulator(data(&cal), &clock, true).await;
-    // Managers go in ID order: REP_A's windows first. Its second request
-    // (7d) answers 404 after the first answered data.
+    // Managers go top down: the VP's three windows, then REP_A's. REP_A's
+    // second request (7d, the fifth) answers 404 after data came.
     sim.simulator.add_fault(FaultRule::nth(
         Some("/v2/coaching"),
-        2,
+        5,
         Fault::Status { status: 404, retry_after_seconds: None },
     ));
     let exporter = start_exporter(config(&sim, &clock)).await;
@@ -381,4 +385,58 @@ async fn settling_leaves_coaching_out_after_the_reserved_repolls_and_the_plan_sa
     let (_, page) = http_get(addr, "/").await;
     assert!(page.contains("Left out: coaching: 6 requests"), "{page}");
     exporter.shutdown().await;
+}
+
+/// Gong's reference calls a coaching answer "a list, in which each item
+/// specifies one manager's coaching data", and a public script reads
+/// several managers out of the answer for one `manager-id`. Whichever way
+/// Gong answers, the series are the same; when an answer holds a manager
+/// below, that manager's own request is not sent. The generated company
+/// has one manager per 8 users, all under the VP; 200 users here,
+/// `GONG_COACHING_USERS=1000` for the measurement in BENCHMARKS.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managers_an_answer_already_holds_are_not_asked_again_and_the_series_agree() {
+    use gong_exporter::simulator::dataset::GeneratedDataset;
+    let cal = Calendar::now();
+    let clock = Clock::system();
+    let mut served = Vec::new();
+    for lists_managers_below in [false, true] {
+        let mut options = SimulatorOptions::new(ZONE);
+        options.rate_limit = 1000.0;
+        options.coaching_lists_managers_below = lists_managers_below;
+        let users = std::env::var("GONG_COACHING_USERS").ok().and_then(|n| n.parse().ok()).unwrap_or(200);
+        let company = Arc::new(GeneratedDataset::new(users, cal.tz.clone()));
+        let sim = Simulator::new(company, options).unwrap();
+        let sim = gong_exporter::simulator::spawn(sim, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        let mut config = config(&sim, &clock);
+        config.poller.poll_interval = Duration::from_secs(3600);
+        let exporter = start_exporter(config).await;
+        let m = wait_for_metrics(exporter.local_addr(), "coaching", |m| {
+            m.get("gong_exporter_poll_success", &[("endpoint", "coaching")]) == Some(1.0)
+                && !m.matching("gong_coaching_calls_listened_to", &[]).is_empty()
+        })
+        .await;
+        let mut series: Vec<String> =
+            m.text.lines().filter(|l| l.starts_with("gong_coaching_")).map(str::to_owned).collect();
+        series.sort();
+        let asked = requests_to(&sim, "/v2/coaching").len();
+        eprintln!(
+            "{users} users, managers listed below the one asked: {lists_managers_below}: {asked} coaching requests"
+        );
+        served.push((asked, series));
+        exporter.shutdown().await;
+    }
+    let [(alone, one_each), (below, with_below)] = <[_; 2]>::try_from(served).unwrap();
+    assert!(one_each.len() > 300, "{} coaching series", one_each.len());
+    let only_one: Vec<_> = one_each.iter().filter(|s| !with_below.contains(s)).take(3).collect();
+    let only_below: Vec<_> = with_below.iter().filter(|s| !one_each.contains(s)).take(3).collect();
+    assert!(
+        only_one.is_empty() && only_below.is_empty(),
+        "the same series whichever way Gong answers: {only_one:#?} {only_below:#?}"
+    );
+    assert_eq!(one_each.len(), with_below.len());
+    // Every active manager's three windows when each answer holds its
+    // manager alone; the VP's three alone otherwise.
+    assert!(alone > 50, "{alone}");
+    assert_eq!(below, 3, "only the VP's requests: the answers hold every manager below");
 }
