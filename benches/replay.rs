@@ -14,7 +14,7 @@
 //! share; hourly --poll.interval; settle for 12h every 2h45m), a company of
 //! one manager per 8 users and two workspaces, starting empty at the
 //! first company midnight. Freshness is measured, not assumed: after every
-//! cycle the published 1d activity, interaction and review totals are
+//! cycle the published 1d activity, interaction and review totals (public reviews per user and withheld ones per scorecard) are
 //! compared with what the simulator serves at that instant; a late arrival's
 //! delay runs until the first cycle whose published totals match.
 
@@ -281,7 +281,7 @@ fn published_matches(shared: &Shared, dataset: &GeneratedDataset, today: Date) -
         .scorecards
         .iter()
         .flat_map(|t| t.windows.iter().filter(|w| w.window == Window::ONE_DAY))
-        .map(|w| w.reviews.values().sum::<u64>())
+        .map(|w| w.reviews.values().sum::<u64>() + w.not_public.values().sum::<u64>())
         .sum();
     let users = dataset.users().len();
     let true_activity: f64 = (0..users)

@@ -89,6 +89,9 @@ impl Collector for SnapshotCollector {
         if let Some(scorecards) = &snapshot.scorecards {
             scorecards.encode(labels, &mut encoder)?;
         }
+        if let Some(questions) = &snapshot.scorecard_questions {
+            questions.encode(labels, &mut encoder)?;
+        }
         if let Some(users) = &snapshot.users {
             users.encode(labels, &mut encoder)?;
         }
@@ -360,6 +363,7 @@ mod tests {
             activity: vec![Arc::new(ActivityTable::build(Window::ONE_DAY, activity))],
             interaction: vec![Arc::new(InteractionTable::build(Window::ONE_DAY, interaction))],
             scorecards: Some(Arc::new(ScorecardTable::build(&scorecards, &bounds, &tz))),
+            scorecard_questions: None,
             users: Some(Arc::new(UserTable::build(users))),
             counters: Some(Arc::new(counters)),
             coaching: Some(Arc::new(CoachingTable::build(

@@ -15,14 +15,16 @@ pub enum Endpoint {
     Users,
     Workspaces,
     Coaching,
+    ScorecardSettings,
 }
 
 impl Endpoint {
     /// Every endpoint, in polling order.
-    pub const ALL: [Endpoint; 7] = [
+    pub const ALL: [Endpoint; 8] = [
         Self::ActivityAggregate,
         Self::Interaction,
         Self::Scorecards,
+        Self::ScorecardSettings,
         Self::Users,
         Self::ActivityDayByDay,
         Self::Workspaces,
@@ -39,6 +41,7 @@ impl Endpoint {
             Self::Users => "users",
             Self::Workspaces => "workspaces",
             Self::Coaching => "coaching",
+            Self::ScorecardSettings => "scorecard_settings",
         }
     }
 
@@ -52,6 +55,7 @@ impl Endpoint {
             Self::Users => "/v2/users",
             Self::Workspaces => "/v2/workspaces",
             Self::Coaching => "/v2/coaching",
+            Self::ScorecardSettings => "/v2/settings/scorecards",
         }
     }
 
@@ -65,6 +69,7 @@ impl Endpoint {
             Self::Users => "api:users:read",
             Self::Workspaces => "api:workspaces:read",
             Self::Coaching => "api:coaching:read",
+            Self::ScorecardSettings => "api:settings:scorecards:read",
         }
     }
 }

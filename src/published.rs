@@ -311,6 +311,17 @@ impl Shared {
     /// page, and no poll series that would look like a failing poll.
     pub fn collector_off(&self, collector: &'static str, endpoints: &[Endpoint], why: String) {
         self.self_metrics.set_collector_enabled(collector, endpoints, false);
+        self.say_off(endpoints, why);
+    }
+
+    /// Gong refused an optional endpoint of a collector that stays on (the
+    /// key lacks its scope): `why` on the landing page, no poll series.
+    pub fn endpoint_off(&self, endpoint: Endpoint, why: String) {
+        self.self_metrics.forget_polls(endpoint);
+        self.say_off(&[endpoint], why);
+    }
+
+    fn say_off(&self, endpoints: &[Endpoint], why: String) {
         let mut status = self.status.lock().expect("status lock");
         for &endpoint in endpoints {
             let entry = status.entry(endpoint).or_default();

@@ -439,13 +439,16 @@ impl SelfMetrics {
     pub fn set_collector_enabled(&self, collector: &'static str, endpoints: &[Endpoint], enabled: bool) {
         self.collector_enabled.get_or_create(&CollectorLabels { collector }).set(i64::from(enabled));
         if !enabled {
-            for &endpoint in endpoints {
-                let labels = EndpointLabels { endpoint };
-                self.poll_success.remove(&labels);
-                self.last_success.remove(&labels);
-                self.poll_duration.remove(&labels);
-            }
+            endpoints.iter().for_each(|&endpoint| self.forget_polls(endpoint));
         }
+    }
+
+    /// `endpoint` is not polled: its poll series go away.
+    pub fn forget_polls(&self, endpoint: Endpoint) {
+        let labels = EndpointLabels { endpoint };
+        self.poll_success.remove(&labels);
+        self.last_success.remove(&labels);
+        self.poll_duration.remove(&labels);
     }
 
     /// Start and end of a window, as Unix seconds.

@@ -9,6 +9,7 @@ use crate::collectors::Families;
 use crate::collectors::activity::ActivityTable;
 use crate::collectors::coaching::CoachingTable;
 use crate::collectors::interaction::InteractionTable;
+use crate::collectors::scorecard_questions::QuestionTable;
 use crate::collectors::scorecards::ScorecardTable;
 use crate::collectors::users::UserTable;
 
@@ -20,6 +21,9 @@ pub struct DataSnapshot {
     /// Interaction stats per window, smallest window first.
     pub interaction: Vec<Arc<InteractionTable>>,
     pub scorecards: Option<Arc<ScorecardTable>>,
+    /// Every scorecard's questions; `None` until fetched, or without the
+    /// settings scope.
+    pub scorecard_questions: Option<Arc<QuestionTable>>,
     pub users: Option<Arc<UserTable>>,
     /// Cumulative counters; `None` until counting has begun.
     pub counters: Option<Arc<crate::ledger::CounterTotals>>,
@@ -30,10 +34,11 @@ pub struct DataSnapshot {
 impl DataSnapshot {
     /// Number of per-user and per-scorecard series the snapshot encodes.
     pub fn series_count(&self) -> usize {
-        let parts: [Option<&dyn Families>; 5] = [
+        let parts: [Option<&dyn Families>; 6] = [
             Some(&self.activity as &dyn Families),
             Some(&self.interaction as &dyn Families),
             self.scorecards.as_deref().map(|t| t as &dyn Families),
+            self.scorecard_questions.as_deref().map(|t| t as &dyn Families),
             self.users.as_deref().map(|t| t as &dyn Families),
             self.coaching.as_deref().map(|t| t as &dyn Families),
         ];

@@ -16,6 +16,7 @@ pub mod activity;
 pub mod coaching;
 pub mod interaction;
 pub mod labels;
+pub mod scorecard_questions;
 pub mod scorecards;
 pub mod users;
 
@@ -103,7 +104,7 @@ pub const REGISTRY: [Registration; 6] = [
     Registration {
         name: CollectorName::Scorecards,
         label: "scorecards",
-        endpoints: &[Endpoint::Scorecards],
+        endpoints: &[Endpoint::Scorecards, Endpoint::ScorecardSettings],
         flags: Some(Flags {
             on: "collector.scorecards",
             off: "no-collector.scorecards",

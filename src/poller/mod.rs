@@ -41,6 +41,7 @@ use tokio::time::Instant;
 
 use crate::clock::Clock;
 use crate::collectors::CollectorName;
+use crate::collectors::scorecard_questions::{self, QuestionTable};
 use crate::collectors::scorecards::PrivateReviews;
 use crate::collectors::{Enabled, REGISTRY};
 use crate::days::DayStore;
@@ -120,6 +121,7 @@ fn endpoint_role(endpoint: Endpoint, schedule: Schedule, collectors: &Enabled) -
             "names and managers: once a company day, and again when an answer names a user it lacks"
         }
         (Endpoint::Users, Schedule::Fixed) => "names and managers: every cycle",
+        (Endpoint::ScorecardSettings, _) => "scorecard questions by name and score range: once a company day",
         (Endpoint::Coaching | Endpoint::Workspaces, _) => {
             "the managers' coaching: once a company day, per workspace, manager and window"
         }
@@ -152,6 +154,9 @@ pub struct Poller {
     /// Today's check of the built activity windows against Gong's.
     reconcile: reconcile::Reconciler,
     plan: Plan,
+    /// The company day the scorecard questions were fetched (or refused)
+    /// on: asked again on the next.
+    questions_day: Option<jiff::civil::Date>,
 }
 
 impl Poller {
@@ -195,6 +200,7 @@ impl Poller {
             settle,
             reconcile: reconcile::Reconciler::new(),
             plan: Plan::default(),
+            questions_day: None,
         }
     }
 
@@ -397,6 +403,9 @@ impl Poller {
         if let Some(totals) = self.counting.totals() {
             self.snapshot.counters = Some(totals);
         }
+        if let Some(questions) = self.update_scorecard_questions(time_zone, deadline).await {
+            outcomes.push(questions);
+        }
         self.publish().await;
         // After publishing, so that a success never shows before its data.
         for (endpoint, outcome) in outcomes {
@@ -410,6 +419,47 @@ impl Poller {
         // its own.
         self.shared.set_ready();
         self.run_coaching(bounds, time_zone, deadline).await;
+    }
+
+    /// Scorecard questions, once a company day with the scorecards
+    /// collector on. A key without the settings scope leaves them out (said
+    /// on the landing page, no failing poll: the other scorecard families
+    /// do not need them); a failed request keeps the last good ones and is
+    /// tried again next cycle.
+    async fn update_scorecard_questions(
+        &mut self,
+        tz: &TimeZone,
+        deadline: Instant,
+    ) -> Option<(Endpoint, PollOutcome)> {
+        if !self.settings.collectors.contains(CollectorName::Scorecards) {
+            return None;
+        }
+        let today = company_date(self.settings.clock.now(), tz);
+        if self.questions_day == Some(today) {
+            return None;
+        }
+        let started = Instant::now();
+        let mut outcome = PollOutcome::success();
+        match scorecard_questions::fetch(&self.client, deadline).await {
+            Ok(fetched) => {
+                outcome.records.push((None, fetched.items.len()));
+                self.snapshot.scorecard_questions = Some(Arc::new(QuestionTable { scorecards: fetched.items }));
+                self.questions_day = Some(today);
+            }
+            Err(error @ (GongError::MissingScope { .. } | GongError::Forbidden { .. })) => {
+                tracing::info!(err = %error, "scorecard questions are left out until tomorrow (company time): gong_scorecard_question_info needs the scope api:settings:scorecards:read; the other scorecard families are unaffected");
+                self.snapshot.scorecard_questions = None;
+                self.questions_day = Some(today);
+                self.shared.endpoint_off(Endpoint::ScorecardSettings, format!("left out until tomorrow: {error}"));
+                return None;
+            }
+            Err(error) => {
+                log_failure(Endpoint::ScorecardSettings, None, &error);
+                cycle::fail_request(&mut outcome, &error);
+            }
+        }
+        outcome.elapsed = started.elapsed();
+        Some((Endpoint::ScorecardSettings, outcome))
     }
 
     /// The coaching collector, if due, and its own publish.

@@ -137,6 +137,24 @@ impl SimScorecard {
     }
 }
 
+/// One scorecard's settings (`GET /v2/settings/scorecards`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimScorecardSettings {
+    pub scorecard_id: u64,
+    pub scorecard_name: String,
+    pub questions: Vec<SimQuestion>,
+}
+
+/// One question of a scorecard: a range question when it has a range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimQuestion {
+    pub question_id: u64,
+    pub text: String,
+    pub is_overall: bool,
+    /// `(minRange, maxRange)`.
+    pub range: Option<(u32, u32)>,
+}
+
 /// The simulated company's data.
 pub trait Dataset: Send + Sync + 'static {
     /// Every user, in a stable order.
@@ -154,6 +172,10 @@ pub trait Dataset: Send + Sync + 'static {
     fn as_of(&self, range: Option<(Date, Date)>) -> u64 {
         let _ = range;
         0
+    }
+    /// Every scorecard's settings.
+    fn scorecard_settings(&self) -> Vec<SimScorecardSettings> {
+        Vec::new()
     }
     /// Workspaces: `(id, name)`.
     fn workspaces(&self) -> Vec<(u64, String)> {
@@ -604,6 +626,34 @@ impl Dataset for GeneratedDataset {
         if changing { (clock.now().as_second() / 60) as u64 } else { 0 }
     }
 
+    fn scorecard_settings(&self) -> Vec<SimScorecardSettings> {
+        const TEXTS: [&str; 4] = [
+            "Overall, how did the call go?",
+            "Did the rep confirm the \"decision process\" & timeline?",
+            "Qualité de la démo (1–5)",
+            "Next step agreed? [yes/no]",
+        ];
+        SCORECARDS
+            .iter()
+            .map(|&(scorecard_id, name, questions)| SimScorecardSettings {
+                scorecard_id,
+                scorecard_name: name.to_owned(),
+                questions: questions
+                    .iter()
+                    .zip(TEXTS)
+                    .enumerate()
+                    .map(|(q, (&question_id, text))| SimQuestion {
+                        question_id,
+                        text: text.to_owned(),
+                        is_overall: q == 0,
+                        // As generated scores are: 1 to 5, the recorded range.
+                        range: Some((1, 5)),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
     fn workspaces(&self) -> Vec<(u64, String)> {
         (0..self.workspaces)
             .map(|k| (WORKSPACE_ID + k, if k == 0 { "Sales".to_owned() } else { format!("Sales {}", k + 1) }))
@@ -772,9 +822,14 @@ pub struct FixtureDataset {
     pub time_zone: Option<TimeZone>,
     /// `(manager index, report index, day)` -> coaching metric counts.
     pub coaching: HashMap<(usize, usize, Date), Vec<(String, u32)>>,
+    pub scorecard_settings: Vec<SimScorecardSettings>,
 }
 
 impl Dataset for FixtureDataset {
+    fn scorecard_settings(&self) -> Vec<SimScorecardSettings> {
+        self.scorecard_settings.clone()
+    }
+
     fn users(&self) -> &[SimUser] {
         &self.users
     }

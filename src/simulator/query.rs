@@ -93,7 +93,9 @@ pub(super) fn parse_filter(endpoint: Endpoint, filter: &Value, today: Date) -> R
         }
     };
     match endpoint {
-        Endpoint::Users | Endpoint::Workspaces | Endpoint::Coaching => Ok(ParsedQuery::default()),
+        Endpoint::Users | Endpoint::Workspaces | Endpoint::Coaching | Endpoint::ScorecardSettings => {
+            Ok(ParsedQuery::default())
+        }
         Endpoint::Scorecards => {
             if !filter.is_object() {
                 return Err(bad("filter is required".to_owned()));

@@ -54,6 +54,7 @@ pub(super) fn list_key(endpoint: Endpoint) -> &'static str {
         Endpoint::Users => "users",
         Endpoint::Workspaces => "workspaces",
         Endpoint::Coaching => "coachingData",
+        Endpoint::ScorecardSettings => "scorecards",
     }
 }
 
@@ -67,6 +68,7 @@ fn not_found(endpoint: Endpoint) -> &'static str {
         Endpoint::Workspaces => "No workspaces found",
         Endpoint::Interaction => "No stats found for the specified period",
         Endpoint::Scorecards => "Answered scorecards not found",
+        Endpoint::ScorecardSettings => "No scorecards found",
     }
 }
 
@@ -116,7 +118,7 @@ pub(super) fn spoil(endpoint: Endpoint, records: &mut [Value], fault: &Fault) {
                 Endpoint::ActivityAggregate | Endpoint::ActivityDayByDay | Endpoint::Interaction => "/userEmailAddress",
                 Endpoint::Users => "/emailAddress",
                 Endpoint::Workspaces => "/name",
-                Endpoint::Scorecards => "/scorecardName",
+                Endpoint::Scorecards | Endpoint::ScorecardSettings => "/scorecardName",
                 Endpoint::Coaching => "/manager/emailAddress",
             };
             let long = "x".repeat(usize::try_from(*bytes).unwrap_or(0).saturating_sub(12)) + "@example.com";
@@ -175,7 +177,7 @@ fn null_id(endpoint: Endpoint, record: &mut Value) {
     let field = match endpoint {
         Endpoint::ActivityAggregate | Endpoint::ActivityDayByDay | Endpoint::Interaction => record.get_mut("userId"),
         Endpoint::Users | Endpoint::Workspaces => record.get_mut("id"),
-        Endpoint::Scorecards => record.get_mut("scorecardId"),
+        Endpoint::Scorecards | Endpoint::ScorecardSettings => record.get_mut("scorecardId"),
         Endpoint::Coaching => record.pointer_mut("/directReportsMetrics/0/report/id"),
     };
     if let Some(id) = field {
@@ -190,6 +192,7 @@ impl Simulator {
         match request.endpoint {
             Endpoint::Workspaces => Ok(self.workspaces_answer(request_id)),
             Endpoint::Coaching => self.coaching_answer(&request.params, request_id),
+            Endpoint::ScorecardSettings => Ok(self.scorecard_settings_answer(request_id)),
             endpoint => self.page_answer(endpoint, request.filter()?, cursor, request_id),
         }
     }
@@ -296,6 +299,48 @@ impl Simulator {
             .map(|(id, name)| json!({ "id": id.to_string(), "name": name, "description": null }))
             .collect();
         json!({ "requestId": request_id, "workspaces": workspaces })
+    }
+
+    /// `GET /v2/settings/scorecards`: one page, IDs and ranges as strings
+    /// and the fields the exporter does not read, as NangoHQ's recording of
+    /// the real Gong has them (integrations/gong/tests/get-scorecard.test.json).
+    fn scorecard_settings_answer(&self, request_id: &str) -> Value {
+        let workspace = self.dataset().workspaces().first().map_or(0, |(id, _)| *id);
+        let scorecards: Vec<Value> = self
+            .dataset()
+            .scorecard_settings()
+            .into_iter()
+            .map(|s| {
+                let questions: Vec<Value> = s
+                    .questions
+                    .iter()
+                    .map(|q| {
+                        json!({
+                            "questionId": q.question_id.to_string(),
+                            "questionRevisionId": (q.question_id / 3).to_string(),
+                            "questionText": q.text,
+                            "isOverall": q.is_overall,
+                            "updaterUserId": "-1",
+                            "answerGuide": null,
+                            "minRange": q.range.map(|(min, _)| min.to_string()),
+                            "maxRange": q.range.map(|(_, max)| max.to_string()),
+                            "questionType": if q.range.is_some() { "RANGE" } else { "OPEN" },
+                            "answerOptions": [],
+                        })
+                    })
+                    .collect();
+                json!({
+                    "scorecardId": s.scorecard_id.to_string(),
+                    "scorecardName": s.scorecard_name,
+                    "workspaceId": workspace.to_string(),
+                    "enabled": true,
+                    "updaterUserId": "-1",
+                    "reviewMethod": "MANUAL",
+                    "questions": questions,
+                })
+            })
+            .collect();
+        json!({ "requestId": request_id, "scorecards": scorecards })
     }
 
     /// `GET /v2/coaching`: what the manager did on each direct report's

@@ -158,7 +158,8 @@ async fn start_without_scope(cal: &Calendar, missing: &str) -> RunningSimulator 
     gong_exporter::simulator::spawn(sim, SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap()
 }
 
-const ALL_SCOPES: [&str; 7] = [
+const ALL_SCOPES: [&str; 8] = [
+    "api:settings:scorecards:read",
     "api:stats:user-actions",
     "api:stats:user-actions:detailed",
     "api:stats:interaction",

@@ -26,5 +26,6 @@ mod mixin;
 mod oauth;
 mod private_reviews;
 mod prometheus_e2e;
+mod scorecard_questions;
 mod settling;
 mod web;

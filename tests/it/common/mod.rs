@@ -16,7 +16,9 @@ use gong_exporter::gong::{ClientOptions, Credentials};
 use gong_exporter::poller::PollerSettings;
 use gong_exporter::poller::Schedule;
 use gong_exporter::secret::Secret;
-use gong_exporter::simulator::dataset::{DayActivity, FixtureDataset, SimAnswer, SimScorecard, SimUser, field_index};
+use gong_exporter::simulator::dataset::{
+    DayActivity, FixtureDataset, SimAnswer, SimQuestion, SimScorecard, SimScorecardSettings, SimUser, field_index,
+};
 use gong_exporter::simulator::{RunningSimulator, Simulator, SimulatorOptions};
 use gong_exporter::windows::{Window, company_date, parse_time_zone};
 use jiff::civil::{Date, Time};
@@ -127,6 +129,30 @@ pub fn fixture(cal: &Calendar) -> FixtureDataset {
     );
     data.interaction.insert((1, cal.days_ago(7), today), vec![("Talk Ratio".into(), 0.5), ("Patience".into(), 1.25)]);
 
+    // Scorecard 1's questions on Gong's recorded 1-5 range, scorecard 2's
+    // on the reference's 0-50; question 113 is a select question (no range).
+    let question = |question_id, text: &str, is_overall, range| SimQuestion {
+        question_id,
+        text: text.to_owned(),
+        is_overall,
+        range,
+    };
+    data.scorecard_settings = vec![
+        SimScorecardSettings {
+            scorecard_id: SCORECARD_1,
+            scorecard_name: SCORECARD_1_NAME.into(),
+            questions: vec![
+                question(111, "Overall, how did the call go?", true, Some((1, 5))),
+                question(112, "Did the rep confirm the \"decision process\"?", false, Some((1, 5))),
+                question(113, "Next step agreed?", false, None),
+            ],
+        },
+        SimScorecardSettings {
+            scorecard_id: SCORECARD_2,
+            scorecard_name: "Other".into(),
+            questions: vec![question(211, "Overall (0-50)", true, Some((0, 50)))],
+        },
+    ];
     data.scorecards = vec![
         SimScorecard {
             answered_scorecard_id: 1,

@@ -16,6 +16,18 @@ const teamCoaching = `${overTime("gong:team_coaching:7d")} * ${byManagerOverTime
 /** A coaching-endpoint metric per manager (summed over reports), for the selected window and managers. */
 const coached = (metric: string) => `sort_desc(sum by (manager_id) (gong_coaching_${metric}{window="$window"}) * ${byManager})`;
 
+/** A scorecard metric per question, for the selected window and scorecards. */
+const perQuestion = (metric: string) => `sum by (scorecard_name, scorecard_id, question_id) (${metric}{window="$window", ${SC}})`;
+const AVERAGE = `${perQuestion("gong_scorecard_question_score_points")} / ${perQuestion("gong_scorecard_question_score_answers")}`;
+const NOT_APPLICABLE = perQuestion("gong_scorecard_question_not_applicable");
+const score = (bound: "min" | "max") => `max by (scorecard_id, question_id) (gong_scorecard_question_score_${bound})`;
+/**
+ * The question's text from Gong's scorecard settings, or "question <ID>"
+ * where they are missing (a key without api:settings:scorecards:read).
+ */
+const withText = (expr: string) =>
+  `(${expr}) * on (scorecard_id, question_id) group_left (question) max by (scorecard_id, question_id, question) (gong_scorecard_question_info) or on (scorecard_id, question_id) label_replace(${expr}, "question", "question $1", "question_id", "(.+)")`;
+
 export default dashboard({
   uid: "gong-coaching-scorecards",
   title: "Gong: coaching and scorecards",
@@ -55,14 +67,22 @@ export default dashboard({
       12,
     ),
     table(
-      "Questions: average score and not-applicable rate",
+      "Questions: average score, as a share of the question's range, and not-applicable rate",
       [
-        { expr: `sum by (scorecard_name, question_id) (gong_scorecard_question_score_points{window="$window", ${SC}}) / sum by (scorecard_name, question_id) (gong_scorecard_question_score_answers{window="$window", ${SC}})`, legend: "Average score" },
-        { expr: `sum by (scorecard_name, question_id) (gong_scorecard_question_score_answers{window="$window", ${SC}})`, legend: "Scored answers" },
-        { expr: `sum by (scorecard_name, question_id) (gong_scorecard_question_not_applicable{window="$window", ${SC}}) / (sum by (scorecard_name, question_id) (gong_scorecard_question_score_answers{window="$window", ${SC}}) + sum by (scorecard_name, question_id) (gong_scorecard_question_not_applicable{window="$window", ${SC}}))`, legend: "Not applicable" },
+        { expr: withText(AVERAGE), legend: "Average score" },
+        {
+          expr: withText(`(${AVERAGE} - on (scorecard_id, question_id) ${score("min")}) / on (scorecard_id, question_id) (${score("max")} - ${score("min")})`),
+          legend: "Average, share of range",
+          unit: "percentunit",
+        },
+        { expr: withText(perQuestion("gong_scorecard_question_score_answers")), legend: "Scored answers" },
+        { expr: withText(`${NOT_APPLICABLE} / (${perQuestion("gong_scorecard_question_score_answers")} + ${NOT_APPLICABLE})`), legend: "Not applicable", unit: "percentunit" },
       ],
-      ["scorecard_name", "question_id"],
-      { decimals: 2 },
+      ["scorecard_name", "question"],
+      {
+        decimals: 2,
+        description: "Question text and score range come from Gong's scorecard settings (scope api:settings:scorecards:read, fetched once a day): without them the question's ID stands in and the share of range is empty. Scores of different scales (1-5, 0-50) compare as a share of each question's range.",
+      },
       12,
       12,
     ),
