@@ -153,6 +153,9 @@ pub(super) fn plan<'a>(workspaces: &[GongId], managers: &[GongId], periods: &'a 
 #[derive(Debug)]
 pub(super) struct CoachingCollector {
     state: CoachingState,
+    /// Requests the last run that completed sent: fewer than its plan when
+    /// answers held managers below the one asked.
+    last_sent: Option<usize>,
 }
 
 /// What one run reads, and the kept days it writes yesterday into.
@@ -190,7 +193,7 @@ pub(super) enum CoachingRun {
 
 impl CoachingCollector {
     pub(super) fn new() -> Self {
-        Self { state: CoachingState::Due }
+        Self { state: CoachingState::Due, last_sent: None }
     }
 
     /// Where the collector stands on `today`: a new company day makes it
@@ -225,44 +228,59 @@ impl CoachingCollector {
         let CoachingPeriods { periods, union_windows, keep_yesterday } =
             coaching_periods(bounds, today, tz, input.from_kept_days, input.days);
         let requests = plan(&workspaces, &managers, &periods);
+        let planned = requests.len();
         // Yesterday's stats come first: coaching may only use what today's
         // planned re-polls leave of the budget share.
         let reserved = input.reserved;
         let left = input.budget.remaining(client.requests_sent()).saturating_sub(reserved);
-        if requests.len() as u64 > left {
+        let left_out = |collector: &mut Self, mut outcome: PollOutcome| {
             let reason = format!(
-                "coaching needs {} requests ({} workspaces x {} managers x {} periods) but only {left} are left of the budget share for today after the planned re-polls ({reserved}): skipped until tomorrow; raise --gong.budget-share, narrow --stats.windows, or set --collector.coaching=false",
-                requests.len(),
+                "coaching needs up to {planned} requests ({} workspaces x {} managers x {} periods{}) but only {left} are left of the budget share for today after the planned re-polls ({reserved}): skipped until tomorrow; raise --gong.budget-share, narrow --stats.windows, or set --collector.coaching=false",
                 workspaces.len(),
                 managers.len(),
-                periods.len()
+                periods.len(),
+                collector.last_sent.map(|n| format!("; the last run sent {n}")).unwrap_or_default(),
             );
             tracing::warn!("{reason}");
-            self.state = CoachingState::Done(today);
+            collector.state = CoachingState::Done(today);
             outcome.fail(&reason, false);
             outcome.elapsed = started.elapsed();
-            return CoachingRun::LeftOut { outcome, requests: requests.len() };
+            CoachingRun::LeftOut { outcome, requests: planned }
+        };
+        // A run costs what the last complete one sent (answers holding the
+        // managers below cut it far under the plan). Before one completed
+        // the cost is unknown: the run goes on while the budget lasts and
+        // is left out where it ends, then plans the whole plan until one
+        // completes (a restart tries again).
+        if self.last_sent.is_some_and(|sent| sent as u64 > left) {
+            return left_out(self, outcome);
         }
 
         let probes = requests.len().min(COACHING_PROBES);
         let mut not_found = 0;
         let mut answers = Vec::new();
         let mut day = Vec::new();
-        let planned: HashSet<GongId> = managers.iter().copied().collect();
+        let planned_managers: HashSet<GongId> = managers.iter().copied().collect();
         // (workspace, manager, span) an answer already held.
         let mut held: HashSet<(GongId, GongId, Span)> = HashSet::new();
         let mut not_asked = 0;
+        let mut sent = 0;
         for request in requests {
             let CoachingRequest { workspace, manager, period } = request;
             if held.contains(&(workspace, manager, period.span)) {
                 not_asked += 1;
                 continue;
             }
+            if sent as u64 >= left {
+                self.last_sent = Some(planned);
+                return left_out(self, outcome);
+            }
+            sent += 1;
             let mut fetched = collector::fetch(client, workspace, manager, &period.from, &period.to, deadline).await;
             if let Ok(Some(data)) = &mut fetched {
                 // Managers the plan does not ask for (inactive ones) stay
                 // out, as when each answer holds the manager asked alone.
-                data.retain(|d| d.manager.as_ref().is_none_or(|m| planned.contains(&m.id)));
+                data.retain(|d| d.manager.as_ref().is_none_or(|m| planned_managers.contains(&m.id)));
                 held.extend(data.iter().filter_map(|d| Some((workspace, d.manager.as_ref()?.id, period.span))));
             }
             match fetched {
@@ -300,6 +318,7 @@ impl CoachingCollector {
         if !outcome.ok {
             return CoachingRun::Ran { outcome, table: None };
         }
+        self.last_sent = Some(sent);
         if keep_yesterday && let Err(error) = input.days.keep_coaching(yesterday, now, day) {
             tracing::error!(%error, "cannot keep yesterday's coaching; it is fetched again");
             outcome.fail(&error, false);
@@ -585,25 +604,23 @@ mod tests {
             budget.roll(today, client.requests_sent());
             budget
         };
+        // The workspaces request takes the one request the budget allows.
         let mut short = CoachingCollector::new();
-        let requests = match short.run(input!(&budget_of(1))).await {
+        let before = client.requests_sent();
+        let planned = match short.run(input!(&budget_of(1))).await {
             CoachingRun::LeftOut { outcome, requests } => {
                 assert!(requests > 1 && !outcome.ok, "{requests}");
                 requests
             }
             other => panic!("expected LeftOut, got {other:?}"),
         };
+        assert_eq!(client.requests_sent() - before, 1, "nothing sent past the budget");
         assert_eq!(short.state_on(today), CoachingState::Done(today), "not tried again today");
-        // Exactly the day's requests left before the run: the workspaces
-        // request takes one of them, so the day no longer fits.
-        let mut tight = CoachingCollector::new();
-        let exact = budget_of(requests as u64);
-        assert!(
-            matches!(tight.run(input!(&exact)).await, CoachingRun::LeftOut { .. }),
-            "the workspaces request counts"
-        );
 
+        // The simulator's answers hold every manager below the one asked:
+        // the run sends the top manager's periods alone, far under the plan.
         let mut roomy = CoachingCollector::new();
+        let before = client.requests_sent();
         match roomy.run(input!(&budget_of(10_000))).await {
             CoachingRun::Ran { outcome, table: Some(table) } => {
                 assert!(outcome.ok, "{:?}", outcome.error);
@@ -611,7 +628,25 @@ mod tests {
             }
             other => panic!("expected a table, got {other:?}"),
         }
+        let sent = (client.requests_sent() - before) as usize;
+        assert!(sent < planned / 2, "{sent} of {planned} planned");
         assert_eq!(roomy.state_on(today), CoachingState::Done(today));
         assert!(days.covers(PartKind::Coaching, today.yesterday().unwrap(), today), "yesterday is kept");
+
+        // Yesterday is kept now: a first run sends the workspaces and the
+        // top manager's 7d. With exactly that left it completes though its
+        // plan is larger; one request short, it stops there and the next
+        // day plans the whole plan.
+        let mut exact = CoachingCollector::new();
+        let before = client.requests_sent();
+        assert!(matches!(exact.run(input!(&budget_of(10_000))).await, CoachingRun::Ran { table: Some(_), .. }));
+        let needed = client.requests_sent() - before;
+        assert!(matches!(exact.run(input!(&budget_of(needed))).await, CoachingRun::Ran { table: Some(_), .. }));
+        let mut tight = CoachingCollector::new();
+        let before = client.requests_sent();
+        let run = tight.run(input!(&budget_of(needed - 1))).await;
+        assert!(matches!(run, CoachingRun::LeftOut { .. }), "{run:?}");
+        assert_eq!(client.requests_sent() - before, needed - 1, "the budget is never passed");
+        assert!(tight.last_sent.is_some_and(|n| n as u64 > needed), "{:?}", tight.last_sent);
     }
 }
