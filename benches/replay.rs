@@ -14,8 +14,9 @@
 //! share; hourly --poll.interval; settle for 12h every 2h45m), a company of
 //! one manager per 8 users and two workspaces, starting empty at the
 //! first company midnight. Freshness is measured, not assumed: after every
-//! cycle the published 1d activity, interaction and review totals (public reviews per user and withheld ones per scorecard) are
-//! compared with what the simulator serves at that instant; a late arrival's
+//! cycle the published 1d activity, interaction and review totals (public
+//! reviews per user, withheld ones per scorecard) are compared with what
+//! the simulator serves at that instant; a late arrival's
 //! delay runs until the first cycle whose published totals match.
 
 use std::sync::Arc;

@@ -130,7 +130,22 @@ pub struct DayStore {
 /// equal hashes across runs and builds, so a stored hash stays comparable.
 /// (`std`'s hashers are seeded per process or may change between releases.)
 pub fn hash_of<T: Serialize + ?Sized>(value: &T) -> u64 {
-    crate::gong::models::stable_hash(&serde_json::to_vec(value).expect("kept records serialise"))
+    // Hashed as it is written: a day of 10,000 users' call IDs is megabytes
+    // of JSON that need not exist at once. FNV-1a reads bytes in order, so
+    // the hash is the one of the whole text.
+    struct Hashing(fnv::FnvHasher);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            std::hash::Hasher::write(&mut self.0, bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut hashing = Hashing(fnv::FnvHasher::default());
+    serde_json::to_writer(&mut hashing, value).expect("kept records serialise");
+    std::hash::Hasher::finish(&hashing.0)
 }
 
 impl DayStore {

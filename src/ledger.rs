@@ -151,16 +151,23 @@ pub fn activity_days<'a>(
     tz: &'a TimeZone,
 ) -> impl Iterator<Item = (Date, &'a UserDailyActivity, &'a DailyActivity)> + 'a {
     users.iter().flat_map(move |user| {
-        user.user_daily_activity_stats.iter().enumerate().filter_map(move |(index, day)| {
-            let date = day
-                .from_date
-                .as_deref()
-                .and_then(|t| t.parse::<Timestamp>().ok())
-                .map(|t| company_date(t, tz))
-                .or_else(|| from.checked_add((index as i64).days()).ok())?;
-            (from <= date && date < to).then_some((date, user, day))
-        })
+        user.user_daily_activity_stats
+            .iter()
+            .enumerate()
+            .filter_map(move |(index, day)| activity_day(day, index, from, to, tz).map(|date| (date, user, day)))
     })
+}
+
+/// The company date of the `index`th day entry of an answer for
+/// `[from, to)`, when it falls inside: its `fromDate`, else its position.
+pub fn activity_day(day: &DailyActivity, index: usize, from: Date, to: Date, tz: &TimeZone) -> Option<Date> {
+    let date = day
+        .from_date
+        .as_deref()
+        .and_then(|t| t.parse::<Timestamp>().ok())
+        .map(|t| company_date(t, tz))
+        .or_else(|| from.checked_add((index as i64).days()).ok())?;
+    (from <= date && date < to).then_some(date)
 }
 
 /// The company day a review was published; `None` without a readable

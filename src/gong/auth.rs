@@ -56,11 +56,7 @@ pub(super) enum Authorizer {
 impl Authorizer {
     pub fn new(credentials: &Credentials, self_metrics: std::sync::Arc<SelfMetrics>) -> Self {
         match credentials {
-            Credentials::Basic { access_key, secret } => {
-                use base64::Engine as _;
-                let pair = format!("{access_key}:{}", secret.expose());
-                Self::Fixed(header(&format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))))
-            }
+            Credentials::Basic { access_key, secret } => Self::Fixed(basic(access_key, secret)),
             Credentials::Bearer(token) => Self::Fixed(bearer(token)),
             Credentials::BearerFile(path) => Self::File(FileToken::new(path.clone())),
             Credentials::OAuth(app) => Self::OAuth(Box::new(Refresher::new(app.clone(), self_metrics))),
@@ -107,6 +103,13 @@ fn header(value: &str) -> HeaderValue {
     // Kept out of `Debug` output and HTTP/2 header tables.
     value.set_sensitive(true);
     value
+}
+
+/// `Basic base64(user:secret)`.
+fn basic(user: &str, secret: &Secret) -> HeaderValue {
+    use base64::Engine as _;
+    let pair = format!("{user}:{}", secret.expose());
+    header(&format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair)))
 }
 
 fn bearer(token: &Secret) -> HeaderValue {
@@ -320,11 +323,7 @@ impl Refresher {
         url.query_pairs_mut()
             .append_pair("grant_type", "refresh_token")
             .append_pair("refresh_token", state.refresh_token.expose());
-        let client = {
-            use base64::Engine as _;
-            let pair = format!("{}:{}", self.app.client_id, self.app.client_secret.expose());
-            header(&format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair)))
-        };
+        let client = basic(&self.app.client_id, &self.app.client_secret);
         let started = Instant::now();
         let response = http
             .post(url)

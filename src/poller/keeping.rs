@@ -15,11 +15,12 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
 use super::counting::Counting;
-use crate::collectors::activity::UserDailyActivity;
+use crate::collectors::activity::{DayCalls, UserDailyActivity};
 use crate::collectors::scorecards::AnsweredScorecard;
 use crate::days::{DayActivity, DayStore, hash_of};
 use crate::gong::Fetched;
-use crate::ledger::{StorageError, activity_days, review_day};
+use crate::gong::models::GongId;
+use crate::ledger::{StorageError, activity_day, review_day};
 use crate::self_metrics::SelfMetrics;
 use crate::windows::days_of;
 
@@ -38,16 +39,30 @@ pub(super) struct DayKeeper<'a> {
 
 impl DayKeeper<'_> {
     /// Keeps each day of a day-by-day answer for `[from, to)`; whether the
-    /// answer counts as changed ([`keep_each_day`]).
-    pub fn activity(&mut self, fetched: &Fetched<UserDailyActivity>, from: Date, to: Date) -> KeptAnswer {
-        let mut days: BTreeMap<Date, DayActivity> = days_of(from, to).map(|d| (d, BTreeMap::new())).collect();
+    /// answer counts as changed ([`keep_each_day`]). The answer's call lists
+    /// move into the days, each user's freed as it goes: at 10,000 users
+    /// the answer and a copy of it as days were once alive together.
+    pub fn activity(&mut self, fetched: Fetched<UserDailyActivity>, from: Date, to: Date) -> KeptAnswer {
+        let mut by_day: BTreeMap<Date, Vec<(GongId, DayCalls)>> = days_of(from, to).map(|d| (d, Vec::new())).collect();
         let mut emails = BTreeMap::new();
-        for (day, user, entry) in activity_days(&fetched.items, from, to, self.tz) {
-            if !entry.calls.is_idle() {
-                days.entry(day).or_default().insert(user.user_id, entry.calls.clone());
+        for user in fetched.items {
+            let mut listed = false;
+            for (index, entry) in user.user_daily_activity_stats.into_iter().enumerate() {
+                let Some(day) = activity_day(&entry, index, from, to, self.tz) else { continue };
+                listed = true;
+                if !entry.calls.is_idle() {
+                    by_day.entry(day).or_default().push((user.user_id, entry.calls));
+                }
             }
-            emails.insert(user.user_id, user.user_email_address.clone());
+            if listed {
+                emails.insert(user.user_id, user.user_email_address);
+            }
         }
+        // Built in one go from each day's list: full B-tree nodes, where
+        // inserting user by user in ID order leaves them about half full.
+        // A user listed twice keeps the last entry, as inserting did.
+        let days: BTreeMap<Date, DayActivity> =
+            by_day.into_iter().map(|(day, calls)| (day, calls.into_iter().collect())).collect();
         let (store, counting, metrics, now) = (&mut *self.store, &mut *self.counting, self.metrics, self.now);
         keep_each_day(days, from, self.yesterday, |day, activity| {
             if counting.activity_counted(day)
@@ -191,10 +206,10 @@ mod tests {
         let today = yesterday.tomorrow().unwrap();
         let mut kept = Kept::new(Ledger::open(None, Some(today), Timestamp::now()).unwrap(), TimeZone::UTC);
         let mut keeper = kept.keeper(yesterday);
-        assert!(keeper.activity(&fetched(hosting(yesterday, &[1])), yesterday, today).written(), "new day");
-        assert!(!keeper.activity(&fetched(hosting(yesterday, &[1])), yesterday, today).written(), "same answer");
-        assert!(keeper.activity(&fetched(hosting(yesterday, &[1, 2])), yesterday, today).written(), "a late call");
-        assert!(keeper.activity(&fetched(hosting(yesterday, &[1, 2])), before, today).written(), "reached back");
+        assert!(keeper.activity(fetched(hosting(yesterday, &[1])), yesterday, today).written(), "new day");
+        assert!(!keeper.activity(fetched(hosting(yesterday, &[1])), yesterday, today).written(), "same answer");
+        assert!(keeper.activity(fetched(hosting(yesterday, &[1, 2])), yesterday, today).written(), "a late call");
+        assert!(keeper.activity(fetched(hosting(yesterday, &[1, 2])), before, today).written(), "reached back");
         assert_eq!(hosted(&kept.store, yesterday), 2);
         assert_eq!(hosted(&kept.store, before), 0, "kept as a day without activity");
     }
@@ -214,11 +229,11 @@ mod tests {
             .unwrap();
         let mut kept = Kept::new(ledger, TimeZone::UTC);
         let mut keeper = kept.keeper(day);
-        keeper.activity(&fetched(hosting(day, &[1])), day, today).written();
-        keeper.activity(&fetched(hosting(day, &[1, 2, 3])), day, today).written();
+        keeper.activity(fetched(hosting(day, &[1])), day, today).written();
+        keeper.activity(fetched(hosting(day, &[1, 2, 3])), day, today).written();
         let counted = |c: &Counting| c.totals().unwrap().activity[&GongId(7)].fields["callsAsHost"];
         assert_eq!(counted(keeper.counting), 3, "two late calls added");
-        keeper.activity(&fetched(hosting(day, &[1])), day, today).written();
+        keeper.activity(fetched(hosting(day, &[1])), day, today).written();
         assert_eq!(counted(keeper.counting), 3, "a counter never goes down");
         assert_eq!(hosted(keeper.store, day), 1, "the kept day is what Gong says now");
     }

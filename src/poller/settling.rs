@@ -491,7 +491,7 @@ impl Poller {
                 Endpoint::ActivityDayByDay,
                 result,
                 &self.shared.self_metrics,
-                |fetched| keeper.activity(&fetched, from, to),
+                |fetched| keeper.activity(fetched, from, to),
             );
             if reread && let Some(cost) = repoll_cost {
                 self.settle.costs.insert(CollectorName::Activity, cost);
