@@ -1,5 +1,7 @@
 //! The coaching collector: once a company day (and at start), one
-//! `GET /v2/coaching` per workspace, manager and window. Gong refusing it
+//! `GET /v2/coaching` per workspace, manager and window, managers top down,
+//! leaving out a manager an earlier answer for the same workspace and
+//! window held (one answer may list the managers below). Gong refusing it
 //! (403, or 404 on every one of the first requests: the plan lacks
 //! coaching) turns it off until the next company day.
 //!

@@ -123,7 +123,7 @@ fn endpoint_role(endpoint: Endpoint, schedule: Schedule, collectors: &Enabled) -
         (Endpoint::Users, Schedule::Fixed) => "names and managers: every cycle",
         (Endpoint::ScorecardSettings, _) => "scorecard questions by name and score range: once a company day",
         (Endpoint::Coaching | Endpoint::Workspaces, _) => {
-            "the managers' coaching: once a company day, per workspace, manager and window"
+            "the managers' coaching: once a company day, per workspace and window, top down, each manager an earlier answer did not hold"
         }
     };
     role.to_owned()
