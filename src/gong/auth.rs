@@ -54,12 +54,14 @@ pub(super) enum Authorizer {
 }
 
 impl Authorizer {
-    pub fn new(credentials: &Credentials, self_metrics: std::sync::Arc<SelfMetrics>) -> Self {
+    /// `timeout` bounds each token request, as `--gong.timeout` bounds each
+    /// API request: a refresh holds every request waiting for its token.
+    pub fn new(credentials: &Credentials, self_metrics: std::sync::Arc<SelfMetrics>, timeout: Duration) -> Self {
         match credentials {
             Credentials::Basic { access_key, secret } => Self::Fixed(basic(access_key, secret)),
             Credentials::Bearer(token) => Self::Fixed(bearer(token)),
             Credentials::BearerFile(path) => Self::File(FileToken::new(path.clone())),
-            Credentials::OAuth(app) => Self::OAuth(Box::new(Refresher::new(app.clone(), self_metrics))),
+            Credentials::OAuth(app) => Self::OAuth(Box::new(Refresher::new(app.clone(), self_metrics, timeout))),
         }
     }
 
@@ -230,6 +232,8 @@ pub(super) struct Refresher {
     app: OAuthApp,
     /// Counts a rotated refresh token that could not be kept.
     self_metrics: std::sync::Arc<SelfMetrics>,
+    /// Of each token request.
+    timeout: Duration,
     /// An async lock: one refresh at a time, the others wait for its token.
     state: tokio::sync::Mutex<TokenState>,
 }
@@ -250,10 +254,10 @@ struct Access {
 }
 
 impl Refresher {
-    fn new(app: OAuthApp, self_metrics: std::sync::Arc<SelfMetrics>) -> Self {
+    fn new(app: OAuthApp, self_metrics: std::sync::Arc<SelfMetrics>, timeout: Duration) -> Self {
         let refresh_token = kept_refresh_token(&app.state_file, &app.refresh_token);
         let state = TokenState { refresh_token, access: None, renewed_after_401: false, refused: None };
-        Self { app, self_metrics, state: tokio::sync::Mutex::new(state) }
+        Self { app, self_metrics, timeout, state: tokio::sync::Mutex::new(state) }
     }
 
     async fn current(&self, http: &reqwest::Client, endpoint: Endpoint) -> Result<Authorization, GongError> {
@@ -328,6 +332,7 @@ impl Refresher {
         let response = http
             .post(url)
             .header(AUTHORIZATION, client)
+            .timeout(self.timeout)
             .send()
             .await
             // reqwest's error names the URL, which now holds the refresh token.
@@ -450,6 +455,7 @@ fn api_base_url(given: &str) -> Result<Url, String> {
 
 async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
     let mut body = Vec::new();
+    // The request's timeout covers the body too.
     while let Some(chunk) = response.chunk().await.map_err(|e| e.without_url().to_string())? {
         if body.len() + chunk.len() > MAX_TOKEN_ANSWER_BYTES {
             return Err(format!("the token answer is larger than {MAX_TOKEN_ANSWER_BYTES} bytes"));

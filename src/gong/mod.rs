@@ -139,7 +139,7 @@ impl GongClient {
             // means a wrong base URL or a proxy: fail, naming where to.
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        let auth = Authorizer::new(&options.credentials, Arc::clone(&self_metrics));
+        let auth = Authorizer::new(&options.credentials, Arc::clone(&self_metrics), options.timeout);
         Ok(Self {
             http,
             auth,

@@ -212,15 +212,10 @@ impl CoachingCollector {
         let managers = managers(users);
         let started = Instant::now();
         let mut outcome = PollOutcome::success();
-        let workspaces: Vec<GongId> = match collector::workspaces(client, deadline).await {
-            Ok(fetched) if fetched.pages == 0 => return self.refused(today, "404 on /v2/workspaces".to_owned()),
-            Ok(fetched) => fetched.items.iter().map(|w| w.id).collect(),
-            Err(GongError::MissingScope { status, .. }) => {
-                return self.refused(today, format!("{status} on /v2/workspaces: the key lacks its scope"));
-            }
-            Err(GongError::Forbidden { .. }) => return self.refused(today, FORBIDDEN.replace("{path}", "workspaces")),
-            Err(error) => {
-                log_failure(Endpoint::Coaching, None, &error);
+        let workspaces = match self.workspaces(client, today, deadline).await {
+            Ok(workspaces) => workspaces,
+            Err(Ok(refused)) => return refused,
+            Err(Err(error)) => {
                 fail_request(&mut outcome, &error);
                 outcome.elapsed = started.elapsed();
                 return CoachingRun::Ran { outcome, table: None };
@@ -235,14 +230,9 @@ impl CoachingCollector {
         // planned re-polls leave of the budget share.
         let reserved = input.reserved;
         let left = input.budget.remaining(client.requests_sent()).saturating_sub(reserved);
+        let sizes = [workspaces.len(), managers.len(), periods.len()];
         let left_out = |collector: &mut Self, mut outcome: PollOutcome| {
-            let reason = format!(
-                "coaching needs up to {planned} requests ({} workspaces x {} managers x {} periods{}) but only {left} are left of the budget share for today after the planned re-polls ({reserved}): skipped until tomorrow; raise --gong.budget-share, narrow --stats.windows, or set --collector.coaching=false",
-                workspaces.len(),
-                managers.len(),
-                periods.len(),
-                collector.last_sent.map(|n| format!("; the last run sent {n}")).unwrap_or_default(),
-            );
+            let reason = budget_reason(planned, sizes, left, reserved, collector.last_sent);
             tracing::warn!("{reason}");
             collector.state = CoachingState::Done(today);
             outcome.fail(&reason, false);
@@ -338,6 +328,28 @@ impl CoachingCollector {
         CoachingRun::Ran { outcome, table: Some(table) }
     }
 
+    /// The workspaces to ask in; `Err(Ok)` when Gong refuses coaching,
+    /// `Err(Err)` when the request failed (logged).
+    async fn workspaces(
+        &mut self,
+        client: &GongClient,
+        today: Date,
+        deadline: Instant,
+    ) -> Result<Vec<GongId>, Result<CoachingRun, GongError>> {
+        match collector::workspaces(client, deadline).await {
+            Ok(fetched) if fetched.pages == 0 => Err(Ok(self.refused(today, "404 on /v2/workspaces".to_owned()))),
+            Ok(fetched) => Ok(fetched.items.iter().map(|w| w.id).collect()),
+            Err(GongError::MissingScope { status, .. }) => {
+                Err(Ok(self.refused(today, format!("{status} on /v2/workspaces: the key lacks its scope"))))
+            }
+            Err(GongError::Forbidden { .. }) => Err(Ok(self.refused(today, FORBIDDEN.replace("{path}", "workspaces")))),
+            Err(error) => {
+                log_failure(Endpoint::Coaching, None, &error);
+                Err(Err(error))
+            }
+        }
+    }
+
     /// Gong will not serve coaching to this account: off for the rest of
     /// the company day.
     fn refused(&mut self, today: Date, reason: String) -> CoachingRun {
@@ -348,6 +360,16 @@ impl CoachingCollector {
         self.state = CoachingState::Refused(today);
         CoachingRun::Refused(reason)
     }
+}
+
+/// Why a run is left out: its plan (`sizes`: workspaces, managers,
+/// periods) and what the last complete run sent, against what is left.
+fn budget_reason(planned: usize, sizes: [usize; 3], left: u64, reserved: u64, last_sent: Option<usize>) -> String {
+    let [workspaces, managers, periods] = sizes;
+    let sent = last_sent.map(|n| format!("; the last run sent {n}")).unwrap_or_default();
+    format!(
+        "coaching needs up to {planned} requests ({workspaces} workspaces x {managers} managers x {periods} periods{sent}) but only {left} are left of the budget share for today after the planned re-polls ({reserved}): skipped until tomorrow; raise --gong.budget-share, narrow --stats.windows, or set --collector.coaching=false"
+    )
 }
 
 /// What to ask Gong for. Settling: yesterday as a day (kept), windows whose

@@ -77,7 +77,7 @@ impl Simulator {
                     |State(sim): State<Arc<Simulator>>,
                      headers: HeaderMap,
                      Query(params): Query<HashMap<String, String>>| async move {
-                        sim.refresh_token(&headers, params)
+                        sim.refresh_token(&headers, params).await
                     },
                 ),
             )
@@ -112,9 +112,13 @@ impl Simulator {
         given == basic || bearer.as_deref() == Some(given) || issued
     }
 
-    /// `POST /oauth2/generate-customer-token`: 404 without an OAuth app.
-    fn refresh_token(&self, headers: &HeaderMap, params: HashMap<String, String>) -> Response {
+    /// `POST /oauth2/generate-customer-token`: 404 without an OAuth app. A
+    /// delay fault rule on its path holds it (a token endpoint that hangs).
+    async fn refresh_token(&self, headers: &HeaderMap, params: HashMap<String, String>) -> Response {
         let arrived = Instant::now();
+        if let Some(delay) = self.faults.next(super::TOKEN_PATH).as_ref().and_then(Fault::delay) {
+            tokio::time::sleep(delay).await;
+        }
         let response = match &self.oauth {
             Some(issuer) => issuer.refresh(headers, &params),
             None => StatusCode::NOT_FOUND.into_response(),

@@ -86,9 +86,10 @@ async fn wrong_credentials_fail_every_endpoint_once_and_keep_the_process_healthy
     }
     assert!(m.matching("gong_exporter_api_retries_total", &[]).iter().all(|s| s.value == 0.0), "401 is never retried");
     assert!(m.matching("gong_activity_calls_as_host", &[]).is_empty());
-    // Probe + 3 aggregate + 3 interaction + scorecards + users, each once.
+    // Probe + 3 aggregate + 3 interaction + scorecards + users + the
+    // scorecard questions, each once.
     let requests = sim.simulator.requests();
-    assert_eq!(requests.len(), 9, "{requests:#?}");
+    assert_eq!(requests.len(), 10, "{requests:#?}");
     assert!(requests.iter().all(|r| r.status == 401));
     assert_eq!(m.value("gong_exporter_api_requests_total", &[("endpoint", "users"), ("code", "401")]), 1.0);
     assert_eq!(m.value("gong_exporter_api_requests_total", &[("endpoint", "users"), ("code", "429")]), 0.0);
@@ -632,8 +633,9 @@ async fn daily_budget_spaces_cycles_beyond_the_interval() {
     let mut config = config_for(&sim);
     config.poller.time_zone = Some(cal.tz.clone());
     config.poller.poll_interval = Duration::from_millis(200);
-    // 20 requests a day for this exporter; a cycle costs 8 (without the
-    // once-a-day coaching collector, tested on its own).
+    // 20 requests a day for this exporter; a cycle costs 8, the first 9
+    // (the scorecard questions, once a day; without the once-a-day
+    // coaching collector, tested on its own).
     config.poller.daily_limit = 100;
     config.poller.budget_share = 0.2;
     config.poller.collectors.set(gong_exporter::collectors::CollectorName::Coaching, false);
@@ -644,17 +646,17 @@ async fn daily_budget_spaces_cycles_beyond_the_interval() {
         m.get("gong_exporter_next_cycle_timestamp_seconds", &[]).is_some()
     })
     .await;
-    assert_eq!(m.value("gong_exporter_api_requests_today", &[]), 8.0);
+    assert_eq!(m.value("gong_exporter_api_requests_today", &[]), 9.0);
     assert_eq!(m.value("gong_exporter_api_requests_daily_budget", &[]), 20.0);
     let now = jiff::Timestamp::now().as_second() as f64;
     let next = m.value("gong_exporter_next_cycle_timestamp_seconds", &[]);
     let midnight = cal.at(cal.today.tomorrow().unwrap(), 0, 0).as_second() as f64;
-    // 12 left = one more cycle before midnight, spread over what is left of
+    // 11 left = one more cycle before midnight, spread over what is left of
     // today (the cycle after midnight always runs).
     assert!(next > now + 5.0, "next cycle {:.0}s away, not the 200ms interval", next - now);
     assert!(next <= midnight + 121.0);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(sim.simulator.requests().len(), 8, "no cycle ran early");
+    assert_eq!(sim.simulator.requests().len(), 9, "no cycle ran early");
     exporter.shutdown().await;
 }
 

@@ -204,3 +204,26 @@ async fn a_bearer_token_file_rewritten_by_someone_else_is_used_without_a_restart
     wait_for_metrics(addr, "every endpoint polled again", all_polled).await;
     exporter.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_endpoint_that_hangs_fails_the_request_within_the_timeout() {
+    use gong_exporter::simulator::faults::{Fault, FaultRule};
+    let cal = Calendar::now();
+    let sim = simulator(&cal, Duration::from_secs(3600), 100, 1000.0).await;
+    sim.simulator.add_fault(FaultRule::always(Some(TOKEN_PATH), Fault::Delay { millis: 60_000 }));
+    let storage = tempfile::tempdir().unwrap();
+    let mut config = oauth_config(&sim, &cal, storage.path(), "r0");
+    config.client.timeout = Duration::from_millis(500);
+    let exporter = start_exporter(config).await;
+    // Every token request times out: the poll fails, named, and no request
+    // waits for ever behind the refresh.
+    let m = wait_for_metrics(exporter.local_addr(), "the failed poll", |m| {
+        m.get("gong_exporter_poll_success", &[("endpoint", "users")]) == Some(0.0)
+    })
+    .await;
+    let retried: f64 =
+        m.matching("gong_exporter_api_retries_total", &[("reason", "token_refresh")]).iter().map(|s| s.value).sum();
+    assert!(retried > 0.0, "a token endpoint that times out is tried again");
+    assert!(sim.simulator.requests().iter().all(|r| !r.path.starts_with("/v2/")), "no API request without a token");
+    exporter.shutdown().await;
+}
