@@ -356,6 +356,26 @@ impl DayStore {
         self.days.range(from..to).flat_map(|(_, kept)| kept.reviews.iter().flat_map(|p| p.data.iter()))
     }
 
+    /// Withholds kept reviews that are not public (days kept while
+    /// `--scorecards.include-private` was on), and writes those days again
+    /// with the next [`DayStore::save_unsaved`]; how many were withheld.
+    pub fn withhold_private_reviews(&mut self) -> usize {
+        let mut withheld = 0;
+        for (day, kept) in &mut self.days {
+            let Some(part) = kept.reviews.as_mut() else { continue };
+            let before = part.data.iter().filter(|r| r.withheld).count();
+            part.data.iter_mut().for_each(AnsweredScorecard::withhold_unless_public);
+            let now = part.data.iter().filter(|r| r.withheld).count();
+            if now > before {
+                withheld += now - before;
+                if self.dir.is_some() {
+                    self.unsaved.insert(*day);
+                }
+            }
+        }
+        withheld
+    }
+
     /// The coaching answers kept for `[from, to)`, day by day.
     pub fn coaching(&self, from: Date, to: Date) -> impl Iterator<Item = &KeptCoaching> {
         self.days.range(from..to).flat_map(|(_, kept)| kept.coaching.iter().flat_map(|p| p.data.iter()))
@@ -487,6 +507,32 @@ mod tests {
         assert_eq!(store.email(GongId(1)), Some("a@x.io"));
         store.forget_before(date(2024, 6, 2));
         assert!(store.day(date(2024, 6, 1)).is_none());
+    }
+
+    /// Days kept while `--scorecards.include-private` was on hold private
+    /// reviews whole: without the flag they are withheld and rewritten.
+    #[test]
+    fn kept_private_reviews_are_withheld_and_written_again_without_the_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let now: Timestamp = "2024-06-03T00:00:00Z".parse().unwrap();
+        let at: Timestamp = "2024-06-02T09:00:00Z".parse().unwrap();
+        let review: AnsweredScorecard = serde_json::from_value(serde_json::json!({
+            "answeredScorecardId": 5, "scorecardId": 7, "scorecardName": "S", "callId": 11,
+            "reviewedUserId": 424242, "reviewerUserId": 999, "reviewMethod": "MANUAL",
+            "reviewTime": "2024-06-01T18:00:00Z", "visibilityType": "PRIVATE", "answers": []
+        }))
+        .unwrap();
+        let mut store = DayStore::open(Some(dir.path()), now).unwrap();
+        store.keep_reviews(date(2024, 6, 1), at, vec![review]).unwrap();
+        let file = dir.path().join(DAYS_DIR).join("2024-06-01.json");
+        assert!(std::fs::read_to_string(&file).unwrap().contains("424242"), "kept whole with the flag on");
+
+        let mut store = DayStore::open(Some(dir.path()), now).unwrap();
+        assert_eq!(store.withhold_private_reviews(), 1);
+        assert!(store.reviews(date(2024, 6, 1), date(2024, 6, 2)).all(|r| r.withheld && r.reviewed_user_id.is_none()));
+        store.save_unsaved().unwrap();
+        assert!(!std::fs::read_to_string(&file).unwrap().contains("424242"), "written again without the people");
+        assert_eq!(store.withhold_private_reviews(), 0, "once");
     }
 
     #[test]

@@ -209,16 +209,28 @@ struct KeptRefreshToken {
     refresh_token: String,
 }
 
+/// The rotated refresh token of an answer, read on its own and kept before
+/// anything else of the answer is checked: Gong has used up the old one.
+#[derive(Deserialize)]
+struct Rotated {
+    refresh_token: Option<String>,
+}
+
 /// Gong's answer to a refresh.
 #[derive(Deserialize)]
 struct TokenAnswer {
     access_token: String,
-    /// Present in every recorded answer; kept as it was when absent.
-    refresh_token: Option<String>,
-    /// Seconds; when absent the token is renewed after a 401 only.
-    expires_in: Option<u64>,
+    /// Seconds (a number or a string of one); when absent the token is
+    /// renewed after a 401 only.
+    #[serde(default, deserialize_with = "crate::gong::models::lenient_number")]
+    expires_in: Option<f64>,
     api_base_url_for_customer: Option<String>,
 }
+
+/// The lifetimes an answer may give, so that `expires_in: 0` does not
+/// refresh before every request (at most one a second) and a huge one
+/// cannot overflow a clock.
+const LIFETIMES: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(7 * 24 * 3600));
 
 /// Gong's (OAuth's) error answer.
 #[derive(Deserialize, Default)]
@@ -372,6 +384,13 @@ impl Refresher {
                 failed(status.is_server_error(), format!("{} answered {}{said}", self.app.token_url, status.as_u16()))
             });
         }
+        // Kept first: whatever else the answer holds, the old token is gone.
+        if let Ok(Rotated { refresh_token: Some(rotated) }) = serde_json::from_slice(&body)
+            && !rotated.is_empty()
+        {
+            state.refresh_token = Secret::new(rotated);
+            self.keep(&state.refresh_token);
+        }
         let answer: TokenAnswer = serde_json::from_slice(&body)
             .map_err(|e| failed(false, format!("the token answer is not what Gong sends: {e}")))?;
         let base_url = match answer.api_base_url_for_customer.as_deref() {
@@ -380,12 +399,8 @@ impl Refresher {
             }
             _ => None,
         };
-        if let Some(rotated) = answer.refresh_token.filter(|t| !t.is_empty()) {
-            state.refresh_token = Secret::new(rotated);
-            self.keep(&state.refresh_token);
-        }
         let renew_at = answer.expires_in.map(|seconds| {
-            let lifetime = Duration::from_secs(seconds);
+            let lifetime = Duration::from_secs_f64(seconds.clamp(LIFETIMES.0.as_secs_f64(), LIFETIMES.1.as_secs_f64()));
             started + lifetime.saturating_sub(MAX_REFRESH_MARGIN.min(lifetime / 4))
         });
         let authorization = Authorization { header: bearer(&Secret::new(answer.access_token)), base_url };
@@ -476,6 +491,31 @@ mod tests {
         for bad in ["http://evil.example", "https://x.api.gong.io/v2", "https://u:p@x.io", "ftp://x.io", "nonsense"] {
             assert!(api_base_url(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Gong has used up the old token when it answers: the new one is kept
+    /// even when the rest of the answer is refused.
+    #[tokio::test]
+    async fn a_rotated_token_is_kept_before_the_answer_is_checked() {
+        use axum::routing::post;
+        let answer = r#"{"access_token":"a","refresh_token":"r1","expires_in":"86400","api_base_url_for_customer":"http://evil.example"}"#;
+        let app = axum::Router::new().route("/token", post(move || async move { answer }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/token", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let dir = tempfile::tempdir().unwrap();
+        let app = OAuthApp {
+            token_url: url.parse().unwrap(),
+            client_id: "id".into(),
+            client_secret: Secret::new("s"),
+            refresh_token: Secret::new("r0"),
+            state_file: dir.path().join("kept.json"),
+            follow_base_url: true,
+        };
+        let refresher = Refresher::new(app, std::sync::Arc::new(SelfMetrics::new()), Duration::from_secs(5));
+        let error = refresher.current(&reqwest::Client::new(), Endpoint::Users).await.err().unwrap();
+        assert!(error.to_string().contains("not an https URL"), "{error}");
+        assert_eq!(kept_refresh_token(&dir.path().join("kept.json"), &Secret::new("r0")).expose(), "r1");
     }
 
     #[test]

@@ -405,10 +405,12 @@ impl GongClient {
                 GongError::MissingScope { endpoint, status: status.as_u16(), detail }
             }
             StatusCode::UNAUTHORIZED => {
-                if self.auth.renew_after_unauthorized(&self.http, endpoint, &auth.header).await? {
-                    return Err(GongError::Renewed { endpoint, detail });
+                match self.auth.renew_after_unauthorized(&self.http, endpoint, &auth.header).await {
+                    Ok(true) => return Err(GongError::Renewed { endpoint, detail }),
+                    Ok(false) => GongError::Unauthorized { endpoint, detail },
+                    // Counted below, as any refusal.
+                    Err(refresh_failed) => refresh_failed,
                 }
-                GongError::Unauthorized { endpoint, detail }
             }
             StatusCode::FORBIDDEN if names_a_permission(&detail) => {
                 GongError::MissingScope { endpoint, status: status.as_u16(), detail }

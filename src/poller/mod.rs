@@ -168,6 +168,18 @@ impl Poller {
         ledger: Ledger,
         days: DayStore,
     ) -> Self {
+        let mut days = days;
+        // Days kept while --scorecards.include-private was on hold private
+        // reviews whole: withheld now, and written again so.
+        if settings.private_reviews == PrivateReviews::Withhold {
+            let withheld = days.withhold_private_reviews();
+            if withheld > 0 {
+                tracing::info!(
+                    reviews = withheld,
+                    "kept reviews that are not public are withheld (kept while --scorecards.include-private was on); their days are written again without them"
+                );
+            }
+        }
         let zone = ZoneTracker::new(settings.time_zone.clone());
         if let (Some(line), Some(tz)) = (zone.configured_description(), zone.zone()) {
             shared.set_time_zone(tz.clone(), line);
@@ -456,6 +468,10 @@ impl Poller {
             Err(error) => {
                 log_failure(Endpoint::ScorecardSettings, None, &error);
                 cycle::fail_request(&mut outcome, &error);
+                // Asking again gets the same answer: tomorrow.
+                if !error.is_retriable() {
+                    self.questions_day = Some(today);
+                }
             }
         }
         outcome.elapsed = started.elapsed();
