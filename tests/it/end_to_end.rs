@@ -242,8 +242,14 @@ async fn a_collector_switched_off_sends_no_request_and_serves_no_series() {
     ];
     for (schedule, off) in cases {
         let cal = Calendar::now();
-        let sim = start_simulator(fixture(&cal), 100, 1000.0).await;
+        // After noon, company time: yesterday has settled, so the settling
+        // schedule's daily check asks the aggregate (before noon it does
+        // not: the test failed in CI run at 00:10 in the company's zone).
+        let clock = gong_exporter::clock::Clock::system();
+        clock.set(cal.at(cal.today, 13, 0));
+        let sim = start_simulator_with_clock(fixture(&cal), 100, 1000.0, clock.clone()).await;
         let mut config = regular_config(&sim, &cal);
+        config.poller.clock = clock;
         config.poller.schedule = schedule;
         for collector in &off {
             config.poller.collectors.set(*collector, false);

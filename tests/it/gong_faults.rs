@@ -844,7 +844,8 @@ async fn a_redirect_is_not_followed_and_the_error_names_its_location() {
     let location = format!("{}{USERS}", sim.base_url());
     sim.simulator
         .add_fault(FaultRule::always(Some(INTERACTION), Fault::Redirect { status: 302, location: location.clone() }));
-    let exporter = start_exporter(quick_config(&sim, &cal)).await;
+    // One cycle (hourly): a second one would ask for the users again.
+    let exporter = start_exporter(regular_config(&sim, &cal)).await;
     let addr = exporter.local_addr();
     wait_ready(addr).await;
     let m = scrape(addr).await;
