@@ -239,6 +239,12 @@ struct TokenError {
     error_description: Option<String>,
 }
 
+/// Why a refresh failed, and whether asking again may help.
+struct Failed {
+    retriable: bool,
+    reason: String,
+}
+
 /// Gets access tokens from an OAuth app's refresh token.
 pub(super) struct Refresher {
     app: OAuthApp,
@@ -308,33 +314,30 @@ impl Refresher {
         }
     }
 
+    /// A refresh, unless Gong refused the last one less than
+    /// [`REFUSED_PAUSE`] ago; a refusal is remembered.
     async fn refresh(
         &self,
         http: &reqwest::Client,
         endpoint: Endpoint,
         state: &mut TokenState,
     ) -> Result<Authorization, GongError> {
-        let failed = |retriable: bool, reason: String| GongError::TokenRefresh { endpoint, retriable, reason };
         if let Some((until, reason)) = &state.refused
             && Instant::now() < *until
         {
-            return Err(failed(false, reason.clone()));
+            return Err(GongError::TokenRefresh { endpoint, retriable: false, reason: reason.clone() });
         }
-        let result = self.ask(http, endpoint, state).await;
-        if let Err(GongError::TokenRefresh { retriable: false, reason, .. }) = &result {
-            state.refused = Some((Instant::now() + REFUSED_PAUSE, reason.clone()));
-        }
-        result
+        self.ask(http, state).await.map_err(|Failed { retriable, reason }| {
+            if !retriable {
+                state.refused = Some((Instant::now() + REFUSED_PAUSE, reason.clone()));
+            }
+            GongError::TokenRefresh { endpoint, retriable, reason }
+        })
     }
 
     /// One refresh request and what its answer changes.
-    async fn ask(
-        &self,
-        http: &reqwest::Client,
-        endpoint: Endpoint,
-        state: &mut TokenState,
-    ) -> Result<Authorization, GongError> {
-        let failed = |retriable: bool, reason: String| GongError::TokenRefresh { endpoint, retriable, reason };
+    async fn ask(&self, http: &reqwest::Client, state: &mut TokenState) -> Result<Authorization, Failed> {
+        let failed = |retriable: bool, reason: String| Failed { retriable, reason };
         let mut url = self.app.token_url.clone();
         url.query_pairs_mut()
             .append_pair("grant_type", "refresh_token")
