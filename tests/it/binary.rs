@@ -671,3 +671,63 @@ async fn a_zone_nobody_names_is_said_every_cycle_in_the_log_the_metric_and_the_p
     assert!(page.contains("--gong.timezone is unset"), "{page}");
     drop(exporter);
 }
+
+/// OAuth from the command line, as an operator runs it: the simulator's
+/// token endpoint (`simulate --oauth-refresh-token`), the exporter given
+/// the app through env vars and no `--gong.base-url`. It refreshes, keeps
+/// the rotated token under `--storage.path`, and polls the address the
+/// token answer names (the default, Gong's global address, is never
+/// reached: every endpoint succeeds).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth_from_the_command_line_refreshes_keeps_the_rotated_token_and_follows_the_company_address() {
+    let mut sim = Running::start(
+        &["simulate", "--listen", "127.0.0.1:0", "--access-key", "app", "--oauth-refresh-token", "r0"],
+        &[("GONG_ACCESS_KEY_SECRET", "app-secret")],
+    );
+    let line = sim.wait_for_line("Gong simulator listening");
+    let (_, after) = line.split_once("addr=").unwrap();
+    let sim_addr: String = after.chars().take_while(|c| !c.is_whitespace()).collect();
+    let storage = tempfile::tempdir().unwrap();
+    let token_url = format!("http://{sim_addr}/oauth2/generate-customer-token");
+    let mut exporter = Running::start(
+        &[
+            "--gong.oauth.token-url",
+            &token_url,
+            "--storage.path",
+            storage.path().to_str().unwrap(),
+            "--gong.timezone",
+            "US/Pacific",
+            "--no-collector.coaching",
+            "--web.listen-address",
+            "127.0.0.1:0",
+        ],
+        &[
+            ("GONG_OAUTH_CLIENT_ID", "app"),
+            ("GONG_OAUTH_CLIENT_SECRET", "app-secret"),
+            ("GONG_OAUTH_REFRESH_TOKEN", "r0"),
+        ],
+    );
+    let addr = exporter.listening_addr();
+    exporter.wait_for_line("refreshed the OAuth access token");
+    let polled = |body: &str| {
+        ["users", "activity_day_by_day", "interaction", "scorecards"]
+            .iter()
+            .all(|e| body.contains(&format!("gong_exporter_poll_success{{endpoint=\"{e}\"}} 1")))
+    };
+    let mut metrics = String::new();
+    for _ in 0..200 {
+        metrics = http_get(addr, "/metrics").await.1;
+        if polled(&metrics) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(polled(&metrics), "never polled; log:\n{}", exporter.all_output());
+    assert!(metrics.contains("gong_user_info{"));
+    let kept = std::fs::read_to_string(storage.path().join("oauth-refresh-token.json")).unwrap();
+    assert!(kept.contains("\"given\":\"r0\"") && !kept.contains("\"refresh_token\":\"r0\""), "rotated: {kept}");
+    let output = exporter.all_output();
+    assert!(!output.contains("app-secret") && !output.contains("sim-refresh"), "no secret in the log");
+    exporter.terminate();
+    sim.terminate();
+}
