@@ -166,10 +166,18 @@ impl DayStore {
         crate::storage::create_dir(&dir)?;
         let mut store = Self { dir: Some(dir.clone()), ..Self::default() };
         let entries = std::fs::read_dir(&dir).map_err(|source| StorageError::Read { path: dir.clone(), source })?;
-        let mut files: Vec<PathBuf> = entries
+        let (mut files, others): (Vec<PathBuf>, Vec<PathBuf>) = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json"))
-            .collect();
+            // What was moved aside before stays where the operator finds it.
+            .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().contains(".corrupt-")))
+            .partition(|p| p.extension().is_some_and(|x| x == "json"));
+        for path in others {
+            let _ = crate::storage::move_aside(
+                &path,
+                "not named <day>.json",
+                "a file in the kept days' folder is no kept day; moved it aside",
+            );
+        }
         files.sort();
         for path in files {
             match read_day_file(&path)
@@ -612,6 +620,8 @@ mod tests {
         let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
         assert!(made.success());
         std::os::unix::fs::symlink("/dev/zero", days.join("2024-05-31.json")).unwrap();
+        // Not named as a day at all.
+        std::fs::write(days.join("notes.txt"), b"hand-written").unwrap();
 
         let store = DayStore::open(Some(dir.path()), now).unwrap();
         assert!(store.day(date(2024, 6, 1)).is_some(), "the good day stays");
@@ -623,7 +633,11 @@ mod tests {
         names.sort();
         let kept: Vec<&String> = names.iter().filter(|n| !n.contains(".corrupt-")).collect();
         assert_eq!(kept, ["2024-06-01.json"], "{names:?}");
-        assert_eq!(names.len(), 6, "five moved aside: {names:?}");
+        assert_eq!(names.len(), 7, "six moved aside: {names:?}");
+        assert!(names.iter().any(|n| n.starts_with("notes.txt.corrupt-")), "{names:?}");
+        let again = DayStore::open(Some(dir.path()), now).unwrap();
+        assert!(again.day(date(2024, 6, 1)).is_some());
+        assert_eq!(std::fs::read_dir(&days).unwrap().count(), 7, "what was moved aside is not moved again");
     }
 
     /// A day file written by a clock set ahead would pass for final (its

@@ -47,12 +47,13 @@ pub fn create_dir(dir: &Path) -> Result<(), StorageError> {
 pub fn lock(dir: &Path) -> Result<std::fs::File, StorageError> {
     create_dir(dir)?;
     let lock = dir.join(LOCK_FILE);
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock)
-        .map_err(|source| StorageError::Write { path: lock.clone(), source })?;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    // A FIFO in its place would block the open for ever; a link could
+    // point anywhere. Either is refused with the path named.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    let file = options.open(&lock).map_err(|source| StorageError::Write { path: lock.clone(), source })?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(StorageError::Locked { dir: dir.to_owned(), lock }),
@@ -190,6 +191,20 @@ mod tests {
         assert!(error.to_string().contains("another gong-exporter is using --storage.path"), "{error}");
         drop(first);
         assert!(lock(dir.path()).is_ok(), "released with its holder");
+    }
+
+    /// A FIFO named `lock` blocked the open, and the start, for ever.
+    #[test]
+    fn a_lock_that_is_a_fifo_or_a_link_fails_the_start_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOCK_FILE);
+        assert!(std::process::Command::new("mkfifo").arg(&path).status().unwrap().success());
+        let error = lock(dir.path()).unwrap_err();
+        assert!(error.to_string().contains("lock"), "{error}");
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), &path).unwrap();
+        assert!(lock(dir.path()).is_err(), "a link is not followed");
+        assert!(!dir.path().join("elsewhere").exists());
     }
 
     #[test]

@@ -434,7 +434,24 @@ impl Refresher {
 /// The refresh token to start with: the kept one when it descends from the
 /// one given, else the one given.
 fn kept_refresh_token(path: &Path, given: &Secret) -> Secret {
-    let Ok(bytes) = std::fs::read(path) else { return given.clone() };
+    // Read as the kept days are: a FIFO or a link to a device in its place
+    // must not hang the start or fill the memory.
+    let bytes = match crate::storage::read(path) {
+        Ok(crate::storage::Read::Bytes(bytes)) => bytes,
+        Ok(crate::storage::Read::Missing) => return given.clone(),
+        Ok(crate::storage::Read::Unusable(reason)) => {
+            let _ = crate::storage::move_aside(
+                path,
+                &reason,
+                "the kept refresh token is not a file this exporter wrote; moved it aside, using the one given",
+            );
+            return given.clone();
+        }
+        Err(e) => {
+            tracing::warn!(path = %path.display(), err = %e, "the kept refresh token cannot be read: using the one given");
+            return given.clone();
+        }
+    };
     match serde_json::from_slice::<KeptRefreshToken>(&bytes) {
         Ok(kept) if given.constant_time_eq(&kept.given) => Secret::new(kept.refresh_token),
         Ok(_) => {
@@ -532,6 +549,22 @@ mod tests {
         assert_eq!(kept_refresh_token(&path, &Secret::new("new")).expose(), "new", "the app authorized again");
         std::fs::write(&path, "{").unwrap();
         assert_eq!(kept_refresh_token(&path, &given).expose(), "r0");
+    }
+
+    /// A FIFO in the kept token's place hung the start (a blocking open);
+    /// a link to /dev/zero was read until memory ran out.
+    #[test]
+    fn a_kept_token_that_is_no_regular_file_is_moved_aside_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let given = Secret::new("r0");
+        let fifo = dir.path().join("fifo.json");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert_eq!(kept_refresh_token(&fifo, &given).expose(), "r0");
+        assert!(!fifo.exists(), "moved aside");
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        assert_eq!(kept_refresh_token(&link, &given).expose(), "r0");
+        assert!(std::fs::symlink_metadata(&link).is_err(), "moved aside");
     }
 
     #[test]
