@@ -3,10 +3,11 @@
 //! that a scrape does not pay for bcrypt each time.
 //!
 //! Under a flood of wrong credentials: unknown users cost no bcrypt at all
-//! (only a wait), a check is refused at once when the checks already
-//! waiting would take more than [`MAX_BCRYPT_WAIT`], and every refusal takes
-//! as long as a check of the highest configured cost, so how long it took
-//! does not tell which user names exist.
+//! (they wait in the same queue for as long as a check would take, the core
+//! left free), a check is refused at once when the checks already waiting
+//! would take more than [`MAX_BCRYPT_WAIT`], and every refusal takes as long
+//! as a check of the highest configured cost. Neither how long an answer
+//! took nor how a burst of them was answered tells which user names exist.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -138,14 +139,53 @@ impl BcryptGate {
     }
 
     /// Times a check of `hash` (at `cost`) that no password matches, off the
-    /// slot: how long a refusal must take is known before the first one.
-    fn calibrate(&self, hash: String, cost: u32) {
+    /// slot, on a thread of its own: the handle lets the start wait for it,
+    /// so that how long a refusal must take is known before the first one.
+    fn calibrate(&self, hash: String, cost: u32) -> Option<std::thread::JoinHandle<()>> {
         let took = Arc::clone(&self.took);
-        let _ = std::thread::Builder::new().name("bcrypt-calibrate".to_owned()).spawn(move || {
-            let started = Instant::now();
-            let _ = bcrypt::verify("", &hash);
-            took[cost as usize].store(started.elapsed().as_micros().max(1) as u64, Ordering::Release);
+        std::thread::Builder::new()
+            .name("bcrypt-calibrate".to_owned())
+            .spawn(move || {
+                let started = Instant::now();
+                let _ = bcrypt::verify("", &hash);
+                took[cost as usize].store(started.elapsed().as_micros().max(1) as u64, Ordering::Release);
+            })
+            .ok()
+    }
+
+    /// Admits `micros` of work, unless the work admitted before it is over
+    /// the bound.
+    fn admit(&self, micros: u64) -> bool {
+        if self.admitted.fetch_add(micros, Ordering::AcqRel) > MAX_BCRYPT_WAIT.as_micros() as u64 {
+            self.admitted.fetch_sub(micros, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
+
+    /// Queues as a check at `cost` would, and holds the slot as long as one
+    /// takes, without hashing: a burst of logins for an unknown name is
+    /// admitted, queued and refused at once just as one for a known name
+    /// is, while the core stays free. `None`, at once, past the bound.
+    pub async fn stand_in(&self, cost: u32) -> Option<()> {
+        let took = self.estimate(cost);
+        let estimate = took.as_micros() as u64;
+        if !self.admit(estimate) {
+            return None;
+        }
+        let Ok(slot) = Arc::clone(&self.slot).acquire_owned().await else { return Some(()) };
+        let admitted = Arc::clone(&self.admitted);
+        let (done, finished) = tokio::sync::oneshot::channel();
+        // Its own task, as a hash has its own thread: a client that leaves
+        // does not free the slot sooner than a hash would.
+        tokio::spawn(async move {
+            tokio::time::sleep(took).await;
+            admitted.fetch_sub(estimate, Ordering::AcqRel);
+            drop(slot);
+            let _ = done.send(());
         });
+        let _ = finished.await;
+        Some(())
     }
 
     /// Whether `password` matches `hash` (of `cost`), after the checks
@@ -153,8 +193,7 @@ impl BcryptGate {
     /// than [`MAX_BCRYPT_WAIT`].
     pub async fn verify(&self, password: String, hash: String, cost: u32) -> Option<bool> {
         let estimate = self.estimate(cost).as_micros() as u64;
-        if self.admitted.fetch_add(estimate, Ordering::AcqRel) > MAX_BCRYPT_WAIT.as_micros() as u64 {
-            self.admitted.fetch_sub(estimate, Ordering::AcqRel);
+        if !self.admit(estimate) {
             return None;
         }
         let Ok(slot) = Arc::clone(&self.slot).acquire_owned().await else { return Some(false) };
@@ -219,7 +258,12 @@ impl WebState {
     /// State holding `config`.
     pub fn new(config: WebConfig) -> Arc<Self> {
         let bcrypt = BcryptGate::default();
-        calibrate(&bcrypt, &config);
+        // Waited for at start (a second at most, at the highest cost
+        // allowed): before it, refusals could not be padded to a check's
+        // length nor work be bounded. A reload keeps the timings it has.
+        if let Some(timing) = calibrate(&bcrypt, &config) {
+            let _ = timing.join();
+        }
         Arc::new(Self { current: ArcSwap::from_pointee(config), bcrypt, verified: Mutex::new(HashMap::new()) })
     }
 
@@ -231,7 +275,7 @@ impl WebState {
     /// Puts `config` in force; passwords that passed under the old one
     /// must pass bcrypt again.
     pub(super) fn replace(&self, config: WebConfig) {
-        calibrate(&self.bcrypt, &config);
+        let _ = calibrate(&self.bcrypt, &config);
         self.verified.lock().expect("auth cache").clear();
         self.current.store(Arc::new(config));
     }
@@ -247,10 +291,11 @@ impl WebState {
             .is_some_and(|v| hash.constant_time_eq(v.hash.expose()) && v.password.constant_time_eq(password))
     }
 
-    /// Checks `user`'s `password`. An unknown user costs no bcrypt; every
-    /// refusal takes as long as a check of the highest configured cost, so
-    /// neither an unknown user nor a known one with a cheaper hash answers
-    /// sooner. Too many checks waiting refuses at once, whoever asks.
+    /// Checks `user`'s `password`. An unknown user costs no bcrypt but
+    /// queues as a check would; every refusal takes as long as a check of
+    /// the highest configured cost, so neither an unknown user nor a known
+    /// one with a cheaper hash answers sooner. Too many checks waiting
+    /// refuses at once, whoever asks.
     async fn check(&self, config: &WebConfig, user: &str, password: &str) -> Access {
         let started = Instant::now();
         let users = &config.users;
@@ -271,6 +316,8 @@ impl WebState {
                 Some(false) => {}
                 None => return Access::Busy,
             }
+        } else if self.bcrypt.stand_in(users.highest_cost).await.is_none() {
+            return Access::Busy;
         }
         tokio::time::sleep_until((started + self.bcrypt.estimate(users.highest_cost)).into()).await;
         Access::Refused
@@ -278,10 +325,11 @@ impl WebState {
 }
 
 /// Times the stand-in hash of `config`'s highest cost, when it has users.
-fn calibrate(gate: &BcryptGate, config: &WebConfig) {
-    if !config.users.hashes.is_empty() {
-        gate.calibrate(config.users.unknown_user_hash.expose().to_owned(), config.users.highest_cost);
+fn calibrate(gate: &BcryptGate, config: &WebConfig) -> Option<std::thread::JoinHandle<()>> {
+    if config.users.hashes.is_empty() {
+        return None;
     }
+    gate.calibrate(config.users.unknown_user_hash.expose().to_owned(), config.users.highest_cost)
 }
 
 /// Middleware: basic auth (when users are configured) and extra headers.
@@ -443,10 +491,10 @@ mod tests {
         let config = load(&format!("basic_auth_users:\n  a: '{cheap}'\n  b: '{dear}'\n")).unwrap();
         let state = WebState::new(config);
         let config = state.current();
-        // The stand-in of cost 9 is timed at start, off the slot.
-        while state.bcrypt.took[9].load(Ordering::Acquire) == 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        assert!(
+            state.bcrypt.took[9].load(Ordering::Acquire) > 0,
+            "the stand-in of cost 9 is timed before the start ends"
+        );
         let floor = state.bcrypt.estimate(9);
         for (user, password) in [("nobody", "pw"), ("a", "wrong")] {
             let started = Instant::now();
@@ -455,6 +503,35 @@ mod tests {
         }
         assert_eq!(state.bcrypt.hashing.1.load(Ordering::Acquire), 1, "only the known user's check hashed");
         assert_eq!(state.check(&config, "a", "pw").await, Access::Allowed);
+    }
+
+    /// A burst of wrong logins for a name that exists filled the queue and
+    /// got 429s, while one for a name that does not never did: the burst's
+    /// answers told the names apart. Unknown names now queue as checks.
+    #[tokio::test]
+    async fn a_burst_for_an_unknown_name_queues_and_is_refused_at_once_as_for_a_known_one() {
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        let state = WebState::new(load(&format!("basic_auth_users:\n  alice: '{hash}'\n")).unwrap());
+        let config = state.current();
+        // As if a check took 0.3 s: four are admitted (0, 0.3, 0.6 and 0.9 s
+        // ahead of them), the fifth would wait past the bound.
+        state.bcrypt.took[4].store(300_000, Ordering::Release);
+        let burst: Vec<_> = (0..8)
+            .map(|_| {
+                let (state, config) = (Arc::clone(&state), Arc::clone(&config));
+                tokio::spawn(async move { state.check(&config, "nobody", "pw").await })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for check in burst {
+            answers.push(check.await.unwrap());
+        }
+        let busy = answers.iter().filter(|a| **a == Access::Busy).count();
+        assert_eq!((busy, answers.len() - busy), (4, 4), "{answers:?}");
+        assert!(answers.iter().all(|a| *a != Access::Allowed));
+        assert_eq!(state.bcrypt.hashing.1.load(Ordering::Acquire), 0, "the core was left free");
+        assert_eq!(state.bcrypt.admitted.load(Ordering::Acquire), 0, "their work is no longer counted");
+        assert_eq!(state.bcrypt.slot.available_permits(), 1);
     }
 
     /// Through the middleware: while the admitted work is over the bound,
