@@ -569,8 +569,11 @@ const REVIEWS_PER_USER: u64 = 100;
 /// fails its poll instead of being published.
 const MOSTLY_SKIPPED_MIN: u64 = 3;
 
-/// Records a page holds when Gong does not say (its documented size).
-const DEFAULT_PAGE_SIZE: i64 = 100;
+/// Records a full page holds (the reference: up to 100 a page). The bound
+/// counts pages of at least this size: `currentPageSize` is what one page
+/// held, and pages of one record each would multiply the requests a query
+/// may send by a hundred.
+const DOCUMENTED_PAGE_SIZE: i64 = 100;
 
 /// Ends a query whose paging does not: a cursor Gong sent before (A, B, A,
 /// B... would loop for ever), or far more pages than the records can fill:
@@ -579,10 +582,14 @@ const DEFAULT_PAGE_SIZE: i64 = 100;
 #[derive(Debug)]
 struct PagingGuard {
     seen: std::collections::HashSet<String>,
-    /// The largest page so far, which sets the page size.
+    /// The largest page so far, or the documented size if larger: the
+    /// page size the bound counts in.
     page_size: i64,
     /// Records the query can need when Gong announces no total.
     records_without_total: u64,
+    /// Whether the company's size is known: then an announced total past
+    /// what its users can need is not believed either.
+    size_known: bool,
 }
 
 impl PagingGuard {
@@ -595,7 +602,12 @@ impl PagingGuard {
             // One record per user (or per manager, or per workspace).
             (_, users) => users,
         };
-        Self { seen: std::collections::HashSet::new(), page_size: 0, records_without_total }
+        Self {
+            seen: std::collections::HashSet::new(),
+            page_size: DOCUMENTED_PAGE_SIZE,
+            records_without_total,
+            size_known: known_users > 0,
+        }
     }
 
     /// Page `pages` (1-based) came with `next` and `records`: may the
@@ -605,19 +617,34 @@ impl PagingGuard {
             return Err(format!("page {pages} names a cursor Gong already sent on this query"));
         }
         self.page_size = self.page_size.max(records.current_page_size.unwrap_or(0));
-        let page_size = if self.page_size > 0 { self.page_size } else { DEFAULT_PAGE_SIZE };
-        let (total, announced) = match records.total_records {
-            Some(total) if total >= 0 => (total.unsigned_abs(), true),
-            _ => (self.records_without_total, false),
+        let page_size = self.page_size;
+        let announced = records.total_records.and_then(|total| u64::try_from(total).ok());
+        let pages_of = |records: u64| records.div_ceil(page_size.unsigned_abs());
+        // An announced total: twice the pages it fills, and ten more
+        // (records added while paging shift a few, never this many). What
+        // the users can need has its headroom built in: ten pages more.
+        // A total past what the users can need is a hostile or broken
+        // answer: believed, it would let the query run on until the day's
+        // share is spent.
+        let need = pages_of(self.records_without_total).saturating_add(10);
+        let (total, pages_needed, bound) = match announced {
+            Some(total) => {
+                let bound = pages_of(total).saturating_mul(2).saturating_add(10);
+                match self.size_known && bound > need {
+                    true => (self.records_without_total, pages_of(self.records_without_total), need),
+                    false => (total, pages_of(total), bound),
+                }
+            }
+            None => (self.records_without_total, pages_of(self.records_without_total), need),
         };
-        // Twice the pages the records fill, and ten more: records added
-        // while paging shift a few, never this many.
-        let pages_needed = total.div_ceil(page_size.unsigned_abs());
-        let bound = u32::try_from(pages_needed.saturating_mul(2).saturating_add(10)).unwrap_or(u32::MAX);
+        let bound = u32::try_from(bound).unwrap_or(u32::MAX);
         if pages >= bound {
             let expected = match announced {
-                true => format!("Gong announced {total} records of {page_size} a page"),
-                false => {
+                Some(announced) if announced > total => format!(
+                    "Gong announced {announced} records, more than the company's users can need ({total} at {page_size} a page)"
+                ),
+                Some(_) => format!("Gong announced {total} records of {page_size} a page"),
+                None => {
                     format!("Gong announced no total, and the company's users fill {pages_needed} pages of {page_size}")
                 }
             };
@@ -784,13 +811,13 @@ mod tests {
     #[test]
     fn without_a_total_paging_is_bounded_by_the_users_the_company_has() {
         let no_total = models::Records { total_records: None, current_page_size: Some(100), ..Default::default() };
-        // (endpoint, users known, the first page refused): 2 x pages + 10.
+        // (endpoint, users known, the first page refused): pages + 10.
         for (endpoint, users, refused) in [
-            (Endpoint::Interaction, 40, 12),
-            (Endpoint::ActivityDayByDay, 1_000, 30),
-            (Endpoint::Scorecards, 40, 2 * 40 + 10),
+            (Endpoint::Interaction, 40, 11),
+            (Endpoint::ActivityDayByDay, 1_000, 20),
+            (Endpoint::Scorecards, 40, 40 + 10),
             // Before the first users list: 10,000 records.
-            (Endpoint::Users, 0, 210),
+            (Endpoint::Users, 0, 110),
         ] {
             let mut guard = PagingGuard::new(endpoint, users);
             for page in 1..refused {
@@ -798,6 +825,28 @@ mod tests {
             }
             let error = guard.next_page("last", &no_total, refused).unwrap_err();
             assert!(error.contains("announced no total"), "{error}");
+        }
+    }
+
+    /// Pages of one record each (a hostile `currentPageSize`) made the
+    /// bound a hundred times larger, and an announced total of a billion
+    /// let a query run until the day's share was spent.
+    #[test]
+    fn tiny_pages_and_absurd_totals_do_not_raise_the_bound() {
+        let tiny = models::Records { total_records: None, current_page_size: Some(1), ..Default::default() };
+        let absurd =
+            models::Records { total_records: Some(1_000_000_000), current_page_size: Some(100), ..Default::default() };
+        // 40 users: 4,000 answered scorecards at most, 40 pages of 100.
+        for records in [tiny, absurd] {
+            let mut guard = PagingGuard::new(Endpoint::Scorecards, 40);
+            for page in 1..50 {
+                assert!(guard.next_page(&format!("c{page}"), &records, page).is_ok(), "page {page}");
+            }
+            let error = guard.next_page("last", &records, 50).unwrap_err();
+            assert!(
+                error.contains("announced no total") || error.contains("more than the company's users can need"),
+                "{error}"
+            );
         }
     }
 
