@@ -47,9 +47,13 @@ pub enum Fault {
     /// so the last records of the page before come again (as when users
     /// are added while a client pages).
     RepeatRecords { records: u64 },
-    /// The first record's label text (an email address, a scorecard's
-    /// name) is `bytes` long.
-    LongLabel { bytes: u64 },
+    /// The label text (an email address, a scorecard's name) of the first
+    /// `records` records (one when not given) is `bytes` long.
+    LongLabel {
+        bytes: u64,
+        #[serde(default = "one_record")]
+        records: u64,
+    },
     /// The first `records` records carry their numbers (activity counts,
     /// interaction values, scores) in another `form`.
     Numbers { records: u64, form: NumberForm },
@@ -223,6 +227,10 @@ impl Fault {
             _ => None,
         }
     }
+}
+
+fn one_record() -> u64 {
+    1
 }
 
 #[cfg(test)]

@@ -113,7 +113,7 @@ pub(super) fn spoil(endpoint: Endpoint, records: &mut [Value], fault: &Fault) {
         Fault::NullIds { records: n } => {
             records.iter_mut().take(usize::try_from(*n).unwrap_or(usize::MAX)).for_each(|r| null_id(endpoint, r));
         }
-        Fault::LongLabel { bytes } => {
+        Fault::LongLabel { bytes, records: n } => {
             let field = match endpoint {
                 Endpoint::ActivityAggregate | Endpoint::ActivityDayByDay | Endpoint::Interaction => "/userEmailAddress",
                 Endpoint::Users => "/emailAddress",
@@ -122,8 +122,10 @@ pub(super) fn spoil(endpoint: Endpoint, records: &mut [Value], fault: &Fault) {
                 Endpoint::Coaching => "/manager/emailAddress",
             };
             let long = "x".repeat(usize::try_from(*bytes).unwrap_or(0).saturating_sub(12)) + "@example.com";
-            if let Some(value) = records.first_mut().and_then(|r| r.pointer_mut(field)) {
-                *value = Value::String(long);
+            for record in records.iter_mut().take(usize::try_from(*n).unwrap_or(usize::MAX)) {
+                if let Some(value) = record.pointer_mut(field) {
+                    *value = Value::String(long.clone());
+                }
             }
         }
         Fault::Numbers { records: n, form } => {

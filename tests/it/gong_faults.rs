@@ -358,6 +358,35 @@ async fn a_retry_after_given_as_an_http_date_is_honoured() {
     assert!(waited >= Duration::from_secs(2), "retried {waited:?} after a Retry-After date 3 s ahead");
 }
 
+/// `Retry-After: 0` on every answer once brought retries back to back (a
+/// hostile trial counted 23 in seconds): each retry still waits the
+/// backoff step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_of_zero_still_waits_the_backoff_between_retries() {
+    let cal = Calendar::now();
+    let sim = simulator(&cal, 100).await;
+    sim.simulator.add_fault(FaultRule::always(Some(USERS), status(429, Some(0))));
+    let mut config = quick_config(&sim, &cal);
+    config.poller.poll_interval = Duration::from_secs(3600);
+    config.client.max_retries = 3;
+    config.client.min_backoff = Duration::from_millis(300);
+    let exporter = start_exporter(config).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while requests_to(&sim, USERS).len() < 4 {
+        assert!(std::time::Instant::now() < deadline, "the users request was not retried three times");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Time for a fifth request, which the cycle must not send.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    exporter.shutdown().await;
+    let users = requests_to(&sim, USERS);
+    assert_eq!(users.iter().map(|r| r.status).collect::<Vec<_>>(), [429; 4], "one try and three retries");
+    for pair in users.windows(2) {
+        let waited = pair[1].at - pair[0].at;
+        assert!(waited >= Duration::from_millis(300), "retried {waited:?} after a Retry-After of 0");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_absurd_retry_after_is_capped_and_never_kills_the_poller() {
     let cal = Calendar::now();
@@ -917,20 +946,28 @@ async fn a_record_without_its_id_is_skipped_counted_and_the_rest_published() {
 /// the poll fails instead, saying why, and the last good data stays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_mostly_skipped_fails_its_poll_and_keeps_the_last_good_data() {
-    let cal = Calendar::now();
-    let sim = simulator(&cal, 100).await;
-    let exporter = start_exporter(quick_config(&sim, &cal)).await;
-    let addr = exporter.local_addr();
-    wait_ready(addr).await;
-    assert_eq!(scrape(addr).await.matching("gong_user_info", &[]).len(), 5);
-    // Every user without an ID.
-    sim.simulator.add_fault(FaultRule::always(Some(USERS), Fault::NullIds { records: 1_000 }));
-    let landing = failed_cycles(addr, "users", 1.0).await;
-    let m = scrape(addr).await;
-    exporter.shutdown().await;
-    assert!(landing.contains("has 5 of 5 records this exporter cannot use (mostly: missing_id)"), "{landing}");
-    assert_eq!(m.matching("gong_user_info", &[]).len(), 5, "the last good list stays");
-    assert!(m.value("gong_exporter_records_skipped_total", &[("endpoint", "users"), ("reason", "missing_id")]) >= 5.0);
+    // Every user without an ID; every user with a 1 MiB email address.
+    let every_record = [
+        (Fault::NullIds { records: 1_000 }, "missing_id"),
+        (Fault::LongLabel { bytes: 1 << 20, records: 1_000 }, "label_too_long"),
+    ];
+    for (fault, reason) in every_record {
+        let cal = Calendar::now();
+        let sim = simulator(&cal, 100).await;
+        let exporter = start_exporter(quick_config(&sim, &cal)).await;
+        let addr = exporter.local_addr();
+        wait_ready(addr).await;
+        assert_eq!(scrape(addr).await.matching("gong_user_info", &[]).len(), 5);
+        sim.simulator.add_fault(FaultRule::always(Some(USERS), fault));
+        let landing = failed_cycles(addr, "users", 1.0).await;
+        let m = scrape(addr).await;
+        exporter.shutdown().await;
+        let said = format!("has 5 of 5 records this exporter cannot use (mostly: {reason})");
+        assert!(landing.contains(&said), "{landing}");
+        assert_eq!(m.matching("gong_user_info", &[]).len(), 5, "{reason}: the last good list stays");
+        assert_eq!(m.value("gong_exporter_poll_success", &[("endpoint", "users")]), 0.0, "{reason}");
+        assert!(m.value("gong_exporter_records_skipped_total", &[("endpoint", "users"), ("reason", reason)]) >= 5.0);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -938,7 +975,7 @@ async fn a_megabyte_label_skips_its_record_and_keeps_the_exposition_small() {
     let cal = Calendar::now();
     let sim = simulator(&cal, 100).await;
     for path in [USERS, AGGREGATE, INTERACTION] {
-        sim.simulator.add_fault(FaultRule::always(Some(path), Fault::LongLabel { bytes: 1 << 20 }));
+        sim.simulator.add_fault(FaultRule::always(Some(path), Fault::LongLabel { bytes: 1 << 20, records: 1 }));
     }
     let exporter = start_exporter(quick_config(&sim, &cal)).await;
     let addr = exporter.local_addr();
