@@ -389,10 +389,28 @@ fn dist_packs_the_binary_docs_dashboards_and_alerts_with_a_checksum() {
         "docs/runbook.md",
         "alerts/gong-exporter.yml",
         "dashboards/gong-team-activity.json",
+        "scripts/backfill",
     ] {
         assert!(list.lines().any(|l| l == format!("{name}/{file}")), "{file} in {list}");
     }
     assert!(!list.contains("alerts/tests"), "rule unit tests stay out: {list}");
+    // The packed backfill finds the binary beside it, with no GONG_EXPORTER
+    // and no gong-exporter on PATH: only Prometheus's tools are missing.
+    let unpacked = tempfile::tempdir().unwrap();
+    let untar = std::process::Command::new("tar").arg("xzf").arg(&tarball).arg("-C").arg(unpacked.path()).status();
+    assert!(untar.unwrap().success());
+    let backfill = std::process::Command::new(unpacked.path().join(&name).join("scripts/backfill"))
+        .args(["--from", "2026-11-01", "--to", "2026-11-08", "--tsdb"])
+        .arg(unpacked.path().join("blocks"))
+        .env("PATH", "/usr/bin:/bin")
+        .env_remove("GONG_EXPORTER")
+        .env("PROMTOOL", "/nonexistent/promtool")
+        .env("PROMETHEUS", "/nonexistent/prometheus")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&backfill.stderr);
+    assert!(said.contains("missing: promtool"), "{said}");
+    assert!(!said.contains("gong-exporter ("), "the packed binary was found: {said}");
     let check = std::process::Command::new("sha256sum")
         .arg("-c")
         .arg("sha256sums.txt")
@@ -416,7 +434,7 @@ fn the_release_workflow_ships_both_architectures_from_the_dockerfile() {
     let dockerfile = std::fs::read_to_string(repo_path("Dockerfile")).unwrap();
     assert!(dockerfile.contains("FROM scratch AS binary"), "the Dockerfile has the binary stage");
     for needed in
-        ["arch: amd64", "arch: arm64", "--target binary", "scripts/dist --binary", "imagetools create", "sha256sum"]
+        ["arch: amd64", "arch: arm64", "target: binary", "scripts/dist --binary", "imagetools create", "sha256sum"]
     {
         assert!(workflow.contains(needed), "release.yml: {needed}");
     }
