@@ -19,7 +19,8 @@
     // GongExporterCountersBehind: a day is counted after it settles, the
     // morning after it ends.
     countersBehindHours: 40,
-    // GongExporterPollerStopped: the poller's heartbeat is every minute.
+    // GongExporterPollerStopped: the poller beats every 10 s; five minutes
+    // without a beat is thirty missed.
     pollerStoppedSeconds: 300,
 
     // GongCoachingActivityDrop: under this share of the usual level, when

@@ -5,8 +5,9 @@
 //   prometheusRules    the team aggregates the dashboards and alerts read
 //   grafanaDashboards  the four dashboards, by file name
 //
-// alerts/*.yml and deploy/kubernetes/prometheusrule.yaml are generated from
-// it (build.jsonnet); tests/it/mixin.rs fails when they are out of date.
+// alerts/*.yml are generated from it (build.jsonnet), and
+// deploy/kubernetes/prometheusrule.yaml from those; tests/it/mixin.rs and
+// tests/it/deploy.rs fail when either is out of date.
 (import 'config.libsonnet')
 + (import 'alerts/exporter.libsonnet')
 + (import 'alerts/coaching.libsonnet')

@@ -112,6 +112,99 @@ fn the_flags_reference_is_the_command_line() {
     check_generated("docs/flags.md", "flags", &reference);
 }
 
+/// Backticked words of a table cell.
+fn quoted(cell: &str) -> Vec<&str> {
+    cell.split('`').skip(1).step_by(2).collect()
+}
+
+/// README's short flag table is written by hand (a few flags, grouped):
+/// each flag it names exists, with the env var and the default it shows.
+#[test]
+fn the_readme_flag_table_names_real_flags_with_their_env_and_default() {
+    let readme = std::fs::read_to_string(repo_path("README.md")).unwrap();
+    let command = Cli::command();
+    let arg = |long: &str| {
+        command
+            .get_arguments()
+            .find(|a| a.get_long() == Some(long))
+            .unwrap_or_else(|| panic!("README's flag table names --{long}, which gong-exporter does not have"))
+    };
+    let start = readme.find("| flag | env | default | what for |").expect("README's flag table");
+    let rows: Vec<&str> = readme[start..].lines().skip(2).take_while(|l| l.starts_with('|')).collect();
+    assert!(rows.len() >= 10, "{rows:?}");
+    let mut checked = 0;
+    for row in rows {
+        let cells: Vec<&str> = row.trim().trim_matches('|').split('|').map(str::trim).collect();
+        let [flags, env, default, what] = cells[..] else { panic!("four cells: {row}") };
+        let mut longs = Vec::new();
+        for flag in quoted(flags) {
+            match flag.strip_prefix("--") {
+                // `--[no-]collector.NAME`: the names are listed in the last cell.
+                Some("[no-]collector.NAME") => longs.extend(quoted(what).iter().map(|n| format!("collector.{n}"))),
+                Some(long) => longs.push(long.to_owned()),
+                // `.client-secret`: the group of the flag before it.
+                None => {
+                    let group = longs.last().and_then(|l: &String| l.rsplit_once('.')).expect("a group").0.to_owned();
+                    longs.push(format!("{group}{flag}"));
+                }
+            }
+        }
+        let (envs, defaults) = (quoted(env), quoted(default));
+        for (i, long) in longs.iter().enumerate() {
+            let arg = arg(long);
+            if let Some(shown) = envs.get(i) {
+                assert_eq!(arg.get_env().map(|e| e.to_string_lossy()).as_deref(), Some(*shown), "--{long}'s env");
+            }
+            let real: Vec<_> = arg.get_default_values().iter().map(|v| v.to_string_lossy()).collect();
+            if !real.is_empty()
+                && real != ["false"]
+                && let Some(shown) = defaults.get(i.min(defaults.len().saturating_sub(1)))
+            {
+                assert_eq!(real.join(","), *shown, "--{long}'s default in README");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "{checked} flags checked");
+}
+
+/// The thresholds an installation sets in the mixin's `_config`, as the
+/// runbook states them: the runbook is written by hand, so a changed
+/// default fails here until its section says the new number.
+#[test]
+fn the_runbook_states_the_thresholds_the_mixin_config_sets() {
+    let config = std::fs::read_to_string(repo_path("mixin/config.libsonnet")).unwrap();
+    let number = |key: &str| -> f64 {
+        let line = config.lines().find_map(|l| l.trim().strip_prefix(&format!("{key}: "))).expect(key);
+        line.trim_end_matches(',').parse().unwrap_or_else(|_| panic!("{key}: {line}"))
+    };
+    let share = |ratio: f64| match ratio {
+        0.5 => "half".to_owned(),
+        0.25 => "a quarter".to_owned(),
+        other => format!("{}%", other * 100.0),
+    };
+    let runbook = std::fs::read_to_string(repo_path("docs/runbook.md")).unwrap();
+    let section = |alert: &str| -> &str {
+        let start = runbook.find(&format!("## {alert}\n")).unwrap_or_else(|| panic!("runbook: no section {alert}"));
+        let rest = &runbook[start + 3..];
+        &rest[..rest.find("\n## ").unwrap_or(rest.len())]
+    };
+    for (alert, said) in [
+        ("GongExporterDataStale", format!("over {} hours", number("dataStaleHours"))),
+        ("GongExporterDailyBudgetHigh", format!("over {}%", number("dailyBudgetRatio") * 100.0)),
+        ("GongExporterCountersBehind", format!("over {} hours", number("countersBehindHours"))),
+        ("GongExporterPollerStopped", format!("over {} minutes", number("pollerStoppedSeconds") / 60.0)),
+        ("GongCoachingActivityDrop", format!("less than {} its usual", share(number("coachingDropRatio")))),
+        ("GongCoachingActivityDrop", format!("at least {} acts a week", number("coachingBaselineMin"))),
+        ("GongRepActivityDrop", format!("under {} of that level", share(number("repDropRatio")))),
+        ("GongRepActivityDrop", format!("at least {} a week", number("repBaselineMin"))),
+    ] {
+        let text = section(alert).split_whitespace().collect::<Vec<_>>().join(" ");
+        let said = said.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(text.contains(&said), "runbook's {alert} section should say {said:?}: {text}");
+    }
+}
+
 /// A newcomer's first screen has the two commands; the rest is a guide,
 /// not design notes.
 #[test]
