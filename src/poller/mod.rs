@@ -91,12 +91,15 @@ pub struct PollerSettings {
 }
 
 /// What `endpoint` feeds and when `schedule` asks it, as the landing page
-/// says it.
-fn endpoint_role(endpoint: Endpoint, schedule: Schedule, collectors: &Enabled) -> String {
+/// says it. With `--gong.timezone` set no request learns the zone.
+fn endpoint_role(endpoint: Endpoint, schedule: Schedule, collectors: &Enabled, zone_configured: bool) -> String {
     if let Some(off) = REGISTRY.iter().find(|r| r.endpoints.contains(&endpoint) && !collectors.contains(r.name)) {
         return format!("nothing: the {} collector is off", off.label);
     }
     let role = match (endpoint, schedule) {
+        (Endpoint::ActivityAggregate, Schedule::Settling) if zone_configured => {
+            "once a day from the settle point, checks the activity windows built from day-by-day"
+        }
         (Endpoint::ActivityAggregate, Schedule::Settling) => {
             "learns the company's zone at start; once a day from the settle point, checks the activity windows built from day-by-day"
         }
@@ -185,7 +188,8 @@ impl Poller {
             shared.set_time_zone(tz.clone(), line);
         }
         for endpoint in Endpoint::ALL {
-            shared.set_role(endpoint, endpoint_role(endpoint, settings.schedule, &settings.collectors));
+            let configured = settings.time_zone.is_some();
+            shared.set_role(endpoint, endpoint_role(endpoint, settings.schedule, &settings.collectors, configured));
         }
         let mut budget = DailyBudget::new(settings.daily_limit, settings.budget_share);
         // A poller started again after a panic: today's count goes on.
@@ -774,6 +778,19 @@ fn log_failure(endpoint: Endpoint, window: Option<Window>, error: &GongError) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With `--gong.timezone` set, the landing page said the aggregate
+    /// "learns the company's zone at start", though no request is sent for it.
+    #[test]
+    fn the_aggregate_learns_the_zone_only_when_none_is_configured() {
+        let all = Enabled::default();
+        let role = |schedule, configured| endpoint_role(Endpoint::ActivityAggregate, schedule, &all, configured);
+        assert!(role(Schedule::Settling, false).starts_with("learns the company's zone at start"));
+        let configured = role(Schedule::Settling, true);
+        assert!(!configured.contains("zone"), "{configured}");
+        assert!(configured.contains("once a day from the settle point"), "{configured}");
+        assert!(!role(Schedule::Fixed, true).contains("zone"));
+    }
 
     /// A poller started again after a panic goes on counting the day its
     /// client began, instead of granting itself a new allowance.
