@@ -65,6 +65,9 @@ pub struct Config {
 pub struct HealthcheckConfig {
     pub url: Url,
     pub timeout: Duration,
+    /// The exporter's web config requires client certificates, which the
+    /// check has none of: it would fail however healthy the exporter is.
+    pub client_certificates_required: bool,
 }
 
 impl HealthcheckConfig {
@@ -73,17 +76,16 @@ impl HealthcheckConfig {
     /// `WEB_LISTEN_ADDRESS` or `WEB_CONFIG_FILE` that moves the exporter
     /// moves the check with it.
     pub fn from_args(args: HealthcheckArgs) -> Result<Self, ConfigError> {
+        let mut client_certificates_required = false;
         let url = match args.url {
             Some(url) => url,
             None => {
-                let tls = match &args.web_config_file {
-                    Some(path) => WebConfig::load(path)?.tls.is_some(),
-                    None => false,
-                };
-                health_url(args.listen_address, tls)
+                let web = args.web_config_file.as_deref().map(WebConfig::load).transpose()?;
+                client_certificates_required = web.as_ref().is_some_and(WebConfig::requires_client_certificates);
+                health_url(args.listen_address, web.is_some_and(|w| w.tls.is_some()))
             }
         };
-        Ok(Self { url, timeout: args.timeout })
+        Ok(Self { url, timeout: args.timeout, client_certificates_required })
     }
 }
 

@@ -140,7 +140,12 @@ impl Error {
 
 /// `gong-exporter healthcheck`: whether `url` answers 200 within `timeout`.
 pub async fn healthcheck(config: config::HealthcheckConfig) -> Result<(), Error> {
-    let config::HealthcheckConfig { url, timeout } = config;
+    let config::HealthcheckConfig { url, timeout, client_certificates_required } = config;
+    if client_certificates_required {
+        return Err(Error::Unhealthy(format!(
+            "the web config requires client certificates (client_auth_type RequireAndVerifyClientCert) and healthcheck has none to present, so {url} cannot be asked; probe the port with a TCP check instead, or give --url of a listener that does not require them"
+        )));
+    }
     let client = reqwest::Client::builder()
         .timeout(timeout)
         // The check asks the process beside it, usually on localhost, whose

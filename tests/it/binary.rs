@@ -463,8 +463,29 @@ async fn healthcheck_without_url_follows_the_listen_address_and_tls_of_the_envir
     let (code, stderr) = check(vec![]).await.unwrap();
     assert_eq!(code, 1, "nothing on the default port");
     assert!(stderr.contains("http://localhost:9863/-/healthy"), "{stderr}");
+    // The same as flags.
+    let flags = ["healthcheck", "--timeout", "5s", "--web.listen-address", &addr, "--web.config.file", web];
+    let flags: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+    let (code, stderr) = tokio::task::spawn_blocking(move || {
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        run_to_exit(&flags)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "TLS on the exporter's port, named by flags: {stderr}");
     let (status, _) = exporter.terminate();
     assert!(status.success());
+    // A web config that requires client certificates: the check has none,
+    // and says so instead of a handshake error.
+    let mtls = dir.path().join("mtls.yml");
+    std::fs::write(
+        &mtls,
+        "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n  client_ca_file: cert.pem\n  client_auth_type: RequireAndVerifyClientCert\n",
+    )
+    .unwrap();
+    let (code, stderr) = check(vec![("WEB_CONFIG_FILE", mtls.to_str().unwrap().to_owned())]).await.unwrap();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("requires client certificates") && stderr.contains("TCP check"), "{stderr}");
 }
 
 /// `:PORT` is every interface, IPv6 and IPv4, as Go exporters' `:PORT`;

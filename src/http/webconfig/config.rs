@@ -75,6 +75,11 @@ impl std::fmt::Debug for WebConfig {
 }
 
 impl WebConfig {
+    /// Whether TLS refuses a client without a certificate its CA signed.
+    pub fn requires_client_certificates(&self) -> bool {
+        self.client_certificates == ClientCertificates::Required
+    }
+
     /// Reads and checks the file and every file it names.
     pub fn load(path: &Path) -> Result<Self, WebConfigError> {
         Self::parse(path, &read(path)?)
