@@ -84,6 +84,9 @@ pub struct GongClient {
     self_metrics: Arc<SelfMetrics>,
     /// Requests sent since start, retries included.
     sent: AtomicU64,
+    /// The same, per endpoint (in [`Endpoint::ALL`]'s order): what a cycle
+    /// asked, for the landing page's plan.
+    sent_to: [AtomicU64; Endpoint::ALL.len()],
     /// Users in the last complete users list (0 before one): how many pages
     /// a query whose answers announce no total can need.
     known_users: AtomicU64,
@@ -147,6 +150,7 @@ impl GongClient {
             options,
             self_metrics,
             sent: AtomicU64::new(0),
+            sent_to: Default::default(),
             known_users: AtomicU64::new(0),
             budget_day: Mutex::new(None),
             paused_until: Mutex::new(None),
@@ -168,6 +172,11 @@ impl GongClient {
     /// Requests sent since start, retries included.
     pub fn requests_sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Requests sent to `endpoint` since start, retries included.
+    pub fn requests_sent_to(&self, endpoint: Endpoint) -> u64 {
+        Endpoint::ALL.iter().position(|e| *e == endpoint).map_or(0, |i| self.sent_to[i].load(Ordering::Relaxed))
     }
 
     /// Every page of one query to `endpoint`, each record checked once
@@ -468,6 +477,9 @@ impl GongClient {
             return Err(GongError::BudgetSpent { endpoint, allowance: b.allowance });
         }
         self.sent.fetch_add(1, Ordering::Relaxed);
+        if let Some(i) = Endpoint::ALL.iter().position(|e| *e == endpoint) {
+            self.sent_to[i].fetch_add(1, Ordering::Relaxed);
+        }
         Ok(())
     }
 

@@ -90,6 +90,34 @@ pub struct PollerSettings {
     pub private_reviews: PrivateReviews,
 }
 
+/// Requests to the endpoints asked once a company day, counted as a cycle
+/// starts: what the cycle asked of them is named in its row of the plan,
+/// whose request count includes them.
+struct OnceADay([u64; 3]);
+
+impl OnceADay {
+    const ENDPOINTS: [(Endpoint, &'static str); 3] = [
+        (Endpoint::ScorecardSettings, "scorecard questions"),
+        (Endpoint::Workspaces, "workspaces"),
+        (Endpoint::Coaching, "managers' coaching"),
+    ];
+
+    fn before(client: &GongClient) -> Self {
+        Self(Self::ENDPOINTS.map(|(e, _)| client.requests_sent_to(e)))
+    }
+
+    /// `what` the cycle fetched, with the once-a-day endpoints it asked since.
+    fn describe(&self, client: &GongClient, mut what: String) -> String {
+        for ((endpoint, name), before) in Self::ENDPOINTS.iter().zip(self.0) {
+            if client.requests_sent_to(*endpoint) > before {
+                what.push_str(", ");
+                what.push_str(name);
+            }
+        }
+        what
+    }
+}
+
 /// What `endpoint` feeds and when `schedule` asks it, as the landing page
 /// says it. With `--gong.timezone` set no request learns the zone.
 fn endpoint_role(endpoint: Endpoint, schedule: Schedule, collectors: &Enabled, zone_configured: bool) -> String {
@@ -324,6 +352,7 @@ impl Poller {
         let started = Instant::now();
         let started_at = self.settings.clock.now();
         let sent_before = self.client.requests_sent();
+        let once_a_day = OnceADay::before(&self.client);
         let today = self.company_today();
         self.roll_budget(today);
         self.plan.start_cycle(today);
@@ -354,7 +383,8 @@ impl Poller {
         metrics.set_next_cycle(next_unix);
         // The plan: the same full cycle every interval until midnight, as
         // far as the budget allows.
-        self.plan.cycle_done(started_at, "every window whole".to_owned(), cost);
+        let what = once_a_day.describe(&self.client, "every window whole".to_owned());
+        self.plan.cycle_done(started_at, what, cost);
         let gap = match pace {
             Pace::Stretched(gap) => gap,
             _ => interval,

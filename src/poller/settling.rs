@@ -383,6 +383,7 @@ impl Poller {
             self.shared.self_metrics.storage_error(crate::ledger::failed_file(&error));
         }
         let sent_before = self.client.requests_sent();
+        let once_a_day = super::OnceADay::before(&self.client);
         let fetched = self.fetch_due(&bounds, first, today, &tz, &timing, deadline).await;
         let mut what = fetched.describe();
         let mut outcomes = self.keep_and_build(fetched, &bounds, &tz, &timing, deadline).await;
@@ -394,7 +395,7 @@ impl Poller {
         let counting = self.update_ledger(None, deadline).await;
         self.publish_cycle(outcomes, counting, &bounds, &tz, deadline).await;
         let cost = self.client.requests_sent() - sent_before;
-        self.plan.cycle_done(now, what, cost);
+        self.plan.cycle_done(now, once_a_day.describe(&self.client, what), cost);
         self.next_settling_cycle(now, &tz)
     }
 

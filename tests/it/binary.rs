@@ -289,6 +289,18 @@ async fn demo_mode_serves_full_metrics_and_stops_on_sigterm() {
         day_by_day.split("<td class=\"n\">").nth(1).and_then(|r| r.split('<').next()).unwrap().parse().unwrap();
     assert!(records > 30, "{day_by_day}");
     assert!(landing.contains(" PST</time>") || landing.contains(" PDT</time>"), "company times (US/Pacific)");
+    // The first cycle's row in the plan names the once-a-day endpoints its
+    // request count includes (coaching runs after the first publish).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, landing) = http_get(addr, "/").await;
+        let ran = landing.lines().find(|l| l.contains("<td>ran</td>")).unwrap_or_default().to_owned();
+        if ran.contains("scorecard questions, workspaces, managers' coaching") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the ran row names what it asked: {ran}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     let (status, took) = exporter.terminate();
     assert!(status.success(), "{status:?}");
