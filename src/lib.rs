@@ -25,7 +25,8 @@
 //! part runs on), [`exporter`] (wiring and shutdown), [`logging`],
 //! [`backfill`] (past days as OpenMetrics, through the same client and
 //! encoding), [`simulator`] (a fake Gong for `--demo`, `simulate` and the
-//! tests), [`signals`] (SIGINT and SIGTERM stop, SIGHUP reloads), and the
+//! tests), [`signals`] (SIGINT and SIGTERM stop, SIGHUP reloads),
+//! [`allocator`] (glibc's malloc set to return what a cycle freed), and the
 //! small shared helpers [`windows`], [`clock`], [`secret`].
 
 pub mod collectors;
@@ -46,6 +47,7 @@ pub mod published;
 
 pub mod http;
 
+pub mod allocator;
 pub mod process;
 pub mod self_metrics;
 

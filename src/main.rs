@@ -11,6 +11,7 @@ use gong_exporter::config::{Config, HealthcheckConfig, SimulateConfig};
 use gong_exporter::logging;
 
 fn main() -> ExitCode {
+    gong_exporter::allocator::return_freed_memory();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // --help and --version.
