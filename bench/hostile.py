@@ -25,7 +25,8 @@ import time
 import urllib.request
 
 SMOKE = "--smoke" in sys.argv
-BIN = os.path.join(os.path.dirname(__file__), "..", "target", "release", "gong-exporter")
+# GONG_EXPORTER_BIN: another build (bench/run.sh --smoke passes the dev one).
+BIN = os.environ.get("GONG_EXPORTER_BIN") or os.path.join(os.path.dirname(__file__), "..", "target", "release", "gong-exporter")
 BODY = 50_000_000 if SMOKE else 500_000_000
 SLOW_CLIENTS = 200 if SMOKE else 1050
 

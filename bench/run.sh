@@ -5,7 +5,9 @@
 # requests and time per cycle against the minimum the rate limit allows, and
 # peak memory against a hostile Gong and hostile clients.
 #   bench/run.sh           full run (~5 minutes): 1,000 and 10,000 users
-#   bench/run.sh --smoke   seconds: small sizes, run by CI so the benchmarks cannot rot
+#   bench/run.sh --smoke   seconds: small sizes, run by CI so the benchmarks cannot rot;
+#                          built in the dev profile the tests already built (its
+#                          numbers mean nothing, and CI saves a release build)
 # Needs wrk (apt-get install wrk), python3 with venv, curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,15 +16,18 @@ smoke=0
 [ "${1:-}" = "--smoke" ] && smoke=1
 if [ $smoke = 1 ]; then
   users=200; encode_users=200; load_seconds=3; api_users=100; api_rate=50; peer_runs=1; criterion=(--test)
+  profile=dev; bin=./target/debug/gong-exporter
 else
   users=10000; encode_users=1000,10000; load_seconds=30; api_users=1000; api_rate=20; peer_runs=5; criterion=()
+  profile=release; bin=./target/release/gong-exporter
 fi
+export GONG_EXPORTER_BIN=$bin
 out=target/bench
 mkdir -p "$out"
 for tool in wrk python3 curl; do
   command -v $tool >/dev/null || { echo "bench/run.sh needs $tool (apt-get install $tool)" >&2; exit 1; }
 done
-cargo build --release --locked --bin gong-exporter >/dev/null
+cargo build --profile "$profile" --locked --bin gong-exporter >/dev/null
 
 port=$((20000 + RANDOM % 20000))
 pids=()
@@ -33,13 +38,13 @@ trap cleanup EXIT
 # the README) would blur requests per cycle and cycle time.
 start_exporter() { # users rate port -> sets $pid and $ready (seconds until /-/ready)
   # The simulator runs as its own process so the exporter's memory is its own.
-  ./target/release/gong-exporter simulate --listen "127.0.0.1:$(($3 + 1))" --users "$1" --rate-limit "$2" \
+  "$bin" simulate --listen "127.0.0.1:$(($3 + 1))" --users "$1" --rate-limit "$2" \
     >"$out/simulator-$3.log" 2>&1 &
   pids+=("$!")
   until curl -s -o /dev/null "127.0.0.1:$(($3 + 1))/v2/users"; do sleep 0.05; done
   local started
   started=$(date +%s.%N)
-  GONG_ACCESS_KEY=demo GONG_ACCESS_KEY_SECRET=demo ./target/release/gong-exporter \
+  GONG_ACCESS_KEY=demo GONG_ACCESS_KEY_SECRET=demo "$bin" \
     --gong.base-url "http://127.0.0.1:$(($3 + 1))" --gong.rate-limit "$2" --gong.timezone US/Pacific \
     --web.listen-address "127.0.0.1:$3" --log.level warn --collector.coaching=false --poll.schedule=fixed >"$out/exporter-$3.log" 2>&1 &
   pid=$!
@@ -53,7 +58,7 @@ start_exporter() { # users rate port -> sets $pid and $ready (seconds until /-/r
 
 echo "== 1. encode (criterion): snapshot -> bytes"
 # A failed build or bench must fail the script, not vanish in a pipe.
-if ! GONG_BENCH_USERS=$encode_users cargo bench --locked --bench encode -- "${criterion[@]}" >"$out/criterion.txt" 2>&1; then
+if ! GONG_BENCH_USERS=$encode_users cargo bench --profile "$profile" --locked --bench encode -- "${criterion[@]}" >"$out/criterion.txt" 2>&1; then
   tail -30 "$out/criterion.txt" >&2
   echo "bench/run.sh: the encode benchmark failed" >&2
   exit 1
@@ -62,7 +67,7 @@ grep -E "series,|time:|thrpt:|Success" "$out/criterion.txt" || true
 
 echo "== replay of company days (requests per day, freshness; see benches/replay.rs)"
 if [ $smoke = 1 ]; then replay=(--smoke); else replay=(); fi
-if ! cargo bench --locked --bench replay -- "${replay[@]}" >"$out/replay.txt" 2>&1; then
+if ! cargo bench --profile "$profile" --locked --bench replay -- "${replay[@]}" >"$out/replay.txt" 2>&1; then
   tail -30 "$out/replay.txt" >&2
   echo "bench/run.sh: the replay benchmark failed" >&2
   exit 1
@@ -144,9 +149,9 @@ python3 bench/hostile.py $([ $smoke = 1 ] && echo --smoke)
 
 echo "== 8. memory: peak RSS under concurrent mixed scrapes (bench/memory.sh)"
 if [ $smoke = 1 ]; then
-  CONCURRENCY=4 SECONDS_OF_LOAD=2 GONG_EXPORTER_BIN=./target/release/gong-exporter bench/memory.sh exporter 200
+  CONCURRENCY=4 SECONDS_OF_LOAD=2 bench/memory.sh exporter 200
 else
   for windows in 7d 1d,7d,28d; do
-    GONG_EXPORTER_BIN=./target/release/gong-exporter bench/memory.sh exporter "$users" --stats.windows "$windows"
+    bench/memory.sh exporter "$users" --stats.windows "$windows"
   done
 fi
