@@ -75,6 +75,18 @@ pub struct Registration {
     /// What the day's plan calls its re-poll while yesterday settles
     /// (`--poll.schedule=settling`); `None` when it is not re-polled.
     pub repoll: Option<&'static str>,
+    /// What each of its endpoints is asked for, as the landing page says.
+    pub roles: &'static [Role],
+}
+
+/// What one endpoint feeds and when each schedule asks it.
+#[derive(Debug)]
+pub struct Role {
+    pub endpoint: Endpoint,
+    /// Under `--poll.schedule=settling`.
+    pub settling: &'static str,
+    /// Under `--poll.schedule=fixed`.
+    pub fixed: &'static str,
 }
 
 /// A collector's two switches, spelt as node_exporter spells them.
@@ -85,6 +97,9 @@ pub struct Flags {
     /// The `--help` text of the `on` flag.
     pub help: &'static str,
 }
+
+/// Workspaces and coaching serve one purpose, in both schedules.
+const COACHING_ROLE: &str = "the managers' coaching: once a company day, per workspace and window, top down, each manager an earlier answer did not hold";
 
 /// Every collector; the settling schedule re-polls (and its plan lists)
 /// them in this order.
@@ -100,6 +115,18 @@ pub const REGISTRY: [Registration; 6] = [
         }),
         enabled_by_default: true,
         repoll: Some("yesterday's activity (day-by-day)"),
+        roles: &[
+            Role {
+                endpoint: Endpoint::ActivityAggregate,
+                settling: "once a day from the settle point, checks the activity windows built from day-by-day",
+                fixed: "the activity windows: every window, every cycle",
+            },
+            Role {
+                endpoint: Endpoint::ActivityDayByDay,
+                settling: "the activity windows and counters: every window's days after company midnight, then yesterday until it settles",
+                fixed: "the activity counters: the company days completed, after midnight",
+            },
+        ],
     },
     Registration {
         name: CollectorName::Scorecards,
@@ -112,6 +139,18 @@ pub const REGISTRY: [Registration; 6] = [
         }),
         enabled_by_default: true,
         repoll: Some("yesterday's answered scorecards"),
+        roles: &[
+            Role {
+                endpoint: Endpoint::Scorecards,
+                settling: "the scorecard windows and counters: every window's days after company midnight, then yesterday until it settles",
+                fixed: "the scorecard windows and counters: the largest window, every cycle",
+            },
+            Role {
+                endpoint: Endpoint::ScorecardSettings,
+                settling: "scorecard questions by name and score range: once a company day",
+                fixed: "scorecard questions by name and score range: once a company day",
+            },
+        ],
     },
     Registration {
         name: CollectorName::Interaction,
@@ -124,6 +163,11 @@ pub const REGISTRY: [Registration; 6] = [
         }),
         enabled_by_default: true,
         repoll: Some("interaction stats of every window"),
+        roles: &[Role {
+            endpoint: Endpoint::Interaction,
+            settling: "the interaction windows: each whole window after company midnight, then again until yesterday settles",
+            fixed: "the interaction windows: every window, every cycle",
+        }],
     },
     // The coaching collector asks for each manager's coaching, and the users
     // say who the managers are: users cannot be switched off.
@@ -134,6 +178,11 @@ pub const REGISTRY: [Registration; 6] = [
         flags: None,
         enabled_by_default: true,
         repoll: None,
+        roles: &[Role {
+            endpoint: Endpoint::Users,
+            settling: "names and managers: once a company day, and again when an answer names a user it lacks",
+            fixed: "names and managers: every cycle",
+        }],
     },
     Registration {
         name: CollectorName::Coaching,
@@ -146,6 +195,10 @@ pub const REGISTRY: [Registration; 6] = [
         }),
         enabled_by_default: true,
         repoll: None,
+        roles: &[
+            Role { endpoint: Endpoint::Workspaces, settling: COACHING_ROLE, fixed: COACHING_ROLE },
+            Role { endpoint: Endpoint::Coaching, settling: COACHING_ROLE, fixed: COACHING_ROLE },
+        ],
     },
     // Counts what activity and scorecards fetch: with either off, its part
     // of the counters stays away too.
@@ -160,6 +213,7 @@ pub const REGISTRY: [Registration; 6] = [
         }),
         enabled_by_default: true,
         repoll: None,
+        roles: &[],
     },
 ];
 
@@ -282,6 +336,22 @@ pub trait Windowed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The landing page names each endpoint's role from here: every
+    /// endpoint a collector asks has one, and no role names another's.
+    #[test]
+    fn every_registered_endpoint_has_a_role_in_both_schedules() {
+        for registration in &REGISTRY {
+            let with_roles: Vec<Endpoint> = registration.roles.iter().map(|r| r.endpoint).collect();
+            assert_eq!(with_roles, registration.endpoints, "{}", registration.label);
+            for role in registration.roles {
+                assert!(!role.settling.is_empty() && !role.fixed.is_empty(), "{:?}", role.endpoint);
+            }
+        }
+        for endpoint in Endpoint::ALL {
+            assert_eq!(REGISTRY.iter().filter(|r| r.endpoints.contains(&endpoint)).count(), 1, "{endpoint:?}");
+        }
+    }
     use clap::{Args as _, FromArgMatches as _};
 
     fn parse(args: &[&str]) -> Enabled {

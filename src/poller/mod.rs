@@ -119,45 +119,25 @@ impl OnceADay {
 }
 
 /// What `endpoint` feeds and when `schedule` asks it, as the landing page
-/// says it. With `--gong.timezone` set no request learns the zone.
+/// says it: its collector's registered role. With `--gong.timezone` unset,
+/// the settling schedule's first request to the aggregate learns the zone.
 fn endpoint_role(endpoint: Endpoint, schedule: Schedule, collectors: &Enabled, zone_configured: bool) -> String {
-    if let Some(off) = REGISTRY.iter().find(|r| r.endpoints.contains(&endpoint) && !collectors.contains(r.name)) {
-        return format!("nothing: the {} collector is off", off.label);
-    }
-    let role = match (endpoint, schedule) {
-        (Endpoint::ActivityAggregate, Schedule::Settling) if zone_configured => {
-            "once a day from the settle point, checks the activity windows built from day-by-day"
-        }
-        (Endpoint::ActivityAggregate, Schedule::Settling) => {
-            "learns the company's zone at start; once a day from the settle point, checks the activity windows built from day-by-day"
-        }
-        (Endpoint::ActivityAggregate, Schedule::Fixed) => "the activity windows: every window, every cycle",
-        (Endpoint::ActivityDayByDay, Schedule::Settling) => {
-            "the activity windows and counters: every window's days after company midnight, then yesterday until it settles"
-        }
-        (Endpoint::ActivityDayByDay, Schedule::Fixed) => {
-            "the activity counters: the company days completed, after midnight"
-        }
-        (Endpoint::Scorecards, Schedule::Settling) => {
-            "the scorecard windows and counters: every window's days after company midnight, then yesterday until it settles"
-        }
-        (Endpoint::Scorecards, Schedule::Fixed) => {
-            "the scorecard windows and counters: the largest window, every cycle"
-        }
-        (Endpoint::Interaction, Schedule::Settling) => {
-            "the interaction windows: each whole window after company midnight, then again until yesterday settles"
-        }
-        (Endpoint::Interaction, Schedule::Fixed) => "the interaction windows: every window, every cycle",
-        (Endpoint::Users, Schedule::Settling) => {
-            "names and managers: once a company day, and again when an answer names a user it lacks"
-        }
-        (Endpoint::Users, Schedule::Fixed) => "names and managers: every cycle",
-        (Endpoint::ScorecardSettings, _) => "scorecard questions by name and score range: once a company day",
-        (Endpoint::Coaching | Endpoint::Workspaces, _) => {
-            "the managers' coaching: once a company day, per workspace and window, top down, each manager an earlier answer did not hold"
-        }
+    let Some(registration) = REGISTRY.iter().find(|r| r.endpoints.contains(&endpoint)) else {
+        return String::new();
     };
-    role.to_owned()
+    if !collectors.contains(registration.name) {
+        return format!("nothing: the {} collector is off", registration.label);
+    }
+    let role = registration.roles.iter().find(|r| r.endpoint == endpoint).map_or("", |role| match schedule {
+        Schedule::Settling => role.settling,
+        Schedule::Fixed => role.fixed,
+    });
+    match (endpoint, schedule) {
+        (Endpoint::ActivityAggregate, Schedule::Settling) if !zone_configured => {
+            format!("learns the company's zone at start; {role}")
+        }
+        _ => role.to_owned(),
+    }
 }
 
 impl PollerSettings {
