@@ -32,6 +32,52 @@ use crate::gong::models::{
 use crate::gong::{Fetched, GongClient, GongError, Query};
 
 /// `GET /v2/settings/scorecards`: every scorecard of every workspace.
+/// What asking once a company day came to.
+#[derive(Debug)]
+pub enum QuestionsRun {
+    /// Asked already today (answered, or refused in a way that repeats).
+    NotDue,
+    /// Gong's scorecards, as a table to publish, and how many there are.
+    Fetched(QuestionTable, usize),
+    /// The key lacks the scope: no table until tomorrow, and nothing to alert on.
+    Refused(GongError),
+    /// The request failed; a retriable failure is asked again next cycle.
+    Failed(GongError),
+}
+
+/// The questions collector's own state: the company day it last asked.
+#[derive(Debug, Default)]
+pub struct QuestionsSchedule {
+    asked_on: Option<jiff::civil::Date>,
+}
+
+impl QuestionsSchedule {
+    /// Asks Gong for the scorecards' questions unless `today` was asked.
+    pub async fn run(&mut self, client: &GongClient, today: jiff::civil::Date, deadline: Instant) -> QuestionsRun {
+        if self.asked_on == Some(today) {
+            return QuestionsRun::NotDue;
+        }
+        match fetch(client, deadline).await {
+            Ok(fetched) => {
+                self.asked_on = Some(today);
+                let records = fetched.items.len();
+                QuestionsRun::Fetched(QuestionTable { scorecards: fetched.items }, records)
+            }
+            Err(error @ (GongError::MissingScope { .. } | GongError::Forbidden { .. })) => {
+                self.asked_on = Some(today);
+                QuestionsRun::Refused(error)
+            }
+            Err(error) => {
+                // Asking again gets the same answer: tomorrow.
+                if !error.is_retriable() {
+                    self.asked_on = Some(today);
+                }
+                QuestionsRun::Failed(error)
+            }
+        }
+    }
+}
+
 pub async fn fetch(client: &GongClient, deadline: Instant) -> Result<Fetched<ScorecardSettings>, GongError> {
     client.fetch_all::<ScorecardSettingsPage>(Endpoint::ScorecardSettings, Query::Get(Vec::new()), deadline).await
 }

@@ -41,7 +41,7 @@ use tokio::time::Instant;
 
 use crate::clock::Clock;
 use crate::collectors::CollectorName;
-use crate::collectors::scorecard_questions::{self, QuestionTable};
+use crate::collectors::scorecard_questions::{QuestionsRun, QuestionsSchedule};
 use crate::collectors::scorecards::PrivateReviews;
 use crate::collectors::{Enabled, REGISTRY};
 use crate::days::DayStore;
@@ -165,9 +165,8 @@ pub struct Poller {
     /// Today's check of the built activity windows against Gong's.
     reconcile: reconcile::Reconciler,
     plan: Plan,
-    /// The company day the scorecard questions were fetched (or refused)
-    /// on: asked again on the next.
-    questions_day: Option<jiff::civil::Date>,
+    /// The scorecard questions, asked once a company day.
+    questions: QuestionsSchedule,
 }
 
 impl Poller {
@@ -224,7 +223,7 @@ impl Poller {
             settle,
             reconcile: reconcile::Reconciler::new(),
             plan: Plan::default(),
-            questions_day: None,
+            questions: QuestionsSchedule::default(),
         }
     }
 
@@ -461,31 +460,23 @@ impl Poller {
             return None;
         }
         let today = company_date(self.settings.clock.now(), tz);
-        if self.questions_day == Some(today) {
-            return None;
-        }
         let started = Instant::now();
         let mut outcome = PollOutcome::success();
-        match scorecard_questions::fetch(&self.client, deadline).await {
-            Ok(fetched) => {
-                outcome.records.push((None, fetched.items.len()));
-                self.snapshot.scorecard_questions = Some(Arc::new(QuestionTable { scorecards: fetched.items }));
-                self.questions_day = Some(today);
+        match self.questions.run(&self.client, today, deadline).await {
+            QuestionsRun::NotDue => return None,
+            QuestionsRun::Fetched(table, records) => {
+                outcome.records.push((None, records));
+                self.snapshot.scorecard_questions = Some(Arc::new(table));
             }
-            Err(error @ (GongError::MissingScope { .. } | GongError::Forbidden { .. })) => {
+            QuestionsRun::Refused(error) => {
                 tracing::info!(err = %error, "scorecard questions are left out until tomorrow (company time): gong_scorecard_question_info needs the scope api:settings:scorecards:read; the other scorecard families are unaffected");
                 self.snapshot.scorecard_questions = None;
-                self.questions_day = Some(today);
                 self.shared.endpoint_off(Endpoint::ScorecardSettings, format!("left out until tomorrow: {error}"));
                 return None;
             }
-            Err(error) => {
+            QuestionsRun::Failed(error) => {
                 log_failure(Endpoint::ScorecardSettings, None, &error);
                 cycle::fail_request(&mut outcome, &error);
-                // Asking again gets the same answer: tomorrow.
-                if !error.is_retriable() {
-                    self.questions_day = Some(today);
-                }
             }
         }
         outcome.elapsed = started.elapsed();
