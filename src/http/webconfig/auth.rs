@@ -4,7 +4,8 @@
 //!
 //! Under a flood of wrong credentials: unknown users cost no bcrypt at all
 //! (they wait in the same queue for as long as a check would take, the core
-//! left free), a check is refused at once when the checks already waiting
+//! left free), every check is admitted as one of the highest configured
+//! cost, a check is refused at once when the checks already waiting
 //! would take more than [`MAX_BCRYPT_WAIT`], and every refusal takes as long
 //! as a check of the highest configured cost. Neither how long an answer
 //! took nor how a burst of them was answered tells which user names exist.
@@ -153,14 +154,20 @@ impl BcryptGate {
             .ok()
     }
 
-    /// Admits `micros` of work, unless the work admitted before it is over
-    /// the bound.
-    fn admit(&self, micros: u64) -> bool {
+    /// Admits a check as long as one at `cost` takes, unless the work
+    /// admitted before it is over the bound; then waits for the slot. The
+    /// admission counts until the returned turn is dropped, also when the
+    /// caller is dropped while it waits (a client that left): work admitted
+    /// and never subtracted would keep every later login refused.
+    async fn turn(&self, cost: u32) -> Option<Turn> {
+        let micros = self.estimate(cost).as_micros() as u64;
         if self.admitted.fetch_add(micros, Ordering::AcqRel) > MAX_BCRYPT_WAIT.as_micros() as u64 {
             self.admitted.fetch_sub(micros, Ordering::AcqRel);
-            return false;
+            return None;
         }
-        true
+        let admission = Admission { admitted: Arc::clone(&self.admitted), micros };
+        let slot = Arc::clone(&self.slot).acquire_owned().await.ok()?;
+        Some(Turn { _slot: slot, _admission: admission })
     }
 
     /// Queues as a check at `cost` would, and holds the slot as long as one
@@ -169,19 +176,13 @@ impl BcryptGate {
     /// is, while the core stays free. `None`, at once, past the bound.
     pub async fn stand_in(&self, cost: u32) -> Option<()> {
         let took = self.estimate(cost);
-        let estimate = took.as_micros() as u64;
-        if !self.admit(estimate) {
-            return None;
-        }
-        let Ok(slot) = Arc::clone(&self.slot).acquire_owned().await else { return Some(()) };
-        let admitted = Arc::clone(&self.admitted);
+        let turn = self.turn(cost).await?;
         let (done, finished) = tokio::sync::oneshot::channel();
         // Its own task, as a hash has its own thread: a client that leaves
         // does not free the slot sooner than a hash would.
         tokio::spawn(async move {
             tokio::time::sleep(took).await;
-            admitted.fetch_sub(estimate, Ordering::AcqRel);
-            drop(slot);
+            drop(turn);
             let _ = done.send(());
         });
         let _ = finished.await;
@@ -190,15 +191,14 @@ impl BcryptGate {
 
     /// Whether `password` matches `hash` (of `cost`), after the checks
     /// admitted before it; `None`, at once, when they would take longer
-    /// than [`MAX_BCRYPT_WAIT`].
-    pub async fn verify(&self, password: String, hash: String, cost: u32) -> Option<bool> {
-        let estimate = self.estimate(cost).as_micros() as u64;
-        if !self.admit(estimate) {
-            return None;
-        }
-        let Ok(slot) = Arc::clone(&self.slot).acquire_owned().await else { return Some(false) };
+    /// than [`MAX_BCRYPT_WAIT`]. It is admitted as a check of `admit_as`
+    /// (the highest configured cost): a cheaper hash admitted at its own
+    /// cost would let a burst for its user get fewer 429s than one for an
+    /// unknown name, telling the names apart.
+    pub async fn verify(&self, password: String, hash: String, cost: u32, admit_as: u32) -> Option<bool> {
+        let turn = self.turn(admit_as.max(cost)).await?;
         let (answer, answered) = tokio::sync::oneshot::channel();
-        let (hashing, admitted, took) = (Arc::clone(&self.hashing), Arc::clone(&self.admitted), Arc::clone(&self.took));
+        let (hashing, took) = (Arc::clone(&self.hashing), Arc::clone(&self.took));
         let spawned = std::thread::Builder::new().name("bcrypt".to_owned()).spawn(move || {
             // The slot is held until the hash is done, even if the client
             // left: the next check waits for the core to be free.
@@ -208,18 +208,38 @@ impl BcryptGate {
             let matched = bcrypt::verify(password, &hash).unwrap_or(false);
             took[cost as usize].store(started.elapsed().as_micros().max(1) as u64, Ordering::Release);
             now.fetch_sub(1, Ordering::AcqRel);
-            admitted.fetch_sub(estimate, Ordering::AcqRel);
             // Free before answering, so a caller that has its answer finds
             // the core free.
-            drop(slot);
+            drop(turn);
             let _ = answer.send(matched);
         });
         if spawned.is_err() {
-            self.admitted.fetch_sub(estimate, Ordering::AcqRel);
+            // The closure, and the turn with it, was dropped.
             return Some(false);
         }
         Some(answered.await.unwrap_or(false))
     }
+}
+
+/// Work admitted to the gate, counted until dropped.
+#[derive(Debug)]
+struct Admission {
+    admitted: Arc<AtomicU64>,
+    micros: u64,
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.admitted.fetch_sub(self.micros, Ordering::AcqRel);
+    }
+}
+
+/// A check's turn: the slot, and its admitted work, both given back when
+/// it is dropped.
+#[derive(Debug)]
+struct Turn {
+    _slot: tokio::sync::OwnedSemaphorePermit,
+    _admission: Admission,
 }
 
 /// What a check of credentials found.
@@ -307,7 +327,7 @@ impl WebState {
             return Access::Busy;
         }
         if let Some((hash, cost)) = known {
-            match self.bcrypt.verify(password.to_owned(), hash.expose().to_owned(), *cost).await {
+            match self.bcrypt.verify(password.to_owned(), hash.expose().to_owned(), *cost, users.highest_cost).await {
                 Some(true) => {
                     let verified = Verified { hash: hash.clone(), password: Secret::new(password) };
                     self.verified.lock().expect("auth cache").insert(user.to_owned(), verified);
@@ -432,7 +452,7 @@ mod tests {
         let checks: Vec<_> = (0..4)
             .map(|_| {
                 let (gate, hash) = (Arc::clone(&gate), hash.clone());
-                tokio::spawn(async move { gate.verify("wrong".to_owned(), hash, 8).await })
+                tokio::spawn(async move { gate.verify("wrong".to_owned(), hash, 8, 8).await })
             })
             .collect();
         for check in &checks {
@@ -447,7 +467,7 @@ mod tests {
         }
         assert_eq!(gate.slot.available_permits(), 1);
         assert_eq!(gate.admitted.load(Ordering::Acquire), 0, "finished work is no longer counted");
-        assert_eq!(gate.verify("pw".to_owned(), hash, 8).await, Some(true));
+        assert_eq!(gate.verify("pw".to_owned(), hash, 8, 8).await, Some(true));
     }
 
     #[tokio::test]
@@ -460,19 +480,52 @@ mod tests {
         let running: Vec<_> = (0..2)
             .map(|_| {
                 let (gate, hash) = (Arc::clone(&gate), hash.clone());
-                tokio::spawn(async move { gate.verify("wrong".to_owned(), hash, 10).await })
+                tokio::spawn(async move { gate.verify("wrong".to_owned(), hash, 10, 10).await })
             })
             .collect();
         while gate.admitted.load(Ordering::Acquire) < 1_200_000 {
             tokio::task::yield_now().await;
         }
         assert!(gate.over_bound());
-        assert_eq!(gate.verify("pw".to_owned(), hash.clone(), 10).await, None, "refused without a hash");
+        assert_eq!(gate.verify("pw".to_owned(), hash.clone(), 10, 10).await, None, "refused without a hash");
         for check in running {
             assert_eq!(check.await.unwrap(), Some(false));
         }
         assert!(!gate.over_bound());
-        assert_eq!(gate.verify("pw".to_owned(), hash, 10).await, Some(true), "admitted again");
+        assert_eq!(gate.verify("pw".to_owned(), hash, 10, 10).await, Some(true), "admitted again");
+    }
+
+    /// A check admitted and then dropped while it waited for the slot (its
+    /// client left) never gave its work back: past a second of such work,
+    /// every later login was refused until a restart.
+    #[tokio::test]
+    async fn a_check_dropped_while_it_waits_gives_its_admitted_work_back() {
+        let gate = Arc::new(BcryptGate::default());
+        gate.took[10].store(300_000, Ordering::Release);
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        let held = Arc::clone(&gate.slot).acquire_owned().await.unwrap();
+        let waiting = [
+            tokio::spawn({
+                let gate = Arc::clone(&gate);
+                async move { gate.verify("pw".to_owned(), hash, 4, 10).await }
+            }),
+            tokio::spawn({
+                let gate = Arc::clone(&gate);
+                async move { gate.stand_in(10).await.map(|()| false) }
+            }),
+        ];
+        while gate.admitted.load(Ordering::Acquire) < 600_000 {
+            tokio::task::yield_now().await;
+        }
+        for check in &waiting {
+            check.abort();
+        }
+        for check in waiting {
+            assert!(check.await.unwrap_err().is_cancelled());
+        }
+        assert_eq!(gate.admitted.load(Ordering::Acquire), 0, "nothing stays admitted");
+        drop(held);
+        assert_eq!(gate.slot.available_permits(), 1);
     }
 
     #[test]
