@@ -572,6 +572,12 @@ async fn read_capped(response: &mut reqwest::Response, limit: u64) -> Result<Vec
 /// otherwise spend the day's whole share on one query.
 const MAX_RECORDS_UNKNOWN_SIZE: u64 = 10_000;
 
+/// The largest total of records a query's answer is believed to announce:
+/// five times the largest company this exporter is sized for. A larger one
+/// (a hostile or broken answer) is read as this, so the query stops at
+/// 1,010 pages.
+const MAX_RECORDS_ANNOUNCED: u64 = 5 * MAX_RECORDS_UNKNOWN_SIZE;
+
 /// Answered scorecards one query may hold per user when Gong announces no
 /// total: a review a day for each of the longest window's days, three
 /// times over.
@@ -597,18 +603,25 @@ struct PagingGuard {
     /// The largest page so far, or the documented size if larger: the
     /// page size the bound counts in.
     page_size: i64,
-    /// Records the query can need when Gong announces no total.
-    records_without_total: u64,
-    /// Whether the company's size is known: then an announced total past
-    /// what its users can need is not believed either.
-    size_known: bool,
+    /// Records the query can need: one per known user (100 for answered
+    /// scorecards), or [`MAX_RECORDS_UNKNOWN_SIZE`] before the company's
+    /// size is known.
+    need: u64,
+    /// Whether `need` has its headroom built in (100 answered scorecards a
+    /// user): then ten pages more bound it, else twice its pages (users
+    /// added since the last users list).
+    need_has_headroom: bool,
+    /// Whether an announced total past `need` is disbelieved: for the
+    /// stats once the users are known. The users list itself is what says
+    /// how many users there are, so a company that grew is believed.
+    capped_by_need: bool,
 }
 
 impl PagingGuard {
     /// A guard for a query of `endpoint` in a company of `known_users`
     /// (0: not known yet).
     fn new(endpoint: Endpoint, known_users: u64) -> Self {
-        let records_without_total = match (endpoint, known_users) {
+        let need = match (endpoint, known_users) {
             (_, 0) => MAX_RECORDS_UNKNOWN_SIZE,
             (Endpoint::Scorecards, users) => users.saturating_mul(REVIEWS_PER_USER),
             // One record per user (or per manager, or per workspace).
@@ -617,8 +630,9 @@ impl PagingGuard {
         Self {
             seen: std::collections::HashSet::new(),
             page_size: DOCUMENTED_PAGE_SIZE,
-            records_without_total,
-            size_known: known_users > 0,
+            need,
+            need_has_headroom: endpoint == Endpoint::Scorecards && known_users > 0,
+            capped_by_need: known_users > 0 && endpoint != Endpoint::Users,
         }
     }
 
@@ -630,36 +644,46 @@ impl PagingGuard {
         }
         self.page_size = self.page_size.max(records.current_page_size.unwrap_or(0));
         let page_size = self.page_size;
-        let announced = records.total_records.and_then(|total| u64::try_from(total).ok());
         let pages_of = |records: u64| records.div_ceil(page_size.unsigned_abs());
+        let need_bound = match self.need_has_headroom {
+            true => pages_of(self.need).saturating_add(10),
+            false => pages_of(self.need).saturating_mul(2).saturating_add(10),
+        };
         // An announced total: twice the pages it fills, and ten more
-        // (records added while paging shift a few, never this many). What
-        // the users can need has its headroom built in: ten pages more.
-        // A total past what the users can need is a hostile or broken
+        // (records added while paging shift a few, never this many), up to
+        // a total no company this exporter is sized for has. Past what the
+        // users can need, or past that ceiling, it is a hostile or broken
         // answer: believed, it would let the query run on until the day's
         // share is spent.
-        let need = pages_of(self.records_without_total).saturating_add(10);
-        let (total, pages_needed, bound) = match announced {
+        let announced = records.total_records.and_then(|total| u64::try_from(total).ok());
+        let (bound, expected) = match announced {
+            None => (
+                need_bound,
+                format!(
+                    "Gong announced no total, and the company's users fill {} pages of {page_size}",
+                    pages_of(self.need)
+                ),
+            ),
             Some(total) => {
-                let bound = pages_of(total).saturating_mul(2).saturating_add(10);
-                match self.size_known && bound > need {
-                    true => (self.records_without_total, pages_of(self.records_without_total), need),
-                    false => (total, pages_of(total), bound),
+                let believed = total.min(MAX_RECORDS_ANNOUNCED);
+                let announced_bound = pages_of(believed).saturating_mul(2).saturating_add(10);
+                if self.capped_by_need && need_bound < announced_bound {
+                    let why = format!(
+                        "Gong announced {total} records, more than the company's users can need ({} at {page_size} a page)",
+                        self.need
+                    );
+                    (need_bound, why)
+                } else if believed < total {
+                    (
+                        announced_bound,
+                        format!("Gong announced {total} records, past the {MAX_RECORDS_ANNOUNCED} believed"),
+                    )
+                } else {
+                    (announced_bound, format!("Gong announced {total} records of {page_size} a page"))
                 }
             }
-            None => (self.records_without_total, pages_of(self.records_without_total), need),
         };
-        let bound = u32::try_from(bound).unwrap_or(u32::MAX);
-        if pages >= bound {
-            let expected = match announced {
-                Some(announced) if announced > total => format!(
-                    "Gong announced {announced} records, more than the company's users can need ({total} at {page_size} a page)"
-                ),
-                Some(_) => format!("Gong announced {total} records of {page_size} a page"),
-                None => {
-                    format!("Gong announced no total, and the company's users fill {pages_needed} pages of {page_size}")
-                }
-            };
+        if u64::from(pages) >= bound {
             return Err(format!("{pages} pages and still a cursor, though {expected}"));
         }
         Ok(())
@@ -823,13 +847,14 @@ mod tests {
     #[test]
     fn without_a_total_paging_is_bounded_by_the_users_the_company_has() {
         let no_total = models::Records { total_records: None, current_page_size: Some(100), ..Default::default() };
-        // (endpoint, users known, the first page refused): pages + 10.
+        // (endpoint, users known, the first page refused): 2 x pages + 10,
+        // or pages + 10 where the need has its headroom built in.
         for (endpoint, users, refused) in [
-            (Endpoint::Interaction, 40, 11),
-            (Endpoint::ActivityDayByDay, 1_000, 20),
+            (Endpoint::Interaction, 40, 12),
+            (Endpoint::ActivityDayByDay, 1_000, 30),
             (Endpoint::Scorecards, 40, 40 + 10),
             // Before the first users list: 10,000 records.
-            (Endpoint::Users, 0, 110),
+            (Endpoint::Users, 0, 210),
         ] {
             let mut guard = PagingGuard::new(endpoint, users);
             for page in 1..refused {
@@ -860,6 +885,24 @@ mod tests {
                 "{error}"
             );
         }
+    }
+
+    /// Before the first users list an absurd total was believed whole (the
+    /// users query then ran until the share was spent); a company that grew
+    /// past its last users list must still be listed whole.
+    #[test]
+    fn the_users_list_believes_a_grown_company_but_not_an_absurd_total() {
+        let total =
+            |n: i64| models::Records { total_records: Some(n), current_page_size: Some(100), ..Default::default() };
+        let run = |known: u64, records: models::Records| {
+            let mut guard = PagingGuard::new(Endpoint::Users, known);
+            (1..).find(|&page| guard.next_page(&format!("c{page}"), &records, page).is_err()).unwrap()
+        };
+        assert_eq!(run(0, total(1_000_000_000)), 1_010, "50,000 records believed at most");
+        assert_eq!(run(1_000, total(3_000)), 70, "3,000 users when 1,000 were known: 2 x 30 + 10");
+        let mut guard = PagingGuard::new(Endpoint::Users, 0);
+        let error = (1..1_011).find_map(|page| guard.next_page(&format!("c{page}"), &total(1_000_000_000), page).err());
+        assert!(error.unwrap().contains("past the 50000 believed"));
     }
 
     #[test]
