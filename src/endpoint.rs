@@ -31,6 +31,11 @@ impl Endpoint {
         Self::Coaching,
     ];
 
+    /// Its place in [`Endpoint::ALL`], for tables indexed by endpoint.
+    pub fn index(self) -> usize {
+        Self::ALL.iter().position(|e| *e == self).expect("every endpoint is in ALL")
+    }
+
     /// The `endpoint` label value.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -176,7 +176,7 @@ impl GongClient {
 
     /// Requests sent to `endpoint` since start, retries included.
     pub fn requests_sent_to(&self, endpoint: Endpoint) -> u64 {
-        Endpoint::ALL.iter().position(|e| *e == endpoint).map_or(0, |i| self.sent_to[i].load(Ordering::Relaxed))
+        self.sent_to[endpoint.index()].load(Ordering::Relaxed)
     }
 
     /// Every page of one query to `endpoint`, each record checked once
@@ -477,9 +477,7 @@ impl GongClient {
             return Err(GongError::BudgetSpent { endpoint, allowance: b.allowance });
         }
         self.sent.fetch_add(1, Ordering::Relaxed);
-        if let Some(i) = Endpoint::ALL.iter().position(|e| *e == endpoint) {
-            self.sent_to[i].fetch_add(1, Ordering::Relaxed);
-        }
+        self.sent_to[endpoint.index()].fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
