@@ -22,6 +22,7 @@ use jiff::{Timestamp, ToSpan};
 use tokio::time::Instant;
 
 use crate::collectors::activity::{self, ActivityTable};
+use crate::collectors::counters::{CounterTotals, activity_days, review_day};
 use crate::collectors::interaction::{self, InteractionTable};
 use crate::collectors::scorecards::{self, AnsweredScorecard, ScorecardTable};
 use crate::collectors::users::{self, UserTable};
@@ -31,7 +32,7 @@ use crate::encoding::encode_snapshot;
 use crate::endpoint::Endpoint;
 use crate::gong::models::GongId;
 use crate::gong::{GongClient, GongError};
-use crate::ledger::{CHUNK_DAYS, CounterTotals, activity_days, chunks, review_day};
+use crate::ledger::{CHUNK_DAYS, chunks};
 use crate::poller::log_skipped;
 use crate::poller::zone::{self, ZoneProbe};
 use crate::self_metrics::SelfMetrics;

@@ -1,25 +1,20 @@
 //! Snapshot to OpenMetrics text. The data part is encoded once per publish
 //! through a prometheus-client [`Collector`] that walks the snapshot's tables
 //! directly, so no per-series map is built and a scrape copies nothing. Each
-//! collector writes its own families ([`crate::collectors::Families`]); this
-//! module puts them in order and adds the cumulative counters, which follow
-//! the activity families' names.
+//! collector writes its own families ([`crate::collectors::Families`], and
+//! [`crate::collectors::counters::encode`] for the cumulative counters,
+//! which follow the activity families' names); this module puts them in
+//! order and compresses the result.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
-use prometheus_client::metrics::MetricType;
+use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::registry::Registry;
 
 use crate::collectors::Families;
-use crate::collectors::activity::ActivityTable;
-use crate::collectors::labels::{CACHED, LabelOptions, OptionalId, UserSeries};
-use crate::collectors::scorecards::ScorecardSeries;
+use crate::collectors::labels::LabelOptions;
 use crate::gzip::{GzipHead, GzipWriter};
-use crate::ledger::CounterTotals;
-use crate::naming::{activity_metric_name, family_owners, help_name};
 use crate::snapshot::DataSnapshot;
 
 /// Encodes a [`DataSnapshot`] when the registry is encoded.
@@ -27,57 +22,6 @@ use crate::snapshot::DataSnapshot;
 struct SnapshotCollector {
     snapshot: Arc<DataSnapshot>,
     labels: LabelOptions,
-}
-
-/// `gong_activity_<field>_cumulative_total` and
-/// `gong_scorecard_reviews_cumulative_total`.
-fn encode_counters(
-    totals: &CounterTotals,
-    activity: &[Arc<ActivityTable>],
-    options: &LabelOptions,
-    encoder: &mut DescriptorEncoder,
-) -> std::fmt::Result {
-    // A Gong field literally named e.g. `callsAsHostCumulative` would
-    // make a gauge family of the counter's name: the gauge keeps it.
-    let gauges: BTreeSet<&str> = activity.iter().flat_map(|t| t.fields.iter().map(|f| f.metric.as_str())).collect();
-    let fields = totals.activity.values().flat_map(|u| u.fields.keys().map(String::as_str));
-    let families = family_owners(fields, |field| format!("{}_cumulative", activity_metric_name(field)));
-    for (metric, gong_name) in &families {
-        if gauges.contains(metric.as_str()) || gauges.contains(format!("{metric}_total").as_str()) {
-            continue;
-        }
-        let shown = help_name(gong_name);
-        let help = format!(
-            "Gong activity `{shown}` of the user summed over every completed company day since counting began (each day added once, and what Gong adds to it later). {CACHED}"
-        );
-        let mut family = encoder.encode_descriptor(metric, &help, None, MetricType::Counter)?;
-        for (user_id, user) in &totals.activity {
-            let Some(value) = user.fields.get(*gong_name) else {
-                continue;
-            };
-            let labels = UserSeries { user_id: *user_id, email: options.email(&user.email), window: None, stat: None };
-            family.encode_family(&labels)?.encode_counter::<NoLabelSet, _, u64>(value, None)?;
-        }
-    }
-    if totals.reviews.is_empty() {
-        return Ok(());
-    }
-    let help = format!(
-        "Answered scorecards per reviewed user and review method, summed over every completed company day since counting began. {CACHED}"
-    );
-    let mut family =
-        encoder.encode_descriptor("gong_scorecard_reviews_cumulative", &help, None, MetricType::Counter)?;
-    for ((scorecard_id, reviewed, method), count) in &totals.reviews {
-        let labels = ScorecardSeries {
-            scorecard_id: *scorecard_id,
-            scorecard_name: totals.scorecard_names.get(scorecard_id).map_or("", String::as_str),
-            window: None,
-            extra: ("reviewed_user_id", OptionalId(*reviewed)),
-            method: Some(method),
-        };
-        family.encode_family(&labels)?.encode_counter::<NoLabelSet, _, u64>(count, None)?;
-    }
-    Ok(())
 }
 
 impl Collector for SnapshotCollector {
@@ -96,7 +40,7 @@ impl Collector for SnapshotCollector {
             users.encode(labels, &mut encoder)?;
         }
         if let Some(totals) = &snapshot.counters {
-            encode_counters(totals, &snapshot.activity, labels, &mut encoder)?;
+            crate::collectors::counters::encode(totals, &snapshot.activity, labels, &mut encoder)?;
         }
         match &snapshot.coaching {
             Some(coaching) => coaching.encode(labels, &mut encoder),
@@ -311,7 +255,7 @@ fn write_line(out: &mut Vec<u8>, parts: &[&[u8]]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collectors::activity::{UserAggregateActivity, UserDailyActivity};
+    use crate::collectors::activity::{ActivityTable, UserAggregateActivity, UserDailyActivity};
     use crate::collectors::coaching::{CoachingAnswer, CoachingTable};
     use crate::collectors::interaction::{InteractionTable, PersonInteraction};
     use crate::collectors::scorecards::{AnsweredScorecard, ScorecardTable};
@@ -355,7 +299,7 @@ mod tests {
         .unwrap();
         let tz = jiff::tz::TimeZone::UTC;
         let (from, to) = (jiff::civil::date(2024, 6, 8), jiff::civil::date(2024, 6, 10));
-        let mut counters = crate::ledger::CounterTotals::default();
+        let mut counters = crate::collectors::counters::CounterTotals::default();
         counters.add_activity(&days, from, to, &tz);
         counters.add_reviews(&scorecards, from, to, &tz);
         let bounds = vec![window_bounds(&Window::from_days(1).unwrap(), to, &tz)];

@@ -1,7 +1,7 @@
 //! The day ledger behind the cumulative counters: every completed company
 //! day's activity and scorecard reviews added exactly once, so `increase()`
-//! works over any time range. (The Prometheus counters themselves are
-//! written by [`crate::encoding`] from the totals kept here.)
+//! works over any time range. (The totals are the counters collector's
+//! table, [`crate::collectors::counters`], which also encodes them.)
 //!
 //! Exactly once comes from one rule: the totals and the first day not yet
 //! added (`next_day`) are written together, atomically, before the new totals
@@ -15,17 +15,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use jiff::civil::Date;
-use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 
-use crate::collectors::activity::{DailyActivity, UserDailyActivity};
-use crate::collectors::scorecards::AnsweredScorecard;
+use crate::collectors::counters::{CounterTotals, UserTotals};
 use crate::gong::models::GongId;
 use crate::storage::write_atomically;
 // Re-exported: the poller names the error by its old path.
 pub use crate::storage::StorageError;
-use crate::windows::company_date;
 
 /// Days per day-by-day or scorecards query when the ledger catches up (the
 /// poller and `backfill` alike): a page of 100 users x 31 days stays small,
@@ -50,131 +47,6 @@ pub fn failed_file(error: &StorageError) -> &'static str {
 }
 /// Version of the state file's layout.
 const FORMAT: u32 = 1;
-
-/// One user's totals.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserTotals {
-    /// Most recent email Gong reported.
-    pub email: String,
-    /// Gong field name (`callsAsHost`) to calls counted.
-    pub fields: BTreeMap<String, u64>,
-}
-
-/// `(scorecard, reviewed user, review method)`.
-pub type ReviewKey = (GongId, Option<GongId>, String);
-
-/// Everything the `*_cumulative_total` families show.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CounterTotals {
-    pub activity: BTreeMap<GongId, UserTotals>,
-    pub reviews: BTreeMap<ReviewKey, u64>,
-    /// Scorecard ID to its latest name, so a rename keeps one series.
-    pub scorecard_names: BTreeMap<GongId, String>,
-}
-
-impl CounterTotals {
-    /// Series the totals encode.
-    pub fn series_count(&self) -> usize {
-        self.activity.values().map(|u| u.fields.len()).sum::<usize>() + self.reviews.len()
-    }
-
-    /// Adds the days of `users` that fall in `[from, to)` (company calendar).
-    pub fn add_activity(&mut self, users: &[UserDailyActivity], from: Date, to: Date, tz: &TimeZone) {
-        for (_, user, day) in activity_days(users, from, to, tz) {
-            self.add_day(user, day);
-        }
-    }
-
-    /// Adds `other`'s activity totals, user by user; a non-empty email in
-    /// `other` replaces the one kept, so merging in time order keeps the
-    /// latest.
-    pub fn add_activity_totals(&mut self, other: &CounterTotals) {
-        for (user_id, user) in &other.activity {
-            self.add_counts(*user_id, &user.email, user.fields.iter().map(|(f, c)| (f.as_str(), *c)));
-        }
-    }
-
-    /// Adds one day of one user.
-    pub fn add_day(&mut self, user: &UserDailyActivity, day: &DailyActivity) {
-        self.add_counts(user.user_id, &user.user_email_address, day.calls.counts());
-    }
-
-    /// Adds counts of one user; a non-empty `email` replaces the one kept.
-    /// A field's name is allocated only the first time the user has it
-    /// (a catch-up adds millions of user-days).
-    pub fn add_counts<'a>(&mut self, user: GongId, email: &str, counts: impl Iterator<Item = (&'a str, u64)>) {
-        let totals = self.activity.entry(user).or_default();
-        if !email.is_empty() && totals.email != email {
-            email.clone_into(&mut totals.email);
-        }
-        for (field, count) in counts {
-            match totals.fields.get_mut(field) {
-                Some(total) => *total += count,
-                None => {
-                    totals.fields.insert(field.to_owned(), count);
-                }
-            }
-        }
-    }
-
-    /// Adds the reviews of `records` published in `[from, to)` (company
-    /// calendar).
-    pub fn add_reviews(&mut self, records: &[AnsweredScorecard], from: Date, to: Date, tz: &TimeZone) {
-        for record in records {
-            if review_day(record, tz).is_some_and(|d| from <= d && d < to) {
-                self.add_review(record);
-            }
-        }
-    }
-
-    /// Adds one answered scorecard; a withheld one (not public) is not
-    /// counted, as the windows' `gong_scorecard_reviews` does not count it.
-    pub fn add_review(&mut self, record: &AnsweredScorecard) {
-        if record.withheld {
-            return;
-        }
-        let method = record.review_method_label().to_owned();
-        *self.reviews.entry((record.scorecard_id, record.reviewed_user_id, method)).or_default() += 1;
-        if !record.scorecard_name.is_empty() {
-            self.scorecard_names.insert(record.scorecard_id, record.scorecard_name.clone());
-        }
-    }
-}
-
-/// Every day entry of `users` that falls in `[from, to)`, with its company
-/// date. An entry without a readable `fromDate` is placed by its position,
-/// since Gong lists one entry per day of the range in order.
-pub fn activity_days<'a>(
-    users: &'a [UserDailyActivity],
-    from: Date,
-    to: Date,
-    tz: &'a TimeZone,
-) -> impl Iterator<Item = (Date, &'a UserDailyActivity, &'a DailyActivity)> + 'a {
-    users.iter().flat_map(move |user| {
-        user.user_daily_activity_stats
-            .iter()
-            .enumerate()
-            .filter_map(move |(index, day)| activity_day(day, index, from, to, tz).map(|date| (date, user, day)))
-    })
-}
-
-/// The company date of the `index`th day entry of an answer for
-/// `[from, to)`, when it falls inside: its `fromDate`, else its position.
-pub fn activity_day(day: &DailyActivity, index: usize, from: Date, to: Date, tz: &TimeZone) -> Option<Date> {
-    let date = day
-        .from_date
-        .as_deref()
-        .and_then(|t| t.parse::<Timestamp>().ok())
-        .map(|t| company_date(t, tz))
-        .or_else(|| from.checked_add((index as i64).days()).ok())?;
-    (from <= date && date < to).then_some(date)
-}
-
-/// The company day a review was published; `None` without a readable
-/// time, as such a review cannot be placed in a day and is not counted.
-pub fn review_day(record: &AnsweredScorecard, tz: &TimeZone) -> Option<Date> {
-    record.reviewed_at().map(|t| company_date(t, tz))
-}
 
 /// Which counters a step advances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -457,7 +329,9 @@ pub fn chunks(from: Date, to: Date, days: i64) -> Vec<(Date, Date)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collectors::activity::UserDailyActivity;
     use jiff::civil::date;
+    use jiff::tz::TimeZone;
 
     fn day_by_day(json: serde_json::Value) -> Vec<UserDailyActivity> {
         serde_json::from_value(json).unwrap()

@@ -26,7 +26,7 @@ pub struct DataSnapshot {
     pub scorecard_questions: Option<Arc<QuestionTable>>,
     pub users: Option<Arc<UserTable>>,
     /// Cumulative counters; `None` until counting has begun.
-    pub counters: Option<Arc<crate::ledger::CounterTotals>>,
+    pub counters: Option<Arc<crate::collectors::counters::CounterTotals>>,
     /// Coaching per manager and report; `None` when not collected.
     pub coaching: Option<Arc<CoachingTable>>,
 }

@@ -1,12 +1,15 @@
 //! One module per Gong endpoint family, as node_exporter keeps one file per
 //! collector: each holds the family's wire types (Gong's answers), its
 //! request, the table its answers fold into, and how that table encodes.
-//! Adding an endpoint means its collector file here, a simulator route and a
-//! test; the poller decides only *when* to ask.
+//! Adding an endpoint means its collector file here and its registration, a
+//! simulator route and a test, and still, outside this folder, its table's
+//! field in the snapshot, its place in the encoder's order and its turn in
+//! the poller's cycle.
 //!
 //! The [`REGISTRY`] lists the collectors. The `--[no-]collector.<name>`
-//! flags, the landing page's plan rows and `gong_exporter_collector_enabled`
-//! all come from it, so a collector cannot exist without its switch.
+//! flags, what the landing page says each endpoint is asked for, the plan's
+//! re-poll rows and `gong_exporter_collector_enabled` all come from it, so
+//! a collector cannot exist without its switch.
 //!
 //! What every family shares (the label sets of a user series, the HELP
 //! suffix) is in [`labels`]; what every answer shares (IDs, pages, skipped
@@ -14,6 +17,7 @@
 
 pub mod activity;
 pub mod coaching;
+pub mod counters;
 pub mod interaction;
 pub mod labels;
 pub mod scorecard_questions;

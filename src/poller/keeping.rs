@@ -16,11 +16,12 @@ use jiff::tz::TimeZone;
 
 use super::counting::Counting;
 use crate::collectors::activity::{DayCalls, UserDailyActivity};
+use crate::collectors::counters::{activity_day, review_day};
 use crate::collectors::scorecards::AnsweredScorecard;
 use crate::days::{DayActivity, DayStore, hash_of};
 use crate::gong::Fetched;
 use crate::gong::models::GongId;
-use crate::ledger::{StorageError, activity_day, review_day};
+use crate::ledger::StorageError;
 use crate::self_metrics::SelfMetrics;
 use crate::windows::days_of;
 
