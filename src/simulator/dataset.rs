@@ -36,7 +36,7 @@ const REPEAT_DAYS: u32 = 3;
 
 /// The IDs of the `count` calls listed in `user_id`'s field `field` on
 /// `day`. In a repeatable field about one call in three is the call of the
-/// same position a day earlier (and so on, up to [`REPEAT_DAYS`] back), so
+/// same position a day earlier (and so on, up to `REPEAT_DAYS` back), so
 /// a window's days list some calls more than once, while Gong's aggregate
 /// counts each call once. The reference writes day-by-day fields as "List
 /// of IDs of calls ..." and aggregate ones as "The number of calls ...".
