@@ -20,9 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::collectors::counters::{CounterTotals, UserTotals};
 use crate::gong::models::GongId;
+use crate::storage::StorageError;
 use crate::storage::write_atomically;
-// Re-exported: the poller names the error by its old path.
-pub use crate::storage::StorageError;
 
 /// Days per day-by-day or scorecards query when the ledger catches up (the
 /// poller and `backfill` alike): a page of 100 users x 31 days stays small,

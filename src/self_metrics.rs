@@ -452,8 +452,8 @@ impl SelfMetrics {
     }
 
     /// Start and end of a window, as Unix seconds.
-    pub fn set_window(&self, window: &str, start: i64, end: i64) {
-        let labels = WindowLabels { window: window.to_owned() };
+    pub fn set_window(&self, window: Window, start: i64, end: i64) {
+        let labels = WindowLabels { window: window.label() };
         self.window_start.get_or_create(&labels).set(start);
         self.window_end.get_or_create(&labels).set(end);
     }
@@ -469,8 +469,8 @@ impl SelfMetrics {
     }
 
     /// Users whose built activity differed from Gong's at the window's check.
-    pub fn set_window_mismatches(&self, window: &str, users: usize) {
-        self.window_mismatches.get_or_create(&WindowLabels { window: window.to_owned() }).set(users as i64);
+    pub fn set_window_mismatches(&self, window: Window, users: usize) {
+        self.window_mismatches.get_or_create(&WindowLabels { window: window.label() }).set(users as i64);
     }
 
     /// Start of the first company day the `counters` ledger has not counted.

@@ -20,8 +20,9 @@ use crate::days::{CountedPeaks, DayActivity, DayStore, PartKind};
 use crate::endpoint::Endpoint;
 use crate::gong::GongClient;
 use crate::gong::models::GongId;
-use crate::ledger::{CHUNK_DAYS, CounterKind, Ledger, StorageError, chunks};
+use crate::ledger::{CHUNK_DAYS, CounterKind, Ledger, chunks};
 use crate::self_metrics::{PollOutcome, SelfMetrics};
+use crate::storage::StorageError;
 use crate::windows::start_of_day;
 use std::collections::BTreeMap;
 

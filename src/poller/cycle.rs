@@ -170,7 +170,7 @@ impl Poller {
     pub(super) fn apply(&mut self, cycle: CycleResults) -> Vec<(Endpoint, PollOutcome)> {
         let CycleResults { bounds, time_zone, activity, interaction, scorecards, users } = cycle;
         for b in &bounds {
-            self.shared.self_metrics.set_window(&b.window.label(), b.start.as_second(), b.end.as_second());
+            self.shared.self_metrics.set_window(b.window, b.start.as_second(), b.end.as_second());
         }
         let snapshot = &mut self.snapshot;
 

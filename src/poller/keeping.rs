@@ -21,8 +21,8 @@ use crate::collectors::scorecards::AnsweredScorecard;
 use crate::days::{DayActivity, DayStore, hash_of};
 use crate::gong::Fetched;
 use crate::gong::models::GongId;
-use crate::ledger::StorageError;
 use crate::self_metrics::SelfMetrics;
+use crate::storage::StorageError;
 use crate::windows::days_of;
 
 /// Where fetched days go, and what a kept day's change means for the

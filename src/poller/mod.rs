@@ -437,7 +437,7 @@ impl Poller {
             self.shared.record(endpoint, outcome);
         }
         for (window, users) in self.reconcile.take_unpublished() {
-            self.shared.self_metrics.set_window_mismatches(&window.label(), users);
+            self.shared.self_metrics.set_window_mismatches(window, users);
         }
         // Ready once the regular endpoints are in: the once-a-day coaching
         // collector can take minutes in a large company and publishes on

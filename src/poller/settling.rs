@@ -463,7 +463,7 @@ impl Poller {
         let mut outcomes = Vec::new();
         let mut fetches = Vec::new();
         for b in bounds {
-            self.shared.self_metrics.set_window(&b.window.label(), b.start.as_second(), b.end.as_second());
+            self.shared.self_metrics.set_window(b.window, b.start.as_second(), b.end.as_second());
         }
 
         if let Some(run) = users {
