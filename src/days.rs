@@ -673,37 +673,37 @@ mod tests {
     /// A day kept before call IDs were kept cannot join a window of
     /// distinct calls, and reviews kept before their visibility was cannot
     /// be told private: both are fetched again.
-    #[test]
-    fn a_day_kept_in_layout_1_fetches_its_activity_and_reviews_again() {
+    /// A store opened on 2024-06-03 over one day file, `file`, for
+    /// 2024-06-01 (layouts older than this one).
+    fn store_with_day_file(file: serde_json::Value) -> DayStore {
         let dir = tempfile::tempdir().unwrap();
         let days = dir.path().join(DAYS_DIR);
         std::fs::create_dir_all(&days).unwrap();
+        std::fs::write(days.join("2024-06-01.json"), file.to_string()).unwrap();
+        DayStore::open(Some(dir.path()), "2024-06-03T00:00:00Z".parse().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_day_kept_in_layout_1_fetches_its_activity_and_reviews_again() {
         let fields: Vec<&str> = ACTIVITY_FIELDS.to_vec();
-        let file = serde_json::json!({
+        let store = store_with_day_file(serde_json::json!({
             "format": 1, "day": "2024-06-01", "fields": fields, "emails": {"1": "a@x.io"},
             "activity": {"fetched_at": "2024-06-02T09:00:00Z", "hash": 1,
                          "data": {"1": {"known": [2,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}}},
             "reviews": {"fetched_at": "2024-06-02T09:00:00Z", "hash": 2, "data": []},
-        });
-        std::fs::write(days.join("2024-06-01.json"), file.to_string()).unwrap();
-        let store = DayStore::open(Some(dir.path()), "2024-06-03T00:00:00Z".parse().unwrap()).unwrap();
+        }));
         assert_eq!(store.fetched_at(date(2024, 6, 1), PartKind::Activity), None);
         assert_eq!(store.fetched_at(date(2024, 6, 1), PartKind::Scorecards), None);
     }
 
     #[test]
     fn a_day_kept_in_layout_2_keeps_its_activity_and_fetches_its_reviews_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let days = dir.path().join(DAYS_DIR);
-        std::fs::create_dir_all(&days).unwrap();
         let fields: Vec<&str> = ACTIVITY_FIELDS.to_vec();
-        let file = serde_json::json!({
+        let store = store_with_day_file(serde_json::json!({
             "format": 2, "day": "2024-06-01", "fields": fields,
             "activity": {"fetched_at": "2024-06-02T09:00:00Z", "hash": 1, "data": {}},
             "reviews": {"fetched_at": "2024-06-02T09:00:00Z", "hash": 2, "data": []},
-        });
-        std::fs::write(days.join("2024-06-01.json"), file.to_string()).unwrap();
-        let store = DayStore::open(Some(dir.path()), "2024-06-03T00:00:00Z".parse().unwrap()).unwrap();
+        }));
         assert!(store.fetched_at(date(2024, 6, 1), PartKind::Activity).is_some());
         assert_eq!(store.fetched_at(date(2024, 6, 1), PartKind::Scorecards), None);
     }
