@@ -82,10 +82,9 @@ pub struct GongClient {
     limiter: DefaultDirectRateLimiter,
     options: ClientOptions,
     self_metrics: Arc<SelfMetrics>,
-    /// Requests sent since start, retries included.
-    sent: AtomicU64,
-    /// The same, per endpoint (in [`Endpoint::ALL`]'s order): what a cycle
-    /// asked, for the landing page's plan.
+    /// Requests sent since start, retries included, per endpoint (in
+    /// [`Endpoint::ALL`]'s order): the budget reads their sum, the landing
+    /// page's plan what a cycle asked of each.
     sent_to: [AtomicU64; Endpoint::ALL.len()],
     /// Users in the last complete users list (0 before one): how many pages
     /// a query whose answers announce no total can need.
@@ -149,7 +148,6 @@ impl GongClient {
             limiter: RateLimiter::direct(quota(options.rate_limit)),
             options,
             self_metrics,
-            sent: AtomicU64::new(0),
             sent_to: Default::default(),
             known_users: AtomicU64::new(0),
             budget_day: Mutex::new(None),
@@ -171,7 +169,7 @@ impl GongClient {
 
     /// Requests sent since start, retries included.
     pub fn requests_sent(&self) -> u64 {
-        self.sent.load(Ordering::Relaxed)
+        self.sent_to.iter().map(|n| n.load(Ordering::Relaxed)).sum()
     }
 
     /// Requests sent to `endpoint` since start, retries included.
@@ -470,13 +468,12 @@ impl GongClient {
     /// cannot together pass the allowance.
     fn count_within_budget(&self, endpoint: Endpoint) -> Result<(), GongError> {
         let budget = self.budget_day.lock().expect("budget lock");
-        let sent = self.sent.load(Ordering::Relaxed);
+        let sent = self.requests_sent();
         if let Some(b) = *budget
             && sent >= b.baseline.saturating_add(b.allowance)
         {
             return Err(GongError::BudgetSpent { endpoint, allowance: b.allowance });
         }
-        self.sent.fetch_add(1, Ordering::Relaxed);
         self.sent_to[endpoint.index()].fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
