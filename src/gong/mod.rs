@@ -651,37 +651,32 @@ impl PagingGuard {
         // answer: believed, it would let the query run on until the day's
         // share is spent.
         let announced = records.total_records.and_then(|total| u64::try_from(total).ok());
-        let (bound, expected) = match announced {
-            None => (
-                need_bound,
-                format!(
-                    "Gong announced no total, and the company's users fill {} pages of {page_size}",
-                    pages_of(self.need)
-                ),
-            ),
-            Some(total) => {
-                let believed = total.min(MAX_RECORDS_ANNOUNCED);
-                let announced_bound = pages_of(believed).saturating_mul(2).saturating_add(10);
-                if self.capped_by_need && need_bound < announced_bound {
-                    let why = format!(
-                        "Gong announced {total} records, more than the company's users can need ({} at {page_size} a page)",
-                        self.need
-                    );
-                    (need_bound, why)
-                } else if believed < total {
-                    (
-                        announced_bound,
-                        format!("Gong announced {total} records, past the {MAX_RECORDS_ANNOUNCED} believed"),
-                    )
-                } else {
-                    (announced_bound, format!("Gong announced {total} records of {page_size} a page"))
-                }
-            }
+        let announced_bound =
+            |total: u64| pages_of(total.min(MAX_RECORDS_ANNOUNCED)).saturating_mul(2).saturating_add(10);
+        let bound = match announced {
+            None => need_bound,
+            Some(total) if self.capped_by_need => announced_bound(total).min(need_bound),
+            Some(total) => announced_bound(total),
         };
-        if u64::from(pages) >= bound {
-            return Err(format!("{pages} pages and still a cursor, though {expected}"));
+        if u64::from(pages) < bound {
+            return Ok(());
         }
-        Ok(())
+        // Said only when the query stops, not formatted for every page.
+        let expected = match announced {
+            None => format!(
+                "Gong announced no total, and the company's users fill {} pages of {page_size}",
+                pages_of(self.need)
+            ),
+            Some(total) if self.capped_by_need && need_bound < announced_bound(total) => format!(
+                "Gong announced {total} records, more than the company's users can need ({} at {page_size} a page)",
+                self.need
+            ),
+            Some(total) if total > MAX_RECORDS_ANNOUNCED => {
+                format!("Gong announced {total} records, past the {MAX_RECORDS_ANNOUNCED} believed")
+            }
+            Some(total) => format!("Gong announced {total} records of {page_size} a page"),
+        };
+        Err(format!("{pages} pages and still a cursor, though {expected}"))
     }
 }
 
