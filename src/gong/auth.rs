@@ -14,6 +14,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{AUTHORIZATION, HeaderValue};
@@ -28,11 +29,17 @@ use crate::secret::{self, Secret};
 use crate::self_metrics::SelfMetrics;
 
 /// The largest token answer read: a few hundred bytes in every recording.
-const MAX_TOKEN_ANSWER_BYTES: usize = 64 * 1024;
+const MAX_TOKEN_ANSWER_BYTES: u64 = 64 * 1024;
 
 /// After Gong refused the refresh token or the app, no refresh is tried
 /// again for this long: every request of a cycle would otherwise ask.
 const REFUSED_PAUSE: Duration = Duration::from_secs(600);
+
+/// After a refresh failed in a way that may pass (no answer, a 5xx, a 429),
+/// requests that waited on it get its error for this long instead of each
+/// sending its own: with four queries in flight and retries, a token
+/// endpoint that is down was asked two dozen times in a row.
+const FAILED_PAUSE: Duration = Duration::from_secs(5);
 
 /// A refresh happens this long before the token expires, at most: requests
 /// in flight when it expires would otherwise be refused.
@@ -154,11 +161,13 @@ impl FileToken {
     fn new(path: PathBuf) -> Self {
         // Read once at start by the configuration, which refuses a bad
         // file; read here again to own the value.
+        // Stamped before it is read: a change in between is read again.
+        let stamp = stamp(&path);
         let header = match secret::read_file(&path) {
             Ok(token) => bearer(&token),
             Err(_) => HeaderValue::from_static("Invalid"),
         };
-        let state = Mutex::new(FileState { header, stamp: stamp(&path) });
+        let state = Mutex::new(FileState { header, stamp });
         Self { path, state }
     }
 
@@ -240,6 +249,7 @@ struct TokenError {
 }
 
 /// Why a refresh failed, and whether asking again may help.
+#[derive(Clone)]
 struct Failed {
     retriable: bool,
     reason: String,
@@ -254,16 +264,17 @@ pub(super) struct Refresher {
     timeout: Duration,
     /// An async lock: one refresh at a time, the others wait for its token.
     state: tokio::sync::Mutex<TokenState>,
+    /// The current token came from a refresh after a 401 and no request
+    /// has worked with it yet. Outside the lock: a success must clear it
+    /// even while a refresh holds the lock.
+    renewed_after_401: AtomicBool,
 }
 
 struct TokenState {
     refresh_token: Secret,
     access: Option<Access>,
-    /// The current token came from a refresh after a 401 and no request
-    /// has worked with it yet.
-    renewed_after_401: bool,
-    /// Gong's last refusal, repeated without asking until the instant.
-    refused: Option<(Instant, String)>,
+    /// The last failed refresh, repeated without asking until the instant.
+    failed: Option<(Instant, Failed)>,
 }
 
 struct Access {
@@ -274,8 +285,9 @@ struct Access {
 impl Refresher {
     fn new(app: OAuthApp, self_metrics: std::sync::Arc<SelfMetrics>, timeout: Duration) -> Self {
         let refresh_token = kept_refresh_token(&app.state_file, &app.refresh_token);
-        let state = TokenState { refresh_token, access: None, renewed_after_401: false, refused: None };
-        Self { app, self_metrics, timeout, state: tokio::sync::Mutex::new(state) }
+        let state = TokenState { refresh_token, access: None, failed: None };
+        let renewed_after_401 = AtomicBool::new(false);
+        Self { app, self_metrics, timeout, state: tokio::sync::Mutex::new(state), renewed_after_401 }
     }
 
     async fn current(&self, http: &reqwest::Client, endpoint: Endpoint) -> Result<Authorization, GongError> {
@@ -300,38 +312,36 @@ impl Refresher {
             // Another request refreshed while this one was refused.
             return Ok(true);
         }
-        if state.renewed_after_401 {
+        if self.renewed_after_401.load(Ordering::Acquire) {
             return Ok(false);
         }
         self.refresh(http, endpoint, &mut state).await?;
-        state.renewed_after_401 = true;
+        self.renewed_after_401.store(true, Ordering::Release);
         Ok(true)
     }
 
     fn worked(&self) {
-        if let Ok(mut state) = self.state.try_lock() {
-            state.renewed_after_401 = false;
-        }
+        self.renewed_after_401.store(false, Ordering::Release);
     }
 
-    /// A refresh, unless Gong refused the last one less than
-    /// [`REFUSED_PAUSE`] ago; a refusal is remembered.
+    /// A refresh, unless the last one failed less than [`REFUSED_PAUSE`]
+    /// (Gong refused it) or [`FAILED_PAUSE`] (it may pass) ago: then that
+    /// failure again, without asking. A failure is remembered.
     async fn refresh(
         &self,
         http: &reqwest::Client,
         endpoint: Endpoint,
         state: &mut TokenState,
     ) -> Result<Authorization, GongError> {
-        if let Some((until, reason)) = &state.refused
+        if let Some((until, Failed { retriable, reason })) = &state.failed
             && Instant::now() < *until
         {
-            return Err(GongError::TokenRefresh { endpoint, retriable: false, reason: reason.clone() });
+            return Err(GongError::TokenRefresh { endpoint, retriable: *retriable, reason: reason.clone() });
         }
-        self.ask(http, state).await.map_err(|Failed { retriable, reason }| {
-            if !retriable {
-                state.refused = Some((Instant::now() + REFUSED_PAUSE, reason.clone()));
-            }
-            GongError::TokenRefresh { endpoint, retriable, reason }
+        self.ask(http, state).await.map_err(|failed| {
+            let pause = if failed.retriable { FAILED_PAUSE } else { REFUSED_PAUSE };
+            state.failed = Some((Instant::now() + pause, failed.clone()));
+            GongError::TokenRefresh { endpoint, retriable: failed.retriable, reason: failed.reason }
         })
     }
 
@@ -354,7 +364,14 @@ impl Refresher {
             .map_err(|e| e.without_url())
             .map_err(|e| failed(true, format!("cannot reach {}: {e}", self.app.token_url)))?;
         let status = response.status();
-        let body = read_capped(response).await.map_err(|e| failed(true, e))?;
+        let mut response = response;
+        let body = super::read_capped(&mut response, MAX_TOKEN_ANSWER_BYTES).await.map_err(|e| match e {
+            super::ReadError::TooLarge => {
+                failed(false, format!("the token answer is larger than {MAX_TOKEN_ANSWER_BYTES} bytes"))
+            }
+            // The request's timeout covers the body too.
+            super::ReadError::Http(e) => failed(true, e.without_url().to_string()),
+        })?;
         tracing::debug!(
             code = status.as_u16(),
             seconds = started.elapsed().as_secs_f64(),
@@ -384,7 +401,8 @@ impl Refresher {
                     ),
                 )
             } else {
-                failed(status.is_server_error(), format!("{} answered {}{said}", self.app.token_url, status.as_u16()))
+                let passes = status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
+                failed(passes, format!("{} answered {}{said}", self.app.token_url, status.as_u16()))
             });
         }
         // Kept first: whatever else the answer holds, the old token is gone.
@@ -488,18 +506,6 @@ fn api_base_url(given: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, String> {
-    let mut body = Vec::new();
-    // The request's timeout covers the body too.
-    while let Some(chunk) = response.chunk().await.map_err(|e| e.without_url().to_string())? {
-        if body.len() + chunk.len() > MAX_TOKEN_ANSWER_BYTES {
-            return Err(format!("the token answer is larger than {MAX_TOKEN_ANSWER_BYTES} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -536,6 +542,45 @@ mod tests {
         let error = refresher.current(&reqwest::Client::new(), Endpoint::Users).await.err().unwrap();
         assert!(error.to_string().contains("not an https URL"), "{error}");
         assert_eq!(kept_refresh_token(&dir.path().join("kept.json"), &Secret::new("r0")).expose(), "r1");
+    }
+
+    /// A token endpoint that is down was asked again by every request that
+    /// waited on the failed refresh (two dozen in a row with four queries
+    /// and their retries); a 429 from it paused every request ten minutes.
+    #[tokio::test]
+    async fn a_refresh_that_may_pass_is_not_asked_again_at_once_and_stays_retriable() {
+        use axum::routing::post;
+        use std::sync::atomic::AtomicUsize;
+        for status in [StatusCode::SERVICE_UNAVAILABLE, StatusCode::TOO_MANY_REQUESTS] {
+            let asked = std::sync::Arc::new(AtomicUsize::new(0));
+            let counter = std::sync::Arc::clone(&asked);
+            let app = axum::Router::new().route(
+                "/token",
+                post(move || {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    async move { (status, "busy") }
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/token", listener.local_addr().unwrap());
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            let dir = tempfile::tempdir().unwrap();
+            let app = OAuthApp {
+                token_url: url.parse().unwrap(),
+                client_id: "id".into(),
+                client_secret: Secret::new("s"),
+                refresh_token: Secret::new("r0"),
+                state_file: dir.path().join("kept.json"),
+                follow_base_url: false,
+            };
+            let refresher = Refresher::new(app, std::sync::Arc::new(SelfMetrics::new()), Duration::from_secs(5));
+            let http = reqwest::Client::new();
+            for _ in 0..4 {
+                let error = refresher.current(&http, Endpoint::Users).await.err().unwrap();
+                assert!(error.is_retriable(), "{status}: {error}");
+            }
+            assert_eq!(asked.load(Ordering::SeqCst), 1, "{status}: asked once within the pause");
+        }
     }
 
     #[test]
