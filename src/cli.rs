@@ -474,8 +474,12 @@ fn parse_base_url(s: &str) -> Result<Url, String> {
 /// An http(s) URL with a host.
 fn parse_token_url(s: &str) -> Result<Url, String> {
     let url = Url::parse(s).map_err(|e| format!("'{s}' is not a URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(format!("'{s}' must be an http(s) URL with a host, e.g. {}", crate::gong::GONG_TOKEN_URL));
+    // It is sent the client secret and the refresh token.
+    if url.host().is_none() || !crate::gong::encrypted_or_loopback(&url) {
+        return Err(format!(
+            "'{s}' must be an https URL with a host (plain http only to this machine), e.g. {}",
+            crate::gong::GONG_TOKEN_URL
+        ));
     }
     Ok(url)
 }
@@ -556,6 +560,16 @@ fn parse_listen_address(s: &str) -> Result<SocketAddr, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The token URL is sent the client secret and the refresh token: plain
+    /// http to another host was accepted.
+    #[test]
+    fn the_token_url_is_https_or_this_machine() {
+        assert!(parse_token_url("https://app.gong.io/oauth2/generate-customer-token").is_ok());
+        assert!(parse_token_url("http://127.0.0.1:9/oauth2/generate-customer-token").is_ok());
+        let error = parse_token_url("http://gong.example/oauth2/generate-customer-token").unwrap_err();
+        assert!(error.contains("must be an https URL"), "{error}");
+    }
     use clap::CommandFactory;
 
     #[test]

@@ -197,7 +197,7 @@ pub enum ConfigError {
     )]
     OAuthWithoutStorage,
     #[error(
-        "backfill cannot refresh OAuth tokens: it would use up the refresh token the running exporter holds (Gong's are single use); give backfill an access token with --gong.bearer-token-file"
+        "backfill cannot refresh OAuth tokens: it would use up the refresh token the running exporter holds (Gong's are single use); give backfill an access token with --gong.bearer-token-file, and unset GONG_OAUTH_* in its environment (inside the exporter's pod they are set)"
     )]
     OAuthInBackfill,
     #[error("{value} and {file} are both set: use one")]

@@ -489,16 +489,12 @@ fn kept_refresh_token(path: &Path, given: &Secret) -> Secret {
 fn api_base_url(given: &str) -> Result<Url, String> {
     let url =
         Url::parse(given).map_err(|e| format!("the token answer's api_base_url_for_customer is not a URL ({e})"))?;
-    let loopback = url.host_str().is_some_and(|host| {
-        host == "localhost"
-            || host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-    });
-    let secure = url.scheme() == "https" || (url.scheme() == "http" && loopback);
-    if !secure || url.host().is_none() || url.path() != "/" || !url.username().is_empty() || url.query().is_some() {
+    if !super::credentials::encrypted_or_loopback(&url)
+        || url.host().is_none()
+        || url.path() != "/"
+        || !url.username().is_empty()
+        || url.query().is_some()
+    {
         return Err(format!(
             "the token answer names '{given}' as this company's API address, which is not an https URL with a host alone: no token is sent there; set --gong.base-url to the address Gong's API settings page shows"
         ));

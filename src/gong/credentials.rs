@@ -11,6 +11,20 @@ use crate::secret::Secret;
 /// Gong's token endpoint: one URL for the code exchange and the refresh.
 /// Evidence: Nango's `providers.yaml` (`gong-oauth`), n8n's
 /// `GongOAuth2Api.credentials.ts` and dust's `oauth/providers/gong.rs`.
+/// Whether secrets may be sent to `url`: https, or plain http to this
+/// machine alone (the simulator).
+pub fn encrypted_or_loopback(url: &Url) -> bool {
+    let loopback = url.host_str().is_some_and(|host| {
+        host == "localhost"
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    });
+    url.scheme() == "https" || (url.scheme() == "http" && loopback)
+}
+
 pub const GONG_TOKEN_URL: &str = "https://app.gong.io/oauth2/generate-customer-token";
 
 /// Name of the file under `--storage.path` that keeps the refresh token

@@ -23,7 +23,7 @@ use reqwest::{StatusCode, Url};
 use serde_json::json;
 use tokio::time::Instant;
 
-pub use credentials::{Credentials, GONG_TOKEN_URL, OAuthApp, REFRESH_TOKEN_FILE};
+pub use credentials::{Credentials, GONG_TOKEN_URL, OAuthApp, REFRESH_TOKEN_FILE, encrypted_or_loopback};
 pub use error::{ErrorDetail, GongError};
 use models::{ErrorBody, Page, Record as _, SkipCounts};
 
