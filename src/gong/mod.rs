@@ -298,7 +298,7 @@ impl GongClient {
             .with_min_delay(self.options.min_backoff)
             .with_max_delay(self.options.max_backoff)
             .with_max_times(self.options.max_retries as usize);
-        let result = (|| self.fetch_page::<P>(endpoint, query, cursor, deadline))
+        let result = (|| self.fetch_page_renewing::<P>(endpoint, query, cursor, deadline))
             .retry(backoff)
             .sleep(tokio::time::sleep)
             .when(GongError::is_retriable)
@@ -324,6 +324,27 @@ impl GongClient {
                     time_left: deadline.saturating_duration_since(Instant::now()),
                     detail,
                 })
+            }
+            other => other,
+        }
+    }
+
+    /// One attempt at one page, sent once more at once when a 401 renewed
+    /// the credentials: that resend is not one of `--gong.max-retries`,
+    /// which are for Gong's and the network's failures (with none left, a
+    /// renewal ended the query while saying it would try again).
+    async fn fetch_page_renewing<P: Page>(
+        &self,
+        endpoint: Endpoint,
+        query: &Query,
+        cursor: Option<&str>,
+        deadline: Instant,
+    ) -> Result<Option<P>, GongError> {
+        match self.fetch_page::<P>(endpoint, query, cursor, deadline).await {
+            Err(renewed @ GongError::Renewed { .. }) => {
+                self.self_metrics.retried(endpoint, "credentials_renewed");
+                tracing::info!(%endpoint, error = %renewed, "sending the request again with the renewed credentials");
+                self.fetch_page::<P>(endpoint, query, cursor, deadline).await
             }
             other => other,
         }
