@@ -123,9 +123,11 @@ impl AnsweredScorecard {
     }
 
     /// Drops who reviewed whom and the answers of a review Gong does not
-    /// mark `PUBLIC` (none marked is not public either).
+    /// mark `PUBLIC` (none marked is not public either). Compared without
+    /// case: the reference spells `PUBLIC`, Airbyte source-gong's test data
+    /// `Public`, and a spelling we do not match would withhold every review.
     pub fn withhold_unless_public(&mut self) {
-        if self.visibility_type.as_deref() == Some("PUBLIC") {
+        if self.visibility_type.as_deref().is_some_and(|v| v.eq_ignore_ascii_case("PUBLIC")) {
             return;
         }
         self.call_id = None;
@@ -495,6 +497,29 @@ impl Families for ScorecardTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_is_read_in_any_case_and_anything_else_is_withheld() {
+        let review = |visibility: Option<&str>| -> AnsweredScorecard {
+            serde_json::from_value(serde_json::json!({
+                "answeredScorecardId": 5, "scorecardId": 7, "scorecardName": "S", "callId": 11,
+                "reviewedUserId": 42, "reviewerUserId": 9, "reviewMethod": "MANUAL",
+                "reviewTime": "2024-06-01T18:00:00Z", "visibilityType": visibility, "answers": []
+            }))
+            .unwrap()
+        };
+        for (visibility, withheld) in [
+            (Some("PUBLIC"), false),
+            (Some("Public"), false),
+            (Some("PRIVATE"), true),
+            (Some("OPT_IN_USERS"), true),
+            (None, true),
+        ] {
+            let mut r = review(visibility);
+            r.withhold_unless_public();
+            assert_eq!((r.withheld, r.reviewed_user_id.is_none()), (withheld, withheld), "{visibility:?}");
+        }
+    }
     use crate::windows::{Window, window_bounds};
     use jiff::civil::date;
 
