@@ -384,6 +384,24 @@ impl DayStore {
         withheld
     }
 
+    /// Drops the reviews of days that hold withheld ones (kept while
+    /// `--scorecards.include-private` was off: their people are gone), so
+    /// that those days are fetched again whole now that it is on. Returns
+    /// how many days.
+    pub fn forget_withheld_reviews(&mut self) -> usize {
+        let mut forgotten = 0;
+        for (day, kept) in &mut self.days {
+            if kept.reviews.as_ref().is_some_and(|part| part.data.iter().any(|r| r.withheld)) {
+                kept.reviews = None;
+                forgotten += 1;
+                if self.dir.is_some() {
+                    self.unsaved.insert(*day);
+                }
+            }
+        }
+        forgotten
+    }
+
     /// The coaching answers kept for `[from, to)`, day by day.
     pub fn coaching(&self, from: Date, to: Date) -> impl Iterator<Item = &KeptCoaching> {
         self.days.range(from..to).flat_map(|(_, kept)| kept.coaching.iter().flat_map(|p| p.data.iter()))
@@ -541,6 +559,13 @@ mod tests {
         store.save_unsaved().unwrap();
         assert!(!std::fs::read_to_string(&file).unwrap().contains("424242"), "written again without the people");
         assert_eq!(store.withhold_private_reviews(), 0, "once");
+
+        // The flag on again: those days' reviews are fetched again whole.
+        let mut store = DayStore::open(Some(dir.path()), now).unwrap();
+        assert!(store.fetched_at(date(2024, 6, 1), PartKind::Scorecards).is_some());
+        assert_eq!(store.forget_withheld_reviews(), 1);
+        assert_eq!(store.fetched_at(date(2024, 6, 1), PartKind::Scorecards), None, "fetched again");
+        assert_eq!(store.forget_withheld_reviews(), 0);
     }
 
     #[test]

@@ -181,13 +181,26 @@ impl Poller {
         let mut days = days;
         // Days kept while --scorecards.include-private was on hold private
         // reviews whole: withheld now, and written again so.
-        if settings.private_reviews == PrivateReviews::Withhold {
-            let withheld = days.withhold_private_reviews();
-            if withheld > 0 {
-                tracing::info!(
-                    reviews = withheld,
+        let changed = match settings.private_reviews {
+            PrivateReviews::Withhold => days.withhold_private_reviews(),
+            PrivateReviews::Include => days.forget_withheld_reviews(),
+        };
+        if changed > 0 {
+            match settings.private_reviews {
+                PrivateReviews::Withhold => tracing::info!(
+                    reviews = changed,
                     "kept reviews that are not public are withheld (kept while --scorecards.include-private was on); their days are written again without them"
-                );
+                ),
+                PrivateReviews::Include => tracing::info!(
+                    days = changed,
+                    "kept days whose reviews were withheld (kept while --scorecards.include-private was off) have their reviews fetched again whole"
+                ),
+            }
+            // Written now, in either schedule (the fixed one never writes
+            // kept days again on its own).
+            if let Err(error) = days.save_unsaved() {
+                tracing::warn!(%error, "kept days still cannot be written under --storage.path; they stay in memory");
+                shared.self_metrics.storage_error(crate::ledger::failed_file(&error));
             }
         }
         let zone = ZoneTracker::new(settings.time_zone.clone());
