@@ -37,8 +37,8 @@ use crate::gong::{Fetched, GongClient, GongError, Query};
 pub enum QuestionsRun {
     /// Asked already today (answered, or refused in a way that repeats).
     NotDue,
-    /// Gong's scorecards, as a table to publish, and how many there are.
-    Fetched(QuestionTable, usize),
+    /// Gong's scorecards, as a table to publish.
+    Fetched(QuestionTable),
     /// The key lacks the scope: no table until tomorrow, and nothing to alert on.
     Refused(GongError),
     /// The request failed; a retriable failure is asked again next cycle.
@@ -60,8 +60,7 @@ impl QuestionsSchedule {
         match fetch(client, deadline).await {
             Ok(fetched) => {
                 self.asked_on = Some(today);
-                let records = fetched.items.len();
-                QuestionsRun::Fetched(QuestionTable { scorecards: fetched.items }, records)
+                QuestionsRun::Fetched(QuestionTable { scorecards: fetched.items })
             }
             Err(error @ (GongError::MissingScope { .. } | GongError::Forbidden { .. })) => {
                 self.asked_on = Some(today);

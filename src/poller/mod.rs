@@ -477,8 +477,8 @@ impl Poller {
         let mut outcome = PollOutcome::success();
         match self.questions.run(&self.client, today, deadline).await {
             QuestionsRun::NotDue => return None,
-            QuestionsRun::Fetched(table, records) => {
-                outcome.records.push((None, records));
+            QuestionsRun::Fetched(table) => {
+                outcome.records.push((None, table.scorecards.len()));
                 self.snapshot.scorecard_questions = Some(Arc::new(table));
             }
             QuestionsRun::Refused(error) => {
