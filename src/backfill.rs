@@ -234,12 +234,12 @@ impl History {
             activity,
             interaction: interaction.into_iter().collect(),
             scorecards: Some(Arc::new(ScorecardTable::build(reviews, &bounds, tz))),
-            // Settings, not history: the live exporter serves today's.
-            scorecard_questions: None,
             users: Some(Arc::clone(users)),
             counters: Some(Arc::clone(&self.totals)),
-            // One request per manager and day: left to the live collector.
-            coaching: None,
+            // The rest is not history: scorecard questions are settings (the
+            // live exporter serves today's), and coaching costs a request
+            // per manager and day, left to the live collector.
+            ..DataSnapshot::default()
         }
     }
 }

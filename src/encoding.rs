@@ -1,10 +1,9 @@
 //! Snapshot to OpenMetrics text. The data part is encoded once per publish
 //! through a prometheus-client [`Collector`] that walks the snapshot's tables
 //! directly, so no per-series map is built and a scrape copies nothing. Each
-//! collector writes its own families ([`crate::collectors::Families`], and
-//! [`crate::collectors::counters::encode`] for the cumulative counters,
-//! which follow the activity families' names); this module puts them in
-//! order and compresses the result.
+//! collector writes its own families ([`crate::collectors::Families`]), in
+//! the order [`DataSnapshot::each_part`] walks them; this module drops the
+//! families left empty and compresses the result.
 
 use std::sync::Arc;
 
@@ -12,7 +11,6 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
 use prometheus_client::registry::Registry;
 
-use crate::collectors::Families;
 use crate::collectors::labels::LabelOptions;
 use crate::gzip::{GzipHead, GzipWriter};
 use crate::snapshot::DataSnapshot;
@@ -26,26 +24,7 @@ struct SnapshotCollector {
 
 impl Collector for SnapshotCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
-        let snapshot = &self.snapshot;
-        let labels = &self.labels;
-        snapshot.activity.encode(labels, &mut encoder)?;
-        snapshot.interaction.encode(labels, &mut encoder)?;
-        if let Some(scorecards) = &snapshot.scorecards {
-            scorecards.encode(labels, &mut encoder)?;
-        }
-        if let Some(questions) = &snapshot.scorecard_questions {
-            questions.encode(labels, &mut encoder)?;
-        }
-        if let Some(users) = &snapshot.users {
-            users.encode(labels, &mut encoder)?;
-        }
-        if let Some(totals) = &snapshot.counters {
-            crate::collectors::counters::encode(totals, &snapshot.activity, labels, &mut encoder)?;
-        }
-        match &snapshot.coaching {
-            Some(coaching) => coaching.encode(labels, &mut encoder),
-            None => Ok(()),
-        }
+        self.snapshot.each_part(|part| part.encode(&self.labels, &mut encoder))
     }
 }
 
@@ -330,6 +309,17 @@ mod tests {
         openmetrics_parser::openmetrics::parse_openmetrics(&format!("{data}# EOF\n"))
             .map(|_| ())
             .map_err(|e| format!("{e:?}"))
+    }
+
+    /// Every part the snapshot encodes is counted, and nothing else: the
+    /// self-metric of series published is what the scrape holds.
+    #[test]
+    fn the_series_count_is_the_samples_encoded() {
+        let snapshot = sample_snapshot("Talk Ratio", "Discovery", "a@b.c");
+        let text = encode_snapshot(Arc::new(snapshot.clone()), true);
+        let samples = text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).count();
+        assert!(samples >= 15, "every part has series: {text}");
+        assert_eq!(snapshot.series_count(), samples, "{text}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::collectors::Families;
 use crate::collectors::activity::ActivityTable;
 use crate::collectors::coaching::CoachingTable;
+use crate::collectors::counters::{CounterFamilies, CounterTotals};
 use crate::collectors::interaction::InteractionTable;
 use crate::collectors::scorecard_questions::QuestionTable;
 use crate::collectors::scorecards::ScorecardTable;
@@ -26,23 +27,43 @@ pub struct DataSnapshot {
     pub scorecard_questions: Option<Arc<QuestionTable>>,
     pub users: Option<Arc<UserTable>>,
     /// Cumulative counters; `None` until counting has begun.
-    pub counters: Option<Arc<crate::collectors::counters::CounterTotals>>,
+    pub counters: Option<Arc<CounterTotals>>,
     /// Coaching per manager and report; `None` when not collected.
     pub coaching: Option<Arc<CoachingTable>>,
 }
 
 impl DataSnapshot {
-    /// Number of per-user and per-scorecard series the snapshot encodes.
-    pub fn series_count(&self) -> usize {
-        let parts: [Option<&dyn Families>; 6] = [
-            Some(&self.activity as &dyn Families),
-            Some(&self.interaction as &dyn Families),
+    /// Hands `visit` each part that has something to encode, in the order
+    /// `/metrics` lists their families. This is the one list of the parts:
+    /// the encoder and the series count both walk it, so a new part cannot
+    /// be counted and not encoded, or the other way round.
+    pub fn each_part<E>(&self, mut visit: impl FnMut(&dyn Families) -> Result<(), E>) -> Result<(), E> {
+        visit(&self.activity)?;
+        visit(&self.interaction)?;
+        let tables: [Option<&dyn Families>; 3] = [
             self.scorecards.as_deref().map(|t| t as &dyn Families),
             self.scorecard_questions.as_deref().map(|t| t as &dyn Families),
             self.users.as_deref().map(|t| t as &dyn Families),
-            self.coaching.as_deref().map(|t| t as &dyn Families),
         ];
-        let counters = self.counters.as_ref().map_or(0, |c| c.series_count());
-        parts.into_iter().flatten().map(Families::series).sum::<usize>() + counters
+        for table in tables.into_iter().flatten() {
+            visit(table)?;
+        }
+        if let Some(totals) = &self.counters {
+            visit(&CounterFamilies { totals, activity: &self.activity })?;
+        }
+        if let Some(coaching) = &self.coaching {
+            visit(coaching.as_ref())?;
+        }
+        Ok(())
+    }
+
+    /// Number of per-user and per-scorecard series the snapshot encodes.
+    pub fn series_count(&self) -> usize {
+        let mut series = 0;
+        let _: Result<(), std::convert::Infallible> = self.each_part(|part| {
+            series += part.series();
+            Ok(())
+        });
+        series
     }
 }

@@ -147,9 +147,27 @@ pub fn review_day(record: &AnsweredScorecard, tz: &TimeZone) -> Option<Date> {
     record.reviewed_at().map(|t| company_date(t, tz))
 }
 
+/// The counters as the encoder sees them: their totals beside the activity
+/// windows, whose gauge names a counter must not take.
+#[derive(Debug, Clone, Copy)]
+pub struct CounterFamilies<'a> {
+    pub totals: &'a CounterTotals,
+    pub activity: &'a [Arc<ActivityTable>],
+}
+
+impl super::Families for CounterFamilies<'_> {
+    fn encode(&self, labels: &LabelOptions, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
+        encode(self.totals, self.activity, labels, encoder)
+    }
+
+    fn series(&self) -> usize {
+        self.totals.series_count()
+    }
+}
+
 /// `gong_activity_<field>_cumulative_total` and
 /// `gong_scorecard_reviews_cumulative_total`.
-pub fn encode(
+fn encode(
     totals: &CounterTotals,
     activity: &[Arc<ActivityTable>],
     options: &LabelOptions,
