@@ -240,6 +240,11 @@ pub struct ScorecardTable {
 }
 
 impl ScorecardTable {
+    /// Each window and the reviews it holds: the records a poll reports.
+    pub fn reviews_per_window(&self) -> impl Iterator<Item = (Window, usize)> + '_ {
+        self.windows.iter().map(|w| (w.window, w.reviews.values().sum::<u64>() as usize))
+    }
+
     /// Aggregates `records` (reviewed within the largest window) into every
     /// window by the review's date in the company's zone. A review without a
     /// readable `reviewTime` counts in the largest window only, which is the

@@ -9,19 +9,20 @@ use std::time::Duration;
 use jiff::tz::TimeZone;
 use tokio::time::Instant;
 
-use super::{Poller, log_failure};
-use crate::collectors::CollectorName;
+use super::log_failure;
 use crate::collectors::activity::{self, ActivityTable, UserAggregateActivity};
 use crate::collectors::interaction::{self, InteractionTable, PersonInteraction};
 use crate::collectors::replace_window;
+use crate::collectors::scorecards::PrivateReviews;
 use crate::collectors::scorecards::{self, AnsweredScorecard, ScorecardTable};
 use crate::collectors::users::{self, GongUser, UserTable};
+use crate::collectors::{CollectorName, Enabled};
 use crate::endpoint::Endpoint;
 use crate::gong::models::SkipCounts;
-use crate::gong::{Fetched, GongError};
+use crate::gong::{Fetched, GongClient, GongError};
 use crate::self_metrics::PollOutcome;
 use crate::snapshot::DataSnapshot;
-use crate::windows::{Window, WindowBounds, all_window_bounds, zone_behind_all};
+use crate::windows::{Window, WindowBounds};
 
 /// Results of one cycle, before they are folded into the snapshot.
 pub(super) struct CycleResults {
@@ -119,87 +120,88 @@ pub(super) fn fail_request(outcome: &mut PollOutcome, error: &GongError) {
     outcome.fail(error, matches!(error, GongError::RetryAfterTooLong { .. }));
 }
 
-impl Poller {
-    /// Fetches every endpoint for every window.
-    pub(super) async fn fetch_all(&mut self, deadline: Instant) -> CycleResults {
-        let client = Arc::clone(&self.client);
-        if self.zone.zone().is_none() {
-            self.probe_time_zone(deadline).await;
-        }
-        let now = self.settings.clock.now();
-        // Until the zone is known, UTC-12's dates: never after the company's
-        // today, which Gong would reject with a 400.
-        let time_zone = self.zone.zone().cloned().unwrap_or_else(zone_behind_all);
-        let bounds = all_window_bounds(&self.settings.windows, now, &time_zone);
-        let largest = bounds.iter().max_by_key(|b| b.window.days()).expect("at least one window");
+/// What a fixed cycle asks of Gong: every window of the collectors that
+/// are on, whole.
+pub(super) struct CycleRequest<'a> {
+    pub client: &'a GongClient,
+    /// Every window, dated in `time_zone`.
+    pub bounds: Vec<WindowBounds>,
+    pub time_zone: TimeZone,
+    pub collectors: &'a Enabled,
+    pub private_reviews: PrivateReviews,
+    pub deadline: Instant,
+}
 
-        let on = |c| self.settings.collectors.contains(c);
-        let activity = EndpointRun::when(
-            on(CollectorName::Activity),
-            EndpointRun::per_window(&bounds, |b| activity::aggregate(&client, b.from, b.to, deadline)),
-        );
-        let interaction = EndpointRun::when(
-            on(CollectorName::Interaction),
-            EndpointRun::per_window(&bounds, |b| interaction::fetch(&client, b.from, b.to, deadline)),
-        );
-        // Once for the largest window: smaller windows are cut from it by
-        // each review's time.
-        let scorecards = EndpointRun::when(
-            on(CollectorName::Scorecards),
-            EndpointRun::once(scorecards::fetch(
-                &client,
-                largest.from,
-                largest.to,
-                self.settings.private_reviews,
-                deadline,
-            )),
-        );
-        let users = EndpointRun::once(users::fetch(&client, deadline));
-        let (activity, interaction, scorecards, users) = tokio::join!(activity, interaction, scorecards, users);
-        let reported = first_zone(&activity)
+/// Fetches every endpoint of the collectors that are on, for every window,
+/// concurrently.
+pub(super) async fn fetch(request: CycleRequest<'_>) -> CycleResults {
+    let CycleRequest { client, bounds, time_zone, collectors, private_reviews, deadline } = request;
+    let largest = bounds.iter().max_by_key(|b| b.window.days()).expect("at least one window");
+    let on = |c| collectors.contains(c);
+    let activity = EndpointRun::when(
+        on(CollectorName::Activity),
+        EndpointRun::per_window(&bounds, |b| activity::aggregate(client, b.from, b.to, deadline)),
+    );
+    let interaction = EndpointRun::when(
+        on(CollectorName::Interaction),
+        EndpointRun::per_window(&bounds, |b| interaction::fetch(client, b.from, b.to, deadline)),
+    );
+    // Once for the largest window: smaller windows are cut from it by each
+    // review's time.
+    let scorecards = EndpointRun::when(
+        on(CollectorName::Scorecards),
+        EndpointRun::once(scorecards::fetch(client, largest.from, largest.to, private_reviews, deadline)),
+    );
+    let users = EndpointRun::once(users::fetch(client, deadline));
+    let (activity, interaction, scorecards, users) = tokio::join!(activity, interaction, scorecards, users);
+    CycleResults { bounds, time_zone, activity, interaction, scorecards, users }
+}
+
+impl CycleResults {
+    /// The company zone the first complete stats answer names, and the
+    /// endpoint that named it.
+    pub(super) fn reported_zone(&self) -> Option<(String, Endpoint)> {
+        first_zone(&self.activity)
             .map(|name| (name, Endpoint::ActivityAggregate))
-            .or_else(|| first_zone(&interaction).map(|name| (name, Endpoint::Interaction)));
-        if let Some((name, source)) = reported {
-            self.check_reported_zone(&name, source);
-        }
-        CycleResults { bounds, time_zone, activity, interaction, scorecards, users }
+            .or_else(|| first_zone(&self.interaction).map(|name| (name, Endpoint::Interaction)))
     }
 
-    /// Folds completed parts into the snapshot; returns each endpoint's
+    /// Folds the complete parts into `snapshot`; returns each endpoint's
     /// outcome, to be recorded once the snapshot is published.
-    pub(super) fn apply(&mut self, cycle: CycleResults) -> Vec<(Endpoint, PollOutcome)> {
-        let CycleResults { bounds, time_zone, activity, interaction, scorecards, users } = cycle;
-        for b in &bounds {
-            self.shared.self_metrics.set_window(b.window, b.start.as_second(), b.end.as_second());
-        }
-        let snapshot = &mut self.snapshot;
-
+    pub(super) fn fold_into(self, snapshot: &mut DataSnapshot) -> Vec<(Endpoint, PollOutcome)> {
+        let CycleResults { bounds, time_zone, activity, interaction, scorecards, users } = self;
         let outcome = activity.settle(Endpoint::ActivityAggregate, |window, items| {
             let records = vec![(window, items.len())];
             replace_window(&mut snapshot.activity, ActivityTable::build(window.expect("windowed"), items));
             records
         });
         let mut outcomes = vec![(Endpoint::ActivityAggregate, outcome)];
-
-        let outcome = interaction.settle(Endpoint::Interaction, |window, items| {
-            let records = vec![(window, items.len())];
-            replace_window(&mut snapshot.interaction, InteractionTable::build(window.expect("windowed"), items));
-            records
-        });
+        let outcome =
+            interaction.settle(Endpoint::Interaction, |window, items| keep_interaction(snapshot, window, items).0);
         outcomes.push((Endpoint::Interaction, outcome));
-
         let outcome = scorecards.settle(Endpoint::Scorecards, |_, items| {
             let table = ScorecardTable::build(&items, &bounds, &time_zone);
-            let records =
-                table.windows.iter().map(|w| (Some(w.window), w.reviews.values().sum::<u64>() as usize)).collect();
+            let records = table.reviews_per_window().map(|(window, reviews)| (Some(window), reviews)).collect();
             snapshot.scorecards = Some(Arc::new(table));
             records
         });
         outcomes.push((Endpoint::Scorecards, outcome));
-
         outcomes.push((Endpoint::Users, keep_users(snapshot, users)));
         outcomes
     }
+}
+
+/// Replaces one window's interaction table; returns its record count and
+/// the window.
+pub(super) fn keep_interaction(
+    snapshot: &mut DataSnapshot,
+    window: Option<Window>,
+    people: Vec<PersonInteraction>,
+) -> (Vec<(Option<Window>, usize)>, Window) {
+    let window = window.expect("interaction is asked per window");
+    let records = vec![(Some(window), people.len())];
+    replace_window(&mut snapshot.interaction, InteractionTable::build(window, people));
+    (records, window)
 }
 
 /// Replaces the user table when the whole list arrived.

@@ -51,8 +51,7 @@ use crate::ledger::Ledger;
 use crate::published::{Exposition, HEARTBEAT_EVERY, Plan, Shared};
 use crate::self_metrics::PollOutcome;
 use crate::snapshot::DataSnapshot;
-use crate::windows::WindowBounds;
-use crate::windows::{Window, company_date, next_company_midnight};
+use crate::windows::{Window, WindowBounds, all_window_bounds, company_date, next_company_midnight, zone_behind_all};
 use budget::{DailyBudget, Pace};
 use coaching::{CoachingCollector, CoachingInputs, CoachingRun, CoachingState};
 use counting::{CountInputs, Counting};
@@ -403,10 +402,28 @@ impl Poller {
     /// One fixed cycle: fetch every window whole, fold in what completed,
     /// publish.
     pub async fn run_cycle(&mut self, deadline: Instant) {
-        let results = self.fetch_all(deadline).await;
+        if self.zone.zone().is_none() {
+            self.probe_time_zone(deadline).await;
+        }
+        let now = self.settings.clock.now();
+        // Until the zone is known, UTC-12's dates: never after the company's
+        // today, which Gong would reject with a 400.
+        let time_zone = self.zone.zone().cloned().unwrap_or_else(zone_behind_all);
+        let request = cycle::CycleRequest {
+            client: &self.client,
+            bounds: all_window_bounds(&self.settings.windows, now, &time_zone),
+            time_zone,
+            collectors: &self.settings.collectors,
+            private_reviews: self.settings.private_reviews,
+            deadline,
+        };
+        let results = cycle::fetch(request).await;
+        if let Some((name, source)) = results.reported_zone() {
+            self.check_reported_zone(&name, source);
+        }
         let counting = self.update_ledger(Some(&results), deadline).await;
         let (bounds, time_zone) = (results.bounds.clone(), results.time_zone.clone());
-        let outcomes = self.apply(results);
+        let outcomes = results.fold_into(&mut self.snapshot);
         self.publish_cycle(outcomes, counting, &bounds, &time_zone, deadline).await;
     }
 
@@ -422,6 +439,9 @@ impl Poller {
         deadline: Instant,
     ) {
         self.report_zone();
+        for b in bounds {
+            self.shared.self_metrics.set_window(b.window, b.start.as_second(), b.end.as_second());
+        }
         // A collector switched off has no poll to report, not a success.
         outcomes.retain(|(endpoint, _)| self.endpoint_on(*endpoint));
         if let Some(counting) = counting {
@@ -628,11 +648,6 @@ impl Poller {
         }
     }
 
-    /// [`Counting::update`] for the days completed by now: under the
-    /// settling schedule yesterday may still change until it settles, so it
-    /// is counted then, late calls and reviews included (a count is never
-    /// taken back). `None` until the company's zone is known: without it
-    /// days cannot be told apart.
     /// Whether the collector `endpoint` belongs to is on.
     fn endpoint_on(&self, endpoint: Endpoint) -> bool {
         REGISTRY
@@ -641,6 +656,11 @@ impl Poller {
             .is_none_or(|r| self.settings.collectors.contains(r.name))
     }
 
+    /// [`Counting::update`] for the days completed by now: under the
+    /// settling schedule yesterday may still change until it settles, so it
+    /// is counted then, late calls and reviews included (a count is never
+    /// taken back). `None` until the company's zone is known: without it
+    /// days cannot be told apart.
     async fn update_ledger(&mut self, cycle: Option<&CycleResults>, deadline: Instant) -> Option<PollOutcome> {
         let on = |c| self.settings.collectors.contains(c);
         // Each part of the counters adds what its collector fetches.

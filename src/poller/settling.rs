@@ -21,14 +21,14 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use tokio::time::Instant;
 
-use super::cycle::{EndpointRun, fail_request, keep_users, log_skipped};
+use super::cycle::{EndpointRun, fail_request, keep_interaction, keep_users, log_skipped};
 use super::keeping::{DayKeeper, KeptAnswer};
 use super::reconcile::{ReconcileInputs, Reconciler};
 use super::schedule::{PartSchedule, after_fetch};
 use super::{AFTER_MIDNIGHT, Poller, log_failure};
 use crate::collectors::CollectorName;
 use crate::collectors::activity::{self, ACTIVITY_FIELDS, ActivityTable, UserDailyActivity};
-use crate::collectors::interaction::{self, InteractionTable, PersonInteraction};
+use crate::collectors::interaction::{self, PersonInteraction};
 use crate::collectors::replace_window;
 use crate::collectors::scorecards::{self, AnsweredScorecard, ScorecardTable};
 use crate::collectors::users::{self, GongUser, UserTable};
@@ -462,9 +462,6 @@ impl Poller {
         let yesterday = today.yesterday().unwrap_or(today);
         let mut outcomes = Vec::new();
         let mut fetches = Vec::new();
-        for b in bounds {
-            self.shared.self_metrics.set_window(b.window, b.start.as_second(), b.end.as_second());
-        }
 
         if let Some(run) = users {
             let outcome = keep_users(&mut self.snapshot, run);
@@ -520,10 +517,8 @@ impl Poller {
             let mut changed = false;
             let outcome = run.settle(Endpoint::Interaction, |window, items| {
                 let hash = interaction_hash(&items);
-                let window = window.expect("interaction is asked per window");
+                let (records, window) = keep_interaction(snapshot, window, items);
                 changed |= hashes.insert(window, hash) != Some(hash);
-                let records = vec![(Some(window), items.len())];
-                replace_window(&mut snapshot.interaction, InteractionTable::build(window, items));
                 records
             });
             self.settle.costs.insert(CollectorName::Interaction, pages);
