@@ -10,10 +10,12 @@
 //! - [`schedule`]: when the next cycle runs (pure);
 //! - [`budget`]: today's share of Gong's quota (pure);
 //! - [`zone`]: the company's time zone, learned and followed (`ZoneTracker`);
-//! - [`settling`]: the default schedule: everything after company midnight,
-//!   then only what can still change, with windows built from kept days
-//!   (`Settle` owns the parts' schedules, what a cycle asks Gong for, the
-//!   day's plan and the next cycle);
+//! - [`settle`]: the default schedule's state for the day (`Settle`): each
+//!   part's re-polls, what a cycle asks Gong for, the day's plan and the
+//!   next cycle (pure);
+//! - `settling`: the default schedule's cycle: everything after company
+//!   midnight, then only what `Settle` says can still change, with windows
+//!   built from kept days;
 //! - `counting`: completed days added to the cumulative ledger (`Counting`);
 //! - `coaching`: the once-a-day coaching collector (`CoachingCollector`);
 //! - `reconcile`: once a day, the activity windows built from kept days
@@ -28,7 +30,8 @@ mod cycle;
 mod keeping;
 mod reconcile;
 pub mod schedule;
-pub mod settling;
+pub mod settle;
+mod settling;
 pub mod zone;
 
 use std::sync::Arc;
@@ -160,7 +163,7 @@ pub struct Poller {
     coaching: CoachingCollector,
     /// Kept company days (settling schedule).
     days: DayStore,
-    settle: settling::Settle,
+    settle: settle::Settle,
     /// Today's check of the built activity windows against Gong's.
     reconcile: reconcile::Reconciler,
     plan: Plan,
@@ -216,7 +219,7 @@ impl Poller {
             budget.resume(day, baseline);
         }
         let off = REGISTRY.iter().map(|r| r.name).filter(|c| !settings.collectors.contains(*c));
-        let settle = settling::Settle::new(settling::SettleSettings {
+        let settle = settle::Settle::new(settle::SettleSettings {
             settle_for: settings.settle_for,
             interval: settings.settle_interval,
             floor: settings.poll_interval,

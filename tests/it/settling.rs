@@ -16,7 +16,7 @@ use crate::common::*;
 use gong_exporter::clock::Clock;
 use gong_exporter::config::Config;
 use gong_exporter::poller::Schedule;
-use gong_exporter::poller::settling::REREAD_DAYS;
+use gong_exporter::poller::settle::REREAD_DAYS;
 use gong_exporter::simulator::RunningSimulator;
 use gong_exporter::simulator::dataset::field_index;
 use jiff::SignedDuration;
