@@ -237,8 +237,10 @@ mod tests {
     use crate::collectors::activity::{ActivityTable, UserAggregateActivity, UserDailyActivity};
     use crate::collectors::coaching::{CoachingAnswer, CoachingTable};
     use crate::collectors::interaction::{InteractionTable, PersonInteraction};
+    use crate::collectors::scorecard_questions::{QuestionTable, ScorecardSettings};
     use crate::collectors::scorecards::{AnsweredScorecard, ScorecardTable};
     use crate::collectors::users::{GongUser, UserTable};
+    use crate::endpoint::Endpoint;
     use crate::gong::models::GongId;
     use crate::windows::{Window, window_bounds};
     use proptest::prelude::*;
@@ -286,7 +288,7 @@ mod tests {
             activity: vec![Arc::new(ActivityTable::build(Window::ONE_DAY, activity))],
             interaction: vec![Arc::new(InteractionTable::build(Window::ONE_DAY, interaction))],
             scorecards: Some(Arc::new(ScorecardTable::build(&scorecards, &bounds, &tz))),
-            scorecard_questions: None,
+            daily: std::collections::BTreeMap::new(),
             users: Some(Arc::new(UserTable::build(users))),
             counters: Some(Arc::new(counters)),
             coaching: Some(Arc::new(CoachingTable::build(
@@ -315,8 +317,16 @@ mod tests {
     /// self-metric of series published is what the scrape holds.
     #[test]
     fn the_series_count_is_the_samples_encoded() {
-        let snapshot = sample_snapshot("Talk Ratio", "Discovery", "a@b.c");
+        let mut snapshot = sample_snapshot("Talk Ratio", "Discovery", "a@b.c");
+        let questions: Vec<ScorecardSettings> = serde_json::from_value(serde_json::json!([
+            {"scorecardId": "6843152929075440037", "scorecardName": "Discovery", "workspaceId": "1", "enabled": true,
+             "questions": [{"questionId": "11", "questionText": "Overall?", "isOverall": true,
+                            "questionType": "RANGE", "minRange": "1", "maxRange": "5"}]}
+        ]))
+        .unwrap();
+        snapshot.daily.insert(Endpoint::ScorecardSettings, Arc::new(QuestionTable { scorecards: questions }));
         let text = encode_snapshot(Arc::new(snapshot.clone()), true);
+        assert!(text.contains("gong_scorecard_question_info{"), "a daily part is encoded: {text}");
         let samples = text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).count();
         assert!(samples >= 15, "every part has series: {text}");
         assert_eq!(snapshot.series_count(), samples, "{text}");

@@ -3,16 +3,18 @@
 //! parts whose pages all arrived; the encoding writes it. Each part is a
 //! collector's table ([`crate::collectors`]).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::collectors::Families;
 use crate::collectors::activity::ActivityTable;
 use crate::collectors::coaching::CoachingTable;
 use crate::collectors::counters::{CounterFamilies, CounterTotals};
+use crate::collectors::daily::Part;
 use crate::collectors::interaction::InteractionTable;
-use crate::collectors::scorecard_questions::QuestionTable;
 use crate::collectors::scorecards::ScorecardTable;
 use crate::collectors::users::UserTable;
+use crate::endpoint::Endpoint;
 
 /// Everything `/metrics` shows about Gong's data.
 #[derive(Debug, Clone, Default)]
@@ -22,9 +24,10 @@ pub struct DataSnapshot {
     /// Interaction stats per window, smallest window first.
     pub interaction: Vec<Arc<InteractionTable>>,
     pub scorecards: Option<Arc<ScorecardTable>>,
-    /// Every scorecard's questions; `None` until fetched, or without the
-    /// settings scope.
-    pub scorecard_questions: Option<Arc<QuestionTable>>,
+    /// The parts of the collectors asked once a company day
+    /// ([`crate::collectors::daily`]), by the endpoint they ask; absent
+    /// until fetched, or while Gong refuses it.
+    pub daily: BTreeMap<Endpoint, Part>,
     pub users: Option<Arc<UserTable>>,
     /// Cumulative counters; `None` until counting has begun.
     pub counters: Option<Arc<CounterTotals>>,
@@ -40,13 +43,14 @@ impl DataSnapshot {
     pub fn each_part<E>(&self, mut visit: impl FnMut(&dyn Families) -> Result<(), E>) -> Result<(), E> {
         visit(&self.activity)?;
         visit(&self.interaction)?;
-        let tables: [Option<&dyn Families>; 3] = [
-            self.scorecards.as_deref().map(|t| t as &dyn Families),
-            self.scorecard_questions.as_deref().map(|t| t as &dyn Families),
-            self.users.as_deref().map(|t| t as &dyn Families),
-        ];
-        for table in tables.into_iter().flatten() {
-            visit(table)?;
+        if let Some(scorecards) = &self.scorecards {
+            visit(scorecards.as_ref())?;
+        }
+        for part in self.daily.values() {
+            visit(part.as_ref())?;
+        }
+        if let Some(users) = &self.users {
+            visit(users.as_ref())?;
         }
         if let Some(totals) = &self.counters {
             visit(&CounterFamilies { totals, activity: &self.activity })?;

@@ -1,10 +1,14 @@
 //! One module per Gong endpoint family, as node_exporter keeps one file per
 //! collector: each holds the family's wire types (Gong's answers), its
 //! request, the table its answers fold into, and how that table encodes.
-//! Adding an endpoint means its collector file here and its registration, a
-//! simulator route and a test, and still, outside this folder, its table's
-//! field in the snapshot, its place in the encoder's order and its turn in
-//! the poller's cycle.
+//! Adding an endpoint means its variant in [`crate::endpoint`] (its path,
+//! which the client and the simulator share), its collector file here and
+//! its registration, a simulator route and a test. An endpoint asked once a
+//! company day whose answer replaces its part whole implements
+//! [`daily::Daily`] and needs nothing more: the poller runs it and the
+//! snapshot keeps and encodes its part. An endpoint the two schedules poll
+//! through the day (a stats endpoint per window) also needs its table's
+//! field and line in the snapshot and its turn in each schedule's cycle.
 //!
 //! The [`REGISTRY`] lists the collectors. The `--[no-]collector.<name>`
 //! flags, what the landing page says each endpoint is asked for, the plan's
@@ -18,6 +22,7 @@
 pub mod activity;
 pub mod coaching;
 pub mod counters;
+pub mod daily;
 pub mod interaction;
 pub mod labels;
 pub mod scorecard_questions;
@@ -81,6 +86,9 @@ pub struct Registration {
     pub repoll: Option<&'static str>,
     /// What each of its endpoints is asked for, as the landing page says.
     pub roles: &'static [Role],
+    /// Its endpoints asked once a company day whose answer replaces their
+    /// part whole: the poller runs one of each while the collector is on.
+    pub daily: &'static [fn() -> Box<dyn daily::Daily>],
 }
 
 /// What one endpoint feeds and when each schedule asks it.
@@ -91,6 +99,9 @@ pub struct Role {
     pub settling: &'static str,
     /// Under `--poll.schedule=fixed`.
     pub fixed: &'static str,
+    /// For an endpoint asked once a company day: what the day's plan calls
+    /// it in the row of the cycle that asked it.
+    pub once_a_day: Option<&'static str>,
 }
 
 /// A collector's two switches, spelt as node_exporter spells them.
@@ -101,6 +112,9 @@ pub struct Flags {
     /// The `--help` text of the `on` flag.
     pub help: &'static str,
 }
+
+/// No endpoint asked once a day with a part of its own.
+const DAILY_NONE: &[fn() -> Box<dyn daily::Daily>] = &[];
 
 /// Workspaces and coaching serve one purpose, in both schedules.
 const COACHING_ROLE: &str = "the managers' coaching: once a company day, per workspace and window, top down, each manager an earlier answer did not hold";
@@ -119,16 +133,19 @@ pub const REGISTRY: [Registration; 6] = [
         }),
         enabled_by_default: true,
         repoll: Some("yesterday's activity (day-by-day)"),
+        daily: DAILY_NONE,
         roles: &[
             Role {
                 endpoint: Endpoint::ActivityAggregate,
                 settling: "once a day from the settle point, checks the activity windows built from day-by-day",
                 fixed: "the activity windows: every window, every cycle",
+                once_a_day: None,
             },
             Role {
                 endpoint: Endpoint::ActivityDayByDay,
                 settling: "the activity windows and counters: every window's days after company midnight, then yesterday until it settles",
                 fixed: "the activity counters: the company days completed, after midnight",
+                once_a_day: None,
             },
         ],
     },
@@ -143,16 +160,19 @@ pub const REGISTRY: [Registration; 6] = [
         }),
         enabled_by_default: true,
         repoll: Some("yesterday's answered scorecards"),
+        daily: &[|| Box::new(scorecard_questions::QuestionsSchedule::default())],
         roles: &[
             Role {
                 endpoint: Endpoint::Scorecards,
                 settling: "the scorecard windows and counters: every window's days after company midnight, then yesterday until it settles",
                 fixed: "the scorecard windows and counters: the largest window, every cycle",
+                once_a_day: None,
             },
             Role {
                 endpoint: Endpoint::ScorecardSettings,
                 settling: "scorecard questions by name and score range: once a company day",
                 fixed: "scorecard questions by name and score range: once a company day",
+                once_a_day: Some("scorecard questions"),
             },
         ],
     },
@@ -167,10 +187,12 @@ pub const REGISTRY: [Registration; 6] = [
         }),
         enabled_by_default: true,
         repoll: Some("interaction stats of every window"),
+        daily: DAILY_NONE,
         roles: &[Role {
             endpoint: Endpoint::Interaction,
             settling: "the interaction windows: each whole window after company midnight, then again until yesterday settles",
             fixed: "the interaction windows: every window, every cycle",
+            once_a_day: None,
         }],
     },
     // The coaching collector asks for each manager's coaching, and the users
@@ -182,10 +204,12 @@ pub const REGISTRY: [Registration; 6] = [
         flags: None,
         enabled_by_default: true,
         repoll: None,
+        daily: DAILY_NONE,
         roles: &[Role {
             endpoint: Endpoint::Users,
             settling: "names and managers: once a company day, and again when an answer names a user it lacks",
             fixed: "names and managers: every cycle",
+            once_a_day: None,
         }],
     },
     Registration {
@@ -199,9 +223,20 @@ pub const REGISTRY: [Registration; 6] = [
         }),
         enabled_by_default: true,
         repoll: None,
+        daily: DAILY_NONE,
         roles: &[
-            Role { endpoint: Endpoint::Workspaces, settling: COACHING_ROLE, fixed: COACHING_ROLE },
-            Role { endpoint: Endpoint::Coaching, settling: COACHING_ROLE, fixed: COACHING_ROLE },
+            Role {
+                endpoint: Endpoint::Workspaces,
+                settling: COACHING_ROLE,
+                fixed: COACHING_ROLE,
+                once_a_day: Some("workspaces"),
+            },
+            Role {
+                endpoint: Endpoint::Coaching,
+                settling: COACHING_ROLE,
+                fixed: COACHING_ROLE,
+                once_a_day: Some("managers' coaching"),
+            },
         ],
     },
     // Counts what activity and scorecards fetch: with either off, its part
@@ -217,6 +252,7 @@ pub const REGISTRY: [Registration; 6] = [
         }),
         enabled_by_default: true,
         repoll: None,
+        daily: DAILY_NONE,
         roles: &[],
     },
 ];
@@ -315,7 +351,7 @@ impl clap::Args for CollectorFlags {
 }
 
 /// What every collector's part of a snapshot offers the encoder.
-pub trait Families {
+pub trait Families: fmt::Debug {
     /// Writes its metric families, each once (OpenMetrics forbids a family
     /// appearing twice), with every window's series inside.
     fn encode(&self, labels: &labels::LabelOptions, encoder: &mut DescriptorEncoder) -> fmt::Result;
@@ -356,6 +392,23 @@ mod tests {
             assert_eq!(REGISTRY.iter().filter(|r| r.endpoints.contains(&endpoint)).count(), 1, "{endpoint:?}");
         }
     }
+    /// A daily collector's part is kept under its endpoint, and the plan
+    /// names it: the endpoint is its own registration's, with a name for
+    /// the plan.
+    #[test]
+    fn each_daily_collector_asks_an_endpoint_its_registration_names_for_the_plan() {
+        let mut daily = 0;
+        for registration in &REGISTRY {
+            for new in registration.daily {
+                let endpoint = new().endpoint();
+                let role = registration.roles.iter().find(|r| r.endpoint == endpoint);
+                assert!(role.is_some_and(|r| r.once_a_day.is_some()), "{endpoint:?} in {}", registration.label);
+                daily += 1;
+            }
+        }
+        assert_eq!(daily, 1, "the scorecard questions");
+    }
+
     use clap::{Args as _, FromArgMatches as _};
 
     fn parse(args: &[&str]) -> Enabled {

@@ -16,13 +16,16 @@
 //! A question without a range (a select or open question) has none.
 
 use std::fmt;
+use std::sync::Arc;
 
+use jiff::civil::Date;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, LabelSetEncoder};
 use prometheus_client::metrics::MetricType;
 use serde::Deserialize;
 use tokio::time::Instant;
 
 use super::Families;
+use super::daily::{Daily, DailyFuture, DailyRun};
 use super::labels::{LabelOptions, label};
 use crate::endpoint::Endpoint;
 use crate::gong::models::{
@@ -31,52 +34,53 @@ use crate::gong::models::{
 };
 use crate::gong::{Fetched, GongClient, GongError, Query};
 
-/// `GET /v2/settings/scorecards`: every scorecard of every workspace.
-/// What asking once a company day came to.
-#[derive(Debug)]
-pub enum QuestionsRun {
-    /// Asked already today (answered, or refused in a way that repeats).
-    NotDue,
-    /// Gong's scorecards, as a table to publish.
-    Fetched(QuestionTable),
-    /// The key lacks the scope: no table until tomorrow, and nothing to alert on.
-    Refused(GongError),
-    /// The request failed; a retriable failure is asked again next cycle.
-    Failed(GongError),
-}
-
 /// The questions collector's own state: the company day it last asked.
 #[derive(Debug, Default)]
 pub struct QuestionsSchedule {
-    asked_on: Option<jiff::civil::Date>,
+    asked_on: Option<Date>,
 }
 
 impl QuestionsSchedule {
     /// Asks Gong for the scorecards' questions unless `today` was asked.
-    pub async fn run(&mut self, client: &GongClient, today: jiff::civil::Date, deadline: Instant) -> QuestionsRun {
+    async fn ask(&mut self, client: &GongClient, today: Date, deadline: Instant) -> DailyRun {
         if self.asked_on == Some(today) {
-            return QuestionsRun::NotDue;
+            return DailyRun::NotDue;
         }
         match fetch(client, deadline).await {
             Ok(fetched) => {
                 self.asked_on = Some(today);
-                QuestionsRun::Fetched(QuestionTable { scorecards: fetched.items })
+                let table = QuestionTable { scorecards: fetched.items };
+                DailyRun::Fetched { records: table.scorecards.len(), part: Arc::new(table) }
             }
             Err(error @ (GongError::MissingScope { .. } | GongError::Forbidden { .. })) => {
                 self.asked_on = Some(today);
-                QuestionsRun::Refused(error)
+                DailyRun::Refused {
+                    error,
+                    why: "scorecard questions are left out until tomorrow (company time): gong_scorecard_question_info needs the scope api:settings:scorecards:read; the other scorecard families are unaffected",
+                }
             }
             Err(error) => {
                 // Asking again gets the same answer: tomorrow.
                 if !error.is_retriable() {
                     self.asked_on = Some(today);
                 }
-                QuestionsRun::Failed(error)
+                DailyRun::Failed(error)
             }
         }
     }
 }
 
+impl Daily for QuestionsSchedule {
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::ScorecardSettings
+    }
+
+    fn run<'a>(&'a mut self, client: &'a GongClient, today: Date, deadline: Instant) -> DailyFuture<'a> {
+        Box::pin(self.ask(client, today, deadline))
+    }
+}
+
+/// `GET /v2/settings/scorecards`: every scorecard of every workspace.
 pub async fn fetch(client: &GongClient, deadline: Instant) -> Result<Fetched<ScorecardSettings>, GongError> {
     client.fetch_all::<ScorecardSettingsPage>(Endpoint::ScorecardSettings, Query::Get(Vec::new()), deadline).await
 }

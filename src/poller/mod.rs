@@ -44,7 +44,7 @@ use tokio::time::Instant;
 
 use crate::clock::Clock;
 use crate::collectors::CollectorName;
-use crate::collectors::scorecard_questions::{QuestionsRun, QuestionsSchedule};
+use crate::collectors::daily::{Daily, DailyRun};
 use crate::collectors::scorecards::PrivateReviews;
 use crate::collectors::{Enabled, REGISTRY};
 use crate::days::DayStore;
@@ -92,26 +92,22 @@ pub struct PollerSettings {
     pub private_reviews: PrivateReviews,
 }
 
-/// Requests to the endpoints asked once a company day, counted as a cycle
-/// starts: what the cycle asked of them is named in its row of the plan,
-/// whose request count includes them.
-struct OnceADay([u64; 3]);
+/// Requests to the endpoints asked once a company day (their registered
+/// role names them for the plan), counted as a cycle starts: what the
+/// cycle asked of them is named in its row of the plan, whose request count
+/// includes them.
+struct OnceADay(Vec<(Endpoint, &'static str, u64)>);
 
 impl OnceADay {
-    const ENDPOINTS: [(Endpoint, &'static str); 3] = [
-        (Endpoint::ScorecardSettings, "scorecard questions"),
-        (Endpoint::Workspaces, "workspaces"),
-        (Endpoint::Coaching, "managers' coaching"),
-    ];
-
     fn before(client: &GongClient) -> Self {
-        Self(Self::ENDPOINTS.map(|(e, _)| client.requests_sent_to(e)))
+        let roles = REGISTRY.iter().flat_map(|r| r.roles);
+        Self(roles.filter_map(|r| Some((r.endpoint, r.once_a_day?, client.requests_sent_to(r.endpoint)))).collect())
     }
 
     /// `what` the cycle fetched, with the once-a-day endpoints it asked since.
     fn describe(&self, client: &GongClient, mut what: String) -> String {
-        for ((endpoint, name), before) in Self::ENDPOINTS.iter().zip(self.0) {
-            if client.requests_sent_to(*endpoint) > before {
+        for (endpoint, name, before) in &self.0 {
+            if client.requests_sent_to(*endpoint) > *before {
                 what.push_str(", ");
                 what.push_str(name);
             }
@@ -167,8 +163,8 @@ pub struct Poller {
     /// Today's check of the built activity windows against Gong's.
     reconcile: reconcile::Reconciler,
     plan: Plan,
-    /// The scorecard questions, asked once a company day.
-    questions: QuestionsSchedule,
+    /// The collectors asked once a company day, those that are on.
+    daily: Vec<Box<dyn Daily>>,
 }
 
 impl Poller {
@@ -225,6 +221,11 @@ impl Poller {
             floor: settings.poll_interval,
         })
         .without(off);
+        let daily = REGISTRY
+            .iter()
+            .filter(|r| settings.collectors.contains(r.name))
+            .flat_map(|r| r.daily.iter().map(|new| new()))
+            .collect();
         Self {
             client,
             settings,
@@ -238,7 +239,7 @@ impl Poller {
             settle,
             reconcile: reconcile::Reconciler::new(),
             plan: Plan::default(),
-            questions: QuestionsSchedule::default(),
+            daily,
         }
     }
 
@@ -464,9 +465,7 @@ impl Poller {
         if let Some(totals) = self.counting.totals() {
             self.snapshot.counters = Some(totals);
         }
-        if let Some(questions) = self.update_scorecard_questions(time_zone, deadline).await {
-            outcomes.push(questions);
-        }
+        outcomes.extend(self.run_daily(time_zone, deadline).await);
         self.publish().await;
         // After publishing, so that a success never shows before its data.
         for (endpoint, outcome) in outcomes {
@@ -482,41 +481,38 @@ impl Poller {
         self.run_coaching(bounds, time_zone, deadline).await;
     }
 
-    /// Scorecard questions, once a company day with the scorecards
-    /// collector on. A key without the settings scope leaves them out (said
-    /// on the landing page, no failing poll: the other scorecard families
-    /// do not need them); a failed request keeps the last good ones and is
-    /// tried again next cycle.
-    async fn update_scorecard_questions(
-        &mut self,
-        tz: &TimeZone,
-        deadline: Instant,
-    ) -> Option<(Endpoint, PollOutcome)> {
-        if !self.settings.collectors.contains(CollectorName::Scorecards) {
-            return None;
-        }
+    /// The collectors asked once a company day ([`Daily`]), in turn; each
+    /// returns its endpoint's outcome, unless it was not due or Gong
+    /// refused it (left out until tomorrow, said on the landing page; no
+    /// failing poll). A failed request keeps the last good part.
+    async fn run_daily(&mut self, tz: &TimeZone, deadline: Instant) -> Vec<(Endpoint, PollOutcome)> {
         let today = company_date(self.settings.clock.now(), tz);
-        let started = Instant::now();
-        let mut outcome = PollOutcome::success();
-        match self.questions.run(&self.client, today, deadline).await {
-            QuestionsRun::NotDue => return None,
-            QuestionsRun::Fetched(table) => {
-                outcome.records.push((None, table.scorecards.len()));
-                self.snapshot.scorecard_questions = Some(Arc::new(table));
+        let mut outcomes = Vec::new();
+        for collector in &mut self.daily {
+            let endpoint = collector.endpoint();
+            let started = Instant::now();
+            let mut outcome = PollOutcome::success();
+            match collector.run(&self.client, today, deadline).await {
+                DailyRun::NotDue => continue,
+                DailyRun::Fetched { part, records } => {
+                    outcome.records.push((None, records));
+                    self.snapshot.daily.insert(endpoint, part);
+                }
+                DailyRun::Refused { error, why } => {
+                    tracing::info!(%endpoint, err = %error, "{why}");
+                    self.snapshot.daily.remove(&endpoint);
+                    self.shared.endpoint_off(endpoint, format!("left out until tomorrow: {error}"));
+                    continue;
+                }
+                DailyRun::Failed(error) => {
+                    log_failure(endpoint, None, &error);
+                    cycle::fail_request(&mut outcome, &error);
+                }
             }
-            QuestionsRun::Refused(error) => {
-                tracing::info!(err = %error, "scorecard questions are left out until tomorrow (company time): gong_scorecard_question_info needs the scope api:settings:scorecards:read; the other scorecard families are unaffected");
-                self.snapshot.scorecard_questions = None;
-                self.shared.endpoint_off(Endpoint::ScorecardSettings, format!("left out until tomorrow: {error}"));
-                return None;
-            }
-            QuestionsRun::Failed(error) => {
-                log_failure(Endpoint::ScorecardSettings, None, &error);
-                cycle::fail_request(&mut outcome, &error);
-            }
+            outcome.elapsed = started.elapsed();
+            outcomes.push((endpoint, outcome));
         }
-        outcome.elapsed = started.elapsed();
-        Some((Endpoint::ScorecardSettings, outcome))
+        outcomes
     }
 
     /// The coaching collector, if due, and its own publish.
