@@ -1,12 +1,17 @@
 //! Gong API client: authentication, rate limiting, retries and pagination,
 //! for any page type; each collector ([`crate::collectors`]) asks for its own
 //! endpoint's pages through [`GongClient::fetch_all`], and [`models`] holds
-//! what every answer shares (IDs, paging, records left out).
+//! what every answer shares (IDs, paging, records left out). Beside the
+//! client: `auth` and `credentials` (keys, OAuth), `error` (what went
+//! wrong and whether to retry), `paging` (how far a query may page) and
+//! `response` (reading an answer: size cap, `Retry-After`, error bodies).
 
 mod auth;
 mod credentials;
 mod error;
 pub mod models;
+mod paging;
+mod response;
 
 use std::fmt;
 use std::num::NonZeroU32;
@@ -18,14 +23,19 @@ use auth::Authorizer;
 use backon::{ExponentialBuilder, Retryable};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use jiff::civil::Date;
-use reqwest::header::{AUTHORIZATION, HeaderValue, LOCATION, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, LOCATION, RETRY_AFTER};
 use reqwest::{StatusCode, Url};
 use serde_json::json;
 use tokio::time::Instant;
 
 pub use credentials::{Credentials, GONG_TOKEN_URL, OAuthApp, REFRESH_TOKEN_FILE, encrypted_or_loopback};
 pub use error::{ErrorDetail, GongError};
-use models::{ErrorBody, Page, Record as _, SkipCounts};
+use models::{Page, Record as _, SkipCounts};
+use paging::PagingGuard;
+pub use response::MAX_PAUSE;
+use response::{
+    ReadError, error_chain, error_detail, is_gong_error_object, names_a_permission, parse_retry_after, read_capped,
+};
 
 use crate::endpoint::Endpoint;
 use crate::self_metrics::{SelfMetrics, SkipReason};
@@ -550,156 +560,9 @@ impl GongClient {
     }
 }
 
-/// Why a body was not read whole.
-enum ReadError {
-    Http(reqwest::Error),
-    /// Longer than `--gong.max-response-size`.
-    TooLarge,
-}
-
-impl From<reqwest::Error> for ReadError {
-    fn from(error: reqwest::Error) -> Self {
-        Self::Http(error)
-    }
-}
-
-/// Reads `response`'s body, at most `limit` bytes: a longer one (announced
-/// or streamed) stops as soon as it passes the limit, so an endless body
-/// costs `limit` bytes of memory, not everything until the timeout.
-async fn read_capped(response: &mut reqwest::Response, limit: u64) -> Result<Vec<u8>, ReadError> {
-    if response.content_length().is_some_and(|announced| announced > limit) {
-        return Err(ReadError::TooLarge);
-    }
-    let announced = response.content_length().unwrap_or(0).min(limit);
-    let mut body = Vec::with_capacity(usize::try_from(announced).unwrap_or(0));
-    while let Some(chunk) = response.chunk().await? {
-        if (body.len() + chunk.len()) as u64 > limit {
-            return Err(ReadError::TooLarge);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
-}
-
-/// The records one query may page through when Gong announces no total and
-/// the company's size is not known yet: the largest company this exporter
-/// is sized for. Every list in Gong's reference announces
-/// `totalRecords`; one that does not, and whose cursor never ends, would
-/// otherwise spend the day's whole share on one query.
-const MAX_RECORDS_UNKNOWN_SIZE: u64 = 10_000;
-
-/// The largest total of records a query's answer is believed to announce:
-/// five times the largest company this exporter is sized for. A larger one
-/// (a hostile or broken answer) is read as this, so the query stops at
-/// 1,010 pages.
-const MAX_RECORDS_ANNOUNCED: u64 = 5 * MAX_RECORDS_UNKNOWN_SIZE;
-
-/// Answered scorecards one query may hold per user when Gong announces no
-/// total: a review a day for each of the longest window's days, three
-/// times over.
-const REVIEWS_PER_USER: u64 = 100;
-
 /// Unusable records from which an answer that is more than half unusable
 /// fails its poll instead of being published.
 const MOSTLY_SKIPPED_MIN: u64 = 3;
-
-/// Records a full page holds (the reference: up to 100 a page). The bound
-/// counts pages of at least this size: `currentPageSize` is what one page
-/// held, and pages of one record each would multiply the requests a query
-/// may send by a hundred.
-const DOCUMENTED_PAGE_SIZE: i64 = 100;
-
-/// Ends a query whose paging does not: a cursor Gong sent before (A, B, A,
-/// B... would loop for ever), or far more pages than the records can fill:
-/// those Gong announced, or, without a total, what the company's users can
-/// account for.
-#[derive(Debug)]
-struct PagingGuard {
-    seen: std::collections::HashSet<String>,
-    /// The largest page so far, or the documented size if larger: the
-    /// page size the bound counts in.
-    page_size: i64,
-    /// Records the query can need: one per known user (100 for answered
-    /// scorecards), or [`MAX_RECORDS_UNKNOWN_SIZE`] before the company's
-    /// size is known.
-    need: u64,
-    /// Whether `need` has its headroom built in (100 answered scorecards a
-    /// user): then ten pages more bound it, else twice its pages (users
-    /// added since the last users list).
-    need_has_headroom: bool,
-    /// Whether an announced total past `need` is disbelieved: for the
-    /// stats once the users are known. The users list itself is what says
-    /// how many users there are, so a company that grew is believed.
-    capped_by_need: bool,
-}
-
-impl PagingGuard {
-    /// A guard for a query of `endpoint` in a company of `known_users`
-    /// (0: not known yet).
-    fn new(endpoint: Endpoint, known_users: u64) -> Self {
-        let need = match (endpoint, known_users) {
-            (_, 0) => MAX_RECORDS_UNKNOWN_SIZE,
-            (Endpoint::Scorecards, users) => users.saturating_mul(REVIEWS_PER_USER),
-            // One record per user (or per manager, or per workspace).
-            (_, users) => users,
-        };
-        Self {
-            seen: std::collections::HashSet::new(),
-            page_size: DOCUMENTED_PAGE_SIZE,
-            need,
-            need_has_headroom: endpoint == Endpoint::Scorecards && known_users > 0,
-            capped_by_need: known_users > 0 && endpoint != Endpoint::Users,
-        }
-    }
-
-    /// Page `pages` (1-based) came with `next` and `records`: may the
-    /// query go on to `next`?
-    fn next_page(&mut self, next: &str, records: &models::Records, pages: u32) -> Result<(), String> {
-        if !self.seen.insert(next.to_owned()) {
-            return Err(format!("page {pages} names a cursor Gong already sent on this query"));
-        }
-        self.page_size = self.page_size.max(records.current_page_size.unwrap_or(0));
-        let page_size = self.page_size;
-        let pages_of = |records: u64| records.div_ceil(page_size.unsigned_abs());
-        let need_bound = match self.need_has_headroom {
-            true => pages_of(self.need).saturating_add(10),
-            false => pages_of(self.need).saturating_mul(2).saturating_add(10),
-        };
-        // An announced total: twice the pages it fills, and ten more
-        // (records added while paging shift a few, never this many), up to
-        // a total no company this exporter is sized for has. Past what the
-        // users can need, or past that ceiling, it is a hostile or broken
-        // answer: believed, it would let the query run on until the day's
-        // share is spent.
-        let announced = records.total_records.and_then(|total| u64::try_from(total).ok());
-        let announced_bound =
-            |total: u64| pages_of(total.min(MAX_RECORDS_ANNOUNCED)).saturating_mul(2).saturating_add(10);
-        let bound = match announced {
-            None => need_bound,
-            Some(total) if self.capped_by_need => announced_bound(total).min(need_bound),
-            Some(total) => announced_bound(total),
-        };
-        if u64::from(pages) < bound {
-            return Ok(());
-        }
-        // Said only when the query stops, not formatted for every page.
-        let expected = match announced {
-            None => format!(
-                "Gong announced no total, and the company's users fill {} pages of {page_size}",
-                pages_of(self.need)
-            ),
-            Some(total) if self.capped_by_need && need_bound < announced_bound(total) => format!(
-                "Gong announced {total} records, more than the company's users can need ({} at {page_size} a page)",
-                self.need
-            ),
-            Some(total) if total > MAX_RECORDS_ANNOUNCED => {
-                format!("Gong announced {total} records, past the {MAX_RECORDS_ANNOUNCED} believed")
-            }
-            Some(total) => format!("Gong announced {total} records of {page_size} a page"),
-        };
-        Err(format!("{pages} pages and still a cursor, though {expected}"))
-    }
-}
 
 /// Gong counts requests per second; a burst of one spaces requests evenly so
 /// that no one-second window holds more than the limit. Spacing is 1% wider
@@ -721,71 +584,6 @@ fn retry_wait(error: &GongError, step: Duration) -> Duration {
         GongError::Renewed { .. } => Duration::ZERO,
         _ => step.mul_f64(fastrand::f64()),
     }
-}
-
-/// The longest pause a `Retry-After` can impose: a day, past which Gong's
-/// daily quota has renewed. A larger value (a broken or hostile answer)
-/// would otherwise stop polling for good, or overflow an `Instant`.
-pub const MAX_PAUSE: Duration = Duration::from_secs(24 * 3600);
-
-/// `Retry-After` as seconds or as an HTTP-date (RFC 9110), capped at
-/// [`MAX_PAUSE`] (logged); a date in the past is no wait.
-fn parse_retry_after(value: &HeaderValue) -> Option<Duration> {
-    let text = value.to_str().ok()?.trim();
-    let wait = match text.parse::<u64>() {
-        Ok(seconds) => Duration::from_secs(seconds),
-        Err(_) => {
-            let at = jiff::fmt::rfc2822::parse(text).ok()?.timestamp();
-            Duration::try_from(at.duration_since(jiff::Timestamp::now())).unwrap_or(Duration::ZERO)
-        }
-    };
-    if wait > MAX_PAUSE {
-        tracing::warn!(retry_after = text, capped_to = ?MAX_PAUSE, "Gong's Retry-After is longer than a day; waiting a day at most");
-        return Some(MAX_PAUSE);
-    }
-    Some(wait)
-}
-
-fn error_detail(body: &[u8]) -> ErrorDetail {
-    match serde_json::from_slice::<ErrorBody>(body) {
-        Ok(parsed) => ErrorDetail { request_id: parsed.request_id, messages: parsed.errors },
-        // A truncated or garbled body often still starts with the requestId,
-        // which is what Gong support needs.
-        Err(_) => ErrorDetail { request_id: scan_request_id(body), messages: Vec::new() },
-    }
-}
-
-/// Whether `body` is Gong's JSON error object (`requestId` and `errors`),
-/// as its documented 404s ("No stats found for the specified period") are.
-fn is_gong_error_object(body: &[u8]) -> bool {
-    serde_json::from_slice::<ErrorBody>(body).is_ok_and(|parsed| parsed.request_id.is_some())
-}
-
-/// Whether Gong's 401 message is about a scope ("You don't have permission
-/// to use 'api:stats:interaction' in your app.") rather than the key.
-fn names_a_permission(detail: &ErrorDetail) -> bool {
-    detail.messages.iter().any(|m| m.to_ascii_lowercase().contains("permission"))
-}
-
-fn scan_request_id(body: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(body.get(..body.len().min(4096))?).ok()?;
-    let after_key = &text[text.find("\"requestId\"")? + "\"requestId\"".len()..];
-    let value = after_key.trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
-    let id = &value[..value.find('"')?];
-    (!id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
-        .then(|| id.to_owned())
-}
-
-/// reqwest's top-level message ("error sending request") hides the cause.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]
@@ -811,145 +609,5 @@ mod tests {
         assert_eq!(retry_wait(&limited(30), step), Duration::from_secs(30), "a longer Retry-After wins");
         let other = GongError::Timeout { endpoint: Endpoint::Users, timeout: Duration::from_secs(1) };
         assert!(retry_wait(&other, step) <= step, "other errors: the step with jitter");
-    }
-
-    #[test]
-    fn retry_after_is_integer_seconds() {
-        assert_eq!(parse_retry_after(&HeaderValue::from_static("7")), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after(&HeaderValue::from_static(" 3600 ")), Some(Duration::from_secs(3600)));
-        assert_eq!(parse_retry_after(&HeaderValue::from_static("soon")), None);
-    }
-
-    #[test]
-    fn retry_after_is_capped_and_may_be_an_http_date() {
-        for huge in ["18446744073709551615", "1000000000000", "86401"] {
-            assert_eq!(parse_retry_after(&HeaderValue::from_str(huge).unwrap()), Some(MAX_PAUSE), "{huge}");
-        }
-        let in_a_minute = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(61);
-        let date = jiff::fmt::rfc2822::DateTimePrinter::new().timestamp_to_rfc9110_string(&in_a_minute).unwrap();
-        let wait = parse_retry_after(&HeaderValue::from_str(&date).unwrap()).unwrap();
-        assert!(wait > Duration::from_secs(55) && wait <= Duration::from_secs(61), "{date}: {wait:?}");
-        let past = HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(parse_retry_after(&past), Some(Duration::ZERO));
-    }
-
-    #[test]
-    fn paging_ends_at_a_repeated_cursor_or_far_past_the_announced_total() {
-        let records = |total: Option<i64>| models::Records {
-            total_records: total,
-            current_page_size: Some(100),
-            ..Default::default()
-        };
-        let mut guard = PagingGuard::new(Endpoint::Users, 0);
-        assert!(guard.next_page("A", &records(Some(250)), 1).is_ok());
-        assert!(guard.next_page("B", &records(Some(250)), 2).is_ok());
-        let error = guard.next_page("A", &records(Some(250)), 3).unwrap_err();
-        assert!(error.contains("already sent"), "{error}");
-
-        // 250 records fill 3 pages: 16 is the bound (2 x 3 + 10).
-        let mut guard = PagingGuard::new(Endpoint::Users, 0);
-        for page in 1..16 {
-            assert!(guard.next_page(&format!("c{page}"), &records(Some(250)), page).is_ok(), "page {page}");
-        }
-        let error = guard.next_page("c16", &records(Some(250)), 16).unwrap_err();
-        assert!(error.contains("announced 250 records"), "{error}");
-    }
-
-    #[test]
-    fn without_a_total_paging_is_bounded_by_the_users_the_company_has() {
-        let no_total = models::Records { total_records: None, current_page_size: Some(100), ..Default::default() };
-        // (endpoint, users known, the first page refused): 2 x pages + 10,
-        // or pages + 10 where the need has its headroom built in.
-        for (endpoint, users, refused) in [
-            (Endpoint::Interaction, 40, 12),
-            (Endpoint::ActivityDayByDay, 1_000, 30),
-            (Endpoint::Scorecards, 40, 40 + 10),
-            // Before the first users list: 10,000 records.
-            (Endpoint::Users, 0, 210),
-        ] {
-            let mut guard = PagingGuard::new(endpoint, users);
-            for page in 1..refused {
-                assert!(guard.next_page(&format!("c{page}"), &no_total, page).is_ok(), "{endpoint:?} page {page}");
-            }
-            let error = guard.next_page("last", &no_total, refused).unwrap_err();
-            assert!(error.contains("announced no total"), "{error}");
-        }
-    }
-
-    /// Pages of one record each (a hostile `currentPageSize`) made the
-    /// bound a hundred times larger, and an announced total of a billion
-    /// let a query run until the day's share was spent.
-    #[test]
-    fn tiny_pages_and_absurd_totals_do_not_raise_the_bound() {
-        let tiny = models::Records { total_records: None, current_page_size: Some(1), ..Default::default() };
-        let absurd =
-            models::Records { total_records: Some(1_000_000_000), current_page_size: Some(100), ..Default::default() };
-        // 40 users: 4,000 answered scorecards at most, 40 pages of 100.
-        for records in [tiny, absurd] {
-            let mut guard = PagingGuard::new(Endpoint::Scorecards, 40);
-            for page in 1..50 {
-                assert!(guard.next_page(&format!("c{page}"), &records, page).is_ok(), "page {page}");
-            }
-            let error = guard.next_page("last", &records, 50).unwrap_err();
-            assert!(
-                error.contains("announced no total") || error.contains("more than the company's users can need"),
-                "{error}"
-            );
-        }
-    }
-
-    /// Before the first users list an absurd total was believed whole (the
-    /// users query then ran until the share was spent); a company that grew
-    /// past its last users list must still be listed whole.
-    #[test]
-    fn the_users_list_believes_a_grown_company_but_not_an_absurd_total() {
-        let total =
-            |n: i64| models::Records { total_records: Some(n), current_page_size: Some(100), ..Default::default() };
-        let run = |known: u64, records: models::Records| {
-            let mut guard = PagingGuard::new(Endpoint::Users, known);
-            (1..).find(|&page| guard.next_page(&format!("c{page}"), &records, page).is_err()).unwrap()
-        };
-        assert_eq!(run(0, total(1_000_000_000)), 1_010, "50,000 records believed at most");
-        assert_eq!(run(1_000, total(3_000)), 70, "3,000 users when 1,000 were known: 2 x 30 + 10");
-        let mut guard = PagingGuard::new(Endpoint::Users, 0);
-        let error = (1..1_011).find_map(|page| guard.next_page(&format!("c{page}"), &total(1_000_000_000), page).err());
-        assert!(error.unwrap().contains("past the 50000 believed"));
-    }
-
-    #[test]
-    fn request_id_is_recovered_from_truncated_bodies() {
-        let d = error_detail(br#"{"requestId": "4al018gz","records":{"totalRecords":3,"#);
-        assert_eq!(d.request_id.as_deref(), Some("4al018gz"));
-        assert_eq!(error_detail(br#"{"requestId":"<script>","#).request_id, None);
-    }
-
-    #[test]
-    fn only_gong_error_objects_are_gong_404s() {
-        assert!(is_gong_error_object(
-            br#"{"requestId":"4al018gz","errors":["No stats found for the specified period"]}"#
-        ));
-        assert!(!is_gong_error_object(b"<html><body>Not Found</body></html>"));
-        assert!(!is_gong_error_object(
-            br#"{"timestamp":"2024-01-01","status":404,"error":"Not Found","path":"/v2/v2/users"}"#
-        ));
-        assert!(!is_gong_error_object(b""));
-    }
-
-    #[test]
-    fn a_401_naming_a_permission_is_a_scope_error() {
-        let scope = error_detail(
-            br#"{"requestId":"x1","errors":["You don't have permission to use 'api:stats:interaction' in your app."]}"#,
-        );
-        assert!(names_a_permission(&scope));
-        assert!(!names_a_permission(&error_detail(br#"{"requestId":"x2","errors":["Access denied"]}"#)));
-        assert!(!names_a_permission(&error_detail(b"")));
-    }
-
-    #[test]
-    fn error_detail_survives_non_json_bodies() {
-        assert_eq!(error_detail(b"<html>bad gateway</html>"), ErrorDetail::default());
-        let d = error_detail(br#"{"requestId":"abc","errors":["No stats found"]}"#);
-        assert_eq!(d.request_id.as_deref(), Some("abc"));
-        assert_eq!(d.messages, ["No stats found"]);
     }
 }
