@@ -26,6 +26,7 @@ use gong_exporter::clock::Clock;
 use gong_exporter::collectors::interaction::{InteractionStat, InteractionTable, PersonInteraction};
 use gong_exporter::collectors::{CollectorName, Enabled};
 use gong_exporter::days::DayStore;
+use gong_exporter::endpoint::Endpoint;
 use gong_exporter::gong::models::GongId;
 use gong_exporter::gong::{ClientOptions, Credentials, GongClient};
 use gong_exporter::ledger::Ledger;
@@ -272,9 +273,11 @@ fn published_matches(shared: &Shared, dataset: &GeneratedDataset, today: Date) -
         .filter(|t| t.window == Window::ONE_DAY)
         .flat_map(|t| t.rows.iter().flat_map(|r| r.values.iter().map(|(_, v)| *v)))
         .sum();
-    let interaction: f64 = snapshot
-        .interaction
-        .iter()
+    let interaction_tables = snapshot.windowed.get(&Endpoint::Interaction).map(|t| t.as_any());
+    let interaction: f64 = interaction_tables
+        .and_then(|t| t.downcast_ref::<Vec<Arc<InteractionTable>>>())
+        .into_iter()
+        .flatten()
         .filter(|t| t.window == Window::ONE_DAY)
         .flat_map(|t| t.rows.iter().flat_map(|r| r.stats.iter().map(|(_, v)| *v)))
         .sum();

@@ -26,6 +26,7 @@ use crate::collectors::counters::{CounterTotals, activity_days, review_day};
 use crate::collectors::interaction::{self, InteractionTable};
 use crate::collectors::scorecards::{self, AnsweredScorecard, ScorecardTable};
 use crate::collectors::users::{self, UserTable};
+use crate::collectors::windowed::WindowTables;
 pub use crate::config::BackfillConfig;
 use crate::days::{DayActivity, distinct_calls};
 use crate::encoding::encode_snapshot;
@@ -232,7 +233,10 @@ impl History {
         let bounds: Vec<_> = windows.iter().map(|w| window_bounds(w, next, tz)).collect();
         DataSnapshot {
             activity,
-            interaction: interaction.into_iter().collect(),
+            windowed: interaction
+                .map(|table| (Endpoint::Interaction, Arc::new(vec![table]) as Arc<dyn WindowTables>))
+                .into_iter()
+                .collect(),
             scorecards: Some(Arc::new(ScorecardTable::build(reviews, &bounds, tz))),
             users: Some(Arc::clone(users)),
             counters: Some(Arc::clone(&self.totals)),

@@ -286,7 +286,11 @@ mod tests {
         let bounds = vec![window_bounds(&Window::from_days(1).unwrap(), to, &tz)];
         DataSnapshot {
             activity: vec![Arc::new(ActivityTable::build(Window::ONE_DAY, activity))],
-            interaction: vec![Arc::new(InteractionTable::build(Window::ONE_DAY, interaction))],
+            windowed: std::collections::BTreeMap::from([(
+                Endpoint::Interaction,
+                Arc::new(vec![Arc::new(InteractionTable::build(Window::ONE_DAY, interaction))])
+                    as Arc<dyn crate::collectors::windowed::WindowTables>,
+            )]),
             scorecards: Some(Arc::new(ScorecardTable::build(&scorecards, &bounds, &tz))),
             daily: std::collections::BTreeMap::new(),
             users: Some(Arc::new(UserTable::build(users))),

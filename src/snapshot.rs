@@ -11,9 +11,9 @@ use crate::collectors::activity::ActivityTable;
 use crate::collectors::coaching::CoachingTable;
 use crate::collectors::counters::{CounterFamilies, CounterTotals};
 use crate::collectors::daily::Part;
-use crate::collectors::interaction::InteractionTable;
 use crate::collectors::scorecards::ScorecardTable;
 use crate::collectors::users::UserTable;
+use crate::collectors::windowed::WindowTables;
 use crate::endpoint::Endpoint;
 
 /// Everything `/metrics` shows about Gong's data.
@@ -21,8 +21,9 @@ use crate::endpoint::Endpoint;
 pub struct DataSnapshot {
     /// Aggregate activity per window, smallest window first.
     pub activity: Vec<Arc<ActivityTable>>,
-    /// Interaction stats per window, smallest window first.
-    pub interaction: Vec<Arc<InteractionTable>>,
+    /// The tables of the collectors asked per window, each window whole
+    /// ([`crate::collectors::windowed`]), by the endpoint they ask.
+    pub windowed: BTreeMap<Endpoint, Arc<dyn WindowTables>>,
     pub scorecards: Option<Arc<ScorecardTable>>,
     /// The parts of the collectors asked once a company day
     /// ([`crate::collectors::daily`]), by the endpoint they ask; absent
@@ -42,7 +43,9 @@ impl DataSnapshot {
     /// be counted and not encoded, or the other way round.
     pub fn each_part<E>(&self, mut visit: impl FnMut(&dyn Families) -> Result<(), E>) -> Result<(), E> {
         visit(&self.activity)?;
-        visit(&self.interaction)?;
+        for tables in self.windowed.values() {
+            visit(tables.as_ref())?;
+        }
         if let Some(scorecards) = &self.scorecards {
             visit(scorecards.as_ref())?;
         }

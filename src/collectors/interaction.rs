@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use jiff::civil::Date;
@@ -16,15 +17,15 @@ use prometheus_client::registry::Unit;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use super::Families;
 use super::labels::{CACHED, LabelOptions, UserSeries};
-use crate::collectors::Windowed;
+use super::windowed::{self, WindowFuture, WindowTables, WindowedStats};
+use super::{CollectorName, Families, Windowed, replace_window};
 use crate::endpoint::Endpoint;
 use crate::gong::models::{
     GongId, Listed, Record, Records, Unusable, impl_page, lenient_number, null_as_default, short_labels, valid_number,
 };
 use crate::gong::{Fetched, GongClient, GongError, Query};
-use crate::windows::Window;
+use crate::windows::{Window, WindowBounds};
 
 /// `POST /v2/stats/interaction` for `[from, to)`, all pages.
 pub async fn fetch(
@@ -34,6 +35,65 @@ pub async fn fetch(
     deadline: Instant,
 ) -> Result<Fetched<PersonInteraction>, GongError> {
     client.fetch_all::<InteractionPage>(Endpoint::Interaction, Query::dates(from, to), deadline).await
+}
+
+/// The interaction collector as both schedules run it: each window asked
+/// whole, its answer replacing that window's table.
+#[derive(Debug)]
+pub struct InteractionStats;
+
+impl WindowedStats for InteractionStats {
+    fn collector(&self) -> CollectorName {
+        CollectorName::Interaction
+    }
+
+    fn endpoint(&self) -> Endpoint {
+        Endpoint::Interaction
+    }
+
+    fn empty(&self) -> Arc<dyn WindowTables> {
+        Arc::new(Vec::<Arc<InteractionTable>>::new())
+    }
+
+    fn fetch<'a>(&'a self, client: &'a GongClient, bounds: WindowBounds, deadline: Instant) -> WindowFuture<'a> {
+        Box::pin(async move {
+            let fetched = fetch(client, bounds.from, bounds.to, deadline).await?;
+            let window = bounds.window;
+            Ok(windowed::answer(fetched, window, answer_hash, |people| {
+                Box::new(InteractionTable::build(window, people))
+            }))
+        })
+    }
+}
+
+/// A hash of an interaction answer, to tell a changed answer from the same.
+fn answer_hash(people: &[PersonInteraction]) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for person in people {
+        person.user_id.hash(&mut hasher);
+        for stat in &person.person_interaction_stats {
+            stat.name.hash(&mut hasher);
+            stat.value.map(f64::to_bits).hash(&mut hasher);
+        }
+    }
+    hasher.finish()
+}
+
+impl WindowTables for Vec<Arc<InteractionTable>> {
+    fn with(&self, answer: windowed::WindowAnswer) -> Arc<dyn WindowTables> {
+        let table = answer.table.downcast::<InteractionTable>().expect("an interaction answer holds its table");
+        let mut tables = self.clone();
+        replace_window(&mut tables, *table);
+        Arc::new(tables)
+    }
+
+    fn user_ids(&self) -> Vec<GongId> {
+        self.iter().flat_map(|t| t.rows.iter().map(|r| r.user_id)).collect()
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 /// The company's zone as Gong names it, from the first page of an
@@ -249,6 +309,41 @@ impl Families for Vec<Arc<InteractionTable>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A window's answer replaces that window's table and no other; the
+    /// tables stay smallest window first, and name their users.
+    #[test]
+    fn an_answer_replaces_its_window_only() {
+        let person = |id: u64, ratio: f64| PersonInteraction {
+            user_id: GongId(id),
+            user_email_address: String::new(),
+            person_interaction_stats: vec![InteractionStat { name: "Talk Ratio".into(), value: Some(ratio) }],
+        };
+        let week = Window::from_days(7).unwrap();
+        let fetched = |people: Vec<PersonInteraction>| Fetched {
+            items: people,
+            time_zone: None,
+            pages: 1,
+            skipped: Default::default(),
+            skipped_request_id: None,
+        };
+        let answer = |window, people| {
+            let mut fetched = windowed::answer(fetched(people), window, answer_hash, |people| {
+                Box::new(InteractionTable::build(window, people))
+            });
+            fetched.items.pop().unwrap()
+        };
+        let tables = InteractionStats.empty();
+        let tables = tables.with(answer(week, vec![person(1, 0.5)]));
+        let tables = tables.with(answer(Window::ONE_DAY, vec![person(2, 0.4)]));
+        let first = answer(Window::ONE_DAY, vec![person(3, 0.3), person(4, 0.2)]);
+        assert_eq!(first.records, 2);
+        let tables = tables.with(first);
+        let typed = tables.as_any().downcast_ref::<Vec<Arc<InteractionTable>>>().unwrap();
+        assert_eq!(typed.iter().map(|t| t.window).collect::<Vec<_>>(), [Window::ONE_DAY, week]);
+        assert_eq!(tables.user_ids(), [GongId(3), GongId(4), GongId(1)], "the 1d answer replaced the first");
+        assert_ne!(answer_hash(&[person(1, 0.5)]), answer_hash(&[person(1, 0.6)]), "a changed value is a change");
+    }
 
     #[test]
     fn interaction_names_map_to_families() {

@@ -3,12 +3,15 @@
 //! request, the table its answers fold into, and how that table encodes.
 //! Adding an endpoint means its variant in [`crate::endpoint`] (its path,
 //! which the client and the simulator share), its collector file here and
-//! its registration, a simulator route and a test. An endpoint asked once a
-//! company day whose answer replaces its part whole implements
-//! [`daily::Daily`] and needs nothing more: the poller runs it and the
-//! snapshot keeps and encodes its part. An endpoint the two schedules poll
-//! through the day (a stats endpoint per window) also needs its table's
-//! field and line in the snapshot and its turn in each schedule's cycle.
+//! its registration, a simulator route and a test. Two shapes need nothing
+//! more, as the poller runs every registered one and the snapshot keeps and
+//! encodes their parts: an endpoint asked once a company day whose answer
+//! replaces its part whole ([`daily::Daily`], the scorecard questions), and
+//! one asked per window, each window whole ([`windowed::WindowedStats`],
+//! the interaction stats). The two built from kept days (activity
+//! day-by-day and answered scorecards, each a day at a time while
+//! yesterday settles, then summed into windows) and the coaching collector
+//! (a request per manager) keep their own steps in the poller.
 //!
 //! The [`REGISTRY`] lists the collectors. The `--[no-]collector.<name>`
 //! flags, what the landing page says each endpoint is asked for, the plan's
@@ -28,6 +31,7 @@ pub mod labels;
 pub mod scorecard_questions;
 pub mod scorecards;
 pub mod users;
+pub mod windowed;
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -89,6 +93,8 @@ pub struct Registration {
     /// Its endpoints asked once a company day whose answer replaces their
     /// part whole: the poller runs one of each while the collector is on.
     pub daily: &'static [fn() -> Box<dyn daily::Daily>],
+    /// Its endpoint asked per window, each window whole, when it is one.
+    pub windowed: Option<&'static dyn windowed::WindowedStats>,
 }
 
 /// What one endpoint feeds and when each schedule asks it.
@@ -134,6 +140,7 @@ pub const REGISTRY: [Registration; 6] = [
         enabled_by_default: true,
         repoll: Some("yesterday's activity (day-by-day)"),
         daily: DAILY_NONE,
+        windowed: None,
         roles: &[
             Role {
                 endpoint: Endpoint::ActivityAggregate,
@@ -161,6 +168,7 @@ pub const REGISTRY: [Registration; 6] = [
         enabled_by_default: true,
         repoll: Some("yesterday's answered scorecards"),
         daily: &[|| Box::new(scorecard_questions::QuestionsSchedule::default())],
+        windowed: None,
         roles: &[
             Role {
                 endpoint: Endpoint::Scorecards,
@@ -188,6 +196,7 @@ pub const REGISTRY: [Registration; 6] = [
         enabled_by_default: true,
         repoll: Some("interaction stats of every window"),
         daily: DAILY_NONE,
+        windowed: Some(&interaction::InteractionStats),
         roles: &[Role {
             endpoint: Endpoint::Interaction,
             settling: "the interaction windows: each whole window after company midnight, then again until yesterday settles",
@@ -205,6 +214,7 @@ pub const REGISTRY: [Registration; 6] = [
         enabled_by_default: true,
         repoll: None,
         daily: DAILY_NONE,
+        windowed: None,
         roles: &[Role {
             endpoint: Endpoint::Users,
             settling: "names and managers: once a company day, and again when an answer names a user it lacks",
@@ -224,6 +234,7 @@ pub const REGISTRY: [Registration; 6] = [
         enabled_by_default: true,
         repoll: None,
         daily: DAILY_NONE,
+        windowed: None,
         roles: &[
             Role {
                 endpoint: Endpoint::Workspaces,
@@ -253,9 +264,16 @@ pub const REGISTRY: [Registration; 6] = [
         enabled_by_default: true,
         repoll: None,
         daily: DAILY_NONE,
+        windowed: None,
         roles: &[],
     },
 ];
+
+/// The windowed collectors ([`windowed`]) that are on, in the registry's
+/// order.
+pub fn windowed_on(enabled: &Enabled) -> impl Iterator<Item = &'static dyn windowed::WindowedStats> + '_ {
+    REGISTRY.iter().filter(|r| enabled.contains(r.name)).filter_map(|r| r.windowed)
+}
 
 /// The collectors the settling schedule re-polls while yesterday settles,
 /// in the registry's order.

@@ -11,12 +11,12 @@ use tokio::time::Instant;
 
 use super::log_failure;
 use crate::collectors::activity::{self, ActivityTable, UserAggregateActivity};
-use crate::collectors::interaction::{self, InteractionTable, PersonInteraction};
 use crate::collectors::replace_window;
 use crate::collectors::scorecards::PrivateReviews;
 use crate::collectors::scorecards::{self, AnsweredScorecard, ScorecardTable};
 use crate::collectors::users::{self, GongUser, UserTable};
-use crate::collectors::{CollectorName, Enabled};
+use crate::collectors::windowed::{WindowAnswer, WindowedStats};
+use crate::collectors::{CollectorName, Enabled, windowed_on};
 use crate::endpoint::Endpoint;
 use crate::gong::models::SkipCounts;
 use crate::gong::{Fetched, GongClient, GongError};
@@ -29,10 +29,14 @@ pub(super) struct CycleResults {
     pub bounds: Vec<WindowBounds>,
     pub time_zone: TimeZone,
     pub activity: EndpointRun<UserAggregateActivity>,
-    pub interaction: EndpointRun<PersonInteraction>,
+    /// Each windowed collector that is on, and its queries.
+    pub windowed: Vec<WindowedRun>,
     pub scorecards: EndpointRun<AnsweredScorecard>,
     pub users: EndpointRun<GongUser>,
 }
+
+/// A windowed collector ([`crate::collectors::windowed`]) and its queries.
+pub(super) type WindowedRun = (&'static dyn WindowedStats, EndpointRun<WindowAnswer>);
 
 /// A query's window (`None` for unwindowed endpoints) and outcome.
 type QueryResult<T> = (Option<WindowBounds>, Result<Fetched<T>, GongError>);
@@ -56,6 +60,11 @@ impl<T> EndpointRun<T> {
             results.push((Some(b.clone()), query(b).await));
         }
         Self { results, elapsed: started.elapsed() }
+    }
+
+    /// The company zone the first complete query reports.
+    pub(super) fn first_zone(&self) -> Option<String> {
+        self.results.iter().find_map(|(_, r)| r.as_ref().ok()?.time_zone.clone())
     }
 
     /// Runs `run` when its collector is `on`; else nothing is asked and
@@ -142,10 +151,7 @@ pub(super) async fn fetch(request: CycleRequest<'_>) -> CycleResults {
         on(CollectorName::Activity),
         EndpointRun::per_window(&bounds, |b| activity::aggregate(client, b.from, b.to, deadline)),
     );
-    let interaction = EndpointRun::when(
-        on(CollectorName::Interaction),
-        EndpointRun::per_window(&bounds, |b| interaction::fetch(client, b.from, b.to, deadline)),
-    );
+    let windowed = fetch_windowed(client, windowed_on(collectors), &bounds, deadline);
     // Once for the largest window: smaller windows are cut from it by each
     // review's time.
     let scorecards = EndpointRun::when(
@@ -153,32 +159,35 @@ pub(super) async fn fetch(request: CycleRequest<'_>) -> CycleResults {
         EndpointRun::once(scorecards::fetch(client, largest.from, largest.to, private_reviews, deadline)),
     );
     let users = EndpointRun::once(users::fetch(client, deadline));
-    let (activity, interaction, scorecards, users) = tokio::join!(activity, interaction, scorecards, users);
-    CycleResults { bounds, time_zone, activity, interaction, scorecards, users }
+    let (activity, windowed, scorecards, users) = tokio::join!(activity, windowed, scorecards, users);
+    CycleResults { bounds, time_zone, activity, windowed, scorecards, users }
 }
 
 impl CycleResults {
     /// The company zone the first complete stats answer names, and the
     /// endpoint that named it.
     pub(super) fn reported_zone(&self) -> Option<(String, Endpoint)> {
-        first_zone(&self.activity)
-            .map(|name| (name, Endpoint::ActivityAggregate))
-            .or_else(|| first_zone(&self.interaction).map(|name| (name, Endpoint::Interaction)))
+        let windowed = self.windowed.iter().map(|(collector, run)| (collector.endpoint(), run.first_zone()));
+        std::iter::once((Endpoint::ActivityAggregate, self.activity.first_zone()))
+            .chain(windowed)
+            .find_map(|(endpoint, zone)| Some((zone?, endpoint)))
     }
 
     /// Folds the complete parts into `snapshot`; returns each endpoint's
     /// outcome, to be recorded once the snapshot is published.
     pub(super) fn fold_into(self, snapshot: &mut DataSnapshot) -> Vec<(Endpoint, PollOutcome)> {
-        let CycleResults { bounds, time_zone, activity, interaction, scorecards, users } = self;
+        let CycleResults { bounds, time_zone, activity, windowed, scorecards, users } = self;
         let outcome = activity.settle(Endpoint::ActivityAggregate, |window, items| {
             let records = vec![(window, items.len())];
             replace_window(&mut snapshot.activity, ActivityTable::build(window.expect("windowed"), items));
             records
         });
         let mut outcomes = vec![(Endpoint::ActivityAggregate, outcome)];
-        let outcome =
-            interaction.settle(Endpoint::Interaction, |window, items| keep_interaction(snapshot, window, items).0);
-        outcomes.push((Endpoint::Interaction, outcome));
+        for (collector, run) in windowed {
+            let outcome =
+                run.settle(collector.endpoint(), |_, answers| keep_windows(snapshot, collector, answers, |_, _| {}));
+            outcomes.push((collector.endpoint(), outcome));
+        }
         let outcome = scorecards.settle(Endpoint::Scorecards, |_, items| {
             let table = ScorecardTable::build(&items, &bounds, &time_zone);
             let records = table.reviews_per_window().map(|(window, reviews)| (Some(window), reviews)).collect();
@@ -191,17 +200,39 @@ impl CycleResults {
     }
 }
 
-/// Replaces one window's interaction table; returns its record count and
-/// the window.
-pub(super) fn keep_interaction(
+/// Runs each windowed collector's queries, window by window, one
+/// collector after another.
+pub(super) async fn fetch_windowed(
+    client: &GongClient,
+    collectors: impl Iterator<Item = &'static dyn WindowedStats>,
+    bounds: &[WindowBounds],
+    deadline: Instant,
+) -> Vec<WindowedRun> {
+    let mut runs = Vec::new();
+    for collector in collectors {
+        runs.push((collector, EndpointRun::per_window(bounds, |b| collector.fetch(client, b.clone(), deadline)).await));
+    }
+    runs
+}
+
+/// Folds a query's answers (one: its window's) into `collector`'s tables,
+/// handing `seen` each answer's window and hash; returns their record
+/// counts.
+pub(super) fn keep_windows(
     snapshot: &mut DataSnapshot,
-    window: Option<Window>,
-    people: Vec<PersonInteraction>,
-) -> (Vec<(Option<Window>, usize)>, Window) {
-    let window = window.expect("interaction is asked per window");
-    let records = vec![(Some(window), people.len())];
-    replace_window(&mut snapshot.interaction, InteractionTable::build(window, people));
-    (records, window)
+    collector: &dyn WindowedStats,
+    answers: Vec<WindowAnswer>,
+    mut seen: impl FnMut(Window, u64),
+) -> Vec<(Option<Window>, usize)> {
+    let endpoint = collector.endpoint();
+    let mut records = Vec::with_capacity(answers.len());
+    for answer in answers {
+        records.push((Some(answer.window), answer.records));
+        seen(answer.window, answer.hash);
+        let tables = snapshot.windowed.get(&endpoint).cloned().unwrap_or_else(|| collector.empty());
+        snapshot.windowed.insert(endpoint, tables.with(answer));
+    }
+    records
 }
 
 /// Replaces the user table when the whole list arrived.
@@ -212,9 +243,4 @@ pub(super) fn keep_users(snapshot: &mut DataSnapshot, users: EndpointRun<GongUse
         snapshot.users = Some(Arc::new(table));
         records
     })
-}
-
-/// The company zone the first complete query of `run` reports.
-fn first_zone<T>(run: &EndpointRun<T>) -> Option<String> {
-    run.results.iter().find_map(|(_, r)| r.as_ref().ok()?.time_zone.clone())
 }

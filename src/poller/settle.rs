@@ -56,7 +56,8 @@ pub(super) struct Settle {
     parts: BTreeMap<SettlingPart, PartSchedule>,
     /// Requests each part cost when last fetched (the plan's estimate).
     costs: BTreeMap<SettlingPart, u64>,
-    interaction_hashes: BTreeMap<Window, u64>,
+    /// The hash of each windowed collector's last answer per window today.
+    window_hashes: BTreeMap<(SettlingPart, Window), u64>,
     users_day: Option<Date>,
     /// The day users were fetched again for an unknown user ID (once a day).
     users_refetched: Option<Date>,
@@ -89,7 +90,7 @@ impl Settle {
             day: None,
             parts: BTreeMap::new(),
             costs: BTreeMap::new(),
-            interaction_hashes: BTreeMap::new(),
+            window_hashes: BTreeMap::new(),
             users_day: None,
             users_refetched: None,
             off: BTreeSet::new(),
@@ -185,10 +186,10 @@ impl Settle {
         self.costs.insert(part, requests);
     }
 
-    /// Notes the hash of `window`'s interaction answer; whether it differs
+    /// Notes the hash of `part`'s answer for `window`; whether it differs
     /// from the last one today.
-    pub(super) fn interaction_changed(&mut self, window: Window, hash: u64) -> bool {
-        self.interaction_hashes.insert(window, hash) != Some(hash)
+    pub(super) fn window_changed(&mut self, part: SettlingPart, window: Window, hash: u64) -> bool {
+        self.window_hashes.insert((part, window), hash) != Some(hash)
     }
 
     /// The users were listed on `today`.
@@ -212,7 +213,7 @@ impl Settle {
         if self.day != Some(today) {
             self.day = Some(today);
             self.parts.clear();
-            self.interaction_hashes.clear();
+            self.window_hashes.clear();
         }
     }
 
@@ -265,8 +266,11 @@ impl Settle {
             activity,
             reread: reread.is_some(),
             reviews: range(PartKind::Scorecards, CollectorName::Scorecards),
-            interaction: !self.off.contains(&CollectorName::Interaction)
-                && self.due(CollectorName::Interaction, timing.now),
+            windowed: crate::collectors::REGISTRY
+                .iter()
+                .filter(|r| r.windowed.is_some() && !self.off.contains(&r.name) && self.due(r.name, timing.now))
+                .map(|r| r.name)
+                .collect(),
             users: self.users_day != Some(today) || !users_known,
         }
     }
@@ -345,8 +349,8 @@ pub(super) struct DueQueries {
     pub reread: bool,
     /// Answered scorecards reviewed on these days.
     pub reviews: Option<(Date, Date)>,
-    /// Every interaction window, whole.
-    pub interaction: bool,
+    /// The windowed collectors due: every window, whole.
+    pub windowed: Vec<SettlingPart>,
     pub users: bool,
 }
 
@@ -382,11 +386,12 @@ mod tests {
         settle.users_listed(tomorrow);
         assert!(settle.users_refetch_due(tomorrow));
 
-        assert!(settle.interaction_changed(Window::ONE_DAY, 7), "the day's first answer");
-        assert!(!settle.interaction_changed(Window::ONE_DAY, 7));
-        assert!(settle.interaction_changed(Window::ONE_DAY, 8));
+        let interaction = CollectorName::Interaction;
+        assert!(settle.window_changed(interaction, Window::ONE_DAY, 7), "the day's first answer");
+        assert!(!settle.window_changed(interaction, Window::ONE_DAY, 7));
+        assert!(settle.window_changed(interaction, Window::ONE_DAY, 8));
         settle.roll(tomorrow);
-        assert!(settle.interaction_changed(Window::ONE_DAY, 8), "a new day forgets the hashes");
+        assert!(settle.window_changed(interaction, Window::ONE_DAY, 8), "a new day forgets the hashes");
     }
 
     #[test]
@@ -463,7 +468,10 @@ mod tests {
         let back = date(2026, 12, 2);
         assert_eq!((q.activity, q.reread), (Some((back, today)), true), "yesterday and the 7 days before");
         assert_eq!(q.reviews, Some((yesterday, today)), "reviews are not read again");
-        assert!(q.interaction && q.users, "the day's first cycle fetches interaction and the users");
+        assert!(
+            q.windowed == [CollectorName::Interaction] && q.users,
+            "the day's first cycle fetches interaction and the users"
+        );
 
         keep_all(&mut days, back, at(10));
         let q = settle.due_queries(&days, first, today, &tz, &timing(180), true);

@@ -13,7 +13,6 @@
 //! and again when a stats answer names a user the last list did not have.
 
 use std::collections::{BTreeMap, HashSet};
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -21,17 +20,16 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use tokio::time::Instant;
 
-use super::cycle::{EndpointRun, fail_request, keep_interaction, keep_users, log_skipped};
+use super::cycle::{EndpointRun, WindowedRun, fail_request, fetch_windowed, keep_users, keep_windows, log_skipped};
 use super::keeping::{DayKeeper, KeptAnswer};
 use super::reconcile::{ReconcileInputs, Reconciler};
 use super::settle::{Fetch, NextCycle, Settle, SettlingPart, Timing};
 use super::{Poller, log_failure};
-use crate::collectors::CollectorName;
 use crate::collectors::activity::{self, ACTIVITY_FIELDS, ActivityTable, UserDailyActivity};
-use crate::collectors::interaction::{self, PersonInteraction};
 use crate::collectors::replace_window;
 use crate::collectors::scorecards::{self, AnsweredScorecard, ScorecardTable};
 use crate::collectors::users::{self, GongUser, UserTable};
+use crate::collectors::{CollectorName, windowed_on};
 use crate::days::{DayStore, PartKind};
 use crate::endpoint::Endpoint;
 use crate::gong::models::GongId;
@@ -155,17 +153,12 @@ impl Poller {
                 None => None,
             }
         };
-        let interaction = async {
-            if due.interaction {
-                Some(EndpointRun::per_window(bounds, |b| interaction::fetch(&client, b.from, b.to, deadline)).await)
-            } else {
-                None
-            }
-        };
+        let due_windowed = windowed_on(&self.settings.collectors).filter(|c| due.windowed.contains(&c.collector()));
+        let windowed = fetch_windowed(&client, due_windowed, bounds, deadline);
         let users =
             async { if due.users { Some(EndpointRun::once(users::fetch(&client, deadline)).await) } else { None } };
-        let (activity, reviews, interaction, users) = tokio::join!(activity, reviews, interaction, users);
-        DueFetches { activity, reviews, interaction, users, reread: due.reread }
+        let (activity, reviews, windowed, users) = tokio::join!(activity, reviews, windowed, users);
+        DueFetches { activity, reviews, windowed, users, reread: due.reread }
     }
 
     /// Keeps what arrived, schedules each part again, and rebuilds the
@@ -178,7 +171,7 @@ impl Poller {
         timing: &Timing,
         deadline: Instant,
     ) -> Vec<(Endpoint, PollOutcome)> {
-        let DueFetches { activity, reviews, interaction, users, reread } = fetched;
+        let DueFetches { activity, reviews, windowed, users, reread } = fetched;
         // A part with nothing to fetch (its days kept as final before a
         // restart) is settled for today.
         for (part, range) in
@@ -240,23 +233,23 @@ impl Poller {
             outcomes.push((Endpoint::Scorecards, outcome));
         }
 
-        if let Some(run) = interaction {
-            let zone = run.results.iter().find_map(|(_, r)| r.as_ref().ok()?.time_zone.clone());
+        for (collector, run) in windowed {
+            let (part, endpoint) = (collector.collector(), collector.endpoint());
+            let zone = run.first_zone();
             let pages: u64 = run.results.iter().map(|(_, r)| r.as_ref().map_or(1, |f| u64::from(f.pages.max(1)))).sum();
             let (snapshot, settle) = (&mut self.snapshot, &mut self.settle);
             let mut changed = false;
-            let outcome = run.settle(Endpoint::Interaction, |window, items| {
-                let hash = interaction_hash(&items);
-                let (records, window) = keep_interaction(snapshot, window, items);
-                changed |= settle.interaction_changed(window, hash);
-                records
+            let outcome = run.settle(endpoint, |_, answers| {
+                keep_windows(snapshot, collector, answers, |window, hash| {
+                    changed |= settle.window_changed(part, window, hash);
+                })
             });
-            self.settle.set_cost(CollectorName::Interaction, pages);
+            self.settle.set_cost(part, pages);
             let fetch = if outcome.ok { Fetch::Answered { changed } } else { Fetch::Failed };
-            fetches.push((CollectorName::Interaction, fetch));
-            outcomes.push((Endpoint::Interaction, outcome));
+            fetches.push((part, fetch));
+            outcomes.push((endpoint, outcome));
             if let Some(name) = zone {
-                self.check_reported_zone(&name, Endpoint::Interaction);
+                self.check_reported_zone(&name, endpoint);
             }
         }
 
@@ -283,9 +276,9 @@ impl Poller {
         let in_activity = self.days.day(yesterday).and_then(|d| d.activity.as_ref()).map(|p| &p.data);
         let unknown = in_activity
             .into_iter()
-            .flat_map(|a| a.keys())
-            .chain(self.snapshot.interaction.iter().flat_map(|t| t.rows.iter().map(|r| &r.user_id)));
-        let Some(stranger) = unknown.copied().find(|id| !known.contains(id)) else { return };
+            .flat_map(|a| a.keys().copied())
+            .chain(self.snapshot.windowed.values().flat_map(|t| t.user_ids()));
+        let Some(stranger) = unknown.into_iter().find(|id| !known.contains(id)) else { return };
         tracing::info!(user_id = %stranger, "a stats answer names a user the user list does not have; fetching the users again");
         self.settle.users_refetched(today);
         let run = EndpointRun::once(users::fetch(&self.client, deadline)).await;
@@ -409,7 +402,7 @@ fn plan_at(planned: &mut Vec<PlannedCycle>, cycle: PlannedCycle) {
 struct DueFetches {
     activity: Ranged<UserDailyActivity>,
     reviews: Ranged<AnsweredScorecard>,
-    interaction: Option<EndpointRun<PersonInteraction>>,
+    windowed: Vec<WindowedRun>,
     users: Option<EndpointRun<GongUser>>,
     /// The activity range includes today's re-read of the last days.
     reread: bool,
@@ -430,8 +423,8 @@ impl DueFetches {
         if let Some((range, _)) = &self.reviews {
             what.push(format!("scorecards {}", days(*range)));
         }
-        if self.interaction.is_some() {
-            what.push("interaction".to_owned());
+        for (collector, _) in &self.windowed {
+            what.push(collector.collector().as_str().to_owned());
         }
         if self.users.is_some() {
             what.push("users".to_owned());
@@ -460,17 +453,4 @@ fn activity_window(days: &DayStore, b: &WindowBounds, users: Option<&UserTable>)
         })
         .collect();
     ActivityTable::from_counts(b.window, rows)
-}
-
-/// A hash of an interaction answer, to tell a changed answer from the same.
-fn interaction_hash(people: &[PersonInteraction]) -> u64 {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    for person in people {
-        person.user_id.hash(&mut hasher);
-        for stat in &person.person_interaction_stats {
-            stat.name.hash(&mut hasher);
-            stat.value.map(f64::to_bits).hash(&mut hasher);
-        }
-    }
-    hasher.finish()
 }
