@@ -1,7 +1,9 @@
-//! One regular cycle: every endpoint fetched concurrently (one rate limiter
-//! keeps them under `--gong.rate-limit` together), then each complete part
+//! One regular cycle: the endpoints fetched concurrently (the windowed
+//! collectors one after another, beside the rest; one rate limiter keeps
+//! them all under `--gong.rate-limit` together), then each complete part
 //! folded into the snapshot. A part whose pages did not all arrive keeps its
-//! last good data.
+//! last good data. The windowed collectors' steps here are the settling
+//! schedule's too.
 
 use std::sync::Arc;
 use std::time::Duration;
