@@ -427,6 +427,20 @@ mod tests {
         assert_eq!(daily, 1, "the scorecard questions");
     }
 
+    /// A windowed collector's tables are keyed by its endpoint and fold
+    /// only its own answers: the endpoint is its registration's (one
+    /// collector each), and it is switched and scheduled as that collector.
+    #[test]
+    fn each_windowed_collector_is_its_registrations() {
+        let windowed: Vec<_> = REGISTRY.iter().filter_map(|r| r.windowed.map(|w| (r, w))).collect();
+        for (registration, collector) in &windowed {
+            assert_eq!(collector.collector(), registration.name);
+            assert!(registration.endpoints.contains(&collector.endpoint()), "{}", registration.label);
+            assert!(registration.repoll.is_some(), "the settling schedule re-polls it while yesterday settles");
+        }
+        assert_eq!(windowed.len(), 1, "the interaction stats");
+    }
+
     use clap::{Args as _, FromArgMatches as _};
 
     fn parse(args: &[&str]) -> Enabled {
