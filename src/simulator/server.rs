@@ -112,16 +112,26 @@ impl Simulator {
         given == basic || bearer.as_deref() == Some(given) || issued
     }
 
-    /// `POST /oauth2/generate-customer-token`: 404 without an OAuth app. A
-    /// delay fault rule on its path holds it (a token endpoint that hangs).
+    /// `POST /oauth2/generate-customer-token`: 404 without an OAuth app.
+    /// Fault rules on its path: a delay holds it (a token endpoint that
+    /// hangs); a status answers it instead, and a malformed answer is a 200
+    /// cut short, neither using the refresh token (an outage, or a proxy in
+    /// front of it); others are not served here.
     async fn refresh_token(&self, headers: &HeaderMap, params: HashMap<String, String>) -> Response {
         let arrived = Instant::now();
-        if let Some(delay) = self.faults.next(super::TOKEN_PATH).as_ref().and_then(Fault::delay) {
+        let fault = self.faults.next(super::TOKEN_PATH);
+        if let Some(delay) = fault.as_ref().and_then(Fault::delay) {
             tokio::time::sleep(delay).await;
         }
-        let response = match &self.oauth {
-            Some(issuer) => issuer.refresh(headers, &params),
-            None => StatusCode::NOT_FOUND.into_response(),
+        let response = match (&self.oauth, fault) {
+            (None, _) => StatusCode::NOT_FOUND.into_response(),
+            (Some(_), Some(Fault::Status { status, retry_after_seconds })) => {
+                injected_status(status, retry_after_seconds.map(HeaderValue::from), &self.request_id())
+            }
+            (Some(_), Some(Fault::Malformed)) => {
+                (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{\"access_token\":\"").into_response()
+            }
+            (Some(issuer), _) => issuer.refresh(headers, &params),
         };
         self.log.lock().expect("log lock").push(RecordedRequest {
             method: "POST".to_owned(),

@@ -230,3 +230,63 @@ async fn a_token_endpoint_that_hangs_fails_the_request_within_the_timeout() {
     assert!(sim.simulator.requests().iter().all(|r| !r.path.starts_with("/v2/")), "no API request without a token");
     exporter.shutdown().await;
 }
+
+/// Where the first request to Gong's API sits in the simulator's log, and
+/// where the first token answered 200 does.
+fn first_api_and_token(sim: &RunningSimulator) -> (Option<usize>, Option<usize>) {
+    let log = sim.simulator.requests();
+    let api = log.iter().position(|r| r.path.starts_with("/v2/"));
+    let token = log.iter().position(|r| r.path == TOKEN_PATH && r.status == 200);
+    (api, token)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_endpoint_down_is_asked_once_for_every_waiting_query_and_polling_recovers() {
+    use gong_exporter::simulator::faults::{Fault, FaultRule};
+    let cal = Calendar::now();
+    let sim = simulator(&cal, Duration::from_secs(3600), 100, 1000.0).await;
+    let outage = Fault::Status { status: 503, retry_after_seconds: None };
+    sim.simulator.add_fault(FaultRule::always(Some(TOKEN_PATH), outage));
+    let storage = tempfile::tempdir().unwrap();
+    let mut config = oauth_config(&sim, &cal, storage.path(), "r0");
+    config.poller.poll_interval = Duration::from_millis(300);
+    let exporter = start_exporter(config).await;
+    let failed =
+        |m: &Metrics| ENDPOINTS.iter().all(|e| m.get("gong_exporter_poll_success", &[("endpoint", e)]) == Some(0.0));
+    wait_for_metrics(exporter.local_addr(), "every poll failed", failed).await;
+    a_few_cycles().await;
+    // Four queries and their retries, cycle after cycle, waited on the
+    // failed refresh: one request, its failure shared until it may pass.
+    assert_eq!(refreshes(&sim), [("r0".to_owned(), 503)]);
+    sim.simulator.clear_faults();
+    wait_for_metrics(exporter.local_addr(), "every endpoint polled after the outage", all_polled).await;
+    // The refresh token the 503 did not use is sent again, and nothing
+    // reached the API before a token came.
+    assert_eq!(refreshes(&sim), [("r0".to_owned(), 503), ("r0".to_owned(), 200)]);
+    let (api, token) = first_api_and_token(&sim);
+    assert!(api > token && token.is_some(), "no API request before a token: {api:?} {token:?}");
+    exporter.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_token_answer_fails_the_polls_and_is_not_asked_again_at_once() {
+    use gong_exporter::simulator::faults::{Fault, FaultRule};
+    let cal = Calendar::now();
+    let sim = simulator(&cal, Duration::from_secs(3600), 100, 1000.0).await;
+    sim.simulator.add_fault(FaultRule::always(Some(TOKEN_PATH), Fault::Malformed));
+    let storage = tempfile::tempdir().unwrap();
+    let mut config = oauth_config(&sim, &cal, storage.path(), "r0");
+    config.poller.poll_interval = Duration::from_millis(300);
+    let exporter = start_exporter(config).await;
+    let failed =
+        |m: &Metrics| ENDPOINTS.iter().all(|e| m.get("gong_exporter_poll_success", &[("endpoint", e)]) == Some(0.0));
+    wait_for_metrics(exporter.local_addr(), "every poll failed", failed).await;
+    a_few_cycles().await;
+    // Asking again gets the same answer: the failure is kept (ten minutes),
+    // not a request per query and cycle; the process stays up and serves.
+    assert_eq!(refreshes(&sim), [("r0".to_owned(), 200)], "one request, answered 200 but unreadable");
+    assert_eq!(first_api_and_token(&sim).0, None, "no API request without a token");
+    let m = scrape(exporter.local_addr()).await;
+    assert!(failed(&m), "{}", m.text);
+    exporter.shutdown().await;
+}
