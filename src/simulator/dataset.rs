@@ -126,8 +126,9 @@ pub struct SimScorecard {
     pub review_time: Timestamp,
     pub answers: Vec<SimAnswer>,
     /// `PUBLIC`, `PRIVATE` or `OPT_IN_USERS` (Gong's reference page for
-    /// answered scorecards lists the three).
-    pub visibility: &'static str,
+    /// answered scorecards lists the three); `None` leaves the field out
+    /// of the answer.
+    pub visibility: Option<&'static str>,
 }
 
 impl SimScorecard {
@@ -574,11 +575,11 @@ impl GeneratedDataset {
                     answers,
                     // One review in ten private, one in twenty shown to
                     // chosen users: a company's mix is not documented.
-                    visibility: match hash(&[h, 7]) % 20 {
+                    visibility: Some(match hash(&[h, 7]) % 20 {
                         0 | 1 => "PRIVATE",
                         2 => "OPT_IN_USERS",
                         _ => "PUBLIC",
-                    },
+                    }),
                 }
             })
             .filter(|review| {

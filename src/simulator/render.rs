@@ -461,7 +461,7 @@ impl Simulator {
                 })
             })
             .collect();
-        json!({
+        let mut review = json!({
             "answeredScorecardId": s.answered_scorecard_id,
             "scorecardId": s.scorecard_id,
             "scorecardName": s.scorecard_name,
@@ -472,9 +472,12 @@ impl Simulator {
             "reviewMethod": s.review_method(),
             "editorUserId": null,
             "reviewTime": self.format_instant(s.review_time),
-            "visibilityType": s.visibility,
             "answers": answers,
-        })
+        });
+        if let Some(visibility) = s.visibility {
+            review["visibilityType"] = json!(visibility);
+        }
+        review
     }
 }
 

@@ -25,7 +25,7 @@ fn with_a_private_review(cal: &Calendar) -> FixtureDataset {
         reviewer_user_id: Some(VP),
         review_time: cal.at(yesterday, 12, 0),
         answers: vec![SimAnswer { question_id: 111, is_overall: true, score: Some(1), not_applicable: false }],
-        visibility: "PRIVATE",
+        visibility: Some("PRIVATE"),
     });
     data
 }
@@ -92,4 +92,30 @@ async fn include_private_exports_a_private_review_as_a_public_one() {
     );
     assert!(m.matching("gong_scorecard_reviews_not_public", &[]).is_empty());
     exporter.shutdown().await;
+}
+
+/// A review whose answer has no `visibilityType` cannot be told public: it
+/// is withheld from the per-user families and counted as UNKNOWN, and
+/// `--scorecards.include-private` exports it as the flag's help says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_review_without_visibility_is_withheld_as_unknown_unless_private_ones_are_included() {
+    let cal = Calendar::now();
+    let mut data = with_a_private_review(&cal);
+    data.scorecards.last_mut().unwrap().visibility = None;
+    let sim = start_simulator(data, 100, 1000.0).await;
+    let rep_b = REP_B.to_string();
+    for private in [PrivateReviews::Withhold, PrivateReviews::Include] {
+        let mut config = regular_config(&sim, &cal);
+        config.poller.private_reviews = private;
+        let exporter = start_exporter(config).await;
+        wait_ready(exporter.local_addr()).await;
+        let m = scrape(exporter.local_addr()).await;
+        let per_user = m.get("gong_scorecard_reviews", &[CARD, ("window", "1d"), ("reviewed_user_id", &rep_b)]);
+        let unknown = m.get("gong_scorecard_reviews_not_public", &[CARD, ("window", "1d"), ("visibility", "UNKNOWN")]);
+        match private {
+            PrivateReviews::Withhold => assert_eq!((per_user, unknown), (None, Some(1.0)), "{}", m.text),
+            PrivateReviews::Include => assert_eq!((per_user, unknown), (Some(1.0), None), "{}", m.text),
+        }
+        exporter.shutdown().await;
+    }
 }

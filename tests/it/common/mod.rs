@@ -164,7 +164,7 @@ pub fn fixture(cal: &Calendar) -> FixtureDataset {
             reviewer_user_id: Some(VP),
             review_time: cal.at(d1, 10, 0),
             answers: answers(&[(111, true, Some(4), false), (112, false, Some(2), false), (113, false, None, true)]),
-            visibility: "PUBLIC",
+            visibility: Some("PUBLIC"),
         },
         // 00:30 in Tokyo is the previous day in UTC: windows must use the
         // company's calendar.
@@ -178,7 +178,7 @@ pub fn fixture(cal: &Calendar) -> FixtureDataset {
             reviewer_user_id: None,
             review_time: cal.at(d3, 0, 30),
             answers: answers(&[(111, true, Some(2), false), (112, false, Some(5), false)]),
-            visibility: "PUBLIC",
+            visibility: Some("PUBLIC"),
         },
         SimScorecard {
             answered_scorecard_id: 3,
@@ -190,7 +190,7 @@ pub fn fixture(cal: &Calendar) -> FixtureDataset {
             reviewer_user_id: Some(VP),
             review_time: cal.at(d10, 15, 0),
             answers: answers(&[(211, true, Some(3), false)]),
-            visibility: "PUBLIC",
+            visibility: Some("PUBLIC"),
         },
     ];
     data
