@@ -5,7 +5,8 @@
 //! 1. [`gong`]: the HTTP client (auth, rate limit, retries, pages) and what
 //!    every answer shares; [`endpoint`] names the endpoints for everyone;
 //!    [`collectors`]: one module per endpoint family (its answers, request,
-//!    table and families) and the registry their switches come from.
+//!    table and families), the registry their switches come from, and the
+//!    traits the poller runs the once-a-day and per-window ones through.
 //! 2. [`poller`]: the run loop and its cycles (schedule, budget, coaching,
 //!    time zone, the settling schedule and its plan); [`days`] keeps each
 //!    company day's answers so windows are built from kept days and only
