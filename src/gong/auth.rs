@@ -515,16 +515,12 @@ mod tests {
         }
     }
 
-    /// Gong has used up the old token when it answers: the new one is kept
-    /// even when the rest of the answer is refused.
-    #[tokio::test]
-    async fn a_rotated_token_is_kept_before_the_answer_is_checked() {
-        use axum::routing::post;
-        let answer = r#"{"access_token":"a","refresh_token":"r1","expires_in":"86400","api_base_url_for_customer":"http://evil.example"}"#;
-        let app = axum::Router::new().route("/token", post(move || async move { answer }));
+    /// A refresher of refresh token `r0` against `token` served on
+    /// loopback at `/token`, keeping its state in the returned folder.
+    async fn refresher_at(token: axum::Router, follow_base_url: bool) -> (Refresher, tempfile::TempDir) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/token", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        tokio::spawn(async move { axum::serve(listener, token).await });
         let dir = tempfile::tempdir().unwrap();
         let app = OAuthApp {
             token_url: url.parse().unwrap(),
@@ -532,9 +528,19 @@ mod tests {
             client_secret: Secret::new("s"),
             refresh_token: Secret::new("r0"),
             state_file: dir.path().join("kept.json"),
-            follow_base_url: true,
+            follow_base_url,
         };
-        let refresher = Refresher::new(app, std::sync::Arc::new(SelfMetrics::new()), Duration::from_secs(5));
+        (Refresher::new(app, std::sync::Arc::new(SelfMetrics::new()), Duration::from_secs(5)), dir)
+    }
+
+    /// Gong has used up the old token when it answers: the new one is kept
+    /// even when the rest of the answer is refused.
+    #[tokio::test]
+    async fn a_rotated_token_is_kept_before_the_answer_is_checked() {
+        use axum::routing::post;
+        let answer = r#"{"access_token":"a","refresh_token":"r1","expires_in":"86400","api_base_url_for_customer":"http://evil.example"}"#;
+        let (refresher, dir) =
+            refresher_at(axum::Router::new().route("/token", post(move || async move { answer })), true).await;
         let error = refresher.current(&reqwest::Client::new(), Endpoint::Users).await.err().unwrap();
         assert!(error.to_string().contains("not an https URL"), "{error}");
         assert_eq!(kept_refresh_token(&dir.path().join("kept.json"), &Secret::new("r0")).expose(), "r1");
@@ -557,19 +563,7 @@ mod tests {
                     async move { (status, "busy") }
                 }),
             );
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let url = format!("http://{}/token", listener.local_addr().unwrap());
-            tokio::spawn(async move { axum::serve(listener, app).await });
-            let dir = tempfile::tempdir().unwrap();
-            let app = OAuthApp {
-                token_url: url.parse().unwrap(),
-                client_id: "id".into(),
-                client_secret: Secret::new("s"),
-                refresh_token: Secret::new("r0"),
-                state_file: dir.path().join("kept.json"),
-                follow_base_url: false,
-            };
-            let refresher = Refresher::new(app, std::sync::Arc::new(SelfMetrics::new()), Duration::from_secs(5));
+            let (refresher, _dir) = refresher_at(app, false).await;
             let http = reqwest::Client::new();
             for _ in 0..4 {
                 let error = refresher.current(&http, Endpoint::Users).await.err().unwrap();

@@ -13,6 +13,7 @@ use crate::common::*;
 use gong_exporter::config::Config;
 use gong_exporter::gong::{Credentials, OAuthApp, REFRESH_TOKEN_FILE};
 use gong_exporter::secret::Secret;
+use gong_exporter::simulator::faults::{Fault, FaultRule};
 use gong_exporter::simulator::{RunningSimulator, SimulatedOAuthApp, Simulator, SimulatorOptions, TOKEN_PATH};
 
 const ENDPOINTS: [&str; 4] = ["activity_aggregate", "interaction", "scorecards", "users"];
@@ -210,7 +211,6 @@ async fn a_bearer_token_file_rewritten_by_someone_else_is_used_without_a_restart
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_endpoint_that_hangs_fails_the_request_within_the_timeout() {
-    use gong_exporter::simulator::faults::{Fault, FaultRule};
     let cal = Calendar::now();
     let sim = simulator(&cal, Duration::from_secs(3600), 100, 1000.0).await;
     sim.simulator.add_fault(FaultRule::always(Some(TOKEN_PATH), Fault::Delay { millis: 60_000 }));
@@ -240,21 +240,29 @@ fn first_api_and_token(sim: &RunningSimulator) -> (Option<usize>, Option<usize>)
     (api, token)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_token_endpoint_down_is_asked_once_for_every_waiting_query_and_polling_recovers() {
-    use gong_exporter::simulator::faults::{Fault, FaultRule};
+fn every_poll_failed(m: &Metrics) -> bool {
+    ENDPOINTS.iter().all(|e| m.get("gong_exporter_poll_success", &[("endpoint", e)]) == Some(0.0))
+}
+
+/// An OAuth exporter polling every 300 ms while every token request meets
+/// `fault`, once its polls have all failed and a few more cycles passed.
+async fn token_endpoint_failing(fault: Fault) -> (RunningSimulator, ExporterGuard, tempfile::TempDir) {
     let cal = Calendar::now();
     let sim = simulator(&cal, Duration::from_secs(3600), 100, 1000.0).await;
-    let outage = Fault::Status { status: 503, retry_after_seconds: None };
-    sim.simulator.add_fault(FaultRule::always(Some(TOKEN_PATH), outage));
+    sim.simulator.add_fault(FaultRule::always(Some(TOKEN_PATH), fault));
     let storage = tempfile::tempdir().unwrap();
     let mut config = oauth_config(&sim, &cal, storage.path(), "r0");
     config.poller.poll_interval = Duration::from_millis(300);
     let exporter = start_exporter(config).await;
-    let failed =
-        |m: &Metrics| ENDPOINTS.iter().all(|e| m.get("gong_exporter_poll_success", &[("endpoint", e)]) == Some(0.0));
-    wait_for_metrics(exporter.local_addr(), "every poll failed", failed).await;
+    wait_for_metrics(exporter.local_addr(), "every poll failed", every_poll_failed).await;
     a_few_cycles().await;
+    (sim, exporter, storage)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_endpoint_down_is_asked_once_for_every_waiting_query_and_polling_recovers() {
+    let (sim, exporter, _storage) =
+        token_endpoint_failing(Fault::Status { status: 503, retry_after_seconds: None }).await;
     // Four queries and their retries, cycle after cycle, waited on the
     // failed refresh: one request, its failure shared until it may pass.
     assert_eq!(refreshes(&sim), [("r0".to_owned(), 503)]);
@@ -270,23 +278,15 @@ async fn a_token_endpoint_down_is_asked_once_for_every_waiting_query_and_polling
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_token_answer_fails_the_polls_and_is_not_asked_again_at_once() {
-    use gong_exporter::simulator::faults::{Fault, FaultRule};
-    let cal = Calendar::now();
-    let sim = simulator(&cal, Duration::from_secs(3600), 100, 1000.0).await;
-    sim.simulator.add_fault(FaultRule::always(Some(TOKEN_PATH), Fault::Malformed));
-    let storage = tempfile::tempdir().unwrap();
-    let mut config = oauth_config(&sim, &cal, storage.path(), "r0");
-    config.poller.poll_interval = Duration::from_millis(300);
-    let exporter = start_exporter(config).await;
-    let failed =
-        |m: &Metrics| ENDPOINTS.iter().all(|e| m.get("gong_exporter_poll_success", &[("endpoint", e)]) == Some(0.0));
-    wait_for_metrics(exporter.local_addr(), "every poll failed", failed).await;
-    a_few_cycles().await;
+    let (sim, exporter, _storage) = token_endpoint_failing(Fault::Malformed).await;
     // Asking again gets the same answer: the failure is kept (ten minutes),
     // not a request per query and cycle; the process stays up and serves.
     assert_eq!(refreshes(&sim), [("r0".to_owned(), 200)], "one request, answered 200 but unreadable");
     assert_eq!(first_api_and_token(&sim).0, None, "no API request without a token");
     let m = scrape(exporter.local_addr()).await;
-    assert!(failed(&m), "{}", m.text);
+    assert!(every_poll_failed(&m), "{}", m.text);
+    // The landing page names the cause for the operator.
+    let (_, page) = http_get(exporter.local_addr(), "/").await;
+    assert!(page.contains("the token answer is not what Gong sends"), "{page}");
     exporter.shutdown().await;
 }
