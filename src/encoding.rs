@@ -336,6 +336,20 @@ mod tests {
         assert_eq!(snapshot.series_count(), samples, "{text}");
     }
 
+    /// A counter whose name another Gong field owns, or an activity gauge
+    /// already takes, is not written, and so not counted either.
+    #[test]
+    fn counters_left_out_for_a_name_clash_are_not_counted() {
+        let mut snapshot = sample_snapshot_with_field("Talk Ratio", "Discovery", "a@b.c", "callsAttendedCumulative");
+        let mut totals = (**snapshot.counters.as_ref().unwrap()).clone();
+        totals.add_counts(GongId(1), "x@y.z", [("calls_as_host", 2), ("callsAttended", 1)].into_iter());
+        snapshot.counters = Some(Arc::new(totals));
+        let text = encode_snapshot(Arc::new(snapshot.clone()), true);
+        assert!(!text.contains("gong_activity_calls_attended_cumulative_total{"), "the gauge keeps its name: {text}");
+        let samples = text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()).count();
+        assert_eq!(snapshot.series_count(), samples, "{text}");
+    }
+
     #[test]
     fn exposition_text_is_stable() {
         let snapshot = Arc::new(sample_snapshot("Filler \"Words\"", "Discovery \"MEDDICC\" \\ é", "zoe@example.com"));

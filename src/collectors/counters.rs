@@ -161,8 +161,26 @@ impl super::Families for CounterFamilies<'_> {
     }
 
     fn series(&self) -> usize {
-        self.totals.series_count()
+        let activity: usize = activity_families(self.totals, self.activity)
+            .iter()
+            .map(|(_, gong_name)| self.totals.activity.values().filter(|u| u.fields.contains_key(*gong_name)).count())
+            .sum();
+        activity + self.totals.reviews.len()
     }
+}
+
+/// The activity counter families written, and the Gong field each one
+/// shows: of fields with the same metric name, the owner
+/// ([`family_owners`]); none whose name an activity gauge already takes.
+fn activity_families<'a>(totals: &'a CounterTotals, activity: &[Arc<ActivityTable>]) -> Vec<(String, &'a str)> {
+    // A Gong field literally named e.g. `callsAsHostCumulative` would
+    // make a gauge family of the counter's name: the gauge keeps it.
+    let gauges: BTreeSet<&str> = activity.iter().flat_map(|t| t.fields.iter().map(|f| f.metric.as_str())).collect();
+    let fields = totals.activity.values().flat_map(|u| u.fields.keys().map(String::as_str));
+    family_owners(fields, |field| format!("{}_cumulative", activity_metric_name(field)))
+        .into_iter()
+        .filter(|(metric, _)| !gauges.contains(metric.as_str()) && !gauges.contains(format!("{metric}_total").as_str()))
+        .collect()
 }
 
 /// `gong_activity_<field>_cumulative_total` and
@@ -173,15 +191,7 @@ fn encode(
     options: &LabelOptions,
     encoder: &mut DescriptorEncoder,
 ) -> std::fmt::Result {
-    // A Gong field literally named e.g. `callsAsHostCumulative` would
-    // make a gauge family of the counter's name: the gauge keeps it.
-    let gauges: BTreeSet<&str> = activity.iter().flat_map(|t| t.fields.iter().map(|f| f.metric.as_str())).collect();
-    let fields = totals.activity.values().flat_map(|u| u.fields.keys().map(String::as_str));
-    let families = family_owners(fields, |field| format!("{}_cumulative", activity_metric_name(field)));
-    for (metric, gong_name) in &families {
-        if gauges.contains(metric.as_str()) || gauges.contains(format!("{metric}_total").as_str()) {
-            continue;
-        }
+    for (metric, gong_name) in &activity_families(totals, activity) {
         let shown = help_name(gong_name);
         let help = format!(
             "Gong activity `{shown}` of the user summed over every completed company day since counting began (each day added once, and what Gong adds to it later). {CACHED}"
