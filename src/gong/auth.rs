@@ -315,6 +315,10 @@ impl Refresher {
         if self.renewed_after_401.load(Ordering::Acquire) {
             return Ok(false);
         }
+        // The refused token is no use: until a refresh works, requests get
+        // the refresh's failure instead of being sent with it (each a 401
+        // from Gong, and a request of the day's share).
+        state.access = None;
         self.refresh(http, endpoint, &mut state).await?;
         self.renewed_after_401.store(true, Ordering::Release);
         Ok(true)
@@ -544,6 +548,35 @@ mod tests {
         let error = refresher.current(&reqwest::Client::new(), Endpoint::Users).await.err().unwrap();
         assert!(error.to_string().contains("not an https URL"), "{error}");
         assert_eq!(kept_refresh_token(&dir.path().join("kept.json"), &Secret::new("r0")).expose(), "r1");
+    }
+
+    /// A token Gong refused is not sent again while the refresh that should
+    /// replace it fails: the refresh's failure is returned instead.
+    #[tokio::test]
+    async fn a_refused_token_is_not_used_while_its_refresh_fails() {
+        use axum::routing::post;
+        use std::sync::atomic::AtomicUsize;
+        let asked = std::sync::Arc::new(AtomicUsize::new(0));
+        let counter = std::sync::Arc::clone(&asked);
+        let token = axum::Router::new().route(
+            "/token",
+            post(move || {
+                let first = counter.fetch_add(1, Ordering::SeqCst) == 0;
+                async move {
+                    match first {
+                        true => (StatusCode::OK, r#"{"access_token":"a","refresh_token":"r1","expires_in":"86400"}"#),
+                        false => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+                    }
+                }
+            }),
+        );
+        let (refresher, _dir) = refresher_at(token, false).await;
+        let http = reqwest::Client::new();
+        let refused = refresher.current(&http, Endpoint::Users).await.unwrap();
+        assert!(refresher.renew_after_unauthorized(&http, Endpoint::Users, &refused.header).await.is_err());
+        let error = refresher.current(&http, Endpoint::Users).await.err().expect("not the refused token");
+        assert!(error.is_retriable(), "{error}");
+        assert_eq!(asked.load(Ordering::SeqCst), 2, "the failure is shared, not asked again");
     }
 
     /// A token endpoint that is down was asked again by every request that
