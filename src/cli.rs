@@ -454,6 +454,13 @@ fn parse_base_url(s: &str) -> Result<Url, String> {
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(format!("'{s}' must be an http(s) URL with a host, e.g. https://api.gong.io"));
     }
+    // Every request carries the access key and secret (or the token), as
+    // the token URL carries the client secret: the same rule for both.
+    if !crate::gong::encrypted_or_loopback(&url) {
+        return Err(format!(
+            "'{s}' must be https (plain http only to this machine): every request carries the credentials, e.g. https://api.gong.io"
+        ));
+    }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(format!("'{s}' must not have a query or fragment"));
     }
@@ -471,7 +478,7 @@ fn parse_base_url(s: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-/// An http(s) URL with a host.
+/// An https URL with a host, or http to this machine.
 fn parse_token_url(s: &str) -> Result<Url, String> {
     let url = Url::parse(s).map_err(|e| format!("'{s}' is not a URL ({e})"))?;
     // It is sent the client secret and the refresh token.
@@ -647,6 +654,15 @@ mod tests {
         assert!(error.contains("'https://us-1.api.gong.io'"), "{error}");
         for root in ["https://api.gong.io", "https://api.gong.io/", "http://127.0.0.1:9864"] {
             assert!(parse_base_url(root).is_ok(), "{root}");
+        }
+    }
+
+    #[test]
+    fn a_base_url_sent_the_credentials_in_plain_http_to_another_host_is_refused() {
+        let error = parse_base_url("http://api.gong.io").unwrap_err();
+        assert!(error.contains("must be https"), "{error}");
+        for local in ["http://localhost:9864", "http://[::1]:9864"] {
+            assert!(parse_base_url(local).is_ok(), "{local}");
         }
     }
 }

@@ -11,6 +11,8 @@ use crate::secret::Secret;
 /// Gong's token endpoint: one URL for the code exchange and the refresh.
 /// Evidence: Nango's `providers.yaml` (`gong-oauth`), n8n's
 /// `GongOAuth2Api.credentials.ts` and dust's `oauth/providers/gong.rs`.
+pub const GONG_TOKEN_URL: &str = "https://app.gong.io/oauth2/generate-customer-token";
+
 /// Whether secrets may be sent to `url`: https, or plain http to this
 /// machine alone (the simulator).
 pub fn encrypted_or_loopback(url: &Url) -> bool {
@@ -24,8 +26,6 @@ pub fn encrypted_or_loopback(url: &Url) -> bool {
     });
     url.scheme() == "https" || (url.scheme() == "http" && loopback)
 }
-
-pub const GONG_TOKEN_URL: &str = "https://app.gong.io/oauth2/generate-customer-token";
 
 /// Name of the file under `--storage.path` that keeps the refresh token
 /// each refresh returns.
