@@ -192,11 +192,15 @@ impl BcryptGate {
     /// Whether `password` matches `hash` (of `cost`), after the checks
     /// admitted before it; `None`, at once, when they would take longer
     /// than [`MAX_BCRYPT_WAIT`]. It is admitted as a check of `admit_as`
-    /// (the highest configured cost): a cheaper hash admitted at its own
-    /// cost would let a burst for its user get fewer 429s than one for an
-    /// unknown name, telling the names apart.
+    /// (the highest configured cost), and holds the slot as long as one
+    /// takes: a cheaper hash admitted or held at its own cost would let
+    /// logins for its user get fewer 429s than ones for an unknown name,
+    /// in a burst or spaced out, telling the names apart.
     pub async fn verify(&self, password: String, hash: String, cost: u32, admit_as: u32) -> Option<bool> {
-        let turn = self.turn(admit_as.max(cost)).await?;
+        let admit_as = admit_as.max(cost);
+        // A hash at `admit_as` holds the slot for what it takes itself.
+        let hold = if cost < admit_as { self.estimate(admit_as) } else { Duration::ZERO };
+        let turn = self.turn(admit_as).await?;
         let (answer, answered) = tokio::sync::oneshot::channel();
         let (hashing, took) = (Arc::clone(&self.hashing), Arc::clone(&self.took));
         let spawned = std::thread::Builder::new().name("bcrypt".to_owned()).spawn(move || {
@@ -208,16 +212,31 @@ impl BcryptGate {
             let matched = bcrypt::verify(password, &hash).unwrap_or(false);
             took[cost as usize].store(started.elapsed().as_micros().max(1) as u64, Ordering::Release);
             now.fetch_sub(1, Ordering::AcqRel);
-            // Free before answering, so a caller that has its answer finds
-            // the core free.
-            drop(turn);
-            let _ = answer.send(matched);
+            if let Err((_, turn, _)) = answer.send((matched, turn, started)) {
+                // The client left: the rest of the hold is waited here.
+                std::thread::sleep(hold.saturating_sub(started.elapsed()));
+                drop(turn);
+            }
         });
         if spawned.is_err() {
             // The closure, and the turn with it, was dropped.
             return Some(false);
         }
-        Some(answered.await.unwrap_or(false))
+        let (matched, turn, started) = answered.await.ok()?;
+        let rest = hold.saturating_sub(started.elapsed());
+        if rest.is_zero() {
+            // Free before answering, so a caller that has its answer finds
+            // the slot free.
+            drop(turn);
+        } else {
+            // The core is free; the slot stays taken for the rest of a
+            // check at `admit_as`, on a task of its own as a stand-in's is.
+            tokio::spawn(async move {
+                tokio::time::sleep(rest).await;
+                drop(turn);
+            });
+        }
+        Some(matched)
     }
 }
 
@@ -493,6 +512,23 @@ mod tests {
         }
         assert!(!gate.over_bound());
         assert_eq!(gate.verify("pw".to_owned(), hash, 10, 10).await, Some(true), "admitted again");
+    }
+
+    /// A cheap hash holds the slot as long as a check at the highest cost
+    /// does: logins spaced out for its user queue later ones exactly as
+    /// logins for an unknown name (whose stand-in holds it that long) do.
+    #[tokio::test]
+    async fn a_cheap_hash_holds_the_slot_as_long_as_the_costliest_check() {
+        let gate = BcryptGate::default();
+        gate.took[10].store(400_000, Ordering::Release);
+        let hash = bcrypt::hash("pw", 4).unwrap();
+        let started = Instant::now();
+        assert_eq!(gate.verify("pw".to_owned(), hash, 4, 10).await, Some(true));
+        assert!(started.elapsed() < Duration::from_millis(300), "the answer does not wait: {:?}", started.elapsed());
+        assert_eq!(gate.slot.available_permits(), 0, "the slot is still taken");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(gate.slot.available_permits(), 1);
+        assert_eq!(gate.admitted.load(Ordering::Acquire), 0);
     }
 
     /// A check admitted and then dropped while it waited for the slot (its
