@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use serde_json::Value;
+
 use crate::common::*;
 use gong_exporter::collectors::scorecards::PrivateReviews;
 use gong_exporter::poller::Schedule;
@@ -70,7 +72,9 @@ async fn a_private_review_is_counted_per_scorecard_and_nowhere_per_user() {
         .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
         .collect();
     assert!(kept.contains("\"visibilityType\":\"PRIVATE\""), "the day with the review is kept");
-    assert!(!kept.contains("7782342274025938004") && !kept.contains(&format!("\"reviewedUserId\":{rep_b}")), "{kept}");
+    let review = kept_review(storage.path(), "4").expect("the day with the review is kept");
+    assert_eq!((&review["reviewedUserId"], &review["reviewerUserId"]), (&Value::Null, &Value::Null), "{review}");
+    assert!(!kept.contains("7782342274025938004"), "nor its call");
     exporter.shutdown().await;
 }
 
@@ -118,4 +122,43 @@ async fn a_review_without_visibility_is_withheld_as_unknown_unless_private_ones_
         }
         exporter.shutdown().await;
     }
+}
+
+/// The kept review `answered_id` (Gong's `answeredScorecardId`), from
+/// the day files under `storage`.
+fn kept_review(storage: &std::path::Path, answered_id: &str) -> Option<Value> {
+    let days = std::fs::read_dir(storage.join("days")).unwrap();
+    let files = days.map(|e| serde_json::from_slice::<Value>(&std::fs::read(e.unwrap().path()).unwrap()).unwrap());
+    files
+        .flat_map(|day| day["reviews"]["data"].as_array().cloned().unwrap_or_default())
+        .find(|review| review["answeredScorecardId"] == answered_id)
+}
+
+/// Days kept while `--scorecards.include-private` was on hold who reviewed
+/// whom in private; started without the flag, the exporter writes them
+/// again without it at once, in either schedule (the fixed schedule
+/// never writes kept days again on its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn days_kept_with_private_reviews_are_written_again_without_them_at_start() {
+    let cal = Calendar::now();
+    let sim = start_simulator(with_a_private_review(&cal), 100, 1000.0).await;
+    let storage = tempfile::tempdir().unwrap();
+    let rep_b = Value::from(REP_B.to_string());
+    let mut config = regular_config(&sim, &cal);
+    config.poller.schedule = Schedule::Settling;
+    config.poller.private_reviews = PrivateReviews::Include;
+    config.storage_path = Some(storage.path().to_owned());
+    let exporter = start_exporter(config.clone()).await;
+    wait_ready(exporter.local_addr()).await;
+    exporter.shutdown().await;
+    let review = kept_review(storage.path(), "4").expect("kept");
+    assert_eq!(review["reviewedUserId"], rep_b, "kept whole with the flag on");
+
+    config.poller.schedule = Schedule::Fixed;
+    config.poller.private_reviews = PrivateReviews::Withhold;
+    let exporter = start_exporter(config).await;
+    wait_ready(exporter.local_addr()).await;
+    let review = kept_review(storage.path(), "4").expect("kept");
+    assert_eq!((&review["reviewedUserId"], &review["visibilityType"]), (&Value::Null, &Value::from("PRIVATE")));
+    exporter.shutdown().await;
 }
