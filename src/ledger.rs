@@ -41,6 +41,7 @@ pub fn failed_file(error: &StorageError) -> &'static str {
         | StorageError::Write { path, .. }
         | StorageError::MoveAside { path, .. } => path,
         StorageError::Locked { dir, .. } => dir,
+        StorageError::NotALock { lock, .. } => lock,
     };
     if path.file_name().is_some_and(|name| name == STATE_FILE) { "counters" } else { "days" }
 }

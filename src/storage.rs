@@ -30,6 +30,8 @@ pub enum StorageError {
         dir.display(), lock.display()
     )]
     Locked { dir: PathBuf, lock: PathBuf },
+    #[error("'{}' is not a regular file ({what}); remove it and start again", lock.display())]
+    NotALock { lock: PathBuf, what: &'static str },
 }
 
 /// The lock file in `--storage.path`.
@@ -53,7 +55,22 @@ pub fn lock(dir: &Path) -> Result<std::fs::File, StorageError> {
     // point anywhere. Either is refused with the path named.
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW | libc::O_NONBLOCK);
-    let file = options.open(&lock).map_err(|source| StorageError::Write { path: lock.clone(), source })?;
+    let not_a_lock = |what| StorageError::NotALock { lock: lock.clone(), what };
+    let file = match options.open(&lock) {
+        Ok(file) => file,
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(not_a_lock("a symbolic link")),
+        // A FIFO no process reads from.
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::ENXIO) => return Err(not_a_lock("a FIFO")),
+        #[cfg(unix)]
+        Err(e) if e.raw_os_error() == Some(libc::EISDIR) => return Err(not_a_lock("a directory")),
+        Err(source) => return Err(StorageError::Write { path: lock, source }),
+    };
+    // A FIFO some process holds open, or a device, opens.
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(not_a_lock("a FIFO, device or directory"));
+    }
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(StorageError::Locked { dir: dir.to_owned(), lock }),
@@ -201,10 +218,25 @@ mod tests {
         assert!(std::process::Command::new("mkfifo").arg(&path).status().unwrap().success());
         let error = lock(dir.path()).unwrap_err();
         assert!(error.to_string().contains("lock"), "{error}");
+        assert!(error.to_string().contains("is not a regular file (a FIFO); remove it"), "{error}");
+        // With a reader (another process holding it open), it opens:
+        // still refused.
+        let mut read_end = std::fs::OpenOptions::new();
+        std::os::unix::fs::OpenOptionsExt::custom_flags(read_end.read(true), libc::O_NONBLOCK);
+        let reader = read_end.open(&path).unwrap();
+        let error = lock(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("is not a regular file (a FIFO, device or directory)"), "{error}");
+        drop(reader);
         std::fs::remove_file(&path).unwrap();
         std::os::unix::fs::symlink(dir.path().join("elsewhere"), &path).unwrap();
         assert!(lock(dir.path()).is_err(), "a link is not followed");
+        let error = lock(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("is not a regular file (a symbolic link)"), "{error}");
         assert!(!dir.path().join("elsewhere").exists());
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        let error = lock(dir.path()).unwrap_err().to_string();
+        assert!(error.contains("is not a regular file (a directory)"), "{error}");
     }
 
     #[test]
