@@ -172,6 +172,11 @@ impl DayStore {
             .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().contains(".corrupt-")))
             .partition(|p| p.extension().is_some_and(|x| x == "json"));
         for path in others {
+            if crate::storage::is_unfinished_write(&path) {
+                tracing::debug!(file = %path.display(), "deleting what a write cut short left");
+                let _ = std::fs::remove_file(&path);
+                continue;
+            }
             let _ = crate::storage::move_aside(
                 &path,
                 "not named <day>.json",
@@ -566,6 +571,20 @@ mod tests {
         assert_eq!(store.forget_withheld_reviews(), 1);
         assert_eq!(store.fetched_at(date(2024, 6, 1), PartKind::Scorecards), None, "fetched again");
         assert_eq!(store.forget_withheld_reviews(), 0);
+    }
+
+    /// A process killed mid-write leaves its temporary file: the day it
+    /// was to replace is whole, so the leftover is deleted at the next
+    /// start, not moved aside and reported as a damaged day.
+    #[test]
+    fn a_write_cut_short_leaves_nothing_at_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let days = dir.path().join(DAYS_DIR);
+        std::fs::create_dir_all(&days).unwrap();
+        std::fs::write(days.join(".2024-06-01.json.tmp-4242"), b"{\"format\":3,\"da").unwrap();
+        let now: Timestamp = "2024-06-03T00:00:00Z".parse().unwrap();
+        DayStore::open(Some(dir.path()), now).unwrap();
+        assert_eq!(std::fs::read_dir(&days).unwrap().count(), 0, "nothing left, nothing moved aside");
     }
 
     #[test]

@@ -155,10 +155,20 @@ pub fn write_private_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()
     write_atomically_with(path, bytes, &options)
 }
 
+/// Marks the temporary file of a write: `.<name>.tmp-<pid>`.
+const TEMP_MARK: &str = ".tmp-";
+
+/// Whether `path` is the temporary file of a write that never finished (the
+/// process was killed mid-write): the file it was to replace is whole, so
+/// it is deleted, not taken for a damaged file.
+pub fn is_unfinished_write(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.') && n.contains(TEMP_MARK))
+}
+
 fn write_atomically_with(path: &Path, bytes: &[u8], options: &std::fs::OpenOptions) -> std::io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
-    let temp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let temp = dir.join(format!(".{name}{TEMP_MARK}{}", std::process::id()));
     let result = (|| {
         let mut file = options.clone().write(true).create(true).truncate(true).open(&temp)?;
         file.write_all(bytes)?;
