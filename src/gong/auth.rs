@@ -358,7 +358,7 @@ impl Refresher {
             .append_pair("refresh_token", state.refresh_token.expose());
         let client = basic(&self.app.client_id, &self.app.client_secret);
         let started = Instant::now();
-        let response = http
+        let mut response = http
             .post(url)
             .header(AUTHORIZATION, client)
             .timeout(self.timeout)
@@ -368,13 +368,12 @@ impl Refresher {
             .map_err(|e| e.without_url())
             .map_err(|e| failed(true, format!("cannot reach {}: {e}", self.app.token_url)))?;
         let status = response.status();
-        let mut response = response;
-        let body = super::read_capped(&mut response, MAX_TOKEN_ANSWER_BYTES).await.map_err(|e| match e {
-            super::ReadError::TooLarge => {
+        let body = super::response::read_capped(&mut response, MAX_TOKEN_ANSWER_BYTES).await.map_err(|e| match e {
+            super::response::ReadError::TooLarge => {
                 failed(false, format!("the token answer is larger than {MAX_TOKEN_ANSWER_BYTES} bytes"))
             }
             // The request's timeout covers the body too.
-            super::ReadError::Http(e) => failed(true, e.without_url().to_string()),
+            super::response::ReadError::Http(e) => failed(true, e.without_url().to_string()),
         })?;
         tracing::debug!(
             code = status.as_u16(),

@@ -51,7 +51,7 @@ pub enum Fault {
     /// `records` records (one when not given) is `bytes` long.
     LongLabel {
         bytes: u64,
-        #[serde(default = "one_record")]
+        #[serde(default = "one")]
         records: u64,
     },
     /// The first `records` records carry their numbers (activity counts,
@@ -227,10 +227,6 @@ impl Fault {
             _ => None,
         }
     }
-}
-
-fn one_record() -> u64 {
-    1
 }
 
 #[cfg(test)]

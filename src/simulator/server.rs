@@ -113,10 +113,11 @@ impl Simulator {
     }
 
     /// `POST /oauth2/generate-customer-token`: 404 without an OAuth app.
-    /// Fault rules on its path: a delay holds it (a token endpoint that
-    /// hangs); a status answers it instead, and a malformed answer is a 200
-    /// cut short, neither using the refresh token (an outage, or a proxy in
-    /// front of it); others are not served here.
+    /// Fault rules on its path, or on every path: a delay holds it (a
+    /// token endpoint that hangs); a status answers it instead, and a
+    /// malformed answer is a 200 cut short, neither using the refresh token
+    /// (an outage, or a proxy in front of it); other faults, which shape
+    /// API pages, do not apply to it and are ignored.
     async fn refresh_token(&self, headers: &HeaderMap, params: HashMap<String, String>) -> Response {
         let arrived = Instant::now();
         let fault = self.faults.next(super::TOKEN_PATH);
@@ -125,8 +126,15 @@ impl Simulator {
         }
         let response = match (&self.oauth, fault) {
             (None, _) => StatusCode::NOT_FOUND.into_response(),
+            // Plain text, as an outage or a proxy answers: no claim about
+            // the body of Gong's own token errors.
             (Some(_), Some(Fault::Status { status, retry_after_seconds })) => {
-                injected_status(status, retry_after_seconds.map(HeaderValue::from), &self.request_id())
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                let mut response = (status, "injected fault").into_response();
+                if let Some(seconds) = retry_after_seconds {
+                    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                }
+                response
             }
             (Some(_), Some(Fault::Malformed)) => {
                 (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{\"access_token\":\"").into_response()
