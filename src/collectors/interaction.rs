@@ -19,7 +19,7 @@ use tokio::time::Instant;
 
 use super::labels::{CACHED, LabelOptions, UserSeries};
 use super::windowed::{self, WindowFuture, WindowTables, WindowedStats};
-use super::{CollectorName, Families, Windowed, replace_window};
+use super::{Families, Windowed, replace_window};
 use crate::endpoint::Endpoint;
 use crate::gong::models::{
     GongId, Listed, Record, Records, Unusable, impl_page, lenient_number, null_as_default, short_labels, valid_number,
@@ -43,10 +43,6 @@ pub async fn fetch(
 pub struct InteractionStats;
 
 impl WindowedStats for InteractionStats {
-    fn collector(&self) -> CollectorName {
-        CollectorName::Interaction
-    }
-
     fn endpoint(&self) -> Endpoint {
         Endpoint::Interaction
     }
@@ -87,8 +83,8 @@ impl WindowTables for Vec<Arc<InteractionTable>> {
         Arc::new(tables)
     }
 
-    fn user_ids(&self) -> Vec<GongId> {
-        self.iter().flat_map(|t| t.rows.iter().map(|r| r.user_id)).collect()
+    fn user_ids(&self) -> Box<dyn Iterator<Item = GongId> + '_> {
+        Box::new(self.iter().flat_map(|t| t.rows.iter().map(|r| r.user_id)))
     }
 
     fn as_any(&self) -> &dyn std::any::Any {
@@ -341,7 +337,7 @@ mod tests {
         let tables = tables.with(first);
         let typed = tables.as_any().downcast_ref::<Vec<Arc<InteractionTable>>>().unwrap();
         assert_eq!(typed.iter().map(|t| t.window).collect::<Vec<_>>(), [Window::ONE_DAY, week]);
-        assert_eq!(tables.user_ids(), [GongId(3), GongId(4), GongId(1)], "the 1d answer replaced the first");
+        assert_eq!(tables.user_ids().collect::<Vec<_>>(), [GongId(3), GongId(4), GongId(1)], "the 1d replaced");
         assert_ne!(answer_hash(&[person(1, 0.5)]), answer_hash(&[person(1, 0.6)]), "a changed value is a change");
     }
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use super::{CollectorName, Families};
+use super::Families;
 use crate::endpoint::Endpoint;
 use crate::gong::models::GongId;
 use crate::gong::{Fetched, GongClient, GongError};
@@ -48,7 +48,7 @@ pub trait WindowTables: Families + Send + Sync {
 
     /// The users the tables name: one the users list lacks makes the
     /// settling schedule list the users again.
-    fn user_ids(&self) -> Vec<GongId>;
+    fn user_ids(&self) -> Box<dyn Iterator<Item = GongId> + '_>;
 
     /// The tables as their own type, for a caller that knows it (a
     /// benchmark comparing them with the simulator's data).
@@ -60,9 +60,6 @@ pub type WindowFuture<'a> = Pin<Box<dyn Future<Output = Result<Fetched<WindowAns
 
 /// A collector asked per window, each window whole.
 pub trait WindowedStats: fmt::Debug + Send + Sync {
-    /// Its switch, and its part in the settling schedule.
-    fn collector(&self) -> CollectorName;
-
     /// The endpoint it asks: its tables' key.
     fn endpoint(&self) -> Endpoint;
 

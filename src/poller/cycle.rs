@@ -18,7 +18,7 @@ use crate::collectors::scorecards::PrivateReviews;
 use crate::collectors::scorecards::{self, AnsweredScorecard, ScorecardTable};
 use crate::collectors::users::{self, GongUser, UserTable};
 use crate::collectors::windowed::{WindowAnswer, WindowedStats};
-use crate::collectors::{CollectorName, Enabled, windowed_on};
+use crate::collectors::{CollectorName, Enabled, WindowedCollector, windowed_on};
 use crate::endpoint::Endpoint;
 use crate::gong::models::SkipCounts;
 use crate::gong::{Fetched, GongClient, GongError};
@@ -38,7 +38,7 @@ pub(super) struct CycleResults {
 }
 
 /// A windowed collector ([`crate::collectors::windowed`]) and its queries.
-pub(super) type WindowedRun = (&'static dyn WindowedStats, EndpointRun<WindowAnswer>);
+pub(super) type WindowedRun = (WindowedCollector, EndpointRun<WindowAnswer>);
 
 /// A query's window (`None` for unwindowed endpoints) and outcome.
 type QueryResult<T> = (Option<WindowBounds>, Result<Fetched<T>, GongError>);
@@ -169,7 +169,7 @@ impl CycleResults {
     /// The company zone the first complete stats answer names, and the
     /// endpoint that named it.
     pub(super) fn reported_zone(&self) -> Option<(String, Endpoint)> {
-        let windowed = self.windowed.iter().map(|(collector, run)| (collector.endpoint(), run.first_zone()));
+        let windowed = self.windowed.iter().map(|(collector, run)| (collector.stats.endpoint(), run.first_zone()));
         std::iter::once((Endpoint::ActivityAggregate, self.activity.first_zone()))
             .chain(windowed)
             .find_map(|(endpoint, zone)| Some((zone?, endpoint)))
@@ -186,9 +186,10 @@ impl CycleResults {
         });
         let mut outcomes = vec![(Endpoint::ActivityAggregate, outcome)];
         for (collector, run) in windowed {
-            let outcome =
-                run.settle(collector.endpoint(), |_, answers| keep_windows(snapshot, collector, answers, |_, _| {}));
-            outcomes.push((collector.endpoint(), outcome));
+            let outcome = run.settle(collector.stats.endpoint(), |_, answers| {
+                keep_windows(snapshot, collector.stats, answers, |_, _| {})
+            });
+            outcomes.push((collector.stats.endpoint(), outcome));
         }
         let outcome = scorecards.settle(Endpoint::Scorecards, |_, items| {
             let table = ScorecardTable::build(&items, &bounds, &time_zone);
@@ -206,13 +207,14 @@ impl CycleResults {
 /// collector after another.
 pub(super) async fn fetch_windowed(
     client: &GongClient,
-    collectors: impl Iterator<Item = &'static dyn WindowedStats>,
+    collectors: impl Iterator<Item = WindowedCollector>,
     bounds: &[WindowBounds],
     deadline: Instant,
 ) -> Vec<WindowedRun> {
     let mut runs = Vec::new();
     for collector in collectors {
-        runs.push((collector, EndpointRun::per_window(bounds, |b| collector.fetch(client, b.clone(), deadline)).await));
+        let run = EndpointRun::per_window(bounds, |b| collector.stats.fetch(client, b.clone(), deadline)).await;
+        runs.push((collector, run));
     }
     runs
 }

@@ -120,7 +120,7 @@ impl OnceADay {
 /// says it: its collector's registered role. With `--gong.timezone` unset,
 /// the settling schedule's first request to the aggregate learns the zone.
 fn endpoint_role(endpoint: Endpoint, schedule: Schedule, collectors: &Enabled, zone_configured: bool) -> String {
-    let Some(registration) = REGISTRY.iter().find(|r| r.endpoints.contains(&endpoint)) else {
+    let Some(registration) = crate::collectors::owner(endpoint) else {
         return String::new();
     };
     if !collectors.contains(registration.name) {
@@ -649,10 +649,7 @@ impl Poller {
 
     /// Whether the collector `endpoint` belongs to is on.
     fn endpoint_on(&self, endpoint: Endpoint) -> bool {
-        REGISTRY
-            .iter()
-            .find(|r| r.endpoints.contains(&endpoint))
-            .is_none_or(|r| self.settings.collectors.contains(r.name))
+        crate::collectors::owner(endpoint).is_none_or(|r| self.settings.collectors.contains(r.name))
     }
 
     /// [`Counting::update`] for the days completed by now: under the

@@ -153,7 +153,7 @@ impl Poller {
                 None => None,
             }
         };
-        let due_windowed = windowed_on(&self.settings.collectors).filter(|c| due.windowed.contains(&c.collector()));
+        let due_windowed = windowed_on(&self.settings.collectors).filter(|c| due.windowed.contains(&c.name));
         let windowed = fetch_windowed(&client, due_windowed, bounds, deadline);
         let users =
             async { if due.users { Some(EndpointRun::once(users::fetch(&client, deadline)).await) } else { None } };
@@ -234,13 +234,13 @@ impl Poller {
         }
 
         for (collector, run) in windowed {
-            let (part, endpoint) = (collector.collector(), collector.endpoint());
+            let (part, endpoint) = (collector.name, collector.stats.endpoint());
             let zone = run.first_zone();
             let pages: u64 = run.results.iter().map(|(_, r)| r.as_ref().map_or(1, |f| u64::from(f.pages.max(1)))).sum();
             let (snapshot, settle) = (&mut self.snapshot, &mut self.settle);
             let mut changed = false;
             let outcome = run.settle(endpoint, |_, answers| {
-                keep_windows(snapshot, collector, answers, |window, hash| {
+                keep_windows(snapshot, collector.stats, answers, |window, hash| {
                     changed |= settle.window_changed(part, window, hash);
                 })
             });
@@ -424,7 +424,7 @@ impl DueFetches {
             what.push(format!("scorecards {}", days(*range)));
         }
         for (collector, _) in &self.windowed {
-            what.push(collector.collector().as_str().to_owned());
+            what.push(collector.name.as_str().to_owned());
         }
         if self.users.is_some() {
             what.push("users".to_owned());
