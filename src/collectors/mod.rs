@@ -78,8 +78,6 @@ pub struct Registration {
     pub name: CollectorName,
     /// The `collector` label value.
     pub label: &'static str,
-    /// The Gong endpoints it sends requests to.
-    pub endpoints: &'static [Endpoint],
     /// `--collector.<name>` and `--no-collector.<name>`, when the operator
     /// may switch it; `None` for a collector the others need.
     pub flags: Option<Flags>,
@@ -88,13 +86,21 @@ pub struct Registration {
     /// What the day's plan calls its re-poll while yesterday settles
     /// (`--poll.schedule=settling`); `None` when it is not re-polled.
     pub repoll: Option<&'static str>,
-    /// What each of its endpoints is asked for, as the landing page says.
+    /// Each Gong endpoint it sends requests to, and what it is asked for,
+    /// as the landing page says.
     pub roles: &'static [Role],
     /// Its endpoints asked once a company day whose answer replaces their
     /// part whole: the poller runs one of each while the collector is on.
     pub daily: &'static [fn() -> Box<dyn daily::Daily>],
     /// Its endpoint asked per window, each window whole, when it is one.
     pub windowed: Option<&'static dyn windowed::WindowedStats>,
+}
+
+impl Registration {
+    /// The Gong endpoints it sends requests to, in its roles' order.
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        self.roles.iter().map(|r| r.endpoint).collect()
+    }
 }
 
 /// What one endpoint feeds and when each schedule asks it.
@@ -128,7 +134,6 @@ pub const REGISTRY: [Registration; 6] = [
     Registration {
         name: CollectorName::Activity,
         label: "activity",
-        endpoints: &[Endpoint::ActivityAggregate, Endpoint::ActivityDayByDay],
         flags: Some(Flags {
             on: "collector.activity",
             off: "no-collector.activity",
@@ -156,7 +161,6 @@ pub const REGISTRY: [Registration; 6] = [
     Registration {
         name: CollectorName::Scorecards,
         label: "scorecards",
-        endpoints: &[Endpoint::Scorecards, Endpoint::ScorecardSettings],
         flags: Some(Flags {
             on: "collector.scorecards",
             off: "no-collector.scorecards",
@@ -184,7 +188,6 @@ pub const REGISTRY: [Registration; 6] = [
     Registration {
         name: CollectorName::Interaction,
         label: "interaction",
-        endpoints: &[Endpoint::Interaction],
         flags: Some(Flags {
             on: "collector.interaction",
             off: "no-collector.interaction",
@@ -206,7 +209,6 @@ pub const REGISTRY: [Registration; 6] = [
     Registration {
         name: CollectorName::Users,
         label: "users",
-        endpoints: &[Endpoint::Users],
         flags: None,
         enabled_by_default: true,
         repoll: None,
@@ -222,7 +224,6 @@ pub const REGISTRY: [Registration; 6] = [
     Registration {
         name: CollectorName::Coaching,
         label: "coaching",
-        endpoints: &[Endpoint::Workspaces, Endpoint::Coaching],
         flags: Some(Flags {
             on: "collector.coaching",
             off: "no-collector.coaching",
@@ -252,7 +253,6 @@ pub const REGISTRY: [Registration; 6] = [
     Registration {
         name: CollectorName::Counters,
         label: "counters",
-        endpoints: &[],
         flags: Some(Flags {
             on: "collector.counters",
             off: "no-collector.counters",
@@ -283,7 +283,7 @@ pub fn windowed_on(enabled: &Enabled) -> impl Iterator<Item = WindowedCollector>
 
 /// The registration of the collector that asks `endpoint`.
 pub fn owner(endpoint: Endpoint) -> Option<&'static Registration> {
-    REGISTRY.iter().find(|r| r.endpoints.contains(&endpoint))
+    REGISTRY.iter().find(|r| r.roles.iter().any(|role| role.endpoint == endpoint))
 }
 
 /// The collectors the settling schedule re-polls while yesterday settles,
@@ -406,19 +406,17 @@ pub trait Windowed {
 mod tests {
     use super::*;
 
-    /// The landing page names each endpoint's role from here: every
-    /// endpoint a collector asks has one, and no role names another's.
+    /// The landing page names each endpoint's role from here: every role
+    /// says something in both schedules, and every endpoint has one role.
     #[test]
     fn every_registered_endpoint_has_a_role_in_both_schedules() {
         for registration in &REGISTRY {
-            let with_roles: Vec<Endpoint> = registration.roles.iter().map(|r| r.endpoint).collect();
-            assert_eq!(with_roles, registration.endpoints, "{}", registration.label);
             for role in registration.roles {
                 assert!(!role.settling.is_empty() && !role.fixed.is_empty(), "{:?}", role.endpoint);
             }
         }
         for endpoint in Endpoint::ALL {
-            assert_eq!(REGISTRY.iter().filter(|r| r.endpoints.contains(&endpoint)).count(), 1, "{endpoint:?}");
+            assert_eq!(REGISTRY.iter().filter(|r| r.endpoints().contains(&endpoint)).count(), 1, "{endpoint:?}");
         }
     }
     /// A daily collector's part is kept under its endpoint, and the plan
@@ -445,7 +443,7 @@ mod tests {
     fn each_windowed_collector_is_its_registrations() {
         let windowed: Vec<_> = REGISTRY.iter().filter_map(|r| r.windowed.map(|w| (r, w))).collect();
         for (registration, collector) in &windowed {
-            assert!(registration.endpoints.contains(&collector.endpoint()), "{}", registration.label);
+            assert!(registration.endpoints().contains(&collector.endpoint()), "{}", registration.label);
             assert!(registration.repoll.is_some(), "the settling schedule re-polls it while yesterday settles");
         }
         assert!(!windowed.is_empty(), "the interaction stats, at least");
@@ -463,7 +461,7 @@ mod tests {
     fn every_collector_is_registered_once_and_names_its_endpoints() {
         let names: BTreeSet<_> = REGISTRY.iter().map(|r| r.name).collect();
         assert_eq!(names.len(), REGISTRY.len());
-        let endpoints: Vec<_> = REGISTRY.iter().flat_map(|r| r.endpoints).collect();
+        let endpoints: Vec<_> = REGISTRY.iter().flat_map(|r| r.endpoints()).collect();
         let distinct: BTreeSet<_> = endpoints.iter().collect();
         assert_eq!(distinct.len(), endpoints.len(), "an endpoint belongs to one collector");
         assert_eq!(distinct.len(), Endpoint::ALL.len(), "every endpoint belongs to a collector");

@@ -251,7 +251,7 @@ impl Poller {
         metrics.set_time_zone_known(self.zone.zone().is_some());
         for collector in &crate::collectors::REGISTRY {
             let on = self.settings.collectors.contains(collector.name);
-            metrics.set_collector_enabled(collector.label, collector.endpoints, on);
+            metrics.set_collector_enabled(collector.label, &collector.endpoints(), on);
         }
         let shared = Arc::clone(&self.shared);
         shared.beat();
@@ -709,10 +709,10 @@ impl Poller {
         match self.coaching.state_on(today) {
             CoachingState::Refused(_) => return None,
             CoachingState::Done(_) => {
-                metrics.set_collector_enabled(registration.label, registration.endpoints, true);
+                metrics.set_collector_enabled(registration.label, &registration.endpoints(), true);
                 return None;
             }
-            CoachingState::Due => metrics.set_collector_enabled(registration.label, registration.endpoints, true),
+            CoachingState::Due => metrics.set_collector_enabled(registration.label, &registration.endpoints(), true),
         }
         let users = Arc::clone(self.snapshot.users.as_ref()?);
         let input = CoachingInputs {
@@ -732,7 +732,7 @@ impl Poller {
             CoachingRun::Refused(reason) => {
                 self.snapshot.coaching = None;
                 let why = format!("off until tomorrow: Gong refused coaching ({reason})");
-                self.shared.collector_off(registration.label, registration.endpoints, why);
+                self.shared.collector_off(registration.label, &registration.endpoints(), why);
                 None
             }
             CoachingRun::LeftOut { outcome, requests } => {

@@ -268,7 +268,7 @@ async fn a_collector_switched_off_sends_no_request_and_serves_no_series() {
             let enabled = m.value("gong_exporter_collector_enabled", &[("collector", collector.as_str())]);
             assert_eq!(enabled, f64::from(u8::from(is_on)), "{case}: {collector}");
             let registration = collector.registration();
-            for &endpoint in registration.endpoints {
+            for endpoint in registration.endpoints() {
                 // The fixed schedule asks day-by-day only for the counters,
                 // and not before the first day is complete.
                 let fixed_counters = schedule == Schedule::Fixed && endpoint == Endpoint::ActivityDayByDay;
