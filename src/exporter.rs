@@ -140,7 +140,12 @@ pub async fn start(config: Config) -> Result<Exporter, StartError> {
         // Nothing to reload, but a SIGHUP must not kill the process.
         None => tokio::spawn(hangups.log_with_nothing_to_reload()),
         Some((path, web)) => {
-            let state = http::webconfig::WebState::new(web.clone());
+            // Times a bcrypt check (up to a second) before the listener
+            // opens: on a blocking thread, not one of the runtime's.
+            let web_state = web.clone();
+            let state = tokio::task::spawn_blocking(move || http::webconfig::WebState::new(web_state))
+                .await
+                .expect("timing a bcrypt check does not panic");
             app = app.layer(axum::middleware::from_fn_with_state(Arc::clone(&state), http::webconfig::guard));
             tls = web.tls.as_ref().map(|t| axum_server::tls_rustls::RustlsConfig::from_config(Arc::clone(t)));
             tokio::spawn(state.watch(path.clone(), config.web_config_check, tls.clone(), hangups))
